@@ -1,0 +1,110 @@
+# kgalign build. `make` builds ./kgalign; `make test` installs what is missing,
+# builds and runs every test; see README.md for the rest.
+
+BUILD      ?= build
+SANITIZER  ?=
+OPT        ?= -O2
+V          ?=
+
+ifeq ($(V),)
+Q := @
+quiet = @printf '  %-6s %s\n' $(1) $(2);
+else
+Q :=
+quiet =
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-align -Wwrite-strings -Wformat=2 -Wundef \
+           -Wvla -Wno-unused-parameter -Wimplicit-fallthrough -Wnull-dereference
+STD     := -std=c11 -D_GNU_SOURCE
+DEPFLAGS = -MMD -MP
+ARCH    ?= -march=x86-64-v2
+CFLAGS_BASE = $(STD) $(OPT) -g $(ARCH) $(WARN) -pthread -I. -Icore
+
+ifeq ($(SANITIZER),address)
+SANFLAGS := -fsanitize=address -fno-omit-frame-pointer
+BUILD    := $(BUILD)-asan
+else ifeq ($(SANITIZER),undefined)
+SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+BUILD    := $(BUILD)-ubsan
+else ifneq ($(SANITIZER),)
+$(error SANITIZER must be address or undefined, not '$(SANITIZER)')
+endif
+
+CFLAGS  ?=
+FINAL_CFLAGS  = $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
+LDFLAGS ?=
+FINAL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
+LIBS_CORE   = -lopenblas -lm
+LIBS_SERVER = -lmicrohttpd -ljansson -luv
+LIBS_CHECK  = -lcheck_pic -lsubunit -lrt -lm
+
+CORE_SRC   := $(wildcard core/*.c)
+APP_SRC    := $(wildcard proto/*.c config/*.c server/*.c cli/*.c)
+TEST_SRC   := $(wildcard tests/test_*.c)
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ    := $(APP_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+CORE_LIB   := $(BUILD)/libkgacore.a
+APP_LIB    := $(BUILD)/libkgaapp.a
+KGALIGN    := $(BUILD)/kgalign
+
+.PHONY: all test test-unit test-e2e bench run deps clean fuzz
+all: kgalign
+
+kgalign: $(KGALIGN)
+	$(Q)ln -sf $(KGALIGN) kgalign
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+# Everything but cli/main.o goes in the application library so that tests can
+# link the commands and the server too.
+$(APP_LIB): $(filter-out $(BUILD)/cli/main.o,$(APP_OBJ))
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(KGALIGN): $(BUILD)/cli/main.o $(APP_LIB) $(CORE_LIB)
+	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_SERVER) $(LIBS_CORE)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIB) $(CORE_LIB)
+	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_SERVER) $(LIBS_CORE)
+
+# Debian packages the build, the tests and the benchmarks need. Installed only
+# when missing, so a prepared machine does not touch the network.
+DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
+                libopenblas-dev libuv1-dev check curl
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+tests-bin: $(TEST_BIN) kgalign
+
+# Unit and end-to-end tests. Each tests/test_*.c is its own Check program.
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests-bin
+	$(Q)KGALIGN=$(abspath $(KGALIGN)) BUILD=$(BUILD) tests/run-tests.sh $(TEST_BIN)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory kgalign
+	$(Q)KGALIGN=$(abspath $(KGALIGN)) bench/run.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory kgalign
+	$(Q)KGALIGN=$(abspath $(KGALIGN)) scripts/run-demo.sh
+
+clean:
+	rm -rf build build-asan build-ubsan kgalign
+
+.SECONDARY:
+-include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_BIN:=.d)

@@ -1,0 +1,69 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+static int progress_enabled = -1;
+static int progress_drawn;
+static double progress_last;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void draw_progress(void *ctx, const char *stage, uint64_t done,
+                          uint64_t total)
+{
+    (void)ctx;
+    if (progress_enabled < 0) {
+        const char *force = getenv("KGALIGN_PROGRESS");
+        progress_enabled = force != NULL ? strcmp(force, "0") != 0
+                                         : isatty(STDERR_FILENO);
+    }
+    if (!progress_enabled)
+        return;
+    /* Redrawing more than ten times a second only costs time. */
+    double t = now_seconds();
+    if (done != total && t - progress_last < 0.1)
+        return;
+    progress_last = t;
+    if (total > 0)
+        fprintf(stderr, "\r\033[K%s: %llu / %llu (%.0f%%)", stage,
+                (unsigned long long)done, (unsigned long long)total,
+                100.0 * (double)done / (double)total);
+    else
+        fprintf(stderr, "\r\033[K%s: %llu", stage, (unsigned long long)done);
+    progress_drawn = 1;
+}
+
+const kga_progress_t *kga_cli_progress(void)
+{
+    static const kga_progress_t reporter = {draw_progress, NULL};
+    return &reporter;
+}
+
+void kga_cli_progress_done(void)
+{
+    if (progress_drawn) {
+        fputs("\r\033[K", stderr);
+        progress_drawn = 0;
+    }
+}
+
+void kga_cli_error(const char *cmd, const char *fmt, ...)
+{
+    kga_cli_progress_done();
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "kgalign %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}

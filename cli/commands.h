@@ -1,0 +1,28 @@
+#ifndef KGA_CLI_COMMANDS_H
+#define KGA_CLI_COMMANDS_H
+
+#include <stdio.h>
+
+#include "progress.h"
+
+/* Each subcommand of `kgalign` is one function in its own cli/cmd_*.c file.
+ * It receives argv starting at the subcommand name and returns the process
+ * exit status: 0 success, 1 failure, 2 usage error. */
+typedef int (*kga_command_fn)(int argc, char **argv);
+
+int kga_cmd_import(int argc, char **argv);
+int kga_cmd_info(int argc, char **argv);
+int kga_cmd_synth(int argc, char **argv);
+
+/* Progress line on stderr when it is a terminal (or when forced by the
+ * KGALIGN_PROGRESS=1 environment variable); silent otherwise. The returned
+ * reporter is valid for the whole process. */
+const kga_progress_t *kga_cli_progress(void);
+/* Ends the current progress line, if one is drawn. */
+void kga_cli_progress_done(void);
+
+/* Prints "kgalign <cmd>: message" on stderr. */
+void kga_cli_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif
