@@ -77,7 +77,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIB) $(CORE_LIB)
 # Debian packages the build, the tests and the benchmarks need. Installed only
 # when missing, so a prepared machine does not touch the network.
 DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
-                libopenblas-dev libuv1-dev check curl
+                libopenblas-dev libuv1-dev check curl time
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -99,9 +99,15 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory kgalign
 	$(Q)KGALIGN=$(abspath $(KGALIGN)) bench/run.sh
 
+# The embedded default: a synthetic pair, imported into stores.
+DEMO     ?= $(BUILD)/demo
+DEMO_N   ?= 20000
 run: deps
 	$(Q)$(MAKE) --no-print-directory kgalign
-	$(Q)KGALIGN=$(abspath $(KGALIGN)) scripts/run-demo.sh
+	./kgalign synth --entities $(DEMO_N) --seed 1 $(DEMO)/src
+	./kgalign import --format openea $(DEMO)/src $(DEMO)/data
+	./kgalign info $(DEMO)/data/left.kgs
+	./kgalign info $(DEMO)/data/right.kgs
 
 clean:
 	rm -rf build build-asan build-ubsan kgalign

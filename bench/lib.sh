@@ -1,0 +1,38 @@
+# Helpers shared by the benchmark scripts. Source it; needs $KGALIGN.
+
+DATA_DIR=${KGA_DATA_DIR:-../shared/data}
+BENCH_TMP=${BENCH_TMP:-$(pwd)/build/bench}
+mkdir -p "$BENCH_TMP"
+
+# measure NAME CMD...: runs CMD under GNU time and sets NAME_seconds and
+# NAME_rss_mb to the wall time and the peak resident memory. Output of the
+# command goes to $BENCH_TMP/NAME.log; a failure aborts the benchmark.
+measure() {
+  local name=$1; shift
+  local tfile="$BENCH_TMP/$name.time"
+  if ! /usr/bin/time -f '%e %M' -o "$tfile" "$@" >"$BENCH_TMP/$name.log" 2>&1; then
+    echo "bench: '$*' failed, see $BENCH_TMP/$name.log" >&2
+    tail -5 "$BENCH_TMP/$name.log" >&2
+    exit 1
+  fi
+  read -r secs kb <"$tfile"
+  printf -v "${name}_seconds" '%s' "$secs"
+  printf -v "${name}_rss_mb" '%s' "$(awk -v k="$kb" 'BEGIN{printf "%.1f", k/1024}')"
+}
+
+# best_of N NAME CMD...: like measure, keeping the fastest of N runs.
+best_of() {
+  local n=$1 name=$2; shift 2
+  local best="" best_rss=""
+  for _ in $(seq "$n"); do
+    measure "$name" "$@"
+    local s="${name}_seconds" r="${name}_rss_mb"
+    if [ -z "$best" ] || awk -v a="${!s}" -v b="$best" 'BEGIN{exit !(a<b)}'; then
+      best=${!s}; best_rss=${!r}
+    fi
+  done
+  printf -v "${name}_seconds" '%s' "$best"
+  printf -v "${name}_rss_mb" '%s' "$best_rss"
+}
+
+have_data() { [ -d "$DATA_DIR/$1" ]; }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make bench`: runs every benchmark and writes one JSON document to stdout
+# and to build/bench/results.json. Benchmarks compare side by side in one run;
+# they are not tests and assert nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${KGALIGN:?KGALIGN must name the kgalign binary}"
+mkdir -p build/bench
+out=build/bench/results.json
+parts=()
+for b in bench/store.sh; do
+  echo "bench: running $b" >&2
+  parts+=("$(bash "$b")")
+done
+{
+  printf '{"machine": {"cores": %s, "date": "%s"},\n "results": [\n' "$(nproc)" "$(date -u +%FT%TZ)"
+  sep=""
+  for p in "${parts[@]}"; do printf '%s%s\n' "$sep" "$p"; sep=","; done
+  printf ']}\n'
+} >"$out"
+cat "$out"
