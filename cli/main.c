@@ -13,12 +13,6 @@ typedef struct {
     const char *summary;
 } command_t;
 
-/* Commands still under construction are linked weakly, so that the tool
- * builds while they are written; a missing one says so instead of running. */
-#pragma weak kga_cmd_import
-#pragma weak kga_cmd_info
-#pragma weak kga_cmd_synth
-
 static const command_t commands[] = {
     {"import", kga_cmd_import,
      "import two graphs (OpenEA or DBP15K layout) into graph stores"},
@@ -33,8 +27,7 @@ static void usage(FILE *out)
             "Entity alignment between two knowledge graphs.\n\n"
             "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (commands[i].fn != NULL)
-            fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'kgalign COMMAND --help' for the options of one "
                  "command.\n");
 }
@@ -58,10 +51,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(name, commands[i].name) != 0)
             continue;
-        if (commands[i].fn == NULL) {
-            fprintf(stderr, "kgalign: command '%s' is not built in\n", name);
-            return 2;
-        }
         return commands[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "kgalign: unknown command '%s'\n\n", name);
