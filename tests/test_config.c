@@ -1,0 +1,852 @@
+/* The serve configuration: defaults, the file, the environment and the flags
+ * with their precedence, every kind of bad value named by where it came from
+ * (file:line, variable, flag), the documented default file matching the
+ * table, --help listing every option, and a parser that survives any
+ * input. */
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+static char tmp_dir[] = "/tmp/kga_test_config.XXXXXX";
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------ */
+
+/* Writes text to a file in the temporary directory; returns its path
+ * (static storage, one per name). */
+static const char *write_file(const char *name, const char *text)
+{
+    static char paths[8][512];
+    static int next;
+    char *path = paths[next++ % 8];
+    snprintf(path, 512, "%s/%s", tmp_dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Loads with argv and envp given as NULL-terminated lists. */
+static int load(kga_server_config_t *c, const char **argv,
+                const char **envp, kga_err_t *err)
+{
+    int argc = 0;
+    while (argv != NULL && argv[argc] != NULL)
+        argc++;
+    /* The API takes main()'s types; it never writes through them. */
+    return kga_config_load(c, argc, (char **)argv, (char **)envp, err);
+}
+
+/* The configuration as kga_config_format prints it (malloc'd). */
+static char *formatted(const kga_server_config_t *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    kga_config_format(c, f);
+    fclose(f);
+    return text;
+}
+
+static void expect_load_error(const char **argv, const char **envp, int code,
+                              const char *message)
+{
+    kga_server_config_t c;
+    kga_err_t err;
+    int rc = load(&c, argv, envp, &err);
+    ck_assert_msg(rc == code, "rc %d (%s), want %d; message: %s", rc,
+                  kga_err_name(rc), code, err.msg);
+    ck_assert_str_eq(err.msg, message);
+    kga_config_destroy(&c);
+}
+
+static void expect_set_error(const char *name, const char *value, int code,
+                             const char *message)
+{
+    kga_server_config_t c;
+    kga_err_t err;
+    kga_config_init(&c);
+    int rc = kga_config_set(&c, name, value, &err);
+    ck_assert_msg(rc == code, "%s = '%s': rc %d, want %d (%s)", name, value,
+                  rc, code, err.msg);
+    ck_assert_str_eq(err.msg, message);
+    kga_config_destroy(&c);
+}
+
+/* ------------------------------------------------------------------------
+ * Defaults
+ * ------------------------------------------------------------------------ */
+
+START_TEST(defaults)
+{
+    kga_server_config_t c;
+    kga_err_t err;
+    const char *argv[] = {NULL};
+    const char *envp[] = {"PATH=/bin", "KGALIGN_PROGRESS=1", NULL};
+    ck_assert_int_eq(load(&c, argv, envp, &err), 0);
+    ck_assert_str_eq(c.config, "");
+    ck_assert_str_eq(c.listen, "127.0.0.1");
+    ck_assert_int_eq(c.port, 8080);
+    ck_assert_str_eq(c.data_dir, "data");
+    ck_assert_str_eq(c.model, "data/model.kgm");
+    ck_assert_str_eq(c.left_store, "data/left.kgs");
+    ck_assert_str_eq(c.right_store, "data/right.kgs");
+    ck_assert_int_gt(c.threads, 0);
+    ck_assert_int_eq(c.max_body_bytes, 1 << 20);
+    ck_assert_int_eq(c.max_pairs, 1024);
+    ck_assert_int_eq(c.max_inflight, 4 * c.threads);
+    ck_assert_int_eq(c.request_deadline_ms, 2000);
+    ck_assert_int_eq(c.connection_timeout_s, 10);
+    ck_assert_int_eq(c.max_connections, 1024);
+    ck_assert_int_eq(c.drain_delay_ms, 2000);
+    ck_assert_int_eq(c.retry_after_s, 1);
+    ck_assert(c.threshold == -1.0);
+    ck_assert_int_eq(c.log_level, KGA_LOG_INFO);
+    ck_assert_int_eq(c.access_log, 1);
+    ck_assert_str_eq(c.admin_token, "");
+    ck_assert_int_eq(c.help, 0);
+    kga_config_destroy(&c);
+    kga_config_destroy(&c); /* idempotent */
+
+    /* envp may be NULL. */
+    ck_assert_int_eq(kga_config_load(&c, 0, NULL, NULL, &err), 0);
+    ck_assert_int_eq(c.port, 8080);
+    kga_config_destroy(&c);
+}
+END_TEST
+
+/* config/kgalign.conf documents every option at its default: loading it
+ * changes nothing, and no option is missing from it. */
+START_TEST(default_file_matches_the_table)
+{
+    kga_server_config_t plain, from_file;
+    kga_err_t err;
+    ck_assert_int_eq(kga_config_load(&plain, 0, NULL, NULL, &err), 0);
+    const char *argv[] = {"--config", "config/kgalign.conf", NULL};
+    int rc = load(&from_file, argv, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    char *a = formatted(&plain), *b = formatted(&from_file);
+    /* Only the "# config file:" line differs. */
+    ck_assert_str_eq(strchr(a, '\n'), strchr(b, '\n'));
+    free(a);
+    free(b);
+    kga_config_destroy(&plain);
+    kga_config_destroy(&from_file);
+
+    FILE *f = fopen("config/kgalign.conf", "r");
+    ck_assert_ptr_nonnull(f);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    size_t count;
+    const kga_config_option_t *opts = kga_config_options(&count);
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(opts[i].name, "config") == 0)
+            continue;
+        char line[128];
+        snprintf(line, sizeof line, "\n%s = %s\n", opts[i].name, opts[i].def);
+        if (opts[i].def[0] == '\0')
+            snprintf(line, sizeof line, "\n%s =\n", opts[i].name);
+        ck_assert_msg(strstr(text, line) != NULL,
+                      "config/kgalign.conf lacks the line '%s'", line + 1);
+    }
+}
+END_TEST
+
+START_TEST(option_table_is_sane)
+{
+    size_t n;
+    const kga_config_option_t *opts = kga_config_options(&n);
+    ck_assert_uint_ge(n, 20);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(opts[i].help != NULL && opts[i].help[0] != '\0');
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(opts[i].name, opts[j].name);
+        /* Every default is accepted by its own parser. */
+        kga_server_config_t c;
+        kga_err_t err;
+        kga_config_init(&c);
+        ck_assert_msg(kga_config_set(&c, opts[i].name, opts[i].def, &err) ==
+                          0,
+                      "%s", err.msg);
+        kga_config_destroy(&c);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Sources and precedence
+ * ------------------------------------------------------------------------ */
+
+START_TEST(file_values)
+{
+    const char *path = write_file(
+        "values.conf",
+        "# comment\n"
+        "\n"
+        "   listen   =   0.0.0.0   \n"
+        "port=9001 # trailing comment\n"
+        "data_dir = /srv/kga\r\n"
+        "model = /models/m#1.kgm\n"
+        "admin_token = \"  s3cret # not a comment \"  # a comment\n"
+        "threads = 3\n"
+        "max_body_bytes = 64KiB\n"
+        "request_deadline_ms = 1.5s\n"
+        "connection_timeout_s = 2m\n"
+        "drain_delay_ms = 0\n"
+        "threshold = 0.75\n"
+        "log_level = WARN\n"
+        "access_log = off\n"
+        "\t# indented comment\n"
+        "max_pairs = 10\n"
+        "max_pairs = 20\n" /* the last one wins */
+        "retry_after_s = 5"); /* no final newline */
+    const char *argv[] = {"--config", path, NULL};
+    kga_server_config_t c;
+    kga_err_t err;
+    int rc = load(&c, argv, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_str_eq(c.config, path);
+    ck_assert_str_eq(c.listen, "0.0.0.0");
+    ck_assert_int_eq(c.port, 9001);
+    ck_assert_str_eq(c.data_dir, "/srv/kga");
+    ck_assert_str_eq(c.model, "/models/m#1.kgm");
+    ck_assert_str_eq(c.left_store, "/srv/kga/left.kgs");
+    ck_assert_str_eq(c.right_store, "/srv/kga/right.kgs");
+    ck_assert_str_eq(c.admin_token, "  s3cret # not a comment ");
+    ck_assert_int_eq(c.threads, 3);
+    ck_assert_int_eq(c.max_inflight, 12);
+    ck_assert_int_eq(c.max_body_bytes, 65536);
+    ck_assert_int_eq(c.request_deadline_ms, 1500);
+    ck_assert_int_eq(c.connection_timeout_s, 120);
+    ck_assert_int_eq(c.drain_delay_ms, 0);
+    ck_assert(c.threshold == 0.75);
+    ck_assert_int_eq(c.log_level, KGA_LOG_WARN);
+    ck_assert_int_eq(c.access_log, 0);
+    ck_assert_int_eq(c.max_pairs, 20);
+    ck_assert_int_eq(c.retry_after_s, 5);
+    kga_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(environment_values)
+{
+    const char *envp[] = {"KGALIGN_PORT=9002",
+                    "KGALIGN_MAX_PAIRS=7",
+                    "KGALIGN_LOG_LEVEL=debug",
+                    "KGALIGN_ACCESS_LOG=false",
+                    "KGALIGN_LEFT_STORE=/l.kgs",
+                    "KGALIGN_UNRELATED=1", /* other tools' variables pass */
+                    "KGALIGN_PORTX=1",
+                    "KGALIGN_=1",
+                    "NOT_KGALIGN_PORT=1",
+                    NULL};
+    kga_server_config_t c;
+    kga_err_t err;
+    ck_assert_int_eq(load(&c, NULL, envp, &err), 0);
+    ck_assert_int_eq(c.port, 9002);
+    ck_assert_int_eq(c.max_pairs, 7);
+    ck_assert_int_eq(c.log_level, KGA_LOG_DEBUG);
+    ck_assert_int_eq(c.access_log, 0);
+    ck_assert_str_eq(c.left_store, "/l.kgs");
+    ck_assert_str_eq(c.right_store, "data/right.kgs");
+    kga_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(flag_forms)
+{
+    const char *argv[] = {"--port",
+                    "8081",
+                    "--max-pairs=5",
+                    "--max_inflight",
+                    "9",
+                    "--access-log",
+                    "--threads=2",
+                    "--listen=::1",
+                    "--admin-token=",
+                    "--request-deadline-ms",
+                    "250ms",
+                    NULL};
+    kga_server_config_t c;
+    kga_err_t err;
+    const char *envp[] = {"KGALIGN_ACCESS_LOG=0", NULL};
+    int rc = load(&c, argv, envp, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_int_eq(c.port, 8081);
+    ck_assert_int_eq(c.max_pairs, 5);
+    ck_assert_int_eq(c.max_inflight, 9);
+    ck_assert_int_eq(c.access_log, 1); /* bare boolean flag = true */
+    ck_assert_int_eq(c.threads, 2);
+    ck_assert_str_eq(c.listen, "::1");
+    ck_assert_str_eq(c.admin_token, "");
+    ck_assert_int_eq(c.request_deadline_ms, 250);
+    kga_config_destroy(&c);
+
+    /* A boolean flag takes a following boolean word, and only that. */
+    const char *argv2[] = {"--access-log", "no", "--port", "1", NULL};
+    ck_assert_int_eq(load(&c, argv2, NULL, &err), 0);
+    ck_assert_int_eq(c.access_log, 0);
+    ck_assert_int_eq(c.port, 1);
+    kga_config_destroy(&c);
+    const char *argv3[] = {"--access-log", "--port", "2", NULL};
+    ck_assert_int_eq(load(&c, argv3, NULL, &err), 0);
+    ck_assert_int_eq(c.access_log, 1);
+    ck_assert_int_eq(c.port, 2);
+    kga_config_destroy(&c);
+    /* The last of repeated flags wins. */
+    const char *argv4[] = {"--port", "1", "--port=3", NULL};
+    ck_assert_int_eq(load(&c, argv4, NULL, &err), 0);
+    ck_assert_int_eq(c.port, 3);
+    kga_config_destroy(&c);
+}
+END_TEST
+
+/* One value of each type set in all four places comes from the flag; drop
+ * the flag and it comes from the environment; drop that and from the file. */
+START_TEST(precedence)
+{
+    static const struct {
+        const char *key, *file, *env, *flag;
+    } rows[] = {
+        {"port", "1111", "2222", "3333"},
+        {"listen", "10.0.0.1", "10.0.0.2", "10.0.0.3"},
+        {"threshold", "0.25", "0.5", "0.125"},
+        {"log_level", "debug", "warn", "error"},
+        {"access_log", "false", "true", "false"},
+        {"request_deadline_ms", "100", "2s", "3m"},
+        {"max_body_bytes", "1KiB", "2048", "1GiB"},
+        {"model", "/f.kgm", "/e.kgm", "/g.kgm"},
+    };
+    size_t n = sizeof rows / sizeof rows[0];
+    char file_text[1024] = "";
+    char env_store[16][128], flag_store[16][128];
+    const char *envp[16], *argv[16];
+    for (size_t i = 0; i < n; i++) {
+        size_t off = strlen(file_text);
+        snprintf(file_text + off, sizeof file_text - off, "%s = %s\n",
+                 rows[i].key, rows[i].file);
+        char upper[64];
+        size_t k = 0;
+        for (; rows[i].key[k] != '\0'; k++)
+            upper[k] = (char)(rows[i].key[k] >= 'a' && rows[i].key[k] <= 'z'
+                                  ? rows[i].key[k] - 32
+                                  : rows[i].key[k]);
+        upper[k] = '\0';
+        snprintf(env_store[i], sizeof env_store[i], "KGALIGN_%s=%s", upper,
+                 rows[i].env);
+        snprintf(flag_store[i], sizeof flag_store[i], "--%s=%s", rows[i].key,
+                 rows[i].flag);
+        envp[i] = env_store[i];
+        argv[i] = flag_store[i];
+    }
+    const char *path = write_file("precedence.conf", file_text);
+    char config_flag[600];
+    snprintf(config_flag, sizeof config_flag, "--config=%s", path);
+    argv[n] = config_flag;
+    argv[n + 1] = NULL;
+    envp[n] = NULL;
+
+    /* source 0: flags, 1: environment, 2: file, 3: defaults */
+    for (int source = 0; source < 4; source++) {
+        const char *no_env[] = {NULL};
+        const char *only_config[] = {config_flag, NULL};
+        const char **av = source == 0 ? argv : source < 3 ? only_config : no_env;
+        const char **ev = source <= 1 ? envp : no_env;
+        kga_server_config_t c, want;
+        kga_err_t err;
+        int rc = load(&c, av, ev, &err);
+        ck_assert_msg(rc == 0, "%s", err.msg);
+        kga_config_init(&want);
+        for (size_t i = 0; i < n; i++) {
+            const char *v = source == 0   ? rows[i].flag
+                            : source == 1 ? rows[i].env
+                            : source == 2 ? rows[i].file
+                                          : NULL;
+            if (v != NULL)
+                ck_assert_int_eq(kga_config_set(&want, rows[i].key, v, &err),
+                                 0);
+        }
+        ck_assert_int_eq(c.port, want.port);
+        ck_assert_str_eq(c.listen, want.listen);
+        ck_assert(c.threshold == want.threshold);
+        ck_assert_int_eq(c.log_level, want.log_level);
+        ck_assert_int_eq(c.access_log, want.access_log);
+        ck_assert_int_eq(c.request_deadline_ms, want.request_deadline_ms);
+        ck_assert_int_eq(c.max_body_bytes, want.max_body_bytes);
+        if (source < 3)
+            ck_assert_str_eq(c.model, want.model);
+        else
+            ck_assert_str_eq(c.model, "data/model.kgm");
+        kga_config_destroy(&c);
+        kga_config_destroy(&want);
+    }
+}
+END_TEST
+
+START_TEST(config_file_from_environment)
+{
+    const char *a = write_file("a.conf", "port = 1001\n");
+    const char *b = write_file("b.conf", "port = 1002\n");
+    char env_a[600];
+    snprintf(env_a, sizeof env_a, "KGALIGN_CONFIG=%s", a);
+    const char *envp[] = {env_a, NULL};
+    kga_server_config_t c;
+    kga_err_t err;
+    ck_assert_int_eq(load(&c, NULL, envp, &err), 0);
+    ck_assert_int_eq(c.port, 1001);
+    ck_assert_str_eq(c.config, a);
+    kga_config_destroy(&c);
+    /* --config wins over KGALIGN_CONFIG. */
+    const char *argv[] = {"--config", b, NULL};
+    ck_assert_int_eq(load(&c, argv, envp, &err), 0);
+    ck_assert_int_eq(c.port, 1002);
+    kga_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(derived_values)
+{
+    kga_server_config_t c;
+    kga_err_t err;
+    const char *argv[] = {"--data-dir", "/d", "--right-store", "/r.kgs",
+                    "--max-inflight", "5", NULL};
+    ck_assert_int_eq(load(&c, argv, NULL, &err), 0);
+    ck_assert_str_eq(c.model, "/d/model.kgm");
+    ck_assert_str_eq(c.left_store, "/d/left.kgs");
+    ck_assert_str_eq(c.right_store, "/r.kgs");
+    ck_assert_int_eq(c.max_inflight, 5);
+    kga_config_destroy(&c);
+
+    const char *no_dir[] = {"--data-dir=", "--model=/m", NULL};
+    expect_load_error(no_dir, NULL, KGA_EINVAL,
+                      "left_store: not given, and data_dir is empty");
+    const char *all_given[] = {"--data-dir=", "--model=/m", "--left-store=/l",
+                         "--right-store=/r", NULL};
+    ck_assert_int_eq(load(&c, all_given, NULL, &err), 0);
+    kga_config_destroy(&c);
+    const char *no_listen[] = {"--listen=", NULL};
+    expect_load_error(no_listen, NULL, KGA_EINVAL,
+                      "listen: must not be empty");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Errors name where they came from
+ * ------------------------------------------------------------------------ */
+
+/* Loads a file with the given text and checks the error. */
+static void expect_file_error(const char *text, int code, const char *suffix)
+{
+    const char *path = write_file("bad.conf", text);
+    const char *argv[] = {"--config", path, NULL};
+    char want[1024];
+    snprintf(want, sizeof want, "%s:%s", path, suffix);
+    expect_load_error(argv, NULL, code, want);
+}
+
+START_TEST(file_errors)
+{
+    expect_file_error("port = 1\n\nbogus = 3\n", KGA_EINVAL,
+                      "3: unknown key 'bogus'");
+    expect_file_error("# c\nport = abc\n", KGA_EINVAL,
+                      "2: port: 'abc' is not an integer");
+    expect_file_error("port = 70000\n", KGA_ERANGE,
+                      "1: port: '70000' is out of range 0..65535");
+    expect_file_error("port = 80 80\n", KGA_EINVAL,
+                      "1: port: '80 80' is not an integer");
+    expect_file_error("port 8080\n", KGA_EPARSE,
+                      "1: expected 'key = value'");
+    expect_file_error(" = 8080\n", KGA_EPARSE, "1: missing key before '='");
+    expect_file_error("admin_token = \"abc\n", KGA_EPARSE,
+                      "1: admin_token: unterminated quoted value");
+    expect_file_error("admin_token = \"abc\" x\n", KGA_EPARSE,
+                      "1: admin_token: text after the quoted value");
+    expect_file_error("config = other.conf\n", KGA_EINVAL,
+                      "1: config: cannot be set in a config file");
+    expect_file_error("Port = 1\n", KGA_EINVAL, "1: unknown key 'Port'");
+    expect_file_error("log_level = loud\n", KGA_EINVAL,
+                      "1: log_level: 'loud' is not one of "
+                      "debug|info|warn|error");
+    char long_line[KGA_CONFIG_LINE_MAX + 64];
+    memset(long_line, ' ', sizeof long_line);
+    memcpy(long_line, "# x", 3);
+    memcpy(long_line + KGA_CONFIG_LINE_MAX + 1, "\n", 2);
+    expect_file_error(long_line, KGA_ELIMIT, "1: line longer than 4096 bytes");
+    /* Exactly the limit is fine. */
+    long_line[KGA_CONFIG_LINE_MAX] = '\n';
+    long_line[KGA_CONFIG_LINE_MAX + 1] = '\0';
+    const char *ok = write_file("long-ok.conf", long_line);
+    const char *argv[] = {"--config", ok, NULL};
+    kga_server_config_t c;
+    kga_err_t err;
+    ck_assert_int_eq(load(&c, argv, NULL, &err), 0);
+    kga_config_destroy(&c);
+
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/none.conf", tmp_dir);
+    const char *argv2[] = {"--config", missing, NULL};
+    char want[800];
+    snprintf(want, sizeof want,
+             "%s: cannot open config file: No such file or directory",
+             missing);
+    expect_load_error(argv2, NULL, KGA_ENOENT, want);
+}
+END_TEST
+
+START_TEST(environment_errors)
+{
+    const char *bad_int[] = {"KGALIGN_PORT=80a", NULL};
+    expect_load_error(NULL, bad_int, KGA_EINVAL,
+                      "environment variable KGALIGN_PORT: '80a' is not an "
+                      "integer");
+    const char *range[] = {"KGALIGN_MAX_PAIRS=0", NULL};
+    expect_load_error(NULL, range, KGA_ERANGE,
+                      "environment variable KGALIGN_MAX_PAIRS: '0' is out of "
+                      "range 1..1000000");
+    const char *bad_bool[] = {"KGALIGN_ACCESS_LOG=maybe", NULL};
+    expect_load_error(NULL, bad_bool, KGA_EINVAL,
+                      "environment variable KGALIGN_ACCESS_LOG: 'maybe' is "
+                      "not a boolean (true or false)");
+}
+END_TEST
+
+START_TEST(flag_errors)
+{
+    const char *unknown[] = {"--prot", "8080", NULL};
+    expect_load_error(unknown, NULL, KGA_EINVAL,
+                      "unknown option --prot (see --help)");
+    const char *missing[] = {"--threads", "2", "--port", NULL};
+    expect_load_error(missing, NULL, KGA_EINVAL, "--port: missing value");
+    const char *bad[] = {"--port=eighty", NULL};
+    expect_load_error(bad, NULL, KGA_EINVAL,
+                      "--port: 'eighty' is not an integer");
+    const char *range[] = {"--max-pairs", "-1", NULL};
+    expect_load_error(range, NULL, KGA_ERANGE,
+                      "--max-pairs: '-1' is out of range 1..1000000");
+    const char *positional[] = {"data", NULL};
+    expect_load_error(positional, NULL, KGA_EINVAL,
+                      "unexpected argument 'data' (options are --name VALUE; "
+                      "see --help)");
+    const char *single_dash[] = {"-p", "1", NULL};
+    expect_load_error(single_dash, NULL, KGA_EINVAL,
+                      "unexpected argument '-p' (options are --name VALUE; "
+                      "see --help)");
+    const char *dashdash[] = {"--", NULL};
+    expect_load_error(dashdash, NULL, KGA_EINVAL,
+                      "unexpected argument '--' (options are --name VALUE; "
+                      "see --help)");
+    /* Flag errors are found even when a config file is given. */
+    const char *config_missing_value[] = {"--config", NULL};
+    expect_load_error(config_missing_value, NULL, KGA_EINVAL,
+                      "--config: missing value");
+    /* A flag value is never read as the next flag's name. */
+    const char *value_like_flag[] = {"--admin-token", "--port", NULL};
+    kga_server_config_t c;
+    kga_err_t err;
+    ck_assert_int_eq(load(&c, value_like_flag, NULL, &err), 0);
+    ck_assert_str_eq(c.admin_token, "--port");
+    ck_assert_int_eq(c.port, 8080);
+    kga_config_destroy(&c);
+}
+END_TEST
+
+START_TEST(value_checks)
+{
+    /* int */
+    expect_set_error("port", "", KGA_EINVAL, "port: '' is not an integer");
+    expect_set_error("port", " 80", KGA_EINVAL,
+                     "port: ' 80' is not an integer");
+    expect_set_error("port", "80 ", KGA_EINVAL,
+                     "port: '80 ' is not an integer");
+    expect_set_error("port", "0x50", KGA_EINVAL,
+                     "port: '0x50' is not an integer");
+    expect_set_error("port", "8.0", KGA_EINVAL,
+                     "port: '8.0' is not an integer");
+    expect_set_error("port", "99999999999999999999", KGA_ERANGE,
+                     "port: '99999999999999999999' is out of range 0..65535");
+    expect_set_error("port", "-1", KGA_ERANGE,
+                     "port: '-1' is out of range 0..65535");
+    expect_set_error("threads", "1025", KGA_ERANGE,
+                     "threads: '1025' is out of range 0..1024");
+    /* double */
+    expect_set_error("threshold", "nan", KGA_EINVAL,
+                     "threshold: 'nan' is not a number");
+    expect_set_error("threshold", "inf", KGA_EINVAL,
+                     "threshold: 'inf' is not a number");
+    expect_set_error("threshold", "0.5x", KGA_EINVAL,
+                     "threshold: '0.5x' is not a number");
+    expect_set_error("threshold", "1.5", KGA_ERANGE,
+                     "threshold: '1.5' is out of range -1..1");
+    expect_set_error("threshold", "1e999", KGA_EINVAL,
+                     "threshold: '1e999' is not a number");
+    /* duration */
+    expect_set_error("connection_timeout_s", "1500ms", KGA_EINVAL,
+                     "connection_timeout_s: '1500ms' is not a whole number "
+                     "of seconds");
+    expect_set_error("request_deadline_ms", "0", KGA_ERANGE,
+                     "request_deadline_ms: '0' is out of range 1..3600000");
+    expect_set_error("request_deadline_ms", "2 s", KGA_EINVAL,
+                     "request_deadline_ms: '2 s' is not a duration (e.g. "
+                     "2000, 2s, 500ms)");
+    expect_set_error("request_deadline_ms", "2d", KGA_EINVAL,
+                     "request_deadline_ms: '2d' is not a duration (e.g. "
+                     "2000, 2s, 500ms)");
+    expect_set_error("drain_delay_ms", "-1s", KGA_ERANGE,
+                     "drain_delay_ms: '-1s' is out of range 0..600000");
+    expect_set_error("request_deadline_ms", "2h", KGA_ERANGE,
+                     "request_deadline_ms: '2h' is out of range 1..3600000");
+    /* size */
+    expect_set_error("max_body_bytes", "63", KGA_ERANGE,
+                     "max_body_bytes: '63' is out of range 64..1073741824");
+    expect_set_error("max_body_bytes", "2GiB", KGA_ERANGE,
+                     "max_body_bytes: '2GiB' is out of range 64..1073741824");
+    expect_set_error("max_body_bytes", "1MB", KGA_EINVAL,
+                     "max_body_bytes: '1MB' is not a size (bytes, or with "
+                     "KiB, MiB, GiB)");
+    expect_set_error("max_body_bytes", "100.5", KGA_EINVAL,
+                     "max_body_bytes: '100.5' is not a whole number of bytes");
+    /* bool, enum, unknown */
+    expect_set_error("access_log", "2", KGA_EINVAL,
+                     "access_log: '2' is not a boolean (true or false)");
+    expect_set_error("log_level", "information", KGA_EINVAL,
+                     "log_level: 'information' is not one of "
+                     "debug|info|warn|error");
+    expect_set_error("log_level", "", KGA_EINVAL,
+                     "log_level: '' is not one of debug|info|warn|error");
+    expect_set_error("colour", "1", KGA_EINVAL, "unknown option 'colour'");
+
+    /* The accepted spellings. */
+    static const struct {
+        const char *name, *value;
+        long long want;
+    } ok[] = {
+        {"port", "+80", 80},
+        {"port", "0", 0},
+        {"port", "65535", 65535},
+        {"request_deadline_ms", "2s", 2000},
+        {"request_deadline_ms", "1m", 60000},
+        {"request_deadline_ms", "1h", 3600000},
+        {"request_deadline_ms", "250MS", 250},
+        {"request_deadline_ms", "0.5s", 500},
+        {"connection_timeout_s", "2000ms", 2},
+        {"connection_timeout_s", "7", 7},
+        {"max_body_bytes", "64", 64},
+        {"max_body_bytes", "1.5KiB", 1536},
+        {"max_body_bytes", "1GiB", 1073741824},
+        {"max_body_bytes", "100B", 100},
+        {"access_log", "YES", 1},
+        {"access_log", "0", 0},
+        {"log_level", "Error", KGA_LOG_ERROR},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        kga_server_config_t c;
+        kga_err_t err;
+        kga_config_init(&c);
+        ck_assert_msg(kga_config_set(&c, ok[i].name, ok[i].value, &err) == 0,
+                      "%s", err.msg);
+        long long got =
+            strcmp(ok[i].name, "port") == 0                   ? c.port
+            : strcmp(ok[i].name, "request_deadline_ms") == 0  ? c.request_deadline_ms
+            : strcmp(ok[i].name, "connection_timeout_s") == 0 ? c.connection_timeout_s
+            : strcmp(ok[i].name, "max_body_bytes") == 0       ? c.max_body_bytes
+            : strcmp(ok[i].name, "access_log") == 0           ? c.access_log
+                                                              : (long long)c.log_level;
+        ck_assert_msg(got == ok[i].want, "%s = %s: got %lld, want %lld",
+                      ok[i].name, ok[i].value, got, ok[i].want);
+        kga_config_destroy(&c);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Help and formatting
+ * ------------------------------------------------------------------------ */
+
+START_TEST(help_lists_every_option)
+{
+    const char *argv[] = {"--port", "1", "--help", "--bogus", NULL};
+    kga_server_config_t c;
+    kga_err_t err;
+    ck_assert_int_eq(load(&c, argv, NULL, &err), 0);
+    ck_assert_int_eq(c.help, 1);
+    kga_config_destroy(&c);
+    const char *argv_h[] = {"-h", NULL};
+    ck_assert_int_eq(load(&c, argv_h, NULL, &err), 0);
+    ck_assert_int_eq(c.help, 1);
+    kga_config_destroy(&c);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    kga_config_usage(f);
+    fclose(f);
+    size_t n;
+    const kga_config_option_t *opts = kga_config_options(&n);
+    for (size_t i = 0; i < n; i++) {
+        char flag[80], env[80], def[80];
+        size_t k = 0;
+        for (; opts[i].name[k] != '\0'; k++)
+            flag[k] = opts[i].name[k] == '_' ? '-' : opts[i].name[k];
+        flag[k] = '\0';
+        char with_dashes[90];
+        snprintf(with_dashes, sizeof with_dashes, "--%s ", flag);
+        for (k = 0; opts[i].name[k] != '\0'; k++)
+            env[k] = (char)(opts[i].name[k] >= 'a' && opts[i].name[k] <= 'z'
+                                ? opts[i].name[k] - 32
+                                : opts[i].name[k]);
+        env[k] = '\0';
+        char env_var[96];
+        snprintf(env_var, sizeof env_var, "env KGALIGN_%s", env);
+        snprintf(def, sizeof def, "[default: %s;",
+                 opts[i].def[0] != '\0' ? opts[i].def : "\"\"");
+        ck_assert_msg(strstr(text, with_dashes) != NULL, "no %s", with_dashes);
+        ck_assert_msg(strstr(text, env_var) != NULL, "no %s", env_var);
+        ck_assert_msg(strstr(text, def) != NULL, "no %s", def);
+        ck_assert_msg(strstr(text, opts[i].help) != NULL, "no help of %s",
+                      opts[i].name);
+    }
+    ck_assert_ptr_nonnull(strstr(text, "--max-pairs N"));
+    ck_assert_ptr_nonnull(strstr(text, "range 1..1000000"));
+    ck_assert_ptr_nonnull(strstr(text, "--help"));
+    free(text);
+}
+END_TEST
+
+START_TEST(format_reads_back)
+{
+    const char *argv[] = {"--listen=0.0.0.0", "--port=1234", "--model=/a b/m.kgm",
+                    "--data-dir=/x#y", "--threshold=0.3",
+                    "--log-level=error", "--access-log=false",
+                    "--max-body-bytes=2KiB", "--admin-token=tok", NULL};
+    kga_server_config_t c, back;
+    kga_err_t err;
+    ck_assert_int_eq(load(&c, argv, NULL, &err), 0);
+    char *text = formatted(&c);
+    ck_assert_ptr_nonnull(strstr(text, "admin_token = ********\n"));
+    ck_assert_ptr_null(strstr(text, "tok\n"));
+    ck_assert_ptr_nonnull(strstr(text, "data_dir = \"/x#y\"\n"));
+    kga_config_init(&back);
+    int rc = kga_config_parse_buffer(&back, text, strlen(text), "formatted",
+                                     &err);
+    ck_assert_msg(rc == 0, "%s\n%s", err.msg, text);
+    char *again = formatted(&back);
+    ck_assert_str_eq(text, again);
+    ck_assert(back.threshold == c.threshold);
+    ck_assert_str_eq(back.data_dir, "/x#y");
+    free(text);
+    free(again);
+    kga_config_destroy(&c);
+    kga_config_destroy(&back);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Robustness: the parser is fed arbitrary bytes
+ * ------------------------------------------------------------------------ */
+
+START_TEST(parser_survives_any_input)
+{
+    static const char alphabet[] = "= #\"\n\r\t-+._0123456789abcdefghijklmnop"
+                                   "qrstuvwxyz_\x80\xFF";
+    size_t n_opts;
+    const kga_config_option_t *opts = kga_config_options(&n_opts);
+    unsigned long long state = 1;
+    char buf[300];
+    for (int iter = 0; iter < 30000; iter++) {
+        size_t len = 0;
+        /* Half the inputs start from a real key, to reach the values. */
+        if (iter % 2 == 0) {
+            const char *key = opts[(size_t)iter / 2 % n_opts].name;
+            len = (size_t)snprintf(buf, sizeof buf, "%s = ", key);
+        }
+        size_t extra = (size_t)(iter % 40);
+        for (size_t i = 0; i < extra && len < sizeof buf; i++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[len++] = (iter % 7 == 0)
+                             ? (char)(state >> 56)
+                             : alphabet[(state >> 33) % (sizeof alphabet - 1)];
+        }
+        kga_server_config_t c;
+        kga_err_t err;
+        kga_err_clear(&err);
+        kga_config_init(&c);
+        int rc = kga_config_parse_buffer(&c, buf, len, "fuzz", &err);
+        if (rc != 0) {
+            ck_assert_int_lt(rc, 0);
+            ck_assert_int_eq(rc, err.code);
+            ck_assert_msg(strncmp(err.msg, "fuzz:", 5) == 0, "%s", err.msg);
+        }
+        ck_assert(c.port >= 0 && c.port <= 65535);
+        ck_assert(c.max_pairs >= 1);
+        kga_config_destroy(&c);
+    }
+    /* An empty buffer and a NUL byte. */
+    kga_server_config_t c;
+    kga_err_t err;
+    kga_config_init(&c);
+    ck_assert_int_eq(kga_config_parse_buffer(&c, "", 0, "empty", &err), 0);
+    ck_assert_int_eq(kga_config_parse_buffer(&c, "port = 1\0 2\n", 12, "nul",
+                                             &err),
+                     KGA_EPARSE);
+    ck_assert_str_eq(err.msg, "nul:1: NUL byte in line");
+    kga_config_destroy(&c);
+}
+END_TEST
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, default_file_matches_the_table);
+    tcase_add_test(tc, option_table_is_sane);
+    tcase_add_test(tc, file_values);
+    tcase_add_test(tc, environment_values);
+    tcase_add_test(tc, flag_forms);
+    tcase_add_test(tc, precedence);
+    tcase_add_test(tc, config_file_from_environment);
+    tcase_add_test(tc, derived_values);
+    tcase_add_test(tc, file_errors);
+    tcase_add_test(tc, environment_errors);
+    tcase_add_test(tc, flag_errors);
+    tcase_add_test(tc, value_checks);
+    tcase_add_test(tc, help_lists_every_option);
+    tcase_add_test(tc, format_reads_back);
+    tcase_add_test(tc, parser_survives_any_input);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (mkdtemp(tmp_dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return failed == 0 ? 0 : 1;
+}
