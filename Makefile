@@ -53,8 +53,14 @@ KGALIGN    := $(BUILD)/kgalign
 .PHONY: all test test-unit test-e2e bench run deps clean fuzz
 all: kgalign
 
+# ./kgalign always names the plain build; sanitizer builds stay in their
+# own folders so that one never replaces the other under a user's feet.
+ifeq ($(SANITIZER),)
 kgalign: $(KGALIGN)
 	$(Q)ln -sf $(KGALIGN) kgalign
+else
+kgalign: $(KGALIGN)
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
