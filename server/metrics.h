@@ -1,0 +1,66 @@
+#ifndef KGA_SERVER_METRICS_H
+#define KGA_SERVER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "routes.h"
+
+/* The service's counters and their Prometheus text exposition (format
+ * 0.0.4). The counters are owned by the event-loop thread: every record
+ * function is called there, so none needs a lock. Gauges that other threads
+ * move (the queue depth) are read by the caller and passed in at format
+ * time. Units are base units: seconds, bytes. */
+
+/* Upper bounds of the latency histogram, in seconds; +Inf is implicit. */
+#define KGA_METRICS_BUCKETS                                                 \
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,   \
+        2.5, 5.0, 10.0
+#define KGA_METRICS_N_BUCKETS 14
+
+/* Every status the service answers with; others are counted as 500. */
+#define KGA_METRICS_STATUSES \
+    200, 202, 400, 401, 403, 404, 405, 409, 413, 500, 503, 504
+#define KGA_METRICS_N_STATUSES 12
+
+typedef struct {
+    uint64_t requests[KGA_ROUTE_COUNT_][KGA_METRICS_N_STATUSES];
+    /* Per-bucket (not cumulative) counts; the last one is +Inf. */
+    uint64_t duration_bucket[KGA_ROUTE_COUNT_][KGA_METRICS_N_BUCKETS + 1];
+    double duration_sum[KGA_ROUTE_COUNT_];
+    uint64_t pairs_scored;
+    uint64_t reloads;
+    uint64_t reload_failures;
+    uint64_t deadline_cancelled; /* 504s answered before the work started */
+} kga_metrics_t;
+
+/* Values sampled at scrape time. */
+typedef struct {
+    int64_t inflight;    /* requests handed to the pool, not yet answered */
+    int64_t queue_depth; /* of those, the ones no pool thread has started */
+    int64_t connections; /* open HTTP connections */
+    int ready;           /* what /readyz answers */
+    int draining;
+    int has_snapshot;
+    uint64_t snapshot_version;
+    const char *model_version;
+    double snapshot_load_seconds;
+    double snapshot_loaded_at; /* Unix seconds */
+    double start_time;         /* Unix seconds */
+    int max_inflight;
+    int pool_threads;
+} kga_metrics_gauges_t;
+
+void kga_metrics_init(kga_metrics_t *m);
+
+/* One answered request: its route, HTTP status, latency and the pairs
+ * scored for it. */
+void kga_metrics_request(kga_metrics_t *m, kga_route_t route, int status,
+                         double seconds, size_t pairs);
+
+/* The exposition text into a malloc'd buffer *out (*out_len bytes, caller
+ * frees). Returns 0 or KGA_ENOMEM. */
+int kga_metrics_format(const kga_metrics_t *m, const kga_metrics_gauges_t *g,
+                       char **out, size_t *out_len);
+
+#endif

@@ -1,0 +1,1255 @@
+/* The HTTP service. One loop thread owns everything shared: libmicrohttpd
+ * runs in external epoll mode, driven by a uv_poll on its epoll fd and a
+ * uv_timer set from MHD_get_timeout(). The access handler collects the
+ * body, checks the limits, pins the current snapshot, suspends the
+ * connection and hands the request to uv_queue_work. A pool thread decodes,
+ * scores, encodes and builds the whole MHD_Response. The after-work
+ * callback, back on the loop thread, records metrics, releases the
+ * snapshot and resumes the connection; libmicrohttpd then calls the handler
+ * again, which queues the prepared response. (libmicrohttpd's
+ * suspend_resume_epoll.c example has this shape.)
+ *
+ * Nothing bounds itself, so everything is bounded here: the body size
+ * (Content-Length on the first callback, and again while reading), the
+ * requests in flight (503 rather than a growing queue), a deadline per
+ * request (a uv_timer cancels queued work whose deadline passed; running
+ * work checks between batches), connections and their idle timeout. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <cblas.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "admin.h"
+#include "log.h"
+#include "metrics.h"
+#include "proto/wire.h"
+#include "routes.h"
+#include "snapshot.h"
+
+/* Bodies up to this size need no allocation beyond the request itself. */
+#define INLINE_BODY 512
+/* libmicrohttpd's per-connection memory pool (request line, headers, read
+ * and write buffers). It is cleared for every request, so its size is a
+ * per-request cost: the default 32 KiB showed up as 9% of the server's
+ * profile under load. 8 KiB holds any API request's headers (nginx's
+ * large_client_header_buffers default); bodies stream through it. */
+#define CONNECTION_MEMORY (8u * 1024u)
+/* After a body went over the limit, this much more is read and dropped so
+ * that the client can be told 413; past it the connection is closed. */
+#define DISCARD_MAX (1u << 20)
+
+#define JSON_TYPE "application/json"
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+typedef struct kga_server kga_server_t;
+
+typedef enum {
+    REQ_READING,  /* headers seen, body being collected */
+    REQ_QUEUED,   /* handed to the pool (or waiting for a reload) */
+    REQ_ANSWERED, /* response prepared, waiting to be queued */
+    REQ_DONE      /* response queued with libmicrohttpd */
+} req_state_t;
+
+typedef struct kga_request {
+    kga_server_t *srv;
+    struct MHD_Connection *conn;
+    const char *method; /* libmicrohttpd's strings, valid until completed */
+    const char *path;
+    kga_route_t route;
+    req_state_t state;
+    uint64_t start_ns;
+    uint64_t deadline_ns; /* 0 = none */
+    char id[KGA_WIRE_REQUEST_ID_MAX + 1];
+
+    /* body */
+    char *body;
+    size_t body_len, body_cap;
+    size_t discarded;
+    /* An error decided before the body ended, answered when it ends. */
+    int reject_status;
+    kga_wire_code_t reject_code;
+    char reject_msg[160];
+
+    /* work */
+    uv_work_t work;
+    kga_snapshot_t *snap;
+    kga_route_call_t call;
+    struct MHD_Response *response;
+    int status;
+    size_t pairs;
+
+    /* deadline list: queued requests in arrival order */
+    struct kga_request *dl_prev, *dl_next;
+    int in_deadline_list;
+
+    char inline_body[INLINE_BODY];
+} kga_request_t;
+
+typedef struct {
+    uv_work_t work;
+    kga_server_t *srv;
+    kga_snapshot_source_t src;
+    uint64_t version;
+    const char *trigger; /* "startup", "SIGHUP", "admin" */
+    kga_snapshot_t *result;
+    kga_err_t err;
+    int rc;
+    kga_request_t *waiter; /* an /admin/reload waiting for the result */
+} reload_job_t;
+
+struct kga_server {
+    const kga_server_config_t *cfg;
+    kga_wire_limits_t limits;
+    uv_loop_t loop;
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    int port;
+
+    uv_poll_t mhd_poll;
+    uv_timer_t mhd_timer;
+    uv_check_t mhd_check; /* one MHD_run per loop turn after resumes */
+    int run_pending;
+    int connection_closed; /* during the last MHD_run */
+    uv_timer_t deadline_timer;
+    uv_timer_t drain_timer;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    int handles_open;
+    int poll_started;
+
+    kga_snapshot_t *snap; /* current; one reference held here */
+    uint64_t loads;       /* successful loads so far */
+    reload_job_t *reload;
+    int reload_again;
+
+    int64_t inflight;      /* work requests queued or running */
+    int64_t open_requests; /* request structs alive */
+    atomic_int_fast64_t queued; /* of inflight, not started by a thread */
+    kga_request_t *dl_head, *dl_tail;
+
+    int draining, quiesced, stopping;
+    int exit_code;
+    kga_err_t *fatal; /* where a startup failure is reported */
+
+    kga_metrics_t metrics;
+    double start_time;
+    int pool_threads;
+};
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------ */
+
+static double unix_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const char *current_model_version(const kga_server_t *srv)
+{
+    return srv->snap != NULL ? kga_snapshot_model_version(srv->snap) : NULL;
+}
+
+/* The whole response for any thread: body (malloc'd, ownership passes to
+ * libmicrohttpd, NULL allowed) and the headers every answer carries. */
+static struct MHD_Response *make_response(const kga_request_t *r, char *body,
+                                          size_t len, int status,
+                                          const char *content_type)
+{
+    struct MHD_Response *resp;
+    if (body != NULL)
+        resp = MHD_create_response_from_buffer(len, body,
+                                               MHD_RESPMEM_MUST_FREE);
+    else
+        resp = MHD_create_response_from_buffer(0, NULL,
+                                               MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    if (status == 503) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", r->srv->cfg->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
+    return resp;
+}
+
+/* An error body for code with the request's id and the current model. */
+static struct MHD_Response *error_response(const kga_request_t *r,
+                                           const char *model_version,
+                                           kga_wire_code_t code,
+                                           const char *message, int *status)
+{
+    kga_wire_meta_t meta = {r->id, model_version};
+    char *out = NULL;
+    size_t len = 0;
+    *status = kga_wire_code_status(code);
+    if (kga_error_response_format(&meta, kga_wire_code_name(code), message,
+                                  &out, &len) != 0)
+        *status = 500;
+    return make_response(r, out, len, *status, JSON_TYPE);
+}
+
+static void log_request(const kga_request_t *r, int status, uint64_t end_ns,
+                        size_t pairs)
+{
+    if (!r->srv->cfg->access_log)
+        return;
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_INFO, "request");
+    if (!l.enabled)
+        return;
+    kga_logline_str(&l, "request_id", r->id);
+    kga_logline_str(&l, "method", r->method);
+    kga_logline_str(&l, "path", r->path);
+    kga_logline_int(&l, "status", status);
+    kga_logline_num(&l, "duration_ms", (double)(end_ns - r->start_ns) / 1e6);
+    kga_logline_int(&l, "pairs", (int64_t)pairs);
+    kga_logline_end(&l);
+}
+
+static void run_mhd(kga_server_t *srv);
+
+/* Queues the prepared response (loop thread, inside the access handler). */
+static enum MHD_Result queue_prepared(kga_request_t *r)
+{
+    struct MHD_Response *resp = r->response;
+    r->response = NULL;
+    r->state = REQ_DONE;
+    if (resp == NULL)
+        return MHD_NO; /* out of memory building it: drop the connection */
+    if (r->srv->draining)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status,
+                                             resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Answers on the loop thread, now: records metrics and the log line. */
+static enum MHD_Result answer(kga_request_t *r, struct MHD_Response *resp,
+                              int status)
+{
+    uint64_t now = kga_now_ns();
+    kga_metrics_request(&r->srv->metrics, r->route, status,
+                        (double)(now - r->start_ns) / 1e9, 0);
+    log_request(r, status, now, 0);
+    r->response = resp;
+    r->status = status;
+    return queue_prepared(r);
+}
+
+static enum MHD_Result answer_error(kga_request_t *r, kga_wire_code_t code,
+                                    const char *message)
+{
+    int status;
+    struct MHD_Response *resp = error_response(
+        r, current_model_version(r->srv), code, message, &status);
+    if (resp != NULL && code == KGA_WIRE_METHOD_NOT_ALLOWED) {
+        const char *m = kga_route_method(r->route);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                strcmp(m, "GET") == 0 ? "GET, HEAD" : m);
+    }
+    return answer(r, resp, status);
+}
+
+static enum MHD_Result answer_status(kga_request_t *r, int status,
+                                     const char *text)
+{
+    kga_wire_meta_t meta = {r->id, current_model_version(r->srv)};
+    char *out = NULL;
+    size_t len = 0;
+    if (kga_status_response_format(&meta, text, &out, &len) != 0)
+        return answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
+    return answer(r, make_response(r, out, len, status, JSON_TYPE), status);
+}
+
+static void reject(kga_request_t *r, kga_wire_code_t code, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
+
+/* Decides the answer now; it is sent once the body has been read. */
+static void reject(kga_request_t *r, kga_wire_code_t code, const char *fmt,
+                   ...)
+{
+    if (r->reject_status != 0)
+        return; /* the first reason stands */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->reject_msg, sizeof r->reject_msg, fmt, ap);
+    va_end(ap);
+    r->reject_code = code;
+    r->reject_status = kga_wire_code_status(code);
+    if (r->body != r->inline_body)
+        free(r->body);
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Deadlines: a list of the queued requests in arrival order, which is
+ * deadline order since every request gets the same budget, and one timer
+ * for its head.
+ * ------------------------------------------------------------------------ */
+
+static void on_deadline_timer(uv_timer_t *t);
+
+static void deadline_arm(kga_server_t *srv)
+{
+    if (srv->dl_head == NULL || srv->stopping)
+        return;
+    uint64_t now = kga_now_ns();
+    uint64_t due = srv->dl_head->deadline_ns;
+    uint64_t ms = due > now ? (due - now + 999999) / 1000000 : 0;
+    uv_timer_start(&srv->deadline_timer, on_deadline_timer, ms, 0);
+}
+
+static void deadline_append(kga_server_t *srv, kga_request_t *r)
+{
+    if (r->deadline_ns == 0)
+        return;
+    r->dl_next = NULL;
+    r->dl_prev = srv->dl_tail;
+    if (srv->dl_tail != NULL)
+        srv->dl_tail->dl_next = r;
+    else
+        srv->dl_head = r;
+    srv->dl_tail = r;
+    r->in_deadline_list = 1;
+    if (srv->dl_head == r)
+        deadline_arm(srv);
+}
+
+static void deadline_remove(kga_server_t *srv, kga_request_t *r)
+{
+    if (!r->in_deadline_list)
+        return;
+    if (r->dl_prev != NULL)
+        r->dl_prev->dl_next = r->dl_next;
+    else
+        srv->dl_head = r->dl_next;
+    if (r->dl_next != NULL)
+        r->dl_next->dl_prev = r->dl_prev;
+    else
+        srv->dl_tail = r->dl_prev;
+    r->dl_prev = r->dl_next = NULL;
+    r->in_deadline_list = 0;
+    /* The timer may now fire early for the new head; it then re-arms. */
+}
+
+/* Requests whose deadline passed: the ones no thread has started are
+ * cancelled (their after-work callback answers 504); running ones check
+ * the deadline themselves between batches. */
+static void on_deadline_timer(uv_timer_t *t)
+{
+    kga_server_t *srv = t->data;
+    uint64_t now = kga_now_ns();
+    while (srv->dl_head != NULL && srv->dl_head->deadline_ns <= now) {
+        kga_request_t *r = srv->dl_head;
+        deadline_remove(srv, r);
+        (void)uv_cancel((uv_req_t *)&r->work); /* UV_EBUSY: running */
+    }
+    deadline_arm(srv);
+}
+
+/* ------------------------------------------------------------------------
+ * Work on the pool
+ * ------------------------------------------------------------------------ */
+
+static void work_run(uv_work_t *w)
+{
+    kga_request_t *r = w->data;
+    kga_server_t *srv = r->srv;
+    atomic_fetch_sub_explicit(&srv->queued, 1, memory_order_relaxed);
+    kga_route_call_t *c = &r->call;
+    if (c->deadline_ns != 0 && kga_now_ns() > c->deadline_ns) {
+        /* Not started before the deadline: answered without computing. */
+        r->response = error_response(
+            r, kga_snapshot_model_version(r->snap),
+            KGA_WIRE_DEADLINE_EXCEEDED,
+            "the request deadline passed before a worker could start it",
+            &r->status);
+        r->pairs = 0;
+    } else {
+        if (r->route == KGA_ROUTE_ALIGN)
+            kga_route_align(c);
+        else
+            kga_route_match(c);
+        r->status = c->out != NULL ? c->status : 500;
+        r->pairs = c->pairs;
+        r->response = make_response(r, c->out, c->out_len, r->status,
+                                    JSON_TYPE);
+        c->out = NULL;
+    }
+    /* The log line is written here so that the loop thread does not. */
+    log_request(r, r->status, kga_now_ns(), r->pairs);
+}
+
+static void maybe_finish_drain(kga_server_t *srv);
+
+static void work_done(uv_work_t *w, int status)
+{
+    kga_request_t *r = w->data;
+    kga_server_t *srv = r->srv;
+    uint64_t now = kga_now_ns();
+    deadline_remove(srv, r);
+    if (status == UV_ECANCELED) {
+        atomic_fetch_sub_explicit(&srv->queued, 1, memory_order_relaxed);
+        r->response = error_response(
+            r, kga_snapshot_model_version(r->snap),
+            KGA_WIRE_DEADLINE_EXCEEDED,
+            "the request deadline passed before a worker could start it",
+            &r->status);
+        r->pairs = 0;
+        srv->metrics.deadline_cancelled++;
+        log_request(r, r->status, now, 0);
+    }
+    kga_metrics_request(&srv->metrics, r->route, r->status,
+                        (double)(now - r->start_ns) / 1e9, r->pairs);
+    kga_snapshot_unref(r->snap);
+    r->snap = NULL;
+    srv->inflight--;
+    r->state = REQ_ANSWERED;
+    MHD_resume_connection(r->conn);
+    srv->run_pending = 1;
+}
+
+static enum MHD_Result answer_inflight_cap(kga_request_t *r)
+{
+    char msg[64];
+    snprintf(msg, sizeof msg, "%d requests in flight, the limit",
+             r->srv->cfg->max_inflight);
+    return answer_error(r, KGA_WIRE_UNAVAILABLE, msg);
+}
+
+static enum MHD_Result start_work(kga_request_t *r)
+{
+    kga_server_t *srv = r->srv;
+    if (srv->snap == NULL)
+        return answer_error(r, KGA_WIRE_NOT_READY,
+                            "no snapshot is loaded yet");
+    if (srv->inflight >= srv->cfg->max_inflight)
+        return answer_inflight_cap(r);
+    r->snap = kga_snapshot_ref(srv->snap);
+    kga_route_call_t *c = &r->call;
+    memset(c, 0, sizeof *c);
+    c->aligner = kga_snapshot_aligner(r->snap);
+    c->body = r->body != NULL ? r->body : "";
+    c->body_len = r->body_len;
+    c->limits = &srv->limits;
+    c->request_id = r->id;
+    c->deadline_ns = r->deadline_ns;
+    r->work.data = r;
+    int rc = uv_queue_work(&srv->loop, &r->work, work_run, work_done);
+    if (rc != 0) {
+        kga_snapshot_unref(r->snap);
+        r->snap = NULL;
+        return answer_error(r, KGA_WIRE_INTERNAL, "cannot queue the work");
+    }
+    srv->inflight++;
+    atomic_fetch_add_explicit(&srv->queued, 1, memory_order_relaxed);
+    r->state = REQ_QUEUED;
+    MHD_suspend_connection(r->conn);
+    deadline_append(srv, r);
+    return MHD_YES;
+}
+
+/* ------------------------------------------------------------------------
+ * Snapshot loading
+ * ------------------------------------------------------------------------ */
+
+static void stop_server(kga_server_t *srv, int exit_code);
+
+static void reload_run(uv_work_t *w)
+{
+    reload_job_t *job = w->data;
+    job->rc = kga_snapshot_open(&job->src, job->version, &job->result,
+                                &job->err);
+}
+
+static void answer_reload_waiter(kga_server_t *srv, reload_job_t *job)
+{
+    kga_request_t *r = job->waiter;
+    if (r == NULL)
+        return;
+    job->waiter = NULL;
+    uint64_t now = kga_now_ns();
+    if (job->rc == 0 && srv->snap == job->result) {
+        kga_wire_meta_t meta = {r->id, current_model_version(srv)};
+        char *out = NULL;
+        size_t len = 0;
+        r->status = 200;
+        if (kga_status_response_format(&meta, "reloaded", &out, &len) != 0)
+            r->status = 500;
+        r->response = make_response(r, out, len, r->status, JSON_TYPE);
+    } else {
+        r->response = error_response(
+            r, current_model_version(srv), KGA_WIRE_RELOAD_FAILED,
+            job->rc != 0 ? job->err.msg : "the server is stopping",
+            &r->status);
+    }
+    kga_metrics_request(&srv->metrics, r->route, r->status,
+                        (double)(now - r->start_ns) / 1e9, 0);
+    log_request(r, r->status, now, 0);
+    r->state = REQ_ANSWERED;
+    MHD_resume_connection(r->conn);
+    srv->run_pending = 1;
+}
+
+static int start_reload(kga_server_t *srv, const char *trigger);
+
+static void reload_done(uv_work_t *w, int status)
+{
+    reload_job_t *job = w->data;
+    kga_server_t *srv = job->srv;
+    srv->reload = NULL;
+    if (status != 0 && job->rc == 0)
+        job->rc = kga_err_set(&job->err, KGA_EIO, "reload cancelled");
+
+    if (job->rc == 0 && !srv->stopping) {
+        kga_snapshot_t *old = srv->snap;
+        srv->snap = job->result;
+        srv->loads++;
+        srv->metrics.reloads++;
+        kga_logline_t l;
+        kga_logline_begin(&l, KGA_LOG_INFO, "snapshot_loaded");
+        kga_logline_str(&l, "trigger", job->trigger);
+        kga_logline_int(&l, "snapshot_version",
+                        (int64_t)kga_snapshot_version(srv->snap));
+        kga_logline_str(&l, "model_version",
+                        kga_snapshot_model_version(srv->snap));
+        kga_logline_num(&l, "load_seconds",
+                        kga_snapshot_load_seconds(srv->snap));
+        kga_logline_end(&l);
+        /* In-flight requests hold their own references to the old one. */
+        kga_snapshot_unref(old);
+    } else if (job->rc != 0) {
+        srv->metrics.reload_failures++;
+        kga_logline_t l;
+        kga_logline_begin(&l, KGA_LOG_ERROR, "reload_failed");
+        kga_logline_str(&l, "trigger", job->trigger);
+        kga_logline_str(&l, "error", kga_err_name(job->rc));
+        kga_logline_str(&l, "message", job->err.msg);
+        kga_logline_int(&l, "serving_version",
+                        srv->snap != NULL
+                            ? (int64_t)kga_snapshot_version(srv->snap)
+                            : 0);
+        kga_logline_end(&l);
+    } else {
+        kga_snapshot_unref(job->result); /* loaded while stopping */
+        job->result = NULL;
+    }
+
+    answer_reload_waiter(srv, job);
+    if (srv->snap == NULL && !srv->stopping) {
+        /* The first load failed: there is nothing to serve. */
+        if (srv->fatal != NULL)
+            kga_err_set(srv->fatal, job->rc, "%s", job->err.msg);
+        stop_server(srv, job->rc != 0 ? job->rc : KGA_EIO);
+    } else if (srv->reload_again && !srv->stopping && !srv->draining) {
+        srv->reload_again = 0;
+        start_reload(srv, "SIGHUP");
+    }
+    free(job);
+    maybe_finish_drain(srv);
+}
+
+/* Returns 0, or -1 when a reload is already running. */
+static int start_reload(kga_server_t *srv, const char *trigger)
+{
+    if (srv->reload != NULL)
+        return -1;
+    reload_job_t *job = calloc(1, sizeof *job);
+    if (job == NULL)
+        return -1;
+    const kga_server_config_t *cfg = srv->cfg;
+    job->srv = srv;
+    job->trigger = trigger;
+    job->version = srv->loads + 1;
+    job->src.left_store = cfg->left_store;
+    job->src.right_store = cfg->right_store;
+    job->src.model = cfg->model;
+    /* The first load may use every core; later ones run beside the
+     * traffic and take one. */
+    job->src.threads = srv->snap == NULL ? cfg->threads : 1;
+    job->src.threshold = (float)cfg->threshold;
+    job->work.data = job;
+    if (uv_queue_work(&srv->loop, &job->work, reload_run, reload_done) != 0) {
+        free(job);
+        return -1;
+    }
+    srv->reload = job;
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_INFO, "reload_started");
+    kga_logline_str(&l, "trigger", trigger);
+    kga_logline_str(&l, "model", cfg->model);
+    kga_logline_end(&l);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The access handler
+ * ------------------------------------------------------------------------ */
+
+static void check_admin(kga_request_t *r)
+{
+    const char *token = r->srv->cfg->admin_token;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const char *auth = MHD_lookup_connection_value(
+        r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (kga_admin_allowed(ci != NULL ? ci->client_addr : NULL, auth, token))
+        return;
+    if (token[0] == '\0')
+        reject(r, KGA_WIRE_FORBIDDEN,
+               "/admin/reload is only reachable from loopback");
+    else
+        reject(r, KGA_WIRE_FORBIDDEN,
+               "/admin/reload needs the admin token as a bearer token");
+}
+
+static enum MHD_Result answer_get(kga_request_t *r)
+{
+    kga_server_t *srv = r->srv;
+    switch (r->route) {
+    case KGA_ROUTE_HEALTHZ:
+        return answer_status(r, 200, "ok");
+    case KGA_ROUTE_READYZ:
+        if (srv->draining)
+            return answer_error(r, KGA_WIRE_UNAVAILABLE, "draining");
+        if (srv->snap == NULL)
+            return answer_error(r, KGA_WIRE_NOT_READY,
+                                "no snapshot is loaded yet");
+        return answer_status(r, 200, "ready");
+    case KGA_ROUTE_METRICS: {
+        kga_metrics_gauges_t g = {0};
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        g.inflight = srv->inflight;
+        g.queue_depth = atomic_load_explicit(&srv->queued,
+                                             memory_order_relaxed);
+        g.connections = di != NULL ? di->num_connections : 0;
+        g.ready = srv->snap != NULL && !srv->draining;
+        g.draining = srv->draining;
+        g.has_snapshot = srv->snap != NULL;
+        if (srv->snap != NULL) {
+            g.snapshot_version = kga_snapshot_version(srv->snap);
+            g.model_version = kga_snapshot_model_version(srv->snap);
+            g.snapshot_load_seconds = kga_snapshot_load_seconds(srv->snap);
+            g.snapshot_loaded_at = kga_snapshot_loaded_at(srv->snap);
+        }
+        g.start_time = srv->start_time;
+        g.max_inflight = srv->cfg->max_inflight;
+        g.pool_threads = srv->pool_threads;
+        char *out;
+        size_t len;
+        if (kga_metrics_format(&srv->metrics, &g, &out, &len) != 0)
+            return answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
+        return answer(r, make_response(r, out, len, 200, METRICS_TYPE), 200);
+    }
+    default:
+        return answer_error(r, KGA_WIRE_INTERNAL, "no such GET route");
+    }
+}
+
+static enum MHD_Result on_headers(kga_server_t *srv,
+                                  struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  void **con_cls)
+{
+    kga_request_t *r = malloc(sizeof *r);
+    if (r == NULL)
+        return MHD_NO;
+    /* Field by field: the inline body buffer needs no zeroing. */
+    r->srv = srv;
+    r->conn = conn;
+    r->method = method;
+    r->path = url;
+    r->route = kga_route_find(url);
+    r->state = REQ_READING;
+    r->start_ns = kga_now_ns();
+    r->deadline_ns = srv->cfg->request_deadline_ms > 0
+                         ? r->start_ns + (uint64_t)srv->cfg->request_deadline_ms *
+                                             1000000u
+                         : 0;
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+    r->discarded = 0;
+    r->reject_status = 0;
+    r->reject_msg[0] = '\0';
+    r->snap = NULL;
+    r->response = NULL;
+    r->status = 0;
+    r->pairs = 0;
+    r->dl_prev = r->dl_next = NULL;
+    r->in_deadline_list = 0;
+    *con_cls = r;
+    srv->open_requests++;
+
+    const char *rid =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t rid_len = rid != NULL ? strlen(rid) : 0;
+    if (rid != NULL && kga_wire_request_id_valid(rid, rid_len))
+        memcpy(r->id, rid, rid_len + 1);
+    else
+        kga_request_id_generate(r->id);
+
+    if (r->route == KGA_ROUTE_UNKNOWN) {
+        reject(r, KGA_WIRE_NOT_FOUND, "no route for %s %.100s", method, url);
+        return MHD_YES; /* answered once the body (if any) is read */
+    }
+    const char *want = kga_route_method(r->route);
+    int is_get = strcmp(want, "GET") == 0;
+    if (strcmp(method, want) != 0 &&
+        !(is_get && strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
+        reject(r, KGA_WIRE_METHOD_NOT_ALLOWED, "%s does not accept %s",
+               url, method);
+        return MHD_YES;
+    }
+    if (is_get)
+        return MHD_YES; /* answered once the request is complete: an
+                           answer queued before that closes the
+                           connection */
+
+    /* POST: the size limit from Content-Length, before reading anything.
+     * Answered at once, so libmicrohttpd closes the connection instead of
+     * reading the body (and sends no 100 Continue). */
+    const char *cl = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && end != cl &&
+            n > (unsigned long long)srv->cfg->max_body_bytes) {
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "the body of %llu bytes exceeds max_body_bytes (%lld)", n,
+                     (long long)srv->cfg->max_body_bytes);
+            return answer_error(r, KGA_WIRE_PAYLOAD_TOO_LARGE, msg);
+        }
+        if (errno == 0 && end != cl && n > INLINE_BODY) {
+            r->body = malloc((size_t)n);
+            if (r->body == NULL)
+                return answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
+            r->body_cap = (size_t)n;
+        }
+    }
+    if (r->route == KGA_ROUTE_RELOAD) {
+        check_admin(r);
+        if (srv->draining)
+            reject(r, KGA_WIRE_UNAVAILABLE, "draining");
+    } else if (srv->snap == NULL) {
+        reject(r, KGA_WIRE_NOT_READY, "no snapshot is loaded yet");
+    } else if (srv->inflight >= srv->cfg->max_inflight) {
+        /* Checked again when the body is in; rejecting now spares reading
+         * it into memory. */
+        reject(r, KGA_WIRE_UNAVAILABLE, "%d requests in flight, the limit",
+               srv->cfg->max_inflight);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_body(kga_request_t *r, const char *data,
+                               size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    size_t max = (size_t)r->srv->cfg->max_body_bytes;
+    if (r->reject_status == 0 && n > max - r->body_len)
+        reject(r, KGA_WIRE_PAYLOAD_TOO_LARGE,
+               "the body exceeds max_body_bytes (%zu)", max);
+    if (r->reject_status != 0) {
+        r->discarded += n;
+        if (r->discarded <= DISCARD_MAX)
+            return MHD_YES;
+        kga_logline_t l;
+        kga_logline_begin(&l, KGA_LOG_WARN, "connection_closed");
+        kga_logline_str(&l, "request_id", r->id);
+        kga_logline_str(&l, "path", r->path);
+        kga_logline_int(&l, "status", r->reject_status);
+        kga_logline_str(&l, "message", "kept sending a refused body");
+        kga_logline_end(&l);
+        return MHD_NO;
+    }
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap == 0 ? INLINE_BODY : r->body_cap;
+        while (cap < r->body_len + n)
+            cap = cap > max / 2 ? max : cap * 2;
+        char *p;
+        if (r->body == NULL && cap <= INLINE_BODY) {
+            p = r->inline_body;
+        } else if (r->body == r->inline_body) {
+            p = malloc(cap);
+            if (p != NULL)
+                memcpy(p, r->body, r->body_len);
+        } else {
+            p = realloc(r->body, cap);
+        }
+        if (p == NULL) {
+            reject(r, KGA_WIRE_INTERNAL, "out of memory for the body");
+            return MHD_YES;
+        }
+        r->body = p;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_complete(kga_request_t *r)
+{
+    kga_server_t *srv = r->srv;
+    switch (r->state) {
+    case REQ_ANSWERED:
+        return queue_prepared(r);
+    case REQ_QUEUED: /* woken without a response: keep waiting */
+    case REQ_DONE:
+        return MHD_YES;
+    case REQ_READING:
+        break;
+    }
+    if (r->reject_status != 0)
+        return answer_error(r, r->reject_code, r->reject_msg);
+    if (strcmp(kga_route_method(r->route), "GET") == 0)
+        return answer_get(r);
+    if (kga_route_is_work(r->route))
+        return start_work(r);
+    /* POST /admin/reload: answered when the new snapshot serves or failed. */
+    if (srv->draining)
+        return answer_error(r, KGA_WIRE_UNAVAILABLE, "draining");
+    if (start_reload(srv, "admin") != 0)
+        return answer_error(r, KGA_WIRE_CONFLICT,
+                            "a reload is already running");
+    srv->reload->waiter = r;
+    r->state = REQ_QUEUED;
+    MHD_suspend_connection(r->conn);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    kga_request_t *r = *con_cls;
+    if (r == NULL)
+        return on_headers(cls, conn, url, method, con_cls);
+    if (*upload_data_size != 0) {
+        if (r->state != REQ_READING) { /* answered early: drop the rest */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return on_body(r, upload_data, upload_data_size);
+    }
+    return on_complete(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+                         void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    kga_server_t *srv = cls;
+    kga_request_t *r = *con_cls;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    if (r->response != NULL)
+        MHD_destroy_response(r->response);
+    kga_snapshot_unref(r->snap); /* NULL unless never queued */
+    if (r->body != r->inline_body)
+        free(r->body);
+    free(r);
+    srv->open_requests--;
+    maybe_finish_drain(srv);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    kga_server_t *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        srv->connection_closed = 1;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    kga_log_event(KGA_LOG_WARN, "httpd", "%s", msg);
+}
+
+/* ------------------------------------------------------------------------
+ * Driving libmicrohttpd from the loop
+ * ------------------------------------------------------------------------ */
+
+static void on_mhd_timer(uv_timer_t *t)
+{
+    run_mhd(t->data);
+}
+
+static void run_mhd(kga_server_t *srv)
+{
+    srv->run_pending = 0;
+    if (srv->daemon == NULL || srv->stopping)
+        return;
+    srv->connection_closed = 0;
+    MHD_run(srv->daemon);
+    if (srv->stopping)
+        return; /* a completed request finished the drain */
+    if (srv->connection_closed) {
+        /* At the connection limit libmicrohttpd takes the listen socket out
+         * of its epoll set, and puts it back only in the MHD_run after the
+         * one that freed a slot; MHD_get_timeout() does not ask for that
+         * run, so without this the server would stop accepting. */
+        uv_timer_start(&srv->mhd_timer, on_mhd_timer, 0, 0);
+        return;
+    }
+    MHD_UNSIGNED_LONG_LONG to;
+    if (MHD_get_timeout(srv->daemon, &to) == MHD_YES)
+        uv_timer_start(&srv->mhd_timer, on_mhd_timer,
+                       to < (MHD_UNSIGNED_LONG_LONG)INT_MAX ? to : INT_MAX, 0);
+    else
+        uv_timer_stop(&srv->mhd_timer);
+}
+
+static void on_mhd_poll(uv_poll_t *p, int status, int events)
+{
+    run_mhd(p->data);
+}
+
+/* After the loop's I/O callbacks: one MHD_run for all the connections
+ * resumed in this turn. */
+static void on_mhd_check(uv_check_t *c)
+{
+    kga_server_t *srv = c->data;
+    if (srv->run_pending)
+        run_mhd(srv);
+}
+
+/* ------------------------------------------------------------------------
+ * Signals, drain and stop
+ * ------------------------------------------------------------------------ */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    kga_server_t *srv = h->data;
+    srv->handles_open--;
+}
+
+static void close_handle(kga_server_t *srv, uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, on_handle_closed);
+}
+
+/* Closes every handle: uv_run returns once they are closed and a reload
+ * that may be running has finished. */
+static void stop_server(kga_server_t *srv, int exit_code)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    srv->exit_code = exit_code;
+    if (srv->poll_started)
+        close_handle(srv, (uv_handle_t *)&srv->mhd_poll);
+    close_handle(srv, (uv_handle_t *)&srv->mhd_timer);
+    close_handle(srv, (uv_handle_t *)&srv->mhd_check);
+    close_handle(srv, (uv_handle_t *)&srv->deadline_timer);
+    close_handle(srv, (uv_handle_t *)&srv->drain_timer);
+    close_handle(srv, (uv_handle_t *)&srv->sig_term);
+    close_handle(srv, (uv_handle_t *)&srv->sig_int);
+    close_handle(srv, (uv_handle_t *)&srv->sig_hup);
+}
+
+static void maybe_finish_drain(kga_server_t *srv)
+{
+    if (!srv->quiesced || srv->stopping || srv->open_requests > 0)
+        return;
+    kga_log_event(KGA_LOG_INFO, "drained",
+                  "every in-flight request was answered; exiting");
+    stop_server(srv, 0);
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    kga_server_t *srv = t->data;
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    srv->listen_fd = -1;
+    srv->quiesced = 1;
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_INFO, "stopped_accepting");
+    kga_logline_int(&l, "open_requests", srv->open_requests);
+    kga_logline_int(&l, "inflight", srv->inflight);
+    kga_logline_end(&l);
+    /* Quiescing changed libmicrohttpd's state: let it run once. */
+    run_mhd(srv);
+    maybe_finish_drain(srv);
+}
+
+static void start_drain(kga_server_t *srv, const char *signame)
+{
+    srv->draining = 1;
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_INFO, "drain_started");
+    kga_logline_str(&l, "signal", signame);
+    kga_logline_int(&l, "drain_delay_ms", srv->cfg->drain_delay_ms);
+    kga_logline_int(&l, "inflight", srv->inflight);
+    kga_logline_end(&l);
+    uv_timer_start(&srv->drain_timer, on_drain_timer,
+                   (uint64_t)srv->cfg->drain_delay_ms, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    kga_server_t *srv = s->data;
+    if (signum == SIGHUP) {
+        if (srv->draining) {
+            kga_log_event(KGA_LOG_INFO, "reload_ignored",
+                          "SIGHUP while draining: no reload");
+            return;
+        }
+        if (start_reload(srv, "SIGHUP") != 0) {
+            srv->reload_again = 1;
+            kga_log_event(KGA_LOG_INFO, "reload_deferred",
+                          "SIGHUP during a reload: another one follows it");
+        }
+        return;
+    }
+    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (!srv->draining) {
+        start_drain(srv, name);
+        return;
+    }
+    if (signum == SIGINT) {
+        kga_log_event(KGA_LOG_WARN, "exit_now",
+                      "second SIGINT during the drain: exiting at once");
+        _exit(130);
+    }
+    kga_log_event(KGA_LOG_INFO, "drain_in_progress",
+                  "%s ignored: already draining (SIGINT exits at once)",
+                  name);
+}
+
+/* ------------------------------------------------------------------------
+ * Start-up
+ * ------------------------------------------------------------------------ */
+
+static int bind_listen(kga_server_t *srv, kga_err_t *err)
+{
+    const kga_server_config_t *cfg = srv->cfg;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(cfg->listen[0] != '\0' ? cfg->listen : NULL, port,
+                          &hints, &res);
+    if (gai != 0)
+        return kga_err_set(err, KGA_EIO, "listen address '%s': %s",
+                           cfg->listen, gai_strerror(gai));
+    int fd = -1, saved = 0;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+                                       SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        int backlog = cfg->max_connections < 128 ? 128 : cfg->max_connections;
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, backlog > 4096 ? 4096 : backlog) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return kga_err_set(err, KGA_EIO, "cannot listen on %s port %d: %s",
+                           cfg->listen, cfg->port, strerror(saved));
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    srv->port = cfg->port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    srv->listen_fd = fd;
+    return 0;
+}
+
+static int start_daemon(kga_server_t *srv, kga_err_t *err)
+{
+    const kga_server_config_t *cfg = srv->cfg;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    /* The logger first, so that option errors go through it too. */
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_END);
+    if (srv->daemon == NULL)
+        return kga_err_set(err, KGA_EIO, "cannot start the HTTP daemon");
+    /* The daemon owns the listen socket from here on. */
+    srv->listen_fd = -1;
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL)
+        return kga_err_set(err, KGA_EIO, "the HTTP daemon has no epoll fd");
+    int rc = uv_poll_init(&srv->loop, &srv->mhd_poll, info->epoll_fd);
+    if (rc != 0)
+        return kga_err_set(err, KGA_EIO, "uv_poll on the epoll fd: %s",
+                           uv_strerror(rc));
+    srv->mhd_poll.data = srv;
+    srv->handles_open++;
+    srv->poll_started = 1;
+    uv_poll_start(&srv->mhd_poll, UV_READABLE, on_mhd_poll);
+    return 0;
+}
+
+static void init_handles(kga_server_t *srv)
+{
+    uv_timer_init(&srv->loop, &srv->mhd_timer);
+    uv_timer_init(&srv->loop, &srv->deadline_timer);
+    uv_timer_init(&srv->loop, &srv->drain_timer);
+    uv_check_init(&srv->loop, &srv->mhd_check);
+    uv_signal_init(&srv->loop, &srv->sig_term);
+    uv_signal_init(&srv->loop, &srv->sig_int);
+    uv_signal_init(&srv->loop, &srv->sig_hup);
+    uv_handle_t *hs[] = {
+        (uv_handle_t *)&srv->mhd_timer, (uv_handle_t *)&srv->deadline_timer,
+        (uv_handle_t *)&srv->drain_timer, (uv_handle_t *)&srv->mhd_check,
+        (uv_handle_t *)&srv->sig_term, (uv_handle_t *)&srv->sig_int,
+        (uv_handle_t *)&srv->sig_hup};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
+        hs[i]->data = srv;
+    srv->handles_open += (int)(sizeof hs / sizeof hs[0]);
+    uv_check_start(&srv->mhd_check, on_mhd_check);
+    uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+    uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+}
+
+static void log_listening(const kga_server_t *srv)
+{
+    const kga_server_config_t *cfg = srv->cfg;
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_INFO, "listening");
+    kga_logline_str(&l, "address", cfg->listen);
+    kga_logline_int(&l, "port", srv->port);
+    kga_logline_int(&l, "worker_threads", srv->pool_threads);
+    kga_logline_int(&l, "max_inflight", cfg->max_inflight);
+    kga_logline_int(&l, "max_connections", cfg->max_connections);
+    kga_logline_int(&l, "connection_timeout_s", cfg->connection_timeout_s);
+    kga_logline_int(&l, "request_deadline_ms", cfg->request_deadline_ms);
+    kga_logline_int(&l, "max_body_bytes", cfg->max_body_bytes);
+    kga_logline_int(&l, "max_pairs", cfg->max_pairs);
+    kga_logline_int(&l, "pid", (int64_t)getpid());
+    kga_logline_end(&l);
+}
+
+int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
+{
+    kga_err_clear(err);
+    kga_server_t *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    srv->cfg = cfg;
+    srv->limits.max_body_bytes = (size_t)cfg->max_body_bytes;
+    srv->limits.max_pairs = (size_t)cfg->max_pairs;
+    srv->listen_fd = -1;
+    srv->fatal = err;
+    srv->start_time = unix_now();
+    atomic_init(&srv->queued, 0);
+    kga_metrics_init(&srv->metrics);
+    kga_log_set_level(cfg->log_level);
+    kga_wire_init();
+    signal(SIGPIPE, SIG_IGN);
+    /* Each pool thread runs its own products: no BLAS threads on top. */
+    openblas_set_num_threads(1);
+
+    /* Read by libuv when the pool first starts, i.e. at the first
+     * uv_queue_work below. */
+    srv->pool_threads = cfg->threads > 0 ? cfg->threads : 1;
+    char pool[16];
+    snprintf(pool, sizeof pool, "%d", srv->pool_threads);
+    setenv("UV_THREADPOOL_SIZE", pool, 1);
+
+    int rc = uv_loop_init(&srv->loop);
+    if (rc != 0) {
+        free(srv);
+        return kga_err_set(err, KGA_EIO, "uv_loop_init: %s", uv_strerror(rc));
+    }
+    rc = bind_listen(srv, err);
+    if (rc != 0)
+        goto fail_loop;
+    init_handles(srv);
+    rc = start_daemon(srv, err);
+    if (rc != 0)
+        goto fail_handles;
+    log_listening(srv);
+
+    if (start_reload(srv, "startup") != 0) {
+        rc = kga_err_set(err, KGA_ENOMEM, "cannot start loading the snapshot");
+        stop_server(srv, rc);
+    }
+    run_mhd(srv);
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    rc = srv->exit_code;
+    goto out;
+
+fail_handles:
+    stop_server(srv, rc);
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+out:
+    /* Every suspended connection was resumed (drain waits for them), as
+     * MHD_stop_daemon requires. */
+    if (srv->daemon != NULL)
+        MHD_stop_daemon(srv->daemon);
+fail_loop:
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    kga_snapshot_unref(srv->snap);
+    uv_loop_close(&srv->loop);
+    free(srv);
+    return rc;
+}

@@ -1,0 +1,100 @@
+#include "snapshot.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct kga_snapshot {
+    atomic_uint refs;
+    kga_aligner_t *aligner;
+    uint64_t version;
+    double loaded_at;
+    double load_seconds;
+};
+
+static double seconds_of(const struct timespec *ts)
+{
+    return (double)ts->tv_sec + (double)ts->tv_nsec * 1e-9;
+}
+
+int kga_snapshot_open(const kga_snapshot_source_t *src, uint64_t version,
+                      kga_snapshot_t **out, kga_err_t *err)
+{
+    *out = NULL;
+    kga_err_clear(err);
+    struct timespec t0, t1, wall;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    kga_snapshot_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "snapshot: out of memory");
+    kga_aligner_options_t opts = {.threads = src->threads,
+                                  .threshold = src->threshold};
+    /* kga_aligner_open validates the stores (checksums, invariants) and
+     * refuses a model trained on other stores (KGA_EMISMATCH). */
+    int rc = kga_aligner_open(src->left_store, src->right_store, src->model,
+                              &opts, &s->aligner, err);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    const char *mv = kga_aligner_model_version(s->aligner);
+    if (mv == NULL || mv[0] == '\0') {
+        kga_aligner_close(s->aligner);
+        free(s);
+        return kga_err_set(err, KGA_EFORMAT, "%s: the model has no version",
+                           src->model);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    atomic_init(&s->refs, 1);
+    s->version = version;
+    s->loaded_at = seconds_of(&wall);
+    s->load_seconds = seconds_of(&t1) - seconds_of(&t0);
+    *out = s;
+    return 0;
+}
+
+kga_snapshot_t *kga_snapshot_ref(kga_snapshot_t *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void kga_snapshot_unref(kga_snapshot_t *s)
+{
+    if (s == NULL)
+        return;
+    /* Release so that every use happens before the close; acquire below so
+     * the closing thread sees them. */
+    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release) != 1)
+        return;
+    atomic_thread_fence(memory_order_acquire);
+    kga_aligner_close(s->aligner);
+    free(s);
+}
+
+const kga_aligner_t *kga_snapshot_aligner(const kga_snapshot_t *s)
+{
+    return s->aligner;
+}
+
+uint64_t kga_snapshot_version(const kga_snapshot_t *s)
+{
+    return s->version;
+}
+
+const char *kga_snapshot_model_version(const kga_snapshot_t *s)
+{
+    return kga_aligner_model_version(s->aligner);
+}
+
+double kga_snapshot_loaded_at(const kga_snapshot_t *s)
+{
+    return s->loaded_at;
+}
+
+double kga_snapshot_load_seconds(const kga_snapshot_t *s)
+{
+    return s->load_seconds;
+}

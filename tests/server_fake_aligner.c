@@ -1,0 +1,185 @@
+/* A test double of core/aligner.h for the server's tests: real graph stores,
+ * a fake model, deterministic scores. Included by tests/test_server.c (so it
+ * needs no Makefile rule) and never linked into kgalign.
+ *
+ * The "model" is a text file whose first line is
+ *   kgalign-fake-model <16 hex digits: the model version>
+ * anything else fails to open with KGA_EMAGIC, which is how the tests make a
+ * reload fail. Scores: a pair whose external ids agree after their first
+ * ':' ("L:e3" and "R:e3") has distance 0.1 and probability 0.9, any other
+ * pair distance 0.9 and probability 0.1.
+ *
+ * Environment knobs, read at open:
+ *   KGA_FAKE_SCORE_DELAY_MS  sleep this long in every score/match call
+ *   KGA_FAKE_OPEN_DELAY_MS   sleep this long in kga_aligner_open */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aligner.h"
+
+#define FAKE_MAGIC "kgalign-fake-model "
+
+struct kga_aligner {
+    kga_store_t *store[2];
+    char version[17];
+    float threshold;
+    long score_delay_ms;
+};
+
+static long fake_env_ms(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL ? strtol(v, NULL, 10) : 0;
+}
+
+static void fake_sleep_ms(long ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+int kga_aligner_open(const char *left_store, const char *right_store,
+                     const char *model_path,
+                     const kga_aligner_options_t *options,
+                     kga_aligner_t **out, kga_err_t *err)
+{
+    *out = NULL;
+    fake_sleep_ms(fake_env_ms("KGA_FAKE_OPEN_DELAY_MS"));
+    FILE *f = fopen(model_path, "r");
+    if (f == NULL)
+        return kga_err_set(err, KGA_ENOENT, "%s: cannot open", model_path);
+    char line[128] = "";
+    if (fgets(line, sizeof line, f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    size_t ml = strlen(FAKE_MAGIC);
+    if (strncmp(line, FAKE_MAGIC, ml) != 0 || strlen(line) < ml + 16)
+        return kga_err_set(err, KGA_EMAGIC, "%s: offset 0: bad magic number",
+                           model_path);
+    kga_aligner_t *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    memcpy(a->version, line + ml, 16);
+    a->version[16] = '\0';
+    a->threshold = options != NULL && options->threshold >= 0
+                       ? options->threshold
+                       : 0.5f;
+    a->score_delay_ms = fake_env_ms("KGA_FAKE_SCORE_DELAY_MS");
+    int rc = kga_store_open(left_store, &a->store[0], err);
+    if (rc == 0)
+        rc = kga_store_open(right_store, &a->store[1], err);
+    if (rc != 0) {
+        kga_aligner_close(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void kga_aligner_close(kga_aligner_t *a)
+{
+    if (a == NULL)
+        return;
+    if (a->store[0] != NULL)
+        kga_store_close(a->store[0]);
+    if (a->store[1] != NULL)
+        kga_store_close(a->store[1]);
+    free(a);
+}
+
+const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side)
+{
+    return a->store[side == KGA_SIDE_RIGHT];
+}
+
+const char *kga_aligner_model_version(const kga_aligner_t *a)
+{
+    return a->version;
+}
+
+float kga_aligner_threshold(const kga_aligner_t *a)
+{
+    return a->threshold;
+}
+
+static const char *fake_suffix(const char *id)
+{
+    const char *c = strchr(id, ':');
+    return c != NULL ? c + 1 : id;
+}
+
+static kga_pair_score_t fake_score(const kga_aligner_t *a, uint32_t l,
+                                   uint32_t r)
+{
+    const char *ls = kga_store_entity_ext_id(a->store[0], l);
+    const char *rs = kga_store_entity_ext_id(a->store[1], r);
+    kga_pair_score_t s;
+    int same = strcmp(fake_suffix(ls), fake_suffix(rs)) == 0;
+    s.distance = same ? 0.1f : 0.9f;
+    s.probability = same ? 0.9f : 0.1f;
+    s.match = s.probability >= a->threshold;
+    return s;
+}
+
+void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
+                       const uint32_t *right, size_t n,
+                       kga_pair_score_t *out)
+{
+    fake_sleep_ms(a->score_delay_ms);
+    for (size_t i = 0; i < n; i++)
+        out[i] = fake_score(a, left[i], right[i]);
+}
+
+/* The first k entities of the other side, the true match (same suffix)
+ * first when it exists. */
+size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
+                         uint32_t ent, size_t k, kga_candidate_t *out)
+{
+    fake_sleep_ms(a->score_delay_ms);
+    const kga_store_t *qs = a->store[side == KGA_SIDE_RIGHT];
+    const kga_store_t *os = a->store[side != KGA_SIDE_RIGHT];
+    uint32_t n_other = kga_store_entity_count(os);
+    size_t n = 0;
+    const char *q = fake_suffix(kga_store_entity_ext_id(qs, ent));
+    for (uint32_t e = 0; e < n_other && n < k; e++) {
+        if (strcmp(fake_suffix(kga_store_entity_ext_id(os, e)), q) == 0) {
+            out[n].entity = e;
+            n++;
+        }
+    }
+    for (uint32_t e = 0; e < n_other && n < k; e++) {
+        if (strcmp(fake_suffix(kga_store_entity_ext_id(os, e)), q) == 0)
+            continue;
+        out[n].entity = e;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i].score = side == KGA_SIDE_LEFT
+                           ? fake_score(a, ent, out[i].entity)
+                           : fake_score(a, out[i].entity, ent);
+    return n;
+}
+
+/* One piece of evidence: the first out-edges of both entities. */
+size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
+                           uint32_t right, kga_evidence_t *out, size_t cap)
+{
+    const kga_edge_t *le, *re;
+    uint32_t nl = kga_store_edges(a->store[0], left, KGA_DIR_OUT, &le);
+    uint32_t nr = kga_store_edges(a->store[1], right, KGA_DIR_OUT, &re);
+    if (cap == 0 || nl == 0 || nr == 0)
+        return 0;
+    out[0].left_neighbour = le[0].ent;
+    out[0].right_neighbour = re[0].ent;
+    out[0].left_relation = le[0].rel;
+    out[0].right_relation = re[0].rel;
+    out[0].left_dir = KGA_DIR_OUT;
+    out[0].right_dir = KGA_DIR_OUT;
+    out[0].weight = 0.75f;
+    return 1;
+}
