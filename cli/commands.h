@@ -13,6 +13,10 @@ typedef int (*kga_command_fn)(int argc, char **argv);
 int kga_cmd_import(int argc, char **argv);
 int kga_cmd_info(int argc, char **argv);
 int kga_cmd_synth(int argc, char **argv);
+int kga_cmd_train(int argc, char **argv);
+int kga_cmd_eval(int argc, char **argv);
+int kga_cmd_align(int argc, char **argv);
+int kga_cmd_serve(int argc, char **argv);
 
 /* Progress line on stderr when it is a terminal (or when forced by the
  * KGALIGN_PROGRESS=1 environment variable); silent otherwise. The returned

@@ -18,6 +18,10 @@ static const command_t commands[] = {
      "import two graphs (OpenEA or DBP15K layout) into graph stores"},
     {"info", kga_cmd_info, "print the counts of a graph store"},
     {"synth", kga_cmd_synth, "generate a synthetic pair of graphs"},
+    {"train", kga_cmd_train, "train the aligner from seed links"},
+    {"eval", kga_cmd_eval, "evaluate a model on a split's links"},
+    {"align", kga_cmd_align, "align every left entity, write matches"},
+    {"serve", kga_cmd_serve, "serve a model over HTTP"},
 };
 
 static void usage(FILE *out)

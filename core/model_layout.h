@@ -1,0 +1,26 @@
+#ifndef KGA_MODEL_LAYOUT_H
+#define KGA_MODEL_LAYOUT_H
+
+/* Section and setting names of an alignment model file, shared by the
+ * trainer that writes it and the aligner that reads it. A change here that
+ * old files cannot satisfy bumps KGA_ALIGN_MODEL_FORMAT. */
+
+#define KGA_ALIGN_MODEL_FORMAT 1
+
+#define KGA_SEC_SETTINGS "settings"       /* key=value settings */
+#define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */
+#define KGA_SEC_SEEDS "fusion.seeds"      /* u32[2n]: left, right, ... */
+#define KGA_SEC_LU "fusion.lu"            /* u64[left n]: double bits */
+#define KGA_SEC_LV "fusion.lv"            /* u64[right n]: double bits */
+#define KGA_SEC_ANCHORS "gnn.anchors"     /* u32[2n]: left, right, ... */
+#define KGA_SEC_GNN_PREFIX "gnn.param."   /* + tensor name */
+#define KGA_SEC_LOGREG "scorer.logreg"    /* f32: kga_logreg_pack */
+
+#define KGA_KEY_FORMAT "model.format"
+#define KGA_KEY_FEATURES "model.features"      /* names|ids|both|auto */
+#define KGA_KEY_NAME_WEIGHT "model.name_weight" /* wn decided by training */
+#define KGA_KEY_TAU "model.tau"
+#define KGA_KEY_GNN "model.gnn"                 /* 1: GNN present */
+#define KGA_KEY_THRESHOLD "model.threshold"     /* decision probability */
+
+#endif

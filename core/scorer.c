@@ -1,0 +1,131 @@
+#include "scorer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "name_features.h"
+#include "sampler.h"
+
+void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
+                     const kga_store_t *right, kga_fusion_t *fusion)
+{
+    memset(s, 0, sizeof *s);
+    s->store[0] = left;
+    s->store[1] = right;
+    s->fusion = fusion;
+    kga_fusion_state_t state;
+    kga_fusion_get_state(fusion, &state);
+    s->use_names = state.name_weight > 0.0f;
+}
+
+/* Level-0 inputs of one side: the fusion's features and name rows. */
+static void side_inputs(kga_scorer_t *s, int side)
+{
+    uint32_t width;
+    kga_gnn_side_t *in = &s->data.side[side];
+    in->nbrs = s->nbrs[side];
+    in->fixed = kga_fusion_features(s->fusion, side, &width);
+    if (s->use_names) {
+        const kga_csr_t *m = kga_tfidf_matrix(kga_fusion_names(s->fusion),
+                                              side);
+        in->name_off = m->indptr;
+        in->name_bucket = m->indices;
+        in->name_weight = m->data;
+    }
+}
+
+int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
+                       const kga_gnn_pair_t *anchors, size_t n_anchors,
+                       kga_err_t *err)
+{
+    int rc;
+    for (int side = 0; side < 2; side++) {
+        size_t n = 2 * (size_t)kga_store_relation_count(s->store[side]);
+        s->relmap[side] = malloc((n ? n : 1) * sizeof(uint32_t));
+        if (s->relmap[side] == NULL)
+            return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    }
+    rc = kga_relmap_build(s->store[0], s->store[1], 1, s->relmap[0],
+                          s->relmap[1], &s->relations);
+    if (rc != 0)
+        return kga_err_set(err, rc, "relation map: %s", kga_strerror(rc));
+    for (int side = 0; side < 2; side++) {
+        rc = kga_nbrs_from_store(s->store[side], s->relmap[side],
+                                 s->relations, &s->nbrs[side]);
+        if (rc != 0)
+            return kga_err_set(err, rc, "neighbour table: %s",
+                               kga_strerror(rc));
+        side_inputs(s, side);
+    }
+    uint32_t width;
+    kga_fusion_features(s->fusion, 0, &width);
+    kga_gnn_shape_t shape = {
+        .entities = {kga_store_entity_count(s->store[0]),
+                     kga_store_entity_count(s->store[1])},
+        .relations = s->relations,
+        .fixed_dim = width,
+        .name_buckets = 0,
+    };
+    if (s->use_names)
+        shape.name_buckets =
+            kga_tfidf_matrix(kga_fusion_names(s->fusion), 0)->cols;
+    rc = kga_gnn_new(cfg, &shape, anchors, n_anchors, &s->gnn);
+    if (rc != 0)
+        return kga_err_set(err, rc, "GNN: %s", kga_strerror(rc));
+    return kga_gnn_data_check(s->gnn, &s->data, err);
+}
+
+int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err)
+{
+    kga_gnn_cache_free(s->cache);
+    s->cache = NULL;
+    int rc = kga_gnn_cache_build(s->gnn, &s->data, threads, &s->cache);
+    if (rc != 0)
+        return kga_err_set(err, rc, "GNN cache: %s", kga_strerror(rc));
+    return 0;
+}
+
+/* Pairs are scored through the GNN in slices so that the stack buffer for
+ * distances stays small. */
+#define SCORE_SLICE 256
+
+void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
+                         const uint32_t *right, size_t n, float *f)
+{
+    const kga_tfidf_t *names = kga_fusion_names(s->fusion);
+    float dist[SCORE_SLICE];
+    for (size_t begin = 0; begin < n; begin += SCORE_SLICE) {
+        size_t m = n - begin < SCORE_SLICE ? n - begin : SCORE_SLICE;
+        if (s->gnn != NULL && s->cache != NULL)
+            kga_gnn_score_pairs(s->gnn, s->cache, left + begin,
+                                right + begin, m, dist, 1);
+        for (size_t k = 0; k < m; k++) {
+            uint32_t i = left[begin + k], j = right[begin + k];
+            float *row = f + (begin + k) * KGA_SCORER_FEATURES;
+            row[0] = (float)kga_fusion_log_p(s->fusion, i, j);
+            row[1] = kga_fusion_score(s->fusion, i, j);
+            row[2] = s->use_names ? kga_tfidf_cosine(names, i, j) : 0.0f;
+            row[3] = s->gnn != NULL && s->cache != NULL ? -dist[k] : 0.0f;
+        }
+    }
+}
+
+double kga_scorer_logit(const kga_scorer_t *s, const float *f)
+{
+    if (s->has_logreg)
+        return kga_logreg_logit(&s->logreg, f);
+    return f[0]; /* before calibration: the fused Sinkhorn score */
+}
+
+void kga_scorer_destroy(kga_scorer_t *s)
+{
+    kga_gnn_cache_free(s->cache);
+    kga_gnn_free(s->gnn);
+    for (int side = 0; side < 2; side++) {
+        kga_nbrs_free(s->nbrs[side]);
+        free(s->relmap[side]);
+    }
+    kga_fusion_free(s->fusion);
+    memset(s, 0, sizeof *s);
+}
