@@ -31,6 +31,8 @@ static const char usage_text[] =
     "      --seed S             seed of every random choice (default 1)\n"
     "      --threads T          threads (default: all cores)\n"
     "      --rounds N           bootstrapping rounds after the first (default 3)\n"
+    "      --learned-names      GNN level 0 also learns hashed n-gram vectors\n"
+    "                           (off by default: ten times slower per epoch)\n"
     "      --no-gnn             fused scorer only (ablation)\n"
     "      --no-cross-attention GNN without cross-graph attention (ablation)\n"
     "      --no-self-attention  GNN without self-attention (ablation)\n"
@@ -45,6 +47,7 @@ enum {
     OPT_THREADS,
     OPT_ROUNDS,
     OPT_NO_GNN,
+    OPT_LEARNED_NAMES,
     OPT_NO_CROSS,
     OPT_NO_SELF,
     OPT_UNIFORM,
@@ -59,6 +62,7 @@ static const struct option options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"no-gnn", no_argument, NULL, OPT_NO_GNN},
+    {"learned-names", no_argument, NULL, OPT_LEARNED_NAMES},
     {"no-cross-attention", no_argument, NULL, OPT_NO_CROSS},
     {"no-self-attention", no_argument, NULL, OPT_NO_SELF},
     {"uniform-sampling", no_argument, NULL, OPT_UNIFORM},
@@ -155,6 +159,9 @@ int kga_cmd_train(int argc, char **argv)
             break;
         case OPT_NO_GNN:
             p.use_gnn = 0;
+            break;
+        case OPT_LEARNED_NAMES:
+            p.gnn.dim_name = kga_gnn_config_default().dim_name;
             break;
         case OPT_NO_CROSS:
             p.gnn.cross_attention = 0;

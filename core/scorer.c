@@ -4,8 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "name_features.h"
+#include "rng.h"
 #include "sampler.h"
+
+/* Seed of the projection: a constant, so that a model file needs no copy
+ * of the matrix and every build of the scorer projects alike. */
+#define PROJECTION_SEED UINT64_C(0x6b67612d70726f6a)
 
 void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
                      const kga_store_t *right, kga_fusion_t *fusion)
@@ -19,14 +26,48 @@ void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
     s->use_names = state.name_weight > 0.0f;
 }
 
-/* Level-0 inputs of one side: the fusion's features and name rows. */
+/* A width x KGA_SCORER_FIXED_DIM Gaussian matrix scaled by 1/sqrt(dim). */
+static float *projection_new(uint32_t width)
+{
+    size_t n = (size_t)width * KGA_SCORER_FIXED_DIM;
+    float *g = malloc(n * sizeof *g);
+    if (g == NULL)
+        return NULL;
+    kga_rng_t rng;
+    kga_rng_init(&rng, PROJECTION_SEED, 0);
+    const double scale = 1.0 / sqrt((double)KGA_SCORER_FIXED_DIM);
+    for (size_t i = 0; i < n; i++) {
+        /* Box-Muller; 1 - u keeps the logarithm finite. */
+        double u = 1.0 - kga_rng_unit(&rng), v = kga_rng_unit(&rng);
+        g[i] = (float)(scale * sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v));
+    }
+    return g;
+}
+
+static int project_features(kga_scorer_t *s, int side, const float *g,
+                            uint32_t width)
+{
+    uint32_t n = kga_store_entity_count(s->store[side]);
+    const float *f = kga_fusion_features(s->fusion, side, &width);
+    s->fixed[side] = malloc(((size_t)n * KGA_SCORER_FIXED_DIM + 1) *
+                            sizeof(float));
+    if (s->fixed[side] == NULL)
+        return KGA_ENOMEM;
+    if (n > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n,
+                    KGA_SCORER_FIXED_DIM, (int)width, 1.0f, f, (int)width, g,
+                    KGA_SCORER_FIXED_DIM, 0.0f, s->fixed[side],
+                    KGA_SCORER_FIXED_DIM);
+    return 0;
+}
+
+/* Level-0 inputs of one side: the projected features and the name rows. */
 static void side_inputs(kga_scorer_t *s, int side)
 {
-    uint32_t width;
     kga_gnn_side_t *in = &s->data.side[side];
     in->nbrs = s->nbrs[side];
-    in->fixed = kga_fusion_features(s->fusion, side, &width);
-    if (s->use_names) {
+    in->fixed = s->fixed[side];
+    if (s->use_names && s->learned_names) {
         const kga_csr_t *m = kga_tfidf_matrix(kga_fusion_names(s->fusion),
                                               side);
         in->name_off = m->indptr;
@@ -40,6 +81,7 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
                        kga_err_t *err)
 {
     int rc;
+    s->learned_names = s->use_names && cfg->dim_name > 0;
     for (int side = 0; side < 2; side++) {
         size_t n = 2 * (size_t)kga_store_relation_count(s->store[side]);
         s->relmap[side] = malloc((n ? n : 1) * sizeof(uint32_t));
@@ -50,6 +92,16 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
                           s->relmap[1], &s->relations);
     if (rc != 0)
         return kga_err_set(err, rc, "relation map: %s", kga_strerror(rc));
+    uint32_t width;
+    kga_fusion_features(s->fusion, 0, &width);
+    float *g = projection_new(width);
+    if (g == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    for (int side = 0; side < 2 && rc == 0; side++)
+        rc = project_features(s, side, g, width);
+    free(g);
+    if (rc != 0)
+        return kga_err_set(err, rc, "out of memory");
     for (int side = 0; side < 2; side++) {
         rc = kga_nbrs_from_store(s->store[side], s->relmap[side],
                                  s->relations, &s->nbrs[side]);
@@ -58,16 +110,14 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
                                kga_strerror(rc));
         side_inputs(s, side);
     }
-    uint32_t width;
-    kga_fusion_features(s->fusion, 0, &width);
     kga_gnn_shape_t shape = {
         .entities = {kga_store_entity_count(s->store[0]),
                      kga_store_entity_count(s->store[1])},
         .relations = s->relations,
-        .fixed_dim = width,
+        .fixed_dim = KGA_SCORER_FIXED_DIM,
         .name_buckets = 0,
     };
-    if (s->use_names)
+    if (s->learned_names)
         shape.name_buckets =
             kga_tfidf_matrix(kga_fusion_names(s->fusion), 0)->cols;
     rc = kga_gnn_new(cfg, &shape, anchors, n_anchors, &s->gnn);
@@ -125,6 +175,7 @@ void kga_scorer_destroy(kga_scorer_t *s)
     for (int side = 0; side < 2; side++) {
         kga_nbrs_free(s->nbrs[side]);
         free(s->relmap[side]);
+        free(s->fixed[side]);
     }
     kga_fusion_free(s->fusion);
     memset(s, 0, sizeof *s);

@@ -25,16 +25,23 @@
 
 #define KGA_SCORER_FEATURES 4u
 
+/* Width of the GNN's fixed level-0 input: the fusion's structural features
+ * (1280 wide by default) through a fixed random projection. Dot products
+ * survive it (Johnson-Lindenstrauss) and a GNN epoch costs a tenth. */
+#define KGA_SCORER_FIXED_DIM 128u
+
 typedef struct {
     const kga_store_t *store[2]; /* not owned */
     kga_fusion_t *fusion;        /* owned */
     int use_names;               /* name weight of the fusion > 0 */
+    int learned_names;           /* GNN level 0 has learned n-gram vectors */
 
     /* The GNN; gnn is NULL when it is off. */
     kga_gnn_t *gnn;
     uint32_t *relmap[2];
     uint32_t relations;
     kga_nbrs_t *nbrs[2];
+    float *fixed[2]; /* projected structural features, entities x 128 */
     kga_gnn_data_t data;
     kga_gnn_cache_t *cache;
 

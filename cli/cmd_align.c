@@ -1,0 +1,539 @@
+/* kgalign align: the best right entity of every left entity under a trained
+ * model, written as a TSV of matches; optionally a greedy one-to-one
+ * assignment. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aligner.h"
+#include "commands.h"
+#include "store.h"
+
+#define CMD "align"
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+#define ALIGN_DEFAULT_K 50u
+#define ALIGN_K_MAX 1000u
+#define ALIGN_THREADS_MAX 4096u
+/* Left entities ranked per call: bounds the candidate buffer. */
+#define ALIGN_BLOCK 4096u
+/* --one-to-one holds every (left, candidate) pair at once, 16 bytes each:
+ * at most 2 GiB of them. */
+#define ALIGN_PAIRS_MAX ((size_t)1 << 27)
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: kgalign align DATA_DIR MODEL -o MATCHES.tsv [OPTIONS]\n"
+"\n"
+"Aligns every entity of DATA_DIR/left.kgs: the model proposes the K best\n"
+"candidates among all entities of DATA_DIR/right.kgs, reranks them with\n"
+"the full pair model, and the best one is the left entity's partner.\n"
+"\n"
+"Options:\n"
+"  -o, --output FILE  the matches (required); written to a temporary file\n"
+"                     next to it and renamed into place when complete\n"
+"  --one-to-one       a greedy global one-to-one assignment: all (left,\n"
+"                     candidate) pairs in increasing distance, a pair\n"
+"                     accepted when neither entity is taken yet, so each\n"
+"                     right entity is the partner of at most one left\n"
+"                     entity and a left entity gets its best candidate\n"
+"                     still free; a left entity all of whose K candidates\n"
+"                     were taken gets no line\n"
+"  --threshold P      decision threshold on the probability, 0 to 1\n"
+"                     (default: the model's)\n"
+"  --k K              candidates per left entity, 1 to %u (default %u)\n"
+"  --threads T        threads of the model, 0 = all cores (default 0)\n"
+"  -h, --help         this text\n"
+"\n"
+"Output: one line per left entity that has a partner, sorted bytewise by\n"
+"left id, after a header line starting with '#':\n"
+"  LEFT_ID<TAB>RIGHT_ID<TAB>PROBABILITY<TAB>match|no-match\n"
+"with the external ids of the stores and the calibrated probability;\n"
+"'match' when the probability is at least the threshold. Left entities\n"
+"without any candidate (an empty right graph, or --one-to-one as above)\n"
+"get no line. A summary goes to stderr; progress too when it is a\n"
+"terminal (KGALIGN_PROGRESS=1 forces it).\n"
+"\n"
+"Exit status: 0 success, 1 failure (store, model or output), 2 usage\n"
+"error.\n",
+            ALIGN_K_MAX, ALIGN_DEFAULT_K);
+}
+
+static int usage_error(void)
+{
+    fprintf(stderr, "Try 'kgalign align --help'.\n");
+    return EXIT_USAGE;
+}
+
+typedef struct {
+    const char *data_dir, *model, *output;
+    int one_to_one;
+    int has_threshold;
+    double threshold;
+    size_t k;
+    int threads;
+} align_args_t;
+
+/* The partner of one left entity; right == UINT32_MAX: none. */
+typedef struct {
+    uint32_t right;
+    float distance, probability;
+} partner_t;
+
+/* One (left, candidate) pair of the one-to-one assignment. */
+typedef struct {
+    uint32_t left, right;
+    float distance, probability;
+} scored_pair_t;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int parse_count(const char *s, unsigned long min, unsigned long max,
+                       unsigned long *out)
+{
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_probability(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (s[0] == '\0' || errno != 0 || *end != '\0' || !(v >= 0 && v <= 1))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum { OPT_OUTPUT, OPT_THRESHOLD, OPT_K, OPT_THREADS, OPT_COUNT };
+
+static const char *const option_names[OPT_COUNT] = {
+    "--output", "--threshold", "--k", "--threads"};
+
+static int set_option(int which, const char *value, align_args_t *a)
+{
+    unsigned long v;
+    switch (which) {
+    case OPT_OUTPUT:
+        if (value[0] == '\0') {
+            kga_cli_error(CMD, "-o needs a file name");
+            return -1;
+        }
+        a->output = value;
+        return 0;
+    case OPT_THRESHOLD:
+        if (parse_probability(value, &a->threshold) != 0) {
+            kga_cli_error(CMD, "--threshold: '%s' is not a number from 0 "
+                               "to 1", value);
+            return -1;
+        }
+        a->has_threshold = 1;
+        return 0;
+    case OPT_K:
+        if (parse_count(value, 1, ALIGN_K_MAX, &v) != 0) {
+            kga_cli_error(CMD, "--k: '%s' is not an integer from 1 to %u",
+                          value, ALIGN_K_MAX);
+            return -1;
+        }
+        a->k = v;
+        return 0;
+    default:
+        if (parse_count(value, 0, ALIGN_THREADS_MAX, &v) != 0) {
+            kga_cli_error(CMD, "--threads: '%s' is not an integer from 0 "
+                               "to %u", value, ALIGN_THREADS_MAX);
+            return -1;
+        }
+        a->threads = (int)v;
+        return 0;
+    }
+}
+
+/* Returns -1 to go on, or an exit status (help printed, usage error). */
+static int parse_args(int argc, char **argv, align_args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->k = ALIGN_DEFAULT_K;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (arg[0] != '-' || arg[1] == '\0') {
+            if (a->data_dir == NULL) {
+                a->data_dir = arg;
+            } else if (a->model == NULL) {
+                a->model = arg;
+            } else {
+                kga_cli_error(CMD, "unexpected argument '%s'", arg);
+                return usage_error();
+            }
+            continue;
+        }
+        if (strcmp(arg, "--one-to-one") == 0) {
+            a->one_to_one = 1;
+            continue;
+        }
+        int which = OPT_COUNT;
+        const char *value = NULL;
+        if (arg[1] == 'o') {
+            which = OPT_OUTPUT;
+            if (arg[2] != '\0')
+                value = arg + 2; /* -oFILE */
+        } else {
+            const char *eq = strchr(arg, '=');
+            size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+            for (int o = 0; o < OPT_COUNT; o++)
+                if (strlen(option_names[o]) == len &&
+                    strncmp(option_names[o], arg, len) == 0)
+                    which = o;
+            if (which == OPT_COUNT) {
+                kga_cli_error(CMD, "unknown option '%.*s'", (int)len, arg);
+                return usage_error();
+            }
+            if (eq != NULL)
+                value = eq + 1;
+        }
+        if (value == NULL && i + 1 < argc)
+            value = argv[++i];
+        if (value == NULL) {
+            kga_cli_error(CMD, "%s needs a value", option_names[which]);
+            return usage_error();
+        }
+        if (set_option(which, value, a) != 0)
+            return usage_error();
+    }
+    if (a->data_dir == NULL || a->model == NULL) {
+        kga_cli_error(CMD, "missing %s", a->data_dir == NULL
+                                             ? "DATA_DIR and MODEL"
+                                             : "MODEL");
+        return usage_error();
+    }
+    if (a->output == NULL) {
+        kga_cli_error(CMD, "missing -o MATCHES.tsv");
+        return usage_error();
+    }
+    return -1;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + 1 + strlen(name) + 1;
+    char *p = malloc(len);
+    if (p == NULL)
+        abort();
+    snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+/* Increasing distance (NaN last), then ids, so that the assignment does not
+ * depend on the order of the input. */
+static int scored_pair_cmp(const void *pa, const void *pb)
+{
+    const scored_pair_t *a = pa, *b = pb;
+    int na = isnan(a->distance), nb = isnan(b->distance);
+    if (na != nb)
+        return na - nb;
+    if (!na && a->distance != b->distance)
+        return a->distance < b->distance ? -1 : 1;
+    if (a->left != b->left)
+        return a->left < b->left ? -1 : 1;
+    return (a->right > b->right) - (a->right < b->right);
+}
+
+/* Ranks every left entity in blocks. Each left entity's best candidate goes
+ * to partner[]; with pairs != NULL every candidate is appended to pairs as
+ * well (*n_pairs of them). */
+static int rank_all(const kga_aligner_t *a, size_t k, partner_t *partner,
+                    scored_pair_t *pairs, size_t *n_pairs, kga_err_t *err)
+{
+    uint32_t n_left =
+        kga_store_entity_count(kga_aligner_store(a, KGA_SIDE_LEFT));
+    uint32_t *lefts = malloc(ALIGN_BLOCK * sizeof *lefts);
+    kga_candidate_t *cands = malloc((size_t)ALIGN_BLOCK * k * sizeof *cands);
+    int rc = 0;
+    if (lefts == NULL || cands == NULL) {
+        rc = kga_err_set(err, KGA_ENOMEM, "out of memory (%u x %zu "
+                                          "candidates)", ALIGN_BLOCK, k);
+        goto out;
+    }
+    const kga_progress_t *progress = kga_cli_progress();
+    kga_progress_report(progress, "aligning", 0, n_left);
+    for (uint32_t start = 0; start < n_left; start += ALIGN_BLOCK) {
+        uint32_t nb = n_left - start < ALIGN_BLOCK ? n_left - start
+                                                   : ALIGN_BLOCK;
+        for (uint32_t i = 0; i < nb; i++)
+            lefts[i] = start + i;
+        rc = kga_aligner_rank(a, lefts, nb, NULL, 0, k, cands, err);
+        if (rc != 0) {
+            if (err != NULL && err->msg[0] == '\0')
+                kga_err_set(err, rc, "candidate ranking: %s",
+                            kga_strerror(rc));
+            goto out;
+        }
+        for (uint32_t i = 0; i < nb; i++) {
+            const kga_candidate_t *c = cands + (size_t)i * k;
+            for (size_t j = 0; j < k; j++) {
+                if (c[j].entity == UINT32_MAX)
+                    continue;
+                if (partner[start + i].right == UINT32_MAX)
+                    partner[start + i] = (partner_t){
+                        c[j].entity, c[j].score.distance,
+                        c[j].score.probability};
+                if (pairs != NULL)
+                    pairs[(*n_pairs)++] = (scored_pair_t){
+                        start + i, c[j].entity, c[j].score.distance,
+                        c[j].score.probability};
+            }
+        }
+        kga_progress_report(progress, "aligning", start + nb, n_left);
+    }
+out:
+    kga_cli_progress_done();
+    free(cands);
+    free(lefts);
+    return rc;
+}
+
+/* Greedy one-to-one: replaces partner[] by the assignment. */
+static int assign_one_to_one(uint32_t n_left, uint32_t n_right,
+                             scored_pair_t *pairs, size_t n_pairs,
+                             partner_t *partner, kga_err_t *err)
+{
+    uint8_t *right_taken = calloc(n_right ? n_right : 1, 1);
+    if (right_taken == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    qsort(pairs, n_pairs, sizeof *pairs, scored_pair_cmp);
+    for (uint32_t l = 0; l < n_left; l++)
+        partner[l].right = UINT32_MAX;
+    for (size_t i = 0; i < n_pairs; i++) {
+        const scored_pair_t *p = &pairs[i];
+        if (partner[p->left].right != UINT32_MAX || right_taken[p->right])
+            continue;
+        partner[p->left] =
+            (partner_t){p->right, p->distance, p->probability};
+        right_taken[p->right] = 1;
+    }
+    free(right_taken);
+    return 0;
+}
+
+static int ext_id_cmp(const void *pa, const void *pb, void *ctx)
+{
+    const kga_store_t *s = ctx;
+    return strcmp(kga_store_entity_ext_id(s, *(const uint32_t *)pa),
+                  kga_store_entity_ext_id(s, *(const uint32_t *)pb));
+}
+
+/* Writes the lines to f, sorted by left external id; counts the lines and
+ * the matches. */
+static int write_matches(FILE *f, const kga_aligner_t *a,
+                         const partner_t *partner, double threshold,
+                         uint64_t *lines, uint64_t *matches)
+{
+    const kga_store_t *left = kga_aligner_store(a, KGA_SIDE_LEFT);
+    const kga_store_t *right = kga_aligner_store(a, KGA_SIDE_RIGHT);
+    uint32_t n_left = kga_store_entity_count(left);
+    uint32_t *order = malloc((n_left ? n_left : 1) * sizeof *order);
+    if (order == NULL)
+        return KGA_ENOMEM;
+    for (uint32_t l = 0; l < n_left; l++)
+        order[l] = l;
+    qsort_r(order, n_left, sizeof *order, ext_id_cmp, (void *)left);
+    *lines = *matches = 0;
+    fputs("#left_id\tright_id\tprobability\tdecision\n", f);
+    for (uint32_t i = 0; i < n_left; i++) {
+        const partner_t *p = &partner[order[i]];
+        if (p->right == UINT32_MAX)
+            continue;
+        int match = p->probability >= threshold;
+        fprintf(f, "%s\t%s\t%.6f\t%s\n",
+                kga_store_entity_ext_id(left, order[i]),
+                kga_store_entity_ext_id(right, p->right),
+                (double)p->probability, match ? "match" : "no-match");
+        ++*lines;
+        *matches += (uint64_t)match;
+    }
+    free(order);
+    return ferror(f) ? KGA_EIO : 0;
+}
+
+/* fsync of the directory holding path, so that the rename is durable. */
+static void sync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int kga_cmd_align(int argc, char **argv)
+{
+    align_args_t args;
+    int status = parse_args(argc, argv, &args);
+    if (status >= 0)
+        return status;
+    double t_start = now_seconds();
+    status = EXIT_FAIL;
+
+    char *left_path = join_path(args.data_dir, "left.kgs");
+    char *right_path = join_path(args.data_dir, "right.kgs");
+    size_t tmp_len = strlen(args.output) + sizeof ".tmp.XXXXXX";
+    char *tmp = malloc(tmp_len);
+    if (tmp == NULL)
+        abort();
+    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", args.output);
+    kga_aligner_t *a = NULL;
+    partner_t *partner = NULL;
+    scored_pair_t *pairs = NULL;
+    FILE *f = NULL;
+    kga_err_t err;
+    kga_err_clear(&err);
+
+    /* The temporary file first: an unwritable output fails before the
+     * model is loaded. */
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        kga_cli_error(CMD, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        tmp = NULL; /* nothing to remove */
+        goto out;
+    }
+    (void)fchmod(fd, 0644);
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        kga_cli_error(CMD, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        goto out;
+    }
+
+    kga_aligner_options_t opts = {
+        .threads = args.threads,
+        .threshold = args.has_threshold ? (float)args.threshold : -1.0f};
+    if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
+                         &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    double t_open = now_seconds();
+    double threshold = args.has_threshold ? args.threshold
+                                          : (double)kga_aligner_threshold(a);
+    uint32_t n_left =
+        kga_store_entity_count(kga_aligner_store(a, KGA_SIDE_LEFT));
+    uint32_t n_right =
+        kga_store_entity_count(kga_aligner_store(a, KGA_SIDE_RIGHT));
+    size_t k = args.k < n_right ? args.k : n_right;
+
+    partner = malloc((n_left ? n_left : 1) * sizeof *partner);
+    if (partner == NULL) {
+        kga_cli_error(CMD, "out of memory (%u entities)", (unsigned)n_left);
+        goto out;
+    }
+    for (uint32_t l = 0; l < n_left; l++)
+        partner[l] = (partner_t){UINT32_MAX, NAN, NAN};
+    if (args.one_to_one && k > 0) {
+        if (n_left > ALIGN_PAIRS_MAX / k) {
+            kga_cli_error(CMD, "--one-to-one: %u entities x %zu candidates "
+                               "exceed the limit of %zu pairs; lower --k to "
+                               "%zu",
+                          (unsigned)n_left, k, ALIGN_PAIRS_MAX,
+                          ALIGN_PAIRS_MAX / n_left);
+            goto out;
+        }
+        size_t cap = (size_t)n_left * k;
+        pairs = malloc((cap > 0 ? cap : 1) * sizeof *pairs);
+        if (pairs == NULL) {
+            kga_cli_error(CMD, "--one-to-one: out of memory (%u x %zu "
+                               "pairs); lower --k",
+                          (unsigned)n_left, k);
+            goto out;
+        }
+    }
+    size_t n_pairs = 0;
+    if (k > 0 && rank_all(a, k, partner, pairs, &n_pairs, &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    if (pairs != NULL &&
+        assign_one_to_one(n_left, n_right, pairs, n_pairs, partner,
+                          &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+
+    uint64_t lines, matches;
+    if (write_matches(f, a, partner, threshold, &lines, &matches) != 0 ||
+        fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        kga_cli_error(CMD, "%s: write failed: %s", tmp, strerror(errno));
+        goto out;
+    }
+    int close_rc = fclose(f);
+    f = NULL;
+    if (close_rc != 0) {
+        kga_cli_error(CMD, "%s: close failed: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp, args.output) != 0) {
+        kga_cli_error(CMD, "%s: cannot rename into place: %s", args.output,
+                      strerror(errno));
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    sync_parent_dir(args.output);
+
+    double t_end = now_seconds();
+    fprintf(stderr,
+            "kgalign align: %s: %u left entities aligned against %u right "
+            "entities (k = %zu%s): %llu with a partner, %llu matches at "
+            "probability >= %.4g, %llu without a partner; model opened in "
+            "%.2f s, aligned in %.2f s\n",
+            args.output, (unsigned)n_left, (unsigned)n_right, k,
+            args.one_to_one ? ", one-to-one" : "",
+            (unsigned long long)lines, (unsigned long long)matches,
+            threshold, (unsigned long long)(n_left - lines),
+            t_open - t_start, t_end - t_open);
+    status = EXIT_OK;
+out:
+    if (f != NULL)
+        fclose(f);
+    if (tmp != NULL) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(pairs);
+    free(partner);
+    if (a != NULL)
+        kga_aligner_close(a);
+    free(right_path);
+    free(left_path);
+    return status;
+}

@@ -1,0 +1,504 @@
+/* kgalign eval: ranking and pair classification of a trained model on one
+ * split of gold links, left to right (core/evaluate.h does the work; this
+ * file parses options and prints the table, the JSON or the report). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aligner.h"
+#include "cli/report.h"
+#include "commands.h"
+#include "dataset.h"
+#include "evaluate.h"
+
+#define CMD "eval"
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+#define EVAL_K_MAX 1000u
+#define EVAL_THREADS_MAX 4096u
+#define DIRECTION "left to right"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: kgalign eval DATA_DIR MODEL [OPTIONS]\n"
+"\n"
+"Evaluates a trained model on the gold links of one split of DATA_DIR (as\n"
+"'kgalign import' writes it: left.kgs, right.kgs, {train,valid,test}_links\n"
+".tsv). Only the chosen split's links file is read.\n"
+"\n"
+"Options:\n"
+"  --split test|valid|train  the links to evaluate on (default test)\n"
+"  --k K                     candidates per query, 1 to %u (default %u;\n"
+"                            at most the number of links is used)\n"
+"  --threads T               threads of the model, 0 = all cores (default 0)\n"
+"  --json                    print one JSON object instead of the table\n"
+"  --report FILE.html        also write a self-contained HTML report: the\n"
+"                            metrics, per-type rows, precision-recall curve\n"
+"                            and score histograms of true and false pairs\n"
+"  -h, --help                this text\n"
+"\n"
+"Protocol (OpenEA / DBP15K), direction left to right: every left entity of\n"
+"the split's links is a query, and its candidate domain is the set of the\n"
+"split's right entities (each test left entity against all test right\n"
+"entities). The model proposes the K best candidates of each query and\n"
+"reranks them with the full pair model.\n"
+"\n"
+"Metrics:\n"
+"  Hits@1, Hits@5, Hits@10  share of queries whose true match ranks at most\n"
+"                           1, 5, 10 among the candidates, by distance\n"
+"  MRR                      mean of 1 / rank over the queries\n"
+"    Ties count against the true match: rank = 1 + the number of other\n"
+"    candidates at least as close. A true match outside the K candidates\n"
+"    is a miss: it counts among the queries and adds 0.\n"
+"  candidate recall@K       share of queries whose true match is among the\n"
+"                           K candidates; it caps Hits@K\n"
+"  PRAUC, best F1, recall@P95\n"
+"                           pair classification over every (query,\n"
+"                           candidate) pair, labelled true when the\n"
+"                           candidate is the query's true match, scored by\n"
+"                           the calibrated probability: area under the\n"
+"                           precision-recall curve (average precision), the\n"
+"                           best F1 over thresholds, and the largest recall\n"
+"                           at precision >= 0.95. True matches outside the\n"
+"                           candidates count as missed positives.\n"
+"  per entity type          the ranking metrics of the queries of each\n"
+"                           type of the left entity (untyped entities\n"
+"                           count overall only)\n"
+"  eval_seconds             wall time of candidates, reranking and metrics\n"
+"\n"
+"JSON keys: direction, split, k, queries, pairs, positives, misses, hits1,\n"
+"hits5, hits10, mrr, candidate_recall, prauc, best_f1, best_threshold,\n"
+"recall_at_p95, p95_threshold, eval_seconds, model_version, per_type\n"
+"({TYPE: {queries, hits1, hits5, hits10, mrr, candidate_recall}}).\n"
+"\n"
+"Exit status: 0 success, 1 failure (store, model, links or report), 2 usage\n"
+"error.\n",
+            EVAL_K_MAX, KGA_EVAL_DEFAULT_K);
+}
+
+static int usage_error(void)
+{
+    fprintf(stderr, "Try 'kgalign eval --help'.\n");
+    return EXIT_USAGE;
+}
+
+typedef struct {
+    const char *data_dir, *model, *report;
+    kga_split_t split;
+    int json;
+    size_t k;
+    int threads;
+} eval_args_t;
+
+/* Whole-string decimal integer within [min, max]. */
+static int parse_count(const char *s, unsigned long min, unsigned long max,
+                       unsigned long *out)
+{
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns -1 to go on, or an exit status (help printed, usage error). */
+static int parse_args(int argc, char **argv, eval_args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->split = KGA_SPLIT_TEST;
+    a->k = KGA_EVAL_DEFAULT_K;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (arg[0] != '-' || arg[1] == '\0') {
+            if (a->data_dir == NULL) {
+                a->data_dir = arg;
+            } else if (a->model == NULL) {
+                a->model = arg;
+            } else {
+                kga_cli_error(CMD, "unexpected argument '%s'", arg);
+                return usage_error();
+            }
+            continue;
+        }
+        if (strcmp(arg, "--json") == 0) {
+            a->json = 1;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        const char *names[] = {"--split", "--k", "--threads", "--report"};
+        size_t which = sizeof names / sizeof names[0];
+        for (size_t o = 0; o < sizeof names / sizeof names[0]; o++)
+            if (strlen(names[o]) == len && strncmp(names[o], arg, len) == 0)
+                which = o;
+        if (which == sizeof names / sizeof names[0]) {
+            kga_cli_error(CMD, "unknown option '%.*s'", (int)len, arg);
+            return usage_error();
+        }
+        const char *value = eq != NULL ? eq + 1 : NULL;
+        if (value == NULL && i + 1 < argc)
+            value = argv[++i];
+        if (value == NULL) {
+            kga_cli_error(CMD, "%s needs a value", names[which]);
+            return usage_error();
+        }
+        unsigned long v;
+        switch (which) {
+        case 0:
+            if (kga_split_parse(value, &a->split) != 0) {
+                kga_cli_error(CMD, "--split: '%s' is not test, valid or "
+                                   "train", value);
+                return usage_error();
+            }
+            break;
+        case 1:
+            if (parse_count(value, 1, EVAL_K_MAX, &v) != 0) {
+                kga_cli_error(CMD, "--k: '%s' is not an integer from 1 to "
+                                   "%u", value, EVAL_K_MAX);
+                return usage_error();
+            }
+            a->k = v;
+            break;
+        case 2:
+            if (parse_count(value, 0, EVAL_THREADS_MAX, &v) != 0) {
+                kga_cli_error(CMD, "--threads: '%s' is not an integer from "
+                                   "0 to %u", value, EVAL_THREADS_MAX);
+                return usage_error();
+            }
+            a->threads = (int)v;
+            break;
+        default:
+            if (value[0] == '\0') {
+                kga_cli_error(CMD, "--report needs a file name");
+                return usage_error();
+            }
+            a->report = value;
+            break;
+        }
+    }
+    if (a->data_dir == NULL || a->model == NULL) {
+        kga_cli_error(CMD, "missing %s", a->data_dir == NULL
+                                             ? "DATA_DIR and MODEL"
+                                             : "MODEL");
+        return usage_error();
+    }
+    return -1;
+}
+
+/* "dir/name", malloc'd (aborts on out of memory: a path is small). */
+static char *join_path(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + 1 + strlen(name) + 1;
+    char *p = malloc(len);
+    if (p == NULL)
+        abort();
+    snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped, valid UTF-8
+ * passed through, every byte of an invalid sequence as U+FFFD. */
+static void print_json_string(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    putchar('"');
+    while (*p != '\0') {
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+            p++;
+            continue;
+        }
+        if (c < 0x20) {
+            printf("\\u%04x", c);
+            p++;
+            continue;
+        }
+        if (c < 0x80) {
+            putchar((int)c);
+            p++;
+            continue;
+        }
+        /* Length and smallest code point of a multi-byte sequence. */
+        size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
+        uint32_t cp = n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+        size_t i = 1;
+        for (; i < n && (p[i] & 0xc0) == 0x80; i++)
+            cp = cp << 6 | (p[i] & 0x3fu);
+        int ok = n != 0 && i == n &&
+                 !(n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+                 !(n == 4 && (cp < 0x10000 || cp > 0x10ffff));
+        if (ok) {
+            fwrite(p, 1, n, stdout);
+            p += n;
+        } else {
+            fputs("\\ufffd", stdout);
+            p++;
+        }
+    }
+    putchar('"');
+}
+
+/* A JSON number, or null for infinities and NaN (JSON has neither). */
+static void print_json_number(double v)
+{
+    if (isfinite(v))
+        printf("%.10g", v);
+    else
+        fputs("null", stdout);
+}
+
+static void print_json_ranking(const kga_ranking_result_t *r)
+{
+    printf("\"queries\": %" PRIu64 ", \"hits1\": ", r->queries);
+    print_json_number(r->hits_at_1);
+    fputs(", \"hits5\": ", stdout);
+    print_json_number(r->hits_at_5);
+    fputs(", \"hits10\": ", stdout);
+    print_json_number(r->hits_at_10);
+    fputs(", \"mrr\": ", stdout);
+    print_json_number(r->mrr);
+}
+
+static void print_json(const eval_args_t *args, const kga_aligner_t *a,
+                       const kga_eval_result_t *res)
+{
+    const kga_pairs_result_t *pr = &res->classification;
+    printf("{\"direction\": \"" DIRECTION "\", \"split\": ");
+    print_json_string(kga_split_name(args->split));
+    printf(", \"k\": %zu, \"pairs\": %" PRIu64 ", \"positives\": %" PRIu64
+           ", \"misses\": %" PRIu64 ", ",
+           res->k, res->pairs, res->positives, res->ranking.misses);
+    print_json_ranking(&res->ranking);
+    fputs(", \"candidate_recall\": ", stdout);
+    print_json_number(res->candidate_recall);
+    fputs(", \"prauc\": ", stdout);
+    print_json_number(pr->prauc);
+    fputs(", \"best_f1\": ", stdout);
+    print_json_number(pr->best_f1);
+    fputs(", \"best_threshold\": ", stdout);
+    print_json_number(pr->best_threshold);
+    fputs(", \"recall_at_p95\": ", stdout);
+    print_json_number(pr->recall_at_p95);
+    fputs(", \"p95_threshold\": ", stdout);
+    print_json_number(pr->p95_threshold);
+    printf(", \"eval_seconds\": %.3f, \"model_version\": ", res->eval_seconds);
+    print_json_string(kga_aligner_model_version(a));
+    fputs(", \"per_type\": {", stdout);
+    for (size_t i = 0; i < res->n_groups; i++) {
+        const kga_eval_group_t *g = &res->groups[i];
+        fputs(i > 0 ? ", " : "", stdout);
+        print_json_string(g->name);
+        fputs(": {", stdout);
+        print_json_ranking(&g->ranking);
+        fputs(", \"candidate_recall\": ", stdout);
+        print_json_number(g->candidate_recall);
+        putchar('}');
+    }
+    fputs("}}\n", stdout);
+}
+
+/* Terminal columns of a UTF-8 string, counted as code points (good enough
+ * for aligning a table). */
+static size_t display_width(const char *s)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        w += (*p & 0xc0) != 0x80;
+    return w;
+}
+
+static void print_text(const eval_args_t *args, const kga_aligner_t *a,
+                       const kga_eval_result_t *res)
+{
+    const kga_ranking_result_t *r = &res->ranking;
+    const kga_pairs_result_t *pr = &res->classification;
+    const char *split = kga_split_name(args->split);
+    printf("data:              %s, split %s\n", args->data_dir, split);
+    printf("model:             %s (version %s)\n", args->model,
+           kga_aligner_model_version(a));
+    printf("direction:         " DIRECTION ": each %s left entity against "
+           "all %" PRIu64 " %s right entities\n",
+           split, res->queries, split);
+    if (res->k < args->k)
+        printf("candidates:        k = %zu per query (--k %zu is more than "
+               "the domain holds)\n",
+               res->k, args->k);
+    else
+        printf("candidates:        k = %zu per query\n", res->k);
+    printf("queries:           %" PRIu64 "\n", r->queries);
+    printf("Hits@1:            %.4f\n", r->hits_at_1);
+    printf("Hits@5:            %.4f\n", r->hits_at_5);
+    printf("Hits@10:           %.4f\n", r->hits_at_10);
+    printf("MRR:               %.4f\n", r->mrr);
+    printf("candidate recall:  %.4f (%" PRIu64 " true matches outside the "
+           "candidates)\n",
+           res->candidate_recall, res->queries - res->found);
+    printf("pairs:             %" PRIu64 " (query, candidate) pairs, %" PRIu64
+           " positives\n",
+           res->pairs, res->positives);
+    printf("PRAUC:             %.4f\n", pr->prauc);
+    if (isfinite(pr->best_threshold))
+        printf("best F1:           %.4f at probability >= %.4g (precision "
+               "%.4f, recall %.4f)\n",
+               pr->best_f1, pr->best_threshold, pr->best_precision,
+               pr->best_recall);
+    else
+        printf("best F1:           %.4f\n", pr->best_f1);
+    if (isfinite(pr->p95_threshold))
+        printf("recall@P95:        %.4f at probability >= %.4g\n",
+               pr->recall_at_p95, pr->p95_threshold);
+    else
+        printf("recall@P95:        %.4f (precision 0.95 is never reached)\n",
+               pr->recall_at_p95);
+    printf("eval_seconds:      %.3f\n", res->eval_seconds);
+    if (res->n_groups == 0)
+        return;
+    size_t width = 4;
+    for (size_t i = 0; i < res->n_groups; i++) {
+        size_t w = display_width(res->groups[i].name);
+        if (w > width)
+            width = w > 40 ? 40 : w;
+    }
+    printf("\nper entity type (left entity):\n");
+    printf("  %-*s %8s %7s %7s %7s %7s %9s\n", (int)width, "type", "queries",
+           "Hits@1", "Hits@5", "Hits@10", "MRR", "cand.rec");
+    for (size_t i = 0; i < res->n_groups; i++) {
+        const kga_eval_group_t *g = &res->groups[i];
+        size_t w = display_width(g->name);
+        printf("  %s%*s %8" PRIu64 " %7.4f %7.4f %7.4f %7.4f %9.4f\n",
+               g->name, (int)(w < width ? width - w : 0), "",
+               g->ranking.queries, g->ranking.hits_at_1, g->ranking.hits_at_5,
+               g->ranking.hits_at_10, g->ranking.mrr, g->candidate_recall);
+    }
+}
+
+static int write_report(const eval_args_t *args, const kga_aligner_t *a,
+                        const kga_eval_result_t *res, kga_err_t *err)
+{
+    kga_report_group_t *groups =
+        calloc(res->n_groups ? res->n_groups : 1, sizeof *groups);
+    if (groups == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    for (size_t i = 0; i < res->n_groups; i++) {
+        groups[i].name = res->groups[i].name;
+        groups[i].ranking = res->groups[i].ranking;
+    }
+    char k[32], counts[96], seconds[32];
+    snprintf(k, sizeof k, "%zu", res->k);
+    snprintf(counts, sizeof counts,
+             "%" PRIu64 " queries, %" PRIu64 " pairs, %" PRIu64 " positives",
+             res->queries, res->pairs, res->positives);
+    snprintf(seconds, sizeof seconds, "%.3f s", res->eval_seconds);
+    const kga_report_note_t notes[] = {
+        {"split", kga_split_name(args->split)},
+        {"candidates per query (k)", k},
+        {"counts", counts},
+        {"model version", kga_aligner_model_version(a)},
+        {"evaluation time", seconds},
+    };
+    kga_report_input_t in = {
+        .title = "kgalign evaluation",
+        .dataset = args->data_dir,
+        .model = args->model,
+        .direction = DIRECTION,
+        .ranking = &res->ranking,
+        .has_candidate_recall = 1,
+        .candidate_recall = res->candidate_recall,
+        .groups = groups,
+        .n_groups = res->n_groups,
+        .pairs = &res->classification,
+        .notes = notes,
+        .n_notes = sizeof notes / sizeof notes[0],
+    };
+    int rc = kga_report_write_html(args->report, &in, err);
+    free(groups);
+    return rc;
+}
+
+int kga_cmd_eval(int argc, char **argv)
+{
+    eval_args_t args;
+    int status = parse_args(argc, argv, &args);
+    if (status >= 0)
+        return status;
+
+    char *left_path = join_path(args.data_dir, "left.kgs");
+    char *right_path = join_path(args.data_dir, "right.kgs");
+    char *links_path = join_path(args.data_dir, kga_split_file(args.split));
+    kga_aligner_t *a = NULL;
+    kga_pairs_t links = {0};
+    kga_eval_result_t res = {0};
+    kga_err_t err;
+    kga_err_clear(&err);
+    status = EXIT_FAIL;
+
+    /* A missing links file is the likeliest mistake: say so before the
+     * model is loaded, which can take long. */
+    struct stat st;
+    if (stat(links_path, &st) != 0) {
+        kga_cli_error(CMD, "%s: %s", links_path, strerror(errno));
+        goto out;
+    }
+    kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1};
+    if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
+                         &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    /* Resolved against the aligner's own stores: the ids are the model's. */
+    if (kga_pairs_read(links_path, kga_aligner_store(a, KGA_SIDE_LEFT),
+                       kga_aligner_store(a, KGA_SIDE_RIGHT), &links,
+                       &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    if (links.count == 0) {
+        kga_cli_error(CMD, "%s: no links to evaluate", links_path);
+        goto out;
+    }
+    if (kga_evaluate(a, &links, args.k, &res, &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    if (args.json)
+        print_json(&args, a, &res);
+    else
+        print_text(&args, a, &res);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        kga_cli_error(CMD, "writing the results: %s", strerror(errno));
+        goto out;
+    }
+    if (args.report != NULL && write_report(&args, a, &res, &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    status = EXIT_OK;
+out:
+    kga_eval_result_destroy(&res);
+    kga_pairs_destroy(&links);
+    if (a != NULL)
+        kga_aligner_close(a);
+    free(links_path);
+    free(right_path);
+    free(left_path);
+    return status;
+}
