@@ -364,7 +364,13 @@ int kga_builder_triple(kga_graph_builder_t *b, uint32_t head, uint32_t rel,
 static uint64_t attr_hash(uint32_t ent, uint32_t key, const char *literal)
 {
     uint64_t h = kga_hash64(literal, strlen(literal));
-    return h ^ (((uint64_t)ent << 32 | key) * 0x9e3779b97f4a7c15ull);
+    h ^= ((uint64_t)ent << 32 | key) * 0x9e3779b97f4a7c15ull;
+    /* Fold the high half in: slots are taken from the low bits, and the
+     * entity only reaches the high half above (without this, one literal
+     * shared by many entities, e.g. a type "Person", piles into one probe
+     * run and insertion goes quadratic). */
+    h ^= h >> 32;
+    return h * 0xbf58476d1ce4e5b9ull;
 }
 
 static uint64_t stored_attr_hash(const kga_graph_builder_t *b, uint64_t r)

@@ -1,0 +1,256 @@
+/* kgalign import: reads a benchmark pair of graphs and writes the stores and
+ * link files (core/import.h does the work; this file parses options and
+ * prints the summary). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "import.h"
+
+#define CMD "import"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: kgalign import --format openea|dbp15k SRC_DIR OUT_DIR [OPTIONS]\n"
+"\n"
+"Imports two knowledge graphs and their alignment links from a benchmark\n"
+"layout into OUT_DIR (created when missing):\n"
+"  left.kgs, right.kgs    graph stores of the first and second graph\n"
+"  train_links.tsv, valid_links.tsv, test_links.tsv\n"
+"                         one link per line, LEFT_ID<TAB>RIGHT_ID, with the\n"
+"                         entities' external ids (URIs), sorted bytewise\n"
+"The output does not depend on the order of the input lines.\n"
+"\n"
+"Options:\n"
+"  --format openea|dbp15k  layout of SRC_DIR (required, see below)\n"
+"  --fold K                OpenEA fold to use, 721_5fold/K (default %u)\n"
+"  --seed S                seed of every random split (default %u)\n"
+"  --valid-fraction F      share of the training links set aside as\n"
+"                          validation links when the source has none\n"
+"                          (DBP15K always; OpenEA without valid_links),\n"
+"                          0 <= F < 1 (default %g)\n"
+"  --lenient               skip malformed lines, links to unknown\n"
+"                          entities and links that are not 1:1, and count\n"
+"                          them per file, instead of failing on the first\n"
+"  -h, --help              this text\n"
+"\n"
+"OpenEA layout (files tab-separated, UTF-8):\n"
+"  rel_triples_1, rel_triples_2    head, relation, tail\n"
+"  attr_triples_1, attr_triples_2  entity, key, literal (optional)\n"
+"  ent_links                       all gold links (optional; its ids are\n"
+"                                  entities even without triples)\n"
+"  721_5fold/K/train_links, valid_links (optional), test_links\n"
+"\n"
+"DBP15K / GCN-Align id layout:\n"
+"  ent_ids_1, ent_ids_2            numeric id, entity URI\n"
+"  rel_ids_1, rel_ids_2            numeric id, relation URI (optional;\n"
+"                                  without them relations are named by id)\n"
+"  triples_1, triples_2            head id, relation id, tail id\n"
+"  sup_pairs, ref_pairs            training and test links (id pairs), or\n"
+"  ref_ent_ids                     all links, split 30%% training / 70%%\n"
+"                                  test with the seed\n"
+"  training_attrs_1, training_attrs_2\n"
+"                                  URI, then attribute keys (optional)\n"
+"The numeric ids only encode the files: the stores hold the URIs.\n"
+"\n"
+"Entity names come from a label attribute (rdfs:label, skos:prefLabel,\n"
+"foaf:name, ...: quotes, @lang and ^^type removed), else from the URI's\n"
+"last segment, percent-decoded, '_' read as a space. rdf:type triples and\n"
+"attributes give entity types (the bytewise smallest when several) and are\n"
+"not kept as relation triples. Duplicate triples are kept once and counted;\n"
+"blank lines are ignored.\n"
+"\n"
+"Exit status: 0 success, 1 import failed (the message names the file and\n"
+"line), 2 usage error.\n",
+            KGA_IMPORT_DEFAULT_FOLD, KGA_IMPORT_DEFAULT_SEED,
+            KGA_IMPORT_DEFAULT_VALID_FRACTION);
+}
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    kga_cli_progress_done();
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "kgalign " CMD ": ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'kgalign import --help' for the options.\n");
+    return 2;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void print_summary(const kga_import_params_t *p,
+                          const kga_import_summary_t *s)
+{
+    const kga_import_side_t *l = &s->side[0], *r = &s->side[1];
+    printf("imported %s %s -> %s\n", kga_import_format_name(p->format),
+           p->src_dir, p->out_dir);
+    printf("%-20s %12s %12s\n", "", "left", "right");
+    printf("%-20s %12" PRIu32 " %12" PRIu32 "\n", "entities", l->entities,
+           r->entities);
+    printf("%-20s %12" PRIu32 " %12" PRIu32 "\n", "relations", l->relations,
+           r->relations);
+    printf("%-20s %12" PRIu64 " %12" PRIu64 "\n", "triples (distinct)",
+           l->triples, r->triples);
+    if (l->duplicate_triples + r->duplicate_triples > 0)
+        printf("%-20s %12" PRIu64 " %12" PRIu64 "\n", "duplicates dropped",
+               l->duplicate_triples, r->duplicate_triples);
+    printf("%-20s %12" PRIu64 " %12" PRIu64 "\n", "attribute triples",
+           l->attributes, r->attributes);
+    printf("%-20s %12" PRIu32 " %12" PRIu32 "\n", "attribute keys",
+           l->attr_keys, r->attr_keys);
+    printf("%-20s %12" PRIu32 " %12" PRIu32 "\n", "types", l->types,
+           r->types);
+    if (l->type_triples + r->type_triples > 0)
+        printf("%-20s %12" PRIu64 " %12" PRIu64 "\n", "type triples",
+               l->type_triples, r->type_triples);
+    printf("%-20s %12" PRIu32 " %12" PRIu32 "\n", "named entities", l->named,
+           r->named);
+    printf("%-20s %12" PRIu32 " %12" PRIu32 "\n", "  from labels",
+           l->labelled, r->labelled);
+    uint64_t training = s->train_links + s->valid_links;
+    if (s->test_carved)
+        printf("links: %" PRIu64 " split with seed %" PRIu64
+               " into training and test\n",
+               training + s->test_links, p->seed);
+    if (s->valid_carved)
+        printf("training links: %" PRIu64 " (%" PRIu64 " train + %" PRIu64
+               " valid, seed %" PRIu64 ")\n",
+               training, s->train_links, s->valid_links, p->seed);
+    else
+        printf("training links: %" PRIu64 " train, %" PRIu64 " valid\n",
+               s->train_links, s->valid_links);
+    printf("test links: %" PRIu64 "\n", s->test_links);
+    printf("skipped lines: %" PRIu64 "\n", s->skipped_lines);
+    for (unsigned i = 0; i < s->file_count; i++)
+        if (s->files[i].skipped > 0)
+            printf("  %-30s %" PRIu64 " of %" PRIu64 " lines\n",
+                   s->files[i].name, s->files[i].skipped, s->files[i].lines);
+    printf("time: %.2f s (%.1f MB read)\n", s->seconds,
+           (double)s->bytes_read / 1e6);
+}
+
+int kga_cmd_import(int argc, char **argv)
+{
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    const char *positional[2] = {NULL, NULL};
+    int npos = 0, have_format = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--lenient") == 0) {
+            p.lenient = 1;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            for (i++; i < argc; i++) {
+                if (npos == 2)
+                    return usage_error("unexpected argument '%s'", argv[i]);
+                positional[npos++] = argv[i];
+            }
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (npos == 2)
+                return usage_error("unexpected argument '%s'", a);
+            positional[npos++] = a;
+            continue;
+        }
+        /* Options with a value: "--opt value" or "--opt=value". */
+        static const char *const with_value[] = {"--format", "--fold",
+                                                 "--seed", "--valid-fraction"};
+        const char *value = NULL;
+        size_t opt = 0;
+        for (; opt < 4; opt++) {
+            size_t n = strlen(with_value[opt]);
+            if (strncmp(a, with_value[opt], n) != 0)
+                continue;
+            if (a[n] == '=') {
+                value = a + n + 1;
+                break;
+            }
+            if (a[n] == '\0') {
+                if (i + 1 >= argc)
+                    return usage_error("option %s needs a value", a);
+                value = argv[++i];
+                break;
+            }
+        }
+        if (opt == 4)
+            return usage_error("unknown option '%s'", a);
+        uint64_t v;
+        char *end;
+        switch (opt) {
+        case 0:
+            if (kga_import_format_parse(value, &p.format) != 0)
+                return usage_error("--format must be openea or dbp15k, not "
+                                   "'%s'", value);
+            have_format = 1;
+            break;
+        case 1:
+            if (parse_u64(value, &v) != 0 || v < 1 || v > 1000000)
+                return usage_error("--fold needs a positive integer, not "
+                                   "'%s'", value);
+            p.fold = (unsigned)v;
+            break;
+        case 2:
+            if (parse_u64(value, &v) != 0)
+                return usage_error("--seed needs a non-negative integer, not "
+                                   "'%s'", value);
+            p.seed = v;
+            break;
+        default:
+            errno = 0;
+            p.valid_fraction = strtod(value, &end);
+            if (errno != 0 || end == value || *end != '\0' ||
+                !(p.valid_fraction >= 0.0 && p.valid_fraction < 1.0))
+                return usage_error("--valid-fraction needs a number in "
+                                   "[0, 1), not '%s'", value);
+            break;
+        }
+    }
+    if (!have_format)
+        return usage_error("%s", "--format openea|dbp15k is required");
+    if (npos != 2)
+        return usage_error("%s", "SRC_DIR and OUT_DIR are required");
+    p.src_dir = positional[0];
+    p.out_dir = positional[1];
+
+    kga_import_summary_t summary;
+    kga_err_t err;
+    int rc = kga_import_run(&p, &summary, kga_cli_progress(), &err);
+    kga_cli_progress_done();
+    if (rc != 0) {
+        kga_cli_error(CMD, "%s", err.msg[0] ? err.msg : kga_strerror(rc));
+        if (summary.skipped_lines > 0)
+            fprintf(stderr, "(%" PRIu64 " lines skipped before that)\n",
+                    summary.skipped_lines);
+        return 1;
+    }
+    print_summary(&p, &summary);
+    return 0;
+}

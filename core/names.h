@@ -1,0 +1,47 @@
+#ifndef KGA_NAMES_H
+#define KGA_NAMES_H
+
+#include <stddef.h>
+
+/* Display names and the keys that carry them. Pure string functions: no
+ * allocation, no failure; every output buffer is the caller's and needs at
+ * most as many bytes as the input plus one (nothing here lengthens text). */
+
+/* Label keys by preference, best first; 0 for a key that is not a label. */
+enum {
+    KGA_LABEL_NONE = 0,
+    KGA_LABEL_RDFS = 1, /* rdfs:label, or any key whose local name is label */
+    KGA_LABEL_PREF = 2, /* skos:prefLabel, ... local name prefLabel */
+    KGA_LABEL_NAME = 3  /* foaf:name, schema:name, ... local name name */
+};
+
+/* The local name of a key, relation or URI: the part after the last '/' or
+ * '#' (a surrounding "<...>" ignored); for a prefixed name without '/' or '#'
+ * such as "rdfs:label", the part after the ':'. *len gets its length; the
+ * result points into key. */
+const char *kga_names_key_local(const char *key, size_t *len);
+
+/* Rank of key as a label key (KGA_LABEL_*), from its local name. */
+int kga_names_label_rank(const char *key);
+
+/* 1 when key names the type of an entity: rdf:type written as the full URI
+ * (http://www.w3.org/1999/02/22-rdf-syntax-ns#type), as "rdf:type" or as a
+ * bare "type", with or without "<...>". A "type" property in another
+ * namespace (dbo:type, DBpedia's infobox property/type) links two entities
+ * and is an ordinary relation. */
+int kga_names_is_type_key(const char *key);
+
+/* Writes the display name of an entity URI to out: its local name after the
+ * last '/' or '#' (trailing separators ignored; the whole string when that
+ * leaves nothing), '_' replaced by a space, %XX escapes decoded where they
+ * form valid UTF-8 other than control characters (other escapes, and invalid
+ * ones, are kept as written). out must hold strlen(uri) + 1 bytes. Returns
+ * the length written. */
+size_t kga_names_from_uri(const char *uri, char *out);
+
+/* Writes the text of an RDF literal used as a label: a trailing @lang tag
+ * or ^^datatype removed, then surrounding double quotes. Other literals are
+ * copied unchanged. out must hold len + 1 bytes. Returns the length. */
+size_t kga_names_clean_literal(const char *lit, size_t len, char *out);
+
+#endif

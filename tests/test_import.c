@@ -1,0 +1,1401 @@
+/* The import: line reader, names, links files, both layouts on the
+ * hand-written fixtures in tests/fixtures/import/, malformed input (strict:
+ * the error names file and line; lenient: skipped and counted), missing
+ * files, order independence (every input file shuffled gives byte-identical
+ * output) and the counts of the real datasets in ../shared/data (skipped with
+ * a message when that folder is absent; KGA_DATA_DIR overrides it). */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "import.h"
+#include "line_reader.h"
+#include "links.h"
+#include "names.h"
+#include "store.h"
+
+#define FIXTURES "tests/fixtures/import"
+
+static char tmp_dir[] = "/tmp/kga_test_import.XXXXXX";
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------ */
+
+static char *tmp_path(const char *name)
+{
+    static char buf[64][4096];
+    static int next;
+    char *p = buf[next++ % 64];
+    snprintf(p, sizeof buf[0], "%s/%s", tmp_dir, name);
+    return p;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void write_all(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static void write_str(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_all(path, text, strlen(text));
+}
+
+static void append_str(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "ab");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Writes the lines of src to dst in an order drawn from *seed. */
+static void shuffle_file(const char *src, const char *dst, uint64_t *seed)
+{
+    size_t len;
+    char *data = read_all(src, &len);
+    size_t n = 0, cap = 1024;
+    char **lines = malloc(cap * sizeof *lines);
+    size_t *lens = malloc(cap * sizeof *lens);
+    for (size_t i = 0; i < len;) {
+        char *nl = memchr(data + i, '\n', len - i);
+        size_t end = nl != NULL ? (size_t)(nl - data) + 1 : len;
+        if (n == cap) {
+            cap *= 2;
+            lines = realloc(lines, cap * sizeof *lines);
+            lens = realloc(lens, cap * sizeof *lens);
+        }
+        lines[n] = data + i;
+        lens[n++] = end - i;
+        i = end;
+    }
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(rng_next(seed) % i);
+        char *t = lines[i - 1];
+        lines[i - 1] = lines[j];
+        lines[j] = t;
+        size_t tl = lens[i - 1];
+        lens[i - 1] = lens[j];
+        lens[j] = tl;
+    }
+    FILE *f = fopen(dst, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < n; i++) {
+        fwrite(lines[i], 1, lens[i], f);
+        if (lines[i][lens[i] - 1] != '\n')
+            fputc('\n', f);
+    }
+    fclose(f);
+    free(lines);
+    free(lens);
+    free(data);
+}
+
+/* Copies the directory tree src to dst; with seed non-NULL every file's
+ * lines are shuffled on the way. */
+static void copy_tree(const char *src, const char *dst, uint64_t *seed)
+{
+    if (mkdir(dst, 0777) != 0)
+        ck_assert_int_eq(errno, EEXIST);
+    DIR *d = opendir(src);
+    ck_assert_msg(d != NULL, "cannot open %s", src);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, "README.md") == 0)
+            continue;
+        char s[4096], t[4096];
+        snprintf(s, sizeof s, "%s/%s", src, e->d_name);
+        snprintf(t, sizeof t, "%s/%s", dst, e->d_name);
+        struct stat st;
+        ck_assert_int_eq(stat(s, &st), 0);
+        if (S_ISDIR(st.st_mode)) {
+            copy_tree(s, t, seed);
+        } else if (seed != NULL) {
+            shuffle_file(s, t, seed);
+        } else {
+            size_t len;
+            char *data = read_all(s, &len);
+            write_all(t, data, len);
+            free(data);
+        }
+    }
+    closedir(d);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int run_import(kga_import_format_t format, const char *src,
+                      const char *out, int lenient,
+                      kga_import_summary_t *summary, kga_err_t *err)
+{
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = format;
+    p.src_dir = src;
+    p.out_dir = out;
+    p.lenient = lenient;
+    return kga_import_run(&p, summary, NULL, err);
+}
+
+static kga_store_t *open_store(const char *out, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    kga_store_t *s = NULL;
+    kga_err_t err;
+    int rc = kga_store_open(path, &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    return s;
+}
+
+static const char *name_of(const kga_store_t *s, const char *ext)
+{
+    int64_t id = kga_store_lookup(s, ext);
+    ck_assert_msg(id >= 0, "entity %s missing", ext);
+    return kga_store_entity_name(s, (uint32_t)id);
+}
+
+static const char *type_of(const kga_store_t *s, const char *ext)
+{
+    int64_t id = kga_store_lookup(s, ext);
+    ck_assert_msg(id >= 0, "entity %s missing", ext);
+    uint32_t t = kga_store_entity_type(s, (uint32_t)id);
+    return t == KGA_NO_TYPE ? NULL : kga_store_type_name(s, t);
+}
+
+static char *links_text(const char *out, const char *name)
+{
+    char path[4096];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    return read_all(path, &len);
+}
+
+static size_t count_lines(const char *path)
+{
+    size_t len, n = 0;
+    char *data = read_all(path, &len);
+    for (size_t i = 0; i < len; i++)
+        n += data[i] == '\n';
+    free(data);
+    return n;
+}
+
+static const kga_import_file_t *file_stats(const kga_import_summary_t *s,
+                                           const char *name)
+{
+    for (unsigned i = 0; i < s->file_count; i++)
+        if (strcmp(s->files[i].name, name) == 0)
+            return &s->files[i];
+    return NULL;
+}
+
+static size_t out_lines(const char *out, const char *name);
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("KGA_DATA_DIR");
+    return d != NULL && d[0] != '\0' ? d : "../shared/data";
+}
+
+static int data_available(const char *dataset, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", data_dir(), dataset);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 1;
+    printf("test_import: %s not found, skipping the real-data test "
+           "(set KGA_DATA_DIR)\n", path);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Names
+ * ------------------------------------------------------------------------ */
+
+static void check_uri_name(const char *uri, const char *want)
+{
+    char out[512];
+    kga_names_from_uri(uri, out);
+    ck_assert_msg(strcmp(out, want) == 0, "%s -> '%s', want '%s'", uri, out,
+                  want);
+}
+
+START_TEST(uri_local_names)
+{
+    check_uri_name("http://ex.org/r/Jos%C3%A9_Mar%C3%ADa", "José María");
+    check_uri_name("http://ex.org/r/Caf%c3%a9", "Café");
+    check_uri_name("http://ex.org/onto#hasPart", "hasPart");
+    check_uri_name("YAGO/E052610", "E052610");
+    check_uri_name("plain_name", "plain name");
+    check_uri_name("<http://ex.org/r/A_B>", "A B");
+    check_uri_name("http://ex.org/r/trailing/", "trailing");
+    check_uri_name("http://ex.org/r/Like_a_Love%3F", "Like a Love?");
+    /* Invalid escapes stay as written; so do escapes that are not UTF-8
+     * and control characters. */
+    check_uri_name("http://ex.org/r/100%_sure", "100% sure");
+    check_uri_name("http://ex.org/r/a%ZZb", "a%ZZb");
+    check_uri_name("http://ex.org/r/x%FFy", "x%FFy");
+    check_uri_name("http://ex.org/r/x%C3y", "x%C3y");
+    check_uri_name("http://ex.org/r/nul%00line%0Aend", "nul%00line%0Aend");
+    check_uri_name("http://ex.org/r/%E2%98%AE%FF", "☮%FF");
+    check_uri_name("http://ex.org/r/under%5Fscore", "under_score");
+    check_uri_name("http://ex.org/r/Zürich", "Zürich");
+    check_uri_name("///", "///");
+}
+END_TEST
+
+static void check_clean(const char *lit, const char *want)
+{
+    char out[512];
+    size_t n = kga_names_clean_literal(lit, strlen(lit), out);
+    ck_assert_msg(strcmp(out, want) == 0 && n == strlen(want),
+                  "%s -> '%s', want '%s'", lit, out, want);
+}
+
+START_TEST(label_literals)
+{
+    check_clean("\"Paris\"@fr", "Paris");
+    check_clean("\"Paris\"@en-GB", "Paris");
+    check_clean("\"42\"^^<http://www.w3.org/2001/XMLSchema#integer>", "42");
+    check_clean("\"1983\"^^xsd:gYear", "1983");
+    check_clean("\"quoted\"", "quoted");
+    check_clean("Alice Liddell@en", "Alice Liddell");
+    check_clean("12^^xsd:int", "12");
+    check_clean("plain text", "plain text");
+    check_clean("mail@example", "mail@example");
+    check_clean("\"a \"b\" c\"", "a \"b\" c");
+    check_clean("\"unclosed", "\"unclosed");
+    check_clean("\"x\" and more", "\"x\" and more");
+    check_clean("\"\"", "");
+}
+END_TEST
+
+START_TEST(label_and_type_keys)
+{
+    ck_assert_int_eq(kga_names_label_rank(
+                         "http://www.w3.org/2000/01/rdf-schema#label"),
+                     KGA_LABEL_RDFS);
+    ck_assert_int_eq(kga_names_label_rank("rdfs:label"), KGA_LABEL_RDFS);
+    ck_assert_int_eq(kga_names_label_rank("<rdfs:label>"), KGA_LABEL_RDFS);
+    ck_assert_int_eq(kga_names_label_rank("skos:prefLabel"), KGA_LABEL_PREF);
+    ck_assert_int_eq(kga_names_label_rank(
+                         "http://www.w3.org/2004/02/skos/core#prefLabel"),
+                     KGA_LABEL_PREF);
+    ck_assert_int_eq(kga_names_label_rank("http://xmlns.com/foaf/0.1/name"),
+                     KGA_LABEL_NAME);
+    ck_assert_int_eq(kga_names_label_rank("http://schema.org/name"),
+                     KGA_LABEL_NAME);
+    ck_assert_int_eq(kga_names_label_rank("name"), KGA_LABEL_NAME);
+    ck_assert_int_eq(kga_names_label_rank("http://dbpedia.org/ontology/"
+                                          "birthName"),
+                     KGA_LABEL_NONE);
+    ck_assert_int_eq(kga_names_label_rank("http://ex.org/labels"),
+                     KGA_LABEL_NONE);
+    ck_assert_int_eq(
+        kga_names_is_type_key("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+        1);
+    ck_assert_int_eq(kga_names_is_type_key("rdf:type"), 1);
+    ck_assert_int_eq(kga_names_is_type_key("<rdf:type>"), 1);
+    ck_assert_int_eq(kga_names_is_type_key("type"), 1);
+    ck_assert_int_eq(kga_names_is_type_key("http://dbpedia.org/ontology/type"),
+                     0);
+    ck_assert_int_eq(kga_names_is_type_key("typeOf"), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Line reader
+ * ------------------------------------------------------------------------ */
+
+/* Reads every line of path; returns them joined by '|', errors as "!CODE". */
+static char *read_lines(const char *path, char *buf, size_t cap)
+{
+    kga_line_reader_t *r;
+    kga_err_t err;
+    ck_assert_int_eq(kga_line_reader_open(path, &r, &err), 0);
+    buf[0] = '\0';
+    size_t used = 0;
+    for (;;) {
+        char *line;
+        size_t len;
+        int rc = kga_line_reader_next(r, &line, &len, &err);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            ck_assert_msg(rc == KGA_EPARSE || rc == KGA_ELIMIT, "%s", err.msg);
+            used += (size_t)snprintf(buf + used, cap - used, "!%llu|",
+                                     (unsigned long long)
+                                         kga_line_reader_line_no(r));
+            continue;
+        }
+        ck_assert_uint_eq(strlen(line), len);
+        used += (size_t)snprintf(buf + used, cap - used, "%s|", line);
+    }
+    ck_assert_uint_eq(kga_line_reader_bytes(r), kga_line_reader_size(r));
+    kga_line_reader_close(r);
+    return buf;
+}
+
+START_TEST(line_reader_line_ends_and_checks)
+{
+    char buf[4096];
+    const char *p = tmp_path("lines.txt");
+    static const char text[] =
+        "\xEF\xBB\xBF" "first\r\nsecond\n\nthi\x00rd\nbad \xC3\x28 utf8\n"
+        "caf\xC3\xA9\r\nlast without newline";
+    write_all(p, text, sizeof text - 1);
+    ck_assert_str_eq(read_lines(p, buf, sizeof buf),
+                     "first|second||!4|!5|café|last without newline|");
+
+    kga_line_reader_t *r;
+    kga_err_t err;
+    char *line;
+    size_t len;
+    ck_assert_int_eq(kga_line_reader_open(p, &r, &err), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
+    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_EPARSE);
+    ck_assert_msg(strstr(err.msg, "lines.txt:4: NUL byte at column 4") != NULL,
+                  "%s", err.msg);
+    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_EPARSE);
+    ck_assert_msg(strstr(err.msg, "lines.txt:5: invalid UTF-8 at column 5") !=
+                      NULL,
+                  "%s", err.msg);
+    kga_line_reader_close(r);
+
+    ck_assert_int_eq(kga_line_reader_open(tmp_path("nope"), &r, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "nope: no such file") != NULL, "%s",
+                  err.msg);
+    ck_assert_int_eq(kga_line_reader_open(tmp_dir, &r, &err), KGA_EIO);
+    ck_assert_msg(strstr(err.msg, "is a directory") != NULL, "%s", err.msg);
+}
+END_TEST
+
+START_TEST(line_reader_long_lines)
+{
+    /* A line over the limit is reported and skipped; lines on both sides of
+     * it, and one exactly at the limit, come through; the buffer refills
+     * across many lines. */
+    const char *p = tmp_path("long.txt");
+    FILE *f = fopen(p, "wb");
+    fputs("before\n", f);
+    for (unsigned i = 0; i < KGA_LINE_MAX + 10; i++)
+        fputc('x', f);
+    fputs("\nmiddle\n", f);
+    for (unsigned i = 0; i < KGA_LINE_MAX; i++)
+        fputc('y', f);
+    fputc('\n', f);
+    for (int i = 0; i < 200000; i++)
+        fprintf(f, "line %d\t%d\n", i, i * 7);
+    fclose(f);
+
+    kga_line_reader_t *r;
+    kga_err_t err;
+    char *line;
+    size_t len;
+    ck_assert_int_eq(kga_line_reader_open(p, &r, &err), 0);
+    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
+    ck_assert_str_eq(line, "before");
+    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_ELIMIT);
+    ck_assert_msg(strstr(err.msg, "long.txt:2: line longer than") != NULL,
+                  "%s", err.msg);
+    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
+    ck_assert_str_eq(line, "middle");
+    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
+    ck_assert_uint_eq(len, KGA_LINE_MAX);
+    for (int i = 0; i < 200000; i++) {
+        ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
+        char *fields[3];
+        ck_assert_uint_eq(kga_split_tabs(line, len, fields, 3), 2);
+        char want[32];
+        snprintf(want, sizeof want, "line %d", i);
+        ck_assert_str_eq(fields[0], want);
+        ck_assert_int_eq(atoi(fields[1]), i * 7);
+    }
+    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 0);
+    ck_assert_uint_eq(kga_line_reader_line_no(r), 200004);
+    kga_line_reader_close(r);
+}
+END_TEST
+
+START_TEST(split_tabs_counts_every_field)
+{
+    char line[] = "a\t\tb\tc";
+    char *f[2];
+    ck_assert_uint_eq(kga_split_tabs(line, strlen("a\t\tb\tc"), f, 2), 4);
+    ck_assert_str_eq(f[0], "a");
+    ck_assert_str_eq(f[1], "");
+    char one[] = "solo";
+    ck_assert_uint_eq(kga_split_tabs(one, 4, f, 2), 1);
+    ck_assert_str_eq(f[0], "solo");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Links files
+ * ------------------------------------------------------------------------ */
+
+START_TEST(links_write_read_round_trip)
+{
+    kga_links_t *l = kga_links_new("mem");
+    ck_assert_int_eq(kga_links_add(l, "b", "B", 1, 0), 0);
+    ck_assert_int_eq(kga_links_add(l, "a", "Z", 2, 0), 0);
+    ck_assert_int_eq(kga_links_add(l, "é", "E", 3, 0), 0);
+    ck_assert_int_eq(kga_links_add(l, "A", "a", 4, 0), 0);
+    ck_assert_int_eq(kga_links_add(l, "tab\tin", "x", 5, 0), KGA_EINVAL);
+    ck_assert_int_eq(kga_links_add(l, "", "x", 5, 0), KGA_EINVAL);
+    const char *p = tmp_path("links.tsv");
+    kga_err_t err;
+    ck_assert_int_eq(kga_links_write(p, l, &err), 0);
+    size_t len;
+    char *text = read_all(p, &len);
+    ck_assert_str_eq(text, "A\ta\na\tZ\nb\tB\né\tE\n");
+    free(text);
+    /* Writing did not reorder the set. */
+    ck_assert_str_eq(kga_links_items(l)[0].left, "b");
+
+    kga_links_t *back;
+    ck_assert_int_eq(kga_links_read(p, &back, &err), 0);
+    ck_assert_uint_eq(kga_links_count(back), 4);
+    ck_assert_str_eq(kga_links_items(back)[3].left, "é");
+    ck_assert_uint_eq(kga_links_items(back)[3].line, 4);
+    kga_links_free(back);
+    kga_links_free(l);
+
+    /* No temporary file is left behind. */
+    DIR *d = opendir(tmp_dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        ck_assert_msg(strstr(e->d_name, ".tmp.") == NULL, "%s", e->d_name);
+    closedir(d);
+}
+END_TEST
+
+START_TEST(links_read_rejects_bad_files)
+{
+    kga_links_t *l;
+    kga_err_t err;
+    const char *p = tmp_path("bad_links.tsv");
+    write_str(tmp_dir, "bad_links.tsv", "a\tA\nb\tB\nc\n");
+    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EPARSE);
+    ck_assert_ptr_null(l);
+    ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: expected 2 tab-separated "
+                                  "fields, found 1") != NULL,
+                  "%s", err.msg);
+    write_str(tmp_dir, "bad_links.tsv", "a\tA\n\nb\t\n");
+    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EPARSE);
+    ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: empty field 2") != NULL,
+                  "%s", err.msg);
+    write_str(tmp_dir, "bad_links.tsv", "a\tA\nb\tB\na\tC\n");
+    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
+    ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: left id 'a' is linked "
+                                  "twice (also at line 1)") != NULL,
+                  "%s", err.msg);
+    write_str(tmp_dir, "bad_links.tsv", "a\tA\nb\tA\n");
+    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
+    ck_assert_msg(strstr(err.msg, "right id 'A' is linked twice") != NULL,
+                  "%s", err.msg);
+    ck_assert_int_eq(kga_links_read(tmp_path("none.tsv"), &l, &err),
+                     KGA_ENOENT);
+}
+END_TEST
+
+START_TEST(links_resolve_against_stores)
+{
+    kga_graph_builder_t *b[2] = {kga_builder_new(), kga_builder_new()};
+    const char *ids[2][3] = {{"l1", "l2", "l3"}, {"r1", "r2", "r3"}};
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 3; i++) {
+            uint32_t e;
+            ck_assert_int_eq(kga_builder_entity(b[s], ids[s][i], &e, NULL), 0);
+        }
+    kga_err_t err;
+    ck_assert_int_eq(kga_store_write(b[0], tmp_path("l.kgs"), &err), 0);
+    ck_assert_int_eq(kga_store_write(b[1], tmp_path("r.kgs"), &err), 0);
+    kga_store_t *ls, *rs;
+    ck_assert_int_eq(kga_store_open(tmp_path("l.kgs"), &ls, &err), 0);
+    ck_assert_int_eq(kga_store_open(tmp_path("r.kgs"), &rs, &err), 0);
+
+    write_str(tmp_dir, "res.tsv", "l2\tr3\nl1\tr1\n");
+    kga_links_t *l;
+    ck_assert_int_eq(kga_links_read(tmp_path("res.tsv"), &l, &err), 0);
+    uint32_t li[2], ri[2];
+    ck_assert_int_eq(kga_links_resolve(l, ls, rs, li, ri, &err), 0);
+    ck_assert_int_eq(li[0], kga_store_lookup(ls, "l2"));
+    ck_assert_int_eq(ri[0], kga_store_lookup(rs, "r3"));
+    ck_assert_int_eq(li[1], kga_store_lookup(ls, "l1"));
+    kga_links_free(l);
+
+    write_str(tmp_dir, "res.tsv", "l2\tr3\nl1\tr9\n");
+    ck_assert_int_eq(kga_links_read(tmp_path("res.tsv"), &l, &err), 0);
+    ck_assert_int_eq(kga_links_resolve(l, ls, rs, li, ri, &err),
+                     KGA_EUNKNOWN_ID);
+    ck_assert_msg(strstr(err.msg, "res.tsv:2: right id 'r9' is not in") !=
+                      NULL,
+                  "%s", err.msg);
+    kga_links_free(l);
+    kga_store_close(ls);
+    kga_store_close(rs);
+    kga_builder_free(b[0]);
+    kga_builder_free(b[1]);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * The layouts on the fixtures
+ * ------------------------------------------------------------------------ */
+
+#define KG1 "http://ex.org/kg1/"
+
+START_TEST(openea_fixture)
+{
+    const char *out = tmp_path("out_openea");
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = run_import(KGA_IMPORT_OPENEA, FIXTURES "/openea_small", out, 0,
+                        &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+
+    const kga_import_side_t *l = &s.side[0], *r = &s.side[1];
+    /* Class URIs of type triples are not entities; the entity with only an
+     * attribute and the one only in ent_links are. */
+    ck_assert_uint_eq(l->entities, 7);
+    ck_assert_uint_eq(l->relations, 4); /* dbo:type stays a relation */
+    ck_assert_uint_eq(l->triples, 5);
+    ck_assert_uint_eq(l->duplicate_triples, 1);
+    ck_assert_uint_eq(l->type_triples, 2);
+    ck_assert_uint_eq(l->types, 2); /* City and Village; Place lost */
+    ck_assert_uint_eq(l->attributes, 6);
+    ck_assert_uint_eq(l->attr_keys, 6);
+    ck_assert_uint_eq(l->labelled, 2);
+    ck_assert_uint_eq(l->named, 7);
+    ck_assert_uint_eq(r->entities, 6);
+    ck_assert_uint_eq(r->relations, 3);
+    ck_assert_uint_eq(r->triples, 4);
+    ck_assert_uint_eq(r->types, 1);
+    ck_assert_uint_eq(r->attributes, 3);
+    ck_assert_uint_eq(r->labelled, 2);
+    ck_assert_uint_eq(s.train_links, 2);
+    ck_assert_uint_eq(s.valid_links, 1);
+    ck_assert_uint_eq(s.test_links, 3);
+    ck_assert_int_eq(s.valid_carved, 0);
+    ck_assert_uint_eq(s.skipped_lines, 0);
+
+    kga_store_t *ls = open_store(out, "left.kgs");
+    kga_store_t *rs = open_store(out, "right.kgs");
+    ck_assert_uint_eq(kga_store_entity_count(ls), 7);
+    ck_assert_uint_eq(kga_store_triple_count(ls), 5);
+    ck_assert_uint_eq(kga_store_attribute_count(ls), 6);
+    ck_assert_uint_eq(kga_store_type_count(ls), 2);
+    ck_assert_uint_eq(kga_store_entity_count(rs), 6);
+    /* Names: percent-decoded URI; label beats foaf:name; cleaned literal;
+     * invalid escapes kept. */
+    ck_assert_str_eq(name_of(ls, KG1 "Jos%C3%A9_Mar%C3%ADa"), "José María");
+    ck_assert_str_eq(name_of(ls, KG1 "France"), "République française");
+    ck_assert_str_eq(name_of(ls, KG1 "Alice"), "Alice Liddell");
+    ck_assert_str_eq(name_of(ls, KG1 "Lonely"), "Lonely");
+    ck_assert_str_eq(name_of(ls, KG1 "Orphan"), "Orphan");
+    ck_assert_str_eq(name_of(ls, KG1 "Bad%ZZ_%FF%0A"), "Bad%ZZ %FF%0A");
+    /* Two labels of one rank: the bytewise smallest. */
+    ck_assert_str_eq(name_of(rs, "Y/Jose_Maria"), "Jose Maria");
+    ck_assert_str_eq(name_of(rs, "Y/Paris"), "Paris");
+    /* Types: the smallest of two type triples; from a type attribute. */
+    ck_assert_str_eq(type_of(ls, KG1 "Paris"), "http://ex.org/class/City");
+    ck_assert_str_eq(type_of(ls, KG1 "Lonely"), "Village");
+    ck_assert_ptr_null(type_of(ls, KG1 "Alice"));
+    ck_assert_str_eq(type_of(rs, "Y/Paris"), "Y/class/City");
+    ck_assert_int_lt(kga_store_lookup(ls, "http://ex.org/class/City"), 0);
+    /* An attribute literal keeps its text (quotes, datatype). */
+    int64_t lonely = kga_store_lookup(ls, KG1 "Lonely");
+    const kga_attr_t *attrs;
+    uint32_t na = kga_store_attrs(ls, (uint32_t)lonely, &attrs);
+    int found = 0;
+    for (uint32_t i = 0; i < na; i++)
+        found |= strcmp(kga_store_attr_literal(ls, &attrs[i]),
+                        "\"42\"^^<http://www.w3.org/2001/XMLSchema#integer>") ==
+                 0;
+    ck_assert_int_eq(found, 1);
+
+    char *t = links_text(out, "train_links.tsv");
+    ck_assert_str_eq(t, KG1 "Alice\tY/Alice\n" KG1 "Paris\tY/Paris\n");
+    free(t);
+    t = links_text(out, "valid_links.tsv");
+    ck_assert_str_eq(t, KG1 "France\tY/France\n");
+    free(t);
+    t = links_text(out, "test_links.tsv");
+    ck_assert_str_eq(t, KG1 "Bad%ZZ_%FF%0A\tY/Bad\n" KG1
+                        "Jos%C3%A9_Mar%C3%ADa\tY/Jose_Maria\n" KG1
+                        "Orphan\tY/Orphan\n");
+    free(t);
+    kga_store_close(ls);
+    kga_store_close(rs);
+}
+END_TEST
+
+#define FR "http://fr.dbpedia.org/resource/"
+#define EN "http://dbpedia.org/resource/"
+
+START_TEST(dbp15k_fixture)
+{
+    const char *out = tmp_path("out_dbp");
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = KGA_IMPORT_DBP15K;
+    p.src_dir = FIXTURES "/dbp15k_small";
+    p.out_dir = out;
+    p.valid_fraction = 0.5;
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = kga_import_run(&p, &s, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(s.side[0].entities, 5); /* Isolé has no triples */
+    ck_assert_uint_eq(s.side[0].relations, 3);
+    ck_assert_uint_eq(s.side[0].triples, 3);
+    ck_assert_uint_eq(s.side[0].duplicate_triples, 1);
+    ck_assert_uint_eq(s.side[0].type_triples, 1);
+    ck_assert_uint_eq(s.side[0].types, 1);
+    ck_assert_uint_eq(s.side[0].attributes, 3);
+    ck_assert_uint_eq(s.side[1].entities, 4);
+    ck_assert_uint_eq(s.side[1].relations, 2);
+    ck_assert_uint_eq(s.side[1].triples, 2);
+    ck_assert_uint_eq(s.train_links + s.valid_links, 2);
+    ck_assert_uint_eq(s.valid_links, 1);
+    ck_assert_int_eq(s.valid_carved, 1);
+    ck_assert_int_eq(s.test_carved, 0);
+    ck_assert_uint_eq(s.test_links, 2);
+
+    kga_store_t *ls = open_store(out, "left.kgs");
+    kga_store_t *rs = open_store(out, "right.kgs");
+    /* External ids are the URIs, never the numbers. */
+    ck_assert_int_lt(kga_store_lookup(ls, "10"), 0);
+    ck_assert_str_eq(name_of(ls, FR "Jos%C3%A9_Mar%C3%ADa"), "José María");
+    ck_assert_str_eq(name_of(ls, FR "Isolé"), "Isolé");
+    ck_assert_str_eq(name_of(rs, EN "José_María"), "José María");
+    ck_assert_str_eq(type_of(ls, FR "Paris"), FR "Ville");
+    /* Relation names from rel_ids_1; without rel_ids_2, the ids. */
+    int have_habite = 0, have_type_prop = 0;
+    for (uint32_t i = 0; i < kga_store_relation_count(ls); i++) {
+        const char *n = kga_store_relation_name(ls, i);
+        have_habite |= strcmp(n, "http://fr.dbpedia.org/property/habite") == 0;
+        have_type_prop |= strcmp(n, "http://fr.dbpedia.org/property/type") == 0;
+    }
+    ck_assert_int_eq(have_habite && have_type_prop, 1);
+    ck_assert_str_eq(kga_store_relation_name(rs, 0), "7");
+    ck_assert_str_eq(kga_store_relation_name(rs, 1), "8");
+    /* training_attrs: keys with empty literals. */
+    const kga_attr_t *attrs;
+    int64_t paris = kga_store_lookup(ls, FR "Paris");
+    ck_assert_uint_eq(kga_store_attrs(ls, (uint32_t)paris, &attrs), 2);
+    ck_assert_str_eq(kga_store_attr_literal(ls, &attrs[0]), "");
+
+    char *t = links_text(out, "test_links.tsv");
+    ck_assert_str_eq(t, FR "Isolé\t" EN "Lonely\n" FR
+                        "Jos%C3%A9_Mar%C3%ADa\t" EN "José_María\n");
+    free(t);
+    kga_store_close(ls);
+    kga_store_close(rs);
+}
+END_TEST
+
+static void import_with_seed(const char *out, uint64_t seed,
+                             kga_import_summary_t *s)
+{
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = KGA_IMPORT_DBP15K;
+    p.src_dir = FIXTURES "/dbp15k_refonly";
+    p.out_dir = out;
+    p.seed = seed;
+    kga_err_t err;
+    int rc = kga_import_run(&p, s, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+}
+
+START_TEST(dbp15k_seeded_split_of_ref_ent_ids)
+{
+    kga_import_summary_t s;
+    import_with_seed(tmp_path("split_a"), 7, &s);
+    /* 20 links: 30% = 6 training links, 10% of them = 1 valid. */
+    ck_assert_int_eq(s.test_carved, 1);
+    ck_assert_uint_eq(s.train_links, 5);
+    ck_assert_uint_eq(s.valid_links, 1);
+    ck_assert_uint_eq(s.test_links, 14);
+    ck_assert_uint_eq(s.side[0].relations, 3); /* named "0", "1", "2" */
+    import_with_seed(tmp_path("split_b"), 7, &s);
+    import_with_seed(tmp_path("split_c"), 8, &s);
+    char *a = links_text(tmp_path("split_a"), "test_links.tsv");
+    char *b = links_text(tmp_path("split_b"), "test_links.tsv");
+    char *c = links_text(tmp_path("split_c"), "test_links.tsv");
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+    free(a);
+    free(b);
+    free(c);
+    /* Train, valid and test are disjoint and cover the 20 links. */
+    char all[4096] = "";
+    static const char *const names[] = {"train_links.tsv", "valid_links.tsv",
+                                        "test_links.tsv"};
+    for (int i = 0; i < 3; i++) {
+        char *t = links_text(tmp_path("split_a"), names[i]);
+        strcat(all, t);
+        free(t);
+    }
+    for (int i = 0; i < 20; i++) {
+        char link[64];
+        snprintf(link, sizeof link, "http://a.org/e%d\thttp://b.org/e%d\n", i,
+                 (i * 7) % 20);
+        char *hit = strstr(all, link);
+        ck_assert_msg(hit != NULL && (hit == all || hit[-1] == '\n'),
+                      "link %d missing", i);
+        ck_assert_ptr_null(strstr(hit + 1, link));
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Malformed input: strict and lenient, as data
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    kga_import_format_t format;
+    const char *fixture;
+    const char *file;     /* relative to the source dir */
+    const char *append;   /* appended to the file */
+    int code;             /* strict: the error */
+    const char *message;  /* strict: expected after "SRC/" */
+    uint64_t skipped;     /* lenient: lines skipped in total */
+} bad_case_t;
+
+static const bad_case_t bad_cases[] = {
+    {KGA_IMPORT_OPENEA, "openea_small", "rel_triples_1", "a\tb\n", KGA_EPARSE,
+     "rel_triples_1:9: expected 3 tab-separated fields, found 2", 1},
+    {KGA_IMPORT_OPENEA, "openea_small", "rel_triples_2", "a\tb\tc\td\n",
+     KGA_EPARSE, "rel_triples_2:6: expected 3 tab-separated fields, found 4",
+     1},
+    {KGA_IMPORT_OPENEA, "openea_small", "attr_triples_2", "x\t\ty\n",
+     KGA_EPARSE, "attr_triples_2:4: field 2 is empty", 1},
+    {KGA_IMPORT_OPENEA, "openea_small", "rel_triples_2", "a\tb\xff\tc\n",
+     KGA_EPARSE, "rel_triples_2:6: invalid UTF-8 at column 4", 1},
+    {KGA_IMPORT_OPENEA, "openea_small", "721_5fold/1/train_links",
+     KG1 "Nobody\tY/Paris\n", KGA_EUNKNOWN_ID,
+     "721_5fold/1/train_links:3: left id 'http://ex.org/kg1/Nobody' is not "
+     "an entity of graph 1", 1},
+    {KGA_IMPORT_OPENEA, "openea_small", "721_5fold/1/test_links",
+     KG1 "Orphan\tY/Nobody\n", KGA_EUNKNOWN_ID,
+     "721_5fold/1/test_links:4: right id 'Y/Nobody' is not an entity of "
+     "graph 2", 1},
+    /* 1:n: Paris is linked in train and test; the right id Y/France is
+     * then linked twice as well, so lenient drops two links. */
+    {KGA_IMPORT_OPENEA, "openea_small", "721_5fold/1/test_links",
+     KG1 "Paris\tY/France\n", KGA_EDUPLICATE,
+     "721_5fold/1/train_links:1: left id 'http://ex.org/kg1/Paris' is linked "
+     "twice (also at ", 2},
+    {KGA_IMPORT_OPENEA, "openea_small", "ent_links", KG1 "X\n", KGA_EPARSE,
+     "ent_links:7: expected 2 tab-separated fields, found 1", 1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "ent_ids_1", "abc\thttp://x\n",
+     KGA_EPARSE,
+     "ent_ids_1:6: field 1: expected a non-negative integer id, found 'abc'",
+     1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "ent_ids_2",
+     "99999999999999999999\thttp://x\n", KGA_EPARSE,
+     "ent_ids_2:5: field 1: expected a non-negative integer id", 1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "rel_ids_1", "0\thttp://other\n",
+     KGA_EDUPLICATE, "rel_ids_1:5: id 0 is defined twice (also at line 1)",
+     1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "triples_1", "10\t0\t99\n",
+     KGA_EUNKNOWN_ID, "triples_1:6: unknown entity id 99 (not in ent_ids_1)",
+     1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "triples_1", "10\t9\t11\n",
+     KGA_EUNKNOWN_ID,
+     "triples_1:6: unknown relation id 9 (not in rel_ids_1)", 1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "triples_2", "20\t-1\t21\n",
+     KGA_EPARSE, "triples_2:3: field 2: expected a non-negative integer id",
+     1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "sup_pairs", "11\t99\n",
+     KGA_EUNKNOWN_ID, "sup_pairs:3: right id 99 is not in ent_ids_2", 1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "ref_pairs", "12\t21\n",
+     KGA_EDUPLICATE,
+     "ref_pairs:3: left id 'http://fr.dbpedia.org/resource/France' is linked "
+     "twice (also at ", 1},
+    {KGA_IMPORT_DBP15K, "dbp15k_small", "training_attrs_1",
+     FR "Paris\t\tkey\n", KGA_EPARSE, "training_attrs_1:3: empty field", 1},
+};
+
+START_TEST(malformed_line_strict_and_lenient)
+{
+    const bad_case_t *c = &bad_cases[_i];
+    char src[256], out[256], fixture[256];
+    snprintf(src, sizeof src, "%s/bad_src_%d", tmp_dir, _i);
+    snprintf(out, sizeof out, "%s/bad_out_%d", tmp_dir, _i);
+    snprintf(fixture, sizeof fixture, "%s/%s", FIXTURES, c->fixture);
+    copy_tree(fixture, src, NULL);
+    append_str(src, c->file, c->append);
+
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = run_import(c->format, src, out, 0, &s, &err);
+    ck_assert_msg(rc == c->code, "case %d: rc %s, msg %s", _i,
+                  kga_err_name(rc), err.msg);
+    char want[1024];
+    snprintf(want, sizeof want, "%s/%s", src, c->message);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "case %d: '%s' lacks '%s'",
+                  _i, err.msg, want);
+    /* Nothing is written when the import fails. */
+    struct stat st;
+    ck_assert_int_ne(stat(out, &st), 0);
+
+    rc = run_import(c->format, src, out, 1, &s, &err);
+    ck_assert_msg(rc == 0, "case %d lenient: %s", _i, err.msg);
+    ck_assert_uint_eq(s.skipped_lines, c->skipped);
+    const kga_import_file_t *f = file_stats(&s, c->file);
+    ck_assert_msg(f != NULL && f->skipped >= 1, "case %d: no skip counted",
+                  _i);
+    ck_assert_int_eq(stat(out, &st), 0);
+}
+END_TEST
+
+/* Several bad lines in several files: each is counted against its file, and
+ * the good lines around them are all imported. */
+START_TEST(lenient_counts_per_file)
+{
+    char src[512], out[512];
+    snprintf(src, sizeof src, "%s", tmp_path("lenient_src"));
+    snprintf(out, sizeof out, "%s", tmp_path("lenient_out"));
+    copy_tree(FIXTURES "/openea_small", src, NULL);
+    append_str(src, "rel_triples_1", "a\tb\n\n" KG1 "Paris\t\t" KG1 "X\n"
+                                     KG1 "New\thttp://ex.org/p/knows\t" KG1
+                                     "Paris\n");
+    append_str(src, "attr_triples_1", "bad\xc3\n");
+    append_str(src, "721_5fold/1/test_links",
+               KG1 "Nobody\tY/Paris\n" KG1 "Orphan\tY/Nobody\n");
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = run_import(KGA_IMPORT_OPENEA, src, out, 1, &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(s.skipped_lines, 5);
+    ck_assert_uint_eq(file_stats(&s, "rel_triples_1")->skipped, 2);
+    ck_assert_uint_eq(file_stats(&s, "rel_triples_1")->lines, 12);
+    ck_assert_uint_eq(file_stats(&s, "attr_triples_1")->skipped, 1);
+    ck_assert_uint_eq(file_stats(&s, "rel_triples_2")->skipped, 0);
+    ck_assert_uint_eq(file_stats(&s, "721_5fold/1/test_links")->skipped, 2);
+    ck_assert_uint_eq(s.side[0].entities, 8); /* + New */
+    ck_assert_uint_eq(s.side[0].triples, 6);
+    ck_assert_uint_eq(s.test_links, 3);
+}
+END_TEST
+
+/* An OpenEA fold without valid_links: the validation links are carved from
+ * the training links with the seed. */
+START_TEST(openea_fold_without_valid_links)
+{
+    char src[512], out[512];
+    snprintf(src, sizeof src, "%s", tmp_path("novalid_src"));
+    snprintf(out, sizeof out, "%s", tmp_path("novalid_out"));
+    copy_tree(FIXTURES "/openea_small", src, NULL);
+    append_str(src, "721_5fold/1/train_links", KG1 "France\tY/France\n");
+    unlink(tmp_path("novalid_src/721_5fold/1/valid_links"));
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = KGA_IMPORT_OPENEA;
+    p.src_dir = src;
+    p.out_dir = out;
+    p.valid_fraction = 0.34;
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = kga_import_run(&p, &s, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_int_eq(s.valid_carved, 1);
+    ck_assert_uint_eq(s.train_links, 2);
+    ck_assert_uint_eq(s.valid_links, 1);
+    ck_assert_uint_eq(s.test_links, 3);
+    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 1);
+}
+END_TEST
+
+/* The two graphs are read at the same time; when both have an error, the
+ * left one is reported, whichever thread got there first. */
+START_TEST(both_sides_bad_reports_the_left)
+{
+    char src[512], out[512];
+    snprintf(src, sizeof src, "%s", tmp_path("both_bad_src"));
+    snprintf(out, sizeof out, "%s", tmp_path("both_bad_out"));
+    copy_tree(FIXTURES "/openea_small", src, NULL);
+    append_str(src, "rel_triples_1", "a\tb\n");
+    write_str(src, "rel_triples_2", "x\n");
+    kga_import_summary_t s;
+    kga_err_t err;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
+                         KGA_EPARSE);
+        ck_assert_msg(strstr(err.msg, "rel_triples_1:9: expected 3") != NULL,
+                      "%s", err.msg);
+    }
+    copy_tree(FIXTURES "/dbp15k_small", tmp_path("both_bad_dbp"), NULL);
+    append_str(tmp_path("both_bad_dbp"), "triples_1", "1\t2\n");
+    append_str(tmp_path("both_bad_dbp"), "ent_ids_2", "x\ty\n");
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, tmp_path("both_bad_dbp"),
+                                out, 0, &s, &err),
+                     KGA_EPARSE);
+    ck_assert_msg(strstr(err.msg, "triples_1:6: expected 3") != NULL, "%s",
+                  err.msg);
+    /* Lenient: both counted, in the left-then-right file order. */
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, tmp_path("both_bad_dbp"),
+                                out, 1, &s, &err),
+                     0);
+    ck_assert_uint_eq(s.skipped_lines, 2);
+    ck_assert_str_eq(s.files[0].name, "ent_ids_1");
+    ck_assert_str_eq(s.files[2].name, "triples_1");
+    ck_assert_uint_eq(s.files[2].skipped, 1);
+    ck_assert_str_eq(s.files[3].name, "training_attrs_1");
+    ck_assert_str_eq(s.files[4].name, "ent_ids_2");
+    ck_assert_uint_eq(s.files[4].skipped, 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Missing files
+ * ------------------------------------------------------------------------ */
+
+START_TEST(missing_files_are_named)
+{
+    kga_import_summary_t s;
+    kga_err_t err;
+    char src[512], out[512];
+    snprintf(src, sizeof src, "%s", tmp_path("missing_src"));
+    snprintf(out, sizeof out, "%s", tmp_path("missing_out"));
+
+    copy_tree(FIXTURES "/openea_small", src, NULL);
+    unlink(tmp_path("missing_src/rel_triples_2"));
+    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "missing_src/rel_triples_2: no such file") !=
+                      NULL,
+                  "%s", err.msg);
+
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = KGA_IMPORT_OPENEA;
+    p.src_dir = FIXTURES "/openea_small";
+    p.out_dir = out;
+    p.fold = 3;
+    ck_assert_int_eq(kga_import_run(&p, &s, NULL, &err), KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "721_5fold/3: no such directory") != NULL &&
+                      strstr(err.msg, "folds present: 1") != NULL,
+                  "%s", err.msg);
+
+    remove_tree(src);
+    copy_tree(FIXTURES "/openea_small", src, NULL);
+    remove_tree(tmp_path("missing_src/721_5fold"));
+    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "721_5fold/1: no such directory: ent_links "
+                                  "holds the gold links but no") != NULL,
+                  "%s", err.msg);
+
+    mkdir(tmp_path("missing_src/721_5fold"), 0777);
+    mkdir(tmp_path("missing_src/721_5fold/1"), 0777);
+    write_str(src, "721_5fold/1/train_links", "");
+    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "721_5fold/1/test_links: no such file") !=
+                      NULL,
+                  "%s", err.msg);
+
+    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, FIXTURES "/dbp15k_small",
+                                out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "try --format dbp15k") != NULL, "%s",
+                  err.msg);
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, FIXTURES "/openea_small",
+                                out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "ent_ids_1: no such file") != NULL &&
+                      strstr(err.msg, "try --format openea") != NULL,
+                  "%s", err.msg);
+
+    remove_tree(src);
+    copy_tree(FIXTURES "/dbp15k_small", src, NULL);
+    unlink(tmp_path("missing_src/ref_pairs"));
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "missing_src/ref_pairs: no such file "
+                                  "(sup_pairs is there") != NULL,
+                  "%s", err.msg);
+    unlink(tmp_path("missing_src/sup_pairs"));
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "missing_src/ref_ent_ids: no such file") !=
+                      NULL,
+                  "%s", err.msg);
+    unlink(tmp_path("missing_src/triples_2"));
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "missing_src/triples_2: no such file") !=
+                      NULL,
+                  "%s", err.msg);
+
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, tmp_path("no_such_dir"),
+                                out, 0, &s, &err),
+                     KGA_ENOENT);
+    ck_assert_msg(strstr(err.msg, "no_such_dir: no such directory") != NULL,
+                  "%s", err.msg);
+    struct stat st;
+    ck_assert_int_ne(stat(out, &st), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Order independence
+ * ------------------------------------------------------------------------ */
+
+static const char *const outputs[] = {"left.kgs", "right.kgs",
+                                      "train_links.tsv", "valid_links.tsv",
+                                      "test_links.tsv"};
+
+static void assert_same_outputs(const char *a, const char *b)
+{
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+        char pa[4096], pb[4096];
+        snprintf(pa, sizeof pa, "%s/%s", a, outputs[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, outputs[i]);
+        size_t la, lb;
+        char *da = read_all(pa, &la), *db = read_all(pb, &lb);
+        ck_assert_msg(la == lb && memcmp(da, db, la) == 0,
+                      "%s differs after shuffling the input", outputs[i]);
+        free(da);
+        free(db);
+    }
+}
+
+/* Imports src and a copy with every file's lines shuffled (three seeds) and
+ * compares the outputs byte for byte. */
+static void check_permutation(kga_import_format_t format, const char *src,
+                              const char *tag, int lenient)
+{
+    char out[256], shuffled[256], out2[256];
+    snprintf(out, sizeof out, "%s/perm_%s_out", tmp_dir, tag);
+    kga_import_summary_t s0, s1;
+    kga_err_t err;
+    int rc = run_import(format, src, out, lenient, &s0, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        snprintf(shuffled, sizeof shuffled, "%s/perm_%s_src%llu", tmp_dir, tag,
+                 (unsigned long long)seed);
+        snprintf(out2, sizeof out2, "%s/perm_%s_out%llu", tmp_dir, tag,
+                 (unsigned long long)seed);
+        uint64_t state = seed * 1000003;
+        copy_tree(src, shuffled, &state);
+        rc = run_import(format, shuffled, out2, lenient, &s1, &err);
+        ck_assert_msg(rc == 0, "%s", err.msg);
+        assert_same_outputs(out, out2);
+        ck_assert_uint_eq(s0.skipped_lines, s1.skipped_lines);
+        ck_assert_uint_eq(s0.side[0].duplicate_triples,
+                          s1.side[0].duplicate_triples);
+        remove_tree(shuffled);
+        remove_tree(out2);
+    }
+    remove_tree(out);
+}
+
+START_TEST(permuted_fixtures_give_identical_outputs)
+{
+    check_permutation(KGA_IMPORT_OPENEA, FIXTURES "/openea_small", "oe", 0);
+    check_permutation(KGA_IMPORT_DBP15K, FIXTURES "/dbp15k_small", "dbp", 0);
+    check_permutation(KGA_IMPORT_DBP15K, FIXTURES "/dbp15k_refonly", "ref", 0);
+}
+END_TEST
+
+/* Lenient choices (conflicting links, ids defined twice) must not depend on
+ * the order either. */
+START_TEST(permuted_messy_input_gives_identical_outputs)
+{
+    char src[512], dsrc[512];
+    snprintf(src, sizeof src, "%s", tmp_path("messy_oe"));
+    copy_tree(FIXTURES "/openea_small", src, NULL);
+    append_str(src, "721_5fold/1/test_links",
+               KG1 "Paris\tY/France\n" KG1 "France\tY/Orphan\n" KG1
+                   "Nobody\tY/Paris\n");
+    append_str(src, "721_5fold/1/train_links", KG1 "Alice\tY/Alice\n");
+    append_str(src, "rel_triples_2", "Y/France\ttype\tY/class/Country\n"
+                                     "Y/France\ttype\tY/class/Abstract\n"
+                                     "only two\tfields\n");
+    append_str(src, "attr_triples_1", KG1 "Alice\trdfs:label\t\"Alice\"\n"
+                                      KG1 "Alice\trdfs:label\t\"Al\"@en\n");
+    check_permutation(KGA_IMPORT_OPENEA, src, "messy_oe", 1);
+
+    snprintf(dsrc, sizeof dsrc, "%s", tmp_path("messy_dbp"));
+    copy_tree(FIXTURES "/dbp15k_small", dsrc, NULL);
+    append_str(dsrc, "ent_ids_1", "13\thttp://fr.dbpedia.org/resource/Autre\n"
+                                  "13\thttp://fr.dbpedia.org/resource/Isolé\n");
+    append_str(dsrc, "rel_ids_1", "1\thttp://fr.dbpedia.org/property/land\n");
+    append_str(dsrc, "ref_pairs", "12\t23\n10\t20\n");
+    check_permutation(KGA_IMPORT_DBP15K, dsrc, "messy_dbp", 1);
+}
+END_TEST
+
+START_TEST(permuted_real_data_gives_identical_outputs)
+{
+    char path[4096];
+    if (data_available("openea_D_Y_15K_V1", path, sizeof path))
+        check_permutation(KGA_IMPORT_OPENEA, path, "real_oe", 0);
+    if (data_available("dbp15k_fr_en", path, sizeof path))
+        check_permutation(KGA_IMPORT_DBP15K, path, "real_dbp", 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * The real datasets
+ * ------------------------------------------------------------------------ */
+
+static void check_store_counts(const char *out, const char *name,
+                               uint32_t entities, uint64_t triples)
+{
+    kga_store_t *s = open_store(out, name);
+    ck_assert_uint_eq(kga_store_entity_count(s), entities);
+    ck_assert_uint_eq(kga_store_triple_count(s), triples);
+    kga_store_close(s);
+}
+
+static size_t out_lines(const char *out, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    return count_lines(path);
+}
+
+START_TEST(real_dbp15k_fr_en_counts)
+{
+    char src[4096];
+    if (!data_available("dbp15k_fr_en", src, sizeof src))
+        return;
+    const char *out = tmp_path("real_dbp");
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    check_store_counts(out, "left.kgs", 19661, 105998);
+    check_store_counts(out, "right.kgs", 19993, 115722);
+    ck_assert_uint_eq(s.side[0].relations, 903);
+    ck_assert_uint_eq(s.side[1].relations, 1208);
+    ck_assert_uint_eq(s.side[0].duplicate_triples, 0);
+    ck_assert_uint_eq(s.train_links + s.valid_links, 4500);
+    ck_assert_uint_eq(s.valid_links, 450);
+    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 4050);
+    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 450);
+    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
+    /* Names in the native script, percent-decoded. */
+    kga_store_t *ls = open_store(out, "left.kgs");
+    ck_assert_str_eq(name_of(ls, FR "Like_a_Love%3F"), "Like a Love?");
+    ck_assert_str_eq(name_of(ls, FR "Hélène_de_Mecklembourg-Schwerin"),
+                     "Hélène de Mecklembourg-Schwerin");
+    kga_store_close(ls);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    ck_assert_msg(s.seconds < 2.0, "import took %.2f s", s.seconds);
+#endif
+}
+END_TEST
+
+START_TEST(real_openea_d_y_counts)
+{
+    char src[4096];
+    if (!data_available("openea_D_Y_15K_V1", src, sizeof src))
+        return;
+    const char *out = tmp_path("real_oe");
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    check_store_counts(out, "left.kgs", 15000, 30291);
+    check_store_counts(out, "right.kgs", 15000, 26638);
+    ck_assert_uint_eq(s.train_links, 3000);
+    ck_assert_uint_eq(s.valid_links, 1500);
+    ck_assert_uint_eq(s.test_links, 10500);
+    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 3000);
+    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 1500);
+    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
+    ck_assert_int_eq(s.valid_carved, 0);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    ck_assert_msg(s.seconds < 2.0, "import took %.2f s", s.seconds);
+#endif
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * The command
+ * ------------------------------------------------------------------------ */
+
+static int run_cmd(const char *const *args)
+{
+    char *argv[32];
+    int argc = 0;
+    while (args[argc] != NULL) {
+        argv[argc] = (char *)args[argc];
+        argc++;
+    }
+    argv[argc] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    int saved_out = dup(1), saved_err = dup(2);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    int rc = kga_cmd_import(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(devnull);
+    close(saved_out);
+    close(saved_err);
+    return rc;
+}
+
+START_TEST(command_exit_codes)
+{
+    const char *out = tmp_path("cmd_out");
+    const char *help[] = {"import", "--help", NULL};
+    ck_assert_int_eq(run_cmd(help), 0);
+    const char *none[] = {"import", NULL};
+    ck_assert_int_eq(run_cmd(none), 2);
+    const char *no_format[] = {"import", FIXTURES "/openea_small", out, NULL};
+    ck_assert_int_eq(run_cmd(no_format), 2);
+    const char *bad_format[] = {"import", "--format", "rdf",
+                                FIXTURES "/openea_small", out, NULL};
+    ck_assert_int_eq(run_cmd(bad_format), 2);
+    const char *bad_fraction[] = {"import", "--format=dbp15k",
+                                  "--valid-fraction", "1.5",
+                                  FIXTURES "/dbp15k_small", out, NULL};
+    ck_assert_int_eq(run_cmd(bad_fraction), 2);
+    const char *bad_fold[] = {"import", "--format", "openea", "--fold", "0",
+                              FIXTURES "/openea_small", out, NULL};
+    ck_assert_int_eq(run_cmd(bad_fold), 2);
+    const char *unknown[] = {"import", "--format", "openea", "--frobnicate",
+                             FIXTURES "/openea_small", out, NULL};
+    ck_assert_int_eq(run_cmd(unknown), 2);
+    const char *three[] = {"import", "--format", "openea", "a", "b", "c",
+                           NULL};
+    ck_assert_int_eq(run_cmd(three), 2);
+    const char *fails[] = {"import", "--format", "openea", "--fold", "2",
+                           FIXTURES "/openea_small", out, NULL};
+    ck_assert_int_eq(run_cmd(fails), 1);
+    const char *ok[] = {"import", "--format", "dbp15k", "--seed", "3",
+                        "--valid-fraction=0.5", "--lenient",
+                        FIXTURES "/dbp15k_small", out, NULL};
+    ck_assert_int_eq(run_cmd(ok), 0);
+    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 1);
+    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+static Suite *import_suite(void)
+{
+    Suite *s = suite_create("import");
+    TCase *units = tcase_create("units");
+    tcase_add_test(units, uri_local_names);
+    tcase_add_test(units, label_literals);
+    tcase_add_test(units, label_and_type_keys);
+    tcase_add_test(units, line_reader_line_ends_and_checks);
+    tcase_add_test(units, line_reader_long_lines);
+    tcase_add_test(units, split_tabs_counts_every_field);
+    tcase_add_test(units, links_write_read_round_trip);
+    tcase_add_test(units, links_read_rejects_bad_files);
+    tcase_add_test(units, links_resolve_against_stores);
+    suite_add_tcase(s, units);
+
+    TCase *layouts = tcase_create("layouts");
+    tcase_add_test(layouts, openea_fixture);
+    tcase_add_test(layouts, dbp15k_fixture);
+    tcase_add_test(layouts, dbp15k_seeded_split_of_ref_ent_ids);
+    tcase_add_loop_test(layouts, malformed_line_strict_and_lenient, 0,
+                        (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_test(layouts, lenient_counts_per_file);
+    tcase_add_test(layouts, both_sides_bad_reports_the_left);
+    tcase_add_test(layouts, openea_fold_without_valid_links);
+    tcase_add_test(layouts, missing_files_are_named);
+    tcase_add_test(layouts, command_exit_codes);
+    suite_add_tcase(s, layouts);
+
+    TCase *order = tcase_create("order independence");
+    tcase_set_timeout(order, 120);
+    tcase_add_test(order, permuted_fixtures_give_identical_outputs);
+    tcase_add_test(order, permuted_messy_input_gives_identical_outputs);
+    tcase_add_test(order, permuted_real_data_gives_identical_outputs);
+    suite_add_tcase(s, order);
+
+    TCase *real = tcase_create("real data");
+    tcase_set_timeout(real, 120);
+    tcase_add_test(real, real_dbp15k_fr_en_counts);
+    tcase_add_test(real, real_openea_d_y_counts);
+    suite_add_tcase(s, real);
+    return s;
+}
+
+int main(void)
+{
+    if (mkdtemp(tmp_dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    SRunner *sr = srunner_create(import_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    remove_tree(tmp_dir);
+    return failed == 0 ? 0 : 1;
+}
