@@ -1243,9 +1243,8 @@ START_TEST(real_dbp15k_fr_en_counts)
     ck_assert_str_eq(name_of(ls, FR "Hélène_de_Mecklembourg-Schwerin"),
                      "Hélène de Mecklembourg-Schwerin");
     kga_store_close(ls);
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-    ck_assert_msg(s.seconds < 2.0, "import took %.2f s", s.seconds);
-#endif
+    /* Import time is a benchmark (make bench), not a test: shared
+     * machines are too noisy for a timed assertion. */
 }
 END_TEST
 
@@ -1268,9 +1267,8 @@ START_TEST(real_openea_d_y_counts)
     ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 1500);
     ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
     ck_assert_int_eq(s.valid_carved, 0);
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-    ck_assert_msg(s.seconds < 2.0, "import took %.2f s", s.seconds);
-#endif
+    /* Import time is a benchmark (make bench), not a test: shared
+     * machines are too noisy for a timed assertion. */
 }
 END_TEST
 
