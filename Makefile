@@ -105,15 +105,23 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory kgalign
 	$(Q)KGALIGN=$(abspath $(KGALIGN)) bench/run.sh
 
-# The embedded default: a synthetic pair, imported into stores.
-DEMO     ?= $(BUILD)/demo
-DEMO_N   ?= 20000
+# The embedded default: a synthetic pair, imported, trained, evaluated and
+# served on localhost.
+DEMO      ?= $(BUILD)/demo
+DEMO_N    ?= 20000
+DEMO_PORT ?= 8080
 run: deps
 	$(Q)$(MAKE) --no-print-directory kgalign
 	./kgalign synth --entities $(DEMO_N) --seed 1 $(DEMO)/src
 	./kgalign import --format openea $(DEMO)/src $(DEMO)/data
-	./kgalign info $(DEMO)/data/left.kgs
-	./kgalign info $(DEMO)/data/right.kgs
+	./kgalign train $(DEMO)/data -o $(DEMO)/data/model.kgm
+	./kgalign eval $(DEMO)/data $(DEMO)/data/model.kgm
+	@l=$$(sed -n 1p $(DEMO)/data/test_links.tsv | cut -f1); \
+	 r=$$(sed -n 1p $(DEMO)/data/test_links.tsv | cut -f2); \
+	 echo; echo "serving on http://127.0.0.1:$(DEMO_PORT); try:"; \
+	 echo "  curl -s -X POST localhost:$(DEMO_PORT)/align -d '{\"left\": \"'$$l'\", \"right\": \"'$$r'\"}'"; \
+	 echo "  curl -s -X POST localhost:$(DEMO_PORT)/match -d '{\"left\": \"'$$l'\", \"k\": 5}'"; echo
+	./kgalign serve --data $(DEMO)/data --model $(DEMO)/data/model.kgm --port $(DEMO_PORT)
 
 clean:
 	rm -rf build build-asan build-ubsan kgalign

@@ -562,6 +562,9 @@ static const kga_config_option_t *flag_option(const char *arg, size_t len)
     for (size_t i = 0; i < len; i++)
         name[i] = arg[i] == '-' ? '_' : arg[i];
     name[len] = '\0';
+    /* `kgalign serve --data DIR` is the documented short form. */
+    if (strcmp(name, "data") == 0)
+        return find_option("data_dir");
     return find_option(name);
 }
 

@@ -11,7 +11,12 @@
 
 #define ARENA_CHUNK (1u << 20)
 #define MIN_TABLE_SLOTS 1024u
-#define EMPTY_SLOT UINT32_MAX
+#define EMPTY_SLOT UINT64_MAX
+/* Slots of the intern tables hold the high half of the hash beside the id,
+ * so that a probe rarely has to read the (cold) item to reject it. */
+#define SLOT(hash, id) (((hash) & 0xffffffff00000000ull) | (uint64_t)(id))
+#define SLOT_ID(slot) ((uint32_t)(slot))
+#define SLOT_TAG(slot) ((slot) & 0xffffffff00000000ull)
 
 /* ---- string arena ---- */
 
@@ -83,21 +88,22 @@ typedef struct {
 typedef struct {
     interned_t *items; /* id -> string */
     size_t count, cap;
-    uint32_t *slots; /* EMPTY_SLOT or id */
+    uint64_t *slots; /* EMPTY_SLOT or SLOT(hash, id) */
     size_t slot_mask;
 } intern_t;
 
 static int intern_rehash(intern_t *t, size_t nslots)
 {
-    uint32_t *slots = malloc(nslots * sizeof *slots);
+    uint64_t *slots = malloc(nslots * sizeof *slots);
     if (slots == NULL)
         return KGA_ENOMEM;
     memset(slots, 0xff, nslots * sizeof *slots);
     for (size_t id = 0; id < t->count; id++) {
-        size_t i = t->items[id].hash & (nslots - 1);
+        uint64_t h = t->items[id].hash;
+        size_t i = h & (nslots - 1);
         while (slots[i] != EMPTY_SLOT)
             i = (i + 1) & (nslots - 1);
-        slots[i] = (uint32_t)id;
+        slots[i] = SLOT(h, id);
     }
     free(t->slots);
     t->slots = slots;
@@ -111,9 +117,12 @@ static int64_t intern_find(const intern_t *t, const char *s, size_t len,
     if (t->slots == NULL)
         return -1;
     for (size_t i = h & t->slot_mask;; i = (i + 1) & t->slot_mask) {
-        uint32_t id = t->slots[i];
-        if (id == EMPTY_SLOT)
+        uint64_t slot = t->slots[i];
+        if (slot == EMPTY_SLOT)
             return -1;
+        if (SLOT_TAG(slot) != SLOT_TAG(h))
+            continue;
+        uint32_t id = SLOT_ID(slot);
         if (t->items[id].hash == h && strncmp(t->items[id].str, s, len) == 0 &&
             t->items[id].str[len] == '\0')
             return id;
@@ -151,7 +160,7 @@ static int intern_add(intern_t *t, arena_t *arena, const char *s,
     size_t i = h & t->slot_mask;
     while (t->slots[i] != EMPTY_SLOT)
         i = (i + 1) & t->slot_mask;
-    t->slots[i] = id;
+    t->slots[i] = SLOT(h, id);
     *out = id;
     return 0;
 }
@@ -165,9 +174,17 @@ static void intern_free(intern_t *t)
 /* ---- a set of fixed-size records, for dropping duplicate triples ---- */
 
 typedef struct {
-    uint64_t *slots; /* record index + 1, 0 = empty */
+    uint64_t *slots; /* REC_SLOT(hash, index), 0 = empty */
     size_t slot_mask;
 } recset_t;
+
+/* A record slot keeps 24 bits of the hash above the index + 1 (below 2^40),
+ * so that most mismatches are rejected without reading the record. */
+#define REC_INDEX_BITS 40
+#define REC_SLOT(hash, r) \
+    (((hash) >> REC_INDEX_BITS << REC_INDEX_BITS) | ((uint64_t)(r) + 1))
+#define REC_SLOT_INDEX(slot) (((slot) & ((1ull << REC_INDEX_BITS) - 1)) - 1)
+#define REC_SLOT_TAG(slot) ((slot) >> REC_INDEX_BITS)
 
 /* ---- the builder ---- */
 
@@ -292,10 +309,11 @@ static int recset_rehash(const kga_graph_builder_t *b, recset_t *s,
     if (slots == NULL)
         return KGA_ENOMEM;
     for (uint64_t r = 0; r < count; r++) {
-        size_t i = hash_of(b, r) & (nslots - 1);
+        uint64_t h = hash_of(b, r);
+        size_t i = h & (nslots - 1);
         while (slots[i] != 0)
             i = (i + 1) & (nslots - 1);
-        slots[i] = r + 1;
+        slots[i] = REC_SLOT(h, r);
     }
     free(s->slots);
     s->slots = slots;
@@ -312,11 +330,14 @@ static int recset_insert(const kga_graph_builder_t *b, recset_t *s,
         if (rc != 0)
             return rc;
     }
+    if (count + 1 >= 1ull << REC_INDEX_BITS)
+        return KGA_ELIMIT;
     size_t i = h & s->slot_mask;
     for (; s->slots[i] != 0; i = (i + 1) & s->slot_mask)
-        if (same(b, s->slots[i] - 1, candidate))
+        if (REC_SLOT_TAG(s->slots[i]) == REC_SLOT_TAG(h) &&
+            same(b, REC_SLOT_INDEX(s->slots[i]), candidate))
             return 1;
-    s->slots[i] = count + 1;
+    s->slots[i] = REC_SLOT(h, count);
     return 0;
 }
 
