@@ -43,9 +43,11 @@ LIBS_CHECK  = -lcheck_pic -lsubunit -lrt -lm
 CORE_SRC   := $(wildcard core/*.c)
 APP_SRC    := $(wildcard proto/*.c config/*.c server/*.c cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ    := $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 CORE_LIB   := $(BUILD)/libkgacore.a
 APP_LIB    := $(BUILD)/libkgaapp.a
 KGALIGN    := $(BUILD)/kgalign
@@ -77,6 +79,9 @@ $(APP_LIB): $(filter-out $(BUILD)/cli/main.o,$(APP_OBJ))
 $(KGALIGN): $(BUILD)/cli/main.o $(APP_LIB) $(CORE_LIB)
 	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_SERVER) $(LIBS_CORE)
 
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(APP_LIB) $(CORE_LIB)
+	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_SERVER) $(LIBS_CORE)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIB) $(CORE_LIB)
 	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_SERVER) $(LIBS_CORE)
 
@@ -102,8 +107,8 @@ test: deps
 	$(Q)KGALIGN=$(abspath $(KGALIGN)) BUILD=$(BUILD) tests/run-tests.sh $(TEST_BIN)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory kgalign
-	$(Q)KGALIGN=$(abspath $(KGALIGN)) bench/run.sh
+	$(Q)$(MAKE) --no-print-directory kgalign $(BENCH_BIN)
+	$(Q)KGALIGN=$(abspath $(KGALIGN)) BENCH_BIN=$(abspath $(BUILD)/bench) bench/run.sh
 
 # The embedded default: a synthetic pair, imported, trained, evaluated and
 # served on localhost.
@@ -127,4 +132,4 @@ clean:
 	rm -rf build build-asan build-ubsan kgalign
 
 .SECONDARY:
--include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

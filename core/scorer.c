@@ -9,6 +9,7 @@
 #include "name_features.h"
 #include "rng.h"
 #include "sampler.h"
+#include "sinkhorn.h"
 
 /* Seed of the projection: a constant, so that a model file needs no copy
  * of the matrix and every build of the scorer projects alike. */
@@ -144,6 +145,8 @@ void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
                          const uint32_t *right, size_t n, float *f)
 {
     const kga_tfidf_t *names = kga_fusion_names(s->fusion);
+    kga_fusion_state_t st;
+    kga_fusion_get_state(s->fusion, &st);
     float dist[SCORE_SLICE];
     for (size_t begin = 0; begin < n; begin += SCORE_SLICE) {
         size_t m = n - begin < SCORE_SLICE ? n - begin : SCORE_SLICE;
@@ -153,8 +156,12 @@ void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
         for (size_t k = 0; k < m; k++) {
             uint32_t i = left[begin + k], j = right[begin + k];
             float *row = f + (begin + k) * KGA_SCORER_FEATURES;
-            row[0] = (float)kga_fusion_log_p(s->fusion, i, j);
-            row[1] = kga_fusion_score(s->fusion, i, j);
+            /* log P from S, as kga_fusion_log_p does, without a second
+             * dot product. */
+            float score = kga_fusion_score(s->fusion, i, j);
+            row[0] = (float)kga_sinkhorn_log_p(score, st.tau, st.lu[i],
+                                               st.lv[j]);
+            row[1] = score;
             row[2] = s->use_names ? kga_tfidf_cosine(names, i, j) : 0.0f;
             row[3] = s->gnn != NULL && s->cache != NULL ? -dist[k] : 0.0f;
         }
