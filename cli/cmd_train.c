@@ -89,35 +89,29 @@ bad:
     return -1;
 }
 
+/* Each training log line goes to stderr, timed from the start. */
+static void log_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    kga_cli_progress_done();
+    fprintf(stderr, "train: %s\n", line);
+}
+
 static void print_report(const kga_train_report_t *r, const char *model)
 {
     const kga_fusion_report_t *f = &r->fusion;
     fprintf(stderr,
-            "trained %s in %.1f s\n"
-            "  names: validation Hits@1 %.3f alone -> %s\n"
-            "  fusion: %u rounds (kept round %u), %.1f s\n",
-            model, r->seconds, f->name_valid_hits1,
-            f->name_weight > 0 ? "used" : "not used", f->n_rounds,
-            f->best_round + 1, f->seconds);
-    for (uint32_t i = 0; i < f->n_rounds && i < KGA_FUSION_MAX_ROUNDS; i++)
-        fprintf(stderr,
-                "    round %u: %u seeds, validation Hits@1 %.4f, %.1f s\n",
-                i + 1, f->round[i].seeds, f->round[i].valid_hits1,
-                f->round[i].seconds);
-    if (r->epochs_run > 0)
-        fprintf(stderr, "  GNN: %u epochs, last loss %.4f, %.1f s\n",
-                r->epochs_run, r->gnn_loss, r->gnn_seconds);
-    fprintf(stderr,
-            "  final scorer: validation Hits@1 %.4f, calibration error "
-            "%.4f over %llu pairs\n",
-            r->valid_hits1, r->calib_ece,
-            (unsigned long long)r->calib_pairs);
+            "trained %s in %.1f s: fusion %.1f s (%u rounds, kept round %u), "
+            "GNN %.1f s (%u epochs), validation Hits@1 %.4f\n",
+            model, r->seconds, f->seconds, f->n_rounds, f->best_round + 1,
+            r->gnn_seconds, r->epochs_run, r->valid_hits1);
 }
 
 int kga_cmd_train(int argc, char **argv)
 {
     kga_train_params_t p;
     kga_train_params_init(&p);
+    p.log = log_line;
     const char *model = NULL;
     unsigned long long v;
     int c;

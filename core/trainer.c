@@ -1,6 +1,7 @@
 #include "trainer.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,21 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void train_log(const kga_train_params_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void train_log(const kga_train_params_t *p, const char *fmt, ...)
+{
+    if (p->log == NULL)
+        return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    p->log(p->log_ctx, line);
+}
+
 static kga_pair_t *pairs_of(const kga_pairs_t *p)
 {
     kga_pair_t *out = malloc((p->count ? p->count : 1) * sizeof *out);
@@ -101,6 +117,9 @@ static int train_gnn(kga_scorer_t *s, const kga_train_params_t *p,
         }
         report->epochs_run = e + 1;
         report->gnn_loss = st.loss;
+        train_log(p, "gnn epoch %u/%u: loss %.4f, active hinge terms %.3f, "
+                     "%.1f s",
+                  e + 1, p->epochs, st.loss, st.active, st.seconds);
         kga_progress_report(progress, "gnn epochs", e + 1, p->epochs);
     }
     rc = kga_scorer_gnn_cache(s, p->threads, err);
@@ -380,11 +399,23 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
     if (rc != 0)
         goto out;
     kga_scorer_init(&s, ds->store[0], ds->store[1], fusion);
+    const kga_fusion_report_t *fr = &report->fusion;
+    train_log(p, "names: validation Hits@1 %.4f alone -> %s",
+              fr->name_valid_hits1, fr->name_weight > 0 ? "used" : "not used");
+    for (uint32_t r = 0; r < fr->n_rounds && r < KGA_FUSION_MAX_ROUNDS; r++)
+        train_log(p, "fusion round %u: %u seeds, validation Hits@1 %.4f, "
+                     "%.1f s",
+                  r + 1, fr->round[r].seeds, fr->round[r].valid_hits1,
+                  fr->round[r].seconds);
     if (p->use_gnn &&
         (rc = train_gnn(&s, p, train, progress, report, err)) != 0)
         goto out;
     if ((rc = calibrate(&s, p, train, valid, pool, report, err)) != 0)
         goto out;
+    train_log(p, "final scorer: validation Hits@1 %.4f, calibration error "
+                 "%.4f over %llu pairs",
+              report->valid_hits1, report->calib_ece,
+              (unsigned long long)report->calib_pairs);
     kga_train_params_t saved = *p;
     saved.fusion = fp;
     rc = save_model(model_path, &s, &saved, train, err);

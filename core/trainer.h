@@ -28,6 +28,10 @@ typedef enum {
     KGA_FEATURES_BOTH      /* names and learned entity vectors */
 } kga_features_t;
 
+/* Receives one line of the training log (epoch, loss, validation Hits@1,
+ * time); core/ never prints. */
+typedef void (*kga_train_log_fn)(void *ctx, const char *line);
+
 typedef struct {
     kga_features_t features;
     kga_fusion_params_t fusion;
@@ -38,6 +42,8 @@ typedef struct {
     double threshold;      /* decision probability (0.5) */
     int threads;           /* <= 0: one per CPU */
     uint64_t seed;         /* seeds the fusion and the GNN (1) */
+    kga_train_log_fn log;  /* may be NULL */
+    void *log_ctx;
 } kga_train_params_t;
 
 typedef struct {

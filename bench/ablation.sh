@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Ablation of the model on the shared benchmarks: the defaults, then one
+# part switched off at a time. Not part of `make bench` by default (it trains
+# twelve models); run it as BENCHMARKS=bench/ablation.sh make bench.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+json_get() { sed -n "s/.*\"$2\": *\([-0-9.eE]*\).*/\1/p" "$1" | head -1; }
+
+variants=("defaults:" "no_cross_attention:--no-cross-attention"
+          "no_self_attention:--no-self-attention" "uniform_sampling:--uniform-sampling"
+          "no_hard_negatives:--no-hard-negatives" "no_gnn:--no-gnn")
+
+ablate() { # name format dir
+  local name=$1 format=$2 dir=$3 data="$BENCH_TMP/ablation_$1" sep=""
+  if ! have_data "$dir"; then
+    printf '"%s": {"skipped": "%s not found"}' "$name" "$DATA_DIR/$dir"
+    return
+  fi
+  "$KGALIGN" import --format "$format" "$DATA_DIR/$dir" "$data" >/dev/null
+  printf '"%s": {' "$name"
+  for v in "${variants[@]}"; do
+    local label=${v%%:*} flag=${v#*:}
+    # shellcheck disable=SC2086
+    measure train "$KGALIGN" train "$data" -o "$data/$label.kgm" $flag
+    "$KGALIGN" eval "$data" "$data/$label.kgm" --json >"$BENCH_TMP/ablation.json"
+    local j="$BENCH_TMP/ablation.json"
+    printf '%s"%s": {"hits1": %s, "hits10": %s, "mrr": %s, "prauc": %s, "train_seconds": %s}' \
+      "$sep" "$label" "$(json_get "$j" hits1)" "$(json_get "$j" hits10)" "$(json_get "$j" mrr)" \
+      "$(json_get "$j" prauc)" "$train_seconds"
+    sep=", "
+  done
+  printf '}'
+}
+
+fr=$(ablate dbp15k_fr_en dbp15k dbp15k_fr_en)
+dy=$(ablate openea_D_Y_15K_V1 openea openea_D_Y_15K_V1)
+printf '{"benchmark": "ablation",\n %s,\n %s}\n' "$fr" "$dy"
