@@ -23,6 +23,11 @@ struct kga_aligner {
     char version[17];
 };
 
+const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a)
+{
+    return &a->scorer;
+}
+
 const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side)
 {
     return a->store[side];

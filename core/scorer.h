@@ -76,4 +76,9 @@ double kga_scorer_logit(const kga_scorer_t *s, const float *f);
 
 void kga_scorer_destroy(kga_scorer_t *s);
 
+/* The scorer inside an opened aligner (aligner.h), for benchmarks and tests
+ * that time or inspect one stage. */
+typedef struct kga_aligner kga_aligner_t;
+const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a);
+
 #endif
