@@ -52,7 +52,7 @@ CORE_LIB   := $(BUILD)/libkgacore.a
 APP_LIB    := $(BUILD)/libkgaapp.a
 KGALIGN    := $(BUILD)/kgalign
 
-.PHONY: all test test-unit test-e2e bench run deps clean fuzz
+.PHONY: all test test-deploy bench run deps clean fuzz
 all: kgalign
 
 # ./kgalign always names the plain build; sanitizer builds stay in their
@@ -88,7 +88,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIB) $(CORE_LIB)
 # Debian packages the build, the tests and the benchmarks need. Installed only
 # when missing, so a prepared machine does not touch the network.
 DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
-                libopenblas-dev libuv1-dev check curl time
+                libopenblas-dev libuv1-dev check curl time python3 python3-yaml
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
@@ -105,6 +105,21 @@ tests-bin: $(TEST_BIN) kgalign
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests-bin
 	$(Q)KGALIGN=$(abspath $(KGALIGN)) BUILD=$(BUILD) tests/run-tests.sh $(TEST_BIN)
+ifeq ($(SANITIZER),)
+	$(Q)$(MAKE) --no-print-directory test-deploy
+endif
+
+# The files in deploy/ against real replicas behind HAProxy and nginx (both
+# installed when missing): a SIGTERM drain and a SIGKILL under load, no
+# request lost. See docs/deployment.md.
+test-deploy: deps
+	$(Q)$(MAKE) --no-print-directory kgalign
+	$(Q)KGALIGN=$(abspath $(KGALIGN)) tests/deploy/test-deploy.sh
+
+# libFuzzer harnesses (clang), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory kgalign $(BENCH_BIN)
