@@ -88,7 +88,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIB) $(CORE_LIB)
 # Debian packages the build, the tests and the benchmarks need. Installed only
 # when missing, so a prepared machine does not touch the network.
 DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
-                libopenblas-dev libuv1-dev check curl time python3 python3-yaml
+                libopenblas-dev libuv1-dev check curl time python3 python3-yaml prometheus
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

@@ -17,6 +17,9 @@
 #define BLOCK_ROWS 512u
 #define BLOCK_BYTES ((size_t)64 << 20)
 
+/* Scores tested at once when scanning a row of the product. */
+#define SCAN_CHUNK 32
+
 #define NONE UINT32_MAX
 
 struct kga_fusion {
@@ -79,7 +82,7 @@ int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
     if (p->sinkhorn_iters > 10000)
         return kga_err_set(err, KGA_EINVAL,
                            "fusion: sinkhorn_iters must be at most 10000");
-    if (p->rounds + 1 > KGA_FUSION_MAX_ROUNDS)
+    if (p->rounds >= KGA_FUSION_MAX_ROUNDS)
         return kga_err_set(err, KGA_EINVAL,
                            "fusion: rounds must be below %u, not %u",
                            KGA_FUSION_MAX_ROUNDS, p->rounds);
@@ -88,7 +91,7 @@ int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
     return 0;
 }
 
-/* ---- the scorer ------------------------------------------------------------ */
+/* ---- the scorer --------------------------------------------------------- */
 
 void kga_fusion_free(kga_fusion_t *f)
 {
@@ -190,7 +193,7 @@ double kga_fusion_log_p(const kga_fusion_t *f, uint32_t left, uint32_t right)
                               f->lu[left], f->lv[right]);
 }
 
-/* ---- candidates ------------------------------------------------------------ */
+/* ---- candidates --------------------------------------------------------- */
 
 typedef struct {
     float s;
@@ -253,11 +256,26 @@ static void topk_row(const topk_ctx_t *c, size_t q, const float *row,
     cand_t *st = work, *un = work + k, *best = work + 2 * k;
     uint32_t i = c->lefts[q];
 
-    for (size_t x = 0; x < c->nr; x++) {
-        if (ns == k && row[x] < st[k - 1].s)
-            continue;
-        cand_t cd = {row[x], (uint32_t)x, c->rkey[x]};
-        cand_insert(st, &ns, k, cd);
+    for (size_t x = 0; x < c->nr;) {
+        /* Once k are held, most chunks have nothing at or above the k-th
+         * score: one branch-free test per chunk skips them. */
+        if (ns == k && x + SCAN_CHUNK <= c->nr) {
+            float th = st[k - 1].s;
+            int any = 0;
+            for (size_t z = 0; z < SCAN_CHUNK; z++)
+                any |= row[x + z] >= th;
+            if (!any) {
+                x += SCAN_CHUNK;
+                continue;
+            }
+        }
+        size_t end = x + SCAN_CHUNK < c->nr ? x + SCAN_CHUNK : c->nr;
+        for (; x < end; x++) {
+            if (ns == k && row[x] < st[k - 1].s)
+                continue;
+            cand_t cd = {row[x], (uint32_t)x, c->rkey[x]};
+            cand_insert(st, &ns, k, cd);
+        }
     }
     /* Union with the name candidates, everything scored exactly. */
     const uint32_t *ni = c->name_idx != NULL ? c->name_idx + q * k : NULL;
@@ -323,8 +341,10 @@ static int topk_check(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
     if (k > KGA_FUSION_MAX_TOPK)
         return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
                            KGA_FUSION_MAX_TOPK);
-    if (nr > INT_MAX || f->width > INT_MAX / BLOCK_ROWS)
-        return kga_err_set(err, KGA_ELIMIT, "fusion: %zu candidates", nr);
+    if (nr > INT_MAX || f->width > INT_MAX / BLOCK_ROWS ||
+        (k > 0 && nl > SIZE_MAX / sizeof(float) / k))
+        return kga_err_set(err, KGA_ELIMIT, "fusion: %zu x %zu candidates",
+                           nl, nr);
     for (size_t q = 0; q < nl; q++)
         if (lefts[q] >= f->n[0])
             return kga_err_set(err, KGA_EINVAL,
@@ -350,36 +370,44 @@ static int topk_check(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
     return rc;
 }
 
-int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
+/* The name candidates of the queries (wn > 0 only): nl x k right entities
+ * and cosines, allocated here. */
+static int name_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
+                     const uint32_t *rights, size_t nr, size_t k, int threads,
+                     uint32_t **idx, float **cosine, kga_err_t *err)
+{
+    *idx = malloc((nl * k + 1) * sizeof **idx);
+    *cosine = malloc((nl * k + 1) * sizeof **cosine);
+    if (*idx == NULL || *cosine == NULL) {
+        free(*cosine);
+        free(*idx);
+        *idx = NULL;
+        *cosine = NULL;
+        return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory (names)");
+    }
+    return kga_tfidf_topk(f->names, KGA_TFIDF_LEFT, lefts, nl, rights, nr, k,
+                          threads, *idx, *cosine, err);
+}
+
+/* kga_fusion_topk() on checked input, the name candidates given (NULL
+ * when wn is 0). */
+static int topk_run(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     const uint32_t *rights, size_t nr, size_t k,
+                    const uint32_t *name_idx, const float *name_cos,
                     kga_pool_t *pool, uint32_t *out_idx, float *out_score,
                     kga_err_t *err)
 {
-    int rc;
-    if (rights == NULL)
-        nr = f->n[1];
-    if ((rc = topk_check(f, lefts, nl, rights, nr, k, err)) != 0)
-        return rc;
-    if (nl == 0 || k == 0)
-        return 0;
-    if (nr == 0) {
-        for (size_t x = 0; x < nl * k; x++) {
-            out_idx[x] = NONE;
-            out_score[x] = -INFINITY;
-        }
-        return 0;
-    }
-
+    int rc = 0;
     int nw = kga_pool_threads(pool);
     size_t w = f->width;
     size_t block = BLOCK_BYTES / (nr * sizeof(float));
     block = block < 16 ? 16 : block > BLOCK_ROWS ? BLOCK_ROWS : block;
     topk_ctx_t c = {.f = f, .lefts = lefts, .nl = nl, .rights = rights,
-                    .nr = nr, .k = k, .block = block, .out_idx = out_idx,
+                    .nr = nr, .name_idx = name_idx, .name_cos = name_cos,
+                    .k = k, .block = block, .out_idx = out_idx,
                     .out_score = out_score};
-    float *B = NULL, *name_cos = NULL;
+    float *B = NULL;
     uint64_t *rkey = NULL;
-    uint32_t *name_idx = NULL;
     c.A = calloc((size_t)nw, sizeof *c.A);
     c.C = calloc((size_t)nw, sizeof *c.C);
     c.work = calloc((size_t)nw, sizeof *c.work);
@@ -404,24 +432,13 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
     }
     c.B = rights != NULL ? B : f->F[1];
     c.rkey = rights != NULL ? rkey : f->key[1];
-    if (f->wn > 0.0f) {
-        name_idx = malloc(nl * k * sizeof *name_idx);
-        name_cos = malloc(nl * k * sizeof *name_cos);
-        if (!name_idx || !name_cos)
-            goto nomem;
-        rc = kga_tfidf_topk(f->names, KGA_TFIDF_LEFT, lefts, nl, rights, nr,
-                            k, nw, name_idx, name_cos, err);
-        if (rc != 0)
-            goto out;
-        c.name_idx = name_idx;
-        c.name_cos = name_cos;
-    }
 
-    /* One BLAS thread per pool worker: the blocks are the parallel unit. */
+    /* One BLAS thread per pool worker: the blocks are the parallel unit
+     * (measured: as fast as OpenBLAS threads, and the candidate selection
+     * of one block overlaps the product of the next). */
     int blas = kga_blas_serial_enter();
     kga_pool_run(pool, (nl + block - 1) / block, 1, topk_blocks, &c);
     kga_blas_serial_leave(blas);
-    rc = 0;
     goto out;
 nomem:
     rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory (candidates)");
@@ -437,14 +454,44 @@ out:
     free(c.work);
     free(c.C);
     free(c.A);
-    free(name_cos);
-    free(name_idx);
     free(rkey);
     free(B);
     return rc;
 }
 
-/* ---- training --------------------------------------------------------------- */
+int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
+                    const uint32_t *rights, size_t nr, size_t k,
+                    kga_pool_t *pool, uint32_t *out_idx, float *out_score,
+                    kga_err_t *err)
+{
+    int rc;
+    if (rights == NULL)
+        nr = f->n[1];
+    if ((rc = topk_check(f, lefts, nl, rights, nr, k, err)) != 0)
+        return rc;
+    if (nl == 0 || k == 0)
+        return 0;
+    if (nr == 0) {
+        for (size_t x = 0; x < nl * k; x++) {
+            out_idx[x] = NONE;
+            out_score[x] = -INFINITY;
+        }
+        return 0;
+    }
+    uint32_t *name_idx = NULL;
+    float *name_cos = NULL;
+    if (f->wn > 0.0f)
+        rc = name_topk(f, lefts, nl, rights, nr, k, kga_pool_threads(pool),
+                       &name_idx, &name_cos, err);
+    if (rc == 0)
+        rc = topk_run(f, lefts, nl, rights, nr, k, name_idx, name_cos, pool,
+                      out_idx, out_score, err);
+    free(name_cos);
+    free(name_idx);
+    return rc;
+}
+
+/* ---- training ----------------------------------------------------------- */
 
 /* The domain and the per-round results over it. */
 typedef struct {
@@ -459,10 +506,14 @@ typedef struct {
     uint32_t *col;         /* nL x k columns (KGA_SINKHORN_EMPTY) */
     double *lu, *lv;       /* nL, nR */
     double *logp;          /* nL x k */
+    uint32_t *name_idx;    /* nL x k name candidates, the same every round */
+    float *name_cos;       /* (NULL when wn is 0) */
 } domain_t;
 
 static void domain_destroy(domain_t *d)
 {
+    free(d->name_cos);
+    free(d->name_idx);
     free(d->logp);
     free(d->lv);
     free(d->lu);
@@ -590,7 +641,8 @@ static void fill_log_p(domain_t *d, double tau)
         d->logp[s] = d->col[s] == KGA_SINKHORN_EMPTY
                          ? -INFINITY
                          : kga_sinkhorn_log_p(d->score[s], tau,
-                                              d->lu[s / d->k], d->lv[d->col[s]]);
+                                              d->lu[s / d->k],
+                                              d->lv[d->col[s]]);
 }
 
 /* Validation Hits@1 by log P over each row's candidates (ties against). */
@@ -615,7 +667,6 @@ static double valid_hits1(const domain_t *d)
     }
     return (double)hits / d->nv;
 }
-
 
 /* Candidate slot a beats slot b of the same column: higher log P, then the
  * lower hash of the left external id. */
@@ -715,7 +766,8 @@ static void best_keep(best_t *b, kga_fusion_t *f, const domain_t *d,
         b->rowmax[i] = d->col[(size_t)i * d->k] == KGA_SINKHORN_EMPTY
                            ? NAN
                            : (double)d->score[(size_t)i * d->k];
-    memcpy(b->seeds, seeds, n_seeds * sizeof *seeds);
+    if (n_seeds > 0)
+        memcpy(b->seeds, seeds, n_seeds * sizeof *seeds);
     b->n_seeds = n_seeds;
     b->valid_hits1 = h1;
 }
@@ -723,9 +775,8 @@ static void best_keep(best_t *b, kga_fusion_t *f, const domain_t *d,
 /* Installs the best round into f and gives every entity its lu and lv
  * (the fallbacks of fusion.h). */
 static int finish(kga_fusion_t *f, best_t *b, const domain_t *d,
-                  kga_pool_t *pool, kga_err_t *err)
+                  const kga_pair_t *train, size_t n_train, kga_err_t *err)
 {
-    int rc = 0;
     for (int s = 0; s < 2; s++) {
         float *t = b->F[s];
         b->F[s] = f->F[s];
@@ -735,16 +786,13 @@ static int finish(kga_fusion_t *f, best_t *b, const domain_t *d,
     f->n_seeds = b->n_seeds;
     b->seeds = NULL;
 
-    size_t nt = f->n[0]; /* at most every left entity falls back */
+    size_t most = d->nL > d->nR ? d->nL : d->nR;
     double *scale = malloc(((size_t)d->nL + 1) * sizeof *scale);
-    double *tmp = malloc(((size_t)(d->nL > d->nR ? d->nL : d->nR) + 1) *
-                         sizeof *tmp);
-    uint32_t *q = malloc((nt + 1) * sizeof *q);
-    uint32_t *idx = malloc((nt * d->k + 1) * sizeof *idx);
-    float *sc = malloc((nt * d->k + 1) * sizeof *sc);
-    if (!scale || !tmp || !q || !idx || !sc) {
-        rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
-        goto out;
+    double *tmp = malloc((most + 1) * sizeof *tmp);
+    if (!scale || !tmp) {
+        free(tmp);
+        free(scale);
+        return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     }
     for (uint32_t i = 0; i < d->nL; i++)
         scale[i] = b->lu[i] + b->rowmax[i] / f->tau;
@@ -752,32 +800,26 @@ static int finish(kga_fusion_t *f, best_t *b, const domain_t *d,
     double rowmax = median(b->rowmax, d->nL, tmp);
     double lv = median(b->lv, d->nR, tmp);
 
-    size_t n = 0;
     for (uint32_t i = 0; i < f->n[0]; i++) {
         uint32_t row = d->lpos[i];
-        if (row != NONE && isfinite(b->lu[row]))
-            f->lu[i] = b->lu[row];
-        else
-            q[n++] = i;
+        f->lu[i] = row != NONE && isfinite(b->lu[row])
+                       ? b->lu[row]
+                       : -rowmax / f->tau + c;
     }
-    rc = kga_fusion_topk(f, q, n, d->R, d->nR, d->k, pool, idx, sc, err);
-    if (rc != 0)
-        goto out;
-    for (size_t x = 0; x < n; x++) {
-        double m = idx[x * d->k] != NONE ? (double)sc[x * d->k] : rowmax;
-        f->lu[q[x]] = -m / f->tau + c;
-    }
+    /* A training pair scores like a typical confident match: its S takes
+     * the place of the row maximum. */
+    for (size_t x = 0; x < n_train; x++)
+        f->lu[train[x].left] =
+            -(double)kga_fusion_score(f, train[x].left, train[x].right) /
+                f->tau +
+            c;
     for (uint32_t j = 0; j < f->n[1]; j++) {
         uint32_t col = d->rpos[j];
         f->lv[j] = col != NONE && isfinite(b->lv[col]) ? b->lv[col] : lv;
     }
-out:
-    free(sc);
-    free(idx);
-    free(q);
     free(tmp);
     free(scale);
-    return rc;
+    return 0;
 }
 
 static void best_destroy(best_t *b)
@@ -828,8 +870,19 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
 
     t = now();
     kga_progress_report(progress, "candidates", r, total);
-    rc = kga_fusion_topk(f, d->L, d->nL, d->R, d->nR, d->k, pool, d->cand,
-                         d->score, err);
+    if (f->wn > 0.0f && d->name_idx == NULL && d->nL > 0 && d->nR > 0) {
+        rc = name_topk(f, d->L, d->nL, d->R, d->nR, d->k,
+                       kga_pool_threads(pool), &d->name_idx, &d->name_cos,
+                       err);
+        if (rc != 0)
+            return rc;
+    }
+    if (d->nL > 0 && d->nR > 0)
+        rc = topk_run(f, d->L, d->nL, d->R, d->nR, d->k, d->name_idx,
+                      d->name_cos, pool, d->cand, d->score, err);
+    else
+        rc = kga_fusion_topk(f, d->L, d->nL, d->R, d->nR, d->k, pool, d->cand,
+                             d->score, err);
     if (rc != 0)
         return rc;
     for (size_t s = 0; s < (size_t)d->nL * d->k; s++)
@@ -905,7 +958,8 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
         rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
         goto fail;
     }
-    memcpy(seeds, train, n_train * sizeof *seeds);
+    if (n_train > 0)
+        memcpy(seeds, train, n_train * sizeof *seeds);
     size_t n_seeds = n_train;
 
     double prev = 0.0;
@@ -936,7 +990,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
 
     double t = now();
     kga_progress_report(progress, "fallback", report->n_rounds, total);
-    if ((rc = finish(f, &best, &d, pool, err)) != 0)
+    if ((rc = finish(f, &best, &d, train, n_train, err)) != 0)
         goto fail;
     report->fallback_seconds = now() - t;
     report->seconds = now() - t0;
@@ -995,7 +1049,8 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
         rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
         goto fail;
     }
-    memcpy(f->seeds, state->seeds, state->n_seeds * sizeof *f->seeds);
+    if (state->n_seeds > 0)
+        memcpy(f->seeds, state->seeds, state->n_seeds * sizeof *f->seeds);
     f->n_seeds = state->n_seeds;
     if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
         (rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, f->F[0],

@@ -44,11 +44,14 @@
  * After `rounds` extra rounds, or once validation Hits@1 gains less than
  * min_gain over the previous round, the best round's state is kept.
  *
- * Fallbacks, so that lu and lv exist for every entity: a left entity
- * outside L (or without candidates) gets lu = -rowmax / tau + c, rowmax
- * being its best S over R (kga_fusion_topk) and c the median over the rows
- * of L of lu + rowmax / tau; a right entity that no row of L chose as a
- * candidate (or outside R) gets the median lv of those that were chosen.
+ * Fallbacks, so that lu and lv exist for every entity. Let c be the median
+ * over the rows of L of lu + rowmax / tau (rowmax: the row's best S; c is
+ * the typical log scale Sinkhorn gave a row). The left entity of a training
+ * link (i, i') gets lu = -S(i, i') / tau + c, so that a training pair
+ * scores like a typical confident match; a row of L without candidates
+ * gets lu = -m / tau + c, m the median rowmax. A right entity that no row
+ * of L chose as a candidate (training entities included) gets the median
+ * lv of those that were chosen.
  * Without validation links, the names are used and all rounds run.
  *
  * Nothing depends on internal ids: ties are broken by hashes of external
@@ -66,7 +69,7 @@ typedef struct {
     double tau;              /* Sinkhorn temperature (0.02) */
     uint32_t sinkhorn_iters; /* (20) */
     uint32_t rounds;         /* bootstrapping rounds after the first (3) */
-    double min_gain;         /* early stop below this valid Hits@1 gain (0.003) */
+    double min_gain;         /* stop when valid Hits@1 gains less (0.003) */
     int threads;             /* training threads; <= 0: one per CPU (0) */
 } kga_fusion_params_t;
 

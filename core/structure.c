@@ -72,7 +72,7 @@ int kga_structure_params_check(const kga_structure_params_t *p,
                            KGA_STRUCTURE_MAX_HOPS, p->hops);
     if (p->typed_hops > p->hops + 1)
         return kga_err_set(err, KGA_EINVAL,
-                           "structure: typed_hops (%u) must be at most hops + 1",
+                           "structure: typed_hops (%u) must be <= hops + 1",
                            p->typed_hops);
     if (p->signature != 0 && p->signature != 1)
         return kga_err_set(err, KGA_EINVAL,
@@ -91,7 +91,7 @@ uint32_t kga_structure_entities(const kga_structure_t *g, int side)
     return g->side[side != 0].n;
 }
 
-/* ---- building ------------------------------------------------------------ */
+/* ---- building ----------------------------------------------------------- */
 
 static void side_destroy(side_graph_t *s)
 {
@@ -206,7 +206,8 @@ static int build_by_tail(kga_structure_t *g)
             m += (s->drel[x] & 1u) == 0;
         g->by_tail_off[i + 1] = g->by_tail_off[i] + m;
     }
-    g->by_tail = malloc((size_t)(g->by_tail_off[s->n] + 1) * sizeof *g->by_tail);
+    g->by_tail =
+        malloc((size_t)(g->by_tail_off[s->n] + 1) * sizeof *g->by_tail);
     if (g->by_tail == NULL)
         return KGA_ENOMEM;
     for (uint32_t i = 0; i < s->n; i++) {
@@ -264,7 +265,7 @@ void kga_structure_free(kga_structure_t *g)
     free(g);
 }
 
-/* ---- random vectors -------------------------------------------------------- */
+/* ---- random vectors ----------------------------------------------------- */
 
 /* Scales x to unit L2 norm (a zero vector stays zero). The sum runs in
  * double and in index order. */
@@ -310,7 +311,7 @@ static void relation_vector(uint64_t seed, uint64_t key, uint32_t dir,
     }
 }
 
-/* ---- soft relation alignment ------------------------------------------------ */
+/* ---- soft relation alignment -------------------------------------------- */
 
 typedef struct {
     uint64_t *a;
@@ -384,7 +385,8 @@ static int collect_matches(const kga_structure_t *g, const uint32_t *map,
                     /* Same orientation: head side with head side; reversed:
                      * crossed. */
                     uint64_t a = (2 * r2 + (uint64_t)rev) << 32 | (2 * r);
-                    uint64_t b = (2 * r2 + 1 - (uint64_t)rev) << 32 | (2 * r + 1);
+                    uint64_t b = (2 * r2 + 1 - (uint64_t)rev) << 32 |
+                                 (2 * r + 1);
                     int rc;
                     if ((rc = list_push(out, a)) != 0 ||
                         (rc = list_push(out, b)) != 0)
@@ -405,18 +407,19 @@ static int relation_vectors(const kga_structure_t *g, const uint32_t *map,
     uint32_t d = g->p.dim;
     const side_graph_t *L = &g->side[0], *R = &g->side[1];
     for (uint32_t q = 0; q < 2 * L->nrel; q++)
-        relation_vector(g->p.seed, L->rel_key[q / 2], q & 1u, vl + (size_t)q * d,
-                        d);
+        relation_vector(g->p.seed, L->rel_key[q / 2], q & 1u,
+                        vl + (size_t)q * d, d);
     for (uint32_t q = 0; q < 2 * R->nrel; q++)
-        relation_vector(g->p.seed, R->rel_key[q / 2], q & 1u, vr + (size_t)q * d,
-                        d);
+        relation_vector(g->p.seed, R->rel_key[q / 2], q & 1u,
+                        vr + (size_t)q * d, d);
 
     u64_list_t m = {0};
     double *acc = malloc((size_t)d * sizeof *acc);
     int rc = acc != NULL ? collect_matches(g, map, &m) : KGA_ENOMEM;
     if (rc != 0)
         goto out;
-    qsort(m.a, m.n, sizeof *m.a, cmp_u64);
+    if (m.n > 0)
+        qsort(m.a, m.n, sizeof *m.a, cmp_u64);
     stats->matched_triples = m.n / 2;
     /* One group per right directed relation, its left relations in
      * increasing order: v = sum_rho count / total * v_rho. */
@@ -456,7 +459,7 @@ out:
     return rc;
 }
 
-/* ---- propagation ------------------------------------------------------------- */
+/* ---- propagation -------------------------------------------------------- */
 
 typedef enum { STAGE_CLEAR, STAGE_HOP, STAGE_TYPED, STAGE_SIGNATURE,
                STAGE_FINISH } stage_t;

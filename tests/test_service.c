@@ -1,0 +1,2528 @@
+/* The alignment service with the real model, through the kgalign command:
+ * a small synthetic pair is generated, imported and trained (one epoch) once,
+ * then each test starts `kgalign serve` as a child process on 127.0.0.1 and
+ * talks to it over sockets.
+ *
+ * What is held: every endpoint and every error status of the contract
+ * (400 naming the field, 404, 405 with Allow, 413 by body size and by pair
+ * count, 503 with Retry-After at the in-flight cap, 504 at the deadline);
+ * request ids echoed or generated, in the header, the body and the JSON log
+ * line of the request; every response valid against the schemas of
+ * proto/openapi.yaml (kept as JSON in tests/fixtures/service/schemas.json,
+ * checked here to agree with the YAML); the server's scores equal to the
+ * offline scorer's (the aligner opened in this process on the same files,
+ * and `kgalign align`); /metrics accepted by `promtool check metrics`;
+ * reload with a damaged model keeps the old snapshot and counts the failure;
+ * SIGTERM under load loses no accepted request; the in-flight cap answers
+ * 503 at once instead of queueing.
+ *
+ * The server listens on --port 0 (the kernel picks a free port, so two runs
+ * never collide) and the test reads the port from its "listening" log line.
+ * The child dies with the test (PR_SET_PDEATHSIG).
+ *
+ * Environment: KGALIGN (the binary, default ./kgalign); KGA_NO_PROMTOOL=1
+ * to run without promtool (Debian package prometheus), which is otherwise a
+ * failure.
+ *
+ * tests/fixtures/service/schemas.json is components.schemas of openapi.yaml
+ * without descriptions and examples, written by (from the repository root,
+ * with python3-yaml):
+ *   python3 -c 'import yaml, json, sys; s = lambda x: {k: s(v) for k, v in
+ *     x.items() if k not in ("description", "example")} if isinstance(x,
+ *     dict) else [s(v) for v in x] if isinstance(x, list) else x;
+ *     json.dump({"schemas": s(yaml.safe_load(open("proto/openapi.yaml"))
+ *     ["components"]["schemas"])}, sys.stdout, indent=2); print()'
+ *     > tests/fixtures/service/schemas.json
+ * The test schemas_agree_with_openapi fails when the two drift apart. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aligner.h"
+#include "store.h"
+
+/* Test links used by the checks (the first ones of test_links.tsv). */
+#define N_LINKS 300
+
+static char tmp[256];       /* everything the test writes */
+static char data_dir[300];  /* left.kgs, right.kgs, model.kgm, links */
+static char model1[320];    /* data_dir/model.kgm */
+static char model2[320];    /* same data, another seed: another version */
+static char schemas_path[512];
+static const char *kgalign;
+static char *link_left[N_LINKS], *link_right[N_LINKS];
+static size_t n_links;
+
+/* Fixture set-up runs outside any test, where ck_assert cannot be used. */
+#define FIXTURE_CHECK(cond)                                              \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            fprintf(stderr, "%s:%d: fixture: %s failed\n", __FILE__,     \
+                    __LINE__, #cond);                                    \
+            exit(EXIT_FAILURE);                                          \
+        }                                                                \
+    } while (0)
+
+/* ------------------------------------------------------------------------
+ * Small utilities
+ * ------------------------------------------------------------------------ */
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/* The whole file (malloc'd, NUL-terminated; "" when unreadable). */
+static char *read_file(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    size_t cap = 1 << 16, len = 0, n;
+    char *buf = malloc(cap);
+    if (f != NULL) {
+        while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+            len += n;
+            if (cap - len < 2) {
+                cap *= 2;
+                buf = realloc(buf, cap);
+            }
+        }
+        fclose(f);
+    }
+    buf[len] = '\0';
+    if (len_out != NULL)
+        *len_out = len;
+    return buf;
+}
+
+/* Writes a file under a temporary name and renames it into place: the
+ * server maps its model, which must never change under it. */
+static void write_file_atomic(const char *path, const char *buf, size_t len)
+{
+    char t[600];
+    snprintf(t, sizeof t, "%s.tmp", path);
+    FILE *f = fopen(t, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(t, path), 0);
+}
+
+/* A growing string. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb_add(sbuf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->s != NULL ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = (b->cap + (size_t)n + 1) * 2;
+        b->s = realloc(b->s, b->cap);
+    }
+}
+
+/* A JSON string literal for s (the ids here are plain URIs; escaped
+ * anyway). */
+static void sb_json_str(sbuf_t *b, const char *s)
+{
+    json_t *j = json_string(s);
+    char *enc = json_dumps(j, JSON_ENCODE_ANY);
+    sb_add(b, "%s", enc);
+    free(enc);
+    json_decref(j);
+}
+
+/* ------------------------------------------------------------------------
+ * The server process
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char log[512];
+} server_t;
+
+static int log_seq;
+
+/* The log so far. */
+static char *read_log(const server_t *s)
+{
+    return read_file(s->log, NULL);
+}
+
+/* Starts `kgalign serve` on the fixture with model (NULL: the data
+ * directory's) and extra flags args (NULL-terminated, may be NULL).
+ * Returns once the server listens; does not wait for the snapshot. */
+static void server_start(server_t *s, const char *model,
+                         const char *const *args)
+{
+    snprintf(s->log, sizeof s->log, "%s/server-%d-%d.log", tmp, (int)getpid(),
+             log_seq++);
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = kgalign;
+    argv[n++] = "serve";
+    argv[n++] = "--data-dir";
+    argv[n++] = data_dir;
+    argv[n++] = "--model";
+    argv[n++] = model != NULL ? model : model1;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    argv[n++] = "--threads";
+    argv[n++] = "2";
+    argv[n++] = "--drain-delay-ms";
+    argv[n++] = "50";
+    for (int i = 0; args != NULL && args[i] != NULL; i++) {
+        ck_assert_int_lt(n, 62);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+
+    pid_t ppid = getpid();
+    s->pid = fork();
+    ck_assert_int_ge(s->pid, 0);
+    if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != ppid)
+            _exit(99);
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+        int null = open("/dev/null", O_WRONLY);
+        if (fd < 0 || null < 0)
+            _exit(98);
+        dup2(fd, STDERR_FILENO);
+        dup2(null, STDOUT_FILENO);
+        close(fd);
+        close(null);
+        execv(kgalign, (char *const *)argv);
+        _exit(97);
+    }
+    s->port = 0;
+    double until = now_s() + 20;
+    while (now_s() < until) {
+        char *log = read_log(s);
+        const char *l = strstr(log, "\"event\":\"listening\"");
+        const char *p = l != NULL ? strstr(l, "\"port\":") : NULL;
+        if (p != NULL)
+            s->port = atoi(p + 7);
+        free(log);
+        if (s->port > 0)
+            return;
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            ck_abort_msg("kgalign serve exited at start-up (%s):\n%s",
+                         kgalign, read_log(s));
+        }
+        sleep_ms(10);
+    }
+    ck_abort_msg("kgalign serve did not log 'listening':\n%s", read_log(s));
+}
+
+/* Waits for the child; its exit status, 128 + signal, or -1 on timeout. */
+static int server_wait(server_t *s, double timeout_s)
+{
+    double until = now_s() + timeout_s;
+    while (now_s() < until) {
+        int status;
+        pid_t p = waitpid(s->pid, &status, WNOHANG);
+        if (p == s->pid) {
+            s->pid = 0;
+            if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+            return 128 + WTERMSIG(status);
+        }
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+/* SIGTERM and the drain; asserts exit status 0. */
+static void server_stop(server_t *s)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGTERM);
+    pid_t pid = s->pid;
+    int rc = server_wait(s, 20);
+    if (rc < 0)
+        kill(pid, SIGKILL);
+    ck_assert_msg(rc == 0, "server exit status %d; log:\n%s", rc,
+                  read_log(s));
+}
+
+/* ------------------------------------------------------------------------
+ * A small HTTP/1.1 client
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    int status;
+    char head[8192]; /* status line and headers */
+    char *body;
+    size_t body_len;
+    int complete; /* the whole Content-Length arrived */
+    json_t *json; /* the body parsed, when it is JSON */
+} http_resp_t;
+
+static void http_resp_free(http_resp_t *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+/* A connected socket, or -1 with errno set. */
+static int http_connect_raw(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static int http_connect(int port)
+{
+    int fd = http_connect_raw(port);
+    ck_assert_msg(fd >= 0, "connect to port %d: %s", port, strerror(errno));
+    return fd;
+}
+
+/* 0, or -1 when the peer closed or failed. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Value of header name (case-insensitive) copied into buf, or NULL. */
+static const char *http_header(const http_resp_t *r, const char *name,
+                               char *buf, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *p = strstr(r->head, "\r\n");
+    while (p != NULL && p[2] != '\0') {
+        p += 2;
+        const char *end = strstr(p, "\r\n");
+        if (end == NULL)
+            end = p + strlen(p);
+        if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0 &&
+            p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = (size_t)(end - v);
+            if (vl >= cap)
+                vl = cap - 1;
+            memcpy(buf, v, vl);
+            buf[vl] = '\0';
+            return buf;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+/* Reads one response: headers, then Content-Length bytes (or to EOF).
+ * Returns 0, or -1 when no status line came. */
+static int http_read(int fd, http_resp_t *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t hl = 0;
+    char *end = NULL;
+    while (end == NULL) {
+        if (hl + 1 >= sizeof r->head)
+            return -1;
+        ssize_t n = recv(fd, r->head + hl, 1, 0); /* byte by byte: simple */
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        hl += (size_t)n;
+        r->head[hl] = '\0';
+        end = hl >= 4 ? strstr(r->head + hl - 4, "\r\n\r\n") : NULL;
+    }
+    if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1)
+        return -1;
+    char v[64];
+    long cl = http_header(r, "Content-Length", v, sizeof v) != NULL ? atol(v)
+                                                                     : -1;
+    size_t cap = cl >= 0 ? (size_t)cl + 1 : 1 << 16;
+    r->body = malloc(cap);
+    for (;;) {
+        if (cl >= 0 && r->body_len == (size_t)cl)
+            break;
+        if (r->body_len + 1 >= cap) {
+            cap *= 2;
+            r->body = realloc(r->body, cap);
+        }
+        ssize_t n = recv(fd, r->body + r->body_len, cap - r->body_len - 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        r->body_len += (size_t)n;
+    }
+    r->body[r->body_len] = '\0';
+    r->complete = cl < 0 || r->body_len == (size_t)cl;
+    json_error_t je;
+    r->json = json_loadb(r->body, r->body_len, 0, &je);
+    return 0;
+}
+
+/* A request with Content-Length and the extra header lines (each ending
+ * in \r\n); malloc'd, *len bytes. */
+static char *format_request(const char *method, const char *path,
+                            const char *headers, const char *body,
+                            int keep_alive, size_t *len)
+{
+    sbuf_t b = {0};
+    size_t bl = body != NULL ? strlen(body) : 0;
+    sb_add(&b, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sContent-Length: %zu"
+               "\r\n\r\n",
+           method, path, headers != NULL ? headers : "",
+           keep_alive ? "" : "Connection: close\r\n", bl);
+    if (bl > 0) {
+        if (b.cap - b.len < bl + 1) {
+            b.cap = b.len + bl + 1;
+            b.s = realloc(b.s, b.cap);
+        }
+        memcpy(b.s + b.len, body, bl + 1);
+        b.len += bl;
+    }
+    *len = b.len;
+    return b.s;
+}
+
+/* Sends a request on a new connection and returns the socket. */
+static int http_send(int port, const char *method, const char *path,
+                     const char *headers, const char *body)
+{
+    size_t n;
+    char *req = format_request(method, path, headers, body, 0, &n);
+    int fd = http_connect(port);
+    send_all(fd, req, n); /* an early answer (413) may cut it short */
+    free(req);
+    return fd;
+}
+
+/* One request on a new connection; asserts a complete response. */
+static void http_do(int port, const char *method, const char *path,
+                    const char *headers, const char *body, http_resp_t *r)
+{
+    int fd = http_send(port, method, path, headers, body);
+    ck_assert_msg(http_read(fd, r) == 0, "%s %s: no response", method, path);
+    ck_assert_msg(r->complete, "%s %s: truncated response", method, path);
+    close(fd);
+}
+
+/* The JSON value at a dotted path ("results.0.error.code"), or NULL. */
+static json_t *json_at(json_t *j, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok != NULL && j != NULL;
+         tok = strtok_r(NULL, ".", &save)) {
+        if (json_is_array(j))
+            j = json_array_get(j, (size_t)atoi(tok));
+        else
+            j = json_object_get(j, tok);
+    }
+    return j;
+}
+
+static const char *json_str_at(json_t *j, const char *path)
+{
+    json_t *v = json_at(j, path);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * The schemas of proto/openapi.yaml, as JSON, and a validator for the
+ * subset of JSON Schema the document uses. Every keyword it meets must be
+ * one it knows: a schema that starts using another one fails here instead
+ * of being checked loosely.
+ * ------------------------------------------------------------------------ */
+
+static json_t *schemas; /* the "schemas" object of schemas.json */
+
+/* The "schemas" object of the file, or NULL with a message on stderr. */
+static json_t *load_schemas(const char *path)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (doc == NULL) {
+        fprintf(stderr, "%s:%d: %s (run from the repository root)\n", path,
+                je.line, je.text);
+        return NULL;
+    }
+    json_t *s = json_incref(json_object_get(doc, "schemas"));
+    json_decref(doc);
+    if (!json_is_object(s)) {
+        fprintf(stderr, "%s has no \"schemas\" object\n", path);
+        json_decref(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Number of UTF-8 code points. */
+static size_t utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static int why_set(char *why, size_t cap, const char *path, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+static int why_set(char *why, size_t cap, const char *path, const char *fmt,
+                   ...)
+{
+    int n = snprintf(why, cap, "%s: ", path[0] != '\0' ? path : "(root)");
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int validate(json_t *schema, json_t *inst, const char *path,
+                    char *why, size_t cap);
+
+static int validate_type(const char *type, json_t *inst)
+{
+    if (strcmp(type, "object") == 0)
+        return json_is_object(inst);
+    if (strcmp(type, "array") == 0)
+        return json_is_array(inst);
+    if (strcmp(type, "string") == 0)
+        return json_is_string(inst);
+    if (strcmp(type, "number") == 0)
+        return json_is_number(inst);
+    if (strcmp(type, "integer") == 0)
+        return json_is_integer(inst);
+    if (strcmp(type, "boolean") == 0)
+        return json_is_boolean(inst);
+    return -1;
+}
+
+static int validate_object(json_t *schema, json_t *inst, const char *path,
+                           char *why, size_t cap)
+{
+    char sub[512];
+    json_t *props = json_object_get(schema, "properties");
+    json_t *req = json_object_get(schema, "required");
+    size_t i;
+    json_t *v;
+    json_array_foreach(req, i, v)
+    {
+        if (json_object_get(inst, json_string_value(v)) == NULL)
+            return why_set(why, cap, path, "required property '%s' missing",
+                           json_string_value(v));
+    }
+    json_t *addl = json_object_get(schema, "additionalProperties");
+    const char *key;
+    json_object_foreach(inst, key, v)
+    {
+        json_t *ps = json_object_get(props, key);
+        snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", key);
+        if (ps == NULL) {
+            if (json_is_false(addl))
+                return why_set(why, cap, path, "unexpected property '%s'",
+                               key);
+            continue;
+        }
+        if (validate(ps, v, sub, why, cap) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int validate(json_t *schema, json_t *inst, const char *path,
+                    char *why, size_t cap)
+{
+    static const char *known[] = {
+        "$ref",      "oneOf",      "type",     "nullable",  "enum",
+        "minLength", "maxLength",  "pattern",  "minimum",   "maximum",
+        "minItems",  "maxItems",   "items",    "required",  "properties",
+        "additionalProperties",    "default",  "description", "example"};
+    const char *key;
+    json_t *v;
+    json_object_foreach(schema, key, v)
+    {
+        size_t k = 0;
+        while (k < sizeof known / sizeof known[0] && strcmp(known[k], key) != 0)
+            k++;
+        if (k == sizeof known / sizeof known[0])
+            return why_set(why, cap, path,
+                           "schema keyword '%s' is not supported by the "
+                           "validator",
+                           key);
+    }
+    json_t *ref = json_object_get(schema, "$ref");
+    if (ref != NULL) {
+        const char *r = json_string_value(ref);
+        const char *prefix = "#/components/schemas/";
+        if (r == NULL || strncmp(r, prefix, strlen(prefix)) != 0)
+            return why_set(why, cap, path, "unsupported $ref %s",
+                           r != NULL ? r : "(not a string)");
+        json_t *target = json_object_get(schemas, r + strlen(prefix));
+        if (target == NULL)
+            return why_set(why, cap, path, "$ref to unknown schema %s", r);
+        return validate(target, inst, path, why, cap);
+    }
+    json_t *one = json_object_get(schema, "oneOf");
+    if (one != NULL) {
+        size_t i, matches = 0;
+        json_t *alt;
+        char first[512] = "";
+        json_array_foreach(one, i, alt)
+        {
+            char w[512];
+            if (validate(alt, inst, path, w, sizeof w) == 0)
+                matches++;
+            else if (first[0] == '\0')
+                snprintf(first, sizeof first, "%s", w);
+        }
+        if (matches != 1)
+            return why_set(why, cap, path,
+                           "matches %zu of the oneOf alternatives (first "
+                           "refusal: %s)",
+                           matches, first);
+        return 0;
+    }
+    if (json_is_null(inst)) {
+        if (json_is_true(json_object_get(schema, "nullable")) ||
+            json_object_get(schema, "type") == NULL)
+            return 0;
+        return why_set(why, cap, path, "null where the schema is not nullable");
+    }
+    json_t *type = json_object_get(schema, "type");
+    if (type != NULL) {
+        int ok = validate_type(json_string_value(type), inst);
+        if (ok < 0)
+            return why_set(why, cap, path, "unknown type %s",
+                           json_string_value(type));
+        if (!ok)
+            return why_set(why, cap, path, "expected %s",
+                           json_string_value(type));
+    }
+    json_t *en = json_object_get(schema, "enum");
+    if (en != NULL) {
+        size_t i;
+        json_t *e;
+        int found = 0;
+        json_array_foreach(en, i, e) found |= json_equal(e, inst);
+        if (!found) {
+            char *d = json_dumps(inst, JSON_ENCODE_ANY);
+            why_set(why, cap, path, "%s is not in the enum", d);
+            free(d);
+            return -1;
+        }
+    }
+    if (json_is_string(inst)) {
+        const char *s = json_string_value(inst);
+        size_t len = utf8_length(s);
+        json_t *mn = json_object_get(schema, "minLength");
+        json_t *mx = json_object_get(schema, "maxLength");
+        if (mn != NULL && (json_int_t)len < json_integer_value(mn))
+            return why_set(why, cap, path, "shorter than %lld",
+                           (long long)json_integer_value(mn));
+        if (mx != NULL && (json_int_t)len > json_integer_value(mx))
+            return why_set(why, cap, path, "longer than %lld",
+                           (long long)json_integer_value(mx));
+        json_t *pat = json_object_get(schema, "pattern");
+        if (pat != NULL) {
+            regex_t re;
+            if (regcomp(&re, json_string_value(pat), REG_EXTENDED | REG_NOSUB) !=
+                0)
+                return why_set(why, cap, path, "bad pattern %s",
+                               json_string_value(pat));
+            int m = regexec(&re, s, 0, NULL, 0);
+            regfree(&re);
+            if (m != 0)
+                return why_set(why, cap, path, "'%.80s' does not match %s", s,
+                               json_string_value(pat));
+        }
+    }
+    if (json_is_number(inst)) {
+        double x = json_number_value(inst);
+        json_t *mn = json_object_get(schema, "minimum");
+        json_t *mx = json_object_get(schema, "maximum");
+        if (mn != NULL && x < json_number_value(mn))
+            return why_set(why, cap, path, "%g below the minimum", x);
+        if (mx != NULL && x > json_number_value(mx))
+            return why_set(why, cap, path, "%g above the maximum", x);
+    }
+    if (json_is_array(inst)) {
+        size_t n = json_array_size(inst);
+        json_t *mn = json_object_get(schema, "minItems");
+        json_t *mx = json_object_get(schema, "maxItems");
+        if (mn != NULL && (json_int_t)n < json_integer_value(mn))
+            return why_set(why, cap, path, "fewer than %lld items",
+                           (long long)json_integer_value(mn));
+        if (mx != NULL && (json_int_t)n > json_integer_value(mx))
+            return why_set(why, cap, path, "more than %lld items",
+                           (long long)json_integer_value(mx));
+        json_t *items = json_object_get(schema, "items");
+        if (items != NULL) {
+            size_t i;
+            json_t *it;
+            json_array_foreach(inst, i, it)
+            {
+                char sub[512];
+                snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+                if (validate(items, it, sub, why, cap) != 0)
+                    return -1;
+            }
+        }
+    }
+    if (json_is_object(inst))
+        return validate_object(schema, inst, path, why, cap);
+    return 0;
+}
+
+/* NULL when inst is valid against components.schemas.NAME, else why. */
+static const char *validate_named(const char *name, json_t *inst, char *why,
+                                  size_t cap)
+{
+    json_t *s = json_object_get(schemas, name);
+    if (s == NULL) {
+        snprintf(why, cap, "no schema %s", name);
+        return why;
+    }
+    return validate(s, inst, "", why, cap) == 0 ? NULL : why;
+}
+
+/* ------------------------------------------------------------------------
+ * Holding responses to the contract
+ * ------------------------------------------------------------------------ */
+
+/* Status, a JSON body valid against schema, X-Request-Id header = body. */
+static void expect(const http_resp_t *r, int status, const char *schema)
+{
+    ck_assert_msg(r->status == status, "status %d, want %d; body %s",
+                  r->status, status, r->body);
+    ck_assert_msg(r->json != NULL, "body is not JSON: %s", r->body);
+    char why[1024];
+    const char *bad = validate_named(schema, r->json, why, sizeof why);
+    ck_assert_msg(bad == NULL, "response not valid against %s: %s\nbody: %s",
+                  schema, bad, r->body);
+    char v[256], ct[128];
+    ck_assert_ptr_nonnull(http_header(r, "X-Request-Id", v, sizeof v));
+    ck_assert_str_eq(v, json_str_at(r->json, "request_id"));
+    ck_assert_ptr_nonnull(http_header(r, "Content-Type", ct, sizeof ct));
+    ck_assert_msg(strncmp(ct, "application/json", 16) == 0, "%s", ct);
+}
+
+/* An error response with code, whose message contains needle (if any). */
+static void expect_error(const http_resp_t *r, int status, const char *code,
+                         const char *needle)
+{
+    expect(r, status, "Error");
+    const char *c = json_str_at(r->json, "error.code");
+    ck_assert_msg(strcmp(c, code) == 0, "error code %s, want %s; body %s", c,
+                  code, r->body);
+    const char *m = json_str_at(r->json, "error.message");
+    if (needle != NULL)
+        ck_assert_msg(strstr(m, needle) != NULL,
+                      "message '%s' does not name '%s'", m, needle);
+}
+
+/* ------------------------------------------------------------------------
+ * Log lines
+ * ------------------------------------------------------------------------ */
+
+/* Every line of the log parsed (asserts each is a JSON object with time,
+ * level and event); a JSON array, caller owns. */
+static json_t *log_lines(const server_t *s)
+{
+    char *log = read_log(s);
+    json_t *all = json_array();
+    char *save = NULL;
+    for (char *line = strtok_r(log, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t je;
+        json_t *j = json_loads(line, 0, &je);
+        ck_assert_msg(json_is_object(j), "log line is not a JSON object: %s",
+                      line);
+        ck_assert_msg(json_is_string(json_object_get(j, "time")) &&
+                          json_is_string(json_object_get(j, "level")) &&
+                          json_is_string(json_object_get(j, "event")),
+                      "log line without time, level or event: %s", line);
+        json_array_append_new(all, j);
+    }
+    free(log);
+    return all;
+}
+
+/* The request log line with this id (borrowed from lines), or NULL;
+ * asserts there is at most one. */
+static json_t *log_request_line(json_t *lines, const char *id)
+{
+    json_t *found = NULL, *l;
+    size_t i;
+    json_array_foreach(lines, i, l)
+    {
+        const char *ev = json_string_value(json_object_get(l, "event"));
+        const char *rid = json_string_value(json_object_get(l, "request_id"));
+        if (strcmp(ev, "request") == 0 && rid != NULL && strcmp(rid, id) == 0) {
+            ck_assert_msg(found == NULL, "two log lines for request %s", id);
+            found = l;
+        }
+    }
+    return found;
+}
+
+static json_t *log_event(json_t *lines, const char *event)
+{
+    json_t *l;
+    size_t i;
+    json_array_foreach(lines, i, l)
+    {
+        if (strcmp(json_string_value(json_object_get(l, "event")), event) == 0)
+            return l;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Metrics
+ * ------------------------------------------------------------------------ */
+
+/* Value of the sample whose line is `series value`, or NAN. */
+static double metric_value(const char *text, const char *series)
+{
+    size_t sl = strlen(series);
+    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
+        if (*p == '\n')
+            p++;
+        if (strncmp(p, series, sl) == 0 && p[sl] == ' ')
+            return strtod(p + sl + 1, NULL);
+    }
+    return NAN;
+}
+
+static char *get_metrics(const server_t *s)
+{
+    http_resp_t r;
+    http_do(s->port, "GET", "/metrics", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    char ct[128];
+    ck_assert_ptr_nonnull(http_header(&r, "Content-Type", ct, sizeof ct));
+    ck_assert_msg(strncmp(ct, "text/plain; version=0.0.4", 25) == 0, "%s", ct);
+    char *text = r.body;
+    r.body = NULL;
+    http_resp_free(&r);
+    return text;
+}
+
+/* promtool's verdict on text: its exit status, its output in out. -2 when
+ * promtool is not installed. */
+static int promtool_check(const char *text, char *out, size_t cap)
+{
+    if (run("command -v promtool > /dev/null 2>&1") != 0)
+        return -2;
+    char in[600], res[600];
+    snprintf(in, sizeof in, "%s/metrics-%d.txt", tmp, (int)getpid());
+    snprintf(res, sizeof res, "%s/promtool-%d.txt", tmp, (int)getpid());
+    FILE *f = fopen(in, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    int rc = run("promtool check metrics < %s > %s 2>&1", in, res);
+    char *o = read_file(res, NULL);
+    snprintf(out, cap, "%s", o);
+    free(o);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Request bodies
+ * ------------------------------------------------------------------------ */
+
+static char *single_body(const char *left, const char *right, int explain)
+{
+    sbuf_t b = {0};
+    sb_add(&b, "{\"left\": ");
+    sb_json_str(&b, left);
+    sb_add(&b, ", \"right\": ");
+    sb_json_str(&b, right);
+    sb_add(&b, "%s}", explain ? ", \"explain\": true" : "");
+    return b.s;
+}
+
+/* n pairs: test link i, or for odd i when shuffled the left of link i with
+ * the right of link i*7 (mostly non-matches). */
+static char *batch_body(size_t n, int shuffled, int explain)
+{
+    sbuf_t b = {0};
+    sb_add(&b, "{\"pairs\": [");
+    for (size_t i = 0; i < n; i++) {
+        size_t l = i % n_links;
+        size_t r = shuffled && (i & 1) ? (i * 7) % n_links : l;
+        sb_add(&b, "%s{\"left\": ", i ? ", " : "");
+        sb_json_str(&b, link_left[l]);
+        sb_add(&b, ", \"right\": ");
+        sb_json_str(&b, link_right[r]);
+        sb_add(&b, "}");
+    }
+    sb_add(&b, "]%s}", explain ? ", \"explain\": true" : "");
+    return b.s;
+}
+
+static char *match_body(const char *side, const char *id, int k)
+{
+    sbuf_t b = {0};
+    sb_add(&b, "{\"%s\": ", side);
+    sb_json_str(&b, id);
+    sb_add(&b, ", \"k\": %d}", k);
+    return b.s;
+}
+
+/* ------------------------------------------------------------------------
+ * The contract itself: schemas.json agrees with openapi.yaml
+ * ------------------------------------------------------------------------ */
+
+/* Facts about each schema, as sortable strings:
+ *   "NAME|schema", "NAME|prop|a.b", "NAME|required|a|x,y", "NAME|enum|a|x,y"
+ * where a.b is the path through nested properties. */
+typedef struct {
+    char **v;
+    size_t n, cap;
+} facts_t;
+
+static void facts_add(facts_t *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void facts_add(facts_t *f, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (f->n == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 64;
+        f->v = realloc(f->v, f->cap * sizeof *f->v);
+    }
+    f->v[f->n++] = strdup(buf);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void facts_free(facts_t *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i]);
+    free(f->v);
+    memset(f, 0, sizeof *f);
+}
+
+/* "[a, 'b', c]" -> "a,b,c" */
+static void flow_list(const char *v, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = v; *p && *p != ']'; p++) {
+        if (*p == '[' || *p == ' ' || *p == '"' || *p == '\'')
+            continue;
+        if (o + 1 < cap)
+            out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
+/* Reads components.schemas of an OpenAPI YAML document by indentation:
+ * enough for the block style the document is written in. */
+static void yaml_facts(const char *text, facts_t *f)
+{
+    struct {
+        int indent;
+        char key[128];
+        int is_prop;
+    } st[32];
+    int depth = 0, in_components = 0, in_schemas = 0;
+    char schema[128] = "", list_kind[128] = "", list_path[512] = "";
+    char list_items[2048] = "";
+    int list_indent = -1;
+    char *copy = strdup(text), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+        int indent = 0;
+        const char *t = line;
+        if (line != NULL) {
+            while (*t == ' ')
+                t++;
+            indent = (int)(t - line);
+            size_t tl = strlen(t);
+            while (tl > 0 && (t[tl - 1] == '\r' || t[tl - 1] == ' '))
+                tl--;
+            line[(size_t)(t - line) + tl] = '\0';
+            if (*t == '\0' || *t == '#')
+                continue;
+        }
+        /* A block list ends at the first line that is not one of its
+         * items. */
+        if (list_kind[0] != '\0' &&
+            (line == NULL || strncmp(t, "- ", 2) != 0 || indent < list_indent)) {
+            facts_add(f, "%s|%s|%s|%s", schema, list_kind, list_path,
+                      list_items);
+            list_kind[0] = '\0';
+        }
+        if (line == NULL)
+            break;
+        if (indent == 0) {
+            in_components = strcmp(t, "components:") == 0;
+            in_schemas = 0;
+            continue;
+        }
+        if (!in_components)
+            continue;
+        if (indent <= 2) {
+            in_schemas = strcmp(t, "schemas:") == 0;
+            continue;
+        }
+        if (!in_schemas)
+            continue;
+        if (strncmp(t, "- ", 2) == 0) {
+            if (list_kind[0] != '\0') {
+                char item[256];
+                flow_list(t + 2, item, sizeof item);
+                size_t il = strlen(list_items);
+                snprintf(list_items + il, sizeof list_items - il, "%s%s",
+                         il ? "," : "", item);
+            }
+            continue;
+        }
+        const char *colon = strchr(t, ':');
+        if (colon == NULL)
+            continue;
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(colon - t), t);
+        const char *value = colon + 1;
+        while (*value == ' ')
+            value++;
+        if (indent == 4) {
+            snprintf(schema, sizeof schema, "%s", key);
+            facts_add(f, "%s|schema", schema);
+            depth = 0;
+            continue;
+        }
+        while (depth > 0 && st[depth - 1].indent >= indent)
+            depth--;
+        int is_prop = depth > 0 && strcmp(st[depth - 1].key, "properties") == 0;
+        char path[512] = "";
+        for (int i = 0; i < depth; i++)
+            if (st[i].is_prop) {
+                size_t pl = strlen(path);
+                snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "",
+                         st[i].key);
+            }
+        if (is_prop) {
+            facts_add(f, "%s|prop|%s%s%s", schema, path, path[0] ? "." : "",
+                      key);
+        } else if (strcmp(key, "required") == 0 || strcmp(key, "enum") == 0) {
+            if (value[0] == '[') {
+                char items[2048];
+                flow_list(value, items, sizeof items);
+                facts_add(f, "%s|%s|%s|%s", schema, key, path, items);
+            } else if (value[0] == '\0') {
+                snprintf(list_kind, sizeof list_kind, "%s", key);
+                snprintf(list_path, sizeof list_path, "%s", path);
+                list_items[0] = '\0';
+                list_indent = indent;
+            }
+        }
+        ck_assert_int_lt(depth, 32);
+        st[depth].indent = indent;
+        snprintf(st[depth].key, sizeof st[depth].key, "%s", key);
+        st[depth].is_prop = is_prop;
+        depth++;
+    }
+    free(copy);
+}
+
+static void json_list(json_t *arr, char *out, size_t cap)
+{
+    size_t i, o = 0;
+    json_t *v;
+    out[0] = '\0';
+    json_array_foreach(arr, i, v)
+    {
+        int n = snprintf(out + o, cap - o, "%s%s", i ? "," : "",
+                         json_is_string(v) ? json_string_value(v) : "?");
+        if (n < 0 || (size_t)n >= cap - o)
+            break;
+        o += (size_t)n;
+    }
+}
+
+static void json_facts_walk(const char *schema, json_t *node,
+                            const char *path, facts_t *f)
+{
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v) json_facts_walk(schema, v, path, f);
+        return;
+    }
+    if (!json_is_object(node))
+        return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(node, key, v)
+    {
+        if (strcmp(key, "properties") == 0 && json_is_object(v)) {
+            const char *p;
+            json_t *sub;
+            json_object_foreach(v, p, sub)
+            {
+                char sp[512];
+                snprintf(sp, sizeof sp, "%s%s%s", path, path[0] ? "." : "", p);
+                facts_add(f, "%s|prop|%s", schema, sp);
+                json_facts_walk(schema, sub, sp, f);
+            }
+        } else if ((strcmp(key, "required") == 0 || strcmp(key, "enum") == 0) &&
+                   json_is_array(v)) {
+            char items[2048];
+            json_list(v, items, sizeof items);
+            facts_add(f, "%s|%s|%s|%s", schema, key, path, items);
+        } else {
+            json_facts_walk(schema, v, path, f);
+        }
+    }
+}
+
+static void json_facts(json_t *all, facts_t *f)
+{
+    const char *name;
+    json_t *s;
+    json_object_foreach(all, name, s)
+    {
+        facts_add(f, "%s|schema", name);
+        json_facts_walk(name, s, "", f);
+    }
+}
+
+/* NULL when the two sets agree, else the first difference. */
+static const char *facts_diff(facts_t *a, facts_t *b, char *why, size_t cap)
+{
+    qsort(a->v, a->n, sizeof *a->v, cmp_str);
+    qsort(b->v, b->n, sizeof *b->v, cmp_str);
+    size_t i = 0, j = 0;
+    while (i < a->n || j < b->n) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->v[i], b->v[j]);
+        if (c < 0) {
+            snprintf(why, cap, "only in openapi.yaml: %s", a->v[i]);
+            return why;
+        }
+        if (c > 0) {
+            snprintf(why, cap, "only in schemas.json: %s", b->v[j]);
+            return why;
+        }
+        i++;
+        j++;
+    }
+    return NULL;
+}
+
+START_TEST(schemas_agree_with_openapi)
+{
+    char *yaml = read_file("proto/openapi.yaml", NULL);
+    ck_assert_msg(strstr(yaml, "openapi:") != NULL,
+                  "proto/openapi.yaml not found (run from the repository)");
+    facts_t fy = {0}, fj = {0};
+    yaml_facts(yaml, &fy);
+    json_facts(schemas, &fj);
+    ck_assert_uint_gt(fy.n, 80); /* the reader did read the document */
+    char why[2200];
+    const char *d = facts_diff(&fy, &fj, why, sizeof why);
+    ck_assert_msg(d == NULL, "%s disagrees with proto/openapi.yaml: %s",
+                  schemas_path, d);
+
+    /* The comparison notices a renamed property, a dropped enum value and
+     * a missing required field. */
+    const char *mutations[][2] = {
+        {"        left_neighbour:\n", "        left_neighbor:\n"},
+        {"        - deadline_exceeded\n", ""},
+        {"      required: [id, distance, probability, match]\n",
+         "      required: [id, distance, probability]\n"},
+    };
+    for (size_t m = 0; m < sizeof mutations / sizeof mutations[0]; m++) {
+        const char *at = strstr(yaml, mutations[m][0]);
+        ck_assert_msg(at != NULL, "mutation %zu: text not found", m);
+        sbuf_t b = {0};
+        sb_add(&b, "%.*s%s%s", (int)(at - yaml), yaml, mutations[m][1],
+               at + strlen(mutations[m][0]));
+        facts_t fm = {0}, fj2 = {0};
+        yaml_facts(b.s, &fm);
+        json_facts(schemas, &fj2);
+        ck_assert_msg(facts_diff(&fm, &fj2, why, sizeof why) != NULL,
+                      "mutation %zu went unnoticed", m);
+        facts_free(&fm);
+        facts_free(&fj2);
+        free(b.s);
+    }
+    facts_free(&fy);
+    facts_free(&fj);
+    free(yaml);
+}
+END_TEST
+
+/* The validator must refuse what the contract forbids. */
+START_TEST(validator_refuses_bad_documents)
+{
+    char why[1024];
+    const char *good[][2] = {
+        {"Status", "{\"status\": \"ok\", \"request_id\": \"x\"}"},
+        {"AlignResponse",
+         "{\"request_id\": \"x\", \"model_version\": \"0123456789abcdef\", "
+         "\"results\": [{\"left\": \"a\", \"right\": \"b\", \"distance\": null, "
+         "\"probability\": 0.5, \"match\": true}, {\"left\": \"a\", \"right\": "
+         "\"c\", \"error\": {\"code\": \"unknown_id\", \"message\": \"m\"}}]}"},
+    };
+    const char *bad[][2] = {
+        {"Status", "{\"status\": \"fine\", \"request_id\": \"x\"}"},
+        {"Status", "{\"status\": \"ok\"}"},
+        {"Status", "{\"status\": \"ok\", \"request_id\": \"x\", \"extra\": 1}"},
+        {"Status", "{\"status\": \"ok\", \"request_id\": 3}"},
+        {"Status",
+         "{\"status\": \"ok\", \"request_id\": \"x\", \"model_version\": "
+         "\"0123\"}"},
+        {"Error", "{\"error\": {\"code\": \"teapot\", \"message\": \"m\"}, "
+                  "\"request_id\": \"x\"}"},
+        {"AlignResponse",
+         "{\"request_id\": \"x\", \"model_version\": \"0123456789abcdef\", "
+         "\"results\": []}"},
+        {"AlignResponse",
+         "{\"request_id\": \"x\", \"model_version\": \"0123456789abcdef\", "
+         "\"results\": [{\"left\": \"a\", \"right\": \"b\", \"distance\": 1, "
+         "\"probability\": 1.5, \"match\": true}]}"},
+        {"AlignResponse",
+         "{\"request_id\": \"x\", \"model_version\": \"0123456789abcdef\", "
+         "\"results\": [{\"left\": \"a\", \"right\": \"b\"}]}"},
+        {"MatchResponse",
+         "{\"request_id\": \"x\", \"model_version\": \"0123456789abcdef\", "
+         "\"query\": {\"side\": \"up\", \"id\": \"a\"}, \"candidates\": []}"},
+        {"MatchResponse",
+         "{\"request_id\": \"x\", \"model_version\": \"0123456789abcdef\", "
+         "\"query\": {\"side\": \"left\", \"id\": \"\"}, \"candidates\": []}"},
+    };
+    json_error_t je;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        json_t *j = json_loads(good[i][1], 0, &je);
+        ck_assert_ptr_nonnull(j);
+        const char *b = validate_named(good[i][0], j, why, sizeof why);
+        ck_assert_msg(b == NULL, "good document %zu refused: %s", i, b);
+        json_decref(j);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j = json_loads(bad[i][1], 0, &je);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_msg(validate_named(bad[i][0], j, why, sizeof why) != NULL,
+                      "bad document %zu accepted", i);
+        json_decref(j);
+    }
+    /* A keyword the validator does not know is an error, not a pass. */
+    json_t *s = json_loads("{\"type\": \"string\", \"format\": \"uuid\"}", 0,
+                           &je);
+    json_t *v = json_string("x");
+    ck_assert_int_ne(validate(s, v, "", why, sizeof why), 0);
+    json_decref(s);
+    json_decref(v);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Endpoints, request ids, log lines
+ * ------------------------------------------------------------------------ */
+
+START_TEST(endpoints_and_request_ids)
+{
+    server_t s;
+    server_start(&s, NULL, NULL);
+    /* Ready within the start-up budget. */
+    double until = now_s() + 20;
+    http_resp_t r;
+    int ready = 0;
+    while (!ready && now_s() < until) {
+        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+        if (r.status == 503)
+            expect_error(&r, 503, "not_ready", NULL);
+        ready = r.status == 200;
+        http_resp_free(&r);
+        if (!ready)
+            sleep_ms(20);
+    }
+    ck_assert_msg(ready, "never ready:\n%s", read_log(&s));
+    char v[256];
+
+    http_do(s.port, "GET", "/healthz", "X-Request-Id: probe-1\r\n", NULL, &r);
+    expect(&r, 200, "Status");
+    ck_assert_str_eq(json_str_at(r.json, "status"), "ok");
+    ck_assert_str_eq(json_str_at(r.json, "request_id"), "probe-1");
+    http_resp_free(&r);
+
+    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+    expect(&r, 200, "Status");
+    ck_assert_str_eq(json_str_at(r.json, "status"), "ready");
+    char mv[32];
+    snprintf(mv, sizeof mv, "%s", json_str_at(r.json, "model_version"));
+    /* Generated: 32 lowercase hex digits. */
+    const char *id = json_str_at(r.json, "request_id");
+    ck_assert_uint_eq(strlen(id), 32);
+    ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 32);
+    http_resp_free(&r);
+
+    /* Echoed up to 128 bytes; replaced when too long or with a quote. */
+    char hdr[300] = "X-Request-Id: ";
+    memset(hdr + 14, 'q', 128);
+    strcpy(hdr + 14 + 128, "\r\n");
+    http_do(s.port, "GET", "/healthz", hdr, NULL, &r);
+    expect(&r, 200, "Status");
+    ck_assert_uint_eq(strlen(json_str_at(r.json, "request_id")), 128);
+    http_resp_free(&r);
+    strcpy(hdr + 14 + 128, "q\r\n");
+    http_do(s.port, "GET", "/healthz", hdr, NULL, &r);
+    expect(&r, 200, "Status");
+    ck_assert_uint_eq(strlen(json_str_at(r.json, "request_id")), 32);
+    http_resp_free(&r);
+    http_do(s.port, "GET", "/healthz", "X-Request-Id: a\"b\r\n", NULL, &r);
+    expect(&r, 200, "Status");
+    ck_assert_uint_eq(strlen(json_str_at(r.json, "request_id")), 32);
+    http_resp_free(&r);
+
+    /* /align, one pair, and with its explanation. */
+    char *body = single_body(link_left[0], link_right[0], 0);
+    http_do(s.port, "POST", "/align",
+            "X-Request-Id: align-1\r\nContent-Type: application/json\r\n",
+            body, &r);
+    expect(&r, 200, "AlignResponse");
+    ck_assert_str_eq(json_str_at(r.json, "request_id"), "align-1");
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), mv);
+    ck_assert_uint_eq(json_array_size(json_at(r.json, "results")), 1);
+    ck_assert_str_eq(json_str_at(r.json, "results.0.left"), link_left[0]);
+    ck_assert_ptr_null(json_at(r.json, "results.0.explanation"));
+    http_resp_free(&r);
+    free(body);
+    body = single_body(link_left[1], link_right[1], 1);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    expect(&r, 200, "AlignResponse");
+    ck_assert(json_is_array(json_at(r.json, "results.0.explanation")));
+    http_resp_free(&r);
+    free(body);
+
+    /* A batch with unknown ids on either side: 200, an error for those
+     * pairs only, results in request order. */
+    sbuf_t b = {0};
+    sb_add(&b, "{\"pairs\": [{\"left\": ");
+    sb_json_str(&b, link_left[2]);
+    sb_add(&b, ", \"right\": ");
+    sb_json_str(&b, link_right[2]);
+    sb_add(&b, "}, {\"left\": \"no-such-left\", \"right\": ");
+    sb_json_str(&b, link_right[3]);
+    sb_add(&b, "}, {\"left\": ");
+    sb_json_str(&b, link_left[4]);
+    sb_add(&b, ", \"right\": \"no-such-right\"}, {\"left\": ");
+    sb_json_str(&b, link_left[5]);
+    sb_add(&b, ", \"right\": ");
+    sb_json_str(&b, link_right[5]);
+    sb_add(&b, "}], \"explain\": true}");
+    http_do(s.port, "POST", "/align", "X-Request-Id: batch-1\r\n", b.s, &r);
+    expect(&r, 200, "AlignResponse");
+    ck_assert_uint_eq(json_array_size(json_at(r.json, "results")), 4);
+    ck_assert(json_is_number(json_at(r.json, "results.0.distance")));
+    ck_assert_str_eq(json_str_at(r.json, "results.1.error.code"), "unknown_id");
+    ck_assert_str_eq(json_str_at(r.json, "results.1.left"), "no-such-left");
+    ck_assert_str_eq(json_str_at(r.json, "results.2.error.code"), "unknown_id");
+    ck_assert_ptr_nonnull(
+        strstr(json_str_at(r.json, "results.2.error.message"), "no-such-right"));
+    ck_assert_str_eq(json_str_at(r.json, "results.3.left"), link_left[5]);
+    ck_assert(json_is_array(json_at(r.json, "results.3.explanation")));
+    http_resp_free(&r);
+    free(b.s);
+
+    /* /match from either side. */
+    body = match_body("left", link_left[0], 5);
+    http_do(s.port, "POST", "/match", "X-Request-Id: match-1\r\n", body, &r);
+    expect(&r, 200, "MatchResponse");
+    ck_assert_str_eq(json_str_at(r.json, "query.side"), "left");
+    ck_assert_str_eq(json_str_at(r.json, "query.id"), link_left[0]);
+    ck_assert_uint_eq(json_array_size(json_at(r.json, "candidates")), 5);
+    http_resp_free(&r);
+    free(body);
+    body = match_body("right", link_right[0], 3);
+    http_do(s.port, "POST", "/match", NULL, body, &r);
+    expect(&r, 200, "MatchResponse");
+    ck_assert_str_eq(json_str_at(r.json, "query.side"), "right");
+    ck_assert_uint_eq(json_array_size(json_at(r.json, "candidates")), 3);
+    http_resp_free(&r);
+    free(body);
+    /* k defaults to 10. */
+    http_do(s.port, "POST", "/match", NULL, "{\"left\": \"x\"}", &r);
+    expect_error(&r, 404, "unknown_id", "'x'");
+    http_resp_free(&r);
+    sbuf_t mb = {0};
+    sb_add(&mb, "{\"left\": ");
+    sb_json_str(&mb, link_left[0]);
+    sb_add(&mb, "}");
+    http_do(s.port, "POST", "/match", NULL, mb.s, &r);
+    expect(&r, 200, "MatchResponse");
+    ck_assert_uint_eq(json_array_size(json_at(r.json, "candidates")), 10);
+    http_resp_free(&r);
+    free(mb.s);
+
+    /* Keep-alive: several requests on one connection, each its own id. */
+    int fd = http_connect(s.port);
+    body = single_body(link_left[6], link_right[6], 0);
+    for (int i = 0; i < 4; i++) {
+        char h[64];
+        snprintf(h, sizeof h, "X-Request-Id: ka-%d\r\n", i);
+        size_t n;
+        char *req = format_request(i % 2 ? "GET" : "POST",
+                                   i % 2 ? "/healthz" : "/align", h,
+                                   i % 2 ? NULL : body, 1, &n);
+        ck_assert_int_eq(send_all(fd, req, n), 0);
+        free(req);
+        ck_assert_int_eq(http_read(fd, &r), 0);
+        expect(&r, 200, i % 2 ? "Status" : "AlignResponse");
+        char want[16];
+        snprintf(want, sizeof want, "ka-%d", i);
+        ck_assert_str_eq(http_header(&r, "X-Request-Id", v, sizeof v), want);
+        http_resp_free(&r);
+    }
+    free(body);
+    close(fd);
+
+    /* /metrics is text, with the ready model. */
+    char *m = get_metrics(&s);
+    char series[128];
+    snprintf(series, sizeof series,
+             "kgalign_snapshot_version{model_version=\"%s\"}", mv);
+    ck_assert_double_eq(metric_value(m, series), 1);
+    free(m);
+
+    /* One JSON log line per request, with its id, method, path, status. */
+    json_t *lines = log_lines(&s);
+    const char *ids[][4] = {{"probe-1", "GET", "/healthz", "0"},
+                            {"align-1", "POST", "/align", "1"},
+                            {"batch-1", "POST", "/align", "2"},
+                            {"match-1", "POST", "/match", "5"},
+                            {"ka-0", "POST", "/align", "1"},
+                            {"ka-3", "GET", "/healthz", "0"}};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        json_t *l = log_request_line(lines, ids[i][0]);
+        ck_assert_msg(l != NULL, "no log line for request %s", ids[i][0]);
+        ck_assert_str_eq(json_string_value(json_object_get(l, "method")),
+                         ids[i][1]);
+        ck_assert_str_eq(json_string_value(json_object_get(l, "path")),
+                         ids[i][2]);
+        ck_assert_int_eq(json_integer_value(json_object_get(l, "status")), 200);
+        ck_assert_int_eq(json_integer_value(json_object_get(l, "pairs")),
+                         atoi(ids[i][3]));
+        ck_assert(json_is_number(json_object_get(l, "duration_ms")));
+    }
+    /* Generated ids are logged too: every request has a line. */
+    size_t n_req = 0, i;
+    json_t *l;
+    json_array_foreach(lines, i, l)
+    {
+        if (strcmp(json_string_value(json_object_get(l, "event")), "request") ==
+            0) {
+            n_req++;
+            ck_assert(json_is_string(json_object_get(l, "request_id")));
+        }
+    }
+    ck_assert_uint_ge(n_req, 16);
+    ck_assert_ptr_nonnull(log_event(lines, "snapshot_loaded"));
+    json_decref(lines);
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Every error status
+ * ------------------------------------------------------------------------ */
+
+START_TEST(request_errors)
+{
+    server_t s;
+    const char *args[] = {"--max-body-bytes", "65536", "--max-pairs", "1024",
+                          NULL};
+    server_start(&s, NULL, args);
+    http_resp_t r;
+    double until = now_s() + 20;
+    int ready = 0;
+    while (!ready && now_s() < until) {
+        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+        ready = r.status == 200;
+        http_resp_free(&r);
+        sleep_ms(ready ? 0 : 20);
+    }
+    ck_assert(ready);
+
+    /* 400, the message naming what was wrong. */
+    const char *cases[][3] = {
+        {"/align", "{not json", "line 1, column"},
+        {"/align", "[]", "object"},
+        {"/align", "{\"left\": \"a\"}", "right"},
+        {"/align", "{\"left\": \"a\", \"right\": 3}", "right"},
+        {"/align",
+         "{\"pairs\": [{\"left\": \"a\", \"right\": \"b\"}, "
+         "{\"left\": 1, \"right\": \"b\"}]}",
+         "pairs[1].left"},
+        {"/align", "{\"left\": \"a\", \"right\": \"b\", \"explian\": true}",
+         "explian"},
+        {"/align", "{\"left\": \"a\", \"right\": \"b\", \"explain\": \"yes\"}",
+         "explain"},
+        {"/align", "{\"left\": \"a\", \"left\": \"b\", \"right\": \"c\"}",
+         "duplicate"},
+        {"/align", "{\"pairs\": []}", "pairs"},
+        {"/align", "", "body"},
+        {"/align",
+         "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", "deep"},
+        {"/match", "{\"left\": \"a\", \"k\": 0}", "k"},
+        {"/match", "{\"left\": \"a\", \"k\": 1001}", "k"},
+        {"/match", "{\"left\": \"a\", \"right\": \"b\"}", "left"},
+        {"/match", "{\"k\": 3}", "left"},
+        {"/match", "{\"left\": \"a\", \"kk\": 3}", "kk"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        http_do(s.port, "POST", cases[i][0], NULL, cases[i][1], &r);
+        ck_assert_msg(r.status == 400, "case %zu (%s): status %d %s", i,
+                      cases[i][1], r.status, r.body);
+        expect_error(&r, 400, "bad_request", NULL);
+        const char *m = json_str_at(r.json, "error.message");
+        ck_assert_msg(strstr(m, cases[i][2]) != NULL ||
+                          (strcmp(cases[i][2], "deep") == 0 &&
+                           strstr(m, "nest") != NULL),
+                      "case %zu: message '%s' does not name '%s'", i, m,
+                      cases[i][2]);
+        http_resp_free(&r);
+    }
+
+    /* 404: an unknown path (any method), an unknown /match id. */
+    http_do(s.port, "GET", "/nowhere", NULL, NULL, &r);
+    expect_error(&r, 404, "not_found", NULL);
+    http_resp_free(&r);
+    http_do(s.port, "POST", "/align/", NULL, "{}", &r);
+    expect_error(&r, 404, "not_found", NULL);
+    http_resp_free(&r);
+    http_do(s.port, "POST", "/match", NULL, "{\"right\": \"nobody\"}", &r);
+    expect_error(&r, 404, "unknown_id", "nobody");
+    ck_assert_ptr_nonnull(json_str_at(r.json, "model_version"));
+    http_resp_free(&r);
+
+    /* 405 with Allow. */
+    const char *m405[][3] = {{"GET", "/align", "POST"},
+                             {"PUT", "/match", "POST"},
+                             {"POST", "/healthz", "GET, HEAD"},
+                             {"DELETE", "/readyz", "GET, HEAD"},
+                             {"POST", "/metrics", "GET, HEAD"},
+                             {"GET", "/admin/reload", "POST"}};
+    for (size_t i = 0; i < sizeof m405 / sizeof m405[0]; i++) {
+        char v[64];
+        http_do(s.port, m405[i][0], m405[i][1], NULL, NULL, &r);
+        expect_error(&r, 405, "method_not_allowed", NULL);
+        ck_assert_ptr_nonnull(http_header(&r, "Allow", v, sizeof v));
+        ck_assert_str_eq(v, m405[i][2]);
+        http_resp_free(&r);
+    }
+
+    /* 413 by body size: announced by Content-Length ... */
+    sbuf_t big = {0};
+    sb_add(&big, "{\"left\": \"a\", \"right\": \"b\"}");
+    while (big.len < 70000)
+        sb_add(&big, "          ");
+    http_do(s.port, "POST", "/align", NULL, big.s, &r);
+    expect_error(&r, 413, "payload_too_large", "max_body_bytes");
+    http_resp_free(&r);
+    /* ... and found while reading a chunked body. */
+    int fd = http_connect(s.port);
+    const char *head = "POST /align HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n";
+    send_all(fd, head, strlen(head));
+    for (int c = 0; c < 8; c++) {
+        char chunk[64];
+        snprintf(chunk, sizeof chunk, "%x\r\n", 10000);
+        send_all(fd, chunk, strlen(chunk));
+        send_all(fd, big.s + 10000 * (size_t)c % 60000, 10000);
+        send_all(fd, "\r\n", 2);
+    }
+    send_all(fd, "0\r\n\r\n", 5);
+    ck_assert_int_eq(http_read(fd, &r), 0);
+    expect_error(&r, 413, "payload_too_large", "max_body_bytes");
+    http_resp_free(&r);
+    close(fd);
+    free(big.s);
+
+    /* 413 by pair count, under the body limit; the message names pairs. */
+    sbuf_t many = {0};
+    sb_add(&many, "{\"pairs\": [");
+    for (int i = 0; i < 1025; i++)
+        sb_add(&many, "%s{\"left\":\"a\",\"right\":\"b\"}", i ? "," : "");
+    sb_add(&many, "]}");
+    ck_assert_uint_lt(many.len, 65536);
+    http_do(s.port, "POST", "/align", NULL, many.s, &r);
+    expect_error(&r, 413, "payload_too_large", "pairs");
+    http_resp_free(&r);
+    free(many.s);
+    /* Each refusal has its log line, with its status. */
+    json_t *lines = log_lines(&s);
+    int by_status[600] = {0};
+    size_t li;
+    json_t *l;
+    json_array_foreach(lines, li, l)
+    {
+        if (strcmp(json_string_value(json_object_get(l, "event")), "request") ==
+            0) {
+            json_int_t st = json_integer_value(json_object_get(l, "status"));
+            ck_assert(st >= 100 && st < 600);
+            by_status[st]++;
+        }
+    }
+    json_decref(lines);
+    ck_assert_int_eq(by_status[400], (int)(sizeof cases / sizeof cases[0]));
+    ck_assert_int_eq(by_status[404], 3);
+    ck_assert_int_eq(by_status[405], (int)(sizeof m405 / sizeof m405[0]));
+    ck_assert_int_eq(by_status[413], 3);
+    server_stop(&s);
+
+    /* With room for the body, 1024 pairs (the limit) are fine. */
+    char *ok = batch_body(1024, 1, 0);
+    ck_assert_uint_gt(strlen(ok), 65536);
+
+    const char *args2[] = {"--max-pairs", "1024", NULL};
+    server_start(&s, NULL, args2);
+    until = now_s() + 20;
+    ready = 0;
+    while (!ready && now_s() < until) {
+        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+        ready = r.status == 200;
+        http_resp_free(&r);
+        sleep_ms(ready ? 0 : 20);
+    }
+    http_do(s.port, "POST", "/align", NULL, ok, &r);
+    expect(&r, 200, "AlignResponse");
+    ck_assert_uint_eq(json_array_size(json_at(r.json, "results")), 1024);
+    http_resp_free(&r);
+    free(ok);
+
+    char *m = get_metrics(&s);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/align\",status=\"200\"}"),
+        1);
+    free(m);
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * The server scores as the offline scorer does
+ * ------------------------------------------------------------------------ */
+
+static kga_aligner_t *open_aligner(const char *model)
+{
+    kga_aligner_options_t o = {.threads = 2, .threshold = -1.0f};
+    kga_aligner_t *a = NULL;
+    kga_err_t err;
+    char left[400], right[400];
+    snprintf(left, sizeof left, "%s/left.kgs", data_dir);
+    snprintf(right, sizeof right, "%s/right.kgs", data_dir);
+    int rc = kga_aligner_open(left, right, model, &o, &a, &err);
+    ck_assert_msg(rc == 0, "kga_aligner_open: %s", err.msg);
+    return a;
+}
+
+static uint32_t lookup(const kga_aligner_t *a, kga_side_t side, const char *id)
+{
+    int64_t e = kga_store_lookup(kga_aligner_store(a, side), id);
+    ck_assert_msg(e >= 0, "id %s not in the %s store", id,
+                  side == KGA_SIDE_LEFT ? "left" : "right");
+    return (uint32_t)e;
+}
+
+/* |got - want| <= 1e-5 (JSON null only for a non-finite want). */
+static void expect_close(json_t *got, float want, const char *what, size_t i)
+{
+    if (!isfinite(want)) {
+        ck_assert_msg(json_is_null(got), "%s[%zu]: want null", what, i);
+        return;
+    }
+    ck_assert_msg(json_is_number(got), "%s[%zu]: not a number", what, i);
+    double g = json_number_value(got);
+    ck_assert_msg(fabs(g - (double)want) <= 1e-5,
+                  "%s[%zu]: server %.9g, offline %.9g", what, i, g,
+                  (double)want);
+}
+
+START_TEST(scores_equal_offline)
+{
+    server_t s;
+    const char *args[] = {"--max-inflight", "64", NULL};
+    server_start(&s, NULL, args);
+    kga_aligner_t *a = open_aligner(model1);
+    const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
+    const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
+    http_resp_t r;
+    double until = now_s() + 20;
+    int ready = 0;
+    while (!ready && now_s() < until) {
+        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+        ready = r.status == 200;
+        http_resp_free(&r);
+        sleep_ms(ready ? 0 : 20);
+    }
+    ck_assert(ready);
+
+    /* /align: the test links and as many mismatched pairs, in one batch,
+     * with explanations. */
+    size_t n = 2 * n_links;
+    char *body = batch_body(n, 1, 1);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    free(body);
+    expect(&r, 200, "AlignResponse");
+    ck_assert_str_eq(json_str_at(r.json, "model_version"),
+                     kga_aligner_model_version(a));
+    json_t *results = json_at(r.json, "results");
+    ck_assert_uint_eq(json_array_size(results), n);
+    uint32_t *li = malloc(n * sizeof *li), *ri = malloc(n * sizeof *ri);
+    kga_pair_score_t *sc = malloc(n * sizeof *sc);
+    for (size_t i = 0; i < n; i++) {
+        json_t *res = json_array_get(results, i);
+        li[i] = lookup(a, KGA_SIDE_LEFT, json_str_at(res, "left"));
+        ri[i] = lookup(a, KGA_SIDE_RIGHT, json_str_at(res, "right"));
+    }
+    kga_aligner_score(a, li, ri, n, sc);
+    size_t matches = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *res = json_array_get(results, i);
+        expect_close(json_object_get(res, "distance"), sc[i].distance,
+                     "distance", i);
+        expect_close(json_object_get(res, "probability"), sc[i].probability,
+                     "probability", i);
+        ck_assert_msg(json_is_true(json_object_get(res, "match")) ==
+                          (sc[i].match != 0),
+                      "match[%zu] differs", i);
+        matches += sc[i].match != 0;
+        /* The explanation is the aligner's evidence, best first. */
+        kga_evidence_t ev[5];
+        size_t ne = kga_aligner_explain(a, li[i], ri[i], ev, 5);
+        json_t *ex = json_object_get(res, "explanation");
+        ck_assert_uint_eq(json_array_size(ex), ne);
+        for (size_t e = 0; e < ne; e++) {
+            json_t *x = json_array_get(ex, e);
+            ck_assert_str_eq(json_str_at(x, "left_neighbour"),
+                             kga_store_entity_ext_id(ls, ev[e].left_neighbour));
+            ck_assert_str_eq(json_str_at(x, "right_neighbour"),
+                             kga_store_entity_ext_id(rs, ev[e].right_neighbour));
+            ck_assert_str_eq(json_str_at(x, "left_relation"),
+                             kga_store_relation_name(ls, ev[e].left_relation));
+            ck_assert_str_eq(json_str_at(x, "right_relation"),
+                             kga_store_relation_name(rs, ev[e].right_relation));
+            ck_assert_str_eq(json_str_at(x, "left_direction"),
+                             ev[e].left_dir == KGA_DIR_OUT ? "out" : "in");
+            ck_assert_str_eq(json_str_at(x, "right_direction"),
+                             ev[e].right_dir == KGA_DIR_OUT ? "out" : "in");
+            expect_close(json_object_get(x, "weight"), ev[e].weight, "weight",
+                         e);
+        }
+    }
+    /* The batch holds both kinds: the comparison saw matches and not. */
+    ck_assert_uint_gt(matches, n / 4);
+    ck_assert_uint_lt(matches, n);
+    http_resp_free(&r);
+    free(li);
+    free(ri);
+    free(sc);
+
+    /* /match: the aligner's candidates, in its order, with its scores;
+     * the true partner first for most test links, from both sides. */
+    size_t hits_l = 0, hits_r = 0, nq = 100;
+    for (size_t q = 0; q < nq; q++) {
+        for (int side = 0; side < 2; side++) {
+            const char *id = side == 0 ? link_left[q] : link_right[q];
+            body = match_body(side == 0 ? "left" : "right", id, 10);
+            http_do(s.port, "POST", "/match", NULL, body, &r);
+            free(body);
+            expect(&r, 200, "MatchResponse");
+            kga_candidate_t c[10];
+            kga_side_t qs = side == 0 ? KGA_SIDE_LEFT : KGA_SIDE_RIGHT;
+            size_t nc = kga_aligner_match(a, qs, lookup(a, qs, id), 10, c);
+            json_t *cands = json_at(r.json, "candidates");
+            ck_assert_uint_eq(json_array_size(cands), nc);
+            const kga_store_t *os = side == 0 ? rs : ls;
+            for (size_t k = 0; k < nc; k++) {
+                json_t *cj = json_array_get(cands, k);
+                ck_assert_str_eq(json_str_at(cj, "id"),
+                                 kga_store_entity_ext_id(os, c[k].entity));
+                expect_close(json_object_get(cj, "distance"),
+                             c[k].score.distance, "candidate distance", k);
+                expect_close(json_object_get(cj, "probability"),
+                             c[k].score.probability, "candidate probability",
+                             k);
+            }
+            const char *first = json_str_at(r.json, "candidates.0.id");
+            const char *truth = side == 0 ? link_right[q] : link_left[q];
+            if (first != NULL && strcmp(first, truth) == 0)
+                *(side == 0 ? &hits_l : &hits_r) += 1;
+            http_resp_free(&r);
+        }
+    }
+    printf("/match top-1 on %zu test links: left %.2f, right %.2f\n", nq,
+           (double)hits_l / (double)nq, (double)hits_r / (double)nq);
+    ck_assert_msg(hits_l >= nq * 8 / 10, "left /match top-1 %zu of %zu",
+                  hits_l, nq);
+    ck_assert_msg(hits_r >= nq * 8 / 10, "right /match top-1 %zu of %zu",
+                  hits_r, nq);
+
+    /* `kgalign align` (the offline command): each left entity's partner is
+     * the server's first /match candidate at the same k, with the same
+     * probability (printed with 6 digits). */
+    ck_assert_int_eq(run("%s align %s %s -o %s/align-%d.tsv --k 50 "
+                         "2> /dev/null",
+                         kgalign, data_dir, model1, tmp, (int)getpid()),
+                     0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/align-%d.tsv", tmp, (int)getpid());
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[8192];
+    size_t checked = 0;
+    while (checked < 100 && fgets(line, sizeof line, f) != NULL) {
+        if (line[0] == '#')
+            continue;
+        char *save = NULL;
+        char *l = strtok_r(line, "\t", &save);
+        char *rr = strtok_r(NULL, "\t", &save);
+        char *p = strtok_r(NULL, "\t", &save);
+        ck_assert(l != NULL && rr != NULL && p != NULL);
+        body = match_body("left", l, 50);
+        http_do(s.port, "POST", "/match", NULL, body, &r);
+        free(body);
+        expect(&r, 200, "MatchResponse");
+        ck_assert_str_eq(json_str_at(r.json, "candidates.0.id"), rr);
+        double sp = json_number_value(json_at(r.json, "candidates.0.probability"));
+        ck_assert_msg(fabs(sp - strtod(p, NULL)) <= 1e-5 * fmax(1.0, sp),
+                      "%s: server %.9g, kgalign align %s", l, sp, p);
+        http_resp_free(&r);
+        checked++;
+    }
+    fclose(f);
+    ck_assert_uint_eq(checked, 100);
+    kga_aligner_close(a);
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Metrics: promtool, and the counts
+ * ------------------------------------------------------------------------ */
+
+START_TEST(metrics_pass_promtool)
+{
+    server_t s;
+    server_start(&s, NULL, NULL);
+    http_resp_t r;
+    double until = now_s() + 20;
+    int ready = 0;
+    while (!ready && now_s() < until) {
+        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+        ready = r.status == 200;
+        http_resp_free(&r);
+        sleep_ms(ready ? 0 : 20);
+    }
+    ck_assert(ready);
+    /* Traffic of every kind. */
+    char *one = single_body(link_left[0], link_right[0], 0);
+    for (int i = 0; i < 3; i++) {
+        http_do(s.port, "POST", "/align", NULL, one, &r);
+        http_resp_free(&r);
+    }
+    char *batch = batch_body(10, 1, 0);
+    http_do(s.port, "POST", "/align", NULL, batch, &r);
+    http_resp_free(&r);
+    http_do(s.port, "POST", "/align", NULL, "{", &r);
+    http_resp_free(&r);
+    http_do(s.port, "GET", "/align", NULL, NULL, &r);
+    http_resp_free(&r);
+    http_do(s.port, "GET", "/x", NULL, NULL, &r);
+    http_resp_free(&r);
+    char *mb = match_body("left", link_left[1], 4);
+    http_do(s.port, "POST", "/match", NULL, mb, &r);
+    http_resp_free(&r);
+    free(one);
+    free(batch);
+    free(mb);
+
+    char *m = get_metrics(&s);
+    char out[4096];
+    int rc = promtool_check(m, out, sizeof out);
+    if (rc == -2) {
+        const char *skip = getenv("KGA_NO_PROMTOOL");
+        ck_assert_msg(skip != NULL && strcmp(skip, "1") == 0,
+                      "promtool is not installed (Debian package "
+                      "'prometheus'); set KGA_NO_PROMTOOL=1 to run without");
+        printf("metrics_pass_promtool: promtool missing, KGA_NO_PROMTOOL=1: "
+               "exposition not checked by promtool\n");
+    } else {
+        ck_assert_msg(rc == 0 && out[0] == '\0',
+                      "promtool check metrics: status %d:\n%s\n--- metrics "
+                      "---\n%s",
+                      rc, out, m);
+        /* promtool does refuse what is wrong. */
+        ck_assert_int_ne(promtool_check("# TYPE a counter\na 1\n", out,
+                                        sizeof out),
+                         0);
+        ck_assert_int_ne(promtool_check("a_total one\n", out, sizeof out), 0);
+    }
+
+    /* The counts of what was sent. */
+    const struct {
+        const char *series;
+        double want;
+    } want[] = {
+        {"kgalign_requests_total{route=\"/align\",status=\"200\"}", 4},
+        {"kgalign_requests_total{route=\"/align\",status=\"400\"}", 1},
+        {"kgalign_requests_total{route=\"/align\",status=\"405\"}", 1},
+        {"kgalign_requests_total{route=\"other\",status=\"404\"}", 1},
+        {"kgalign_requests_total{route=\"/match\",status=\"200\"}", 1},
+        {"kgalign_pairs_scored_total", 3 + 10 + 4},
+        {"kgalign_request_duration_seconds_count{route=\"/align\"}", 6},
+        {"kgalign_request_duration_seconds_bucket{route=\"/align\",le=\"+Inf\"}",
+         6},
+        {"kgalign_inflight_requests", 0},
+        {"kgalign_queue_depth", 0},
+        {"kgalign_reload_failures_total", 0},
+        {"kgalign_ready", 1},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(metric_value(m, want[i].series) == want[i].want,
+                      "%s = %g, want %g\n%s", want[i].series,
+                      metric_value(m, want[i].series), want[i].want, m);
+    ck_assert(metric_value(m, "kgalign_snapshot_load_seconds") > 0);
+    free(m);
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * The in-flight cap and the deadline
+ * ------------------------------------------------------------------------ */
+
+static void wait_ready(const server_t *s)
+{
+    double until = now_s() + 20;
+    while (now_s() < until) {
+        http_resp_t r;
+        http_do(s->port, "GET", "/readyz", NULL, NULL, &r);
+        int st = r.status;
+        http_resp_free(&r);
+        if (st == 200)
+            return;
+        sleep_ms(20);
+    }
+    ck_abort_msg("server never became ready:\n%s", read_log(s));
+}
+
+/* Sends n requests on n connections at once, then reads every answer.
+ * Counts the statuses in counts[0] (200), counts[1] (503), counts[2]
+ * (other); validates each body. Returns the seconds from the first send to
+ * the last answer. */
+static double burst(const server_t *s, const char *path, const char *body,
+                    int n, int counts[3], const char *id_prefix)
+{
+    int *fds = malloc((size_t)n * sizeof *fds);
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        char h[64];
+        snprintf(h, sizeof h, "X-Request-Id: %s-%d\r\n", id_prefix, i);
+        size_t len;
+        char *req = format_request("POST", path, h, body, 0, &len);
+        fds[i] = http_connect(s->port);
+        send_all(fds[i], req, len);
+        free(req);
+    }
+    counts[0] = counts[1] = counts[2] = 0;
+    for (int i = 0; i < n; i++) {
+        http_resp_t r;
+        ck_assert_msg(http_read(fds[i], &r) == 0, "request %d: no answer", i);
+        if (r.status == 200) {
+            expect(&r, 200, strcmp(path, "/match") == 0 ? "MatchResponse"
+                                                        : "AlignResponse");
+            counts[0]++;
+        } else if (r.status == 503) {
+            expect_error(&r, 503, "unavailable", "in flight");
+            char v[32];
+            ck_assert_ptr_nonnull(http_header(&r, "Retry-After", v, sizeof v));
+            ck_assert_str_eq(v, "2");
+            counts[1]++;
+        } else {
+            counts[2]++;
+        }
+        http_resp_free(&r);
+        close(fds[i]);
+    }
+    free(fds);
+    return now_s() - t0;
+}
+
+START_TEST(inflight_cap_gives_503_not_a_queue)
+{
+    /* /match with k = 1000 reranks a thousand candidates: several ms of
+     * work, with a body of a few bytes, so that many arrive at once. */
+    char *body = match_body("left", link_left[0], 1000);
+    server_t s;
+    const char *args[] = {"--max-inflight", "1", "--retry-after-s", "2", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+    int c[3];
+    burst(&s, "/match", body, 8, c, "cap1");
+    printf("max-inflight 1, 8 at once: %d x 200, %d x 503\n", c[0], c[1]);
+    ck_assert_int_eq(c[2], 0);
+    ck_assert_int_ge(c[0], 1);
+    ck_assert_int_ge(c[1], 1);
+    char *m = get_metrics(&s);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/match\",status=\"503\"}"),
+        c[1]);
+    ck_assert_double_eq(metric_value(m, "kgalign_inflight_requests"), 0);
+    free(m);
+    server_stop(&s);
+
+    /* 50 at once with a cap of 2: the excess is refused at once, so that
+     * every answer comes quickly, instead of waiting in a queue. */
+    const char *args2[] = {"--max-inflight", "2", "--retry-after-s", "2",
+                           NULL};
+    server_start(&s, NULL, args2);
+    wait_ready(&s);
+    double secs = burst(&s, "/match", body, 50, c, "cap2");
+    printf("max-inflight 2, 50 at once: %d x 200, %d x 503 in %.3f s\n", c[0],
+           c[1], secs);
+    ck_assert_int_eq(c[2], 0);
+    ck_assert_int_eq(c[0] + c[1], 50);
+    ck_assert_int_ge(c[0], 2);
+    ck_assert_int_ge(c[1], 1);
+    ck_assert_msg(secs < 3.0, "50 requests took %.2f s", secs);
+    /* The refusals took no time in the server: never queued. */
+    json_t *lines = log_lines(&s);
+    double worst503 = 0;
+    for (int i = 0; i < 50; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "cap2-%d", i);
+        json_t *l = log_request_line(lines, id);
+        ck_assert_msg(l != NULL, "no log line for %s", id);
+        if (json_integer_value(json_object_get(l, "status")) == 503)
+            worst503 = fmax(worst503, json_number_value(
+                                          json_object_get(l, "duration_ms")));
+    }
+    ck_assert_msg(worst503 < 100, "a 503 took %.1f ms in the server", worst503);
+    json_decref(lines);
+    server_stop(&s);
+    free(body);
+}
+END_TEST
+
+START_TEST(deadline_gives_504)
+{
+    server_t s;
+    const char *args[] = {"--request-deadline-ms", "1", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+    http_resp_t r;
+    /* A batch of the most pairs, with explanations: far over 1 ms. */
+    char *body = batch_body(1024, 1, 1);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    expect_error(&r, 504, "deadline_exceeded", "deadline");
+    ck_assert_ptr_nonnull(json_str_at(r.json, "model_version"));
+    http_resp_free(&r);
+    free(body);
+    body = match_body("left", link_left[0], 1000);
+    http_do(s.port, "POST", "/match", NULL, body, &r);
+    expect_error(&r, 504, "deadline_exceeded", "deadline");
+    http_resp_free(&r);
+    free(body);
+    /* Health checks do no work and still answer. */
+    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
+    expect(&r, 200, "Status");
+    http_resp_free(&r);
+    char *m = get_metrics(&s);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/align\",status=\"504\"}"),
+        1);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/match\",status=\"504\"}"),
+        1);
+    free(m);
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Reload
+ * ------------------------------------------------------------------------ */
+
+/* The distance the server gives the pair (test link i). */
+static double served_distance(const server_t *s, size_t i, char *mv,
+                              size_t mv_cap)
+{
+    char *body = single_body(link_left[i], link_right[i], 0);
+    http_resp_t r;
+    http_do(s->port, "POST", "/align", NULL, body, &r);
+    free(body);
+    expect(&r, 200, "AlignResponse");
+    snprintf(mv, mv_cap, "%s", json_str_at(r.json, "model_version"));
+    double d = json_number_value(json_at(r.json, "results.0.distance"));
+    http_resp_free(&r);
+    return d;
+}
+
+static void reload_expect(const server_t *s, int status, http_resp_t *r)
+{
+    http_do(s->port, "POST", "/admin/reload", NULL, NULL, r);
+    if (status == 200) {
+        expect(r, 200, "Status");
+        ck_assert_str_eq(json_str_at(r->json, "status"), "reloaded");
+    }
+}
+
+START_TEST(reload_keeps_the_old_snapshot_on_failure)
+{
+    /* The server reloads from its configured paths: its model is a copy
+     * this test replaces (always by rename, never in place). */
+    char dir[400], path[500];
+    snprintf(dir, sizeof dir, "%s/reload-%d", tmp, (int)getpid());
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/model.kgm", dir);
+    size_t len1, len2;
+    char *m1 = read_file(model1, &len1);
+    char *m2 = read_file(model2, &len2);
+    ck_assert_uint_gt(len1, 1000);
+    write_file_atomic(path, m1, len1);
+
+    kga_aligner_t *a1 = open_aligner(model1);
+    char v1[32], v2[32];
+    snprintf(v1, sizeof v1, "%s", kga_aligner_model_version(a1));
+    kga_aligner_close(a1);
+    kga_aligner_t *a2 = open_aligner(model2);
+    snprintf(v2, sizeof v2, "%s", kga_aligner_model_version(a2));
+    ck_assert_str_ne(v1, v2);
+
+    server_t s;
+    server_start(&s, path, NULL);
+    wait_ready(&s);
+    char mv[32];
+    double d1 = served_distance(&s, 0, mv, sizeof mv);
+    ck_assert_str_eq(mv, v1);
+
+    /* Damaged bytes in the middle: refused (500), logged, counted; the
+     * old snapshot keeps serving the same answers. */
+    char *bad = malloc(len1);
+    memcpy(bad, m1, len1);
+    for (size_t i = 0; i < 16; i++)
+        bad[len1 / 2 + i] ^= 0x5a;
+    write_file_atomic(path, bad, len1);
+    http_resp_t r;
+    reload_expect(&s, 500, &r);
+    expect_error(&r, 500, "reload_failed", "model.kgm");
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), v1);
+    http_resp_free(&r);
+    ck_assert_double_eq(served_distance(&s, 0, mv, sizeof mv), d1);
+    ck_assert_str_eq(mv, v1);
+    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+    expect(&r, 200, "Status");
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), v1);
+    http_resp_free(&r);
+    char *m = get_metrics(&s);
+    ck_assert_double_eq(metric_value(m, "kgalign_reload_failures_total"), 1);
+    char series[128];
+    snprintf(series, sizeof series,
+             "kgalign_snapshot_version{model_version=\"%s\"}", v1);
+    ck_assert_double_eq(metric_value(m, series), 1);
+    free(m);
+    json_t *lines = log_lines(&s);
+    json_t *ev = log_event(lines, "reload_failed");
+    ck_assert_msg(ev != NULL, "no reload_failed log line");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "level")), "error");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(ev, "message")), path));
+    json_decref(lines);
+
+    /* A truncated model: the same. */
+    write_file_atomic(path, m1, len1 / 3);
+    reload_expect(&s, 500, &r);
+    expect_error(&r, 500, "reload_failed", NULL);
+    http_resp_free(&r);
+    ck_assert_double_eq(served_distance(&s, 0, mv, sizeof mv), d1);
+    m = get_metrics(&s);
+    ck_assert_double_eq(metric_value(m, "kgalign_reload_failures_total"), 2);
+    free(m);
+
+    /* A good model: 200 once it serves, a new model_version, and answers
+     * that are the new model's. */
+    write_file_atomic(path, m2, len2);
+    reload_expect(&s, 200, &r);
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), v2);
+    http_resp_free(&r);
+    double d2 = served_distance(&s, 0, mv, sizeof mv);
+    ck_assert_str_eq(mv, v2);
+    uint32_t l = lookup(a2, KGA_SIDE_LEFT, link_left[0]);
+    uint32_t rr = lookup(a2, KGA_SIDE_RIGHT, link_right[0]);
+    kga_pair_score_t sc;
+    kga_aligner_score(a2, &l, &rr, 1, &sc);
+    ck_assert_msg(fabs(d2 - (double)sc.distance) <= 1e-5,
+                  "after reload: server %.9g, model 2 offline %.9g", d2,
+                  (double)sc.distance);
+    m = get_metrics(&s);
+    snprintf(series, sizeof series,
+             "kgalign_snapshot_version{model_version=\"%s\"}", v2);
+    ck_assert_double_eq(metric_value(m, series), 2);
+    ck_assert_double_eq(metric_value(m, "kgalign_reload_failures_total"), 2);
+    free(m);
+
+    /* SIGHUP reloads too: back to the first model. */
+    write_file_atomic(path, m1, len1);
+    kill(s.pid, SIGHUP);
+    double until = now_s() + 10;
+    int back = 0;
+    while (!back && now_s() < until) {
+        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+        const char *cur = json_str_at(r.json, "model_version");
+        back = cur != NULL && strcmp(cur, v1) == 0;
+        http_resp_free(&r);
+        if (!back)
+            sleep_ms(20);
+    }
+    ck_assert_msg(back, "SIGHUP did not reload the first model");
+    ck_assert_double_eq(served_distance(&s, 0, mv, sizeof mv), d1);
+    kga_aligner_close(a2);
+    free(bad);
+    free(m1);
+    free(m2);
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * SIGTERM under load
+ * ------------------------------------------------------------------------ */
+
+#define LOAD_THREADS 6
+#define LOAD_MAX 20000
+
+typedef enum {
+    OUT_OK,        /* a complete 200 */
+    OUT_REFUSED,   /* connect() refused: the listener was closed */
+    OUT_NO_ANSWER, /* connected, no complete answer */
+    OUT_BAD        /* an answer other than a complete, valid 200 */
+} outcome_t;
+
+typedef struct {
+    int port;
+    int thread;
+    atomic_int *stop;
+    /* per request */
+    int n;
+    outcome_t out[LOAD_MAX];
+    double start[LOAD_MAX];
+    int status[LOAD_MAX];
+} load_t;
+
+static void *load_run(void *arg)
+{
+    load_t *L = arg;
+    char *body = single_body(link_left[L->thread], link_right[L->thread], 0);
+    char *mbody = match_body("left", link_left[L->thread], 5);
+    while (!atomic_load(L->stop) && L->n < LOAD_MAX) {
+        int i = L->n++;
+        char h[64];
+        snprintf(h, sizeof h, "X-Request-Id: load-%d-%d\r\n", L->thread, i);
+        int is_match = i % 4 == 3;
+        size_t len;
+        char *req = format_request("POST", is_match ? "/match" : "/align", h,
+                                   is_match ? mbody : body, 0, &len);
+        L->start[i] = now_s();
+        int fd = http_connect_raw(L->port);
+        if (fd < 0) {
+            free(req);
+            L->out[i] = errno == ECONNREFUSED ? OUT_REFUSED : OUT_NO_ANSWER;
+            if (errno == ECONNREFUSED)
+                break; /* the server no longer listens */
+            continue;
+        }
+        send_all(fd, req, len);
+        free(req);
+        http_resp_t r;
+        if (http_read(fd, &r) != 0) {
+            L->out[i] = OUT_NO_ANSWER;
+        } else {
+            L->status[i] = r.status;
+            L->out[i] = r.status == 200 && r.complete && r.json != NULL
+                            ? OUT_OK
+                            : OUT_BAD;
+            http_resp_free(&r);
+        }
+        close(fd);
+    }
+    free(body);
+    free(mbody);
+    return NULL;
+}
+
+START_TEST(sigterm_under_load_loses_no_request)
+{
+    server_t s;
+    const char *args[] = {"--max-inflight", "256", "--drain-delay-ms", "300",
+                          NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    load_t *L = calloc(LOAD_THREADS, sizeof *L);
+    pthread_t th[LOAD_THREADS];
+    for (int t = 0; t < LOAD_THREADS; t++) {
+        L[t].port = s.port;
+        L[t].thread = t;
+        L[t].stop = &stop;
+        ck_assert_int_eq(pthread_create(&th[t], NULL, load_run, &L[t]), 0);
+    }
+    sleep_ms(500);
+    double t_term = now_s();
+    pid_t pid = s.pid;
+    kill(pid, SIGTERM);
+    /* Draining: /readyz says so at once (the balancer takes the replica
+     * out), /healthz still answers. */
+    sleep_ms(50);
+    http_resp_t r;
+    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+    expect_error(&r, 503, "unavailable", "draining");
+    char ra[16];
+    ck_assert_ptr_nonnull(http_header(&r, "Retry-After", ra, sizeof ra));
+    http_resp_free(&r);
+    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
+    expect(&r, 200, "Status");
+    http_resp_free(&r);
+    /* The clients run until the listener closes (refused), at most 5 s. */
+    int rc = server_wait(&s, 15);
+    sleep_ms(100);
+    atomic_store(&stop, 1);
+    for (int t = 0; t < LOAD_THREADS; t++)
+        pthread_join(th[t], NULL);
+    if (rc < 0)
+        kill(pid, SIGKILL);
+    ck_assert_msg(rc == 0, "exit status %d after SIGTERM; log:\n%s", rc,
+                  read_log(&s));
+
+    json_t *lines = log_lines(&s);
+    ck_assert_ptr_nonnull(log_event(lines, "drain_started"));
+    ck_assert_ptr_nonnull(log_event(lines, "stopped_accepting"));
+    ck_assert_ptr_nonnull(log_event(lines, "drained"));
+    /* Outcomes. A request without an answer is lost when the server saw
+     * it (it has a log line); one the server never saw (no log line)
+     * reached only the kernel's listen queue when the listener closed:
+     * counted with the refused ones. */
+    int ok = 0, ok_after = 0, refused = 0, unseen = 0, lost = 0, bad = 0;
+    for (int t = 0; t < LOAD_THREADS; t++)
+        for (int i = 0; i < L[t].n; i++) {
+            char id[64];
+            snprintf(id, sizeof id, "load-%d-%d", t, i);
+            switch (L[t].out[i]) {
+            case OUT_OK:
+                ok++;
+                ok_after += L[t].start[i] > t_term;
+                break;
+            case OUT_REFUSED:
+                refused++;
+                break;
+            case OUT_NO_ANSWER:
+                if (log_request_line(lines, id) != NULL) {
+                    lost++;
+                    fprintf(stderr, "lost: %s\n", id);
+                } else {
+                    unseen++;
+                }
+                break;
+            case OUT_BAD:
+                bad++;
+                fprintf(stderr, "bad answer: %s status %d\n", id,
+                        L[t].status[i]);
+                break;
+            }
+        }
+    printf("SIGTERM under load: %d answered 200 (%d sent after SIGTERM), "
+           "%d refused after close, %d reset unseen in the listen queue, "
+           "%d lost, %d bad\n",
+           ok, ok_after, refused, unseen, lost, bad);
+    ck_assert_int_eq(lost, 0);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_int_gt(ok, 100);
+    ck_assert_msg(ok_after > 0, "no request was served during the drain");
+    ck_assert_msg(refused > 0, "the clients never saw the listener close");
+    /* Every request the server logged was a 200. */
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l)
+    {
+        const char *rid = json_string_value(json_object_get(l, "request_id"));
+        if (rid != NULL && strncmp(rid, "load-", 5) == 0)
+            ck_assert_msg(json_integer_value(json_object_get(l, "status")) ==
+                              200,
+                          "logged %s with status %lld", rid,
+                          (long long)json_integer_value(
+                              json_object_get(l, "status")));
+    }
+    json_decref(lines);
+    free(L);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Fixture and main
+ * ------------------------------------------------------------------------ */
+
+static void fixture_setup(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/kga_test_service_XXXXXX");
+    FIXTURE_CHECK(mkdtemp(tmp) != NULL);
+    kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    snprintf(data_dir, sizeof data_dir, "%s/data", tmp);
+    snprintf(model1, sizeof model1, "%s/model.kgm", data_dir);
+    snprintf(model2, sizeof model2, "%s/model2.kgm", tmp);
+    FIXTURE_CHECK(run("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
+                      kgalign, tmp) == 0);
+    FIXTURE_CHECK(run("%s import --format openea %s/src %s > /dev/null",
+                      kgalign, tmp, data_dir) == 0);
+    FIXTURE_CHECK(run("%s train %s -o %s --epochs 1 2> %s/train1.log",
+                      kgalign, data_dir, model1, tmp) == 0);
+    FIXTURE_CHECK(run("%s train %s -o %s --epochs 1 --seed 2 2> %s/train2.log",
+                      kgalign, data_dir, model2, tmp) == 0);
+    char path[400];
+    snprintf(path, sizeof path, "%s/test_links.tsv", data_dir);
+    FILE *f = fopen(path, "r");
+    FIXTURE_CHECK(f != NULL);
+    char line[8192];
+    while (n_links < N_LINKS && fgets(line, sizeof line, f) != NULL) {
+        char *save = NULL;
+        char *l = strtok_r(line, "\t\n", &save);
+        char *r = strtok_r(NULL, "\t\n", &save);
+        FIXTURE_CHECK(l != NULL && r != NULL);
+        link_left[n_links] = strdup(l);
+        link_right[n_links] = strdup(r);
+        n_links++;
+    }
+    fclose(f);
+    FIXTURE_CHECK(n_links == N_LINKS);
+}
+
+int main(void)
+{
+    snprintf(schemas_path, sizeof schemas_path,
+             "tests/fixtures/service/schemas.json");
+    schemas = load_schemas(schemas_path);
+    if (schemas == NULL)
+        return EXIT_FAILURE;
+    fixture_setup();
+
+    Suite *s = suite_create("service");
+    TCase *contract = tcase_create("contract");
+    tcase_add_test(contract, schemas_agree_with_openapi);
+    tcase_add_test(contract, validator_refuses_bad_documents);
+    suite_add_tcase(s, contract);
+    TCase *tc = tcase_create("service");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, endpoints_and_request_ids);
+    tcase_add_test(tc, request_errors);
+    tcase_add_test(tc, scores_equal_offline);
+    tcase_add_test(tc, metrics_pass_promtool);
+    tcase_add_test(tc, inflight_cap_gives_503_not_a_queue);
+    tcase_add_test(tc, deadline_gives_504);
+    tcase_add_test(tc, reload_keeps_the_old_snapshot_on_failure);
+    tcase_add_test(tc, sigterm_under_load_loses_no_request);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    run("rm -rf %s", tmp);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
