@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 mkdir -p build/bench
 out=build/bench/results.json
 parts=()
-for b in ${BENCHMARKS:-bench/store.sh bench/model.sh}; do
+for b in ${BENCHMARKS:-bench/store.sh bench/model.sh bench/server.sh}; do
   echo "bench: running $b" >&2
   parts+=("$(bash "$b")")
 done
