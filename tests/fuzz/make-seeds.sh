@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora in tests/fuzz/corpus/HARNESS/: valid and
+# near-valid inputs. Stores and a model come from ./kgalign on a tiny
+# synthetic pair and on the import fixtures; a model with every section
+# kind from tests/fuzz/seed_model.c; request bodies from
+# tests/fixtures/proto; import inputs from tests/fixtures/import in the
+# format of tests/fuzz/fuzz_import.h. Needs `make` to have built ./kgalign.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+KGALIGN=${KGALIGN:-./kgalign}
+CC=${CC:-cc}
+if [ ! -x "$KGALIGN" ]; then
+  echo "make-seeds.sh: $KGALIGN not found: run make first" >&2
+  exit 1
+fi
+C=tests/fuzz/corpus
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kga-seeds.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+rm -rf "$C"
+for h in fuzz_wire fuzz_store fuzz_model fuzz_import_openea \
+         fuzz_import_dbp15k fuzz_config; do
+  mkdir -p "$C/$h"
+done
+
+# ---- graph stores and models ----
+q() { "$@" >/dev/null 2>&1 || { echo "make-seeds.sh: failed: $*" >&2; exit 1; }; }
+q "$KGALIGN" synth --entities 12 --seed 7 "$tmp/synth"
+q "$KGALIGN" import --format openea "$tmp/synth" "$tmp/synth.out"
+q "$KGALIGN" train "$tmp/synth.out" -o "$tmp/synth.out/model.kgm" --no-gnn \
+  --threads 1 --rounds 0
+q "$KGALIGN" import --format openea tests/fixtures/import/openea_small "$tmp/oe"
+q "$KGALIGN" import --format dbp15k tests/fixtures/import/dbp15k_small "$tmp/dbp"
+cp "$tmp/synth.out/left.kgs" "$C/fuzz_store/synth_left.kgs"
+cp "$tmp/synth.out/right.kgs" "$C/fuzz_store/synth_right.kgs"
+cp "$tmp/oe/left.kgs" "$C/fuzz_store/openea_small_left.kgs"
+cp "$tmp/dbp/right.kgs" "$C/fuzz_store/dbp15k_small_right.kgs"
+cp "$tmp/synth.out/model.kgm" "$C/fuzz_model/synth_fused.kgm"
+q "$CC" -std=c11 -D_GNU_SOURCE -I. -Icore tests/fuzz/seed_model.c \
+  core/model_file.c core/hash.c core/error.c -o "$tmp/seed_model"
+q "$tmp/seed_model" "$C/fuzz_model/all_kinds.kgm"
+# Near-valid: cut short (the size field then exceeds the length).
+head -c 1000 "$C/fuzz_model/all_kinds.kgm" > "$C/fuzz_model/truncated.kgm"
+head -c 600 "$C/fuzz_store/synth_left.kgs" > "$C/fuzz_store/truncated.kgs"
+
+# ---- request bodies: line 2 of every block of decode.test, and the
+# fixtures ----
+awk -v dir="$C/fuzz_wire" '
+  /^#/ { next }
+  /^$/ { n = 0; next }
+  { n++; if (n == 2) { k++; f = sprintf("%s/decode_%03d.json", dir, k);
+                       printf "%s", $0 > f; close(f) } }
+' tests/fixtures/proto/decode.test
+for f in tests/fixtures/proto/*request*.json; do
+  cp "$f" "$C/fuzz_wire/$(basename "$f")"
+done
+
+# ---- configuration ----
+cp config/kgalign.conf "$C/fuzz_config/kgalign.conf"
+printf '%s\n' '# every value syntax' 'listen = "0.0.0.0"' 'port=0' \
+  'data_dir = "/srv/kga # data "   # comment' 'threshold = 0.75' \
+  'request_deadline_ms = 2s' 'connection_timeout_s = 1m' \
+  'drain_delay_ms = 500ms' 'retry_after_s = 1h' 'max_body_bytes = 64KiB' \
+  'access_log = off' 'log_level = WARN' 'admin_token = s3cr#t' \
+  '	threads = 4	' > "$C/fuzz_config/syntax.conf"
+printf 'port = 8080\r\nmax_pairs = 1000000\r\nthreshold = -1\r\n' \
+  > "$C/fuzz_config/crlf.conf"
+printf 'port = 70000\n' > "$C/fuzz_config/range.conf"
+printf 'unknown_key = 1\n' > "$C/fuzz_config/unknown.conf"
+
+# ---- import source directories (format: tests/fuzz/fuzz_import.h) ----
+# layout SRC_DIR NAME... : the files as sections, each ending in a newline.
+layout() {
+  local src=$1
+  shift
+  for name in "$@"; do
+    [ -f "$src/$name" ] || continue
+    printf '%%%% %s\n' "$name"
+    cat "$src/$name"
+    [ -z "$(tail -c 1 "$src/$name")" ] || echo
+  done
+}
+OE="rel_triples_1 rel_triples_2 attr_triples_1 attr_triples_2 ent_links
+    721_5fold/1/train_links 721_5fold/1/valid_links 721_5fold/1/test_links"
+DBP="ent_ids_1 ent_ids_2 rel_ids_1 rel_ids_2 triples_1 triples_2 sup_pairs
+     ref_pairs ref_ent_ids training_attrs_1 training_attrs_2"
+I=tests/fixtures/import
+# shellcheck disable=SC2086
+{
+  layout $I/openea_small $OE > "$C/fuzz_import_openea/openea_small"
+  { echo '%% lenient'; layout $I/openea_small $OE; } \
+    > "$C/fuzz_import_openea/openea_small_lenient"
+  layout $I/openea_small rel_triples_1 rel_triples_2 ent_links \
+    721_5fold/1/train_links 721_5fold/1/test_links \
+    > "$C/fuzz_import_openea/openea_no_valid"
+  layout $I/dbp15k_small $DBP > "$C/fuzz_import_dbp15k/dbp15k_small"
+  { echo '%% lenient'; layout $I/dbp15k_small $DBP; } \
+    > "$C/fuzz_import_dbp15k/dbp15k_small_lenient"
+  layout $I/dbp15k_refonly $DBP > "$C/fuzz_import_dbp15k/dbp15k_refonly"
+}
+T=$'\t'
+cat > "$C/fuzz_import_openea/openea_min" <<EOF
+%% rel_triples_1
+a${T}r${T}b
+b${T}rdf:type${T}City
+%% rel_triples_2
+x${T}r${T}y
+%% attr_triples_1
+a${T}rdfs:label${T}"Al"@en
+%% 721_5fold/1/train_links
+a${T}x
+%% 721_5fold/1/test_links
+b${T}y
+EOF
+# Near-valid: a link that is not one-to-one, a BOM and CRLF, a short line.
+cat > "$C/fuzz_import_openea/openea_bad" <<EOF
+%% rel_triples_1
+$(printf '\xef\xbb\xbf')a${T}r${T}b$(printf '\r')
+a${T}r
+%% rel_triples_2
+x${T}r${T}y
+%% 721_5fold/1/train_links
+a${T}x
+b${T}x
+%% 721_5fold/1/test_links
+b${T}y
+EOF
+# Layout errors: only another fold; the other layout's files.
+cat > "$C/fuzz_import_openea/openea_other_fold" <<EOF
+%% rel_triples_1
+a${T}r${T}b
+%% rel_triples_2
+x${T}r${T}y
+%% 721_5fold/2/train_links
+a${T}x
+EOF
+printf '%%%% ent_ids_1\n1\thttp://a/e1\n' > "$C/fuzz_import_openea/dbp15k_files"
+printf '%%%% rel_triples_1\na\tr\tb\n' > "$C/fuzz_import_dbp15k/openea_files"
+cat > "$C/fuzz_import_dbp15k/dbp15k_min" <<EOF
+%% ent_ids_1
+1${T}http://a/e1
+2${T}http://a/e2
+%% ent_ids_2
+1${T}http://b/e1
+2${T}http://b/e2
+%% triples_1
+1${T}0${T}2
+%% triples_2
+2${T}7${T}1
+%% ref_ent_ids
+1${T}1
+2${T}2
+EOF
+cat > "$C/fuzz_import_dbp15k/dbp15k_bad" <<EOF
+%% ent_ids_1
+1${T}http://a/e1
+1${T}http://a/e0
+%% ent_ids_2
+1${T}http://b/e1
+%% rel_ids_1
+0${T}http://www.w3.org/1999/02/22-rdf-syntax-ns#type
+%% triples_1
+1${T}0${T}1
+1${T}9${T}1
+%% triples_2
+1${T}18446744073709551616${T}1
+%% sup_pairs
+1${T}1
+EOF
+
+for h in "$C"/*; do
+  printf '%-28s %3d files, %6d bytes\n' "$(basename "$h")" \
+    "$(find "$h" -type f | wc -l)" "$(cat "$h"/* | wc -c)"
+done
