@@ -22,13 +22,40 @@
 #include "names.h"
 #include "store.h"
 
-#define FIXTURES "tests/fixtures/import"
+/* The fixtures are kept with a ".txt" suffix (so that no file in the
+ * repository carries a benchmark file's name) and laid out under their real
+ * names in the temporary directory before the tests run. */
+#define FIXTURES_SRC "tests/fixtures/import"
 
 static char tmp_dir[] = "/tmp/kga_test_import.XXXXXX";
+static char fixtures_dir[4200];
 
 /* ------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------ */
+
+/* Path of one materialised fixture directory (e.g. "openea_small"). */
+static const char *fixture(const char *name)
+{
+    static char buf[16][4400];
+    static int next;
+    char *p = buf[next++ % 16];
+    snprintf(p, sizeof buf[0], "%s/%s", fixtures_dir, name);
+    return p;
+}
+
+/* Copies tests/fixtures/import into the temporary directory, dropping the
+ * ".txt" suffix of every file. */
+static int materialise_fixtures(void)
+{
+    snprintf(fixtures_dir, sizeof fixtures_dir, "%s/fixtures", tmp_dir);
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd,
+             "cp -r '%s' '%s' && find '%s' -type f -name '*.txt' "
+             "-exec sh -c 'mv \"$1\" \"${1%%.txt}\"' _ {} \\;",
+             FIXTURES_SRC, fixtures_dir, fixtures_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
 
 static char *tmp_path(const char *name)
 {
@@ -606,7 +633,7 @@ START_TEST(openea_fixture)
     const char *out = tmp_path("out_openea");
     kga_import_summary_t s;
     kga_err_t err;
-    int rc = run_import(KGA_IMPORT_OPENEA, FIXTURES "/openea_small", out, 0,
+    int rc = run_import(KGA_IMPORT_OPENEA, fixture("openea_small"), out, 0,
                         &s, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
 
@@ -695,7 +722,7 @@ START_TEST(dbp15k_fixture)
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = KGA_IMPORT_DBP15K;
-    p.src_dir = FIXTURES "/dbp15k_small";
+    p.src_dir = fixture("dbp15k_small");
     p.out_dir = out;
     p.valid_fraction = 0.5;
     kga_import_summary_t s;
@@ -757,7 +784,7 @@ static void import_with_seed(const char *out, uint64_t seed,
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = KGA_IMPORT_DBP15K;
-    p.src_dir = FIXTURES "/dbp15k_refonly";
+    p.src_dir = fixture("dbp15k_refonly");
     p.out_dir = out;
     p.seed = seed;
     kga_err_t err;
@@ -878,11 +905,11 @@ static const bad_case_t bad_cases[] = {
 START_TEST(malformed_line_strict_and_lenient)
 {
     const bad_case_t *c = &bad_cases[_i];
-    char src[256], out[256], fixture[256];
+    char src[256], out[256], base[4400];
     snprintf(src, sizeof src, "%s/bad_src_%d", tmp_dir, _i);
     snprintf(out, sizeof out, "%s/bad_out_%d", tmp_dir, _i);
-    snprintf(fixture, sizeof fixture, "%s/%s", FIXTURES, c->fixture);
-    copy_tree(fixture, src, NULL);
+    snprintf(base, sizeof base, "%s", fixture(c->fixture));
+    copy_tree(base, src, NULL);
     append_str(src, c->file, c->append);
 
     kga_import_summary_t s;
@@ -915,7 +942,7 @@ START_TEST(lenient_counts_per_file)
     char src[512], out[512];
     snprintf(src, sizeof src, "%s", tmp_path("lenient_src"));
     snprintf(out, sizeof out, "%s", tmp_path("lenient_out"));
-    copy_tree(FIXTURES "/openea_small", src, NULL);
+    copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "rel_triples_1", "a\tb\n\n" KG1 "Paris\t\t" KG1 "X\n"
                                      KG1 "New\thttp://ex.org/p/knows\t" KG1
                                      "Paris\n");
@@ -945,7 +972,7 @@ START_TEST(openea_fold_without_valid_links)
     char src[512], out[512];
     snprintf(src, sizeof src, "%s", tmp_path("novalid_src"));
     snprintf(out, sizeof out, "%s", tmp_path("novalid_out"));
-    copy_tree(FIXTURES "/openea_small", src, NULL);
+    copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "721_5fold/1/train_links", KG1 "France\tY/France\n");
     unlink(tmp_path("novalid_src/721_5fold/1/valid_links"));
     kga_import_params_t p;
@@ -973,7 +1000,7 @@ START_TEST(both_sides_bad_reports_the_left)
     char src[512], out[512];
     snprintf(src, sizeof src, "%s", tmp_path("both_bad_src"));
     snprintf(out, sizeof out, "%s", tmp_path("both_bad_out"));
-    copy_tree(FIXTURES "/openea_small", src, NULL);
+    copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "rel_triples_1", "a\tb\n");
     write_str(src, "rel_triples_2", "x\n");
     kga_import_summary_t s;
@@ -984,7 +1011,7 @@ START_TEST(both_sides_bad_reports_the_left)
         ck_assert_msg(strstr(err.msg, "rel_triples_1:9: expected 3") != NULL,
                       "%s", err.msg);
     }
-    copy_tree(FIXTURES "/dbp15k_small", tmp_path("both_bad_dbp"), NULL);
+    copy_tree(fixture("dbp15k_small"), tmp_path("both_bad_dbp"), NULL);
     append_str(tmp_path("both_bad_dbp"), "triples_1", "1\t2\n");
     append_str(tmp_path("both_bad_dbp"), "ent_ids_2", "x\ty\n");
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, tmp_path("both_bad_dbp"),
@@ -1018,7 +1045,7 @@ START_TEST(missing_files_are_named)
     snprintf(src, sizeof src, "%s", tmp_path("missing_src"));
     snprintf(out, sizeof out, "%s", tmp_path("missing_out"));
 
-    copy_tree(FIXTURES "/openea_small", src, NULL);
+    copy_tree(fixture("openea_small"), src, NULL);
     unlink(tmp_path("missing_src/rel_triples_2"));
     ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
                      KGA_ENOENT);
@@ -1029,7 +1056,7 @@ START_TEST(missing_files_are_named)
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = KGA_IMPORT_OPENEA;
-    p.src_dir = FIXTURES "/openea_small";
+    p.src_dir = fixture("openea_small");
     p.out_dir = out;
     p.fold = 3;
     ck_assert_int_eq(kga_import_run(&p, &s, NULL, &err), KGA_ENOENT);
@@ -1038,7 +1065,7 @@ START_TEST(missing_files_are_named)
                   "%s", err.msg);
 
     remove_tree(src);
-    copy_tree(FIXTURES "/openea_small", src, NULL);
+    copy_tree(fixture("openea_small"), src, NULL);
     remove_tree(tmp_path("missing_src/721_5fold"));
     ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
                      KGA_ENOENT);
@@ -1055,12 +1082,12 @@ START_TEST(missing_files_are_named)
                       NULL,
                   "%s", err.msg);
 
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, FIXTURES "/dbp15k_small",
+    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, fixture("dbp15k_small"),
                                 out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "try --format dbp15k") != NULL, "%s",
                   err.msg);
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, FIXTURES "/openea_small",
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, fixture("openea_small"),
                                 out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "ent_ids_1: no such file") != NULL &&
@@ -1068,7 +1095,7 @@ START_TEST(missing_files_are_named)
                   "%s", err.msg);
 
     remove_tree(src);
-    copy_tree(FIXTURES "/dbp15k_small", src, NULL);
+    copy_tree(fixture("dbp15k_small"), src, NULL);
     unlink(tmp_path("missing_src/ref_pairs"));
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
                      KGA_ENOENT);
@@ -1153,9 +1180,9 @@ static void check_permutation(kga_import_format_t format, const char *src,
 
 START_TEST(permuted_fixtures_give_identical_outputs)
 {
-    check_permutation(KGA_IMPORT_OPENEA, FIXTURES "/openea_small", "oe", 0);
-    check_permutation(KGA_IMPORT_DBP15K, FIXTURES "/dbp15k_small", "dbp", 0);
-    check_permutation(KGA_IMPORT_DBP15K, FIXTURES "/dbp15k_refonly", "ref", 0);
+    check_permutation(KGA_IMPORT_OPENEA, fixture("openea_small"), "oe", 0);
+    check_permutation(KGA_IMPORT_DBP15K, fixture("dbp15k_small"), "dbp", 0);
+    check_permutation(KGA_IMPORT_DBP15K, fixture("dbp15k_refonly"), "ref", 0);
 }
 END_TEST
 
@@ -1165,7 +1192,7 @@ START_TEST(permuted_messy_input_gives_identical_outputs)
 {
     char src[512], dsrc[512];
     snprintf(src, sizeof src, "%s", tmp_path("messy_oe"));
-    copy_tree(FIXTURES "/openea_small", src, NULL);
+    copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "721_5fold/1/test_links",
                KG1 "Paris\tY/France\n" KG1 "France\tY/Orphan\n" KG1
                    "Nobody\tY/Paris\n");
@@ -1178,7 +1205,7 @@ START_TEST(permuted_messy_input_gives_identical_outputs)
     check_permutation(KGA_IMPORT_OPENEA, src, "messy_oe", 1);
 
     snprintf(dsrc, sizeof dsrc, "%s", tmp_path("messy_dbp"));
-    copy_tree(FIXTURES "/dbp15k_small", dsrc, NULL);
+    copy_tree(fixture("dbp15k_small"), dsrc, NULL);
     append_str(dsrc, "ent_ids_1", "13\thttp://fr.dbpedia.org/resource/Autre\n"
                                   "13\thttp://fr.dbpedia.org/resource/Isolé\n");
     append_str(dsrc, "rel_ids_1", "1\thttp://fr.dbpedia.org/property/land\n");
@@ -1309,30 +1336,30 @@ START_TEST(command_exit_codes)
     ck_assert_int_eq(run_cmd(help), 0);
     const char *none[] = {"import", NULL};
     ck_assert_int_eq(run_cmd(none), 2);
-    const char *no_format[] = {"import", FIXTURES "/openea_small", out, NULL};
+    const char *no_format[] = {"import", fixture("openea_small"), out, NULL};
     ck_assert_int_eq(run_cmd(no_format), 2);
     const char *bad_format[] = {"import", "--format", "rdf",
-                                FIXTURES "/openea_small", out, NULL};
+                                fixture("openea_small"), out, NULL};
     ck_assert_int_eq(run_cmd(bad_format), 2);
     const char *bad_fraction[] = {"import", "--format=dbp15k",
                                   "--valid-fraction", "1.5",
-                                  FIXTURES "/dbp15k_small", out, NULL};
+                                  fixture("dbp15k_small"), out, NULL};
     ck_assert_int_eq(run_cmd(bad_fraction), 2);
     const char *bad_fold[] = {"import", "--format", "openea", "--fold", "0",
-                              FIXTURES "/openea_small", out, NULL};
+                              fixture("openea_small"), out, NULL};
     ck_assert_int_eq(run_cmd(bad_fold), 2);
     const char *unknown[] = {"import", "--format", "openea", "--frobnicate",
-                             FIXTURES "/openea_small", out, NULL};
+                             fixture("openea_small"), out, NULL};
     ck_assert_int_eq(run_cmd(unknown), 2);
     const char *three[] = {"import", "--format", "openea", "a", "b", "c",
                            NULL};
     ck_assert_int_eq(run_cmd(three), 2);
     const char *fails[] = {"import", "--format", "openea", "--fold", "2",
-                           FIXTURES "/openea_small", out, NULL};
+                           fixture("openea_small"), out, NULL};
     ck_assert_int_eq(run_cmd(fails), 1);
     const char *ok[] = {"import", "--format", "dbp15k", "--seed", "3",
                         "--valid-fraction=0.5", "--lenient",
-                        FIXTURES "/dbp15k_small", out, NULL};
+                        fixture("dbp15k_small"), out, NULL};
     ck_assert_int_eq(run_cmd(ok), 0);
     ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 1);
     ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 1);
@@ -1388,6 +1415,10 @@ int main(void)
 {
     if (mkdtemp(tmp_dir) == NULL) {
         perror("mkdtemp");
+        return 1;
+    }
+    if (materialise_fixtures() != 0) {
+        fprintf(stderr, "test_import: cannot copy %s\n", FIXTURES_SRC);
         return 1;
     }
     SRunner *sr = srunner_create(import_suite());

@@ -23,14 +23,19 @@ for h in fuzz_wire fuzz_store fuzz_model fuzz_import_openea \
   mkdir -p "$C/$h"
 done
 
+# The import fixtures are kept with a ".txt" suffix; lay them out under
+# their real names first.
+cp -r tests/fixtures/import "$tmp/fixtures"
+find "$tmp/fixtures" -type f -name '*.txt' -exec sh -c 'mv "$1" "${1%.txt}"' _ {} \;
+
 # ---- graph stores and models ----
 q() { "$@" >/dev/null 2>&1 || { echo "make-seeds.sh: failed: $*" >&2; exit 1; }; }
 q "$KGALIGN" synth --entities 12 --seed 7 "$tmp/synth"
 q "$KGALIGN" import --format openea "$tmp/synth" "$tmp/synth.out"
 q "$KGALIGN" train "$tmp/synth.out" -o "$tmp/synth.out/model.kgm" --no-gnn \
   --threads 1 --rounds 0
-q "$KGALIGN" import --format openea tests/fixtures/import/openea_small "$tmp/oe"
-q "$KGALIGN" import --format dbp15k tests/fixtures/import/dbp15k_small "$tmp/dbp"
+q "$KGALIGN" import --format openea "$tmp/fixtures/openea_small" "$tmp/oe"
+q "$KGALIGN" import --format dbp15k "$tmp/fixtures/dbp15k_small" "$tmp/dbp"
 cp "$tmp/synth.out/left.kgs" "$C/fuzz_store/synth_left.kgs"
 cp "$tmp/synth.out/right.kgs" "$C/fuzz_store/synth_right.kgs"
 cp "$tmp/oe/left.kgs" "$C/fuzz_store/openea_small_left.kgs"
@@ -84,7 +89,7 @@ OE="rel_triples_1 rel_triples_2 attr_triples_1 attr_triples_2 ent_links
     721_5fold/1/train_links 721_5fold/1/valid_links 721_5fold/1/test_links"
 DBP="ent_ids_1 ent_ids_2 rel_ids_1 rel_ids_2 triples_1 triples_2 sup_pairs
      ref_pairs ref_ent_ids training_attrs_1 training_attrs_2"
-I=tests/fixtures/import
+I="$tmp/fixtures"
 # shellcheck disable=SC2086
 {
   layout $I/openea_small $OE > "$C/fuzz_import_openea/openea_small"
