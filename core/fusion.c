@@ -17,6 +17,9 @@
 #define BLOCK_ROWS 512u
 #define BLOCK_BYTES ((size_t)64 << 20)
 
+/* Blocks of fewer rows use one sgemv per row instead of sgemm. */
+#define GEMV_ROWS 4u
+
 /* Scores tested at once when scanning a row of the product. */
 #define SCAN_CHUNK 32
 
@@ -326,9 +329,17 @@ static void topk_blocks(void *ctx, size_t begin, size_t end, int worker)
         for (size_t r = 0; r < m; r++)
             memcpy(A + r * w, c->f->F[0] + (size_t)c->lefts[q0 + r] * w,
                    (size_t)w * sizeof *A);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m,
-                    (int)c->nr, (int)w, 1.0f, A, (int)w, c->B, (int)w, 0.0f,
-                    C, (int)c->nr);
+        /* A few rows (the service's one-entity queries) go by sgemv: sgemm
+         * would first pack all of B, nr x width floats, for each call. */
+        if (m < GEMV_ROWS)
+            for (size_t r = 0; r < m; r++)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)c->nr, (int)w,
+                            1.0f, c->B, (int)w, A + r * w, 1, 0.0f,
+                            C + r * c->nr, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m,
+                        (int)c->nr, (int)w, 1.0f, A, (int)w, c->B, (int)w,
+                        0.0f, C, (int)c->nr);
         for (size_t r = 0; r < m; r++)
             topk_row(c, q0 + r, C + r * c->nr, c->work[worker]);
     }
@@ -402,6 +413,8 @@ static int topk_run(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
     size_t w = f->width;
     size_t block = BLOCK_BYTES / (nr * sizeof(float));
     block = block < 16 ? 16 : block > BLOCK_ROWS ? BLOCK_ROWS : block;
+    if (block > nl)
+        block = nl;
     topk_ctx_t c = {.f = f, .lefts = lefts, .nl = nl, .rights = rights,
                     .nr = nr, .name_idx = name_idx, .name_cos = name_cos,
                     .k = k, .block = block, .out_idx = out_idx,

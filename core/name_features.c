@@ -488,6 +488,10 @@ struct kga_tfidf {
     kga_csr_t side[2];
     uint64_t *keys[2];
     float *idf; /* one per bucket */
+    /* Each side's inverted index over all of its rows, for the searches
+     * against a whole side (one-entity queries would otherwise rebuild it,
+     * at many times the cost of the search). */
+    kga_sparse_index_t *index[2];
 };
 
 /* Where the names come from: a store or a list. */
@@ -648,6 +652,8 @@ static int tfidf_build(const name_source_t src[2],
             weigh_row(t->idf, p->sublinear_tf, m->indices + m->indptr[r],
                       m->data + m->indptr[r],
                       (size_t)(m->indptr[r + 1] - m->indptr[r]));
+        if ((rc = kga_sparse_index_new(m, t->keys[s], &t->index[s], err)) != 0)
+            goto fail;
     }
     free(fb.weights);
     free(fb.buckets);
@@ -722,6 +728,10 @@ int kga_tfidf_topk(const kga_tfidf_t *t, int query_side,
                    float *out_score, kga_err_t *err)
 {
     int q = query_side == KGA_TFIDF_RIGHT;
+    if (cands == NULL)
+        return kga_sparse_topk_indexed(&t->side[q], queries, nq,
+                                       t->index[!q], k, threads, out_idx,
+                                       out_score, err);
     return kga_sparse_topk(&t->side[q], queries, nq, &t->side[!q], cands, nc,
                            t->keys[!q], k, threads, out_idx, out_score, err);
 }
@@ -731,6 +741,7 @@ void kga_tfidf_free(kga_tfidf_t *t)
     if (t == NULL)
         return;
     for (int s = 0; s < 2; s++) {
+        kga_sparse_index_free(t->index[s]);
         free(t->keys[s]);
         kga_csr_destroy(&t->side[s]);
     }

@@ -331,39 +331,95 @@ static int topk_index(const kga_csr_t *C, const uint32_t *cand_row, size_t nc,
     return 0;
 }
 
-int kga_sparse_topk(const kga_csr_t *queries, const uint32_t *query_rows,
-                    size_t nq, const kga_csr_t *cands,
-                    const uint32_t *cand_rows, size_t nc,
-                    const uint64_t *cand_keys, size_t k, int threads,
-                    uint32_t *out_idx, float *out_score, kga_err_t *err)
+/* The per-thread search over a ready job (candidates, keys, postings). */
+static int topk_search(topk_job_t *job, size_t nc, int threads,
+                       kga_err_t *err)
 {
-    int rc = 0;
-    uint32_t *cand_row = NULL;
-    uint64_t *key = NULL, *post_off = NULL;
-    uint8_t *mark = NULL;
-    posting_t *post = NULL;
-    topk_worker_t *w = NULL;
-    int nw = 0, started = 0;
+    int rc = 0, nw, started = 0;
+    size_t nq = job->nq, k = job->k;
+    topk_worker_t *w;
 
-    if (queries->cols != cands->cols)
+    atomic_init(&job->next, 0);
+    nw = threads < 1 ? 1 : threads;
+    if (nw > KGA_SPARSE_MAX_THREADS)
+        nw = KGA_SPARSE_MAX_THREADS;
+    if ((size_t)nw > (nq + TOPK_CHUNK - 1) / TOPK_CHUNK)
+        nw = (int)((nq + TOPK_CHUNK - 1) / TOPK_CHUNK);
+    w = calloc((size_t)nw, sizeof *w);
+    if (w == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "top-K: out of memory");
+    size_t heap_n = k < nc ? k : nc;
+    for (int t = 0; t < nw; t++) {
+        w[t].job = job;
+        w[t].acc = calloc(nc + 1, sizeof *w[t].acc);
+        w[t].seen = calloc(nc + 1, 1);
+        w[t].touched = malloc((nc + 1) * sizeof *w[t].touched);
+        w[t].heap = malloc((heap_n + 1) * sizeof *w[t].heap);
+        if (!w[t].acc || !w[t].seen || !w[t].touched || !w[t].heap) {
+            rc = kga_err_set(err, KGA_ENOMEM, "top-K: out of memory");
+            goto out;
+        }
+    }
+    /* Worker 0 is this thread. A thread that cannot be started only makes
+     * the others claim more chunks: the result does not change. */
+    for (started = 1; started < nw; started++)
+        if (pthread_create(&w[started].thread, NULL, topk_run, &w[started]))
+            break;
+    topk_run(&w[0]);
+    for (int t = 1; t < started; t++)
+        pthread_join(w[t].thread, NULL);
+
+out:
+    for (int t = 0; t < nw; t++) {
+        free(w[t].heap);
+        free(w[t].touched);
+        free(w[t].seen);
+        free(w[t].acc);
+    }
+    free(w);
+    return rc;
+}
+
+static int topk_check_queries(const kga_csr_t *queries,
+                              const uint32_t *query_rows, size_t nq,
+                              uint32_t cand_cols, kga_err_t *err)
+{
+    if (queries->cols != cand_cols)
         return kga_err_set(err, KGA_EINVAL,
                            "top-K: query and candidate columns differ (%u, %u)",
-                           queries->cols, cands->cols);
-    if (cands->cols > TOPK_MAX_COLS)
+                           queries->cols, cand_cols);
+    if (cand_cols > TOPK_MAX_COLS)
         return kga_err_set(err, KGA_ELIMIT, "top-K: %u columns (limit %u)",
-                           cands->cols, TOPK_MAX_COLS);
-    if (query_rows == NULL)
-        nq = queries->rows;
-    if (cand_rows == NULL)
-        nc = cands->rows;
-    if (nc >= UINT32_MAX || (k != 0 && nq > SIZE_MAX / k))
-        return kga_err_set(err, KGA_ELIMIT, "top-K: too many rows");
+                           cand_cols, TOPK_MAX_COLS);
     if (query_rows != NULL)
         for (size_t q = 0; q < nq; q++)
             if (query_rows[q] >= queries->rows)
                 return kga_err_set(err, KGA_EINVAL,
                                    "top-K: query %zu: row %u out of range", q,
                                    query_rows[q]);
+    return 0;
+}
+
+int kga_sparse_topk(const kga_csr_t *queries, const uint32_t *query_rows,
+                    size_t nq, const kga_csr_t *cands,
+                    const uint32_t *cand_rows, size_t nc,
+                    const uint64_t *cand_keys, size_t k, int threads,
+                    uint32_t *out_idx, float *out_score, kga_err_t *err)
+{
+    int rc;
+    uint32_t *cand_row = NULL;
+    uint64_t *key = NULL, *post_off = NULL;
+    uint8_t *mark = NULL;
+    posting_t *post = NULL;
+
+    if (query_rows == NULL)
+        nq = queries->rows;
+    if (cand_rows == NULL)
+        nc = cands->rows;
+    if ((rc = topk_check_queries(queries, query_rows, nq, cands->cols, err)))
+        return rc;
+    if (nc >= UINT32_MAX || (k != 0 && nq > SIZE_MAX / k))
+        return kga_err_set(err, KGA_ELIMIT, "top-K: too many rows");
     if (k == 0 || nq == 0)
         return 0;
 
@@ -393,58 +449,92 @@ int kga_sparse_topk(const kga_csr_t *queries, const uint32_t *query_rows,
         rc = kga_err_set(err, KGA_ENOMEM, "top-K: out of memory (index)");
         goto out;
     }
-
     topk_job_t job = {
         .queries = queries, .query_rows = query_rows, .nq = nq,
         .cand_row = cand_row, .key = key, .post_off = post_off, .post = post,
         .k = k, .out_idx = out_idx, .out_score = out_score,
     };
-    atomic_init(&job.next, 0);
-
-    nw = threads < 1 ? 1 : threads;
-    if (nw > KGA_SPARSE_MAX_THREADS)
-        nw = KGA_SPARSE_MAX_THREADS;
-    if ((size_t)nw > (nq + TOPK_CHUNK - 1) / TOPK_CHUNK)
-        nw = (int)((nq + TOPK_CHUNK - 1) / TOPK_CHUNK);
-    w = calloc((size_t)nw, sizeof *w);
-    if (w == NULL) {
-        rc = kga_err_set(err, KGA_ENOMEM, "top-K: out of memory");
-        goto out;
-    }
-    size_t heap_n = k < nc ? k : nc;
-    for (int t = 0; t < nw; t++) {
-        w[t].job = &job;
-        w[t].acc = calloc(nc + 1, sizeof *w[t].acc);
-        w[t].seen = calloc(nc + 1, 1);
-        w[t].touched = malloc((nc + 1) * sizeof *w[t].touched);
-        w[t].heap = malloc((heap_n + 1) * sizeof *w[t].heap);
-        if (!w[t].acc || !w[t].seen || !w[t].touched || !w[t].heap) {
-            rc = kga_err_set(err, KGA_ENOMEM, "top-K: out of memory");
-            goto out;
-        }
-    }
-    /* Worker 0 is this thread. A thread that cannot be started only makes
-     * the others claim more chunks: the result does not change. */
-    for (started = 1; started < nw; started++)
-        if (pthread_create(&w[started].thread, NULL, topk_run, &w[started]))
-            break;
-    topk_run(&w[0]);
-    for (int t = 1; t < started; t++)
-        pthread_join(w[t].thread, NULL);
+    rc = topk_search(&job, nc, threads, err);
 
 out:
-    if (w != NULL)
-        for (int t = 0; t < nw; t++) {
-            free(w[t].heap);
-            free(w[t].touched);
-            free(w[t].seen);
-            free(w[t].acc);
-        }
-    free(w);
     free(post);
     free(post_off);
     free(mark);
     free(key);
     free(cand_row);
     return rc;
+}
+
+/* ---- prebuilt index ------------------------------------------------------- */
+
+struct kga_sparse_index {
+    uint32_t rows, cols;
+    uint32_t *cand_row; /* the identity: every row is a candidate */
+    uint64_t *key;
+    uint64_t *post_off;
+    posting_t *post;
+};
+
+int kga_sparse_index_new(const kga_csr_t *cands, const uint64_t *cand_keys,
+                         kga_sparse_index_t **out, kga_err_t *err)
+{
+    *out = NULL;
+    if (cands->cols > TOPK_MAX_COLS)
+        return kga_err_set(err, KGA_ELIMIT, "top-K: %u columns (limit %u)",
+                           cands->cols, TOPK_MAX_COLS);
+    kga_sparse_index_t *ix = calloc(1, sizeof *ix);
+    size_t nc = cands->rows;
+    if (ix == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "top-K: out of memory (index)");
+    ix->rows = cands->rows;
+    ix->cols = cands->cols;
+    ix->cand_row = malloc((nc ? nc : 1) * sizeof *ix->cand_row);
+    ix->key = malloc((nc ? nc : 1) * sizeof *ix->key);
+    if (ix->cand_row == NULL || ix->key == NULL)
+        goto nomem;
+    for (size_t r = 0; r < nc; r++) {
+        ix->cand_row[r] = (uint32_t)r;
+        ix->key[r] = cand_keys != NULL ? cand_keys[r] : mix64(r);
+    }
+    if (topk_index(cands, ix->cand_row, nc, &ix->post_off, &ix->post) != 0)
+        goto nomem;
+    *out = ix;
+    return 0;
+nomem:
+    kga_sparse_index_free(ix);
+    return kga_err_set(err, KGA_ENOMEM, "top-K: out of memory (index)");
+}
+
+void kga_sparse_index_free(kga_sparse_index_t *ix)
+{
+    if (ix == NULL)
+        return;
+    free(ix->post);
+    free(ix->post_off);
+    free(ix->key);
+    free(ix->cand_row);
+    free(ix);
+}
+
+int kga_sparse_topk_indexed(const kga_csr_t *queries,
+                            const uint32_t *query_rows, size_t nq,
+                            const kga_sparse_index_t *ix, size_t k,
+                            int threads, uint32_t *out_idx, float *out_score,
+                            kga_err_t *err)
+{
+    int rc;
+    if (query_rows == NULL)
+        nq = queries->rows;
+    if ((rc = topk_check_queries(queries, query_rows, nq, ix->cols, err)))
+        return rc;
+    if (k != 0 && nq > SIZE_MAX / k)
+        return kga_err_set(err, KGA_ELIMIT, "top-K: too many rows");
+    if (k == 0 || nq == 0)
+        return 0;
+    topk_job_t job = {
+        .queries = queries, .query_rows = query_rows, .nq = nq,
+        .cand_row = ix->cand_row, .key = ix->key, .post_off = ix->post_off,
+        .post = ix->post, .k = k, .out_idx = out_idx, .out_score = out_score,
+    };
+    return topk_search(&job, ix->rows, threads, err);
 }

@@ -84,6 +84,25 @@ int kga_sparse_topk(const kga_csr_t *queries, const uint32_t *query_rows,
                     const uint64_t *cand_keys, size_t k, int threads,
                     uint32_t *out_idx, float *out_score, kga_err_t *err);
 
+/* An inverted index over every row of a candidate matrix, built once for
+ * repeated searches against all of its rows (the service's one-entity
+ * queries, where building the index per call would cost more than the
+ * search). It copies what it needs from cands and cand_keys (same meaning
+ * as in kga_sparse_topk(); NULL keys hash the row id). Returns 0,
+ * KGA_ELIMIT or KGA_ENOMEM. */
+typedef struct kga_sparse_index kga_sparse_index_t;
+int kga_sparse_index_new(const kga_csr_t *cands, const uint64_t *cand_keys,
+                         kga_sparse_index_t **out, kga_err_t *err);
+void kga_sparse_index_free(kga_sparse_index_t *ix);
+
+/* kga_sparse_topk() with cand_rows NULL over the indexed matrix: the same
+ * results, bit for bit. */
+int kga_sparse_topk_indexed(const kga_csr_t *queries,
+                            const uint32_t *query_rows, size_t nq,
+                            const kga_sparse_index_t *ix, size_t k,
+                            int threads, uint32_t *out_idx, float *out_score,
+                            kga_err_t *err);
+
 /* Frees the arrays; *m is left empty (0 rows) and may be destroyed again. */
 void kga_csr_destroy(kga_csr_t *m);
 

@@ -491,6 +491,24 @@ START_TEST(aligns_a_synthetic_pair)
     double h1 = test_hits1(f, &x, p.topk);
     ck_assert_msg(h1 >= 0.95, "test Hits@1 %.3f", h1);
 
+    /* One query at a time (the service's /match, by sgemv) finds what a
+     * block of queries (sgemm) finds: the candidates' scores are exact
+     * either way, so only the preselection could differ. */
+    enum { NQ = 40, K = 10 };
+    uint32_t q[NQ], bi[NQ * K], si[K];
+    float bs[NQ * K], ss[K];
+    for (size_t i = 0; i < NQ; i++)
+        q[i] = x.test[i].left;
+    ck_assert_int_eq(kga_fusion_topk(f, q, NQ, NULL, 0, K, NULL, bi, bs, NULL),
+                     0);
+    for (size_t i = 0; i < NQ; i++) {
+        ck_assert_int_eq(kga_fusion_topk(f, &q[i], 1, NULL, 0, K, NULL, si, ss,
+                                         NULL),
+                         0);
+        ck_assert(memcmp(si, bi + i * K, sizeof si) == 0);
+        ck_assert(memcmp(ss, bs + i * K, sizeof ss) == 0);
+    }
+
     /* Names alone, and structure alone, do worse than the fusion. */
     ck_assert_double_lt(rep.name_valid_hits1,
                         rep.round[rep.best_round].valid_hits1);

@@ -682,6 +682,24 @@ START_TEST(topk_matches_brute_force)
                              0);
             check_against_brute_force(&Q, NULL, 70, &C, NULL, 0, keys, k,
                                       idx, sc);
+            /* The prebuilt index gives the same results, bit for bit. */
+            kga_sparse_index_t *ix;
+            ck_assert_int_eq(kga_sparse_index_new(&C, keys, &ix, &err), 0);
+            uint32_t *idx2 = malloc(70 * k * sizeof *idx2);
+            float *sc2 = malloc(70 * k * sizeof *sc2);
+            ck_assert_int_eq(kga_sparse_topk_indexed(&Q, NULL, 0, ix, k, 2,
+                                                     idx2, sc2, &err),
+                             0);
+            ck_assert(memcmp(idx, idx2, 70 * k * sizeof *idx) == 0);
+            ck_assert(memcmp(sc, sc2, 70 * k * sizeof *sc) == 0);
+            ck_assert_int_eq(kga_sparse_topk_indexed(&Q, qr, 40, ix, k, 1,
+                                                     idx2, sc2, &err),
+                             0);
+            check_against_brute_force(&Q, qr, 40, &C, NULL, 0, keys, k, idx2,
+                                      sc2);
+            kga_sparse_index_free(ix);
+            free(sc2);
+            free(idx2);
             free(sc);
             free(idx);
         }
