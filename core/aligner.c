@@ -279,6 +279,9 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
  * follow internal ids. */
 static _Thread_local const kga_store_t *sort_store;
 
+/* Candidates kga_aligner_match() reranks at least. */
+#define MATCH_POOL 32u
+
 static int cand_cmp(const void *pa, const void *pb)
 {
     const kga_candidate_t *x = pa, *y = pb;
@@ -340,30 +343,6 @@ out:
 
 /* Right-side queries: the fusion generates left-to-right candidates only,
  * so a right entity is compared with every left entity by S directly. */
-static size_t match_right(const kga_aligner_t *a, uint32_t ent, size_t k,
-                          kga_candidate_t *out)
-{
-    uint32_t nl = kga_store_entity_count(a->store[0]);
-    size_t n = 0;
-    for (uint32_t i = 0; i < nl; i++) {
-        float s = kga_fusion_score(a->scorer.fusion, i, ent);
-        /* Keep the k best by S in out (insertion into a short list). */
-        if (n == k && s <= -out[k - 1].score.distance)
-            continue;
-        size_t at = n < k ? n++ : k - 1;
-        while (at > 0 && -out[at - 1].score.distance < s) {
-            out[at] = out[at - 1];
-            at--;
-        }
-        out[at].entity = i;
-        out[at].score.distance = -s;
-    }
-    for (size_t r = n; r < k; r++)
-        out[r].entity = UINT32_MAX;
-    rerank(a, KGA_SIDE_LEFT, ent, KGA_SIDE_RIGHT, out, k);
-    return n;
-}
-
 size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
                          uint32_t ent, size_t k, kga_candidate_t *out)
 {
@@ -371,19 +350,33 @@ size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
         return 0;
     if (k > KGA_FUSION_MAX_TOPK)
         k = KGA_FUSION_MAX_TOPK;
-    if (side == KGA_SIDE_RIGHT)
-        return match_right(a, ent, k, out);
-    uint32_t idx[KGA_FUSION_MAX_TOPK];
-    float score[KGA_FUSION_MAX_TOPK];
-    if (kga_fusion_topk(a->scorer.fusion, &ent, 1, NULL, 0, k, NULL, idx,
-                        score, NULL) != 0)
-        return 0;
+    /* The full model reranks a pool wider than k: the fused score's k best
+     * need not hold the model's k best, and the pool costs little beside
+     * the pass over the other side's features that finds it. */
+    size_t pool = k < MATCH_POOL ? MATCH_POOL : k;
+    uint32_t *idx = malloc(pool * sizeof *idx);
+    float *score = malloc(pool * sizeof *score);
+    kga_candidate_t *cand = malloc(pool * sizeof *cand);
+    int q = side == KGA_SIDE_RIGHT;
     size_t n = 0;
-    for (size_t r = 0; r < k; r++) {
-        out[r].entity = idx[r];
-        n += idx[r] != UINT32_MAX;
-    }
-    rerank(a, KGA_SIDE_RIGHT, ent, KGA_SIDE_LEFT, out, k);
+    if (idx == NULL || score == NULL || cand == NULL ||
+        kga_fusion_topk_one(a->scorer.fusion, q, ent, pool, idx, score,
+                            NULL) != 0)
+        goto out;
+    for (size_t r = 0; r < pool; r++)
+        cand[r].entity = idx[r];
+    if (q)
+        rerank(a, KGA_SIDE_LEFT, ent, KGA_SIDE_RIGHT, cand, pool);
+    else
+        rerank(a, KGA_SIDE_RIGHT, ent, KGA_SIDE_LEFT, cand, pool);
+    for (; n < k && cand[n].entity != UINT32_MAX; n++)
+        out[n] = cand[n];
+    for (size_t r = n; r < k; r++)
+        out[r].entity = UINT32_MAX;
+out:
+    free(cand);
+    free(score);
+    free(idx);
     return n;
 }
 

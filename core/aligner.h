@@ -73,8 +73,9 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
                        kga_pair_score_t *out);
 
 /* The k best candidates on the other side for entity `ent` of `side`,
- * generated and reranked by the full model, best first. Returns the number
- * written to out (at most k). */
+ * generated (kga_fusion_topk_one(), a pool of at least 32) and reranked by
+ * the full model, best first. Returns the number written to out (at most
+ * k; 0 when out of memory); the slots after them have entity UINT32_MAX. */
 size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
                          uint32_t ent, size_t k, kga_candidate_t *out);
 

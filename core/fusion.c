@@ -250,42 +250,20 @@ typedef struct {
     float *out_score;
 } topk_ctx_t;
 
-/* The candidates of one query row, given its sgemm row. */
-static void topk_row(const topk_ctx_t *c, size_t q, const float *row,
-                     cand_t *work)
+/* The k best of the union of st[0 .. ns) (entities of the other side,
+ * ranked by the feature product) and the name candidates ni / nc (NULL when
+ * wn is 0), each scored exactly, into oi / os; un and best hold k each.
+ * ent is an entity of side `side`. */
+static void union_exact(const kga_fusion_t *f, int side, uint32_t ent,
+                        const cand_t *st, size_t ns, const uint32_t *ni,
+                        const float *nc, size_t k, cand_t *un, cand_t *best,
+                        uint32_t *oi, float *os)
 {
-    const kga_fusion_t *f = c->f;
-    size_t k = c->k, ns = 0, nu, nb = 0;
-    cand_t *st = work, *un = work + k, *best = work + 2 * k;
-    uint32_t i = c->lefts[q];
-
-    for (size_t x = 0; x < c->nr;) {
-        /* Once k are held, most chunks have nothing at or above the k-th
-         * score: one branch-free test per chunk skips them. */
-        if (ns == k && x + SCAN_CHUNK <= c->nr) {
-            float th = st[k - 1].s;
-            int any = 0;
-            for (size_t z = 0; z < SCAN_CHUNK; z++)
-                any |= row[x + z] >= th;
-            if (!any) {
-                x += SCAN_CHUNK;
-                continue;
-            }
-        }
-        size_t end = x + SCAN_CHUNK < c->nr ? x + SCAN_CHUNK : c->nr;
-        for (; x < end; x++) {
-            if (ns == k && row[x] < st[k - 1].s)
-                continue;
-            cand_t cd = {row[x], (uint32_t)x, c->rkey[x]};
-            cand_insert(st, &ns, k, cd);
-        }
-    }
-    /* Union with the name candidates, everything scored exactly. */
-    const uint32_t *ni = c->name_idx != NULL ? c->name_idx + q * k : NULL;
-    const float *nc = c->name_idx != NULL ? c->name_cos + q * k : NULL;
-    nu = 0;
+    size_t nu = 0, nb = 0;
+    const uint64_t *okey = f->key[!side];
     for (size_t x = 0; x < ns; x++) {
-        uint32_t j = c->rights != NULL ? c->rights[st[x].ent] : st[x].ent;
+        uint32_t j = st[x].ent;
+        uint32_t l = side == 0 ? ent : j, r = side == 0 ? j : ent;
         float cosine = 0.0f;
         int named = 0;
         for (size_t y = 0; ni != NULL && y < k && ni[y] != NONE; y++)
@@ -295,8 +273,8 @@ static void topk_row(const topk_ctx_t *c, size_t q, const float *row,
                 break;
             }
         if (!named && f->wn > 0.0f)
-            cosine = kga_tfidf_cosine(f->names, i, j);
-        un[nu++] = (cand_t){pair_score(f, i, j, cosine), j, st[x].key};
+            cosine = kga_tfidf_cosine(f->names, l, r);
+        un[nu++] = (cand_t){pair_score(f, l, r, cosine), j, st[x].key};
     }
     for (size_t y = 0; ni != NULL && y < k && ni[y] != NONE; y++) {
         uint32_t j = ni[y];
@@ -305,17 +283,62 @@ static void topk_row(const topk_ctx_t *c, size_t q, const float *row,
             seen = un[x].ent == j;
         if (!seen)
             cand_insert(best, &nb, k,
-                        (cand_t){pair_score(f, i, j, nc[y]), j, f->key[1][j]});
+                        (cand_t){side == 0 ? pair_score(f, ent, j, nc[y])
+                                           : pair_score(f, j, ent, nc[y]),
+                                 j, okey[j]});
     }
     for (size_t x = 0; x < nu; x++)
         cand_insert(best, &nb, k, un[x]);
-
-    uint32_t *oi = c->out_idx + q * k;
-    float *os = c->out_score + q * k;
     for (size_t x = 0; x < k; x++) {
         oi[x] = x < nb ? best[x].ent : NONE;
         os[x] = x < nb ? best[x].s : -INFINITY;
     }
+}
+
+/* The k best of row[0 .. n) (ties: the lower key[x]) into st, best first;
+ * returns how many (min(k, n)). ent of each is its position x. */
+static size_t scan_row(const float *row, size_t n, const uint64_t *key,
+                       size_t k, cand_t *st)
+{
+    size_t ns = 0;
+    for (size_t x = 0; x < n;) {
+        /* Once k are held, most chunks have nothing at or above the k-th
+         * score: one branch-free test per chunk skips them. */
+        if (ns == k && x + SCAN_CHUNK <= n) {
+            float th = st[k - 1].s;
+            int any = 0;
+            for (size_t z = 0; z < SCAN_CHUNK; z++)
+                any |= row[x + z] >= th;
+            if (!any) {
+                x += SCAN_CHUNK;
+                continue;
+            }
+        }
+        size_t end = x + SCAN_CHUNK < n ? x + SCAN_CHUNK : n;
+        for (; x < end; x++) {
+            if (ns == k && row[x] < st[k - 1].s)
+                continue;
+            cand_t cd = {row[x], (uint32_t)x, key[x]};
+            cand_insert(st, &ns, k, cd);
+        }
+    }
+    return ns;
+}
+
+/* The candidates of one query row, given its sgemm row. */
+static void topk_row(const topk_ctx_t *c, size_t q, const float *row,
+                     cand_t *work)
+{
+    size_t k = c->k;
+    cand_t *st = work, *un = work + k, *best = work + 2 * k;
+    size_t ns = scan_row(row, c->nr, c->rkey, k, st);
+    for (size_t x = 0; x < ns; x++)
+        if (c->rights != NULL)
+            st[x].ent = c->rights[st[x].ent];
+    const uint32_t *ni = c->name_idx != NULL ? c->name_idx + q * k : NULL;
+    const float *nc = c->name_idx != NULL ? c->name_cos + q * k : NULL;
+    union_exact(c->f, 0, c->lefts[q], st, ns, ni, nc, k, un, best,
+                c->out_idx + q * k, c->out_score + q * k);
 }
 
 static void topk_blocks(void *ctx, size_t begin, size_t end, int worker)
@@ -501,6 +524,57 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                       out_idx, out_score, err);
     free(name_cos);
     free(name_idx);
+    return rc;
+}
+
+int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
+                        size_t k, uint32_t *out_idx, float *out_score,
+                        kga_err_t *err)
+{
+    int q = side != 0, o = !q;
+    if (q == 0)
+        return kga_fusion_topk(f, &ent, 1, NULL, 0, k, NULL, out_idx,
+                               out_score, err);
+    if (k > KGA_FUSION_MAX_TOPK)
+        return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
+                           KGA_FUSION_MAX_TOPK);
+    if (ent >= f->n[q])
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: query: right id %u out of range", ent);
+    if (k == 0)
+        return 0;
+    int rc = 0;
+    size_t no = f->n[o], w = f->width;
+    float *row = malloc((no + 1) * sizeof *row);
+    cand_t *work = malloc(3 * k * sizeof *work);
+    uint32_t *ni = NULL;
+    float *nc = NULL;
+    if (f->wn > 0.0f) {
+        ni = malloc(k * sizeof *ni);
+        nc = malloc(k * sizeof *nc);
+    }
+    if (!row || !work || (f->wn > 0.0f && (!ni || !nc))) {
+        rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory (candidates)");
+        goto out;
+    }
+    if (ni != NULL && (rc = kga_tfidf_topk(f->names, KGA_TFIDF_RIGHT, &ent, 1,
+                                           NULL, 0, k, 1, ni, nc, err)) != 0)
+        goto out;
+    if (no > 0 && no <= INT_MAX) {
+        int blas = kga_blas_serial_enter();
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)no, (int)w, 1.0f,
+                    f->F[o], (int)w, f->F[q] + (size_t)ent * w, 1, 0.0f, row,
+                    1);
+        kga_blas_serial_leave(blas);
+    }
+    size_t ns = no <= INT_MAX ? scan_row(row, no, f->key[o], k, work) : 0;
+    union_exact(f, q, ent, work, ns, ni, nc, k, work + k, work + 2 * k,
+                out_idx, out_score);
+out:
+    free(nc);
+    free(ni);
+    free(work);
+    free(row);
     return rc;
 }
 

@@ -176,6 +176,16 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     kga_pool_t *pool, uint32_t *out_idx, float *out_score,
                     kga_err_t *err);
 
+/* The k best candidates of the other side for one entity `ent` of side
+ * `side` (0 left, 1 right), as kga_fusion_topk() finds them for a left
+ * entity and all right ones (the same results for side 0), on the calling
+ * thread: the query of the service's /match. Safe to call from several
+ * threads at once when OpenBLAS runs single-threaded (the service sets
+ * it so). Errors as kga_fusion_topk(). */
+int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
+                        size_t k, uint32_t *out_idx, float *out_score,
+                        kga_err_t *err);
+
 void kga_fusion_free(kga_fusion_t *f);
 
 #endif
