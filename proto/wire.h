@@ -206,6 +206,10 @@ int kga_match_response_format(const kga_wire_meta_t *meta, kga_side_t side,
                               const kga_match_candidate_t *candidates,
                               size_t n, char **out, size_t *out_len);
 
+/* Writes f as snprintf's "%.9g" does, character for character (at most
+ * 31 bytes and a NUL into out), and returns the length. */
+int kga_wire_format_float(char *out, float f);
+
 /* {"error": {"code", "message"}, "request_id", "model_version"?}. */
 int kga_error_response_format(const kga_wire_meta_t *meta, const char *code,
                               const char *message, char **out,

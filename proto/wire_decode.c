@@ -156,6 +156,20 @@ static const char *copy_id(const json_t *v, char **cursor)
 static int check_pair(const json_t *elem, size_t i, size_t *bytes,
                       kga_wire_error_t *err)
 {
+    /* The common case without building field names: a batch of 256 pairs
+     * spent more time in snprintf here than in parsing. */
+    if (json_is_object(elem) && json_object_size(elem) == 2) {
+        const json_t *l = json_object_get(elem, "left");
+        const json_t *r = json_object_get(elem, "right");
+        if (json_is_string(l) && json_is_string(r)) {
+            size_t nl = json_string_length(l), nr = json_string_length(r);
+            if (nl > 0 && nl <= KGA_WIRE_ID_MAX && nr > 0 &&
+                nr <= KGA_WIRE_ID_MAX) {
+                *bytes += nl + nr + 2;
+                return 0;
+            }
+        }
+    }
     char field[48];
     snprintf(field, sizeof field, "pairs[%zu]", i);
     if (!json_is_object(elem))

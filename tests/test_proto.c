@@ -944,6 +944,40 @@ START_TEST(unknown_id_messages)
 }
 END_TEST
 
+/* kga_wire_format_float() against snprintf over every kind of float: all
+ * exponents by random bit patterns, the service's ranges (distances,
+ * probabilities), round numbers and halfway cases. */
+START_TEST(float_format_is_printf_g9)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char want[32], got[32];
+    for (long i = 0; i < 3000000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        float f;
+        uint32_t bits = (uint32_t)(x >> 11);
+        switch (i % 4) {
+        case 0: memcpy(&f, &bits, sizeof f); break;
+        case 1: f = (float)((double)(bits % 2000000) / 1000.0 - 1000.0); break;
+        case 2: f = ldexpf((float)(bits & 0xFFFFFF), -(int)(bits >> 24) % 60); break;
+        default: f = (float)(bits % 100000) * powf(10.0f, (float)(int)(bits % 30) - 15.0f); break;
+        }
+        snprintf(want, sizeof want, "%.9g", (double)f);
+        int n = kga_wire_format_float(got, f);
+        ck_assert_msg(strcmp(want, got) == 0 && n == (int)strlen(want),
+                      "%a: printf %s, ours %s", (double)f, want, got);
+    }
+    static const float fixed[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, 0.1f, 1e-4f,
+                                  9.99999999e-5f, 1e-5f, 123456789.0f,
+                                  999999999.0f, 1e9f, 1e-14f, 1e-15f,
+                                  3.4028235e38f, 1.4e-45f, 100.0f, 0.25f};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        snprintf(want, sizeof want, "%.9g", (double)fixed[i]);
+        kga_wire_format_float(got, fixed[i]);
+        ck_assert_str_eq(got, want);
+    }
+}
+END_TEST
+
 START_TEST(error_code_table)
 {
     static const struct {
@@ -1026,6 +1060,7 @@ static Suite *proto_suite(void)
     tcase_add_test(encode, status_body_shape);
     tcase_add_test(encode, unknown_id_messages);
     tcase_add_test(encode, error_code_table);
+    tcase_add_test(encode, float_format_is_printf_g9);
     tcase_add_test(encode, request_id_validation);
     tcase_set_timeout(encode, 60);
     suite_add_tcase(s, encode);
