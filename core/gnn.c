@@ -1034,13 +1034,14 @@ static float pair_forward(const kga_gnn_t *m, const view_t v[2],
                          pb->alpha[0], pb->alpha[1]);
     for (int s = 0; s < 2; s++) {
         float *h = pb->h2[s];
-        memcpy(h, v[s].s2, dh * sizeof *h);
         if (cross)
             kga_op_renorm_fwd(pb->alpha[s], v[s].beta, v[s].m, pb->w[s]);
         else
             memcpy(pb->w[s], v[s].beta, v[s].m * sizeof(float));
         kga_op_wsum_fwd(pb->w[s], v[s].Z, v[s].m, dh, h + dh);
-        kga_op_relu_fwd(h, m->d1, h);
+        /* h = relu([s2, weighted sum]), s2 read in place. */
+        kga_op_relu_fwd(v[s].s2, dh, h);
+        kga_op_relu_fwd(h + dh, m->d1 - dh, h + dh);
     }
     return kga_op_l2_fwd(pb->h2[0], pb->h2[1], m->d1);
 }
