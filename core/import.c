@@ -433,6 +433,41 @@ int kga_import_check_fields(kga_import_src_t *src, long count,
     return 1;
 }
 
+int kga_import_each(kga_import_ctx_t *ctx, int side, const char *name,
+                    int required, const char *hint, kga_import_split_t split,
+                    size_t max, int check, kga_import_line_fn fn, void *arg,
+                    int *found)
+{
+    enum { MAX_FIELDS = 8 };
+    kga_import_src_t src;
+    char *f[MAX_FIELDS];
+    if (max > MAX_FIELDS)
+        return kga_err_set(kga_import_err(ctx, side), KGA_EINVAL,
+                           "import: %zu fields (limit %d)", max, MAX_FIELDS);
+    int rc = kga_import_open(ctx, side, name, required, hint, split, &src);
+    if (found != NULL)
+        *found = src.reader != NULL;
+    if (rc != 0 || src.reader == NULL)
+        return rc;
+    long n;
+    while ((n = kga_import_next(&src, f, max)) > 0) {
+        if (check) {
+            rc = kga_import_check_fields(&src, n, f, max);
+            if (rc < 0)
+                break;
+            if (rc == 0)
+                continue;
+        }
+        rc = fn(&src, f, n, arg);
+        if (rc < 0)
+            break;
+    }
+    if (n < 0)
+        rc = (int)n;
+    kga_import_close(&src);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- the two graphs ---- */
 
 kga_graph_builder_t *kga_import_builder(kga_import_ctx_t *ctx, int side)

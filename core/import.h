@@ -192,6 +192,23 @@ int kga_import_bad_line(kga_import_src_t *src, int code, const char *fmt, ...)
 int kga_import_check_fields(kga_import_src_t *src, long count,
                             char **fields, size_t expected);
 
+/* One line of a file read by kga_import_each(): fields[0..min(count,
+ * max)) as kga_import_next() gives them (checked when asked). Returns 0 to
+ * go on (the line used, or skipped where lenient allows) or a negative
+ * code to stop. */
+typedef int (*kga_import_line_fn)(kga_import_src_t *src, char **fields,
+                                  long count, void *arg);
+
+/* Reads SRC/name line by line (kga_import_open(), kga_import_next(),
+ * kga_import_close()): with check, each line must have exactly max
+ * non-empty fields (kga_import_check_fields()) before fn sees it. A missing
+ * file that is not required is 0 with *found (may be NULL) set to 0.
+ * Returns 0 or the first negative code. */
+int kga_import_each(kga_import_ctx_t *ctx, int side, const char *name,
+                    int required, const char *hint, kga_import_split_t split,
+                    size_t max, int check, kga_import_line_fn fn, void *arg,
+                    int *found);
+
 /* Copies a string into the arena of side (or -1); it lives until the
  * import ends. NULL on out of memory. */
 const char *kga_import_strdup(kga_import_ctx_t *ctx, int side, const char *s);

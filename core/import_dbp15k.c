@@ -129,59 +129,34 @@ static int out_of_memory(kga_import_ctx_t *ctx, int side)
 /* Reads an id file (ent_ids_K or rel_ids_K) into map. An id defined twice
  * is an error; lenient keeps the bytewise smallest definition and counts the
  * other lines, so the outcome does not depend on the order of the lines. */
-static int read_id_file(kga_import_ctx_t *ctx, int side, const char *name,
-                        int required, id_map_t *map, int *found)
+static int add_id(kga_import_src_t *src, char **f, long n, void *arg)
 {
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, side, name, required, LAYOUT_HINT,
-                             KGA_SPLIT_NONE, &src);
-    if (found != NULL)
-        *found = src.reader != NULL;
-    if (rc != 0 || src.reader == NULL)
-        return rc;
-    char *f[2];
-    long n;
-    while ((n = kga_import_next(&src, f, 2)) > 0) {
-        rc = kga_import_check_fields(&src, n, f, 2);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        uint64_t id;
-        if (!parse_id(f[0], &id)) {
-            rc = bad_number(&src, 1, f[0]);
-            if (rc < 0)
-                break;
-            continue;
-        }
-        id_entry_t *e = id_map_find(map, id);
-        if (e != NULL) {
-            rc = kga_import_bad_line(&src, KGA_EDUPLICATE,
+    (void)n;
+    id_map_t *map = arg;
+    uint64_t id;
+    if (!parse_id(f[0], &id))
+        return bad_number(src, 1, f[0]);
+    id_entry_t *e = id_map_find(map, id);
+    if (e != NULL) {
+        int rc = kga_import_bad_line(src, KGA_EDUPLICATE,
                                      "id %" PRIu64 " is defined twice "
                                      "(also at line %" PRIu64 ")",
                                      id, e->line);
-            if (rc < 0)
-                break;
-            if (strcmp(f[1], e->str) >= 0)
-                continue;
-        } else {
-            e = id_map_insert(map, id);
-            if (e == NULL) {
-                rc = out_of_memory(ctx, side);
-                break;
-            }
-        }
-        e->str = kga_import_strdup(ctx, side, f[1]);
-        e->line = kga_line_reader_line_no(src.reader);
-        if (e->str == NULL) {
-            rc = out_of_memory(ctx, side);
-            break;
-        }
+        if (rc < 0 || strcmp(f[1], e->str) >= 0)
+            return rc;
+    } else if ((e = id_map_insert(map, id)) == NULL) {
+        return out_of_memory(src->ctx, src->side);
     }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    e->str = kga_import_strdup(src->ctx, src->side, f[1]);
+    e->line = kga_line_reader_line_no(src->reader);
+    return e->str != NULL ? 0 : out_of_memory(src->ctx, src->side);
+}
+
+static int read_id_file(kga_import_ctx_t *ctx, int side, const char *name,
+                        int required, id_map_t *map, int *found)
+{
+    return kga_import_each(ctx, side, name, required, LAYOUT_HINT,
+                           KGA_SPLIT_NONE, 2, 1, add_id, map, found);
 }
 
 static int read_entities(kga_import_ctx_t *ctx, dbp_t *d, int side)
@@ -232,139 +207,98 @@ static int relation_of(kga_import_ctx_t *ctx, dbp_t *d, int side,
     return 0;
 }
 
+static int add_triple(kga_import_src_t *src, char **f, long n, void *arg)
+{
+    (void)n;
+    dbp_t *d = arg;
+    kga_import_ctx_t *ctx = src->ctx;
+    int side = src->side, rc = 1;
+    id_entry_t *ends[2] = {NULL, NULL};
+    for (int k = 0; k < 2 && rc > 0; k++) {
+        const char *text = f[k * 2];
+        uint64_t id;
+        if (!parse_id(text, &id))
+            rc = bad_number(src, (size_t)k * 2 + 1, text);
+        else if ((ends[k] = id_map_find(&d->ents[side], id)) == NULL)
+            rc = kga_import_bad_line(src, KGA_EUNKNOWN_ID,
+                                     "unknown entity id %" PRIu64
+                                     " (not in ent_ids_%d)",
+                                     id, side + 1);
+    }
+    if (rc <= 0)
+        return rc;
+    id_entry_t *rel;
+    rc = relation_of(ctx, d, side, src, f[1], &rel);
+    if (rc < 0 || rel == NULL)
+        return rc < 0 ? rc : 0;
+    if (rel->is_type) {
+        kga_import_count_type_triple(ctx, side);
+        return kga_import_type(ctx, side, ends[0]->value, ends[1]->str);
+    }
+    rc = kga_builder_triple(kga_import_builder(ctx, side), ends[0]->value,
+                            rel->value, ends[1]->value);
+    return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
+}
+
 static int read_triples(kga_import_ctx_t *ctx, dbp_t *d, int side)
 {
     char name[32];
     snprintf(name, sizeof name, "triples_%d", side + 1);
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, side, name, 1, LAYOUT_HINT, KGA_SPLIT_NONE,
-                             &src);
-    if (rc != 0)
-        return rc;
-    kga_graph_builder_t *b = kga_import_builder(ctx, side);
-    char *f[3];
-    long n;
-    while ((n = kga_import_next(&src, f, 3)) > 0) {
-        rc = kga_import_check_fields(&src, n, f, 3);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        id_entry_t *ends[2] = {NULL, NULL};
-        for (int k = 0; k < 2 && rc > 0; k++) {
-            const char *text = f[k * 2];
-            uint64_t id;
-            if (!parse_id(text, &id))
-                rc = bad_number(&src, (size_t)k * 2 + 1, text);
-            else if ((ends[k] = id_map_find(&d->ents[side], id)) == NULL)
-                rc = kga_import_bad_line(&src, KGA_EUNKNOWN_ID,
-                                         "unknown entity id %" PRIu64
-                                         " (not in ent_ids_%d)",
-                                         id, side + 1);
-        }
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        id_entry_t *rel;
-        rc = relation_of(ctx, d, side, &src, f[1], &rel);
-        if (rc < 0)
-            break;
-        if (rel == NULL)
-            continue;
-        if (rel->is_type) {
-            kga_import_count_type_triple(ctx, side);
-            rc = kga_import_type(ctx, side, ends[0]->value, ends[1]->str);
-        } else {
-            rc = kga_builder_triple(b, ends[0]->value, rel->value,
-                                    ends[1]->value);
-            if (rc != 0)
-                rc = kga_import_builder_error(ctx, side, rc);
-        }
-        if (rc != 0)
-            break;
-    }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    return kga_import_each(ctx, side, name, 1, LAYOUT_HINT, KGA_SPLIT_NONE, 3,
+                           1, add_triple, d, NULL);
 }
 
 /* JAPE's attribute file: a URI, then the keys of its attributes. */
+static int add_attribute_keys(kga_import_src_t *src, char **f, long n,
+                              void *arg)
+{
+    (void)arg;
+    const char *key = f[0];
+    int empty = 0;
+    for (long i = 0; i < n; i++, key += strlen(key) + 1)
+        empty |= key[0] == '\0';
+    if (empty)
+        return kga_import_bad_line(src, KGA_EPARSE, "empty field");
+    uint32_t ent;
+    int rc = kga_import_entity(src->ctx, src->side, f[0], &ent);
+    key = f[0] + strlen(f[0]) + 1;
+    for (long i = 1; i < n && rc == 0; i++, key += strlen(key) + 1)
+        rc = kga_import_attribute(src->ctx, src->side, ent, key, "");
+    return rc;
+}
+
 static int read_training_attrs(kga_import_ctx_t *ctx, int side)
 {
     char name[32];
     snprintf(name, sizeof name, "training_attrs_%d", side + 1);
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, side, name, 0, NULL, KGA_SPLIT_NONE, &src);
-    if (rc != 0 || src.reader == NULL)
-        return rc;
-    char *f[1];
-    long n;
-    while ((n = kga_import_next(&src, f, 1)) > 0) {
-        const char *key = f[0];
-        int empty = 0;
-        for (long i = 0; i < n; i++, key += strlen(key) + 1)
-            empty |= key[0] == '\0';
-        if (empty) {
-            rc = kga_import_bad_line(&src, KGA_EPARSE, "empty field");
-            if (rc < 0)
-                break;
-            continue;
-        }
-        uint32_t ent;
-        rc = kga_import_entity(ctx, side, f[0], &ent);
-        key = f[0] + strlen(f[0]) + 1;
-        for (long i = 1; i < n && rc == 0; i++, key += strlen(key) + 1)
-            rc = kga_import_attribute(ctx, side, ent, key, "");
-        if (rc != 0)
-            break;
+    return kga_import_each(ctx, side, name, 0, NULL, KGA_SPLIT_NONE, 1, 0,
+                           add_attribute_keys, NULL, NULL);
+}
+
+static int add_link(kga_import_src_t *src, char **f, long n, void *arg)
+{
+    (void)n;
+    dbp_t *d = arg;
+    int rc = 1;
+    const id_entry_t *e[2] = {NULL, NULL};
+    for (int side = 0; side < 2 && rc > 0; side++) {
+        uint64_t id;
+        if (!parse_id(f[side], &id))
+            rc = bad_number(src, (size_t)side + 1, f[side]);
+        else if ((e[side] = id_map_find(&d->ents[side], id)) == NULL)
+            rc = kga_import_bad_line(src, KGA_EUNKNOWN_ID,
+                                     "%s id %" PRIu64 " is not in ent_ids_%d",
+                                     side == 0 ? "left" : "right", id,
+                                     side + 1);
     }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    return rc <= 0 ? rc : kga_import_link(src, e[0]->str, e[1]->str);
 }
 
 static int read_links(kga_import_ctx_t *ctx, dbp_t *d, const char *name,
                       kga_import_split_t split)
 {
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, -1, name, 1, LAYOUT_HINT, split, &src);
-    if (rc != 0)
-        return rc;
-    char *f[2];
-    long n;
-    while ((n = kga_import_next(&src, f, 2)) > 0) {
-        rc = kga_import_check_fields(&src, n, f, 2);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        const id_entry_t *e[2] = {NULL, NULL};
-        for (int side = 0; side < 2 && rc > 0; side++) {
-            uint64_t id;
-            if (!parse_id(f[side], &id))
-                rc = bad_number(&src, (size_t)side + 1, f[side]);
-            else if ((e[side] = id_map_find(&d->ents[side], id)) == NULL)
-                rc = kga_import_bad_line(&src, KGA_EUNKNOWN_ID,
-                                         "%s id %" PRIu64
-                                         " is not in ent_ids_%d",
-                                         side == 0 ? "left" : "right", id,
-                                         side + 1);
-        }
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        rc = kga_import_link(&src, e[0]->str, e[1]->str);
-        if (rc != 0)
-            break;
-    }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    return kga_import_each(ctx, -1, name, 1, LAYOUT_HINT, split, 2, 1,
+                           add_link, d, NULL);
 }
 
 static int dbp15k_check(kga_import_ctx_t *ctx, void *state)

@@ -15,119 +15,52 @@
     "the openea layout needs rel_triples_1, rel_triples_2 and "           \
     "721_5fold/K/{train,test}_links"
 
-static int read_rel_triples(kga_import_ctx_t *ctx, int side)
+static int add_triple(kga_import_src_t *src, char **f, long n, void *arg)
 {
-    char name[32];
-    snprintf(name, sizeof name, "rel_triples_%d", side + 1);
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, side, name, 1, LAYOUT_HINT, KGA_SPLIT_NONE,
-                             &src);
-    if (rc != 0)
-        return rc;
-    char *f[3];
-    long n;
-    while ((n = kga_import_next(&src, f, 3)) > 0) {
-        rc = kga_import_check_fields(&src, n, f, 3);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        rc = kga_import_triple(ctx, side, f[0], f[1], f[2]);
-        if (rc != 0)
-            break;
-    }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    (void)n, (void)arg;
+    return kga_import_triple(src->ctx, src->side, f[0], f[1], f[2]);
 }
 
-static int read_attr_triples(kga_import_ctx_t *ctx, int side)
+static int add_attribute(kga_import_src_t *src, char **f, long n, void *arg)
 {
-    char name[32];
-    snprintf(name, sizeof name, "attr_triples_%d", side + 1);
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, side, name, 0, NULL, KGA_SPLIT_NONE, &src);
-    if (rc != 0 || src.reader == NULL)
+    (void)arg;
+    /* The literal is the rest of the line, tabs included. */
+    for (long i = 3; i < n; i++)
+        f[2][strlen(f[2])] = '\t';
+    int rc = kga_import_check_fields(src, n < 3 ? n : 3, f, 3);
+    if (rc <= 0)
         return rc;
-    char *f[3];
-    long n;
-    while ((n = kga_import_next(&src, f, 3)) > 0) {
-        /* The literal is the rest of the line, tabs included. */
-        for (long i = 3; i < n; i++)
-            f[2][strlen(f[2])] = '\t';
-        rc = kga_import_check_fields(&src, n < 3 ? n : 3, f, 3);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        uint32_t ent;
-        rc = kga_import_entity(ctx, side, f[0], &ent);
-        if (rc == 0)
-            rc = kga_import_attribute(ctx, side, ent, f[1], f[2]);
-        if (rc != 0)
-            break;
-    }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    uint32_t ent;
+    rc = kga_import_entity(src->ctx, src->side, f[0], &ent);
+    return rc != 0 ? rc
+                   : kga_import_attribute(src->ctx, src->side, ent, f[1], f[2]);
 }
 
 /* ent_links lists every gold link; its ids are entities of their graphs
  * even when they occur in no triple. The split comes from the fold. */
-static int read_ent_links(kga_import_ctx_t *ctx)
+static int add_linked_entities(kga_import_src_t *src, char **f, long n,
+                               void *arg)
 {
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, -1, "ent_links", 0, NULL, KGA_SPLIT_NONE,
-                             &src);
-    if (rc != 0 || src.reader == NULL)
-        return rc;
-    char *f[2];
-    long n;
-    while ((n = kga_import_next(&src, f, 2)) > 0) {
-        rc = kga_import_check_fields(&src, n, f, 2);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        uint32_t ent;
-        rc = kga_import_entity(ctx, 0, f[0], &ent);
-        if (rc == 0)
-            rc = kga_import_entity(ctx, 1, f[1], &ent);
-        if (rc != 0)
-            break;
-    }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    (void)n, (void)arg;
+    uint32_t ent;
+    int rc = kga_import_entity(src->ctx, 0, f[0], &ent);
+    return rc != 0 ? rc : kga_import_entity(src->ctx, 1, f[1], &ent);
 }
 
-static int read_links(kga_import_ctx_t *ctx, const char *name, int required,
-                      kga_import_split_t split)
+static int add_link(kga_import_src_t *src, char **f, long n, void *arg)
 {
-    kga_import_src_t src;
-    int rc = kga_import_open(ctx, -1, name, required, LAYOUT_HINT, split,
-                             &src);
-    if (rc != 0 || src.reader == NULL)
-        return rc;
-    char *f[2];
-    long n;
-    while ((n = kga_import_next(&src, f, 2)) > 0) {
-        rc = kga_import_check_fields(&src, n, f, 2);
-        if (rc < 0)
-            break;
-        if (rc == 0)
-            continue;
-        rc = kga_import_link(&src, f[0], f[1]);
-        if (rc != 0)
-            break;
-    }
-    if (n < 0)
-        rc = (int)n;
-    kga_import_close(&src);
-    return rc < 0 ? rc : 0;
+    (void)n, (void)arg;
+    return kga_import_link(src, f[0], f[1]);
+}
+
+static int read_side_file(kga_import_ctx_t *ctx, int side, const char *stem,
+                          int required, int check, kga_import_line_fn fn)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%s_%d", stem, side + 1);
+    return kga_import_each(ctx, side, name, required,
+                           required ? LAYOUT_HINT : NULL, KGA_SPLIT_NONE, 3,
+                           check, fn, NULL, NULL);
 }
 
 /* The fold directories present under SRC/721_5fold, as " 1 2 3". */
@@ -220,8 +153,10 @@ static int openea_check(kga_import_ctx_t *ctx, void *state)
 static int openea_read_side(kga_import_ctx_t *ctx, void *state, int side)
 {
     (void)state;
-    int rc = read_rel_triples(ctx, side);
-    return rc != 0 ? rc : read_attr_triples(ctx, side);
+    int rc = read_side_file(ctx, side, "rel_triples", 1, 1, add_triple);
+    return rc != 0 ? rc
+                   : read_side_file(ctx, side, "attr_triples", 0, 0,
+                                    add_attribute);
 }
 
 static int openea_read_links(kga_import_ctx_t *ctx, void *state)
@@ -236,10 +171,12 @@ static int openea_read_links(kga_import_ctx_t *ctx, void *state)
                   {"test_links", 1, KGA_SPLIT_TEST}};
     char dir[64], name[128];
     fold_dir(ctx, dir, sizeof dir);
-    int rc = read_ent_links(ctx);
+    int rc = kga_import_each(ctx, -1, "ent_links", 0, NULL, KGA_SPLIT_NONE,
+                             2, 1, add_linked_entities, NULL, NULL);
     for (size_t i = 0; i < 3 && rc == 0; i++) {
         snprintf(name, sizeof name, "%s/%s", dir, splits[i].file);
-        rc = read_links(ctx, name, splits[i].required, splits[i].split);
+        rc = kga_import_each(ctx, -1, name, splits[i].required, LAYOUT_HINT,
+                             splits[i].split, 2, 1, add_link, NULL, NULL);
     }
     return rc;
 }
