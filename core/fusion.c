@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gnn_ops.h"
 #include "metrics.h"
 #include "sinkhorn.h"
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "gnn_ops.h"
+#include "pool.h"
 #include "name_features.h"
 #include "progress.h"
 #include "store.h"

@@ -4,13 +4,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
+
 /* The differentiable operators of the alignment GNN (docs/model.md), each a
- * forward and a hand-written backward, plus the small vector kernels and the
- * thread pool they run on. Every operator has a finite-difference test in
+ * forward and a hand-written backward, plus the small vector kernels (the
+ * thread pool they run on is pool.h). Every operator has a finite-difference test in
  * tests/test_gnn_ops.c.
  *
- * Conventions: all buffers belong to the caller; nothing here allocates
- * except kga_pool_new. Matrices are row-major. A backward function adds
+ * Conventions: all buffers belong to the caller; nothing here allocates. Matrices are row-major. A backward function adds
  * (`+=`) into the gradients of its inputs unless its comment says that it
  * overwrites, so that a value used twice collects both contributions.
  * Nothing fails and nothing returns NaN for finite inputs: norms are guarded
@@ -19,38 +20,6 @@
 
 /* Divisors are guarded with this; far below any value the model produces. */
 #define KGA_OPS_EPS 1e-12f
-
-/* ------------------------------------------------------------------------
- * Thread pool
- * ------------------------------------------------------------------------ */
-
-typedef struct kga_pool kga_pool_t;
-
-/* Work on items [begin, end); `worker` is 0..threads-1 (per-worker scratch). */
-typedef void (*kga_pool_fn)(void *ctx, size_t begin, size_t end, int worker);
-
-/* Starts threads - 1 workers (the caller is the last one); threads <= 0
- * means one per online CPU. Returns 0 or KGA_ENOMEM. */
-int kga_pool_new(int threads, kga_pool_t **out);
-
-int kga_pool_threads(const kga_pool_t *p);
-
-/* Calls fn on disjoint ranges that cover [0, n), at most `grain` items each
- * (0: n / threads), in parallel; returns when all are done. Which worker gets
- * which range varies from run to run: fn must write only per-item outputs
- * (or per-worker scratch), never sums over items. A NULL pool runs the
- * ranges in the caller, as worker 0. */
-void kga_pool_run(kga_pool_t *p, size_t n, size_t grain, kga_pool_fn fn,
-                  void *ctx);
-
-/* Stops and joins the workers. NULL is allowed. */
-void kga_pool_free(kga_pool_t *p);
-
-/* OpenBLAS keeps its own threads; the GNN splits its matrix products over
- * its pool instead, so it runs OpenBLAS single-threaded while it works.
- * enter returns the previous setting for leave to restore. */
-int kga_blas_serial_enter(void);
-void kga_blas_serial_leave(int previous);
 
 /* ------------------------------------------------------------------------
  * Vector kernels (dispatched to AVX2/FMA where the CPU has it)

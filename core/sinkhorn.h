@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "gnn_ops.h"
+#include "pool.h"
 
 /* Sparse Sinkhorn normalisation of a score matrix, in the log domain.
  *

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gnn_ops.h"
 #include "hash.h"
 #include "rng.h"
 

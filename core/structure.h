@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "gnn_ops.h"
+#include "pool.h"
 #include "store.h"
 
 /* Seed-anchored structural features (docs/model.md, level 0; LightEA-style
