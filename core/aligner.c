@@ -140,7 +140,7 @@ static int load_gnn(kga_aligner_t *a, int threads, kga_err_t *err)
         rc = get_pairs(m, KGA_SEC_ANCHORS, &anchors, &n_anchors, err);
     if (!rc)
         rc = kga_scorer_gnn_new(&a->scorer, &cfg,
-                                (const kga_gnn_pair_t *)(const void *)anchors,
+                                (const kga_pair_t *)(const void *)anchors,
                                 n_anchors, err);
     size_t nt = rc == 0 ? kga_gnn_tensor_count(a->scorer.gnn) : 0;
     for (size_t i = 0; rc == 0 && i < nt; i++) {

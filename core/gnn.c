@@ -157,7 +157,7 @@ static uint32_t uf_find(uint32_t *parent, uint32_t x)
 
 /* Entity vector rows: one per connected component of the anchor links,
  * numbered in the order left 0.., right 0... */
-static int build_slots(kga_gnn_t *m, const kga_gnn_pair_t *anchors,
+static int build_slots(kga_gnn_t *m, const kga_pair_t *anchors,
                        size_t count)
 {
     uint32_t nl = m->shape.entities[0], nr = m->shape.entities[1];
@@ -213,7 +213,7 @@ static float glorot(uint32_t fan_in, uint32_t fan_out)
 }
 
 int kga_gnn_new(const kga_gnn_config_t *cfg, const kga_gnn_shape_t *shape,
-                const kga_gnn_pair_t *anchors, size_t anchor_count,
+                const kga_pair_t *anchors, size_t anchor_count,
                 kga_gnn_t **out)
 {
     *out = NULL;
@@ -731,7 +731,7 @@ static size_t min_size(size_t a, size_t b)
  * both sides when pairs is NULL), their samples, and the samples of those.
  * Returns 0 or KGA_ENOMEM. */
 static int build_nodes(kga_gnn_work_t *w, const kga_gnn_t *m,
-                       const kga_gnn_data_t *d, const kga_gnn_pair_t *pairs,
+                       const kga_gnn_data_t *d, const kga_pair_t *pairs,
                        size_t np, const uint64_t seed[2])
 {
     size_t N = (size_t)m->shape.entities[0] + m->shape.entities[1];

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "gnn_ops.h"
+#include "pair.h"
 #include "sampler.h"
 
 /* The CG-MuAlign alignment network (docs/model.md): parameters, the forward
@@ -83,11 +84,6 @@ typedef struct {
     kga_gnn_side_t side[2];
 } kga_gnn_data_t;
 
-/* A candidate pair (internal ids). */
-typedef struct {
-    uint32_t left;
-    uint32_t right;
-} kga_gnn_pair_t;
 
 /* ------------------------------------------------------------------------
  * Model
@@ -99,7 +95,7 @@ typedef struct {
  * the layers, an anchor out of range, samples > KGA_SAMPLE_MAX) or
  * KGA_ENOMEM. Free with kga_gnn_free. */
 int kga_gnn_new(const kga_gnn_config_t *cfg, const kga_gnn_shape_t *shape,
-                const kga_gnn_pair_t *anchors, size_t anchor_count,
+                const kga_pair_t *anchors, size_t anchor_count,
                 kga_gnn_t **out);
 void kga_gnn_free(kga_gnn_t *m);
 
@@ -177,7 +173,7 @@ void kga_gnn_work_free(kga_gnn_work_t *w);
 /* Groups of one positive followed by `negatives` negatives:
  * pairs[g * (1 + negatives)] is positive g. */
 typedef struct {
-    const kga_gnn_pair_t *pairs;
+    const kga_pair_t *pairs;
     size_t groups;
     uint32_t negatives;
     uint64_t seed[2]; /* sampling seed per side (kga_sample_seed, or

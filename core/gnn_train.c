@@ -35,7 +35,7 @@ typedef struct {
 struct kga_gnn_trainer {
     kga_gnn_t *m;
     const kga_gnn_data_t *d;
-    kga_gnn_pair_t *links;
+    kga_pair_t *links;
     size_t n;
     uint64_t *gold; /* sorted (left << 32 | right) */
     int threads;
@@ -55,7 +55,7 @@ struct kga_gnn_trainer {
     uint32_t *hard[2];
     uint32_t *hard_n[2];
     int hard_ready;
-    kga_gnn_pair_t *pairs;
+    kga_pair_t *pairs;
     float *dist;
 };
 
@@ -155,7 +155,7 @@ static int setup_adam(kga_gnn_trainer_t *t)
 }
 
 int kga_gnn_trainer_new(kga_gnn_t *m, const kga_gnn_data_t *d,
-                        const kga_gnn_pair_t *links, size_t count,
+                        const kga_pair_t *links, size_t count,
                         int threads, kga_gnn_trainer_t **out)
 {
     *out = NULL;
@@ -241,7 +241,7 @@ static void hard_chunk(void *ctx, size_t b, size_t e, int worker)
         size_t k0 = blk * QUERY_BLOCK;
         size_t nq = t->n - k0 < QUERY_BLOCK ? t->n - k0 : QUERY_BLOCK;
         for (size_t i = 0; i < nq; i++) {
-            const kga_gnn_pair_t *lk = &t->links[k0 + i];
+            const kga_pair_t *lk = &t->links[k0 + i];
             uint32_t ent = h->dir == 0 ? lk->left : lk->right;
             memcpy(q + i * h->dim, h->qv + (size_t)ent * h->dim,
                    h->dim * sizeof(float));
@@ -251,7 +251,7 @@ static void hard_chunk(void *ctx, size_t b, size_t e, int worker)
                     (int)h->nt, (int)h->dim, -2.0f, q, (int)h->dim, h->tv,
                     (int)h->dim, 0.0f, scores, (int)h->nt);
         for (size_t i = 0; i < nq; i++) {
-            const kga_gnn_pair_t *lk = &t->links[k0 + i];
+            const kga_pair_t *lk = &t->links[k0 + i];
             const float *row = scores + i * h->nt;
             uint32_t cnt = 0;
             for (uint32_t x = 0; x < h->nt; x++) {
@@ -328,9 +328,9 @@ static int refresh_hard(kga_gnn_trainer_t *t)
  * link. dir 0 corrupts the right side. */
 static void corrupt(const kga_gnn_trainer_t *t, kga_rng_t *rng, size_t k,
                     int dir, uint32_t count, uint32_t hard,
-                    kga_gnn_pair_t *out)
+                    kga_pair_t *out)
 {
-    const kga_gnn_pair_t lk = t->links[k];
+    const kga_pair_t lk = t->links[k];
     uint32_t n = kga_gnn_shape(t->m)->entities[1 - dir];
     uint32_t got = 0;
     if (hard > 0 && t->hard_ready) {
@@ -350,7 +350,7 @@ static void corrupt(const kga_gnn_trainer_t *t, kga_rng_t *rng, size_t k,
         }
     }
     for (; got < count; got++) {
-        kga_gnn_pair_t p = lk;
+        kga_pair_t p = lk;
         for (int tries = 0; tries < NEG_TRIES; tries++) {
             uint32_t x = kga_rng_below(rng, n);
             if (dir == 0)
@@ -423,7 +423,7 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
         kga_rng_init(&rng, c->seed, (uint64_t)epoch << 32 | bi);
         for (size_t gi = 0; gi < groups; gi++) {
             size_t k = t->order[first + gi];
-            kga_gnn_pair_t *g = t->pairs + gi * per;
+            kga_pair_t *g = t->pairs + gi * per;
             g[0] = t->links[k];
             corrupt(t, &rng, k, 0, c->neg_right, c->hard_negatives, g + 1);
             corrupt(t, &rng, k, 1, c->neg_left, c->hard_negatives,
@@ -472,7 +472,7 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
 }
 
 int kga_gnn_train(kga_gnn_t *m, const kga_gnn_data_t *d,
-                  const kga_gnn_pair_t *links, size_t count, uint32_t epochs,
+                  const kga_pair_t *links, size_t count, uint32_t epochs,
                   int threads, const kga_progress_t *progress,
                   kga_gnn_epoch_stats_t *last)
 {

@@ -46,7 +46,7 @@ typedef struct {
  * Returns 0, KGA_EINVAL (no links, an id out of range, data that does not
  * fit the model) or KGA_ENOMEM. */
 int kga_gnn_trainer_new(kga_gnn_t *m, const kga_gnn_data_t *d,
-                        const kga_gnn_pair_t *links, size_t count,
+                        const kga_pair_t *links, size_t count,
                         int threads, kga_gnn_trainer_t **out);
 
 /* Runs the next epoch, updating the model's parameters. progress (may be
@@ -61,7 +61,7 @@ void kga_gnn_trainer_free(kga_gnn_trainer_t *t);
 /* Convenience: new, `epochs` epochs, free. *last (may be NULL) gets the
  * statistics of the last epoch. */
 int kga_gnn_train(kga_gnn_t *m, const kga_gnn_data_t *d,
-                  const kga_gnn_pair_t *links, size_t count, uint32_t epochs,
+                  const kga_pair_t *links, size_t count, uint32_t epochs,
                   int threads, const kga_progress_t *progress,
                   kga_gnn_epoch_stats_t *last);
 

@@ -78,7 +78,7 @@ static void side_inputs(kga_scorer_t *s, int side)
 }
 
 int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
-                       const kga_gnn_pair_t *anchors, size_t n_anchors,
+                       const kga_pair_t *anchors, size_t n_anchors,
                        kga_err_t *err)
 {
     int rc;

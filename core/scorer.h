@@ -60,7 +60,7 @@ void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
  * names are used). anchors are the pairs whose entity vectors are shared.
  * Returns 0 or a KGA_E* code with a message. */
 int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
-                       const kga_gnn_pair_t *anchors, size_t n_anchors,
+                       const kga_pair_t *anchors, size_t n_anchors,
                        kga_err_t *err);
 
 /* Builds the inference cache of the GNN (after training or loading). */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "pair.h"
 #include "pool.h"
 #include "store.h"
 
@@ -53,11 +54,6 @@ typedef struct {
     uint64_t seed;       /* seeds the anchor and relation vectors (7) */
 } kga_structure_params_t;
 
-/* A left and a right internal entity id: a link, or a seed (a pair known
- * or believed to match). */
-typedef struct {
-    uint32_t left, right;
-} kga_pair_t;
 
 /* Diagnostics of one kga_structure_features() call. */
 typedef struct {

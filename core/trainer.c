@@ -92,12 +92,12 @@ static int train_gnn(kga_scorer_t *s, const kga_train_params_t *p,
     kga_gnn_config_t cfg = p->gnn;
     if (p->features == KGA_FEATURES_NAMES)
         cfg.dim_entity = 0; /* names and structure only */
-    kga_gnn_pair_t *anchors = malloc((train->count ? train->count : 1) *
+    kga_pair_t *anchors = malloc((train->count ? train->count : 1) *
                                      sizeof *anchors);
     if (anchors == NULL)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
     for (size_t i = 0; i < train->count; i++)
-        anchors[i] = (kga_gnn_pair_t){train->left[i], train->right[i]};
+        anchors[i] = (kga_pair_t){train->left[i], train->right[i]};
     kga_gnn_trainer_t *tr = NULL;
     int rc = kga_scorer_gnn_new(s, &cfg, anchors, train->count, err);
     if (rc != 0)
@@ -292,7 +292,7 @@ static int put_settings(kga_model_writer_t *w, const kga_scorer_t *s,
 static int put_pairs(kga_model_writer_t *w, const char *name,
                      const void *pairs, size_t n)
 {
-    /* kga_pair_t and kga_gnn_pair_t are both two uint32_t. */
+    /* A kga_pair_t is two uint32_t, stored as such. */
     return kga_model_writer_add_u32s(w, name, pairs, 2 * n);
 }
 
@@ -311,12 +311,12 @@ static int put_doubles(kga_model_writer_t *w, const char *name,
 static int put_gnn(kga_model_writer_t *w, kga_scorer_t *s,
                    const kga_pairs_t *train)
 {
-    kga_gnn_pair_t *anchors = malloc((train->count ? train->count : 1) *
+    kga_pair_t *anchors = malloc((train->count ? train->count : 1) *
                                      sizeof *anchors);
     if (anchors == NULL)
         return KGA_ENOMEM;
     for (size_t i = 0; i < train->count; i++)
-        anchors[i] = (kga_gnn_pair_t){train->left[i], train->right[i]};
+        anchors[i] = (kga_pair_t){train->left[i], train->right[i]};
     int rc = put_pairs(w, KGA_SEC_ANCHORS, anchors, train->count);
     free(anchors);
     size_t nt = kga_gnn_tensor_count(s->gnn);

@@ -359,13 +359,13 @@ START_TEST(no_nan_on_empty_neighbourhoods)
         cfg.cross_attention = variant != 1;
         cfg.self_attention = variant != 2;
         kga_gnn_shape_t shape = {{4, 3}, 2, 0, 0};
-        kga_gnn_pair_t anchor = {1, 1};
+        kga_pair_t anchor = {1, 1};
         kga_gnn_t *m;
         ck_assert_int_eq(kga_gnn_new(&cfg, &shape, &anchor, 1, &m), 0);
         kga_gnn_data_t d = {{{gl, NULL, NULL, NULL, NULL},
                              {gr, NULL, NULL, NULL, NULL}}};
         /* positives with negatives that hit every combination */
-        kga_gnn_pair_t pairs[8] = {{0, 0}, {0, 1}, {1, 0}, {2, 2},
+        kga_pair_t pairs[8] = {{0, 0}, {0, 1}, {1, 0}, {2, 2},
                                    {3, 1}, {3, 0}, {0, 2}, {1, 1}};
         kga_gnn_batch_t b = {pairs, 2, 3, {1, 2}};
         kga_gnn_work_t *w;
@@ -429,10 +429,10 @@ START_TEST(cache_matches_batch)
     kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, NULL, 0, &m), 0);
-    kga_gnn_pair_t pairs[20];
+    kga_pair_t pairs[20];
     uint32_t left[20], right[20];
     for (uint32_t k = 0; k < 20; k++) {
-        pairs[k] = (kga_gnn_pair_t){k, s.perm[(k * 7) % s.n]};
+        pairs[k] = (kga_pair_t){k, s.perm[(k * 7) % s.n]};
         left[k] = pairs[k].left;
         right[k] = pairs[k].right;
     }
@@ -510,9 +510,9 @@ static kga_gnn_t *train_synth(const synth_t *s, int threads, uint32_t epochs,
     cfg.seed = 3;
     /* 40% of the links train, the rest test */
     uint32_t ntrain = s->n * 2 / 5;
-    kga_gnn_pair_t *links = malloc(ntrain * sizeof *links);
+    kga_pair_t *links = malloc(ntrain * sizeof *links);
     for (uint32_t i = 0; i < ntrain; i++)
-        links[i] = (kga_gnn_pair_t){i, s->perm[i]};
+        links[i] = (kga_pair_t){i, s->perm[i]};
     kga_gnn_shape_t shape = {{s->n, s->n}, s->rels, 0, 0};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, links, ntrain, &m), 0);
@@ -606,9 +606,9 @@ START_TEST(training_deterministic)
     kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0};
     kga_gnn_t *fresh;
     uint32_t ntrain = s.n * 2 / 5;
-    kga_gnn_pair_t *links = malloc(ntrain * sizeof *links);
+    kga_pair_t *links = malloc(ntrain * sizeof *links);
     for (uint32_t i = 0; i < ntrain; i++)
-        links[i] = (kga_gnn_pair_t){i, s.perm[i]};
+        links[i] = (kga_pair_t){i, s.perm[i]};
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, links, ntrain, &fresh), 0);
     ck_assert(!same_parameters(a, fresh));
     free(links);
@@ -625,7 +625,7 @@ START_TEST(model_tensors)
 {
     kga_gnn_config_t cfg = kga_gnn_config_default();
     kga_gnn_shape_t shape = {{5, 4}, 6, 7, 32};
-    kga_gnn_pair_t anchors[3] = {{0, 3}, {2, 3}, {4, 0}};
+    kga_pair_t anchors[3] = {{0, 3}, {2, 3}, {4, 0}};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, anchors, 3, &m), 0);
     const char *expect[] = {"input.proj",   "input.name",   "input.entity",

@@ -685,7 +685,7 @@ static void model_gradcheck(int cross, int self, int threads)
     cfg.self_attention = self;
     cfg.seed = 5;
     kga_gnn_shape_t shape = {{GL, GR}, GREL, GFIX, GB};
-    kga_gnn_pair_t anchors[2] = {{0, 0}, {3, 5}};
+    kga_pair_t anchors[2] = {{0, 0}, {3, 5}};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, anchors, 2, &m), 0);
     kga_pool_t *pool = NULL;
@@ -697,7 +697,7 @@ static void model_gradcheck(int cross, int self, int threads)
     ck_assert_int_eq(kga_gnn_grad_new(m, &g), 0);
     /* 3 groups of a positive and 3 negatives; entity 11 (left) may be
      * isolated, the pairs reuse entities across groups. */
-    kga_gnn_pair_t pairs[12] = {
+    kga_pair_t pairs[12] = {
         {0, 0}, {0, 1}, {0, 2}, {4, 0},  {3, 5}, {3, 6}, {3, 7},
         {1, 5}, {6, 8}, {6, 9}, {11, 8}, {7, 1},
     };
@@ -787,7 +787,7 @@ START_TEST(model_gradient_thread_independent)
     kga_gnn_shape_t shape = {{GL, GR}, GREL, GFIX, GB};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, NULL, 0, &m), 0);
-    kga_gnn_pair_t pairs[6] = {{0, 0}, {0, 1}, {2, 3}, {5, 5}, {5, 2}, {8, 8}};
+    kga_pair_t pairs[6] = {{0, 0}, {0, 1}, {2, 3}, {5, 5}, {5, 2}, {8, 8}};
     kga_gnn_batch_t b = {pairs, 2, 2, {1, 2}};
     kga_gnn_grad_t *g[2];
     for (int k = 0; k < 2; k++) {
