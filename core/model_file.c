@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hash.h"
+#include "mapped_file.h"
 
 /* ------------------------------------------------------------------------
  * On-disk layout (little-endian, no implicit padding)
@@ -1262,38 +1262,15 @@ int kga_model_open(const char *path, kga_model_t **out, kga_err_t *err)
 {
     *out = NULL;
     kga_err_clear(err);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kga_err_set(err, errno == ENOENT ? KGA_ENOENT : KGA_EIO,
-                           "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0)
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot stat: %s", path,
-                         strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        rc = kga_err_set(err, KGA_EINVAL, "%s: %s, not a model file", path,
-                         S_ISDIR(st.st_mode) ? "is a directory"
-                                             : "not a regular file");
-    else if (st.st_size == 0)
-        rc = kga_err_set(err, KGA_ETRUNCATED,
-                         "%s: empty file (0 bytes), not a model file", path);
-    if (rc != 0) {
-        close(fd);
+    void *map;
+    size_t len;
+    int rc = kga_map_file(path, "model file", &map, &len, err);
+    if (rc != 0)
         return rc;
-    }
-    size_t len = (size_t)st.st_size;
-    /* Validation reads every byte (checksum), so fault the pages in now. */
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return kga_err_set(err, KGA_EIO, "%s: cannot map: %s", path,
-                           strerror(map_errno));
     kga_err_t verr;
     rc = model_from_buffer(map, len, path, out, &verr);
     if (rc != 0) {
-        munmap(map, len);
+        kga_unmap_file(map, len);
         return kga_err_set(err, rc, "%s: %s", path, verr.msg);
     }
     (*out)->map = map;
@@ -1304,8 +1281,7 @@ void kga_model_close(kga_model_t *m)
 {
     if (m == NULL)
         return;
-    if (m->map != NULL)
-        munmap(m->map, m->len);
+    kga_unmap_file(m->map, m->len);
     free(m->kv);
     free(m->kv_arena);
     free(m->path);

@@ -8,17 +8,14 @@
 #include "store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "hash.h"
+#include "mapped_file.h"
 #include "store_format.h"
 
 struct kga_store {
@@ -851,57 +848,19 @@ int kga_store_open_buffer(const void *buf, size_t len, kga_store_t **out,
     return store_from_buffer(buf, len, "<buffer>", out, err);
 }
 
-/* Opens path read-only and checks that it is a non-empty regular file. */
-static int open_regular(const char *path, int *fd_out, size_t *len_out,
-                        kga_err_t *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kga_err_set(err, errno == ENOENT ? KGA_ENOENT : KGA_EIO,
-                           "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0)
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot stat: %s", path,
-                         strerror(errno));
-    else if (S_ISDIR(st.st_mode))
-        rc = kga_err_set(err, KGA_EINVAL,
-                         "%s: is a directory, not a graph store file", path);
-    else if (!S_ISREG(st.st_mode))
-        rc = kga_err_set(err, KGA_EINVAL,
-                         "%s: not a regular file, not a graph store", path);
-    else if (st.st_size == 0)
-        rc = kga_err_set(err, KGA_ETRUNCATED,
-                         "%s: empty file (0 bytes), not a graph store", path);
-    if (rc != 0) {
-        close(fd);
-        return rc;
-    }
-    *fd_out = fd;
-    *len_out = (size_t)st.st_size;
-    return 0;
-}
-
 int kga_store_open(const char *path, kga_store_t **out, kga_err_t *err)
 {
     *out = NULL;
     kga_err_clear(err);
-    int fd = -1;
-    size_t len = 0;
-    int rc = open_regular(path, &fd, &len, err);
+    void *map;
+    size_t len;
+    int rc = kga_map_file(path, "graph store", &map, &len, err);
     if (rc != 0)
         return rc;
-    /* Validation reads every byte, so fault the pages in up front. */
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return kga_err_set(err, KGA_EIO, "%s: cannot map: %s", path,
-                           strerror(map_errno));
     kga_err_t verr;
     rc = store_from_buffer(map, len, path, out, &verr);
     if (rc != 0) {
-        munmap(map, len);
+        kga_unmap_file(map, len);
         return kga_err_set(err, rc, "%s: %s", path, verr.msg);
     }
     (*out)->map = map;
@@ -912,8 +871,7 @@ void kga_store_close(kga_store_t *s)
 {
     if (s == NULL)
         return;
-    if (s->map != NULL)
-        munmap(s->map, s->len);
+    kga_unmap_file(s->map, s->len);
     free(s->path);
     free(s);
 }
