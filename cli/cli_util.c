@@ -57,13 +57,29 @@ void kga_cli_progress_done(void)
     }
 }
 
-void kga_cli_error(const char *cmd, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 0)))
+print_error(const char *cmd, const char *fmt, va_list ap)
 {
     kga_cli_progress_done();
-    va_list ap;
-    va_start(ap, fmt);
     fprintf(stderr, "kgalign %s: ", cmd);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void kga_cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_error(cmd, fmt, ap);
     va_end(ap);
+}
+
+int kga_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_error(cmd, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try 'kgalign %s --help'.\n", cmd);
+    return 2;
 }

@@ -14,12 +14,12 @@
 
 #include "aligner.h"
 #include "commands.h"
+#include "options.h"
 #include "store.h"
 
 #define CMD "align"
 #define EXIT_OK 0
 #define EXIT_FAIL 1
-#define EXIT_USAGE 2
 
 #define ALIGN_DEFAULT_K 50u
 #define ALIGN_K_MAX 1000u
@@ -69,17 +69,10 @@ static void usage(FILE *out)
             ALIGN_K_MAX, ALIGN_DEFAULT_K);
 }
 
-static int usage_error(void)
-{
-    fprintf(stderr, "Try 'kgalign align --help'.\n");
-    return EXIT_USAGE;
-}
-
 typedef struct {
     const char *data_dir, *model, *output;
     int one_to_one;
-    int has_threshold;
-    double threshold;
+    double threshold; /* < 0: the model's */
     size_t k;
     int threads;
 } align_args_t;
@@ -103,140 +96,27 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int parse_count(const char *s, unsigned long min, unsigned long max,
-                       unsigned long *out)
-{
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_probability(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (s[0] == '\0' || errno != 0 || *end != '\0' || !(v >= 0 && v <= 1))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-enum { OPT_OUTPUT, OPT_THRESHOLD, OPT_K, OPT_THREADS, OPT_COUNT };
-
-static const char *const option_names[OPT_COUNT] = {
-    "--output", "--threshold", "--k", "--threads"};
-
-static int set_option(int which, const char *value, align_args_t *a)
-{
-    unsigned long v;
-    switch (which) {
-    case OPT_OUTPUT:
-        if (value[0] == '\0') {
-            kga_cli_error(CMD, "-o needs a file name");
-            return -1;
-        }
-        a->output = value;
-        return 0;
-    case OPT_THRESHOLD:
-        if (parse_probability(value, &a->threshold) != 0) {
-            kga_cli_error(CMD, "--threshold: '%s' is not a number from 0 "
-                               "to 1", value);
-            return -1;
-        }
-        a->has_threshold = 1;
-        return 0;
-    case OPT_K:
-        if (parse_count(value, 1, ALIGN_K_MAX, &v) != 0) {
-            kga_cli_error(CMD, "--k: '%s' is not an integer from 1 to %u",
-                          value, ALIGN_K_MAX);
-            return -1;
-        }
-        a->k = v;
-        return 0;
-    default:
-        if (parse_count(value, 0, ALIGN_THREADS_MAX, &v) != 0) {
-            kga_cli_error(CMD, "--threads: '%s' is not an integer from 0 "
-                               "to %u", value, ALIGN_THREADS_MAX);
-            return -1;
-        }
-        a->threads = (int)v;
-        return 0;
-    }
-}
-
 /* Returns -1 to go on, or an exit status (help printed, usage error). */
 static int parse_args(int argc, char **argv, align_args_t *a)
 {
     memset(a, 0, sizeof *a);
+    a->threshold = -1;
     a->k = ALIGN_DEFAULT_K;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            usage(stdout);
-            return EXIT_OK;
-        }
-        if (arg[0] != '-' || arg[1] == '\0') {
-            if (a->data_dir == NULL) {
-                a->data_dir = arg;
-            } else if (a->model == NULL) {
-                a->model = arg;
-            } else {
-                kga_cli_error(CMD, "unexpected argument '%s'", arg);
-                return usage_error();
-            }
-            continue;
-        }
-        if (strcmp(arg, "--one-to-one") == 0) {
-            a->one_to_one = 1;
-            continue;
-        }
-        int which = OPT_COUNT;
-        const char *value = NULL;
-        if (arg[1] == 'o') {
-            which = OPT_OUTPUT;
-            if (arg[2] != '\0')
-                value = arg + 2; /* -oFILE */
-        } else {
-            const char *eq = strchr(arg, '=');
-            size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-            for (int o = 0; o < OPT_COUNT; o++)
-                if (strlen(option_names[o]) == len &&
-                    strncmp(option_names[o], arg, len) == 0)
-                    which = o;
-            if (which == OPT_COUNT) {
-                kga_cli_error(CMD, "unknown option '%.*s'", (int)len, arg);
-                return usage_error();
-            }
-            if (eq != NULL)
-                value = eq + 1;
-        }
-        if (value == NULL && i + 1 < argc)
-            value = argv[++i];
-        if (value == NULL) {
-            kga_cli_error(CMD, "%s needs a value", option_names[which]);
-            return usage_error();
-        }
-        if (set_option(which, value, a) != 0)
-            return usage_error();
-    }
-    if (a->data_dir == NULL || a->model == NULL) {
-        kga_cli_error(CMD, "missing %s", a->data_dir == NULL
-                                             ? "DATA_DIR and MODEL"
-                                             : "MODEL");
-        return usage_error();
-    }
-    if (a->output == NULL) {
-        kga_cli_error(CMD, "missing -o MATCHES.tsv");
-        return usage_error();
-    }
-    return -1;
+    const kga_option_t options[] = {
+        KGA_OPTION_ARG("DATA_DIR", &a->data_dir),
+        KGA_OPTION_ARG("MODEL", &a->model),
+        KGA_OPTION_FILE("output", 'o', &a->output),
+        KGA_OPTION_FLAG("one-to-one", 0, &a->one_to_one),
+        KGA_OPTION_DOUBLE("threshold", 0, &a->threshold, 0, 1),
+        KGA_OPTION_SIZE("k", 0, &a->k, 1, ALIGN_K_MAX),
+        KGA_OPTION_INT("threads", 0, &a->threads, 0, ALIGN_THREADS_MAX),
+    };
+    int status = kga_options_parse(CMD, usage, options,
+                                   sizeof options / sizeof options[0], argc,
+                                   argv);
+    if (status == KGA_OPTIONS_RUN && a->output == NULL)
+        return kga_cli_usage_error(CMD, "missing -o MATCHES.tsv");
+    return status;
 }
 
 static char *join_path(const char *dir, const char *name)
@@ -435,17 +315,17 @@ int kga_cmd_align(int argc, char **argv)
         goto out;
     }
 
-    kga_aligner_options_t opts = {
-        .threads = args.threads,
-        .threshold = args.has_threshold ? (float)args.threshold : -1.0f};
+    kga_aligner_options_t opts = {.threads = args.threads,
+                                  .threshold = (float)args.threshold};
     if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
                          &err) != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
     double t_open = now_seconds();
-    double threshold = args.has_threshold ? args.threshold
-                                          : (double)kga_aligner_threshold(a);
+    double threshold = args.threshold >= 0
+                           ? args.threshold
+                           : (double)kga_aligner_threshold(a);
     uint32_t n_left =
         kga_store_entity_count(kga_aligner_store(a, KGA_SIDE_LEFT));
     uint32_t n_right =

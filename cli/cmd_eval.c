@@ -14,11 +14,11 @@
 #include "commands.h"
 #include "dataset.h"
 #include "evaluate.h"
+#include "options.h"
 
 #define CMD "eval"
 #define EXIT_OK 0
 #define EXIT_FAIL 1
-#define EXIT_USAGE 2
 
 #define EVAL_K_MAX 1000u
 #define EVAL_THREADS_MAX 4096u
@@ -83,12 +83,6 @@ static void usage(FILE *out)
             EVAL_K_MAX, KGA_EVAL_DEFAULT_K);
 }
 
-static int usage_error(void)
-{
-    fprintf(stderr, "Try 'kgalign eval --help'.\n");
-    return EXIT_USAGE;
-}
-
 typedef struct {
     const char *data_dir, *model, *report;
     kga_split_t split;
@@ -97,19 +91,9 @@ typedef struct {
     int threads;
 } eval_args_t;
 
-/* Whole-string decimal integer within [min, max]. */
-static int parse_count(const char *s, unsigned long min, unsigned long max,
-                       unsigned long *out)
+static int parse_split(const char *text, void *to)
 {
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
+    return kga_split_parse(text, to);
 }
 
 /* Returns -1 to go on, or an exit status (help printed, usage error). */
@@ -118,86 +102,18 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
     memset(a, 0, sizeof *a);
     a->split = KGA_SPLIT_TEST;
     a->k = KGA_EVAL_DEFAULT_K;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            usage(stdout);
-            return EXIT_OK;
-        }
-        if (arg[0] != '-' || arg[1] == '\0') {
-            if (a->data_dir == NULL) {
-                a->data_dir = arg;
-            } else if (a->model == NULL) {
-                a->model = arg;
-            } else {
-                kga_cli_error(CMD, "unexpected argument '%s'", arg);
-                return usage_error();
-            }
-            continue;
-        }
-        if (strcmp(arg, "--json") == 0) {
-            a->json = 1;
-            continue;
-        }
-        const char *eq = strchr(arg, '=');
-        size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-        const char *names[] = {"--split", "--k", "--threads", "--report"};
-        size_t which = sizeof names / sizeof names[0];
-        for (size_t o = 0; o < sizeof names / sizeof names[0]; o++)
-            if (strlen(names[o]) == len && strncmp(names[o], arg, len) == 0)
-                which = o;
-        if (which == sizeof names / sizeof names[0]) {
-            kga_cli_error(CMD, "unknown option '%.*s'", (int)len, arg);
-            return usage_error();
-        }
-        const char *value = eq != NULL ? eq + 1 : NULL;
-        if (value == NULL && i + 1 < argc)
-            value = argv[++i];
-        if (value == NULL) {
-            kga_cli_error(CMD, "%s needs a value", names[which]);
-            return usage_error();
-        }
-        unsigned long v;
-        switch (which) {
-        case 0:
-            if (kga_split_parse(value, &a->split) != 0) {
-                kga_cli_error(CMD, "--split: '%s' is not test, valid or "
-                                   "train", value);
-                return usage_error();
-            }
-            break;
-        case 1:
-            if (parse_count(value, 1, EVAL_K_MAX, &v) != 0) {
-                kga_cli_error(CMD, "--k: '%s' is not an integer from 1 to "
-                                   "%u", value, EVAL_K_MAX);
-                return usage_error();
-            }
-            a->k = v;
-            break;
-        case 2:
-            if (parse_count(value, 0, EVAL_THREADS_MAX, &v) != 0) {
-                kga_cli_error(CMD, "--threads: '%s' is not an integer from "
-                                   "0 to %u", value, EVAL_THREADS_MAX);
-                return usage_error();
-            }
-            a->threads = (int)v;
-            break;
-        default:
-            if (value[0] == '\0') {
-                kga_cli_error(CMD, "--report needs a file name");
-                return usage_error();
-            }
-            a->report = value;
-            break;
-        }
-    }
-    if (a->data_dir == NULL || a->model == NULL) {
-        kga_cli_error(CMD, "missing %s", a->data_dir == NULL
-                                             ? "DATA_DIR and MODEL"
-                                             : "MODEL");
-        return usage_error();
-    }
-    return -1;
+    const kga_option_t options[] = {
+        KGA_OPTION_ARG("DATA_DIR", &a->data_dir),
+        KGA_OPTION_ARG("MODEL", &a->model),
+        KGA_OPTION_CHOICE("split", 0, &a->split, parse_split,
+                          "test, valid or train"),
+        KGA_OPTION_SIZE("k", 0, &a->k, 1, EVAL_K_MAX),
+        KGA_OPTION_INT("threads", 0, &a->threads, 0, EVAL_THREADS_MAX),
+        KGA_OPTION_FLAG("json", 0, &a->json),
+        KGA_OPTION_FILE("report", 0, &a->report),
+    };
+    return kga_options_parse(CMD, usage, options,
+                             sizeof options / sizeof options[0], argc, argv);
 }
 
 /* "dir/name", malloc'd (aborts on out of memory: a path is small). */

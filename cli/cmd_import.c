@@ -1,15 +1,12 @@
 /* kgalign import: reads a benchmark pair of graphs and writes the stores and
  * link files (core/import.h does the work; this file parses options and
  * prints the summary). */
-#include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "commands.h"
 #include "import.h"
+#include "options.h"
 
 #define CMD "import"
 
@@ -71,31 +68,18 @@ static void usage(FILE *out)
             KGA_IMPORT_DEFAULT_VALID_FRACTION);
 }
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
+static int parse_format(const char *text, void *to)
 {
-    kga_cli_progress_done();
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "kgalign " CMD ": ");
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nRun 'kgalign import --help' for the options.\n");
-    return 2;
+    return kga_import_format_parse(text, to);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+/* The range is half-open, which the table's [min, max] cannot say. */
+static int parse_valid_fraction(const char *text, void *to)
 {
-    if (s[0] < '0' || s[0] > '9')
+    double v;
+    if (kga_option_parse_double(text, 0, 1, &v) != 0 || v == 1)
         return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
+    *(double *)to = v;
     return 0;
 }
 
@@ -154,91 +138,24 @@ int kga_cmd_import(int argc, char **argv)
 {
     kga_import_params_t p;
     kga_import_params_init(&p);
-    const char *positional[2] = {NULL, NULL};
-    int npos = 0, have_format = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--lenient") == 0) {
-            p.lenient = 1;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++) {
-                if (npos == 2)
-                    return usage_error("unexpected argument '%s'", argv[i]);
-                positional[npos++] = argv[i];
-            }
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0') {
-            if (npos == 2)
-                return usage_error("unexpected argument '%s'", a);
-            positional[npos++] = a;
-            continue;
-        }
-        /* Options with a value: "--opt value" or "--opt=value". */
-        static const char *const with_value[] = {"--format", "--fold",
-                                                 "--seed", "--valid-fraction"};
-        const char *value = NULL;
-        size_t opt = 0;
-        for (; opt < 4; opt++) {
-            size_t n = strlen(with_value[opt]);
-            if (strncmp(a, with_value[opt], n) != 0)
-                continue;
-            if (a[n] == '=') {
-                value = a + n + 1;
-                break;
-            }
-            if (a[n] == '\0') {
-                if (i + 1 >= argc)
-                    return usage_error("option %s needs a value", a);
-                value = argv[++i];
-                break;
-            }
-        }
-        if (opt == 4)
-            return usage_error("unknown option '%s'", a);
-        uint64_t v;
-        char *end;
-        switch (opt) {
-        case 0:
-            if (kga_import_format_parse(value, &p.format) != 0)
-                return usage_error("--format must be openea or dbp15k, not "
-                                   "'%s'", value);
-            have_format = 1;
-            break;
-        case 1:
-            if (parse_u64(value, &v) != 0 || v < 1 || v > 1000000)
-                return usage_error("--fold needs a positive integer, not "
-                                   "'%s'", value);
-            p.fold = (unsigned)v;
-            break;
-        case 2:
-            if (parse_u64(value, &v) != 0)
-                return usage_error("--seed needs a non-negative integer, not "
-                                   "'%s'", value);
-            p.seed = v;
-            break;
-        default:
-            errno = 0;
-            p.valid_fraction = strtod(value, &end);
-            if (errno != 0 || end == value || *end != '\0' ||
-                !(p.valid_fraction >= 0.0 && p.valid_fraction < 1.0))
-                return usage_error("--valid-fraction needs a number in "
-                                   "[0, 1), not '%s'", value);
-            break;
-        }
-    }
-    if (!have_format)
-        return usage_error("%s", "--format openea|dbp15k is required");
-    if (npos != 2)
-        return usage_error("%s", "SRC_DIR and OUT_DIR are required");
-    p.src_dir = positional[0];
-    p.out_dir = positional[1];
+    const kga_option_t options[] = {
+        KGA_OPTION_ARG("SRC_DIR", &p.src_dir),
+        KGA_OPTION_ARG("OUT_DIR", &p.out_dir),
+        KGA_OPTION_CHOICE("format", 0, &p.format, parse_format,
+                          "openea or dbp15k"),
+        KGA_OPTION_U32("fold", 0, &p.fold, 1, 1000000),
+        KGA_OPTION_U64("seed", 0, &p.seed, 0, UINT64_MAX),
+        KGA_OPTION_CHOICE("valid-fraction", 0, &p.valid_fraction,
+                          parse_valid_fraction, "a number in [0, 1)"),
+        KGA_OPTION_FLAG("lenient", 0, &p.lenient),
+    };
+    int status = kga_options_parse(CMD, usage, options,
+                                   sizeof options / sizeof options[0], argc,
+                                   argv);
+    if (status != KGA_OPTIONS_RUN)
+        return status;
+    if (p.format == 0)
+        return kga_cli_usage_error(CMD, "--format openea|dbp15k is required");
 
     kga_import_summary_t summary;
     kga_err_t err;

@@ -2,9 +2,9 @@
  * store validates it fully, so this is also the way to check a file. */
 #include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "commands.h"
+#include "options.h"
 #include "store.h"
 
 #define CMD "info"
@@ -76,29 +76,15 @@ int kga_cmd_info(int argc, char **argv)
 {
     const char *path = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            info_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            kga_cli_error(CMD, "unknown option '%s'", argv[i]);
-            info_usage(stderr);
-            return 2;
-        } else if (path != NULL) {
-            kga_cli_error(CMD, "one store at a time ('%s' and '%s')", path,
-                          argv[i]);
-            return 2;
-        } else {
-            path = argv[i];
-        }
-    }
-    if (path == NULL) {
-        info_usage(stderr);
-        return 2;
-    }
+    const kga_option_t options[] = {
+        KGA_OPTION_ARG("STORE", &path),
+        KGA_OPTION_FLAG("json", 0, &json),
+    };
+    int status = kga_options_parse(CMD, info_usage, options,
+                                   sizeof options / sizeof options[0], argc,
+                                   argv);
+    if (status != KGA_OPTIONS_RUN)
+        return status;
     kga_store_t *s;
     kga_err_t err;
     /* The message already starts with the path. */

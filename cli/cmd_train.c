@@ -1,12 +1,10 @@
 /* kgalign train: fusion + GNN + calibration from a data directory's training
  * and validation links, written to a model file. */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "commands.h"
 #include "dataset.h"
+#include "options.h"
 #include "trainer.h"
 
 static const char usage_text[] =
@@ -40,53 +38,26 @@ static const char usage_text[] =
     "      --no-hard-negatives  random negatives only (ablation)\n"
     "  -h, --help               this text\n";
 
-enum {
-    OPT_FEATURES = 256,
-    OPT_EPOCHS,
-    OPT_SEED,
-    OPT_THREADS,
-    OPT_ROUNDS,
-    OPT_NO_GNN,
-    OPT_LEARNED_NAMES,
-    OPT_NO_CROSS,
-    OPT_NO_SELF,
-    OPT_UNIFORM,
-    OPT_NO_HARD,
-};
-
-static const struct option options[] = {
-    {"output", required_argument, NULL, 'o'},
-    {"features", required_argument, NULL, OPT_FEATURES},
-    {"epochs", required_argument, NULL, OPT_EPOCHS},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"rounds", required_argument, NULL, OPT_ROUNDS},
-    {"no-gnn", no_argument, NULL, OPT_NO_GNN},
-    {"learned-names", no_argument, NULL, OPT_LEARNED_NAMES},
-    {"no-cross-attention", no_argument, NULL, OPT_NO_CROSS},
-    {"no-self-attention", no_argument, NULL, OPT_NO_SELF},
-    {"uniform-sampling", no_argument, NULL, OPT_UNIFORM},
-    {"no-hard-negatives", no_argument, NULL, OPT_NO_HARD},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-/* Parses an unsigned decimal within [min, max]; 0 or -1 with a message. */
-static int parse_u64(const char *opt, const char *text, unsigned long long min,
-                     unsigned long long max, unsigned long long *out)
+static void usage(FILE *out)
 {
-    char *end;
-    if (text[0] < '0' || text[0] > '9')
-        goto bad;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (*end != '\0' || v < min || v > max)
-        goto bad;
-    *out = v;
+    fputs(usage_text, out);
+}
+
+static int parse_features(const char *text, void *to)
+{
+    return kga_features_parse(text, to);
+}
+
+/* Only an explicit --seed reaches the fusion and the GNN: without it they
+ * keep seeds of their own (the structure's default is not 1). */
+static int parse_seed(const char *text, void *to)
+{
+    kga_train_params_t *p = to;
+    if (kga_option_parse_uint(text, 0, UINT64_MAX, &p->seed) != 0)
+        return -1;
+    p->fusion.structure.seed = p->seed;
+    p->gnn.seed = p->seed;
     return 0;
-bad:
-    kga_cli_error("train", "--%s: '%s' is not a whole number within [%llu, %llu]",
-                  opt, text, min, max);
-    return -1;
 }
 
 /* Each training log line goes to stderr, timed from the start. */
@@ -112,85 +83,42 @@ int kga_cmd_train(int argc, char **argv)
     kga_train_params_t p;
     kga_train_params_init(&p);
     p.log = log_line;
-    const char *model = NULL;
-    unsigned long long v;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:h", options, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            model = optarg;
-            break;
-        case OPT_FEATURES:
-            if (kga_features_parse(optarg, &p.features) != 0) {
-                kga_cli_error("train", "--features: '%s' is not one of "
-                                       "auto, names, ids, both", optarg);
-                return 2;
-            }
-            break;
-        case OPT_EPOCHS:
-            if (parse_u64("epochs", optarg, 0, 1000, &v))
-                return 2;
-            p.epochs = (uint32_t)v;
-            break;
-        case OPT_SEED:
-            if (parse_u64("seed", optarg, 0, UINT64_MAX, &v))
-                return 2;
-            p.seed = v;
-            p.fusion.structure.seed = v;
-            p.gnn.seed = v;
-            break;
-        case OPT_THREADS:
-            if (parse_u64("threads", optarg, 1, 256, &v))
-                return 2;
-            p.threads = (int)v;
-            break;
-        case OPT_ROUNDS:
-            if (parse_u64("rounds", optarg, 0, KGA_FUSION_MAX_ROUNDS - 1, &v))
-                return 2;
-            p.fusion.rounds = (uint32_t)v;
-            break;
-        case OPT_NO_GNN:
-            p.use_gnn = 0;
-            break;
-        case OPT_LEARNED_NAMES:
-            p.gnn.dim_name = kga_gnn_config_default().dim_name;
-            break;
-        case OPT_NO_CROSS:
-            p.gnn.cross_attention = 0;
-            break;
-        case OPT_NO_SELF:
-            p.gnn.self_attention = 0;
-            break;
-        case OPT_UNIFORM:
-            p.gnn.uniform_sampling = 1;
-            break;
-        case OPT_NO_HARD:
-            p.gnn.hard_negatives = 0;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        case ':':
-            kga_cli_error("train", "%s needs a value", argv[optind - 1]);
-            return 2;
-        default:
-            kga_cli_error("train", "unknown option '%s'\nTry 'kgalign train --help'.",
-                          argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind != argc - 1 || model == NULL) {
-        kga_cli_error("train", "%s\nTry 'kgalign train --help'.",
-                      optind >= argc ? "missing DATA_DIR"
-                      : model == NULL ? "missing -o MODEL"
-                                      : "more than one DATA_DIR");
-        return 2;
-    }
-    if (p.epochs == 0)
+    const char *dir = NULL, *model = NULL;
+    int learned_names = 0, no_gnn = 0, no_cross = 0, no_self = 0, no_hard = 0;
+    const kga_option_t options[] = {
+        KGA_OPTION_ARG("DATA_DIR", &dir),
+        KGA_OPTION_FILE("output", 'o', &model),
+        KGA_OPTION_CHOICE("features", 0, &p.features, parse_features,
+                          "one of auto, names, ids, both"),
+        KGA_OPTION_U32("epochs", 0, &p.epochs, 0, 1000),
+        KGA_OPTION_CHOICE("seed", 0, &p, parse_seed, "a non-negative integer"),
+        KGA_OPTION_INT("threads", 0, &p.threads, 1, 256),
+        KGA_OPTION_U32("rounds", 0, &p.fusion.rounds, 0,
+                       KGA_FUSION_MAX_ROUNDS - 1),
+        KGA_OPTION_FLAG("learned-names", 0, &learned_names),
+        KGA_OPTION_FLAG("no-gnn", 0, &no_gnn),
+        KGA_OPTION_FLAG("no-cross-attention", 0, &no_cross),
+        KGA_OPTION_FLAG("no-self-attention", 0, &no_self),
+        KGA_OPTION_FLAG("uniform-sampling", 0, &p.gnn.uniform_sampling),
+        KGA_OPTION_FLAG("no-hard-negatives", 0, &no_hard),
+    };
+    int status = kga_options_parse("train", usage, options,
+                                   sizeof options / sizeof options[0], argc,
+                                   argv);
+    if (status != KGA_OPTIONS_RUN)
+        return status;
+    if (model == NULL)
+        return kga_cli_usage_error("train", "missing -o MODEL");
+    if (learned_names)
+        p.gnn.dim_name = kga_gnn_config_default().dim_name;
+    if (no_cross)
+        p.gnn.cross_attention = 0;
+    if (no_self)
+        p.gnn.self_attention = 0;
+    if (no_hard)
+        p.gnn.hard_negatives = 0;
+    if (no_gnn || p.epochs == 0)
         p.use_gnn = 0;
-    const char *dir = argv[optind];
     kga_err_t err;
     kga_err_clear(&err);
     kga_dataset_t ds;

@@ -29,4 +29,9 @@ void kga_cli_progress_done(void);
 void kga_cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A usage error: the message as kga_cli_error() prints it, then "Try
+ * 'kgalign CMD --help'."; returns 2, the exit status of a usage error. */
+int kga_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif
