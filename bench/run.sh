@@ -2,6 +2,11 @@
 # `make bench`: runs every benchmark and writes one JSON document to stdout
 # and to build/bench/results.json. Benchmarks compare side by side in one run;
 # they are not tests and assert nothing.
+#
+# BENCHMARKS picks others. Left out of the default list, being long and
+# meant for a quiet machine: bench/overload.sh (twice the saturating load,
+# about 75 s) and bench/soak.sh (SOAK_SECONDS at 80% of it, 10 minutes by
+# default), e.g. `BENCHMARKS=bench/soak.sh make bench`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${KGALIGN:?KGALIGN must name the kgalign binary}"

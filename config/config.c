@@ -20,6 +20,8 @@
 /* Longest value quoted back in a message. */
 #define QUOTE_MAX 64
 #define ENV_PREFIX "KGALIGN_"
+/* Longest key the file parser reads (a longer one is unknown). */
+#define KEY_MAX 63
 
 static const kga_config_option_t options[] = {
     {"config", KGA_OPT_STRING, "", 0, 0, NULL,
@@ -53,6 +55,10 @@ static const kga_config_option_t options[] = {
      FIELD(request_deadline_ms)},
     {"connection_timeout_s", KGA_OPT_DURATION, "10", 1, 3600, NULL,
      "idle connection timeout", FIELD(connection_timeout_s)},
+    {"request_read_timeout_s", KGA_OPT_DURATION, "10", 1, 3600, NULL,
+     "time a client has to send a whole request (headers and body) once its "
+     "request line is in; slower ones are disconnected",
+     FIELD(request_read_timeout_s)},
     {"max_connections", KGA_OPT_INT, "1024", 1, 1000000, NULL,
      "most open client connections", FIELD(max_connections)},
     {"drain_delay_ms", KGA_OPT_DURATION, "2000", 0, 600000, NULL,
@@ -234,6 +240,10 @@ static int set_value(kga_server_config_t *c, const kga_config_option_t *o,
         if (strlen(value) > STRING_MAX)
             return reason(why, cap, KGA_ERANGE,
                           "value longer than %d bytes", STRING_MAX);
+        /* Only the environment and flags can hold one; the value could
+         * not be written back to a file (kga_config_format). */
+        if (strchr(value, '\n') != NULL)
+            return reason(why, cap, KGA_EINVAL, "value holds a line break");
         char **field = string_field(c, o);
         free(*field);
         *field = xstrdup(value);
@@ -403,7 +413,7 @@ static int parse_line(kga_server_config_t *c, const char *line, size_t len,
                            "%s:%zu: expected 'key = value'", origin, lineno);
     const char *key_end = trim_end(p, eq);
     size_t key_len = (size_t)(key_end - p);
-    char key[64];
+    char key[KEY_MAX + 1];
     if (key_len == 0)
         return kga_err_set(err, KGA_EPARSE, "%s:%zu: missing key before '='",
                            origin, lineno);
@@ -421,35 +431,40 @@ static int parse_line(kga_server_config_t *c, const char *line, size_t len,
                            "%s:%zu: config: cannot be set in a config file",
                            origin, lineno);
 
+    /* The value is never longer than the line. */
+    char value[KGA_CONFIG_LINE_MAX + 1];
+    size_t value_len = 0;
     const char *v = skip_space(eq + 1, end);
-    const char *v_end;
     if (v < end && *v == '"') {
-        v++;
-        const char *close = memchr(v, '"', (size_t)(end - v));
-        if (close == NULL)
+        /* As in a shell's double quotes, \" is a quote and \\ a backslash;
+         * a backslash before anything else is kept. */
+        const char *q = v + 1;
+        for (; q < end && *q != '"'; q++) {
+            if (*q == '\\' && end - q > 1 && (q[1] == '"' || q[1] == '\\'))
+                q++;
+            value[value_len++] = *q;
+        }
+        if (q == end)
             return kga_err_set(err, KGA_EPARSE,
                                "%s:%zu: %s: unterminated quoted value", origin,
                                lineno, key);
-        v_end = close;
-        const char *rest = skip_space(close + 1, end);
+        const char *rest = skip_space(q + 1, end);
         if (rest != end && *rest != '#')
             return kga_err_set(err, KGA_EPARSE,
                                "%s:%zu: %s: text after the quoted value",
                                origin, lineno, key);
     } else {
         /* A comment starts at a '#' after whitespace. */
-        v_end = v;
+        const char *v_end = v;
         for (const char *q = v; q < end; q++) {
             if (*q == '#' && (q == v || q[-1] == ' ' || q[-1] == '\t'))
                 break;
             v_end = q + 1;
         }
         v_end = trim_end(v, v_end);
+        value_len = (size_t)(v_end - v);
+        memcpy(value, v, value_len);
     }
-
-    char value[KGA_CONFIG_LINE_MAX + 1];
-    size_t value_len = (size_t)(v_end - v);
-    memcpy(value, v, value_len);
     value[value_len] = '\0';
     char why[KGA_ERRMSG_MAX];
     int rc = set_value(c, o, value, why, sizeof why);
@@ -765,17 +780,43 @@ void kga_config_usage(FILE *out)
     fputs("  --help                             this text\n", out);
 }
 
-/* Writes a string value so that the file parser reads it back. */
-static void format_string(FILE *out, const char *s)
+static int is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* Whether s must be quoted to read back: the file parser starts a quoted
+ * value at a leading '"', a comment at a '#' after a blank (any '#' is
+ * quoted, for the reader's sake), trims blanks at both ends and drops one
+ * CR at the end of the line. */
+static int needs_quotes(const char *s)
 {
     size_t n = strlen(s);
-    int quote = n == 0 || strchr(s, '#') != NULL || s[0] == ' ' ||
-                s[0] == '\t' || s[0] == '"' || s[n - 1] == ' ' ||
-                s[n - 1] == '\t';
-    if (quote)
-        fprintf(out, "\"%s\"", s);
-    else
+    return n == 0 || is_blank(s[0]) || s[0] == '"' || is_blank(s[n - 1]) ||
+           s[n - 1] == '\r' || strchr(s, '#') != NULL;
+}
+
+/* The longest line kga_config_format writes reads back. */
+_Static_assert(KEY_MAX + sizeof " = \"\"" - 1 + 2 * STRING_MAX <=
+                   KGA_CONFIG_LINE_MAX,
+               "a quoted, escaped string value must fit in a config line");
+
+/* Writes a string value so that the file parser reads it back: bare when
+ * it can be, else in double quotes with '"' and '\' escaped. Values hold
+ * no '\n' (set_value refuses it). */
+static void format_string(FILE *out, const char *s)
+{
+    if (!needs_quotes(s)) {
         fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
 }
 
 void kga_config_format(const kga_server_config_t *c, FILE *out)

@@ -18,8 +18,11 @@
  *
  * File format: "key = value" lines; '#' starts a comment at the start of a
  * line or after whitespace; blank lines are ignored; a value may be put in
- * double quotes to keep '#' or surrounding spaces. Lines are at most
- * KGA_CONFIG_LINE_MAX bytes. An unknown key is an error.
+ * double quotes to keep '#' or surrounding spaces, where \" stands for '"'
+ * and \\ for '\' (a backslash before any other character is kept, and
+ * outside quotes every backslash is). Lines are at most KGA_CONFIG_LINE_MAX
+ * bytes, string values at most 4096; a string value cannot hold a line
+ * break. An unknown key is an error.
  *
  * Values: int and double in decimal, checked for trailing junk and range;
  * bool true/false/yes/no/on/off/1/0; duration options are stored in the unit
@@ -28,7 +31,7 @@
  * sizes take bytes or a KiB, MiB, GiB suffix (max_body_bytes = 1MiB). A key
  * given twice in a file takes its last value. */
 
-#define KGA_CONFIG_LINE_MAX 4096
+#define KGA_CONFIG_LINE_MAX 16384
 
 typedef enum {
     KGA_LOG_DEBUG = 0,
@@ -55,6 +58,7 @@ typedef struct {
     int max_inflight;
     int request_deadline_ms;
     int connection_timeout_s;
+    int request_read_timeout_s;
     int max_connections;
     int drain_delay_ms;
     int retry_after_s;
@@ -121,7 +125,8 @@ int kga_config_set(kga_server_config_t *c, const char *name,
 void kga_config_usage(FILE *out);
 
 /* Prints the effective configuration as a config file (admin_token
- * masked), e.g. for the startup log. */
+ * masked), e.g. for the startup log. kga_config_parse_buffer() reads it
+ * back to the same values (strings quoted and escaped where needed). */
 void kga_config_format(const kga_server_config_t *c, FILE *out);
 
 void kga_config_destroy(kga_server_config_t *c);

@@ -232,6 +232,14 @@ int kga_metrics_format(const kga_metrics_t *m, const kga_metrics_gauges_t *g,
             "Requests answered 504 because their deadline passed before a "
             "worker started them.",
             (unsigned long long)m->deadline_cancelled);
+    family(&t, "kgalign_read_timeouts_total", "counter",
+           "Connections closed because the client had not sent a whole "
+           "request within request_read_timeout_s, by what was missing.");
+    static const char *const read_phases[KGA_READ_PHASE_COUNT_] = {
+        "request_line", "headers", "body"};
+    for (int p = 0; p < KGA_READ_PHASE_COUNT_; p++)
+        text_printf(&t, "kgalign_read_timeouts_total{phase=\"%s\"} %llu\n",
+                    read_phases[p], (unsigned long long)m->read_timeouts[p]);
     family(&t, "process_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch in seconds.");
     text_printf(&t, "process_start_time_seconds %.3f\n", g->start_time);

@@ -23,6 +23,14 @@
     200, 202, 400, 401, 403, 404, 405, 409, 413, 500, 503, 504
 #define KGA_METRICS_N_STATUSES 12
 
+/* What a connection closed at its read deadline had not yet sent. */
+typedef enum {
+    KGA_READ_REQUEST_LINE, /* nothing, or part of the request line */
+    KGA_READ_HEADERS,      /* the request line, not all the headers */
+    KGA_READ_BODY,         /* the headers, not all the body */
+    KGA_READ_PHASE_COUNT_
+} kga_read_phase_t;
+
 typedef struct {
     uint64_t requests[KGA_ROUTE_COUNT_][KGA_METRICS_N_STATUSES];
     /* Per-bucket (not cumulative) counts; the last one is +Inf. */
@@ -32,6 +40,7 @@ typedef struct {
     uint64_t reloads;
     uint64_t reload_failures;
     uint64_t deadline_cancelled; /* 504s answered before the work started */
+    uint64_t read_timeouts[KGA_READ_PHASE_COUNT_]; /* connections closed */
 } kga_metrics_t;
 
 /* Values sampled at scrape time. */

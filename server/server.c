@@ -13,7 +13,8 @@
  * (Content-Length on the first callback, and again while reading), the
  * requests in flight (503 rather than a growing queue), a deadline per
  * request (a uv_timer cancels queued work whose deadline passed; running
- * work checks between batches), connections and their idle timeout. */
+ * work checks between batches), connections, their idle timeout, and the
+ * time a client may take to send a request (see "Read deadlines"). */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -57,6 +58,7 @@
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 typedef struct kga_server kga_server_t;
+typedef struct kga_conn kga_conn_t;
 
 typedef enum {
     REQ_READING,  /* headers seen, body being collected */
@@ -68,6 +70,7 @@ typedef enum {
 typedef struct kga_request {
     kga_server_t *srv;
     struct MHD_Connection *conn;
+    kga_conn_t *cx; /* its connection's read-deadline state */
     const char *method; /* libmicrohttpd's strings, valid until completed */
     const char *path;
     kga_route_t route;
@@ -100,6 +103,32 @@ typedef struct kga_request {
     char inline_body[INLINE_BODY];
 } kga_request_t;
 
+/* Where a connection is in its request cycle, for the read deadline. */
+typedef enum {
+    CONN_WAITING, /* for a request line: new, or kept alive after one */
+    CONN_READING, /* request line in; headers or body still coming */
+    CONN_BUSY,    /* the request is read: being answered */
+    CONN_CLOSING  /* its read deadline passed; libmicrohttpd closes it */
+} conn_phase_t;
+
+/* One per TCP connection (libmicrohttpd's socket context), from its
+ * NOTIFY_STARTED to its NOTIFY_CLOSED; loop thread only. */
+struct kga_conn {
+    kga_server_t *srv;
+    struct MHD_Connection *mhd;
+    conn_phase_t phase;
+    uint64_t since_ns;  /* when the phase began */
+    uint64_t due_ns;    /* when a waiting or reading phase runs out */
+    kga_request_t *req; /* the request whose headers are in, or NULL */
+    kga_conn_t *prev, *next; /* in the phase's list */
+};
+
+/* Connections of one phase in phase-start order, which is deadline order
+ * since the phase gives every connection the same budget. */
+typedef struct {
+    kga_conn_t *head, *tail;
+} conn_list_t;
+
 typedef struct {
     uv_work_t work;
     kga_server_t *srv;
@@ -126,6 +155,10 @@ struct kga_server {
     int run_pending;
     int connection_closed; /* during the last MHD_run */
     uv_timer_t deadline_timer;
+    uv_timer_t read_timer; /* read deadlines of waiting/reading conns */
+    uint64_t read_timer_due; /* 0 = not armed */
+    conn_list_t waiting, reading;
+    uint64_t wait_budget_ns, read_budget_ns;
     uv_timer_t drain_timer;
     uv_signal_t sig_term, sig_int, sig_hup;
     int handles_open;
@@ -368,6 +401,200 @@ static void on_deadline_timer(uv_timer_t *t)
         (void)uv_cancel((uv_req_t *)&r->work); /* UV_EBUSY: running */
     }
     deadline_arm(srv);
+}
+
+/* ------------------------------------------------------------------------
+ * Read deadlines: a client has request_read_timeout_s to send a whole
+ * request once its request line is in.
+ *
+ * libmicrohttpd's connection timeout (MHD_OPTION_CONNECTION_TIMEOUT, and
+ * MHD_CONNECTION_OPTION_TIMEOUT per connection) is an idle timer that every
+ * byte received restarts: a client trickling its headers or its body holds
+ * its connection for as long as it likes, and max_connections of them shut
+ * everyone else out. Returning MHD_NO from the access handler drops a
+ * connection, but libmicrohttpd calls the handler only once the headers are
+ * in, and then only when more body arrives: that cannot bound the request
+ * line or the headers, nor a body whose sender pauses. And libmicrohttpd
+ * (0.9.75) has no call that closes a connection from outside its
+ * callbacks.
+ *
+ * So the deadlines are kept here:
+ * - MHD_OPTION_NOTIFY_CONNECTION gives every connection a kga_conn_t, in
+ *   phase WAITING from its start and again after each response
+ *   (MHD_OPTION_NOTIFY_COMPLETED);
+ * - MHD_OPTION_URI_LOG_CALLBACK, called as soon as a request line is
+ *   parsed, moves it to READING: its headers and body are due within
+ *   request_read_timeout_s;
+ * - the access handler's last call (the body is in) or an answer queued
+ *   early moves it to BUSY, outside these deadlines: the request deadline
+ *   bounds the work and libmicrohttpd's idle timer the sending.
+ * libmicrohttpd does not tell when the first byte of a request arrives,
+ * so WAITING is given connection_timeout_s + request_read_timeout_s: an
+ * idle connection is closed first by libmicrohttpd's idle timer, one
+ * trickling its request line by this deadline.
+ *
+ * At a deadline the connection's socket is shut down in both directions:
+ * libmicrohttpd's next look at it (the shutdown wakes its epoll set) finds
+ * end of file or a hang-up and closes the connection through its ordinary
+ * path, completion and close callbacks included, still owning the
+ * descriptor. No 408 is sent: writing behind libmicrohttpd's back could
+ * interleave with its own output (a 100 Continue), and the close that
+ * follows would often reset the connection, the trickled bytes unread,
+ * before the client read it. Each such close is counted in
+ * kgalign_read_timeouts_total and logged ("read_timeout").
+ * ------------------------------------------------------------------------ */
+
+static conn_list_t *conn_list_of(kga_server_t *srv, conn_phase_t phase)
+{
+    return phase == CONN_WAITING   ? &srv->waiting
+           : phase == CONN_READING ? &srv->reading
+                                   : NULL;
+}
+
+static void conn_list_append(conn_list_t *l, kga_conn_t *c)
+{
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+static void conn_list_remove(conn_list_t *l, kga_conn_t *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void on_read_timer(uv_timer_t *t);
+
+/* Arms the timer for the earlier of the two list heads, unless it is
+ * already armed for that time or before (it then fires early, finds
+ * nothing due and re-arms). */
+static void read_timer_arm(kga_server_t *srv)
+{
+    if (srv->stopping)
+        return;
+    uint64_t due = 0;
+    if (srv->waiting.head != NULL)
+        due = srv->waiting.head->due_ns;
+    if (srv->reading.head != NULL &&
+        (due == 0 || srv->reading.head->due_ns < due))
+        due = srv->reading.head->due_ns;
+    if (due == 0 || (srv->read_timer_due != 0 && srv->read_timer_due <= due))
+        return;
+    uint64_t now = kga_now_ns();
+    uint64_t ms = due > now ? (due - now + 999999) / 1000000 : 0;
+    srv->read_timer_due = due;
+    uv_timer_start(&srv->read_timer, on_read_timer, ms, 0);
+}
+
+static void conn_enter(kga_conn_t *c, conn_phase_t phase)
+{
+    kga_server_t *srv = c->srv;
+    conn_list_t *from = conn_list_of(srv, c->phase);
+    if (from != NULL)
+        conn_list_remove(from, c);
+    c->phase = phase;
+    c->since_ns = kga_now_ns();
+    conn_list_t *to = conn_list_of(srv, phase);
+    if (to == NULL)
+        return;
+    c->due_ns = c->since_ns + (phase == CONN_WAITING ? srv->wait_budget_ns
+                                                     : srv->read_budget_ns);
+    conn_list_append(to, c);
+    if (to->head == c)
+        read_timer_arm(srv);
+}
+
+static kga_conn_t *conn_of(struct MHD_Connection *mhd)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void log_read_timeout(const kga_conn_t *c, kga_read_phase_t what,
+                             uint64_t now)
+{
+    static const char *const names[KGA_READ_PHASE_COUNT_] = {
+        "request_line", "headers", "body"};
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_WARN, "read_timeout");
+    if (!l.enabled)
+        return;
+    const kga_request_t *r = c->req;
+    if (r != NULL) {
+        kga_logline_str(&l, "request_id", r->id);
+        kga_logline_str(&l, "method", r->method);
+        kga_logline_str(&l, "path", r->path);
+        kga_logline_int(&l, "body_bytes",
+                        (int64_t)(r->body_len + r->discarded));
+    }
+    kga_logline_str(&l, "missing", names[what]);
+    kga_logline_num(&l, "seconds", (double)(now - c->since_ns) / 1e9);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char host[NI_MAXHOST];
+    if (ci != NULL && ci->client_addr != NULL &&
+        getnameinfo(ci->client_addr,
+                    ci->client_addr->sa_family == AF_INET6
+                        ? sizeof(struct sockaddr_in6)
+                        : sizeof(struct sockaddr_in),
+                    host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0)
+        kga_logline_str(&l, "client", host);
+    kga_logline_str(&l, "message",
+                    "the client did not send a whole request within "
+                    "request_read_timeout_s: connection closed");
+    kga_logline_end(&l);
+}
+
+static void conn_expire(kga_conn_t *c, uint64_t now)
+{
+    kga_server_t *srv = c->srv;
+    kga_read_phase_t what = c->phase == CONN_WAITING ? KGA_READ_REQUEST_LINE
+                            : c->req == NULL         ? KGA_READ_HEADERS
+                                                     : KGA_READ_BODY;
+    conn_list_remove(conn_list_of(srv, c->phase), c);
+    c->phase = CONN_CLOSING;
+    srv->metrics.read_timeouts[what]++;
+    log_read_timeout(c, what, now);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci != NULL)
+        (void)shutdown(ci->connect_fd, SHUT_RDWR);
+    /* The shutdown has put the socket on libmicrohttpd's epoll ready list;
+     * one MHD_run after this turn's callbacks closes it. */
+    srv->run_pending = 1;
+}
+
+static void on_read_timer(uv_timer_t *t)
+{
+    kga_server_t *srv = t->data;
+    srv->read_timer_due = 0;
+    uint64_t now = kga_now_ns();
+    while (srv->waiting.head != NULL && srv->waiting.head->due_ns <= now)
+        conn_expire(srv->waiting.head, now);
+    while (srv->reading.head != NULL && srv->reading.head->due_ns <= now)
+        conn_expire(srv->reading.head, now);
+    read_timer_arm(srv);
+}
+
+/* The request on c is read (or answered before it was): its deadline no
+ * longer applies. */
+static void conn_request_read(kga_conn_t *c)
+{
+    if (c != NULL && c->phase == CONN_READING)
+        conn_enter(c, CONN_BUSY);
 }
 
 /* ------------------------------------------------------------------------
@@ -681,6 +908,9 @@ static enum MHD_Result on_headers(kga_server_t *srv,
     /* Field by field: the inline body buffer needs no zeroing. */
     r->srv = srv;
     r->conn = conn;
+    r->cx = conn_of(conn);
+    if (r->cx != NULL)
+        r->cx->req = r;
     r->method = method;
     r->path = url;
     r->route = kga_route_find(url);
@@ -853,22 +1083,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   size_t *upload_data_size, void **con_cls)
 {
     kga_request_t *r = *con_cls;
-    if (r == NULL)
-        return on_headers(cls, conn, url, method, con_cls);
-    if (*upload_data_size != 0) {
+    enum MHD_Result ret;
+    if (r == NULL) {
+        ret = on_headers(cls, conn, url, method, con_cls);
+    } else if (*upload_data_size != 0) {
         if (r->state != REQ_READING) { /* answered early: drop the rest */
             *upload_data_size = 0;
             return MHD_YES;
         }
-        return on_body(r, upload_data, upload_data_size);
+        ret = on_body(r, upload_data, upload_data_size);
+    } else {
+        ret = on_complete(r);
     }
-    return on_complete(r);
+    /* Read, or answered before it was: out of the read deadline. */
+    r = *con_cls;
+    if (r != NULL && r->state != REQ_READING)
+        conn_request_read(r->cx);
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     kga_server_t *srv = cls;
+    kga_conn_t *c = conn_of(conn);
+    if (c != NULL) {
+        c->req = NULL;
+        /* Kept alive: the next request's clock starts. */
+        if (c->phase != CONN_CLOSING)
+            conn_enter(c, CONN_WAITING);
+    }
     kga_request_t *r = *con_cls;
     if (r == NULL)
         return;
@@ -888,8 +1132,41 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
                           enum MHD_ConnectionNotificationCode code)
 {
     kga_server_t *srv = cls;
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-        srv->connection_closed = 1;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        /* Without memory the connection just has no read deadline. */
+        kga_conn_t *c = calloc(1, sizeof *c);
+        if (c == NULL)
+            return;
+        c->srv = srv;
+        c->mhd = conn;
+        c->phase = CONN_BUSY; /* in no list yet */
+        conn_enter(c, CONN_WAITING);
+        *socket_context = c;
+        return;
+    }
+    srv->connection_closed = 1;
+    kga_conn_t *c = *socket_context;
+    if (c == NULL)
+        return;
+    *socket_context = NULL;
+    conn_list_t *l = conn_list_of(srv, c->phase);
+    if (l != NULL)
+        conn_list_remove(l, c);
+    if (c->req != NULL)
+        c->req->cx = NULL;
+    free(c);
+}
+
+/* Called by libmicrohttpd as soon as a request line is parsed, before the
+ * headers: the request's read deadline starts. Returns the initial
+ * *con_cls, NULL as before. */
+static void *on_request_line(void *cls, const char *uri,
+                             struct MHD_Connection *conn)
+{
+    kga_conn_t *c = conn_of(conn);
+    if (c != NULL && c->phase != CONN_CLOSING)
+        conn_enter(c, CONN_READING);
+    return NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -979,6 +1256,7 @@ static void stop_server(kga_server_t *srv, int exit_code)
     close_handle(srv, (uv_handle_t *)&srv->mhd_timer);
     close_handle(srv, (uv_handle_t *)&srv->mhd_check);
     close_handle(srv, (uv_handle_t *)&srv->deadline_timer);
+    close_handle(srv, (uv_handle_t *)&srv->read_timer);
     close_handle(srv, (uv_handle_t *)&srv->drain_timer);
     close_handle(srv, (uv_handle_t *)&srv->sig_term);
     close_handle(srv, (uv_handle_t *)&srv->sig_int);
@@ -1126,6 +1404,7 @@ static int start_daemon(kga_server_t *srv, kga_err_t *err)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv,
         MHD_OPTION_END);
     if (srv->daemon == NULL)
         return kga_err_set(err, KGA_EIO, "cannot start the HTTP daemon");
@@ -1150,6 +1429,7 @@ static void init_handles(kga_server_t *srv)
 {
     uv_timer_init(&srv->loop, &srv->mhd_timer);
     uv_timer_init(&srv->loop, &srv->deadline_timer);
+    uv_timer_init(&srv->loop, &srv->read_timer);
     uv_timer_init(&srv->loop, &srv->drain_timer);
     uv_check_init(&srv->loop, &srv->mhd_check);
     uv_signal_init(&srv->loop, &srv->sig_term);
@@ -1157,6 +1437,7 @@ static void init_handles(kga_server_t *srv)
     uv_signal_init(&srv->loop, &srv->sig_hup);
     uv_handle_t *hs[] = {
         (uv_handle_t *)&srv->mhd_timer, (uv_handle_t *)&srv->deadline_timer,
+        (uv_handle_t *)&srv->read_timer,
         (uv_handle_t *)&srv->drain_timer, (uv_handle_t *)&srv->mhd_check,
         (uv_handle_t *)&srv->sig_term, (uv_handle_t *)&srv->sig_int,
         (uv_handle_t *)&srv->sig_hup};
@@ -1180,6 +1461,7 @@ static void log_listening(const kga_server_t *srv)
     kga_logline_int(&l, "max_inflight", cfg->max_inflight);
     kga_logline_int(&l, "max_connections", cfg->max_connections);
     kga_logline_int(&l, "connection_timeout_s", cfg->connection_timeout_s);
+    kga_logline_int(&l, "request_read_timeout_s", cfg->request_read_timeout_s);
     kga_logline_int(&l, "request_deadline_ms", cfg->request_deadline_ms);
     kga_logline_int(&l, "max_body_bytes", cfg->max_body_bytes);
     kga_logline_int(&l, "max_pairs", cfg->max_pairs);
@@ -1196,6 +1478,9 @@ int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
     srv->cfg = cfg;
     srv->limits.max_body_bytes = (size_t)cfg->max_body_bytes;
     srv->limits.max_pairs = (size_t)cfg->max_pairs;
+    srv->read_budget_ns = (uint64_t)cfg->request_read_timeout_s * 1000000000u;
+    srv->wait_budget_ns = (uint64_t)cfg->connection_timeout_s * 1000000000u +
+                          srv->read_budget_ns;
     srv->listen_fd = -1;
     srv->fatal = err;
     srv->start_time = unix_now();

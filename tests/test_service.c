@@ -2417,7 +2417,12 @@ START_TEST(sigterm_under_load_loses_no_request)
             case OUT_NO_ANSWER:
                 if (log_request_line(lines, id) != NULL) {
                     lost++;
-                    fprintf(stderr, "lost: %s\n", id);
+                    char *line = json_dumps(log_request_line(lines, id),
+                                            JSON_COMPACT);
+                    fprintf(stderr, "lost: %s, sent %.3f s after SIGTERM, "
+                            "logged as %s\n", id, L[t].start[i] - t_term,
+                            line != NULL ? line : "?");
+                    free(line);
                 } else {
                     unseen++;
                 }

@@ -1,0 +1,499 @@
+/* The HTTP service under hostile or excessive load, over real sockets, with
+ * the fake aligner (tests/server_fake_aligner.c, through
+ * tests/server_harness.c):
+ *   - a client trickling its body is disconnected at the read deadline
+ *     (request_read_timeout_s), on a new connection and on a kept-alive
+ *     one, while other clients are served;
+ *   - idle connections (no bytes, part of a request line, a request line
+ *     and no more, kept alive after a response) are closed after
+ *     connection_timeout_s, by the idle timer and not the read deadline;
+ *   - max_connections held by idle and trickling clients (request line,
+ *     headers, body) are freed at their deadlines, and a client waiting in
+ *     the listen backlog is then served;
+ *   - at twice the saturating load (more clients than max_inflight, a slow
+ *     scorer) every request is answered 200 or 503 with Retry-After, none
+ *     hangs or misses its deadline, and the in-flight gauge returns to 0.
+ * Only behaviour is asserted, never how long something took: the limits
+ * are short, and every wait has a generous bound that fails the test
+ * rather than hanging it. */
+#include <poll.h>
+#include <pthread.h>
+
+#include "server_harness.c"
+
+/* One byte every TRICKLE_MS: never idle for libmicrohttpd's idle timer. */
+#define TRICKLE_MS 100
+/* Longest any test waits for the server to act. */
+#define WAIT_MAX_S 30
+
+#define ALIGN_200 "kgalign_requests_total{route=\"/align\",status=\"200\"}"
+#define ALIGN_503 "kgalign_requests_total{route=\"/align\",status=\"503\"}"
+#define ALIGN_504 "kgalign_requests_total{route=\"/align\",status=\"504\"}"
+
+static const char align_body[] = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
+
+/* ------------------------------------------------------------------------
+ * Slow clients
+ * ------------------------------------------------------------------------ */
+
+/* A connection that sends `prefix` at once, then `data` one byte per
+ * trickle_step(). */
+typedef struct {
+    const char *what;
+    int fd;
+    char data[12000];
+    size_t len, sent;
+    int closed;   /* the server closed or reset the connection */
+    int answered; /* response bytes came back */
+} trickler_t;
+
+/* A body far longer than any test lasts at a byte per TRICKLE_MS. */
+#define SLOW_BODY_BYTES 10000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define SLOW_BODY_HEAD                                                     \
+    "POST /align HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "              \
+    "application/json\r\nContent-Length: " STR(SLOW_BODY_BYTES) "\r\n\r\n"
+
+static void trickler_start(trickler_t *t, int fd, const char *what,
+                           const char *prefix, char fill, size_t len)
+{
+    memset(t, 0, sizeof *t);
+    t->what = what;
+    t->fd = fd;
+    ck_assert_uint_lt(len, sizeof t->data);
+    memset(t->data, fill, len);
+    t->len = len;
+    if (prefix != NULL)
+        ck_assert_int_eq(send_all(fd, prefix, strlen(prefix)), 0);
+}
+
+static void trickler_open(trickler_t *t, int port, const char *what,
+                          const char *prefix, char fill, size_t len)
+{
+    trickler_start(t, http_connect(port), what, prefix, fill, len);
+}
+
+/* Notices a close (or an answer); otherwise sends the next byte. */
+static void trickle_step(trickler_t *t)
+{
+    if (t->closed)
+        return;
+    struct pollfd p = {.fd = t->fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) > 0) {
+        char buf[512];
+        ssize_t n = recv(t->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            t->answered = 1;
+            return;
+        }
+        if (n == 0 || errno == ECONNRESET) {
+            t->closed = 1;
+            return;
+        }
+    }
+    if (t->sent < t->len) {
+        ssize_t n = send(t->fd, t->data + t->sent, 1,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n == 1)
+            t->sent++;
+        else if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+            t->closed = 1;
+    }
+}
+
+static int all_closed(const trickler_t *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!t[i].closed)
+            return 0;
+    return 1;
+}
+
+static int count_closed(const trickler_t *t, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += t[i].closed;
+    return c;
+}
+
+/* Every trickler was closed by the server, with nothing answered and
+ * before it sent all it had. */
+static void assert_cut_off(trickler_t *t, size_t n, const server_t *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i].closed) {
+            char *log = read_log(s);
+            size_t len = strlen(log);
+            /* Check's messages are short: the end of the log. */
+            ck_abort_msg("%s: still open after %d s (%zu bytes sent); "
+                         "log:\n%s",
+                         t[i].what, WAIT_MAX_S, t[i].sent,
+                         log + (len > 1500 ? len - 1500 : 0));
+        }
+        ck_assert_msg(!t[i].answered, "%s: got an answer", t[i].what);
+        ck_assert_msg(t[i].len == 0 || t[i].sent < t[i].len,
+                      "%s: sent all %zu bytes", t[i].what, t[i].len);
+        close(t[i].fd);
+    }
+}
+
+static void assert_read_timeouts(const char *m, double request_line,
+                                 double headers, double body)
+{
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_read_timeouts_total{phase=\"request_line\"}"),
+        request_line);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_read_timeouts_total{phase=\"headers\"}"),
+        headers);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_read_timeouts_total{phase=\"body\"}"), body);
+}
+
+/* (a) A body trickled a byte at a time is cut off at the read deadline,
+ * both as a connection's first request and as a kept-alive connection's
+ * second; other clients are served meanwhile. The idle timeout is long, so
+ * only the read deadline can close them. */
+START_TEST(trickled_body_is_cut_off)
+{
+    server_t s;
+    const char *args[] = {"--request-read-timeout-s", "2",
+                          "--connection-timeout-s", "60", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+
+    trickler_t t[2];
+    trickler_open(&t[0], s.port, "first request", SLOW_BODY_HEAD, ' ',
+                  SLOW_BODY_BYTES);
+    int fd = http_connect(s.port);
+    http_resp_t r;
+    ck_assert_int_eq(http_exchange(fd, "POST", "/align", align_body, 1, &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+    trickler_start(&t[1], fd, "kept-alive request", SLOW_BODY_HEAD, ' ',
+                   SLOW_BODY_BYTES);
+
+    int served = 0, served_while_trickling = 0;
+    double until = now_s() + WAIT_MAX_S;
+    for (int step = 0; !all_closed(t, 2) && now_s() < until; step++) {
+        trickle_step(&t[0]);
+        trickle_step(&t[1]);
+        if (step % 4 == 0) {
+            int open_before = !all_closed(t, 2);
+            http_do(s.port, "POST", "/align", align_body, &r);
+            ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+            http_resp_free(&r);
+            served++;
+            served_while_trickling += open_before;
+        }
+        sleep_ms(TRICKLE_MS);
+    }
+    assert_cut_off(t, 2, &s);
+    ck_assert_int_ge(served_while_trickling, 1);
+
+    char *m = get_metrics(&s);
+    assert_read_timeouts(m, 0, 0, 2);
+    ck_assert_double_eq(metric_value(m, ALIGN_200), served + 1);
+    free(m);
+    ck_assert_int_eq(log_count(&s, "\"event\":\"read_timeout\""), 2);
+    ck_assert_int_eq(log_count(&s, "\"missing\":\"body\""), 2);
+    server_stop(&s);
+}
+END_TEST
+
+/* (b) Idle connections are closed after connection_timeout_s by the idle
+ * timer, whatever part of a request they sent before going quiet; the read
+ * deadline (long here) plays no part. */
+START_TEST(idle_connections_time_out)
+{
+    server_t s;
+    const char *args[] = {"--connection-timeout-s", "1",
+                          "--request-read-timeout-s", "60", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+
+    int fresh = http_connect(s.port);
+    int part_line = http_connect(s.port);
+    ck_assert_int_eq(send_all(part_line, "POST /al", 8), 0);
+    int line_only = http_connect(s.port);
+    const char *line = "POST /align HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    ck_assert_int_eq(send_all(line_only, line, strlen(line)), 0);
+    int kept = http_connect(s.port);
+    http_resp_t r;
+    ck_assert_int_eq(http_exchange(kept, "POST", "/align", align_body, 1, &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+
+    ck_assert_msg(closed_by_server(fresh, WAIT_MAX_S), "fresh still open");
+    ck_assert_msg(closed_by_server(part_line, WAIT_MAX_S),
+                  "part of a request line: still open");
+    ck_assert_msg(closed_by_server(line_only, WAIT_MAX_S),
+                  "request line only: still open");
+    ck_assert_msg(closed_by_server(kept, WAIT_MAX_S), "kept-alive still open");
+    close(fresh);
+    close(part_line);
+    close(line_only);
+    close(kept);
+
+    char *m = get_metrics(&s);
+    assert_read_timeouts(m, 0, 0, 0);
+    free(m);
+    server_stop(&s);
+}
+END_TEST
+
+/* (c) Slow and idle clients take every connection; the one after them
+ * waits in the listen backlog, since libmicrohttpd accepts nothing at its
+ * connection limit, and the kernel hands connections over in arrival
+ * order. Each slow client is disconnected at its deadline (the idle one by
+ * the idle timer); only then is the waiting client served. */
+START_TEST(held_connections_are_freed)
+{
+    server_t s;
+    const char *args[] = {"--max-connections", "4", "--connection-timeout-s",
+                          "2", "--request-read-timeout-s", "1", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+
+    trickler_t t[4];
+    trickler_open(&t[0], s.port, "idle", NULL, 0, 0);
+    /* Past connection_timeout_s + request_read_timeout_s without a whole
+     * request line. */
+    trickler_open(&t[1], s.port, "request line", "POST /align?", 'a', 1000);
+    trickler_open(&t[2], s.port, "headers",
+                  "POST /align HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", 'a',
+                  1000);
+    trickler_open(&t[3], s.port, "body", SLOW_BODY_HEAD, ' ',
+                  SLOW_BODY_BYTES);
+    char req[512];
+    size_t n =
+        format_request(req, sizeof req, "POST", "/align", align_body, 0);
+    int waiting = http_connect(s.port);
+    ck_assert_int_eq(send_all(waiting, req, n), 0);
+
+    http_resp_t r = {0};
+    int answered = 0, closed_before_answer = 0;
+    double until = now_s() + WAIT_MAX_S;
+    while (!(answered && all_closed(t, 4)) && now_s() < until) {
+        for (size_t i = 0; i < 4; i++)
+            trickle_step(&t[i]);
+        struct pollfd p = {.fd = waiting, .events = POLLIN};
+        if (!answered && poll(&p, 1, 0) > 0) {
+            /* A close before this answer has reached us by now: on
+             * loopback the FIN is delivered when it is sent. */
+            for (size_t i = 0; i < 4; i++)
+                trickle_step(&t[i]);
+            closed_before_answer = count_closed(t, 4);
+            ck_assert_int_eq(http_read(waiting, &r), 0);
+            answered = 1;
+        }
+        sleep_ms(TRICKLE_MS);
+    }
+    assert_cut_off(t, 4, &s);
+    ck_assert_msg(answered, "the waiting client was never served");
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    ck_assert_int_ge(closed_before_answer, 1);
+    http_resp_free(&r);
+    close(waiting);
+
+    char *m = get_metrics(&s);
+    assert_read_timeouts(m, 1, 1, 1);
+    free(m);
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Overload
+ * ------------------------------------------------------------------------ */
+
+#define OVL_THREADS "2"
+#define OVL_MAX_INFLIGHT 4
+#define OVL_CLIENTS (2 * OVL_MAX_INFLIGHT)
+#define OVL_REQUESTS 25
+#define OVL_BACKOFF_MS 10
+
+typedef struct {
+    int port;
+    int index;
+    pthread_barrier_t *start;
+    int ok, busy, busy_without_retry_after, other, no_response;
+    int other_status;
+    char other_body[256];
+} ovl_client_t;
+
+/* connect() without ck_assert (this runs on a thread of its own). */
+static int ovl_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {HARNESS_RECV_TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A closed-loop client: one request at a time, the next as soon as the
+ * answer is in (after a short pause on a 503). Odd clients open a
+ * connection per request; even ones keep theirs alive. */
+static void *ovl_client(void *arg)
+{
+    ovl_client_t *c = arg;
+    int keep_alive = c->index % 2 == 0;
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "POST /align HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     keep_alive ? "" : "Connection: close\r\n",
+                     strlen(align_body), align_body);
+    int fd = -1;
+    pthread_barrier_wait(c->start);
+    for (int i = 0; i < OVL_REQUESTS; i++) {
+        if (fd < 0)
+            fd = ovl_connect(c->port);
+        http_resp_t r;
+        if (fd < 0 || send_all(fd, req, (size_t)n) != 0 ||
+            http_read(fd, &r) != 0) {
+            c->no_response++;
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+            continue;
+        }
+        char v[64];
+        if (r.status == 200 &&
+            json_is_array(json_object_get(r.json, "results"))) {
+            c->ok++;
+        } else if (r.status == 503) {
+            c->busy++;
+            if (http_header(&r, "Retry-After", v, sizeof v) == NULL ||
+                atoi(v) < 1)
+                c->busy_without_retry_after++;
+        } else {
+            if (c->other++ == 0) {
+                c->other_status = r.status;
+                snprintf(c->other_body, sizeof c->other_body, "%s",
+                         r.body != NULL ? r.body : "");
+            }
+        }
+        int server_closes =
+            http_header(&r, "Connection", v, sizeof v) != NULL &&
+            strcasecmp(v, "close") == 0;
+        if (!keep_alive || server_closes) {
+            close(fd);
+            fd = -1;
+        }
+        if (r.status == 503)
+            sleep_ms(OVL_BACKOFF_MS);
+        http_resp_free(&r);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* (d) Twice the saturating load: max_inflight requests in flight saturate
+ * the server (two workers, 40 ms a request), and twice as many clients
+ * keep a request outstanding each. Every request is answered, with 200 or
+ * with 503 and Retry-After; none with 504, so every accepted request
+ * finished within its deadline (the server answers 504 once the deadline
+ * passed, before or after scoring). Afterwards nothing is left in flight
+ * and the server serves as before. */
+START_TEST(twice_saturation_is_shed_with_503)
+{
+    server_t s;
+    const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=40", NULL};
+    char inflight[16];
+    snprintf(inflight, sizeof inflight, "%d", OVL_MAX_INFLIGHT);
+    const char *args[] = {"--threads", OVL_THREADS, "--max-inflight", inflight,
+                          "--request-deadline-ms", "2000", "--retry-after-s",
+                          "1", "--access-log", "false", NULL};
+    server_start(&s, env, args);
+    wait_ready(&s);
+
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, OVL_CLIENTS);
+    ovl_client_t c[OVL_CLIENTS];
+    pthread_t th[OVL_CLIENTS];
+    memset(c, 0, sizeof c);
+    for (int i = 0; i < OVL_CLIENTS; i++) {
+        c[i].port = s.port;
+        c[i].index = i;
+        c[i].start = &start;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, ovl_client, &c[i]), 0);
+    }
+    int ok = 0, busy = 0;
+    for (int i = 0; i < OVL_CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(c[i].no_response == 0,
+                      "client %d: %d requests without an answer", i,
+                      c[i].no_response);
+        ck_assert_msg(c[i].other == 0,
+                      "client %d: %d answers neither 200 nor 503, first %d %s",
+                      i, c[i].other, c[i].other_status, c[i].other_body);
+        ck_assert_msg(c[i].busy_without_retry_after == 0,
+                      "client %d: 503 without Retry-After", i);
+        ok += c[i].ok;
+        busy += c[i].busy;
+    }
+    pthread_barrier_destroy(&start);
+    ck_assert_int_eq(ok + busy, OVL_CLIENTS * OVL_REQUESTS);
+    ck_assert_int_ge(ok, 1);
+    ck_assert_int_ge(busy, 1); /* the load did exceed the cap */
+
+    /* Every answer was sent after its work was done and counted. */
+    char *m = get_metrics(&s);
+    ck_assert_double_eq(metric_value(m, "kgalign_inflight_requests"), 0);
+    ck_assert_double_eq(metric_value(m, "kgalign_queue_depth"), 0);
+    ck_assert_double_eq(metric_value(m, ALIGN_200), ok);
+    ck_assert_double_eq(metric_value(m, ALIGN_503), busy);
+    ck_assert(isnan(metric_value(m, ALIGN_504)));
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_deadline_cancelled_total"), 0);
+    assert_read_timeouts(m, 0, 0, 0);
+    free(m);
+
+    http_resp_t r;
+    http_do(s.port, "POST", "/align", align_body, &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    http_resp_free(&r);
+    server_stop(&s);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    /* `test_overload serve ARGS`: the server under test, fake aligner
+     * inside (see tests/server_harness.c). */
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        return kga_cmd_serve(argc - 1, argv + 1);
+
+    make_fixture();
+    Suite *s = suite_create("overload");
+    TCase *tc = tcase_create("overload");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, trickled_body_is_cut_off);
+    tcase_add_test(tc, idle_connections_time_out);
+    tcase_add_test(tc, held_connections_are_freed);
+    tcase_add_test(tc, twice_saturation_is_shed_with_503);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    remove_fixture();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
