@@ -171,24 +171,38 @@ static void explain_pair(const kga_aligner_t *a, align_scratch_t *s,
     r->n_evidence = n;
 }
 
-void kga_route_align(kga_route_call_t *c)
+/* Clears the call's results; the metadata of its answer. */
+static kga_wire_meta_t call_begin(kga_route_call_t *c)
 {
-    const kga_aligner_t *a = c->aligner;
-    kga_wire_meta_t meta = {c->request_id, kga_aligner_model_version(a)};
-    kga_align_request_t req;
-    kga_wire_error_t werr;
-    memset(&req, 0, sizeof req);
     c->out = NULL;
     c->out_len = 0;
     c->pairs = 0;
+    kga_wire_meta_t meta = {c->request_id,
+                            kga_aligner_model_version(c->aligner)};
+    return meta;
+}
 
+/* A request body that did not decode: 400 with the field, or 500. */
+static void answer_parse_error(kga_route_call_t *c,
+                               const kga_wire_meta_t *meta, int rc,
+                               const kga_wire_error_t *werr)
+{
+    if (rc > 0)
+        answer_error(c, meta, werr);
+    else
+        answer_code(c, meta, KGA_WIRE_INTERNAL, "out of memory");
+}
+
+void kga_route_align(kga_route_call_t *c)
+{
+    const kga_aligner_t *a = c->aligner;
+    kga_wire_meta_t meta = call_begin(c);
+    kga_align_request_t req;
+    kga_wire_error_t werr;
     int rc = kga_align_request_parse(&req, c->body, c->body_len, c->limits,
                                      &werr);
     if (rc != 0) {
-        if (rc > 0)
-            answer_error(c, &meta, &werr);
-        else
-            answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
+        answer_parse_error(c, &meta, rc, &werr);
         kga_align_request_destroy(&req);
         return;
     }
@@ -259,21 +273,13 @@ void kga_route_align(kga_route_call_t *c)
 void kga_route_match(kga_route_call_t *c)
 {
     const kga_aligner_t *a = c->aligner;
-    kga_wire_meta_t meta = {c->request_id, kga_aligner_model_version(a)};
+    kga_wire_meta_t meta = call_begin(c);
     kga_match_request_t req;
     kga_wire_error_t werr;
-    memset(&req, 0, sizeof req);
-    c->out = NULL;
-    c->out_len = 0;
-    c->pairs = 0;
-
     int rc = kga_match_request_parse(&req, c->body, c->body_len, c->limits,
                                      &werr);
     if (rc != 0) {
-        if (rc > 0)
-            answer_error(c, &meta, &werr);
-        else
-            answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
+        answer_parse_error(c, &meta, rc, &werr);
         kga_match_request_destroy(&req);
         return;
     }
