@@ -1,6 +1,9 @@
 /* A test double of core/aligner.h for the server's tests: real graph stores,
- * a fake model, deterministic scores. Included by tests/test_server.c (so it
- * needs no Makefile rule) and never linked into kgalign.
+ * a fake model, deterministic scores; and the fixture it serves. Included,
+ * after tests/server_harness.c (whose data_dir, FIXTURE_CHECK and
+ * write_file_atomic() the fixture uses), by tests/test_server.c and
+ * tests/test_overload.c, so it needs no Makefile rule and is never linked
+ * into kgalign.
  *
  * The "model" is a text file whose first line is
  *   kgalign-fake-model <16 hex digits: the model version>
@@ -15,11 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "aligner.h"
+#include "graph_builder.h"
+#include "store.h"
 
 #define FAKE_MAGIC "kgalign-fake-model "
+/* The version of the model make_fixture() writes. */
+#define FAKE_MODEL_VERSION "0123456789abcdef"
 
 struct kga_aligner {
     kga_store_t *store[2];
@@ -183,3 +192,74 @@ size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
     out[0].weight = 0.75f;
     return 1;
 }
+
+/* ------------------------------------------------------------------------
+ * The fixture: two small stores ("L:e0".."L:e9" and "R:e0".."R:e9", each a
+ * chain of "next" triples) and a fake model, in data_dir. Fixture code:
+ * failures exit (FIXTURE_CHECK), in a test or not.
+ * ------------------------------------------------------------------------ */
+
+#define FAKE_N_ENT 10
+
+/* Not every including program uses every helper. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+
+static void fake_write_store(const char *path, const char *prefix)
+{
+    kga_graph_builder_t *b = kga_builder_new();
+    uint32_t ids[FAKE_N_ENT], rel;
+    char ext[32];
+    FIXTURE_CHECK(kga_builder_relation(b, "next", &rel) == 0);
+    for (int i = 0; i < FAKE_N_ENT; i++) {
+        snprintf(ext, sizeof ext, "%s:e%d", prefix, i);
+        FIXTURE_CHECK(kga_builder_entity(b, ext, &ids[i], NULL) == 0);
+    }
+    for (int i = 0; i + 1 < FAKE_N_ENT; i++)
+        FIXTURE_CHECK(kga_builder_triple(b, ids[i], rel, ids[i + 1]) == 0);
+    kga_err_t err;
+    if (kga_store_write(b, path, &err) != 0) {
+        fprintf(stderr, "fixture: %s\n", err.msg);
+        exit(EXIT_FAILURE);
+    }
+    kga_builder_free(b);
+}
+
+/* Replaces data_dir/model.kgm with content (by rename, never in place). */
+static void set_model(const char *content)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.kgm", data_dir);
+    FIXTURE_CHECK(write_file_atomic(path, content, strlen(content)) == 0);
+}
+
+/* In dir, or in a new temporary directory when dir is NULL. */
+static void make_fixture(const char *dir)
+{
+    if (dir != NULL) {
+        snprintf(data_dir, sizeof data_dir, "%s", dir);
+        mkdir(data_dir, 0755);
+    } else {
+        snprintf(data_dir, sizeof data_dir, "/tmp/kga_test_fake_XXXXXX");
+        FIXTURE_CHECK(mkdtemp(data_dir) != NULL);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/left.kgs", data_dir);
+    fake_write_store(path, "L");
+    snprintf(path, sizeof path, "%s/right.kgs", data_dir);
+    fake_write_store(path, "R");
+    set_model(FAKE_MAGIC FAKE_MODEL_VERSION "\n");
+}
+
+static void remove_fixture(void)
+{
+    const char *names[] = {"left.kgs", "right.kgs", "model.kgm", "server.log"};
+    char path[512];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", data_dir, names[i]);
+        unlink(path);
+    }
+    rmdir(data_dir);
+}
+
+#pragma GCC diagnostic pop

@@ -1,15 +1,16 @@
-/* Test harness for the HTTP service, shared by test programs that start the
- * server: a fixture (two small stores and a fake model, for
- * tests/server_fake_aligner.c), the server as a child process, and a small
- * HTTP/1.1 client over raw sockets. Included by tests/test_overload.c (so
- * it needs no Makefile rule and is never linked into kgalign);
- * tests/test_server.c predates it and keeps its own copies.
+/* Test harness for the HTTP service, shared by the programs that start the
+ * server (tests/test_server.c, tests/test_service.c, tests/test_overload.c):
+ * the server as a child process, its log, and a small HTTP/1.1 client over
+ * raw sockets. Included by each (so it needs no Makefile rule and is never
+ * linked into kgalign); those that serve the fake aligner include
+ * tests/server_fake_aligner.c after it, for the aligner and its fixture.
  *
- * The including program must dispatch `PROGRAM serve ARGS...` to
- * kga_cmd_serve() in main(): server_start() re-executes the program that
- * way, on 127.0.0.1 and a port the kernel picks (read from the "listening"
- * log line). The child dies with its parent (PR_SET_PDEATHSIG), so a
- * failing test leaves nothing behind. */
+ * server_start() runs `harness.exe serve --data-dir DATA_DIR ...` on
+ * 127.0.0.1 and a port the kernel picks (read from the "listening" log
+ * line), stderr to DATA_DIR/server.log. The default harness.exe is this
+ * program, which must then dispatch `PROGRAM serve ARGS...` to
+ * kga_cmd_serve() in main(). The child dies with its parent
+ * (PR_SET_PDEATHSIG), so a failing test leaves nothing behind. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -29,16 +30,35 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "graph_builder.h"
-#include "store.h"
-
-#include "server_fake_aligner.c"
-
 int kga_cmd_serve(int argc, char **argv);
 
-#define HARNESS_N_ENT 10
-#define HARNESS_MODEL "kgalign-fake-model 0123456789abcdef\n"
+/* Not every including program uses every helper. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
 
+/* How server_start() runs the server and how long the harness waits for
+ * it. The including program sets what differs in main(), before any test
+ * runs; the defaults suit a program that serves the fake aligner itself. */
+static struct {
+    const char *exe;            /* executed as `exe serve ...` */
+    const char *drain_delay_ms; /* --drain-delay-ms */
+    double start_timeout_s;     /* for the "listening" log line */
+    double ready_timeout_s;     /* for /readyz to answer 200 */
+    double stop_timeout_s;      /* for the exit after SIGTERM */
+    int recv_timeout_s;         /* of every client socket (SO_RCVTIMEO) */
+    /* When set, get_metrics() also asserts it returns NULL for the text
+     * (else it says what is wrong, in why). */
+    const char *(*metrics_check)(const char *text, char *why, size_t cap);
+} harness = {
+    .exe = "/proc/self/exe",
+    .drain_delay_ms = "0",
+    .start_timeout_s = 10,
+    .ready_timeout_s = 10,
+    .stop_timeout_s = 15,
+    .recv_timeout_s = 15,
+};
+
+/* The server's --data-dir, filled by the including program's fixture. */
 static char data_dir[256];
 
 /* Fixture set-up runs outside any test, where ck_assert cannot be used. */
@@ -52,66 +72,8 @@ static char data_dir[256];
     } while (0)
 
 /* ------------------------------------------------------------------------
- * Fixture: two small stores ("L:e0".."L:e9", "R:e0".."R:e9") and a fake
- * model, in a new temporary directory
+ * Time and files
  * ------------------------------------------------------------------------ */
-
-static void harness_write_store(const char *path, const char *prefix)
-{
-    kga_graph_builder_t *b = kga_builder_new();
-    uint32_t ids[HARNESS_N_ENT], rel;
-    char ext[32];
-    FIXTURE_CHECK(kga_builder_relation(b, "next", &rel) == 0);
-    for (int i = 0; i < HARNESS_N_ENT; i++) {
-        snprintf(ext, sizeof ext, "%s:e%d", prefix, i);
-        FIXTURE_CHECK(kga_builder_entity(b, ext, &ids[i], NULL) == 0);
-    }
-    for (int i = 0; i + 1 < HARNESS_N_ENT; i++)
-        FIXTURE_CHECK(kga_builder_triple(b, ids[i], rel, ids[i + 1]) == 0);
-    kga_err_t err;
-    if (kga_store_write(b, path, &err) != 0) {
-        fprintf(stderr, "fixture: %s\n", err.msg);
-        exit(EXIT_FAILURE);
-    }
-    kga_builder_free(b);
-}
-
-static void make_fixture(void)
-{
-    snprintf(data_dir, sizeof data_dir, "/tmp/kga_test_harness_XXXXXX");
-    FIXTURE_CHECK(mkdtemp(data_dir) != NULL);
-    char path[512];
-    snprintf(path, sizeof path, "%s/left.kgs", data_dir);
-    harness_write_store(path, "L");
-    snprintf(path, sizeof path, "%s/right.kgs", data_dir);
-    harness_write_store(path, "R");
-    snprintf(path, sizeof path, "%s/model.kgm", data_dir);
-    FILE *f = fopen(path, "w");
-    FIXTURE_CHECK(f != NULL);
-    fputs(HARNESS_MODEL, f);
-    FIXTURE_CHECK(fclose(f) == 0);
-}
-
-static void remove_fixture(void)
-{
-    const char *names[] = {"left.kgs", "right.kgs", "model.kgm", "server.log"};
-    char path[512];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", data_dir, names[i]);
-        unlink(path);
-    }
-    rmdir(data_dir);
-}
-
-/* ------------------------------------------------------------------------
- * The server process
- * ------------------------------------------------------------------------ */
-
-typedef struct {
-    pid_t pid;
-    int port;
-    char log[512];
-} server_t;
 
 static double now_s(void)
 {
@@ -127,28 +89,62 @@ static void sleep_ms(long ms)
     }
 }
 
-/* The whole log so far (malloc'd, NUL-terminated). */
-static char *read_log(const server_t *s)
+/* The whole file (malloc'd, NUL-terminated; "" when unreadable); its
+ * length in *len_out (may be NULL). */
+static char *read_file(const char *path, size_t *len_out)
 {
-    FILE *f = fopen(s->log, "r");
-    if (f == NULL)
-        return strdup("");
-    size_t cap = 1 << 16, len = 0;
+    FILE *f = fopen(path, "rb");
+    size_t cap = 1 << 16, len = 0, n;
     char *buf = malloc(cap);
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
+    if (f != NULL) {
+        while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+            len += n;
+            if (cap - len < 2) {
+                cap *= 2;
+                buf = realloc(buf, cap);
+            }
         }
+        fclose(f);
     }
     buf[len] = '\0';
-    fclose(f);
+    if (len_out != NULL)
+        *len_out = len;
     return buf;
 }
 
-/* Lines of the log that contain needle. */
+/* Writes a file under a temporary name and renames it into place: the
+ * server maps its model, which must never change under it. Returns 0 or
+ * -1. */
+static int write_file_atomic(const char *path, const char *buf, size_t len)
+{
+    char t[600];
+    snprintf(t, sizeof t, "%s.tmp", path);
+    FILE *f = fopen(t, "wb");
+    if (f == NULL)
+        return -1;
+    size_t n = fwrite(buf, 1, len, f);
+    if (fclose(f) != 0 || n != len)
+        return -1;
+    return rename(t, path);
+}
+
+/* ------------------------------------------------------------------------
+ * The server process
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char log[512];
+} server_t;
+
+/* The whole log so far (malloc'd, NUL-terminated). */
+static char *read_log(const server_t *s)
+{
+    return read_file(s->log, NULL);
+}
+
+/* Occurrences of needle in the log. */
 static int log_count(const server_t *s, const char *needle)
 {
     char *log = read_log(s);
@@ -160,8 +156,14 @@ static int log_count(const server_t *s, const char *needle)
     return n;
 }
 
+static int log_contains(const server_t *s, const char *needle)
+{
+    return log_count(s, needle) > 0;
+}
+
 /* env: "NAME=value" strings for the child, NULL-terminated (may be NULL);
- * args: extra flags, NULL-terminated. Returns once the server listens. */
+ * args: extra flags, NULL-terminated (may be NULL). Returns once the
+ * server listens; does not wait for the snapshot (see wait_ready()). */
 static void server_start(server_t *s, const char *const *env,
                          const char *const *args)
 {
@@ -169,7 +171,7 @@ static void server_start(server_t *s, const char *const *env,
     unlink(s->log);
     const char *argv[64];
     int n = 0;
-    argv[n++] = "harness";
+    argv[n++] = harness.exe;
     argv[n++] = "serve";
     argv[n++] = "--data-dir";
     argv[n++] = data_dir;
@@ -180,9 +182,11 @@ static void server_start(server_t *s, const char *const *env,
     argv[n++] = "--threads";
     argv[n++] = "2";
     argv[n++] = "--drain-delay-ms";
-    argv[n++] = "0";
-    for (int i = 0; args != NULL && args[i] != NULL && n < 63; i++)
+    argv[n++] = harness.drain_delay_ms;
+    for (int i = 0; args != NULL && args[i] != NULL; i++) {
+        ck_assert_int_lt(n, 63);
         argv[n++] = args[i];
+    }
     argv[n] = NULL;
 
     pid_t ppid = getpid();
@@ -193,17 +197,20 @@ static void server_start(server_t *s, const char *const *env,
         if (getppid() != ppid)
             _exit(99);
         int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-        if (fd < 0)
+        int null = open("/dev/null", O_WRONLY);
+        if (fd < 0 || null < 0)
             _exit(98);
         dup2(fd, STDERR_FILENO);
+        dup2(null, STDOUT_FILENO);
         close(fd);
+        close(null);
         for (int i = 0; env != NULL && env[i] != NULL; i++)
             putenv((char *)env[i]);
-        execv("/proc/self/exe", (char *const *)argv);
+        execv(harness.exe, (char *const *)argv);
         _exit(97);
     }
     s->port = 0;
-    double until = now_s() + 10;
+    double until = now_s() + harness.start_timeout_s;
     while (now_s() < until) {
         char *log = read_log(s);
         const char *l = strstr(log, "\"event\":\"listening\"");
@@ -215,15 +222,18 @@ static void server_start(server_t *s, const char *const *env,
             return;
         int status;
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            char *all = read_log(s);
-            ck_abort_msg("server exited at start-up: %s", all);
+            s->pid = 0;
+            ck_abort_msg("server %s exited at start-up; log:\n%s",
+                         harness.exe, read_log(s));
         }
         sleep_ms(10);
     }
-    ck_abort_msg("server did not log 'listening'");
+    ck_abort_msg("server %s did not log 'listening'; log:\n%s", harness.exe,
+                 read_log(s));
 }
 
-/* Waits for the child; returns its exit status, or -1 on a timeout. */
+/* Waits for the child; its exit status, 128 + signal, or -1 on a
+ * timeout. */
 static int server_wait(server_t *s, double timeout_s)
 {
     double until = now_s() + timeout_s;
@@ -241,35 +251,33 @@ static int server_wait(server_t *s, double timeout_s)
     return -1;
 }
 
-/* SIGTERM and the drain; asserts a clean exit. */
+/* SIGTERM and the drain; asserts exit status 0. */
 static void server_stop(server_t *s)
 {
     if (s->pid <= 0)
         return;
     kill(s->pid, SIGTERM);
-    int rc = server_wait(s, 15);
+    int rc = server_wait(s, harness.stop_timeout_s);
     if (rc != 0) {
-        char *log = read_log(s);
         if (rc < 0)
             kill(s->pid, SIGKILL);
-        ck_abort_msg("server exit status %d; log:\n%s", rc, log);
+        ck_abort_msg("server exit status %d; log:\n%s", rc, read_log(s));
     }
 }
 
 /* ------------------------------------------------------------------------
  * A small HTTP/1.1 client. Every socket has a receive timeout
- * (HARNESS_RECV_TIMEOUT_S): a server that never answers fails the test
+ * (harness.recv_timeout_s): a server that never answers fails the test
  * instead of hanging it.
  * ------------------------------------------------------------------------ */
-
-#define HARNESS_RECV_TIMEOUT_S 15
 
 typedef struct {
     int status;
     char head[8192]; /* status line and headers */
     char *body;
     size_t body_len;
-    json_t *json; /* body parsed when it is JSON */
+    int complete; /* the whole Content-Length arrived */
+    json_t *json; /* the body parsed, when it is JSON */
 } http_resp_t;
 
 static void http_resp_free(http_resp_t *r)
@@ -279,19 +287,33 @@ static void http_resp_free(http_resp_t *r)
     memset(r, 0, sizeof *r);
 }
 
-static int http_connect(int port)
+/* A connected socket, or -1 with errno set. Asserts nothing: usable on
+ * threads of the test's own. */
+static int http_connect_raw(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
+    if (fd < 0)
+        return -1;
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
-                  "connect: %s", strerror(errno));
-    struct timeval tv = {HARNESS_RECV_TIMEOUT_S, 0};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    struct timeval tv = {harness.recv_timeout_s, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static int http_connect(int port)
+{
+    int fd = http_connect_raw(port);
+    ck_assert_msg(fd >= 0, "connect to port %d: %s", port, strerror(errno));
     return fd;
 }
 
@@ -351,6 +373,8 @@ static int http_read(int fd, http_resp_t *r)
         if (hl + 1 >= sizeof r->head)
             return -1;
         ssize_t n = recv(fd, r->head + hl, 1, 0); /* byte by byte: simple */
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             return -1;
         hl += (size_t)n;
@@ -373,84 +397,148 @@ static int http_read(int fd, http_resp_t *r)
             r->body = realloc(r->body, cap);
         }
         ssize_t n = recv(fd, r->body + r->body_len, cap - r->body_len - 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
         r->body_len += (size_t)n;
     }
     r->body[r->body_len] = '\0';
+    r->complete = cl < 0 || r->body_len == (size_t)cl;
     json_error_t je;
     r->json = json_loadb(r->body, r->body_len, 0, &je);
     return 0;
 }
 
-/* Formats a request with Content-Length (into a buffer of cap bytes). */
-static size_t format_request(char *buf, size_t cap, const char *method,
-                             const char *path, const char *body,
-                             int keep_alive)
+/* A request with Content-Length and the extra header lines `headers`
+ * (each ending in \r\n; may be NULL); malloc'd, *len bytes. Asserts
+ * nothing: usable on threads of the test's own. */
+static char *format_request(const char *method, const char *path,
+                            const char *headers, const char *body,
+                            int keep_alive, size_t *len)
 {
+    static const char fmt[] = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s"
+                              "Content-Length: %zu\r\n\r\n";
+    const char *close_line = keep_alive ? "" : "Connection: close\r\n";
     size_t bl = body != NULL ? strlen(body) : 0;
-    int n = snprintf(buf, cap,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     method, path, keep_alive ? "" : "Connection: close\r\n",
-                     bl, body != NULL ? body : "");
-    ck_assert_int_lt(n, (int)cap);
-    return (size_t)n;
+    if (headers == NULL)
+        headers = "";
+    int hl = snprintf(NULL, 0, fmt, method, path, headers, close_line, bl);
+    if (hl < 0)
+        abort();
+    char *req = malloc((size_t)hl + bl + 1);
+    snprintf(req, (size_t)hl + 1, fmt, method, path, headers, close_line, bl);
+    if (bl > 0)
+        memcpy(req + hl, body, bl);
+    req[(size_t)hl + bl] = '\0';
+    *len = (size_t)hl + bl;
+    return req;
 }
 
-/* One request on fd, and its response. Returns 0 or -1 (no response). */
+/* One request on fd, and its response. Returns 0, or -1 when the request
+ * could not be sent or no response came. */
 static int http_exchange(int fd, const char *method, const char *path,
-                         const char *body, int keep_alive, http_resp_t *r)
+                         const char *headers, const char *body,
+                         int keep_alive, http_resp_t *r)
 {
-    char req[4096];
-    size_t n = format_request(req, sizeof req, method, path, body, keep_alive);
-    if (send_all(fd, req, n) != 0) {
+    size_t n;
+    char *req = format_request(method, path, headers, body, keep_alive, &n);
+    int sent = send_all(fd, req, n);
+    free(req);
+    if (sent != 0) {
         memset(r, 0, sizeof *r);
         return -1;
     }
     return http_read(fd, r);
 }
 
-/* One request on a new connection. */
-static void http_do(int port, const char *method, const char *path,
-                    const char *body, http_resp_t *r)
+/* Sends a request on a new connection and returns the socket, without
+ * reading the answer. */
+static int http_send(int port, const char *method, const char *path,
+                     const char *headers, const char *body)
 {
+    size_t n;
+    char *req = format_request(method, path, headers, body, 0, &n);
     int fd = http_connect(port);
-    ck_assert_msg(http_exchange(fd, method, path, body, 0, r) == 0,
-                  "%s %s: no response", method, path);
+    send_all(fd, req, n); /* an early answer (413) may cut it short */
+    free(req);
+    return fd;
+}
+
+/* One request on a new connection; asserts a complete response. */
+static void http_do(int port, const char *method, const char *path,
+                    const char *headers, const char *body, http_resp_t *r)
+{
+    int fd = http_send(port, method, path, headers, body);
+    ck_assert_msg(http_read(fd, r) == 0, "%s %s: no response", method, path);
+    ck_assert_msg(r->complete, "%s %s: truncated response", method, path);
     close(fd);
 }
 
-/* 1 when the server closed fd within timeout_s (recv sees EOF or a reset,
- * after any response bytes). */
-static int closed_by_server(int fd, double timeout_s)
+/* 1 when the server closed fd within timeout_s (recv sees EOF or a
+ * reset); the response bytes that came before it are counted in
+ * *received (may be NULL). */
+static int closed_by_server(int fd, double timeout_s, size_t *received)
 {
     double whole = (double)(time_t)timeout_s;
     struct timeval tv = {(time_t)timeout_s,
                          (suseconds_t)((timeout_s - whole) * 1e6)};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (received != NULL)
+        *received = 0;
     char c[256];
     for (;;) {
         ssize_t n = recv(fd, c, sizeof c, 0);
-        if (n > 0)
+        if (n > 0) {
+            if (received != NULL)
+                *received += (size_t)n;
             continue;
+        }
         return n == 0 || (n < 0 && errno == ECONNRESET);
     }
 }
 
+/* Polls /readyz until it answers 200. */
 static void wait_ready(const server_t *s)
 {
-    double until = now_s() + 10;
+    double until = now_s() + harness.ready_timeout_s;
     while (now_s() < until) {
         http_resp_t r;
-        http_do(s->port, "GET", "/readyz", NULL, &r);
+        http_do(s->port, "GET", "/readyz", NULL, NULL, &r);
         int st = r.status;
         http_resp_free(&r);
         if (st == 200)
             return;
         sleep_ms(20);
     }
-    ck_abort_msg("server never became ready");
+    ck_abort_msg("server never became ready; log:\n%s", read_log(s));
+}
+
+/* ------------------------------------------------------------------------
+ * Response bodies and metrics
+ * ------------------------------------------------------------------------ */
+
+/* The JSON value at a dotted path ("results.0.error.code"), or NULL. */
+static json_t *json_at(json_t *j, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok != NULL && j != NULL;
+         tok = strtok_r(NULL, ".", &save)) {
+        if (json_is_array(j))
+            j = json_array_get(j, (size_t)atoi(tok));
+        else
+            j = json_object_get(j, tok);
+    }
+    return j;
+}
+
+/* The string at a dotted path, or NULL (absent, or not a string). */
+static const char *json_str_at(json_t *j, const char *path)
+{
+    json_t *v = json_at(j, path);
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 /* Value of the sample whose line starts with `series ` ("name{labels}"),
@@ -467,14 +555,25 @@ static double metric_value(const char *text, const char *series)
     return NAN;
 }
 
-/* /metrics (malloc'd). */
+/* /metrics (malloc'd): asserts 200, the text exposition's Content-Type,
+ * and harness.metrics_check when set. */
 static char *get_metrics(const server_t *s)
 {
     http_resp_t r;
-    http_do(s->port, "GET", "/metrics", NULL, &r);
+    http_do(s->port, "GET", "/metrics", NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
+    char ct[128];
+    ck_assert_ptr_nonnull(http_header(&r, "Content-Type", ct, sizeof ct));
+    ck_assert_msg(strncmp(ct, "text/plain; version=0.0.4", 25) == 0, "%s", ct);
+    if (harness.metrics_check != NULL) {
+        char why[512];
+        const char *bad = harness.metrics_check(r.body, why, sizeof why);
+        ck_assert_msg(bad == NULL, "%s\n--- metrics ---\n%s", bad, r.body);
+    }
     char *text = r.body;
     r.body = NULL;
     http_resp_free(&r);
     return text;
 }
+
+#pragma GCC diagnostic pop

@@ -1,6 +1,5 @@
 /* The HTTP service under hostile or excessive load, over real sockets, with
- * the fake aligner (tests/server_fake_aligner.c, through
- * tests/server_harness.c):
+ * the fake aligner (tests/server_harness.c, tests/server_fake_aligner.c):
  *   - a client trickling its body is disconnected at the read deadline
  *     (request_read_timeout_s), on a new connection and on a kept-alive
  *     one, while other clients are served;
@@ -20,6 +19,7 @@
 #include <pthread.h>
 
 #include "server_harness.c"
+#include "server_fake_aligner.c"
 
 /* One byte every TRICKLE_MS: never idle for libmicrohttpd's idle timer. */
 #define TRICKLE_MS 100
@@ -169,8 +169,8 @@ START_TEST(trickled_body_is_cut_off)
                   SLOW_BODY_BYTES);
     int fd = http_connect(s.port);
     http_resp_t r;
-    ck_assert_int_eq(http_exchange(fd, "POST", "/align", align_body, 1, &r),
-                     0);
+    ck_assert_int_eq(
+        http_exchange(fd, "POST", "/align", NULL, align_body, 1, &r), 0);
     ck_assert_int_eq(r.status, 200);
     http_resp_free(&r);
     trickler_start(&t[1], fd, "kept-alive request", SLOW_BODY_HEAD, ' ',
@@ -183,7 +183,7 @@ START_TEST(trickled_body_is_cut_off)
         trickle_step(&t[1]);
         if (step % 4 == 0) {
             int open_before = !all_closed(t, 2);
-            http_do(s.port, "POST", "/align", align_body, &r);
+            http_do(s.port, "POST", "/align", NULL, align_body, &r);
             ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
             http_resp_free(&r);
             served++;
@@ -223,17 +223,19 @@ START_TEST(idle_connections_time_out)
     ck_assert_int_eq(send_all(line_only, line, strlen(line)), 0);
     int kept = http_connect(s.port);
     http_resp_t r;
-    ck_assert_int_eq(http_exchange(kept, "POST", "/align", align_body, 1, &r),
-                     0);
+    ck_assert_int_eq(
+        http_exchange(kept, "POST", "/align", NULL, align_body, 1, &r), 0);
     ck_assert_int_eq(r.status, 200);
     http_resp_free(&r);
 
-    ck_assert_msg(closed_by_server(fresh, WAIT_MAX_S), "fresh still open");
-    ck_assert_msg(closed_by_server(part_line, WAIT_MAX_S),
+    ck_assert_msg(closed_by_server(fresh, WAIT_MAX_S, NULL),
+                  "fresh still open");
+    ck_assert_msg(closed_by_server(part_line, WAIT_MAX_S, NULL),
                   "part of a request line: still open");
-    ck_assert_msg(closed_by_server(line_only, WAIT_MAX_S),
+    ck_assert_msg(closed_by_server(line_only, WAIT_MAX_S, NULL),
                   "request line only: still open");
-    ck_assert_msg(closed_by_server(kept, WAIT_MAX_S), "kept-alive still open");
+    ck_assert_msg(closed_by_server(kept, WAIT_MAX_S, NULL),
+                  "kept-alive still open");
     close(fresh);
     close(part_line);
     close(line_only);
@@ -269,11 +271,11 @@ START_TEST(held_connections_are_freed)
                   1000);
     trickler_open(&t[3], s.port, "body", SLOW_BODY_HEAD, ' ',
                   SLOW_BODY_BYTES);
-    char req[512];
-    size_t n =
-        format_request(req, sizeof req, "POST", "/align", align_body, 0);
+    size_t n;
+    char *req = format_request("POST", "/align", NULL, align_body, 0, &n);
     int waiting = http_connect(s.port);
     ck_assert_int_eq(send_all(waiting, req, n), 0);
+    free(req);
 
     http_resp_t r = {0};
     int answered = 0, closed_before_answer = 0;
@@ -326,26 +328,6 @@ typedef struct {
     char other_body[256];
 } ovl_client_t;
 
-/* connect() without ck_assert (this runs on a thread of its own). */
-static int ovl_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {HARNESS_RECV_TIMEOUT_S, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* A closed-loop client: one request at a time, the next as soon as the
  * answer is in (after a short pause on a 503). Odd clients open a
  * connection per request; even ones keep theirs alive. */
@@ -353,19 +335,16 @@ static void *ovl_client(void *arg)
 {
     ovl_client_t *c = arg;
     int keep_alive = c->index % 2 == 0;
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST /align HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     keep_alive ? "" : "Connection: close\r\n",
-                     strlen(align_body), align_body);
+    size_t n;
+    char *req = format_request("POST", "/align", NULL, align_body,
+                               keep_alive, &n);
     int fd = -1;
     pthread_barrier_wait(c->start);
     for (int i = 0; i < OVL_REQUESTS; i++) {
         if (fd < 0)
-            fd = ovl_connect(c->port);
+            fd = http_connect_raw(c->port);
         http_resp_t r;
-        if (fd < 0 || send_all(fd, req, (size_t)n) != 0 ||
+        if (fd < 0 || send_all(fd, req, n) != 0 ||
             http_read(fd, &r) != 0) {
             c->no_response++;
             if (fd >= 0)
@@ -402,6 +381,7 @@ static void *ovl_client(void *arg)
     }
     if (fd >= 0)
         close(fd);
+    free(req);
     return NULL;
 }
 
@@ -467,7 +447,7 @@ START_TEST(twice_saturation_is_shed_with_503)
     free(m);
 
     http_resp_t r;
-    http_do(s.port, "POST", "/align", align_body, &r);
+    http_do(s.port, "POST", "/align", NULL, align_body, &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
     http_resp_free(&r);
     server_stop(&s);
@@ -481,7 +461,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "serve") == 0)
         return kga_cmd_serve(argc - 1, argv + 1);
 
-    make_fixture();
+    make_fixture(NULL);
     Suite *s = suite_create("overload");
     TCase *tc = tcase_create("overload");
     tcase_set_timeout(tc, 60);

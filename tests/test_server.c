@@ -5,502 +5,36 @@
  * (success, failure keeps the old snapshot, conflict), and the SIGTERM
  * drain.
  *
- * Each test starts the server as a child process: this same program
- * re-executed as `test_server serve ARGS...`, which runs kga_cmd_serve with
- * the fake aligner linked in, on 127.0.0.1 and a port the kernel picks (the
- * test reads it from the "listening" log line). The child dies with its
- * parent (PR_SET_PDEATHSIG), so a failing test leaves nothing behind. */
-#include <arpa/inet.h>
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <math.h>
-#include <netinet/in.h>
+ * Each test starts the server as a child process (tests/server_harness.c):
+ * this same program re-executed as `test_server serve ARGS...`, which runs
+ * kga_cmd_serve with the fake aligner linked in, on 127.0.0.1 and a port
+ * the kernel picks. The child dies with its parent, so a failing test
+ * leaves nothing behind. */
 #include <poll.h>
 #include <regex.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "graph_builder.h"
 #include "server/admin.h"
 #include "server/metrics.h"
-#include "store.h"
 
+#include "server_harness.c"
 #include "server_fake_aligner.c"
 
-int kga_cmd_serve(int argc, char **argv);
-
-#define N_ENT 10
-#define MODEL_V1 "0123456789abcdef"
+#define MODEL_V1 FAKE_MODEL_VERSION
 #define MODEL_V2 "fedcba9876543210"
-
-static char data_dir[256];
-
-/* Fixture set-up runs outside any test, where ck_assert cannot be used. */
-#define FIXTURE_CHECK(cond)                                              \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "%s:%d: fixture: %s failed\n", __FILE__,     \
-                    __LINE__, #cond);                                    \
-            exit(EXIT_FAILURE);                                          \
-        }                                                                \
-    } while (0)
-
-/* ------------------------------------------------------------------------
- * Fixture: two small stores and a fake model
- * ------------------------------------------------------------------------ */
-
-static void write_store(const char *path, const char *prefix)
-{
-    kga_graph_builder_t *b = kga_builder_new();
-    uint32_t ids[N_ENT], rel;
-    char ext[32];
-    FIXTURE_CHECK(kga_builder_relation(b, "next", &rel) == 0);
-    for (int i = 0; i < N_ENT; i++) {
-        snprintf(ext, sizeof ext, "%s:e%d", prefix, i);
-        FIXTURE_CHECK(kga_builder_entity(b, ext, &ids[i], NULL) == 0);
-    }
-    for (int i = 0; i + 1 < N_ENT; i++)
-        FIXTURE_CHECK(kga_builder_triple(b, ids[i], rel, ids[i + 1]) == 0);
-    kga_err_t err;
-    if (kga_store_write(b, path, &err) != 0) {
-        fprintf(stderr, "fixture: %s\n", err.msg);
-        exit(EXIT_FAILURE);
-    }
-    kga_builder_free(b);
-}
-
-static void write_text(const char *path, const char *text)
-{
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    FIXTURE_CHECK(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    FIXTURE_CHECK(rename(tmp, path) == 0);
-}
-
-static void set_model(const char *content)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/model.kgm", data_dir);
-    write_text(path, content);
-}
-
-/* In dir, or in a new temporary directory when dir is NULL. */
-static void make_fixture(const char *dir)
-{
-    if (dir != NULL) {
-        snprintf(data_dir, sizeof data_dir, "%s", dir);
-        mkdir(data_dir, 0755);
-    } else {
-        snprintf(data_dir, sizeof data_dir, "/tmp/kga_test_server_XXXXXX");
-        FIXTURE_CHECK(mkdtemp(data_dir) != NULL);
-    }
-    char path[512];
-    snprintf(path, sizeof path, "%s/left.kgs", data_dir);
-    write_store(path, "L");
-    snprintf(path, sizeof path, "%s/right.kgs", data_dir);
-    write_store(path, "R");
-    set_model("kgalign-fake-model " MODEL_V1 "\n");
-}
-
-static void remove_fixture(void)
-{
-    const char *names[] = {"left.kgs", "right.kgs", "model.kgm", "server.log"};
-    char path[512];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", data_dir, names[i]);
-        unlink(path);
-    }
-    rmdir(data_dir);
-}
-
-/* ------------------------------------------------------------------------
- * The server process
- * ------------------------------------------------------------------------ */
-
-typedef struct {
-    pid_t pid;
-    int port;
-    char log[512];
-} server_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-/* The whole log so far (malloc'd, NUL-terminated). */
-static char *read_log(const server_t *s)
-{
-    FILE *f = fopen(s->log, "r");
-    if (f == NULL)
-        return strdup("");
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-    }
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static int log_contains(const server_t *s, const char *needle)
-{
-    char *log = read_log(s);
-    int found = strstr(log, needle) != NULL;
-    free(log);
-    return found;
-}
-
-/* env: "NAME=value" strings for the child, NULL-terminated (may be NULL);
- * args: extra flags, NULL-terminated. Returns once the server listens. */
-static void server_start_env(server_t *s, const char *const *env,
-                             const char *const *args)
-{
-    snprintf(s->log, sizeof s->log, "%s/server.log", data_dir);
-    unlink(s->log);
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = "test_server";
-    argv[n++] = "serve";
-    argv[n++] = "--data-dir";
-    argv[n++] = data_dir;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1";
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--threads";
-    argv[n++] = "2";
-    argv[n++] = "--drain-delay-ms";
-    argv[n++] = "100";
-    for (int i = 0; args != NULL && args[i] != NULL; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-
-    pid_t ppid = getpid();
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != ppid)
-            _exit(99);
-        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-        if (fd < 0)
-            _exit(98);
-        dup2(fd, STDERR_FILENO);
-        close(fd);
-        for (int i = 0; env != NULL && env[i] != NULL; i++)
-            putenv((char *)env[i]);
-        execv("/proc/self/exe", (char *const *)argv);
-        _exit(97);
-    }
-    s->port = 0;
-    double until = now_s() + 10;
-    while (now_s() < until) {
-        char *log = read_log(s);
-        const char *l = strstr(log, "\"event\":\"listening\"");
-        const char *p = l != NULL ? strstr(l, "\"port\":") : NULL;
-        if (p != NULL)
-            s->port = atoi(p + 7);
-        free(log);
-        if (s->port > 0)
-            return;
-        int status;
-        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            char *all = read_log(s);
-            ck_abort_msg("server exited at start-up: %s", all);
-        }
-        sleep_ms(10);
-    }
-    ck_abort_msg("server did not log 'listening'");
-}
-
-static void server_start(server_t *s, const char *const *args)
-{
-    server_start_env(s, NULL, args);
-}
-
-/* Waits for the child; returns its exit status, or -1 on a timeout. */
-static int server_wait(server_t *s, double timeout_s)
-{
-    double until = now_s() + timeout_s;
-    while (now_s() < until) {
-        int status;
-        pid_t p = waitpid(s->pid, &status, WNOHANG);
-        if (p == s->pid) {
-            s->pid = 0;
-            if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-            return 128 + WTERMSIG(status);
-        }
-        sleep_ms(10);
-    }
-    return -1;
-}
-
-/* SIGTERM and the drain; asserts a clean exit. */
-static void server_stop(server_t *s)
-{
-    if (s->pid <= 0)
-        return;
-    kill(s->pid, SIGTERM);
-    int rc = server_wait(s, 15);
-    if (rc != 0) {
-        char *log = read_log(s);
-        if (rc < 0)
-            kill(s->pid, SIGKILL);
-        ck_abort_msg("server exit status %d; log:\n%s", rc, log);
-    }
-}
-
-/* ------------------------------------------------------------------------
- * A small HTTP/1.1 client
- * ------------------------------------------------------------------------ */
-
-typedef struct {
-    int status;
-    char head[8192]; /* status line and headers */
-    char *body;
-    size_t body_len;
-    json_t *json; /* body parsed when it is JSON */
-} http_resp_t;
-
-static void http_resp_free(http_resp_t *r)
-{
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-static int http_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
-                  "connect: %s", strerror(errno));
-    struct timeval tv = {15, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-static void send_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return; /* the server may close early (413): reading tells */
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
-/* Value of header `name` in r->head (case-insensitive), or NULL; copied
- * into buf. */
-static const char *http_header(const http_resp_t *r, const char *name,
-                               char *buf, size_t cap)
-{
-    size_t nl = strlen(name);
-    const char *p = strstr(r->head, "\r\n");
-    while (p != NULL && p[2] != '\0') {
-        p += 2;
-        const char *end = strstr(p, "\r\n");
-        if (end == NULL)
-            end = p + strlen(p);
-        if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0 &&
-            p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ')
-                v++;
-            size_t vl = (size_t)(end - v);
-            if (vl >= cap)
-                vl = cap - 1;
-            memcpy(buf, v, vl);
-            buf[vl] = '\0';
-            return buf;
-        }
-        p = end;
-    }
-    return NULL;
-}
-
-/* Reads one response: headers, then Content-Length bytes (or to EOF).
- * Returns 0, or -1 when the connection ended before a status line. */
-static int http_read(int fd, http_resp_t *r)
-{
-    memset(r, 0, sizeof *r);
-    size_t hl = 0;
-    char *end = NULL;
-    while (end == NULL) {
-        if (hl + 1 >= sizeof r->head)
-            return -1;
-        ssize_t n = recv(fd, r->head + hl, 1, 0); /* byte by byte: simple */
-        if (n <= 0)
-            return -1;
-        hl += (size_t)n;
-        r->head[hl] = '\0';
-        end = hl >= 4 ? strstr(r->head + hl - 4, "\r\n\r\n") : NULL;
-    }
-    if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1)
-        return -1;
-    char v[64];
-    long cl = http_header(r, "Content-Length", v, sizeof v) != NULL
-                  ? atol(v)
-                  : -1;
-    size_t cap = cl >= 0 ? (size_t)cl + 1 : 1 << 16;
-    r->body = malloc(cap);
-    for (;;) {
-        if (cl >= 0 && r->body_len == (size_t)cl)
-            break;
-        if (r->body_len + 1 >= cap) {
-            cap *= 2;
-            r->body = realloc(r->body, cap);
-        }
-        ssize_t n = recv(fd, r->body + r->body_len, cap - r->body_len - 1, 0);
-        if (n <= 0)
-            break;
-        r->body_len += (size_t)n;
-    }
-    r->body[r->body_len] = '\0';
-    json_error_t je;
-    r->json = json_loadb(r->body, r->body_len, 0, &je);
-    return 0;
-}
-
-/* Formats a request with Content-Length and the extra header lines
- * (each ending in \r\n). */
-static size_t format_request(char *buf, size_t cap, const char *method,
-                             const char *path, const char *headers,
-                             const char *body, int keep_alive)
-{
-    size_t bl = body != NULL ? strlen(body) : 0;
-    int n = snprintf(buf, cap,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     method, path, headers != NULL ? headers : "",
-                     keep_alive ? "" : "Connection: close\r\n", bl,
-                     body != NULL ? body : "");
-    ck_assert_int_lt(n, (int)cap);
-    return (size_t)n;
-}
-
-/* One request on a new connection. */
-static void http_do(int port, const char *method, const char *path,
-                    const char *headers, const char *body, http_resp_t *r)
-{
-    static char req[1 << 16];
-    size_t n = format_request(req, sizeof req, method, path, headers, body, 0);
-    int fd = http_connect(port);
-    send_all(fd, req, n);
-    ck_assert_msg(http_read(fd, r) == 0, "%s %s: no response", method, path);
-    close(fd);
-}
-
-/* Sends a request and returns the socket without reading the answer. */
-static int http_send(int port, const char *method, const char *path,
-                     const char *headers, const char *body)
-{
-    static char req[1 << 16];
-    size_t n = format_request(req, sizeof req, method, path, headers, body, 0);
-    int fd = http_connect(port);
-    send_all(fd, req, n);
-    return fd;
-}
-
-static const char *json_str(const http_resp_t *r, const char *path)
-{
-    /* path like "error.code" or "results.0.left" */
-    json_t *j = r->json;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *tok = strtok(buf, "."); tok != NULL && j != NULL;
-         tok = strtok(NULL, ".")) {
-        if (json_is_array(j))
-            j = json_array_get(j, (size_t)atoi(tok));
-        else
-            j = json_object_get(j, tok);
-    }
-    return json_is_string(j) ? json_string_value(j) : NULL;
-}
-
-static json_t *json_at(const http_resp_t *r, const char *path)
-{
-    json_t *j = r->json;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *tok = strtok(buf, "."); tok != NULL && j != NULL;
-         tok = strtok(NULL, ".")) {
-        if (json_is_array(j))
-            j = json_array_get(j, (size_t)atoi(tok));
-        else
-            j = json_object_get(j, tok);
-    }
-    return j;
-}
 
 static void assert_error(const http_resp_t *r, int status, const char *code)
 {
     ck_assert_msg(r->status == status, "status %d, want %d; body %s",
                   r->status, status, r->body);
-    const char *c = json_str(r, "error.code");
+    const char *c = json_str_at(r->json, "error.code");
     ck_assert_msg(c != NULL && strcmp(c, code) == 0,
                   "error code %s, want %s; body %s", c ? c : "(none)", code,
                   r->body);
-    ck_assert_ptr_nonnull(json_str(r, "error.message"));
-    ck_assert_ptr_nonnull(json_str(r, "request_id"));
+    ck_assert_ptr_nonnull(json_str_at(r->json, "error.message"));
+    ck_assert_ptr_nonnull(json_str_at(r->json, "request_id"));
     char v[256];
     ck_assert_ptr_nonnull(http_header(r, "X-Request-Id", v, sizeof v));
-    ck_assert_str_eq(v, json_str(r, "request_id"));
-}
-
-static void wait_ready(const server_t *s)
-{
-    double until = now_s() + 10;
-    while (now_s() < until) {
-        http_resp_t r;
-        http_do(s->port, "GET", "/readyz", NULL, NULL, &r);
-        int st = r.status;
-        http_resp_free(&r);
-        if (st == 200)
-            return;
-        sleep_ms(20);
-    }
-    ck_abort_msg("server never became ready");
+    ck_assert_str_eq(v, json_str_at(r->json, "request_id"));
 }
 
 /* ------------------------------------------------------------------------
@@ -689,37 +223,6 @@ out:
     return result;
 }
 
-/* Value of the sample whose line starts with `series ` ("name{labels}"),
- * or NAN. */
-static double metric_value(const char *text, const char *series)
-{
-    size_t sl = strlen(series);
-    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
-        if (*p == '\n')
-            p++;
-        if (strncmp(p, series, sl) == 0 && p[sl] == ' ')
-            return strtod(p + sl + 1, NULL);
-    }
-    return NAN;
-}
-
-static char *get_metrics(const server_t *s)
-{
-    http_resp_t r;
-    http_do(s->port, "GET", "/metrics", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    char ct[128];
-    ck_assert_ptr_nonnull(http_header(&r, "Content-Type", ct, sizeof ct));
-    ck_assert_msg(strncmp(ct, "text/plain; version=0.0.4", 25) == 0, "%s", ct);
-    char why[512];
-    const char *bad = check_exposition(r.body, why, sizeof why);
-    ck_assert_msg(bad == NULL, "%s\n--- metrics ---\n%s", bad, r.body);
-    char *text = r.body;
-    r.body = NULL;
-    http_resp_free(&r);
-    return text;
-}
-
 /* ------------------------------------------------------------------------
  * Tests
  * ------------------------------------------------------------------------ */
@@ -727,24 +230,24 @@ static char *get_metrics(const server_t *s)
 START_TEST(health_ready_and_request_ids)
 {
     server_t s;
-    server_start(&s, NULL);
+    server_start(&s, NULL, NULL);
     wait_ready(&s);
     http_resp_t r;
     char v[256];
 
     http_do(s.port, "GET", "/healthz", "X-Request-Id: probe-1\r\n", NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(json_str(&r, "status"), "ok");
-    ck_assert_str_eq(json_str(&r, "request_id"), "probe-1");
+    ck_assert_str_eq(json_str_at(r.json, "status"), "ok");
+    ck_assert_str_eq(json_str_at(r.json, "request_id"), "probe-1");
     ck_assert_str_eq(http_header(&r, "X-Request-Id", v, sizeof v), "probe-1");
     http_resp_free(&r);
 
     http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(json_str(&r, "status"), "ready");
-    ck_assert_str_eq(json_str(&r, "model_version"), MODEL_V1);
+    ck_assert_str_eq(json_str_at(r.json, "status"), "ready");
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V1);
     /* No id given: a generated one, 32 hex digits, in header and body. */
-    const char *id = json_str(&r, "request_id");
+    const char *id = json_str_at(r.json, "request_id");
     ck_assert_ptr_nonnull(id);
     ck_assert_uint_eq(strlen(id), 32);
     ck_assert_uint_eq(strspn(id, "0123456789abcdef"), 32);
@@ -753,24 +256,22 @@ START_TEST(health_ready_and_request_ids)
 
     /* An invalid id (a quote; too long) is replaced, not echoed. */
     http_do(s.port, "GET", "/healthz", "X-Request-Id: bad\"id\r\n", NULL, &r);
-    ck_assert_uint_eq(strlen(json_str(&r, "request_id")), 32);
+    ck_assert_uint_eq(strlen(json_str_at(r.json, "request_id")), 32);
     http_resp_free(&r);
     char hdr[300] = "X-Request-Id: ";
     memset(hdr + 14, 'a', 200);
     strcpy(hdr + 214, "\r\n");
     http_do(s.port, "GET", "/healthz", hdr, NULL, &r);
-    ck_assert_uint_eq(strlen(json_str(&r, "request_id")), 32);
+    ck_assert_uint_eq(strlen(json_str_at(r.json, "request_id")), 32);
     http_resp_free(&r);
 
     /* Health checks keep the connection open (load balancers reuse it). */
     int fd = http_connect(s.port);
     for (int i = 0; i < 3; i++) {
-        char req[256];
-        size_t n = format_request(req, sizeof req, "GET",
-                                  i == 1 ? "/metrics" : "/readyz", NULL, NULL,
-                                  1);
-        send_all(fd, req, n);
-        ck_assert_int_eq(http_read(fd, &r), 0);
+        ck_assert_int_eq(http_exchange(fd, "GET",
+                                       i == 1 ? "/metrics" : "/readyz", NULL,
+                                       NULL, 1, &r),
+                         0);
         ck_assert_int_eq(r.status, 200);
         ck_assert_ptr_null(http_header(&r, "Connection", v, sizeof v));
         http_resp_free(&r);
@@ -810,16 +311,16 @@ END_TEST
 START_TEST(align_and_match)
 {
     server_t s;
-    server_start(&s, NULL);
+    server_start(&s, NULL, NULL);
     wait_ready(&s);
     http_resp_t r;
 
     http_do(s.port, "POST", "/align", "Content-Type: application/json\r\n",
             "{\"left\": \"L:e3\", \"right\": \"R:e3\"}", &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-    ck_assert_str_eq(json_str(&r, "model_version"), MODEL_V1);
-    ck_assert(json_is_true(json_at(&r, "results.0.match")));
-    ck_assert(fabs(json_number_value(json_at(&r, "results.0.probability")) -
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V1);
+    ck_assert(json_is_true(json_at(r.json, "results.0.match")));
+    ck_assert(fabs(json_number_value(json_at(r.json, "results.0.probability")) -
                    0.9) < 1e-6);
     http_resp_free(&r);
 
@@ -830,20 +331,20 @@ START_TEST(align_and_match)
             " {\"left\": \"L:e4\", \"right\": \"R:e4\"}], \"explain\": true}",
             &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-    ck_assert(json_is_false(json_at(&r, "results.0.match")));
-    ck_assert_str_eq(json_str(&r, "results.1.error.code"), "unknown_id");
-    ck_assert_ptr_null(json_at(&r, "results.1.probability"));
-    ck_assert(json_is_true(json_at(&r, "results.2.match")));
-    ck_assert_str_eq(json_str(&r, "results.2.left"), "L:e4");
-    ck_assert_ptr_nonnull(json_at(&r, "results.2.explanation"));
+    ck_assert(json_is_false(json_at(r.json, "results.0.match")));
+    ck_assert_str_eq(json_str_at(r.json, "results.1.error.code"), "unknown_id");
+    ck_assert_ptr_null(json_at(r.json, "results.1.probability"));
+    ck_assert(json_is_true(json_at(r.json, "results.2.match")));
+    ck_assert_str_eq(json_str_at(r.json, "results.2.left"), "L:e4");
+    ck_assert_ptr_nonnull(json_at(r.json, "results.2.explanation"));
     http_resp_free(&r);
 
     /* Type errors name the field. */
     http_do(s.port, "POST", "/align", NULL, "{\"left\": 3, \"right\": \"R:e1\"}",
             &r);
     assert_error(&r, 400, "bad_request");
-    ck_assert_msg(strstr(json_str(&r, "error.message"), "left") != NULL, "%s",
-                  r.body);
+    ck_assert_msg(strstr(json_str_at(r.json, "error.message"), "left") != NULL,
+                  "%s", r.body);
     http_resp_free(&r);
     http_do(s.port, "POST", "/align", NULL, "{not json", &r);
     assert_error(&r, 400, "bad_request");
@@ -851,9 +352,9 @@ START_TEST(align_and_match)
 
     http_do(s.port, "POST", "/match", NULL, "{\"left\": \"L:e2\", \"k\": 3}", &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-    ck_assert_uint_eq(json_array_size(json_at(&r, "candidates")), 3);
-    ck_assert_str_eq(json_str(&r, "candidates.0.id"), "R:e2");
-    ck_assert_str_eq(json_str(&r, "query.side"), "left");
+    ck_assert_uint_eq(json_array_size(json_at(r.json, "candidates")), 3);
+    ck_assert_str_eq(json_str_at(r.json, "candidates.0.id"), "R:e2");
+    ck_assert_str_eq(json_str_at(r.json, "query.side"), "left");
     http_resp_free(&r);
 
     http_do(s.port, "POST", "/match", NULL, "{\"right\": \"R:missing\"}", &r);
@@ -863,11 +364,11 @@ START_TEST(align_and_match)
     /* Keep-alive: several requests on one connection. */
     int fd = http_connect(s.port);
     for (int i = 0; i < 5; i++) {
-        char req[512];
-        size_t n = format_request(req, sizeof req, "POST", "/align", NULL,
-                                  "{\"left\": \"L:e5\", \"right\": \"R:e5\"}", 1);
-        send_all(fd, req, n);
-        ck_assert_int_eq(http_read(fd, &r), 0);
+        ck_assert_int_eq(http_exchange(fd, "POST", "/align", NULL,
+                                       "{\"left\": \"L:e5\", \"right\": "
+                                       "\"R:e5\"}",
+                                       1, &r),
+                         0);
         ck_assert_int_eq(r.status, 200);
         http_resp_free(&r);
     }
@@ -879,7 +380,7 @@ END_TEST
 START_TEST(routes_and_methods)
 {
     server_t s;
-    server_start(&s, NULL);
+    server_start(&s, NULL, NULL);
     wait_ready(&s);
     http_resp_t r;
     char v[128];
@@ -914,7 +415,7 @@ START_TEST(body_limits)
 {
     server_t s;
     const char *args[] = {"--max-body-bytes", "1000", "--max-pairs", "4", NULL};
-    server_start(&s, args);
+    server_start(&s, NULL, args);
     wait_ready(&s);
     http_resp_t r;
 
@@ -980,7 +481,7 @@ END_TEST
 START_TEST(metrics_exposition)
 {
     server_t s;
-    server_start(&s, NULL);
+    server_start(&s, NULL, NULL);
     wait_ready(&s);
     http_resp_t r;
     for (int i = 0; i < 3; i++) {
@@ -1145,24 +646,12 @@ START_TEST(admin_access)
 }
 END_TEST
 
-/* 1 when the server closed fd within timeout_s (recv sees EOF or a reset). */
-static int closed_by_server(int fd, double timeout_s)
-{
-    struct timeval tv = {(time_t)timeout_s,
-                         (suseconds_t)((timeout_s - (double)(time_t)timeout_s) *
-                                       1e6)};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char c;
-    ssize_t n = recv(fd, &c, 1, 0);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
 START_TEST(connection_limit_and_timeout)
 {
     server_t s;
     const char *args[] = {"--max-connections", "2", "--connection-timeout-s",
                           "1", NULL};
-    server_start(&s, args);
+    server_start(&s, NULL, args);
     wait_ready(&s);
     /* Two idle connections fill the limit: a third waits in the listen
      * backlog, unanswered, ... */
@@ -1173,9 +662,12 @@ START_TEST(connection_limit_and_timeout)
     int c = http_send(s.port, "GET", "/healthz", NULL, NULL);
     struct pollfd p = {.fd = c, .events = POLLIN};
     ck_assert_msg(poll(&p, 1, 400) == 0, "a third connection was served");
-    /* ... until the idle ones time out and are closed. */
-    ck_assert(closed_by_server(a, 3));
-    ck_assert(closed_by_server(b, 3));
+    /* ... until the idle ones time out and are closed, unanswered. */
+    size_t got;
+    ck_assert(closed_by_server(a, 3, &got));
+    ck_assert_uint_eq(got, 0);
+    ck_assert(closed_by_server(b, 3, &got));
+    ck_assert_uint_eq(got, 0);
     http_resp_t r;
     ck_assert_int_eq(http_read(c, &r), 0);
     ck_assert_int_eq(r.status, 200);
@@ -1195,7 +687,7 @@ START_TEST(inflight_cap_gives_503)
     server_t s;
     const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=800", NULL};
     const char *args[] = {"--max-inflight", "1", "--retry-after-s", "3", NULL};
-    server_start_env(&s, env, args);
+    server_start(&s, env, args);
     wait_ready(&s);
     const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     int slow = http_send(s.port, "POST", "/align", NULL, body);
@@ -1228,7 +720,7 @@ START_TEST(deadline_gives_504)
     const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=700", NULL};
     const char *args[] = {"--threads", "1", "--request-deadline-ms", "250",
                           NULL};
-    server_start_env(&s, env, args);
+    server_start(&s, env, args);
     wait_ready(&s);
     const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     double t0 = now_s();
@@ -1270,11 +762,11 @@ START_TEST(not_ready_until_loaded)
 {
     server_t s;
     const char *env[] = {"KGA_FAKE_OPEN_DELAY_MS=1000", NULL};
-    server_start_env(&s, env, NULL);
+    server_start(&s, env, NULL);
     http_resp_t r;
     http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_ptr_null(json_at(&r, "model_version"));
+    ck_assert_ptr_null(json_at(r.json, "model_version"));
     http_resp_free(&r);
     http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
     assert_error(&r, 503, "not_ready");
@@ -1297,7 +789,7 @@ START_TEST(startup_failure_exits_1)
 {
     set_model("not a model\n");
     server_t s;
-    server_start(&s, NULL);
+    server_start(&s, NULL, NULL);
     int rc = server_wait(&s, 10);
     set_model("kgalign-fake-model " MODEL_V1 "\n");
     ck_assert_int_eq(rc, 1);
@@ -1309,7 +801,7 @@ END_TEST
 START_TEST(reload_swaps_or_keeps_the_old_snapshot)
 {
     server_t s;
-    server_start(&s, NULL);
+    server_start(&s, NULL, NULL);
     wait_ready(&s);
     http_resp_t r;
 
@@ -1317,25 +809,25 @@ START_TEST(reload_swaps_or_keeps_the_old_snapshot)
     set_model("kgalign-fake-model " MODEL_V2 "\n");
     http_do(s.port, "POST", "/admin/reload", NULL, NULL, &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-    ck_assert_str_eq(json_str(&r, "status"), "reloaded");
-    ck_assert_str_eq(json_str(&r, "model_version"), MODEL_V2);
+    ck_assert_str_eq(json_str_at(r.json, "status"), "reloaded");
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V2);
     http_resp_free(&r);
     http_do(s.port, "POST", "/align", NULL,
             "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", &r);
-    ck_assert_str_eq(json_str(&r, "model_version"), MODEL_V2);
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V2);
     http_resp_free(&r);
 
     /* A bad one: 500, logged, counted, and the old snapshot still serves. */
     set_model("garbage\n");
     http_do(s.port, "POST", "/admin/reload", NULL, NULL, &r);
     assert_error(&r, 500, "reload_failed");
-    ck_assert_msg(strstr(json_str(&r, "error.message"), "magic") != NULL, "%s",
-                  r.body);
+    ck_assert_msg(strstr(json_str_at(r.json, "error.message"), "magic") != NULL,
+                  "%s", r.body);
     http_resp_free(&r);
     http_do(s.port, "POST", "/align", NULL,
             "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(json_str(&r, "model_version"), MODEL_V2);
+    ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V2);
     http_resp_free(&r);
     http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -1356,7 +848,7 @@ START_TEST(reload_swaps_or_keeps_the_old_snapshot)
     const char *mv = NULL;
     while (now_s() < until) {
         http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-        mv = json_str(&r, "model_version");
+        mv = json_str_at(r.json, "model_version");
         int done = mv != NULL && strcmp(mv, MODEL_V1) == 0;
         http_resp_free(&r);
         if (done)
@@ -1373,7 +865,7 @@ START_TEST(reload_while_reloading_is_409)
 {
     server_t s;
     const char *env[] = {"KGA_FAKE_OPEN_DELAY_MS=600", NULL};
-    server_start_env(&s, env, NULL);
+    server_start(&s, env, NULL);
     wait_ready(&s);
     int first = http_send(s.port, "POST", "/admin/reload", NULL, NULL);
     sleep_ms(150);
@@ -1394,7 +886,7 @@ START_TEST(sigterm_drains)
     server_t s;
     const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=900", NULL};
     const char *args[] = {"--drain-delay-ms", "400", NULL};
-    server_start_env(&s, env, args);
+    server_start(&s, env, args);
     wait_ready(&s);
     const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     int a = http_send(s.port, "POST", "/align", NULL, body);
@@ -1436,7 +928,7 @@ START_TEST(second_sigint_exits_at_once)
     server_t s;
     const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=3000", NULL};
     const char *args[] = {"--drain-delay-ms", "5000", NULL};
-    server_start_env(&s, env, args);
+    server_start(&s, env, args);
     wait_ready(&s);
     int a = http_send(s.port, "POST", "/align", NULL,
                       "{\"left\": \"L:e1\", \"right\": \"R:e1\"}");
@@ -1465,6 +957,8 @@ int main(int argc, char **argv)
     }
 
     make_fixture(NULL);
+    harness.drain_delay_ms = "100";
+    harness.metrics_check = check_exposition;
     Suite *s = suite_create("server");
     TCase *tc = tcase_create("http");
     tcase_set_timeout(tc, 60);

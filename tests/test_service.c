@@ -18,7 +18,8 @@
  *
  * The server listens on --port 0 (the kernel picks a free port, so two runs
  * never collide) and the test reads the port from its "listening" log line.
- * The child dies with the test (PR_SET_PDEATHSIG).
+ * The child dies with the test (PR_SET_PDEATHSIG). Process and HTTP client:
+ * tests/server_harness.c.
  *
  * Environment: KGALIGN (the binary, default ./kgalign); KGA_NO_PROMTOOL=1
  * to run without promtool (Debian package prometheus), which is otherwise a
@@ -34,54 +35,30 @@
  *     ["components"]["schemas"])}, sys.stdout, indent=2); print()'
  *     > tests/fixtures/service/schemas.json
  * The test schemas_agree_with_openapi fails when the two drift apart. */
-#include <arpa/inet.h>
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <regex.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "aligner.h"
 #include "store.h"
 
+#include "server_harness.c"
+
 /* Test links used by the checks (the first ones of test_links.tsv). */
 #define N_LINKS 300
 
-static char tmp[256];       /* everything the test writes */
-static char data_dir[300];  /* left.kgs, right.kgs, model.kgm, links */
+/* Everything the test writes is under tmp: the data (left.kgs, right.kgs,
+ * model.kgm, the links) and the server's log in tmp/data, the data_dir of
+ * tests/server_harness.c. */
+static char tmp[200];
 static char model1[320];    /* data_dir/model.kgm */
 static char model2[320];    /* same data, another seed: another version */
 static char schemas_path[512];
 static const char *kgalign;
 static char *link_left[N_LINKS], *link_right[N_LINKS];
 static size_t n_links;
-
-/* Fixture set-up runs outside any test, where ck_assert cannot be used. */
-#define FIXTURE_CHECK(cond)                                              \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "%s:%d: fixture: %s failed\n", __FILE__,     \
-                    __LINE__, #cond);                                    \
-            exit(EXIT_FAILURE);                                          \
-        }                                                                \
-    } while (0)
 
 /* ------------------------------------------------------------------------
  * Small utilities
@@ -97,55 +74,6 @@ static int run(const char *fmt, ...)
     va_end(ap);
     int status = system(cmd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-/* The whole file (malloc'd, NUL-terminated; "" when unreadable). */
-static char *read_file(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    size_t cap = 1 << 16, len = 0, n;
-    char *buf = malloc(cap);
-    if (f != NULL) {
-        while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-            len += n;
-            if (cap - len < 2) {
-                cap *= 2;
-                buf = realloc(buf, cap);
-            }
-        }
-        fclose(f);
-    }
-    buf[len] = '\0';
-    if (len_out != NULL)
-        *len_out = len;
-    return buf;
-}
-
-/* Writes a file under a temporary name and renames it into place: the
- * server maps its model, which must never change under it. */
-static void write_file_atomic(const char *path, const char *buf, size_t len)
-{
-    char t[600];
-    snprintf(t, sizeof t, "%s.tmp", path);
-    FILE *f = fopen(t, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-    ck_assert_int_eq(rename(t, path), 0);
 }
 
 /* A growing string. */
@@ -188,327 +116,20 @@ static void sb_json_str(sbuf_t *b, const char *s)
  * The server process
  * ------------------------------------------------------------------------ */
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char log[512];
-} server_t;
-
-static int log_seq;
-
-/* The log so far. */
-static char *read_log(const server_t *s)
+/* Starts `kgalign serve` on the fixture with model (NULL: model1) and
+ * extra flags args (NULL-terminated, may be NULL). Returns once the server
+ * listens; does not wait for the snapshot. */
+static void service_start(server_t *s, const char *model,
+                          const char *const *args)
 {
-    return read_file(s->log, NULL);
-}
-
-/* Starts `kgalign serve` on the fixture with model (NULL: the data
- * directory's) and extra flags args (NULL-terminated, may be NULL).
- * Returns once the server listens; does not wait for the snapshot. */
-static void server_start(server_t *s, const char *model,
-                         const char *const *args)
-{
-    snprintf(s->log, sizeof s->log, "%s/server-%d-%d.log", tmp, (int)getpid(),
-             log_seq++);
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = kgalign;
-    argv[n++] = "serve";
-    argv[n++] = "--data-dir";
-    argv[n++] = data_dir;
-    argv[n++] = "--model";
-    argv[n++] = model != NULL ? model : model1;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1";
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--threads";
-    argv[n++] = "2";
-    argv[n++] = "--drain-delay-ms";
-    argv[n++] = "50";
+    const char *argv[32] = {"--model", model != NULL ? model : model1};
+    int n = 2;
     for (int i = 0; args != NULL && args[i] != NULL; i++) {
-        ck_assert_int_lt(n, 62);
+        ck_assert_int_lt(n, 31);
         argv[n++] = args[i];
     }
     argv[n] = NULL;
-
-    pid_t ppid = getpid();
-    s->pid = fork();
-    ck_assert_int_ge(s->pid, 0);
-    if (s->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != ppid)
-            _exit(99);
-        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-        int null = open("/dev/null", O_WRONLY);
-        if (fd < 0 || null < 0)
-            _exit(98);
-        dup2(fd, STDERR_FILENO);
-        dup2(null, STDOUT_FILENO);
-        close(fd);
-        close(null);
-        execv(kgalign, (char *const *)argv);
-        _exit(97);
-    }
-    s->port = 0;
-    double until = now_s() + 20;
-    while (now_s() < until) {
-        char *log = read_log(s);
-        const char *l = strstr(log, "\"event\":\"listening\"");
-        const char *p = l != NULL ? strstr(l, "\"port\":") : NULL;
-        if (p != NULL)
-            s->port = atoi(p + 7);
-        free(log);
-        if (s->port > 0)
-            return;
-        int status;
-        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            s->pid = 0;
-            ck_abort_msg("kgalign serve exited at start-up (%s):\n%s",
-                         kgalign, read_log(s));
-        }
-        sleep_ms(10);
-    }
-    ck_abort_msg("kgalign serve did not log 'listening':\n%s", read_log(s));
-}
-
-/* Waits for the child; its exit status, 128 + signal, or -1 on timeout. */
-static int server_wait(server_t *s, double timeout_s)
-{
-    double until = now_s() + timeout_s;
-    while (now_s() < until) {
-        int status;
-        pid_t p = waitpid(s->pid, &status, WNOHANG);
-        if (p == s->pid) {
-            s->pid = 0;
-            if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-            return 128 + WTERMSIG(status);
-        }
-        sleep_ms(10);
-    }
-    return -1;
-}
-
-/* SIGTERM and the drain; asserts exit status 0. */
-static void server_stop(server_t *s)
-{
-    if (s->pid <= 0)
-        return;
-    kill(s->pid, SIGTERM);
-    pid_t pid = s->pid;
-    int rc = server_wait(s, 20);
-    if (rc < 0)
-        kill(pid, SIGKILL);
-    ck_assert_msg(rc == 0, "server exit status %d; log:\n%s", rc,
-                  read_log(s));
-}
-
-/* ------------------------------------------------------------------------
- * A small HTTP/1.1 client
- * ------------------------------------------------------------------------ */
-
-typedef struct {
-    int status;
-    char head[8192]; /* status line and headers */
-    char *body;
-    size_t body_len;
-    int complete; /* the whole Content-Length arrived */
-    json_t *json; /* the body parsed, when it is JSON */
-} http_resp_t;
-
-static void http_resp_free(http_resp_t *r)
-{
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-/* A connected socket, or -1 with errno set. */
-static int http_connect_raw(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    struct timeval tv = {20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-static int http_connect(int port)
-{
-    int fd = http_connect_raw(port);
-    ck_assert_msg(fd >= 0, "connect to port %d: %s", port, strerror(errno));
-    return fd;
-}
-
-/* 0, or -1 when the peer closed or failed. */
-static int send_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Value of header name (case-insensitive) copied into buf, or NULL. */
-static const char *http_header(const http_resp_t *r, const char *name,
-                               char *buf, size_t cap)
-{
-    size_t nl = strlen(name);
-    const char *p = strstr(r->head, "\r\n");
-    while (p != NULL && p[2] != '\0') {
-        p += 2;
-        const char *end = strstr(p, "\r\n");
-        if (end == NULL)
-            end = p + strlen(p);
-        if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0 &&
-            p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ')
-                v++;
-            size_t vl = (size_t)(end - v);
-            if (vl >= cap)
-                vl = cap - 1;
-            memcpy(buf, v, vl);
-            buf[vl] = '\0';
-            return buf;
-        }
-        p = end;
-    }
-    return NULL;
-}
-
-/* Reads one response: headers, then Content-Length bytes (or to EOF).
- * Returns 0, or -1 when no status line came. */
-static int http_read(int fd, http_resp_t *r)
-{
-    memset(r, 0, sizeof *r);
-    size_t hl = 0;
-    char *end = NULL;
-    while (end == NULL) {
-        if (hl + 1 >= sizeof r->head)
-            return -1;
-        ssize_t n = recv(fd, r->head + hl, 1, 0); /* byte by byte: simple */
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        hl += (size_t)n;
-        r->head[hl] = '\0';
-        end = hl >= 4 ? strstr(r->head + hl - 4, "\r\n\r\n") : NULL;
-    }
-    if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1)
-        return -1;
-    char v[64];
-    long cl = http_header(r, "Content-Length", v, sizeof v) != NULL ? atol(v)
-                                                                     : -1;
-    size_t cap = cl >= 0 ? (size_t)cl + 1 : 1 << 16;
-    r->body = malloc(cap);
-    for (;;) {
-        if (cl >= 0 && r->body_len == (size_t)cl)
-            break;
-        if (r->body_len + 1 >= cap) {
-            cap *= 2;
-            r->body = realloc(r->body, cap);
-        }
-        ssize_t n = recv(fd, r->body + r->body_len, cap - r->body_len - 1, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        r->body_len += (size_t)n;
-    }
-    r->body[r->body_len] = '\0';
-    r->complete = cl < 0 || r->body_len == (size_t)cl;
-    json_error_t je;
-    r->json = json_loadb(r->body, r->body_len, 0, &je);
-    return 0;
-}
-
-/* A request with Content-Length and the extra header lines (each ending
- * in \r\n); malloc'd, *len bytes. */
-static char *format_request(const char *method, const char *path,
-                            const char *headers, const char *body,
-                            int keep_alive, size_t *len)
-{
-    sbuf_t b = {0};
-    size_t bl = body != NULL ? strlen(body) : 0;
-    sb_add(&b, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sContent-Length: %zu"
-               "\r\n\r\n",
-           method, path, headers != NULL ? headers : "",
-           keep_alive ? "" : "Connection: close\r\n", bl);
-    if (bl > 0) {
-        if (b.cap - b.len < bl + 1) {
-            b.cap = b.len + bl + 1;
-            b.s = realloc(b.s, b.cap);
-        }
-        memcpy(b.s + b.len, body, bl + 1);
-        b.len += bl;
-    }
-    *len = b.len;
-    return b.s;
-}
-
-/* Sends a request on a new connection and returns the socket. */
-static int http_send(int port, const char *method, const char *path,
-                     const char *headers, const char *body)
-{
-    size_t n;
-    char *req = format_request(method, path, headers, body, 0, &n);
-    int fd = http_connect(port);
-    send_all(fd, req, n); /* an early answer (413) may cut it short */
-    free(req);
-    return fd;
-}
-
-/* One request on a new connection; asserts a complete response. */
-static void http_do(int port, const char *method, const char *path,
-                    const char *headers, const char *body, http_resp_t *r)
-{
-    int fd = http_send(port, method, path, headers, body);
-    ck_assert_msg(http_read(fd, r) == 0, "%s %s: no response", method, path);
-    ck_assert_msg(r->complete, "%s %s: truncated response", method, path);
-    close(fd);
-}
-
-/* The JSON value at a dotted path ("results.0.error.code"), or NULL. */
-static json_t *json_at(json_t *j, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ".", &save); tok != NULL && j != NULL;
-         tok = strtok_r(NULL, ".", &save)) {
-        if (json_is_array(j))
-            j = json_array_get(j, (size_t)atoi(tok));
-        else
-            j = json_object_get(j, tok);
-    }
-    return j;
-}
-
-static const char *json_str_at(json_t *j, const char *path)
-{
-    json_t *v = json_at(j, path);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    server_start(s, NULL, argv);
 }
 
 /* ------------------------------------------------------------------------
@@ -867,33 +488,6 @@ static json_t *log_event(json_t *lines, const char *event)
 /* ------------------------------------------------------------------------
  * Metrics
  * ------------------------------------------------------------------------ */
-
-/* Value of the sample whose line is `series value`, or NAN. */
-static double metric_value(const char *text, const char *series)
-{
-    size_t sl = strlen(series);
-    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
-        if (*p == '\n')
-            p++;
-        if (strncmp(p, series, sl) == 0 && p[sl] == ' ')
-            return strtod(p + sl + 1, NULL);
-    }
-    return NAN;
-}
-
-static char *get_metrics(const server_t *s)
-{
-    http_resp_t r;
-    http_do(s->port, "GET", "/metrics", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    char ct[128];
-    ck_assert_ptr_nonnull(http_header(&r, "Content-Type", ct, sizeof ct));
-    ck_assert_msg(strncmp(ct, "text/plain; version=0.0.4", 25) == 0, "%s", ct);
-    char *text = r.body;
-    r.body = NULL;
-    http_resp_free(&r);
-    return text;
-}
 
 /* promtool's verdict on text: its exit status, its output in out. -2 when
  * promtool is not installed. */
@@ -1320,7 +914,7 @@ END_TEST
 START_TEST(endpoints_and_request_ids)
 {
     server_t s;
-    server_start(&s, NULL, NULL);
+    service_start(&s, NULL, NULL);
     /* Ready within the start-up budget. */
     double until = now_s() + 20;
     http_resp_t r;
@@ -1458,13 +1052,10 @@ START_TEST(endpoints_and_request_ids)
     for (int i = 0; i < 4; i++) {
         char h[64];
         snprintf(h, sizeof h, "X-Request-Id: ka-%d\r\n", i);
-        size_t n;
-        char *req = format_request(i % 2 ? "GET" : "POST",
-                                   i % 2 ? "/healthz" : "/align", h,
-                                   i % 2 ? NULL : body, 1, &n);
-        ck_assert_int_eq(send_all(fd, req, n), 0);
-        free(req);
-        ck_assert_int_eq(http_read(fd, &r), 0);
+        ck_assert_int_eq(http_exchange(fd, i % 2 ? "GET" : "POST",
+                                       i % 2 ? "/healthz" : "/align", h,
+                                       i % 2 ? NULL : body, 1, &r),
+                         0);
         expect(&r, 200, i % 2 ? "Status" : "AlignResponse");
         char want[16];
         snprintf(want, sizeof want, "ka-%d", i);
@@ -1529,17 +1120,9 @@ START_TEST(request_errors)
     server_t s;
     const char *args[] = {"--max-body-bytes", "65536", "--max-pairs", "1024",
                           NULL};
-    server_start(&s, NULL, args);
+    service_start(&s, NULL, args);
+    wait_ready(&s);
     http_resp_t r;
-    double until = now_s() + 20;
-    int ready = 0;
-    while (!ready && now_s() < until) {
-        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-        ready = r.status == 200;
-        http_resp_free(&r);
-        sleep_ms(ready ? 0 : 20);
-    }
-    ck_assert(ready);
 
     /* 400, the message naming what was wrong. */
     const char *cases[][3] = {
@@ -1673,15 +1256,8 @@ START_TEST(request_errors)
     ck_assert_uint_gt(strlen(ok), 65536);
 
     const char *args2[] = {"--max-pairs", "1024", NULL};
-    server_start(&s, NULL, args2);
-    until = now_s() + 20;
-    ready = 0;
-    while (!ready && now_s() < until) {
-        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-        ready = r.status == 200;
-        http_resp_free(&r);
-        sleep_ms(ready ? 0 : 20);
-    }
+    service_start(&s, NULL, args2);
+    wait_ready(&s);
     http_do(s.port, "POST", "/align", NULL, ok, &r);
     expect(&r, 200, "AlignResponse");
     ck_assert_uint_eq(json_array_size(json_at(r.json, "results")), 1024);
@@ -1740,20 +1316,12 @@ START_TEST(scores_equal_offline)
 {
     server_t s;
     const char *args[] = {"--max-inflight", "64", NULL};
-    server_start(&s, NULL, args);
+    service_start(&s, NULL, args);
     kga_aligner_t *a = open_aligner(model1);
     const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
     const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
+    wait_ready(&s);
     http_resp_t r;
-    double until = now_s() + 20;
-    int ready = 0;
-    while (!ready && now_s() < until) {
-        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-        ready = r.status == 200;
-        http_resp_free(&r);
-        sleep_ms(ready ? 0 : 20);
-    }
-    ck_assert(ready);
 
     /* /align: the test links and as many mismatched pairs, in one batch,
      * with explanations. */
@@ -1902,17 +1470,9 @@ END_TEST
 START_TEST(metrics_pass_promtool)
 {
     server_t s;
-    server_start(&s, NULL, NULL);
+    service_start(&s, NULL, NULL);
+    wait_ready(&s);
     http_resp_t r;
-    double until = now_s() + 20;
-    int ready = 0;
-    while (!ready && now_s() < until) {
-        http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-        ready = r.status == 200;
-        http_resp_free(&r);
-        sleep_ms(ready ? 0 : 20);
-    }
-    ck_assert(ready);
     /* Traffic of every kind. */
     char *one = single_body(link_left[0], link_right[0], 0);
     for (int i = 0; i < 3; i++) {
@@ -1990,21 +1550,6 @@ END_TEST
  * The in-flight cap and the deadline
  * ------------------------------------------------------------------------ */
 
-static void wait_ready(const server_t *s)
-{
-    double until = now_s() + 20;
-    while (now_s() < until) {
-        http_resp_t r;
-        http_do(s->port, "GET", "/readyz", NULL, NULL, &r);
-        int st = r.status;
-        http_resp_free(&r);
-        if (st == 200)
-            return;
-        sleep_ms(20);
-    }
-    ck_abort_msg("server never became ready:\n%s", read_log(s));
-}
-
 /* Sends n requests on n connections at once, then reads every answer.
  * Counts the statuses in counts[0] (200), counts[1] (503), counts[2]
  * (other); validates each body. Returns the seconds from the first send to
@@ -2017,11 +1562,7 @@ static double burst(const server_t *s, const char *path, const char *body,
     for (int i = 0; i < n; i++) {
         char h[64];
         snprintf(h, sizeof h, "X-Request-Id: %s-%d\r\n", id_prefix, i);
-        size_t len;
-        char *req = format_request("POST", path, h, body, 0, &len);
-        fds[i] = http_connect(s->port);
-        send_all(fds[i], req, len);
-        free(req);
+        fds[i] = http_send(s->port, "POST", path, h, body);
     }
     counts[0] = counts[1] = counts[2] = 0;
     for (int i = 0; i < n; i++) {
@@ -2054,7 +1595,7 @@ START_TEST(inflight_cap_gives_503_not_a_queue)
     char *body = match_body("left", link_left[0], 1000);
     server_t s;
     const char *args[] = {"--max-inflight", "1", "--retry-after-s", "2", NULL};
-    server_start(&s, NULL, args);
+    service_start(&s, NULL, args);
     wait_ready(&s);
     int c[3];
     burst(&s, "/match", body, 8, c, "cap1");
@@ -2074,7 +1615,7 @@ START_TEST(inflight_cap_gives_503_not_a_queue)
      * every answer comes quickly, instead of waiting in a queue. */
     const char *args2[] = {"--max-inflight", "2", "--retry-after-s", "2",
                            NULL};
-    server_start(&s, NULL, args2);
+    service_start(&s, NULL, args2);
     wait_ready(&s);
     double secs = burst(&s, "/match", body, 50, c, "cap2");
     printf("max-inflight 2, 50 at once: %d x 200, %d x 503 in %.3f s\n", c[0],
@@ -2107,7 +1648,7 @@ START_TEST(deadline_gives_504)
 {
     server_t s;
     const char *args[] = {"--request-deadline-ms", "1", NULL};
-    server_start(&s, NULL, args);
+    service_start(&s, NULL, args);
     wait_ready(&s);
     http_resp_t r;
     /* A batch of the most pairs, with explanations: far over 1 ms. */
@@ -2178,7 +1719,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     char *m1 = read_file(model1, &len1);
     char *m2 = read_file(model2, &len2);
     ck_assert_uint_gt(len1, 1000);
-    write_file_atomic(path, m1, len1);
+    ck_assert_int_eq(write_file_atomic(path, m1, len1), 0);
 
     kga_aligner_t *a1 = open_aligner(model1);
     char v1[32], v2[32];
@@ -2189,7 +1730,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     ck_assert_str_ne(v1, v2);
 
     server_t s;
-    server_start(&s, path, NULL);
+    service_start(&s, path, NULL);
     wait_ready(&s);
     char mv[32];
     double d1 = served_distance(&s, 0, mv, sizeof mv);
@@ -2201,7 +1742,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     memcpy(bad, m1, len1);
     for (size_t i = 0; i < 16; i++)
         bad[len1 / 2 + i] ^= 0x5a;
-    write_file_atomic(path, bad, len1);
+    ck_assert_int_eq(write_file_atomic(path, bad, len1), 0);
     http_resp_t r;
     reload_expect(&s, 500, &r);
     expect_error(&r, 500, "reload_failed", "model.kgm");
@@ -2229,7 +1770,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     json_decref(lines);
 
     /* A truncated model: the same. */
-    write_file_atomic(path, m1, len1 / 3);
+    ck_assert_int_eq(write_file_atomic(path, m1, len1 / 3), 0);
     reload_expect(&s, 500, &r);
     expect_error(&r, 500, "reload_failed", NULL);
     http_resp_free(&r);
@@ -2240,7 +1781,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
 
     /* A good model: 200 once it serves, a new model_version, and answers
      * that are the new model's. */
-    write_file_atomic(path, m2, len2);
+    ck_assert_int_eq(write_file_atomic(path, m2, len2), 0);
     reload_expect(&s, 200, &r);
     ck_assert_str_eq(json_str_at(r.json, "model_version"), v2);
     http_resp_free(&r);
@@ -2261,7 +1802,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     free(m);
 
     /* SIGHUP reloads too: back to the first model. */
-    write_file_atomic(path, m1, len1);
+    ck_assert_int_eq(write_file_atomic(path, m1, len1), 0);
     kill(s.pid, SIGHUP);
     double until = now_s() + 10;
     int back = 0;
@@ -2354,7 +1895,7 @@ START_TEST(sigterm_under_load_loses_no_request)
     server_t s;
     const char *args[] = {"--max-inflight", "256", "--drain-delay-ms", "300",
                           NULL};
-    server_start(&s, NULL, args);
+    service_start(&s, NULL, args);
     wait_ready(&s);
     atomic_int stop;
     atomic_init(&stop, 0);
@@ -2507,6 +2048,12 @@ int main(void)
     if (schemas == NULL)
         return EXIT_FAILURE;
     fixture_setup();
+    harness.exe = kgalign;
+    harness.drain_delay_ms = "50";
+    harness.start_timeout_s = 20;
+    harness.ready_timeout_s = 20;
+    harness.stop_timeout_s = 20;
+    harness.recv_timeout_s = 20;
 
     Suite *s = suite_create("service");
     TCase *contract = tcase_create("contract");
