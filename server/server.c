@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,9 @@
 /* After a body went over the limit, this much more is read and dropped so
  * that the client can be told 413; past it the connection is closed. */
 #define DISCARD_MAX (1u << 20)
+/* During a drain, how often the server looks for requests still arriving
+ * once none is open (see maybe_finish_drain()). */
+#define DRAIN_SETTLE_MS 20
 
 #define JSON_TYPE "application/json"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -1102,6 +1106,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return ret;
 }
 
+/* A request whose connection ended before its answer was sent whole: the
+ * client saw no (or a partial) answer, whatever its log line says. */
+static void log_unfinished(const kga_request_t *r,
+                           enum MHD_RequestTerminationCode toe)
+{
+    static const char *const why[] = {
+        [MHD_REQUEST_TERMINATED_WITH_ERROR] = "error",
+        [MHD_REQUEST_TERMINATED_TIMEOUT_REACHED] = "timeout",
+        [MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN] = "shutdown",
+        [MHD_REQUEST_TERMINATED_READ_ERROR] = "read_error",
+        [MHD_REQUEST_TERMINATED_CLIENT_ABORT] = "client_abort",
+    };
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_WARN, "request_unfinished");
+    if (!l.enabled)
+        return;
+    kga_logline_str(&l, "request_id", r->id);
+    kga_logline_str(&l, "path", r->path);
+    kga_logline_int(&l, "state", (int64_t)r->state);
+    kga_logline_str(&l, "reason",
+                    (size_t)toe < sizeof why / sizeof why[0] && why[toe]
+                        ? why[toe]
+                        : "other");
+    kga_logline_end(&l);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
@@ -1117,6 +1147,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
     if (r == NULL)
         return;
     *con_cls = NULL;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_unfinished(r, toe);
     if (r->response != NULL)
         MHD_destroy_response(r->response);
     kga_snapshot_unref(r->snap); /* NULL unless never queued */
@@ -1263,13 +1295,49 @@ static void stop_server(kga_server_t *srv, int exit_code)
     close_handle(srv, (uv_handle_t *)&srv->sig_hup);
 }
 
+/* 1 when a connection that has not started a request yet has bytes
+ * waiting: a request libmicrohttpd has not parsed yet. */
+static int waiting_input(const kga_server_t *srv)
+{
+    for (const kga_conn_t *c = srv->waiting.head; c != NULL; c = c->next) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+            c->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int n = 0;
+        if (ci != NULL && ioctl(ci->connect_fd, FIONREAD, &n) == 0 && n > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void on_drain_settle(uv_timer_t *t)
+{
+    kga_server_t *srv = t->data;
+    if (srv->stopping)
+        return;
+    if (srv->open_requests > 0)
+        return; /* their completion calls maybe_finish_drain again */
+    if (srv->reading.head != NULL || waiting_input(srv)) {
+        /* A request is still arriving on a connection accepted before the
+         * listener closed: let libmicrohttpd read it, look again. */
+        run_mhd(srv);
+        uv_timer_start(&srv->drain_timer, on_drain_settle, DRAIN_SETTLE_MS,
+                       0);
+        return;
+    }
+    kga_log_event(KGA_LOG_INFO, "drained",
+                  "every in-flight request was answered; exiting");
+    stop_server(srv, 0);
+}
+
+/* Once the listener is closed and no request is open, the drain ends,
+ * but not from inside a libmicrohttpd callback, and not before the
+ * connections accepted before the listener closed have had their requests
+ * read: their clients sent them, and losing them is losing requests. */
 static void maybe_finish_drain(kga_server_t *srv)
 {
     if (!srv->quiesced || srv->stopping || srv->open_requests > 0)
         return;
-    kga_log_event(KGA_LOG_INFO, "drained",
-                  "every in-flight request was answered; exiting");
-    stop_server(srv, 0);
+    uv_timer_start(&srv->drain_timer, on_drain_settle, DRAIN_SETTLE_MS, 0);
 }
 
 static void on_drain_timer(uv_timer_t *t)
