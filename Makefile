@@ -22,18 +22,22 @@ DEPFLAGS = -MMD -MP
 ARCH    ?= -march=x86-64-v2
 CFLAGS_BASE = $(STD) $(OPT) -g $(ARCH) $(WARN) -pthread -I. -Icore
 
+# (override: BUILD=DIR on the command line gives DIR-asan, not DIR.)
 ifeq ($(SANITIZER),address)
 SANFLAGS := -fsanitize=address -fno-omit-frame-pointer
-BUILD    := $(BUILD)-asan
+override BUILD := $(BUILD)-asan
 else ifeq ($(SANITIZER),undefined)
 SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-BUILD    := $(BUILD)-ubsan
+override BUILD := $(BUILD)-ubsan
 else ifneq ($(SANITIZER),)
 $(error SANITIZER must be address or undefined, not '$(SANITIZER)')
 endif
+# Tells the tests which sanitizer they run under: they leave out what would
+# take far too long there (the real-data benchmark targets).
+SANDEFS := $(if $(SANITIZER),-DKGA_SANITIZER_BUILD='"$(SANITIZER)"')
 
 CFLAGS  ?=
-FINAL_CFLAGS  = $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
+FINAL_CFLAGS  = $(CFLAGS_BASE) $(SANFLAGS) $(SANDEFS) $(CFLAGS)
 LDFLAGS ?=
 FINAL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
 LIBS_CORE   = -lopenblas -lm
@@ -52,15 +56,18 @@ CORE_LIB   := $(BUILD)/libkgacore.a
 APP_LIB    := $(BUILD)/libkgaapp.a
 KGALIGN    := $(BUILD)/kgalign
 
-.PHONY: all test test-deploy bench run deps clean fuzz
+.PHONY: all test tests-bin test-deploy bench run deps clean fuzz memcheck
 all: kgalign
 
 # ./kgalign always names the plain build; sanitizer builds stay in their
 # own folders so that one never replaces the other under a user's feet.
+# There `kgalign` is phony: the file ./kgalign (the plain build) must not
+# make $(KGALIGN), which .SECONDARY lets make skip, look up to date.
 ifeq ($(SANITIZER),)
 kgalign: $(KGALIGN)
 	$(Q)ln -sf $(KGALIGN) kgalign
 else
+.PHONY: kgalign
 kgalign: $(KGALIGN)
 endif
 
@@ -100,6 +107,7 @@ deps:
 	fi
 
 tests-bin: $(TEST_BIN) kgalign
+	@:
 
 # Unit and end-to-end tests. Each tests/test_*.c is its own Check program.
 test: deps
@@ -116,10 +124,25 @@ test-deploy: deps
 	$(Q)$(MAKE) --no-print-directory kgalign
 	$(Q)KGALIGN=$(abspath $(KGALIGN)) tests/deploy/test-deploy.sh
 
-# libFuzzer harnesses (clang), FUZZ_SECONDS each.
+# The unit test programs under valgrind memcheck (installed when missing):
+# an invalid read or write, a use of an uninitialised value, a bad free or
+# a definite leak fails. Leaves out the real-data tests and the programs
+# that start servers (MEMCHECK_SKIP). See docs/fuzzing.md.
+MEMCHECK_SKIP ?= test_pipeline test_server test_service test_overload
+memcheck: deps
+ifneq ($(SANITIZER),)
+	$(error memcheck runs the plain build: drop SANITIZER)
+endif
+	$(Q)$(MAKE) --no-print-directory tests-bin
+	$(Q)MEMCHECK_LOGS=$(BUILD)/memcheck tests/memcheck.sh \
+	  $(filter-out $(addprefix $(BUILD)/tests/,$(MEMCHECK_SKIP)),$(TEST_BIN))
+
+# libFuzzer harnesses (clang, installed when missing), FUZZ_SECONDS each,
+# FUZZ_JOBS at once.
 FUZZ_SECONDS ?= 60
-fuzz:
-	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+FUZZ_JOBS    ?= 1
+fuzz: deps
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory kgalign $(BENCH_BIN)

@@ -471,6 +471,11 @@ START_TEST(file_errors)
                       "1: admin_token: unterminated quoted value");
     expect_file_error("admin_token = \"abc\" x\n", KGA_EPARSE,
                       "1: admin_token: text after the quoted value");
+    /* \" does not close the quotes. */
+    expect_file_error("admin_token = \"abc\\\"\n", KGA_EPARSE,
+                      "1: admin_token: unterminated quoted value");
+    expect_file_error("admin_token = \"a\\\"b\" \"c\"\n", KGA_EPARSE,
+                      "1: admin_token: text after the quoted value");
     expect_file_error("config = other.conf\n", KGA_EINVAL,
                       "1: config: cannot be set in a config file");
     expect_file_error("Port = 1\n", KGA_EINVAL, "1: unknown key 'Port'");
@@ -481,7 +486,7 @@ START_TEST(file_errors)
     memset(long_line, ' ', sizeof long_line);
     memcpy(long_line, "# x", 3);
     memcpy(long_line + KGA_CONFIG_LINE_MAX + 1, "\n", 2);
-    expect_file_error(long_line, KGA_ELIMIT, "1: line longer than 4096 bytes");
+    expect_file_error(long_line, KGA_ELIMIT, "1: line longer than 16384 bytes");
     /* Exactly the limit is fine. */
     long_line[KGA_CONFIG_LINE_MAX] = '\n';
     long_line[KGA_CONFIG_LINE_MAX + 1] = '\0';
@@ -750,6 +755,141 @@ START_TEST(format_reads_back)
 }
 END_TEST
 
+/* Values the file syntax gives a meaning to, each through kga_config_set,
+ * kga_config_format and the file parser, in every string option but the
+ * two the formatter does not write (config, a comment; admin_token,
+ * masked). */
+START_TEST(format_round_trips_any_string)
+{
+    static char all_quotes[4097], hashes_and_backslashes[4097];
+    memset(all_quotes, '"', 4096);
+    for (size_t i = 0; i < 4096; i++)
+        hashes_and_backslashes[i] = i % 2 ? '\\' : '#';
+    const char *values[] = {
+        "a \"b\" # c", /* '#' after a blank and '"': the reported bug */
+        "say \"hi\"#x",
+        "\"#",
+        "#\"",
+        "\"quoted\"",
+        "\"",
+        "#",
+        "x #",
+        "abc\r", /* a CR at the end: the reader drops one per line */
+        "\r",
+        "\r\r",
+        "a\rb",
+        "\"a # b\"\r",
+        "C:\\dir\\", /* backslashes, one at the end */
+        "\\",
+        "\\\"",
+        "a\\\"b",
+        "\\\\server\\share",
+        "\\# \\\"",
+        " leading",
+        "trailing ",
+        "\tboth\t",
+        "  ",
+        "\t",
+        "", /* empty */
+        "a = b",
+        "=",
+        "  \"  # \\ \r",
+        "\xc3\xa9t\xc3\xa9 # caf\xc3\xa9",
+        all_quotes, /* the longest values, each byte escaped */
+        hashes_and_backslashes,
+    };
+    const char *options[] = {"listen", "data_dir", "model", "left_store",
+                             "right_store"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        for (size_t k = 0; k < sizeof options / sizeof options[0]; k++) {
+            kga_server_config_t c, back;
+            kga_err_t err;
+            kga_config_init(&c);
+            int rc = kga_config_set(&c, options[k], values[i], &err);
+            ck_assert_msg(rc == 0, "%s", err.msg);
+            char *text = formatted(&c);
+            kga_config_init(&back);
+            rc = kga_config_parse_buffer(&back, text, strlen(text),
+                                         "formatted", &err);
+            ck_assert_msg(rc == 0, "value %zu in %s: %s\n%.300s", i,
+                          options[k], err.msg, text);
+            char *again = formatted(&back);
+            ck_assert_str_eq(text, again);
+            ck_assert_str_eq(back.listen, c.listen);
+            ck_assert_str_eq(back.data_dir, c.data_dir);
+            ck_assert_str_eq(back.model, c.model);
+            ck_assert_str_eq(back.left_store, c.left_store);
+            ck_assert_str_eq(back.right_store, c.right_store);
+            free(text);
+            free(again);
+            kga_config_destroy(&c);
+            kga_config_destroy(&back);
+        }
+    }
+
+    /* What the formatter writes: bare where that reads back, else quoted
+     * with '"' and '\\' escaped. */
+    static const struct {
+        const char *value, *line;
+    } written[] = {
+        {"/srv/kga", "data_dir = /srv/kga\n"},
+        {"a\\b\"c", "data_dir = a\\b\"c\n"},
+        {"a \"b\" # c", "data_dir = \"a \\\"b\\\" # c\"\n"},
+        {"C:\\dir\\", "data_dir = C:\\dir\\\n"},
+        {"\\ x #", "data_dir = \"\\\\ x #\"\n"},
+        {"abc\r", "data_dir = \"abc\r\"\n"},
+        {"", "data_dir = \"\"\n"},
+        {" x ", "data_dir = \" x \"\n"},
+    };
+    for (size_t i = 0; i < sizeof written / sizeof written[0]; i++) {
+        kga_server_config_t c;
+        kga_err_t err;
+        kga_config_init(&c);
+        ck_assert_int_eq(kga_config_set(&c, "data_dir", written[i].value, &err),
+                         0);
+        char *text = formatted(&c);
+        ck_assert_msg(strstr(text, written[i].line) != NULL, "no %s in\n%s",
+                      written[i].line, text);
+        free(text);
+        kga_config_destroy(&c);
+    }
+
+    /* In a file: escapes only in quotes, and only before '"' and '\\'. */
+    static const struct {
+        const char *line, *value;
+    } read[] = {
+        {"data_dir = \"C:\\dir\\new\"\n", "C:\\dir\\new"},
+        {"data_dir = \"a\\\\b\"\n", "a\\b"},
+        {"data_dir = \"\\\"#\\\"\" # c\n", "\"#\""},
+        {"data_dir = a\\\"b\\\\c\n", "a\\\"b\\\\c"},
+        {"data_dir = \"x\r\"\r\n", "x\r"},
+        {"data_dir = x\r\n", "x"},
+    };
+    for (size_t i = 0; i < sizeof read / sizeof read[0]; i++) {
+        kga_server_config_t c;
+        kga_err_t err;
+        kga_config_init(&c);
+        int rc = kga_config_parse_buffer(&c, read[i].line,
+                                         strlen(read[i].line), "f", &err);
+        ck_assert_msg(rc == 0, "%s", err.msg);
+        ck_assert_str_eq(c.data_dir, read[i].value);
+        kga_config_destroy(&c);
+    }
+
+    /* A line break cannot be written to a file: refused where it can come
+     * from. */
+    expect_set_error("data_dir", "a\nb", KGA_EINVAL,
+                     "data_dir: value holds a line break");
+    const char *argv[] = {"--model", "m\n", NULL};
+    expect_load_error(argv, NULL, KGA_EINVAL,
+                      "--model: value holds a line break");
+    const char *envp[] = {"KGALIGN_LISTEN=\n", NULL};
+    expect_load_error(NULL, envp, KGA_EINVAL,
+                      "environment variable KGALIGN_LISTEN: value holds a "
+                      "line break");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Robustness: the parser is fed arbitrary bytes
  * ------------------------------------------------------------------------ */
@@ -831,6 +971,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, value_checks);
     tcase_add_test(tc, help_lists_every_option);
     tcase_add_test(tc, format_reads_back);
+    tcase_add_test(tc, format_round_trips_any_string);
     tcase_add_test(tc, parser_survives_any_input);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);

@@ -7,8 +7,9 @@
 #   tests/fuzz/run.sh [HARNESS...]     default: every harness
 #
 # Environment: FUZZ_SECONDS (default 60; 0 = build only), FUZZ_JOBS
-# (harnesses run at once, default 1), FUZZ_CC (default clang), FUZZ_ARGS
-# (extra libFuzzer flags). See docs/fuzzing.md.
+# (harnesses run at once, default 1), FUZZ_CC (default clang, installed
+# with apt-get when missing), FUZZ_ARGS (extra libFuzzer flags). See
+# docs/fuzzing.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,12 +19,33 @@ CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
 ALL="fuzz_wire fuzz_store fuzz_model fuzz_import_openea fuzz_import_dbp15k fuzz_config"
 HARNESSES=${*:-$ALL}
+mkdir -p "$OUT"
 
-if ! command -v "$CC" >/dev/null 2>&1; then
-  echo "run.sh: $CC not found: the fuzz harnesses need clang with libFuzzer" \
-       "(Debian: apt-get install clang)" >&2
-  exit 1
+# Whether $CC links a libFuzzer binary with both sanitizers.
+fuzzer_links() {
+  command -v "$CC" >/dev/null 2>&1 &&
+    printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\n%s\n' \
+      'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' |
+    "$CC" -x c -fsanitize=fuzzer,address,undefined - -o "$OUT/.probe" >/dev/null 2>&1
+}
+if ! fuzzer_links; then
+  if [ -n "${FUZZ_CC:-}" ]; then
+    echo "run.sh: FUZZ_CC=$CC does not build libFuzzer binaries" \
+         "(-fsanitize=fuzzer,address,undefined)" >&2
+    exit 1
+  fi
+  # Debian 12: clang 14; libFuzzer and the sanitizer runtimes are in
+  # libclang-rt-dev, only recommended by clang.
+  echo "run.sh: installing clang and libclang-rt-dev (libFuzzer)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang libclang-rt-dev
+  if ! fuzzer_links; then
+    echo "run.sh: $CC still does not build libFuzzer binaries" >&2
+    exit 1
+  fi
 fi
+rm -f "$OUT/.probe"
 case "$FUZZ_SECONDS" in
   ''|*[!0-9]*) echo "run.sh: FUZZ_SECONDS must be a whole number of seconds" >&2
                exit 2 ;;
