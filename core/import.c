@@ -426,10 +426,19 @@ int kga_import_check_fields(kga_import_src_t *src, long count,
         return kga_import_bad_line(src, KGA_EPARSE,
                                    "expected %zu tab-separated fields, "
                                    "found %ld", expected, count);
-    for (size_t i = 0; i < expected; i++)
+    for (size_t i = 0; i < expected; i++) {
         if (fields[i][0] == '\0')
             return kga_import_bad_line(src, KGA_EPARSE, "field %zu is empty",
                                        i + 1);
+        /* The files written from these fields start lines with them, and a
+         * reader takes U+FEFF at the start of a file for a byte order
+         * mark: such an id would not read back. */
+        if (strncmp(fields[i], "\xEF\xBB\xBF", 3) == 0)
+            return kga_import_bad_line(src, KGA_EPARSE,
+                                       "field %zu begins with U+FEFF (a byte "
+                                       "order mark), which only a file may",
+                                       i + 1);
+    }
     return 1;
 }
 

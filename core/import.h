@@ -187,8 +187,9 @@ long kga_import_next(kga_import_src_t *src, char **fields, size_t max);
 int kga_import_bad_line(kga_import_src_t *src, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Checks the field count and that no field is empty: 1 when the line is
- * good, 0 when skipped (lenient), or a negative code. */
+/* Checks the field count and that no field is empty or begins with U+FEFF
+ * (it would read back as a byte order mark): 1 when the line is good, 0
+ * when skipped (lenient), or a negative code. */
 int kga_import_check_fields(kga_import_src_t *src, long count,
                             char **fields, size_t expected);
 
