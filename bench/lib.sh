@@ -36,3 +36,16 @@ best_of() {
 }
 
 have_data() { [ -d "$DATA_DIR/$1" ]; }
+
+# listening_port LOG PID: the port a `kgalign serve --port 0` started as PID
+# logs in LOG once it listens (waits up to 30 s); empty when it exits first.
+listening_port() {
+  local log=$1 pid=$2 p=""
+  for _ in $(seq 600); do
+    p=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | head -1)
+    [ -n "$p" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "$p"
+}

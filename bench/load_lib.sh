@@ -182,13 +182,7 @@ start_server() {
   "$KGALIGN" serve --data-dir "$work/data" --listen 127.0.0.1 --port 0 \
     --drain-delay-ms 0 --access-log false "$@" 2>"$work/server.log" &
   server_pid=$!
-  port=""
-  for _ in $(seq 600); do
-    port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  port=$(listening_port "$work/server.log" "$server_pid")
   [ -n "$port" ] || { echo "bench: the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
   url=http://127.0.0.1:$port
   for _ in $(seq 6000); do

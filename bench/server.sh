@@ -147,13 +147,7 @@ start_server() {
     --max-inflight 1024 --drain-delay-ms 0 --access-log "$ACCESS_LOG" \
     2>"$work/server.log" &
   server_pid=$!
-  port=""
-  for _ in $(seq 600); do
-    port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  port=$(listening_port "$work/server.log" "$server_pid")
   [ -n "$port" ] || { log "the server did not start:"; cat "$work/server.log" >&2; exit 1; }
   local ready=""
   for _ in $(seq 6000); do # 2 minutes at most
