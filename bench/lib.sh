@@ -49,3 +49,15 @@ listening_port() {
   done
   echo "$p"
 }
+
+# stop_server: SIGTERM to the server started as $server_pid (a benchmark's
+# global), SIGKILL after 10 s; clears server_pid. Nothing when none runs.
+stop_server() {
+  if [ -n "${server_pid:-}" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}

@@ -31,15 +31,6 @@ fi
 
 work=$(mktemp -d "$BENCH_TMP/load.XXXXXX")
 server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
-}
 trap 'stop_server; rm -rf "$work"' EXIT
 
 json_num() { sed -n "s/.*\"$2\": *\([-0-9.eE]*\).*/\1/p" <<<"$1" | head -1; }
@@ -263,4 +254,16 @@ find_saturation() {
   done
   saturation_rps=$best
   ramp="[$(IFS=,; echo "${steps[*]}")]"
+}
+
+# setup_load: the synthetic model, the load script and the server, as both
+# load benchmarks start; sets threads and cap (the server's worker threads
+# and max_inflight) besides what start_server sets.
+setup_load() {
+  log "synthetic model: $SYNTH_ENTITIES entities, $SYNTH_EPOCHS epoch(s)"
+  make_model
+  write_load_script
+  start_server
+  threads=$(server_setting worker_threads)
+  cap=$(server_setting max_inflight)
 }

@@ -34,12 +34,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 
 log() { echo "bench/overload: $*" >&2; }
 
-log "synthetic model: $SYNTH_ENTITIES entities, $SYNTH_EPOCHS epoch(s)"
-make_model
-write_load_script
-start_server
-threads=$(server_setting worker_threads)
-cap=$(server_setting max_inflight)
+setup_load
 log "server: $threads worker threads, max_inflight $cap"
 
 log "1. saturation: closed loop, 1 to $cap connections, $STEP_DURATION each"

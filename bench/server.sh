@@ -49,15 +49,6 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 work=$(mktemp -d "$BENCH_TMP/server.XXXXXX")
 server_pid="" nginx_conf=""
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
-}
 stop_nginx() {
   if [ -n "$nginx_conf" ]; then
     "$NGINX" -p "$work/nginx" -c "$nginx_conf" -e "$work/nginx/error.log" -s stop 2>/dev/null || true

@@ -43,12 +43,7 @@ SAMPLE_EVERY=10
 
 log() { echo "bench/soak: $*" >&2; }
 
-log "synthetic model: $SYNTH_ENTITIES entities, $SYNTH_EPOCHS epoch(s)"
-make_model
-write_load_script
-start_server
-threads=$(server_setting worker_threads)
-cap=$(server_setting max_inflight)
+setup_load
 CONNECTIONS=${CONNECTIONS:-$cap}
 log "server: $threads worker threads, max_inflight $cap"
 
