@@ -42,6 +42,15 @@ static const kga_config_option_t options[] = {
      "right graph store (empty = <data_dir>/right.kgs)", FIELD(right_store)},
     {"threads", KGA_OPT_INT, "0", 0, 1024, NULL,
      "worker threads (0 = every usable CPU)", FIELD(threads)},
+    {"http_threads", KGA_OPT_INT, "0", 0, 256, NULL,
+     "HTTP threads, each with its own event loop and share of "
+     "max_connections (0 = every usable CPU, at most max_connections)",
+     FIELD(http_threads)},
+    {"inline_max_us", KGA_OPT_INT, "200", 0, 1000000, NULL,
+     "a request of at most 512 bytes is scored on its HTTP thread, without "
+     "the hand-off to a worker, while its route's recent requests took at "
+     "most this many microseconds on average (0 = always hand off)",
+     FIELD(inline_max_us)},
     {"max_body_bytes", KGA_OPT_SIZE, "1MiB", 64, 1 << 30, NULL,
      "largest request body; larger ones get 413", FIELD(max_body_bytes)},
     {"max_pairs", KGA_OPT_INT, "1024", 1, 1000000, NULL,
@@ -689,6 +698,11 @@ static int finish(kga_server_config_t *c, kga_err_t *err)
         c->threads = usable_cpus();
     if (c->max_inflight == 0)
         c->max_inflight = 4 * c->threads;
+    if (c->http_threads == 0)
+        c->http_threads = usable_cpus();
+    /* Each HTTP thread takes at least one of the connections. */
+    if (c->http_threads > c->max_connections)
+        c->http_threads = c->max_connections;
     return 0;
 }
 

@@ -42,7 +42,9 @@ typedef enum {
 
 /* After kga_config_load() every field holds its effective value: paths
  * derived from data_dir are filled in, threads = 0 is resolved to the
- * usable CPUs and max_inflight = 0 to 4 x threads. Strings are malloc'd,
+ * usable CPUs and max_inflight = 0 to 4 x threads; http_threads = 0 is
+ * resolved to the usable CPUs, and any value to at most max_connections.
+ * Strings are malloc'd,
  * never NULL, owned by the struct. */
 typedef struct {
     char *config;     /* the file read, "" when none */
@@ -53,6 +55,8 @@ typedef struct {
     char *left_store;  /* "" in the table = <data_dir>/left.kgs */
     char *right_store; /* "" in the table = <data_dir>/right.kgs */
     int threads;       /* worker pool size */
+    int http_threads;  /* event loops serving HTTP, <= max_connections */
+    int inline_max_us; /* small cheap requests skip the pool (0 = never) */
     int64_t max_body_bytes;
     int max_pairs;
     int max_inflight;

@@ -49,6 +49,24 @@ void kga_metrics_request(kga_metrics_t *m, kga_route_t route, int status,
     m->pairs_scored += pairs;
 }
 
+void kga_metrics_add(kga_metrics_t *dst, const kga_metrics_t *src)
+{
+    for (int r = 0; r < KGA_ROUTE_COUNT_; r++) {
+        for (int s = 0; s < KGA_METRICS_N_STATUSES; s++)
+            dst->requests[r][s] += src->requests[r][s];
+        for (int b = 0; b <= KGA_METRICS_N_BUCKETS; b++)
+            dst->duration_bucket[r][b] += src->duration_bucket[r][b];
+        dst->duration_sum[r] += src->duration_sum[r];
+    }
+    dst->pairs_scored += src->pairs_scored;
+    dst->reloads += src->reloads;
+    dst->reload_failures += src->reload_failures;
+    dst->deadline_cancelled += src->deadline_cancelled;
+    dst->inline_requests += src->inline_requests;
+    for (int p = 0; p < KGA_READ_PHASE_COUNT_; p++)
+        dst->read_timeouts[p] += src->read_timeouts[p];
+}
+
 /* A growing text buffer; a failed allocation sticks and is reported once at
  * the end. */
 typedef struct {
@@ -197,6 +215,15 @@ int kga_metrics_format(const kga_metrics_t *m, const kga_metrics_gauges_t *g,
           "Accepted requests waiting for a worker thread.", g->queue_depth);
     gauge(&t, "kgalign_worker_threads", "Size of the worker pool.",
           g->pool_threads);
+    gauge(&t, "kgalign_http_threads",
+          "Event-loop threads serving HTTP, each with its share of the "
+          "connections.",
+          g->http_threads);
+    counter(&t, "kgalign_inline_requests_total",
+            "Scoring requests answered on their HTTP thread, without the "
+            "hand-off to a worker (small ones on routes whose recent work "
+            "was cheap).",
+            (unsigned long long)m->inline_requests);
     gauge(&t, "kgalign_open_connections", "Open HTTP connections.",
           g->connections);
     gauge(&t, "kgalign_ready", "1 when /readyz answers 200.", g->ready);

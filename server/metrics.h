@@ -7,9 +7,9 @@
 #include "routes.h"
 
 /* The service's counters and their Prometheus text exposition (format
- * 0.0.4). The counters are owned by the event-loop thread: every record
- * function is called there, so none needs a lock. Gauges that other threads
- * move (the queue depth) are read by the caller and passed in at format
+ * 0.0.4). Each HTTP thread has its own kga_metrics_t, recorded under its
+ * own lock (uncontended but for scrapes); a scrape adds them up with
+ * kga_metrics_add. Gauges are read by the caller and passed in at format
  * time. Units are base units: seconds, bytes. */
 
 /* Upper bounds of the latency histogram, in seconds; +Inf is implicit. */
@@ -40,6 +40,7 @@ typedef struct {
     uint64_t reloads;
     uint64_t reload_failures;
     uint64_t deadline_cancelled; /* 504s answered before the work started */
+    uint64_t inline_requests;    /* scored on the HTTP thread */
     uint64_t read_timeouts[KGA_READ_PHASE_COUNT_]; /* connections closed */
 } kga_metrics_t;
 
@@ -58,6 +59,7 @@ typedef struct {
     double start_time;         /* Unix seconds */
     int max_inflight;
     int pool_threads;
+    int http_threads;
 } kga_metrics_gauges_t;
 
 void kga_metrics_init(kga_metrics_t *m);
@@ -66,6 +68,9 @@ void kga_metrics_init(kga_metrics_t *m);
  * scored for it. */
 void kga_metrics_request(kga_metrics_t *m, kga_route_t route, int status,
                          double seconds, size_t pairs);
+
+/* Adds every counter of src to dst. */
+void kga_metrics_add(kga_metrics_t *dst, const kga_metrics_t *src);
 
 /* The exposition text into a malloc'd buffer *out (*out_len bytes, caller
  * frees). Returns 0 or KGA_ENOMEM. */

@@ -1,13 +1,29 @@
-/* The HTTP service. One loop thread owns everything shared: libmicrohttpd
- * runs in external epoll mode, driven by a uv_poll on its epoll fd and a
- * uv_timer set from MHD_get_timeout(). The access handler collects the
- * body, checks the limits, pins the current snapshot, suspends the
+/* The HTTP service. Each HTTP thread (http_threads of them) is one libuv
+ * loop that owns one libmicrohttpd daemon in external epoll mode, driven by
+ * a uv_poll on its epoll fd and a uv_timer set from MHD_get_timeout(), and
+ * everything about that daemon's connections. The access handler collects
+ * the body, checks the limits, pins the current snapshot, suspends the
  * connection and hands the request to uv_queue_work. A pool thread decodes,
  * scores, encodes and builds the whole MHD_Response. The after-work
  * callback, back on the loop thread, records metrics, releases the
  * snapshot and resumes the connection; libmicrohttpd then calls the handler
  * again, which queues the prepared response. (libmicrohttpd's
  * suspend_resume_epoll.c example has this shape.)
+ *
+ * One HTTP thread saturated long before the workers did: under load it
+ * spent its time in the kernel's TCP, epoll and wake-up paths. So there are
+ * several, as service.md foresaw. The first thread accepts every
+ * connection and hands it to the thread with the fewest (MHD_add_connection
+ * on that thread): daemons sharing the listen socket took connections
+ * unevenly (one thread saturated, the other half idle), and one acceptor
+ * keeps max_connections a limit on the whole server. The threads share
+ * nothing else but the kga_service_t: the snapshot pointer (under a mutex),
+ * the in-flight and connection counts (atomic), the drain flag. Signals and
+ * reloads also belong to the first thread, which tells the others through
+ * their mailboxes (uv_async). For the same reason a small request on a
+ * route whose recent work was cheap (one pair: tens of microseconds) is
+ * scored on its HTTP thread: the hand-off to a worker and back would cost
+ * more than the work.
  *
  * Nothing bounds itself, so everything is bounded here: the body size
  * (Content-Length on the first callback, and again while reading), the
@@ -22,9 +38,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -61,6 +79,7 @@
 #define JSON_TYPE "application/json"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+typedef struct kga_service kga_service_t;
 typedef struct kga_server kga_server_t;
 typedef struct kga_conn kga_conn_t;
 
@@ -103,6 +122,8 @@ typedef struct kga_request {
     /* deadline list: queued requests in arrival order */
     struct kga_request *dl_prev, *dl_next;
     int in_deadline_list;
+    struct kga_request *mail_next; /* in its thread's mailbox */
+    uint64_t work_ns; /* time the scoring took */
 
     char inline_body[INLINE_BODY];
 } kga_request_t;
@@ -140,51 +161,111 @@ typedef struct {
     uint64_t version;
     const char *trigger; /* "startup", "SIGHUP", "admin" */
     kga_snapshot_t *result;
+    int serving; /* result was swapped in */
     kga_err_t err;
     int rc;
     kga_request_t *waiter; /* an /admin/reload waiting for the result */
 } reload_job_t;
 
+/* What every HTTP thread shares. */
+struct kga_service {
+    const kga_server_config_t *cfg;
+    kga_server_t **threads; /* [0] runs on the caller's thread */
+    int n_threads;           /* started so far */
+    int listen_fd;           /* the first thread accepts on it */
+    int port;
+    /* Connections accepted and not closed, on every thread; the first
+     * thread stops accepting at max_connections and sets accept_paused,
+     * and the thread that closes the next one wakes it. */
+    atomic_int_fast64_t connections;
+    atomic_int accept_paused;
+    unsigned next_thread; /* where the search for the least loaded starts */
+
+    pthread_mutex_t snap_lock;
+    kga_snapshot_t *snap; /* current; one reference held here */
+    atomic_int loaded;    /* a snapshot has been loaded */
+    atomic_int draining;
+
+    atomic_int_fast64_t inflight; /* work requests queued or running */
+    atomic_int_fast64_t queued;   /* of inflight, not started by a thread */
+
+    double start_time;
+    int pool_threads;
+};
+
+/* What another thread asks of an HTTP thread (kga_server_t.mail_flags). */
+#define MAIL_DRAIN 1u  /* start draining */
+#define MAIL_STOP 2u   /* stop now (the first load failed) */
+#define MAIL_RELOAD 4u /* to the first thread: an /admin/reload request */
+#define MAIL_ACCEPT 8u /* to the first thread: below max_connections again */
+
+/* A connection accepted by the first thread, for another one. */
+typedef struct {
+    int fd;
+    socklen_t addr_len;
+    struct sockaddr_storage addr;
+} new_conn_t;
+
+/* One HTTP thread: its loop, its daemon and its connections. The first one
+ * also owns the signals and the reloads. */
 struct kga_server {
+    kga_service_t *svc;
+    int index;
     const kga_server_config_t *cfg;
     kga_wire_limits_t limits;
     uv_loop_t loop;
+    uv_thread_t thread; /* all but the first */
+    int thread_started;
     struct MHD_Daemon *daemon;
-    int listen_fd;
-    int port;
+
+    /* Mailbox: other threads post here and wake the loop. */
+    uv_async_t wake;
+    pthread_mutex_t mail_lock;
+    unsigned mail_flags;
+    kga_request_t *mail_resumed; /* answered, to resume */
+    kga_request_t *mail_reloads; /* /admin/reload requests to start */
+    new_conn_t *mail_conns;      /* accepted connections to add */
+    size_t n_mail_conns, cap_mail_conns;
+    int mail_closed;
 
     uv_poll_t mhd_poll;
     uv_timer_t mhd_timer;
     uv_check_t mhd_check; /* one MHD_run per loop turn after resumes */
     int run_pending;
-    int connection_closed; /* during the last MHD_run */
     uv_timer_t deadline_timer;
     uv_timer_t read_timer; /* read deadlines of waiting/reading conns */
     uint64_t read_timer_due; /* 0 = not armed */
     conn_list_t waiting, reading;
     uint64_t wait_budget_ns, read_budget_ns;
     uv_timer_t drain_timer;
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_signal_t sig_term, sig_int, sig_hup; /* first thread only */
     int handles_open;
     int poll_started;
 
-    kga_snapshot_t *snap; /* current; one reference held here */
-    uint64_t loads;       /* successful loads so far */
+    /* First thread only. */
+    uv_poll_t accept_poll;   /* on the listen socket */
+    uv_timer_t accept_retry; /* after accept() ran out of descriptors */
+    int accepting;           /* accept_poll started */
+    int listener_closed;
+    uint64_t loads; /* successful loads so far */
     reload_job_t *reload;
     int reload_again;
+    kga_err_t *fatal; /* where a startup failure is reported */
 
-    int64_t inflight;      /* work requests queued or running */
     int64_t open_requests; /* request structs alive */
-    atomic_int_fast64_t queued; /* of inflight, not started by a thread */
     kga_request_t *dl_head, *dl_tail;
+    /* Its connections, and the ones handed to it not yet added. */
+    atomic_int_fast64_t connections;
 
     int draining, quiesced, stopping;
     int exit_code;
-    kga_err_t *fatal; /* where a startup failure is reported */
 
+    /* Mean work time of this thread's recent small requests, by route
+     * (INFINITY until one is measured); see runs_inline(). */
+    double small_cost_us[KGA_ROUTE_COUNT_];
+
+    pthread_mutex_t metrics_lock;
     kga_metrics_t metrics;
-    double start_time;
-    int pool_threads;
 };
 
 /* ------------------------------------------------------------------------
@@ -198,9 +279,44 @@ static double unix_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static const char *current_model_version(const kga_server_t *srv)
+/* The current snapshot with a reference for the caller, or NULL before the
+ * first load. */
+static kga_snapshot_t *snapshot_pin(kga_service_t *svc)
 {
-    return srv->snap != NULL ? kga_snapshot_model_version(srv->snap) : NULL;
+    pthread_mutex_lock(&svc->snap_lock);
+    kga_snapshot_t *s = svc->snap != NULL ? kga_snapshot_ref(svc->snap) : NULL;
+    pthread_mutex_unlock(&svc->snap_lock);
+    return s;
+}
+
+static int snapshot_loaded(kga_service_t *svc)
+{
+    return atomic_load_explicit(&svc->loaded, memory_order_acquire);
+}
+
+static int service_draining(kga_service_t *svc)
+{
+    return atomic_load_explicit(&svc->draining, memory_order_relaxed);
+}
+
+static void metrics_lock(kga_server_t *srv)
+{
+    pthread_mutex_lock(&srv->metrics_lock);
+}
+
+static void metrics_unlock(kga_server_t *srv)
+{
+    pthread_mutex_unlock(&srv->metrics_lock);
+}
+
+/* One answered request in srv's counters; any thread. */
+static void record_request(kga_server_t *srv, kga_route_t route, int status,
+                           uint64_t start_ns, uint64_t end_ns, size_t pairs)
+{
+    metrics_lock(srv);
+    kga_metrics_request(&srv->metrics, route, status,
+                        (double)(end_ns - start_ns) / 1e9, pairs);
+    metrics_unlock(srv);
 }
 
 /* The whole response for any thread: body (malloc'd, ownership passes to
@@ -274,7 +390,7 @@ static enum MHD_Result queue_prepared(kga_request_t *r)
     r->state = REQ_DONE;
     if (resp == NULL)
         return MHD_NO; /* out of memory building it: drop the connection */
-    if (r->srv->draining)
+    if (service_draining(r->srv->svc))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status,
                                              resp);
@@ -287,8 +403,7 @@ static enum MHD_Result answer(kga_request_t *r, struct MHD_Response *resp,
                               int status)
 {
     uint64_t now = kga_now_ns();
-    kga_metrics_request(&r->srv->metrics, r->route, status,
-                        (double)(now - r->start_ns) / 1e9, 0);
+    record_request(r->srv, r->route, status, r->start_ns, now, 0);
     log_request(r, status, now, 0);
     r->response = resp;
     r->status = status;
@@ -299,8 +414,11 @@ static enum MHD_Result answer_error(kga_request_t *r, kga_wire_code_t code,
                                     const char *message)
 {
     int status;
+    kga_snapshot_t *snap = snapshot_pin(r->srv->svc);
     struct MHD_Response *resp = error_response(
-        r, current_model_version(r->srv), code, message, &status);
+        r, snap != NULL ? kga_snapshot_model_version(snap) : NULL, code,
+        message, &status);
+    kga_snapshot_unref(snap);
     if (resp != NULL && code == KGA_WIRE_METHOD_NOT_ALLOWED) {
         const char *m = kga_route_method(r->route);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
@@ -312,10 +430,14 @@ static enum MHD_Result answer_error(kga_request_t *r, kga_wire_code_t code,
 static enum MHD_Result answer_status(kga_request_t *r, int status,
                                      const char *text)
 {
-    kga_wire_meta_t meta = {r->id, current_model_version(r->srv)};
+    kga_snapshot_t *snap = snapshot_pin(r->srv->svc);
+    kga_wire_meta_t meta = {
+        r->id, snap != NULL ? kga_snapshot_model_version(snap) : NULL};
     char *out = NULL;
     size_t len = 0;
-    if (kga_status_response_format(&meta, text, &out, &len) != 0)
+    int rc = kga_status_response_format(&meta, text, &out, &len);
+    kga_snapshot_unref(snap);
+    if (rc != 0)
         return answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
     return answer(r, make_response(r, out, len, status, JSON_TYPE), status);
 }
@@ -570,7 +692,9 @@ static void conn_expire(kga_conn_t *c, uint64_t now)
                                                      : KGA_READ_BODY;
     conn_list_remove(conn_list_of(srv, c->phase), c);
     c->phase = CONN_CLOSING;
+    metrics_lock(srv);
     srv->metrics.read_timeouts[what]++;
+    metrics_unlock(srv);
     log_read_timeout(c, what, now);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -605,13 +729,13 @@ static void conn_request_read(kga_conn_t *c)
  * Work on the pool
  * ------------------------------------------------------------------------ */
 
-static void work_run(uv_work_t *w)
+/* Decodes, scores and encodes r into r->response, on whichever thread runs
+ * it, and writes its log line there. */
+static void work_compute(kga_request_t *r)
 {
-    kga_request_t *r = w->data;
-    kga_server_t *srv = r->srv;
-    atomic_fetch_sub_explicit(&srv->queued, 1, memory_order_relaxed);
     kga_route_call_t *c = &r->call;
-    if (c->deadline_ns != 0 && kga_now_ns() > c->deadline_ns) {
+    uint64_t t0 = kga_now_ns();
+    if (c->deadline_ns != 0 && t0 > c->deadline_ns) {
         /* Not started before the deadline: answered without computing. */
         r->response = error_response(
             r, kga_snapshot_model_version(r->snap),
@@ -630,8 +754,52 @@ static void work_run(uv_work_t *w)
                                     JSON_TYPE);
         c->out = NULL;
     }
-    /* The log line is written here so that the loop thread does not. */
-    log_request(r, r->status, kga_now_ns(), r->pairs);
+    uint64_t t1 = kga_now_ns();
+    r->work_ns = t1 - t0;
+    log_request(r, r->status, t1, r->pairs);
+}
+
+static void work_run(uv_work_t *w)
+{
+    kga_request_t *r = w->data;
+    atomic_fetch_sub_explicit(&r->srv->svc->queued, 1, memory_order_relaxed);
+    work_compute(r);
+}
+
+/* Small requests: at most this many body bytes (one pair is about 100). */
+#define SMALL_BODY INLINE_BODY
+
+/* A small request's work time, into its route's running mean (the last
+ * eight or so requests weigh most). */
+static void note_small_cost(kga_server_t *srv, const kga_request_t *r)
+{
+    if (r->body_len > SMALL_BODY)
+        return;
+    double us = (double)r->work_ns / 1e3;
+    double *mean = &srv->small_cost_us[r->route];
+    *mean = isinf(*mean) ? us : *mean + (us - *mean) / 8.0;
+}
+
+/* 1 when r is scored here on the HTTP thread: it is small, and its route's
+ * recent small requests were cheap. Until one was measured on a worker the
+ * cost is unknown, so a slow model never blocks the loop even once; and
+ * when a route turns slow (explanations, a bigger model), its requests go
+ * back to the workers. */
+static int runs_inline(const kga_server_t *srv, const kga_request_t *r)
+{
+    int max_us = srv->cfg->inline_max_us;
+    return max_us > 0 && r->body_len <= SMALL_BODY &&
+           srv->small_cost_us[r->route] <= (double)max_us;
+}
+
+/* The end of a work request on its HTTP thread, however it ran. */
+static void work_finish(kga_request_t *r, uint64_t now)
+{
+    kga_server_t *srv = r->srv;
+    record_request(srv, r->route, r->status, r->start_ns, now, r->pairs);
+    kga_snapshot_unref(r->snap);
+    r->snap = NULL;
+    atomic_fetch_sub_explicit(&srv->svc->inflight, 1, memory_order_relaxed);
 }
 
 static void maybe_finish_drain(kga_server_t *srv);
@@ -643,21 +811,22 @@ static void work_done(uv_work_t *w, int status)
     uint64_t now = kga_now_ns();
     deadline_remove(srv, r);
     if (status == UV_ECANCELED) {
-        atomic_fetch_sub_explicit(&srv->queued, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&srv->svc->queued, 1,
+                                  memory_order_relaxed);
         r->response = error_response(
             r, kga_snapshot_model_version(r->snap),
             KGA_WIRE_DEADLINE_EXCEEDED,
             "the request deadline passed before a worker could start it",
             &r->status);
         r->pairs = 0;
+        metrics_lock(srv);
         srv->metrics.deadline_cancelled++;
+        metrics_unlock(srv);
         log_request(r, r->status, now, 0);
+    } else {
+        note_small_cost(srv, r);
     }
-    kga_metrics_request(&srv->metrics, r->route, r->status,
-                        (double)(now - r->start_ns) / 1e9, r->pairs);
-    kga_snapshot_unref(r->snap);
-    r->snap = NULL;
-    srv->inflight--;
+    work_finish(r, now);
     r->state = REQ_ANSWERED;
     MHD_resume_connection(r->conn);
     srv->run_pending = 1;
@@ -674,12 +843,18 @@ static enum MHD_Result answer_inflight_cap(kga_request_t *r)
 static enum MHD_Result start_work(kga_request_t *r)
 {
     kga_server_t *srv = r->srv;
-    if (srv->snap == NULL)
+    kga_service_t *svc = srv->svc;
+    kga_snapshot_t *snap = snapshot_pin(svc);
+    if (snap == NULL)
         return answer_error(r, KGA_WIRE_NOT_READY,
                             "no snapshot is loaded yet");
-    if (srv->inflight >= srv->cfg->max_inflight)
+    if (atomic_fetch_add_explicit(&svc->inflight, 1, memory_order_relaxed) >=
+        srv->cfg->max_inflight) {
+        atomic_fetch_sub_explicit(&svc->inflight, 1, memory_order_relaxed);
+        kga_snapshot_unref(snap);
         return answer_inflight_cap(r);
-    r->snap = kga_snapshot_ref(srv->snap);
+    }
+    r->snap = snap;
     kga_route_call_t *c = &r->call;
     memset(c, 0, sizeof *c);
     c->aligner = kga_snapshot_aligner(r->snap);
@@ -688,15 +863,27 @@ static enum MHD_Result start_work(kga_request_t *r)
     c->limits = &srv->limits;
     c->request_id = r->id;
     c->deadline_ns = r->deadline_ns;
+
+    if (runs_inline(srv, r)) {
+        work_compute(r);
+        note_small_cost(srv, r);
+        metrics_lock(srv);
+        srv->metrics.inline_requests++;
+        metrics_unlock(srv);
+        work_finish(r, kga_now_ns());
+        return queue_prepared(r);
+    }
+
     r->work.data = r;
+    atomic_fetch_add_explicit(&svc->queued, 1, memory_order_relaxed);
     int rc = uv_queue_work(&srv->loop, &r->work, work_run, work_done);
     if (rc != 0) {
+        atomic_fetch_sub_explicit(&svc->queued, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&svc->inflight, 1, memory_order_relaxed);
         kga_snapshot_unref(r->snap);
         r->snap = NULL;
         return answer_error(r, KGA_WIRE_INTERNAL, "cannot queue the work");
     }
-    srv->inflight++;
-    atomic_fetch_add_explicit(&srv->queued, 1, memory_order_relaxed);
     r->state = REQ_QUEUED;
     MHD_suspend_connection(r->conn);
     deadline_append(srv, r);
@@ -708,6 +895,10 @@ static enum MHD_Result start_work(kga_request_t *r)
  * ------------------------------------------------------------------------ */
 
 static void stop_server(kga_server_t *srv, int exit_code);
+static void stop_service(kga_service_t *svc, int exit_code);
+static int mail_post(kga_server_t *to, unsigned flags, kga_request_t *r);
+static void connection_count(kga_server_t *srv, int delta);
+static void connection_gone(kga_server_t *srv);
 
 static void reload_run(uv_work_t *w)
 {
@@ -716,15 +907,42 @@ static void reload_run(uv_work_t *w)
                                 &job->err);
 }
 
-static void answer_reload_waiter(kga_server_t *srv, reload_job_t *job)
+/* r, suspended, has its response: counted and logged here, queued by its
+ * own thread once that resumes it. Any thread. */
+static void resume_answered(kga_request_t *r, uint64_t now)
+{
+    record_request(r->srv, r->route, r->status, r->start_ns, now, 0);
+    log_request(r, r->status, now, 0);
+    r->state = REQ_ANSWERED;
+    mail_post(r->srv, 0, r);
+}
+
+/* Answers the suspended r with an error, from any thread. */
+static void resume_with_error(kga_request_t *r, kga_wire_code_t code,
+                              const char *message)
+{
+    kga_snapshot_t *snap = snapshot_pin(r->srv->svc);
+    r->response = error_response(
+        r, snap != NULL ? kga_snapshot_model_version(snap) : NULL, code,
+        message, &r->status);
+    kga_snapshot_unref(snap);
+    resume_answered(r, kga_now_ns());
+}
+
+/* Answers the /admin/reload request waiting for job, whichever HTTP thread
+ * its connection is on: that thread resumes it (mail_post). */
+static void answer_reload_waiter(reload_job_t *job)
 {
     kga_request_t *r = job->waiter;
     if (r == NULL)
         return;
     job->waiter = NULL;
     uint64_t now = kga_now_ns();
-    if (job->rc == 0 && srv->snap == job->result) {
-        kga_wire_meta_t meta = {r->id, current_model_version(srv)};
+    kga_snapshot_t *snap = snapshot_pin(r->srv->svc);
+    const char *model_version =
+        snap != NULL ? kga_snapshot_model_version(snap) : NULL;
+    if (job->serving) {
+        kga_wire_meta_t meta = {r->id, model_version};
         char *out = NULL;
         size_t len = 0;
         r->status = 200;
@@ -733,16 +951,12 @@ static void answer_reload_waiter(kga_server_t *srv, reload_job_t *job)
         r->response = make_response(r, out, len, r->status, JSON_TYPE);
     } else {
         r->response = error_response(
-            r, current_model_version(srv), KGA_WIRE_RELOAD_FAILED,
+            r, model_version, KGA_WIRE_RELOAD_FAILED,
             job->rc != 0 ? job->err.msg : "the server is stopping",
             &r->status);
     }
-    kga_metrics_request(&srv->metrics, r->route, r->status,
-                        (double)(now - r->start_ns) / 1e9, 0);
-    log_request(r, r->status, now, 0);
-    r->state = REQ_ANSWERED;
-    MHD_resume_connection(r->conn);
-    srv->run_pending = 1;
+    kga_snapshot_unref(snap);
+    resume_answered(r, now);
 }
 
 static int start_reload(kga_server_t *srv, const char *trigger);
@@ -755,33 +969,45 @@ static void reload_done(uv_work_t *w, int status)
     if (status != 0 && job->rc == 0)
         job->rc = kga_err_set(&job->err, KGA_EIO, "reload cancelled");
 
+    kga_service_t *svc = srv->svc;
     if (job->rc == 0 && !srv->stopping) {
-        kga_snapshot_t *old = srv->snap;
-        srv->snap = job->result;
+        kga_snapshot_t *now_serving = job->result;
+        job->serving = 1;
+        pthread_mutex_lock(&svc->snap_lock);
+        kga_snapshot_t *old = svc->snap;
+        svc->snap = now_serving;
+        pthread_mutex_unlock(&svc->snap_lock);
+        atomic_store_explicit(&svc->loaded, 1, memory_order_release);
         srv->loads++;
+        metrics_lock(srv);
         srv->metrics.reloads++;
+        metrics_unlock(srv);
         kga_logline_t l;
         kga_logline_begin(&l, KGA_LOG_INFO, "snapshot_loaded");
         kga_logline_str(&l, "trigger", job->trigger);
         kga_logline_int(&l, "snapshot_version",
-                        (int64_t)kga_snapshot_version(srv->snap));
+                        (int64_t)kga_snapshot_version(now_serving));
         kga_logline_str(&l, "model_version",
-                        kga_snapshot_model_version(srv->snap));
+                        kga_snapshot_model_version(now_serving));
         kga_logline_num(&l, "load_seconds",
-                        kga_snapshot_load_seconds(srv->snap));
+                        kga_snapshot_load_seconds(now_serving));
         kga_logline_end(&l);
         /* In-flight requests hold their own references to the old one. */
         kga_snapshot_unref(old);
     } else if (job->rc != 0) {
+        metrics_lock(srv);
         srv->metrics.reload_failures++;
+        metrics_unlock(srv);
+        /* Only this thread swaps the pointer: no pin needed to read it. */
+        kga_snapshot_t *serving = svc->snap;
         kga_logline_t l;
         kga_logline_begin(&l, KGA_LOG_ERROR, "reload_failed");
         kga_logline_str(&l, "trigger", job->trigger);
         kga_logline_str(&l, "error", kga_err_name(job->rc));
         kga_logline_str(&l, "message", job->err.msg);
         kga_logline_int(&l, "serving_version",
-                        srv->snap != NULL
-                            ? (int64_t)kga_snapshot_version(srv->snap)
+                        serving != NULL
+                            ? (int64_t)kga_snapshot_version(serving)
                             : 0);
         kga_logline_end(&l);
     } else {
@@ -789,13 +1015,14 @@ static void reload_done(uv_work_t *w, int status)
         job->result = NULL;
     }
 
-    answer_reload_waiter(srv, job);
-    if (srv->snap == NULL && !srv->stopping) {
+    answer_reload_waiter(job);
+    if (!snapshot_loaded(svc) && !srv->stopping) {
         /* The first load failed: there is nothing to serve. */
         if (srv->fatal != NULL)
             kga_err_set(srv->fatal, job->rc, "%s", job->err.msg);
-        stop_server(srv, job->rc != 0 ? job->rc : KGA_EIO);
-    } else if (srv->reload_again && !srv->stopping && !srv->draining) {
+        stop_service(svc, job->rc != 0 ? job->rc : KGA_EIO);
+    } else if (srv->reload_again && !srv->stopping &&
+               !service_draining(svc)) {
         srv->reload_again = 0;
         start_reload(srv, "SIGHUP");
     }
@@ -820,7 +1047,7 @@ static int start_reload(kga_server_t *srv, const char *trigger)
     job->src.model = cfg->model;
     /* The first load may use every core; later ones run beside the
      * traffic and take one. */
-    job->src.threads = srv->snap == NULL ? cfg->threads : 1;
+    job->src.threads = !snapshot_loaded(srv->svc) ? cfg->threads : 1;
     job->src.threshold = (float)cfg->threshold;
     job->work.data = job;
     if (uv_queue_work(&srv->loop, &job->work, reload_run, reload_done) != 0) {
@@ -857,45 +1084,61 @@ static void check_admin(kga_request_t *r)
                "/admin/reload needs the admin token as a bearer token");
 }
 
+/* Every HTTP thread's counters added up, and the shared gauges. */
+static enum MHD_Result answer_metrics(kga_request_t *r)
+{
+    kga_service_t *svc = r->srv->svc;
+    kga_metrics_t sum;
+    kga_metrics_init(&sum);
+    kga_metrics_gauges_t g = {0};
+    for (int i = 0; i < svc->n_threads; i++) {
+        kga_server_t *t = svc->threads[i];
+        metrics_lock(t);
+        kga_metrics_add(&sum, &t->metrics);
+        metrics_unlock(t);
+        g.connections += atomic_load_explicit(&t->connections,
+                                              memory_order_relaxed);
+    }
+    g.inflight = atomic_load_explicit(&svc->inflight, memory_order_relaxed);
+    g.queue_depth = atomic_load_explicit(&svc->queued, memory_order_relaxed);
+    g.draining = service_draining(svc);
+    kga_snapshot_t *snap = snapshot_pin(svc);
+    g.ready = snap != NULL && !g.draining;
+    g.has_snapshot = snap != NULL;
+    if (snap != NULL) {
+        g.snapshot_version = kga_snapshot_version(snap);
+        g.model_version = kga_snapshot_model_version(snap);
+        g.snapshot_load_seconds = kga_snapshot_load_seconds(snap);
+        g.snapshot_loaded_at = kga_snapshot_loaded_at(snap);
+    }
+    g.start_time = svc->start_time;
+    g.max_inflight = r->srv->cfg->max_inflight;
+    g.pool_threads = svc->pool_threads;
+    g.http_threads = svc->n_threads;
+    char *out;
+    size_t len;
+    int rc = kga_metrics_format(&sum, &g, &out, &len);
+    kga_snapshot_unref(snap);
+    if (rc != 0)
+        return answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
+    return answer(r, make_response(r, out, len, 200, METRICS_TYPE), 200);
+}
+
 static enum MHD_Result answer_get(kga_request_t *r)
 {
-    kga_server_t *srv = r->srv;
+    kga_service_t *svc = r->srv->svc;
     switch (r->route) {
     case KGA_ROUTE_HEALTHZ:
         return answer_status(r, 200, "ok");
     case KGA_ROUTE_READYZ:
-        if (srv->draining)
+        if (service_draining(svc))
             return answer_error(r, KGA_WIRE_UNAVAILABLE, "draining");
-        if (srv->snap == NULL)
+        if (!snapshot_loaded(svc))
             return answer_error(r, KGA_WIRE_NOT_READY,
                                 "no snapshot is loaded yet");
         return answer_status(r, 200, "ready");
-    case KGA_ROUTE_METRICS: {
-        kga_metrics_gauges_t g = {0};
-        const union MHD_DaemonInfo *di =
-            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        g.inflight = srv->inflight;
-        g.queue_depth = atomic_load_explicit(&srv->queued,
-                                             memory_order_relaxed);
-        g.connections = di != NULL ? di->num_connections : 0;
-        g.ready = srv->snap != NULL && !srv->draining;
-        g.draining = srv->draining;
-        g.has_snapshot = srv->snap != NULL;
-        if (srv->snap != NULL) {
-            g.snapshot_version = kga_snapshot_version(srv->snap);
-            g.model_version = kga_snapshot_model_version(srv->snap);
-            g.snapshot_load_seconds = kga_snapshot_load_seconds(srv->snap);
-            g.snapshot_loaded_at = kga_snapshot_loaded_at(srv->snap);
-        }
-        g.start_time = srv->start_time;
-        g.max_inflight = srv->cfg->max_inflight;
-        g.pool_threads = srv->pool_threads;
-        char *out;
-        size_t len;
-        if (kga_metrics_format(&srv->metrics, &g, &out, &len) != 0)
-            return answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
-        return answer(r, make_response(r, out, len, 200, METRICS_TYPE), 200);
-    }
+    case KGA_ROUTE_METRICS:
+        return answer_metrics(r);
     default:
         return answer_error(r, KGA_WIRE_INTERNAL, "no such GET route");
     }
@@ -989,11 +1232,13 @@ static enum MHD_Result on_headers(kga_server_t *srv,
     }
     if (r->route == KGA_ROUTE_RELOAD) {
         check_admin(r);
-        if (srv->draining)
+        if (service_draining(srv->svc))
             reject(r, KGA_WIRE_UNAVAILABLE, "draining");
-    } else if (srv->snap == NULL) {
+    } else if (!snapshot_loaded(srv->svc)) {
         reject(r, KGA_WIRE_NOT_READY, "no snapshot is loaded yet");
-    } else if (srv->inflight >= srv->cfg->max_inflight) {
+    } else if (atomic_load_explicit(&srv->svc->inflight,
+                                    memory_order_relaxed) >=
+               srv->cfg->max_inflight) {
         /* Checked again when the body is in; rejecting now spares reading
          * it into memory. */
         reject(r, KGA_WIRE_UNAVAILABLE, "%d requests in flight, the limit",
@@ -1068,15 +1313,14 @@ static enum MHD_Result on_complete(kga_request_t *r)
         return answer_get(r);
     if (kga_route_is_work(r->route))
         return start_work(r);
-    /* POST /admin/reload: answered when the new snapshot serves or failed. */
-    if (srv->draining)
+    /* POST /admin/reload: the first thread runs reloads; the request is
+     * answered when the new snapshot serves or failed. */
+    if (service_draining(srv->svc))
         return answer_error(r, KGA_WIRE_UNAVAILABLE, "draining");
-    if (start_reload(srv, "admin") != 0)
-        return answer_error(r, KGA_WIRE_CONFLICT,
-                            "a reload is already running");
-    srv->reload->waiter = r;
     r->state = REQ_QUEUED;
     MHD_suspend_connection(r->conn);
+    if (mail_post(srv->svc->threads[0], MAIL_RELOAD, r) != 0)
+        resume_with_error(r, KGA_WIRE_UNAVAILABLE, "draining");
     return MHD_YES;
 }
 
@@ -1164,6 +1408,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
                           enum MHD_ConnectionNotificationCode code)
 {
     kga_server_t *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        connection_count(srv, 1);
+    else
+        connection_gone(srv);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         /* Without memory the connection just has no read deadline. */
         kga_conn_t *c = calloc(1, sizeof *c);
@@ -1176,7 +1424,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
         *socket_context = c;
         return;
     }
-    srv->connection_closed = 1;
     kga_conn_t *c = *socket_context;
     if (c == NULL)
         return;
@@ -1225,18 +1472,9 @@ static void run_mhd(kga_server_t *srv)
     srv->run_pending = 0;
     if (srv->daemon == NULL || srv->stopping)
         return;
-    srv->connection_closed = 0;
     MHD_run(srv->daemon);
     if (srv->stopping)
         return; /* a completed request finished the drain */
-    if (srv->connection_closed) {
-        /* At the connection limit libmicrohttpd takes the listen socket out
-         * of its epoll set, and puts it back only in the MHD_run after the
-         * one that freed a slot; MHD_get_timeout() does not ask for that
-         * run, so without this the server would stop accepting. */
-        uv_timer_start(&srv->mhd_timer, on_mhd_timer, 0, 0);
-        return;
-    }
     MHD_UNSIGNED_LONG_LONG to;
     if (MHD_get_timeout(srv->daemon, &to) == MHD_YES)
         uv_timer_start(&srv->mhd_timer, on_mhd_timer,
@@ -1260,6 +1498,294 @@ static void on_mhd_check(uv_check_t *c)
 }
 
 /* ------------------------------------------------------------------------
+ * Mailboxes: how one HTTP thread asks another for something. The sender
+ * takes the receiver's lock and wakes its loop; the receiver acts on its
+ * own thread.
+ * ------------------------------------------------------------------------ */
+
+/* Posts flags, and r to the receiver's reload list (MAIL_RELOAD) or resume
+ * list (otherwise). Returns 0, or -1 when `to` has stopped reading mail. */
+static int mail_post(kga_server_t *to, unsigned flags, kga_request_t *r)
+{
+    pthread_mutex_lock(&to->mail_lock);
+    int closed = to->mail_closed;
+    if (!closed) {
+        to->mail_flags |= flags;
+        if (r != NULL) {
+            kga_request_t **list = (flags & MAIL_RELOAD) ? &to->mail_reloads
+                                                         : &to->mail_resumed;
+            r->mail_next = *list;
+            *list = r;
+        }
+        uv_async_send(&to->wake);
+    }
+    pthread_mutex_unlock(&to->mail_lock);
+    return closed ? -1 : 0;
+}
+
+/* First thread: an /admin/reload request from any thread. */
+static void start_admin_reload(kga_server_t *srv, kga_request_t *r)
+{
+    if (srv->stopping || service_draining(srv->svc))
+        resume_with_error(r, KGA_WIRE_UNAVAILABLE, "draining");
+    else if (start_reload(srv, "admin") != 0)
+        resume_with_error(r, KGA_WIRE_CONFLICT,
+                          "a reload is already running");
+    else
+        srv->reload->waiter = r;
+}
+
+/* Posts a connection accepted by the first thread to `to`. Returns 0, or
+ * -1 (fd still the caller's) when `to` reads no more mail or is out of
+ * memory. */
+static int mail_post_conn(kga_server_t *to, int fd,
+                          const struct sockaddr_storage *addr,
+                          socklen_t addr_len)
+{
+    int rc = -1;
+    pthread_mutex_lock(&to->mail_lock);
+    if (!to->mail_closed && to->n_mail_conns == to->cap_mail_conns) {
+        size_t cap = to->cap_mail_conns ? 2 * to->cap_mail_conns : 16;
+        new_conn_t *p = realloc(to->mail_conns, cap * sizeof *p);
+        if (p != NULL) {
+            to->mail_conns = p;
+            to->cap_mail_conns = cap;
+        }
+    }
+    if (!to->mail_closed && to->n_mail_conns < to->cap_mail_conns) {
+        new_conn_t *c = &to->mail_conns[to->n_mail_conns++];
+        c->fd = fd;
+        c->addr = *addr;
+        c->addr_len = addr_len;
+        uv_async_send(&to->wake);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&to->mail_lock);
+    return rc;
+}
+
+static void add_connection(kga_server_t *srv, int fd,
+                           const struct sockaddr_storage *addr,
+                           socklen_t addr_len);
+static void start_drain(kga_server_t *srv);
+static void accept_resume(kga_server_t *srv);
+
+static void on_mail(uv_async_t *a)
+{
+    kga_server_t *srv = a->data;
+    pthread_mutex_lock(&srv->mail_lock);
+    unsigned flags = srv->mail_flags;
+    kga_request_t *resumed = srv->mail_resumed;
+    kga_request_t *reloads = srv->mail_reloads;
+    srv->mail_flags = 0;
+    srv->mail_resumed = srv->mail_reloads = NULL;
+    /* All of them before a MAIL_DRAIN: the first thread posted them before
+     * it closed the listener, and the drain must see them. */
+    new_conn_t *conns = srv->mail_conns;
+    size_t n_conns = srv->n_mail_conns;
+    srv->mail_conns = NULL;
+    srv->n_mail_conns = srv->cap_mail_conns = 0;
+    pthread_mutex_unlock(&srv->mail_lock);
+    for (size_t i = 0; i < n_conns; i++)
+        add_connection(srv, conns[i].fd, &conns[i].addr, conns[i].addr_len);
+    free(conns);
+    for (kga_request_t *r = resumed, *next; r != NULL; r = next) {
+        next = r->mail_next;
+        MHD_resume_connection(r->conn);
+        srv->run_pending = 1;
+    }
+    for (kga_request_t *r = reloads, *next; r != NULL; r = next) {
+        next = r->mail_next;
+        start_admin_reload(srv, r);
+    }
+    if (flags & MAIL_ACCEPT)
+        accept_resume(srv);
+    if (flags & MAIL_STOP)
+        stop_server(srv, 0);
+    else if (flags & MAIL_DRAIN)
+        start_drain(srv);
+}
+
+/* ------------------------------------------------------------------------
+ * Accepting: the first thread accepts, up to max_connections open on the
+ * whole server, and gives each connection to the HTTP thread with the
+ * fewest. At the limit it stops polling the listen socket, so that new
+ * clients wait in the kernel's backlog, as with libmicrohttpd's own limit.
+ * ------------------------------------------------------------------------ */
+
+/* A thread's count and the server's, together. */
+static void connection_count(kga_server_t *srv, int delta)
+{
+    atomic_fetch_add_explicit(&srv->connections, delta, memory_order_relaxed);
+    atomic_fetch_add_explicit(&srv->svc->connections, delta,
+                              memory_order_relaxed);
+}
+
+/* One connection fewer: wakes the acceptor if the limit had stopped it. */
+static void connection_gone(kga_server_t *srv)
+{
+    kga_service_t *svc = srv->svc;
+    connection_count(srv, -1);
+    if (atomic_exchange(&svc->accept_paused, 0))
+        (void)mail_post(svc->threads[0], MAIL_ACCEPT, NULL);
+}
+
+/* On the thread the connection was given to; libmicrohttpd owns fd from
+ * here on and closes it if it cannot take it. */
+static void add_connection(kga_server_t *srv, int fd,
+                           const struct sockaddr_storage *addr,
+                           socklen_t addr_len)
+{
+    if (srv->stopping) {
+        close(fd);
+    } else if (MHD_add_connection(srv->daemon, fd,
+                                  (const struct sockaddr *)addr,
+                                  addr_len) != MHD_YES) {
+        kga_log_event(KGA_LOG_WARN, "connection_refused",
+                      "libmicrohttpd could not take a new connection: %s",
+                      strerror(errno));
+    }
+    /* In transit no more: on_connection counted it if it was added. */
+    connection_gone(srv);
+    srv->run_pending = 1;
+}
+
+/* The thread with the fewest connections, ties taken in turn. */
+static kga_server_t *least_loaded(kga_service_t *svc)
+{
+    unsigned n_threads = (unsigned)svc->n_threads;
+    unsigned start = svc->next_thread++ % n_threads;
+    kga_server_t *best = svc->threads[start];
+    int_fast64_t fewest = atomic_load_explicit(&best->connections,
+                                               memory_order_relaxed);
+    for (unsigned i = 1; i < n_threads; i++) {
+        kga_server_t *t = svc->threads[(start + i) % n_threads];
+        int_fast64_t n = atomic_load_explicit(&t->connections,
+                                              memory_order_relaxed);
+        if (n < fewest) {
+            best = t;
+            fewest = n;
+        }
+    }
+    return best;
+}
+
+static void hand_over(kga_service_t *svc, int fd,
+                      const struct sockaddr_storage *addr, socklen_t len)
+{
+    kga_server_t *to = least_loaded(svc);
+    connection_count(to, 1); /* in transit */
+    if (to == svc->threads[0]) {
+        add_connection(to, fd, addr, len);
+    } else if (mail_post_conn(to, fd, addr, len) != 0) {
+        close(fd); /* that thread has stopped, or no memory */
+        connection_gone(to);
+    }
+}
+
+static void on_accept(uv_poll_t *p, int status, int events);
+
+static void accept_start(kga_server_t *srv)
+{
+    if (srv->accepting || srv->listener_closed || srv->stopping)
+        return;
+    srv->accepting = 1;
+    uv_poll_start(&srv->accept_poll, UV_READABLE, on_accept);
+}
+
+static void accept_stop(kga_server_t *srv)
+{
+    if (!srv->accepting)
+        return;
+    srv->accepting = 0;
+    uv_poll_stop(&srv->accept_poll);
+}
+
+/* MAIL_ACCEPT: a connection closed while the limit had stopped accepting. */
+static void accept_resume(kga_server_t *srv)
+{
+    accept_start(srv);
+}
+
+/* 1 when another connection may be accepted; at the limit, stops polling
+ * until connection_gone() wakes it. */
+static int below_limit(kga_server_t *srv)
+{
+    kga_service_t *svc = srv->svc;
+    int_fast64_t max = srv->cfg->max_connections;
+    if (atomic_load(&svc->connections) < max)
+        return 1;
+    atomic_store(&svc->accept_paused, 1);
+    accept_stop(srv);
+    /* A connection that closed before the flag was set woke nobody. */
+    if (atomic_load(&svc->connections) < max &&
+        atomic_exchange(&svc->accept_paused, 0)) {
+        accept_start(srv);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    accept_start(t->data);
+}
+
+/* At most this many connections per wake-up, so that requests on the
+ * first thread's own connections are not kept waiting by a burst. */
+#define ACCEPT_BATCH 32
+/* After accept() ran out of descriptors or memory. */
+#define ACCEPT_RETRY_MS 100
+
+static void on_accept(uv_poll_t *p, int status, int events)
+{
+    kga_server_t *srv = p->data;
+    kga_service_t *svc = srv->svc;
+    (void)events;
+    for (int i = 0; i < ACCEPT_BATCH && srv->accepting; i++) {
+        if (status < 0 || !below_limit(srv))
+            return;
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        int fd = accept4(svc->listen_fd, (struct sockaddr *)&addr, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            hand_over(svc, fd, &addr, len);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        /* Out of descriptors or memory: the socket stays readable, so
+         * polling it now would spin. */
+        kga_log_event(KGA_LOG_ERROR, "accept_failed",
+                      "accept: %s; accepting again in %d ms",
+                      strerror(errno), ACCEPT_RETRY_MS);
+        accept_stop(srv);
+        uv_timer_start(&srv->accept_retry, on_accept_retry, ACCEPT_RETRY_MS,
+                       0);
+        return;
+    }
+}
+
+/* Stops accepting for good and closes the listen socket: new clients are
+ * refused by the kernel from here on. */
+static void close_listener(kga_server_t *srv)
+{
+    kga_service_t *svc = srv->svc;
+    if (srv->listener_closed)
+        return;
+    srv->listener_closed = 1;
+    accept_stop(srv);
+    uv_timer_stop(&srv->accept_retry);
+    if (svc->listen_fd >= 0) {
+        close(svc->listen_fd);
+        svc->listen_fd = -1;
+    }
+}
+
+/* ------------------------------------------------------------------------
  * Signals, drain and stop
  * ------------------------------------------------------------------------ */
 
@@ -1275,14 +1801,27 @@ static void close_handle(kga_server_t *srv, uv_handle_t *h)
         uv_close(h, on_handle_closed);
 }
 
-/* Closes every handle: uv_run returns once they are closed and a reload
- * that may be running has finished. */
+/* Closes every handle of this HTTP thread: its uv_run returns once they
+ * are closed and (first thread) a reload that may be running has
+ * finished. */
 static void stop_server(kga_server_t *srv, int exit_code)
 {
     if (srv->stopping)
         return;
     srv->stopping = 1;
     srv->exit_code = exit_code;
+    pthread_mutex_lock(&srv->mail_lock);
+    srv->mail_closed = 1;
+    pthread_mutex_unlock(&srv->mail_lock);
+    /* Connections handed over and not added (a stop, not a drain). */
+    for (size_t i = 0; i < srv->n_mail_conns; i++) {
+        close(srv->mail_conns[i].fd);
+        connection_gone(srv);
+    }
+    free(srv->mail_conns);
+    srv->mail_conns = NULL;
+    srv->n_mail_conns = 0;
+    close_handle(srv, (uv_handle_t *)&srv->wake);
     if (srv->poll_started)
         close_handle(srv, (uv_handle_t *)&srv->mhd_poll);
     close_handle(srv, (uv_handle_t *)&srv->mhd_timer);
@@ -1290,9 +1829,22 @@ static void stop_server(kga_server_t *srv, int exit_code)
     close_handle(srv, (uv_handle_t *)&srv->deadline_timer);
     close_handle(srv, (uv_handle_t *)&srv->read_timer);
     close_handle(srv, (uv_handle_t *)&srv->drain_timer);
-    close_handle(srv, (uv_handle_t *)&srv->sig_term);
-    close_handle(srv, (uv_handle_t *)&srv->sig_int);
-    close_handle(srv, (uv_handle_t *)&srv->sig_hup);
+    if (srv->index == 0) {
+        close_handle(srv, (uv_handle_t *)&srv->accept_poll);
+        close_handle(srv, (uv_handle_t *)&srv->accept_retry);
+        close_handle(srv, (uv_handle_t *)&srv->sig_term);
+        close_handle(srv, (uv_handle_t *)&srv->sig_int);
+        close_handle(srv, (uv_handle_t *)&srv->sig_hup);
+    }
+}
+
+/* First thread: stops every HTTP thread at once (nothing to drain: the
+ * first load failed). */
+static void stop_service(kga_service_t *svc, int exit_code)
+{
+    for (int i = 1; i < svc->n_threads; i++)
+        (void)mail_post(svc->threads[i], MAIL_STOP, NULL);
+    stop_server(svc->threads[0], exit_code);
 }
 
 /* 1 when a connection that has not started a request yet has bytes
@@ -1324,8 +1876,10 @@ static void on_drain_settle(uv_timer_t *t)
                        0);
         return;
     }
-    kga_log_event(KGA_LOG_INFO, "drained",
-                  "every in-flight request was answered; exiting");
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_DEBUG, "http_thread_drained");
+    kga_logline_int(&l, "http_thread", srv->index);
+    kga_logline_end(&l);
     stop_server(srv, 0);
 }
 
@@ -1340,42 +1894,69 @@ static void maybe_finish_drain(kga_server_t *srv)
     uv_timer_start(&srv->drain_timer, on_drain_settle, DRAIN_SETTLE_MS, 0);
 }
 
-static void on_drain_timer(uv_timer_t *t)
+/* No connection comes to this thread any more: it finishes what it has. */
+static void stopped_accepting(kga_server_t *srv)
 {
-    kga_server_t *srv = t->data;
-    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    srv->listen_fd = -1;
     srv->quiesced = 1;
     kga_logline_t l;
     kga_logline_begin(&l, KGA_LOG_INFO, "stopped_accepting");
+    kga_logline_int(&l, "http_thread", srv->index);
     kga_logline_int(&l, "open_requests", srv->open_requests);
-    kga_logline_int(&l, "inflight", srv->inflight);
+    kga_logline_int(&l, "inflight",
+                    atomic_load_explicit(&srv->svc->inflight,
+                                         memory_order_relaxed));
     kga_logline_end(&l);
-    /* Quiescing changed libmicrohttpd's state: let it run once. */
     run_mhd(srv);
     maybe_finish_drain(srv);
 }
 
-static void start_drain(kga_server_t *srv, const char *signame)
+/* First thread, after the drain delay: the listener closes, then every
+ * other thread is told, after the last connections handed to it (its
+ * mailbox keeps the order). */
+static void on_drain_timer(uv_timer_t *t)
 {
+    kga_server_t *srv = t->data;
+    kga_service_t *svc = srv->svc;
+    close_listener(srv);
+    for (int i = 1; i < svc->n_threads; i++)
+        (void)mail_post(svc->threads[i], MAIL_DRAIN, NULL);
+    stopped_accepting(srv);
+}
+
+/* This thread's part of the drain: the first thread waits the drain delay
+ * and stops accepting; the others hear of it by MAIL_DRAIN. */
+static void start_drain(kga_server_t *srv)
+{
+    if (srv->draining || srv->stopping)
+        return;
     srv->draining = 1;
+    if (srv->index == 0)
+        uv_timer_start(&srv->drain_timer, on_drain_timer,
+                       (uint64_t)srv->cfg->drain_delay_ms, 0);
+    else
+        stopped_accepting(srv);
+}
+
+static void start_service_drain(kga_service_t *svc, const char *signame)
+{
+    atomic_store(&svc->draining, 1);
     kga_logline_t l;
     kga_logline_begin(&l, KGA_LOG_INFO, "drain_started");
     kga_logline_str(&l, "signal", signame);
-    kga_logline_int(&l, "drain_delay_ms", srv->cfg->drain_delay_ms);
-    kga_logline_int(&l, "inflight", srv->inflight);
+    kga_logline_int(&l, "drain_delay_ms", svc->cfg->drain_delay_ms);
+    kga_logline_int(&l, "inflight",
+                    atomic_load_explicit(&svc->inflight,
+                                         memory_order_relaxed));
     kga_logline_end(&l);
-    uv_timer_start(&srv->drain_timer, on_drain_timer,
-                   (uint64_t)srv->cfg->drain_delay_ms, 0);
+    start_drain(svc->threads[0]);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     kga_server_t *srv = s->data;
+    kga_service_t *svc = srv->svc;
     if (signum == SIGHUP) {
-        if (srv->draining) {
+        if (service_draining(svc)) {
             kga_log_event(KGA_LOG_INFO, "reload_ignored",
                           "SIGHUP while draining: no reload");
             return;
@@ -1388,8 +1969,8 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
-    if (!srv->draining) {
-        start_drain(srv, name);
+    if (!service_draining(svc)) {
+        start_service_drain(svc, name);
         return;
     }
     if (signum == SIGINT) {
@@ -1406,9 +1987,9 @@ static void on_signal(uv_signal_t *s, int signum)
  * Start-up
  * ------------------------------------------------------------------------ */
 
-static int bind_listen(kga_server_t *srv, kga_err_t *err)
+static int bind_listen(kga_service_t *svc, kga_err_t *err)
 {
-    const kga_server_config_t *cfg = srv->cfg;
+    const kga_server_config_t *cfg = svc->cfg;
     char port[16];
     snprintf(port, sizeof port, "%d", cfg->port);
     struct addrinfo hints, *res = NULL;
@@ -1446,27 +2027,28 @@ static int bind_listen(kga_server_t *srv, kga_err_t *err)
                            cfg->listen, cfg->port, strerror(saved));
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    srv->port = cfg->port;
+    svc->port = cfg->port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET)
-            srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            svc->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         else if (ss.ss_family == AF_INET6)
-            srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            svc->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
-    srv->listen_fd = fd;
+    svc->listen_fd = fd;
     return 0;
 }
 
 static int start_daemon(kga_server_t *srv, kga_err_t *err)
 {
     const kga_server_config_t *cfg = srv->cfg;
+    /* Connections come from the first thread (MHD_add_connection), which
+     * also keeps the connection limit. */
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    /* The logger first, so that option errors go through it too. */
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv,
+        /* The logger first, so that option errors go through it too. */
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
@@ -1476,8 +2058,6 @@ static int start_daemon(kga_server_t *srv, kga_err_t *err)
         MHD_OPTION_END);
     if (srv->daemon == NULL)
         return kga_err_set(err, KGA_EIO, "cannot start the HTTP daemon");
-    /* The daemon owns the listen socket from here on. */
-    srv->listen_fd = -1;
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (info == NULL)
@@ -1495,37 +2075,88 @@ static int start_daemon(kga_server_t *srv, kga_err_t *err)
 
 static void init_handles(kga_server_t *srv)
 {
+    uv_async_init(&srv->loop, &srv->wake, on_mail);
     uv_timer_init(&srv->loop, &srv->mhd_timer);
     uv_timer_init(&srv->loop, &srv->deadline_timer);
     uv_timer_init(&srv->loop, &srv->read_timer);
     uv_timer_init(&srv->loop, &srv->drain_timer);
     uv_check_init(&srv->loop, &srv->mhd_check);
-    uv_signal_init(&srv->loop, &srv->sig_term);
-    uv_signal_init(&srv->loop, &srv->sig_int);
-    uv_signal_init(&srv->loop, &srv->sig_hup);
     uv_handle_t *hs[] = {
-        (uv_handle_t *)&srv->mhd_timer, (uv_handle_t *)&srv->deadline_timer,
-        (uv_handle_t *)&srv->read_timer,
-        (uv_handle_t *)&srv->drain_timer, (uv_handle_t *)&srv->mhd_check,
-        (uv_handle_t *)&srv->sig_term, (uv_handle_t *)&srv->sig_int,
-        (uv_handle_t *)&srv->sig_hup};
+        (uv_handle_t *)&srv->wake,           (uv_handle_t *)&srv->mhd_timer,
+        (uv_handle_t *)&srv->deadline_timer, (uv_handle_t *)&srv->read_timer,
+        (uv_handle_t *)&srv->drain_timer,    (uv_handle_t *)&srv->mhd_check};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         hs[i]->data = srv;
     srv->handles_open += (int)(sizeof hs / sizeof hs[0]);
     uv_check_start(&srv->mhd_check, on_mhd_check);
+    if (srv->index != 0)
+        return;
+    uv_poll_init(&srv->loop, &srv->accept_poll, srv->svc->listen_fd);
+    uv_timer_init(&srv->loop, &srv->accept_retry);
+    srv->accept_poll.data = srv->accept_retry.data = srv;
+    srv->handles_open += 2;
+    uv_signal_init(&srv->loop, &srv->sig_term);
+    uv_signal_init(&srv->loop, &srv->sig_int);
+    uv_signal_init(&srv->loop, &srv->sig_hup);
+    srv->sig_term.data = srv->sig_int.data = srv->sig_hup.data = srv;
+    srv->handles_open += 3;
     uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
     uv_signal_start(&srv->sig_int, on_signal, SIGINT);
     uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
 }
 
-static void log_listening(const kga_server_t *srv)
+/* HTTP thread number `index`: its loop, handles and daemon. It is added to
+ * svc->threads as soon as it has a loop, so that a failure later on is
+ * cleaned up with the others. */
+static int thread_init(kga_service_t *svc, int index, kga_err_t *err)
 {
-    const kga_server_config_t *cfg = srv->cfg;
+    const kga_server_config_t *cfg = svc->cfg;
+    kga_server_t *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    srv->svc = svc;
+    srv->index = index;
+    srv->cfg = cfg;
+    srv->limits.max_body_bytes = (size_t)cfg->max_body_bytes;
+    srv->limits.max_pairs = (size_t)cfg->max_pairs;
+    srv->read_budget_ns = (uint64_t)cfg->request_read_timeout_s * 1000000000u;
+    srv->wait_budget_ns = (uint64_t)cfg->connection_timeout_s * 1000000000u +
+                          srv->read_budget_ns;
+    for (int r = 0; r < KGA_ROUTE_COUNT_; r++)
+        srv->small_cost_us[r] = INFINITY;
+    atomic_init(&srv->connections, 0);
+    kga_metrics_init(&srv->metrics);
+    pthread_mutex_init(&srv->metrics_lock, NULL);
+    pthread_mutex_init(&srv->mail_lock, NULL);
+    int rc = uv_loop_init(&srv->loop);
+    if (rc != 0) {
+        pthread_mutex_destroy(&srv->metrics_lock);
+        pthread_mutex_destroy(&srv->mail_lock);
+        free(srv);
+        return kga_err_set(err, KGA_EIO, "uv_loop_init: %s", uv_strerror(rc));
+    }
+    svc->threads[svc->n_threads++] = srv;
+    init_handles(srv);
+    return start_daemon(srv, err);
+}
+
+static void http_thread_main(void *arg)
+{
+    kga_server_t *srv = arg;
+    run_mhd(srv);
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+}
+
+static void log_listening(const kga_service_t *svc)
+{
+    const kga_server_config_t *cfg = svc->cfg;
     kga_logline_t l;
     kga_logline_begin(&l, KGA_LOG_INFO, "listening");
     kga_logline_str(&l, "address", cfg->listen);
-    kga_logline_int(&l, "port", srv->port);
-    kga_logline_int(&l, "worker_threads", srv->pool_threads);
+    kga_logline_int(&l, "port", svc->port);
+    kga_logline_int(&l, "worker_threads", svc->pool_threads);
+    kga_logline_int(&l, "http_threads", svc->n_threads);
+    kga_logline_int(&l, "inline_max_us", cfg->inline_max_us);
     kga_logline_int(&l, "max_inflight", cfg->max_inflight);
     kga_logline_int(&l, "max_connections", cfg->max_connections);
     kga_logline_int(&l, "connection_timeout_s", cfg->connection_timeout_s);
@@ -1537,23 +2168,59 @@ static void log_listening(const kga_server_t *srv)
     kga_logline_end(&l);
 }
 
+/* After every loop has returned: the daemons (each quiesced first, since
+ * they share the listen socket, which is closed once), the loops. */
+static void service_free(kga_service_t *svc, int rc)
+{
+    for (int i = 0; i < svc->n_threads; i++) {
+        kga_server_t *t = svc->threads[i];
+        if (t->thread_started) {
+            uv_thread_join(&t->thread);
+        } else if (t->handles_open > 0) {
+            /* Never ran on a thread of its own (a start-up failure). */
+            stop_server(t, rc);
+            uv_run(&t->loop, UV_RUN_DEFAULT);
+        }
+    }
+    for (int i = 0; i < svc->n_threads; i++) {
+        kga_server_t *t = svc->threads[i];
+        /* Every suspended connection was resumed (the drain waits for
+         * them), as MHD_stop_daemon requires. */
+        if (t->daemon != NULL)
+            MHD_stop_daemon(t->daemon);
+        uv_loop_close(&t->loop);
+        pthread_mutex_destroy(&t->metrics_lock);
+        pthread_mutex_destroy(&t->mail_lock);
+        free(t);
+    }
+    if (svc->listen_fd >= 0)
+        close(svc->listen_fd);
+    kga_snapshot_unref(svc->snap);
+    pthread_mutex_destroy(&svc->snap_lock);
+    free(svc->threads);
+    free(svc);
+}
+
 int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
 {
     kga_err_clear(err);
-    kga_server_t *srv = calloc(1, sizeof *srv);
-    if (srv == NULL)
+    kga_service_t *svc = calloc(1, sizeof *svc);
+    int n = cfg->http_threads > 0 ? cfg->http_threads : 1;
+    if (svc == NULL ||
+        (svc->threads = calloc((size_t)n, sizeof *svc->threads)) == NULL) {
+        free(svc);
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
-    srv->cfg = cfg;
-    srv->limits.max_body_bytes = (size_t)cfg->max_body_bytes;
-    srv->limits.max_pairs = (size_t)cfg->max_pairs;
-    srv->read_budget_ns = (uint64_t)cfg->request_read_timeout_s * 1000000000u;
-    srv->wait_budget_ns = (uint64_t)cfg->connection_timeout_s * 1000000000u +
-                          srv->read_budget_ns;
-    srv->listen_fd = -1;
-    srv->fatal = err;
-    srv->start_time = unix_now();
-    atomic_init(&srv->queued, 0);
-    kga_metrics_init(&srv->metrics);
+    }
+    svc->cfg = cfg;
+    svc->listen_fd = -1;
+    svc->start_time = unix_now();
+    atomic_init(&svc->connections, 0);
+    atomic_init(&svc->accept_paused, 0);
+    atomic_init(&svc->loaded, 0);
+    atomic_init(&svc->draining, 0);
+    atomic_init(&svc->inflight, 0);
+    atomic_init(&svc->queued, 0);
+    pthread_mutex_init(&svc->snap_lock, NULL);
     kga_log_set_level(cfg->log_level);
     kga_wire_init();
     signal(SIGPIPE, SIG_IGN);
@@ -1561,48 +2228,47 @@ int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
     openblas_set_num_threads(1);
 
     /* Read by libuv when the pool first starts, i.e. at the first
-     * uv_queue_work below. */
-    srv->pool_threads = cfg->threads > 0 ? cfg->threads : 1;
+     * uv_queue_work, after this. */
+    svc->pool_threads = cfg->threads > 0 ? cfg->threads : 1;
     char pool[16];
-    snprintf(pool, sizeof pool, "%d", srv->pool_threads);
+    snprintf(pool, sizeof pool, "%d", svc->pool_threads);
     setenv("UV_THREADPOOL_SIZE", pool, 1);
 
-    int rc = uv_loop_init(&srv->loop);
-    if (rc != 0) {
-        free(srv);
-        return kga_err_set(err, KGA_EIO, "uv_loop_init: %s", uv_strerror(rc));
-    }
-    rc = bind_listen(srv, err);
+    int rc = bind_listen(svc, err);
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = thread_init(svc, i, err);
     if (rc != 0)
-        goto fail_loop;
-    init_handles(srv);
-    rc = start_daemon(srv, err);
-    if (rc != 0)
-        goto fail_handles;
-    log_listening(srv);
-
-    if (start_reload(srv, "startup") != 0) {
-        rc = kga_err_set(err, KGA_ENOMEM, "cannot start loading the snapshot");
-        stop_server(srv, rc);
+        goto out;
+    log_listening(svc);
+    for (int i = 1; i < n; i++) {
+        kga_server_t *t = svc->threads[i];
+        int trc = uv_thread_create(&t->thread, http_thread_main, t);
+        if (trc != 0) {
+            rc = kga_err_set(err, KGA_EIO, "cannot start HTTP thread %d: %s",
+                             i, uv_strerror(trc));
+            break;
+        }
+        t->thread_started = 1;
     }
-    run_mhd(srv);
-    uv_run(&srv->loop, UV_RUN_DEFAULT);
-    rc = srv->exit_code;
-    goto out;
 
-fail_handles:
-    stop_server(srv, rc);
-    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    kga_server_t *first = svc->threads[0];
+    first->fatal = err;
+    accept_start(first);
+    if (rc != 0)
+        stop_service(svc, rc);
+    else if (start_reload(first, "startup") != 0)
+        stop_service(svc, rc = kga_err_set(err, KGA_ENOMEM,
+                                           "cannot start loading the "
+                                           "snapshot"));
+    run_mhd(first);
+    uv_run(&first->loop, UV_RUN_DEFAULT);
+    if (rc == 0)
+        rc = first->exit_code;
+
 out:
-    /* Every suspended connection was resumed (drain waits for them), as
-     * MHD_stop_daemon requires. */
-    if (srv->daemon != NULL)
-        MHD_stop_daemon(srv->daemon);
-fail_loop:
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
-    kga_snapshot_unref(srv->snap);
-    uv_loop_close(&srv->loop);
-    free(srv);
+    service_free(svc, rc);
+    if (rc == 0)
+        kga_log_event(KGA_LOG_INFO, "drained",
+                      "every in-flight request was answered; exiting");
     return rc;
 }
