@@ -29,8 +29,11 @@ override BUILD := $(BUILD)-asan
 else ifeq ($(SANITIZER),undefined)
 SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 override BUILD := $(BUILD)-ubsan
+else ifeq ($(SANITIZER),thread)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+override BUILD := $(BUILD)-tsan
 else ifneq ($(SANITIZER),)
-$(error SANITIZER must be address or undefined, not '$(SANITIZER)')
+$(error SANITIZER must be address, undefined or thread, not '$(SANITIZER)')
 endif
 # Tells the tests which sanitizer they run under: they leave out what would
 # take far too long there (the real-data benchmark targets).
@@ -56,7 +59,7 @@ CORE_LIB   := $(BUILD)/libkgacore.a
 APP_LIB    := $(BUILD)/libkgaapp.a
 KGALIGN    := $(BUILD)/kgalign
 
-.PHONY: all test tests-bin test-deploy bench run deps clean fuzz memcheck
+.PHONY: all test tests-bin test-deploy bench run deps clean fuzz memcheck test-tsan
 all: kgalign
 
 # ./kgalign always names the plain build; sanitizer builds stay in their
@@ -123,6 +126,16 @@ endif
 test-deploy: deps
 	$(Q)$(MAKE) --no-print-directory kgalign
 	$(Q)KGALIGN=$(abspath $(KGALIGN)) tests/deploy/test-deploy.sh
+
+# The programs that run the server's threads, built with ThreadSanitizer
+# (in $(BUILD)-tsan): a failed test or a data race reported by any process,
+# the servers they start included, fails. See docs/fuzzing.md.
+TSAN_TESTS := test_server test_overload test_service
+test-tsan: deps
+	$(Q)$(MAKE) --no-print-directory SANITIZER=thread BUILD=$(BUILD) \
+	  $(BUILD)-tsan/kgalign $(addprefix $(BUILD)-tsan/tests/,$(TSAN_TESTS))
+	$(Q)KGALIGN=$(abspath $(BUILD)-tsan/kgalign) TSAN_LOGS=$(abspath $(BUILD)-tsan/tsan) \
+	  tests/tsan.sh $(addprefix $(BUILD)-tsan/tests/,$(TSAN_TESTS))
 
 # The unit test programs under valgrind memcheck (installed when missing):
 # an invalid read or write, a use of an uninitialised value, a bad free or

@@ -16,7 +16,11 @@
  * while the baseline build stays x86-64-v2.
  * ------------------------------------------------------------------------ */
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under ThreadSanitizer: the clones' resolvers run while the dynamic
+ * loader relocates, before its runtime is up, and their instrumented code
+ * crashes there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
 #define KGA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define KGA_CLONES

@@ -1341,9 +1341,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         }
         ret = on_body(r, upload_data, upload_data_size);
     } else {
-        ret = on_complete(r);
+        /* Read whole: out of the read deadline, before on_complete() may
+         * hand r to another thread. */
+        conn_request_read(r->cx);
+        return on_complete(r);
     }
-    /* Read, or answered before it was: out of the read deadline. */
+    /* Answered before it was read: out of the read deadline. */
     r = *con_cls;
     if (r != NULL && r->state != REQ_READING)
         conn_request_read(r->cx);

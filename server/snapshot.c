@@ -65,11 +65,11 @@ void kga_snapshot_unref(kga_snapshot_t *s)
 {
     if (s == NULL)
         return;
-    /* Release so that every use happens before the close; acquire below so
-     * the closing thread sees them. */
-    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release) != 1)
+    /* Release so that every use happens before the close, acquire so that
+     * the closing thread sees them (in the one operation rather than with
+     * a separate fence, which ThreadSanitizer cannot follow). */
+    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    atomic_thread_fence(memory_order_acquire);
     kga_aligner_close(s->aligner);
     free(s);
 }
