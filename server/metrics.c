@@ -219,6 +219,14 @@ int kga_metrics_format(const kga_metrics_t *m, const kga_metrics_gauges_t *g,
           "Event-loop threads serving HTTP, each with its share of the "
           "connections.",
           g->http_threads);
+    family(&t, "kgalign_http_thread_connections", "gauge",
+           "Open connections served by each HTTP thread (the acceptor "
+           "gives a new one to the thread with the fewest).");
+    for (int i = 0; g->thread_connections != NULL && i < g->http_threads;
+         i++)
+        text_printf(&t, "kgalign_http_thread_connections{thread=\"%d\"} "
+                        "%lld\n",
+                    i, (long long)g->thread_connections[i]);
     counter(&t, "kgalign_inline_requests_total",
             "Scoring requests answered on their HTTP thread, without the "
             "hand-off to a worker (small ones on routes whose recent work "

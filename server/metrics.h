@@ -60,6 +60,8 @@ typedef struct {
     int max_inflight;
     int pool_threads;
     int http_threads;
+    /* [http_threads]: the connections each HTTP thread serves */
+    const int64_t *thread_connections;
 } kga_metrics_gauges_t;
 
 void kga_metrics_init(kga_metrics_t *m);

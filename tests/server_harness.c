@@ -181,6 +181,10 @@ static void server_start(server_t *s, const char *const *env,
     argv[n++] = "0";
     argv[n++] = "--threads";
     argv[n++] = "2";
+    /* Several HTTP threads whatever the machine: the tests see requests
+     * and connections on more than one. */
+    argv[n++] = "--http-threads";
+    argv[n++] = "2";
     argv[n++] = "--drain-delay-ms";
     argv[n++] = harness.drain_delay_ms;
     for (int i = 0; args != NULL && args[i] != NULL; i++) {

@@ -682,6 +682,125 @@ START_TEST(connection_limit_and_timeout)
 }
 END_TEST
 
+/* Every HTTP thread takes its share of the connections, and each of them
+ * is served, kept alive, whichever thread has it. */
+START_TEST(http_threads_share_connections)
+{
+    server_t s;
+    const char *args[] = {"--http-threads", "3", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+    enum { N = 9 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = http_connect(s.port);
+    /* All accepted, and the earlier scrapes' connections closed, when the
+     * scrape's own connection is the tenth. */
+    char *m = NULL;
+    for (int tries = 0; tries < 500; tries++) {
+        free(m);
+        m = get_metrics(&s);
+        if (metric_value(m, "kgalign_open_connections") == N + 1)
+            break;
+        sleep_ms(10);
+    }
+    ck_assert_double_eq(metric_value(m, "kgalign_open_connections"), N + 1);
+    ck_assert_double_eq(metric_value(m, "kgalign_http_threads"), 3);
+    double lo = 1e9, hi = 0, sum = 0;
+    for (int t = 0; t < 3; t++) {
+        char series[64];
+        snprintf(series, sizeof series,
+                 "kgalign_http_thread_connections{thread=\"%d\"}", t);
+        double v = metric_value(m, series);
+        ck_assert_msg(!isnan(v), "no %s in\n%s", series, m);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+        sum += v;
+    }
+    /* Balanced but for connections closing while these were handed out
+     * (the client side of a scrape closes before the server sees it). */
+    ck_assert_msg(lo >= 2 && hi <= 5,
+                  "connections per thread from %.0f to %.0f", lo, hi);
+    ck_assert_double_eq(sum, N + 1);
+    free(m);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) {
+            http_resp_t r;
+            ck_assert_int_eq(http_exchange(fds[i], "POST", "/align", NULL,
+                                           "{\"left\": \"L:e3\", "
+                                           "\"right\": \"R:e3\"}",
+                                           1, &r),
+                             0);
+            ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+            http_resp_free(&r);
+        }
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    server_stop(&s);
+}
+END_TEST
+
+/* Number of single-pair /align requests answered on the HTTP thread after
+ * n more of them, one after the other. */
+static double align_inline_after(const server_t *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        http_resp_t r;
+        http_do(s->port, "POST", "/align", NULL,
+                "{\"left\": \"L:e2\", \"right\": \"R:e2\"}", &r);
+        ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+        http_resp_free(&r);
+    }
+    char *m = get_metrics(s);
+    double v = metric_value(m, "kgalign_inline_requests_total");
+    free(m);
+    return v;
+}
+
+/* Small requests are scored on the HTTP thread once their route was
+ * measured cheap; a slow model's never are, and the loop keeps answering
+ * while one runs; inline_max_us = 0 turns it off. */
+START_TEST(inline_scoring_follows_the_cost)
+{
+    server_t s;
+    server_start(&s, NULL, NULL);
+    wait_ready(&s);
+    /* The first one goes to a worker: its cost is not known yet. A slow
+     * measurement (a busy machine) delays the rest a few requests. */
+    double v = align_inline_after(&s, 30);
+    ck_assert_msg(v >= 1 && v <= 29, "%.0f of 30 inline", v);
+    server_stop(&s);
+
+    const char *off[] = {"--inline-max-us", "0", NULL};
+    server_start(&s, NULL, off);
+    wait_ready(&s);
+    ck_assert_double_eq(align_inline_after(&s, 6), 0);
+    server_stop(&s);
+
+    const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=400", NULL};
+    server_start(&s, env, NULL);
+    wait_ready(&s);
+    ck_assert_double_eq(align_inline_after(&s, 2), 0);
+    int slow = http_send(s.port, "POST", "/align", NULL,
+                         "{\"left\": \"L:e2\", \"right\": \"R:e2\"}");
+    http_resp_t r;
+    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+    struct pollfd p = {.fd = slow, .events = POLLIN};
+    ck_assert_msg(poll(&p, 1, 0) == 0,
+                  "the slow request was answered before /healthz");
+    ck_assert_int_eq(http_read(slow, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+    close(slow);
+    char *m = get_metrics(&s);
+    ck_assert_double_eq(metric_value(m, "kgalign_inline_requests_total"), 0);
+    free(m);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(inflight_cap_gives_503)
 {
     server_t s;
@@ -971,6 +1090,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, metrics_format_is_valid_exposition);
     tcase_add_test(tc, admin_access);
     tcase_add_test(tc, connection_limit_and_timeout);
+    tcase_add_test(tc, http_threads_share_connections);
+    tcase_add_test(tc, inline_scoring_follows_the_cost);
     tcase_add_test(tc, inflight_cap_gives_503);
     tcase_add_test(tc, deadline_gives_504);
     tcase_add_test(tc, not_ready_until_loaded);

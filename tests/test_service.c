@@ -1315,7 +1315,10 @@ static void expect_close(json_t *got, float want, const char *what, size_t i)
 START_TEST(scores_equal_offline)
 {
     server_t s;
-    const char *args[] = {"--max-inflight", "64", NULL};
+    /* Any measured cost counts as cheap (sanitizer builds are slow): both
+     * ways of scoring a pair are compared below. */
+    const char *args[] = {"--max-inflight", "64", "--inline-max-us",
+                          "1000000", NULL};
     service_start(&s, NULL, args);
     kga_aligner_t *a = open_aligner(model1);
     const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
@@ -1380,6 +1383,34 @@ START_TEST(scores_equal_offline)
     ck_assert_uint_gt(matches, n / 4);
     ck_assert_uint_lt(matches, n);
     http_resp_free(&r);
+
+    /* One pair per request, as most clients send them. The first ones go
+     * to a worker; once those were measured cheap, the next ones are
+     * scored on their HTTP thread. Either way the scores are the
+     * aligner's. */
+    size_t n_single = 60;
+    for (size_t i = 0; i < n_single; i++) {
+        body = single_body(kga_store_entity_ext_id(ls, li[i]),
+                           kga_store_entity_ext_id(rs, ri[i]), 0);
+        http_do(s.port, "POST", "/align", NULL, body, &r);
+        free(body);
+        expect(&r, 200, "AlignResponse");
+        json_t *res = json_array_get(json_at(r.json, "results"), 0);
+        expect_close(json_object_get(res, "distance"), sc[i].distance,
+                     "single-pair distance", i);
+        expect_close(json_object_get(res, "probability"), sc[i].probability,
+                     "single-pair probability", i);
+        http_resp_free(&r);
+    }
+    char *metrics = get_metrics(&s);
+    double inlined = metric_value(metrics, "kgalign_inline_requests_total");
+    free(metrics);
+    printf("single pairs: %.0f of %zu scored on the HTTP thread\n", inlined,
+           n_single);
+    ck_assert_msg(inlined >= 1 && inlined < (double)n_single,
+                  "%.0f of %zu single pairs scored inline: both paths "
+                  "should have run",
+                  inlined, n_single);
     free(li);
     free(ri);
     free(sc);
