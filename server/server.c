@@ -1754,8 +1754,17 @@ static void on_accept(uv_poll_t *p, int status, int events)
     kga_server_t *srv = p->data;
     kga_service_t *svc = srv->svc;
     (void)events;
+    if (status < 0) {
+        kga_log_event(KGA_LOG_ERROR, "accept_failed",
+                      "polling the listen socket: %s; again in %d ms",
+                      uv_strerror(status), ACCEPT_RETRY_MS);
+        accept_stop(srv);
+        uv_timer_start(&srv->accept_retry, on_accept_retry, ACCEPT_RETRY_MS,
+                       0);
+        return;
+    }
     for (int i = 0; i < ACCEPT_BATCH && srv->accepting; i++) {
-        if (status < 0 || !below_limit(srv))
+        if (!below_limit(srv))
             return;
         struct sockaddr_storage addr;
         socklen_t len = sizeof addr;
