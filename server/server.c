@@ -1749,18 +1749,26 @@ static void on_accept_retry(uv_timer_t *t)
 /* After accept() ran out of descriptors or memory. */
 #define ACCEPT_RETRY_MS 100
 
+/* The listen socket stays readable after such a failure, so polling it
+ * at once would spin: accepting resumes a little later. */
+static void accept_back_off(kga_server_t *srv, const char *what,
+                            const char *why)
+{
+    kga_log_event(KGA_LOG_ERROR, "accept_failed",
+                  "%s: %s; accepting again in %d ms", what, why,
+                  ACCEPT_RETRY_MS);
+    accept_stop(srv);
+    uv_timer_start(&srv->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+}
+
 static void on_accept(uv_poll_t *p, int status, int events)
 {
     kga_server_t *srv = p->data;
     kga_service_t *svc = srv->svc;
     (void)events;
     if (status < 0) {
-        kga_log_event(KGA_LOG_ERROR, "accept_failed",
-                      "polling the listen socket: %s; again in %d ms",
-                      uv_strerror(status), ACCEPT_RETRY_MS);
-        accept_stop(srv);
-        uv_timer_start(&srv->accept_retry, on_accept_retry, ACCEPT_RETRY_MS,
-                       0);
+        accept_back_off(srv, "polling the listen socket",
+                        uv_strerror(status));
         return;
     }
     for (int i = 0; i < ACCEPT_BATCH && srv->accepting; i++) {
@@ -1778,14 +1786,8 @@ static void on_accept(uv_poll_t *p, int status, int events)
             return;
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
             continue;
-        /* Out of descriptors or memory: the socket stays readable, so
-         * polling it now would spin. */
-        kga_log_event(KGA_LOG_ERROR, "accept_failed",
-                      "accept: %s; accepting again in %d ms",
-                      strerror(errno), ACCEPT_RETRY_MS);
-        accept_stop(srv);
-        uv_timer_start(&srv->accept_retry, on_accept_retry, ACCEPT_RETRY_MS,
-                       0);
+        /* Out of descriptors or memory. */
+        accept_back_off(srv, "accept", strerror(errno));
         return;
     }
 }

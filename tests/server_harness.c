@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -49,6 +50,9 @@ static struct {
     /* When set, get_metrics() also asserts it returns NULL for the text
      * (else it says what is wrong, in why). */
     const char *(*metrics_check)(const char *text, char *why, size_t cap);
+    /* RLIMIT_NOFILE of the next servers started, when not 0 (a test sets
+     * it: each test runs in a process of its own). */
+    unsigned max_open_files;
 } harness = {
     .exe = "/proc/self/exe",
     .drain_delay_ms = "0",
@@ -210,6 +214,12 @@ static void server_start(server_t *s, const char *const *env,
         close(null);
         for (int i = 0; env != NULL && env[i] != NULL; i++)
             putenv((char *)env[i]);
+        if (harness.max_open_files != 0) {
+            struct rlimit rl = {harness.max_open_files,
+                                harness.max_open_files};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(96);
+        }
         execv(harness.exe, (char *const *)argv);
         _exit(97);
     }

@@ -248,6 +248,42 @@ START_TEST(idle_connections_time_out)
 }
 END_TEST
 
+/* (b') Out of file descriptors, the server keeps serving the connections
+ * it has, says why it accepts no more, and accepts again once some close;
+ * it does not spin on the listen socket meanwhile. */
+START_TEST(out_of_descriptors_then_accepting_again)
+{
+    server_t s;
+    harness.max_open_files = 48;
+    server_start(&s, NULL, NULL);
+    harness.max_open_files = 0;
+    wait_ready(&s);
+    enum { N = 64 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = http_connect(s.port); /* the kernel's backlog takes them */
+    double until = now_s() + WAIT_MAX_S;
+    while (!log_contains(&s, "\"event\":\"accept_failed\"") &&
+           now_s() < until)
+        sleep_ms(20);
+    ck_assert_msg(log_contains(&s, "Too many open files"),
+                  "no accept_failed logged; log:\n%s", read_log(&s));
+    /* The first connection was accepted before the limit: still served. */
+    http_resp_t r;
+    ck_assert_int_eq(
+        http_exchange(fds[0], "POST", "/align", NULL, align_body, 1, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    /* Accepting again: a new client is served. */
+    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+    server_stop(&s);
+}
+END_TEST
+
 /* (c) Slow and idle clients take every connection; the one after them
  * waits in the listen backlog, since libmicrohttpd accepts nothing at its
  * connection limit, and the kernel hands connections over in arrival
@@ -467,6 +503,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, trickled_body_is_cut_off);
     tcase_add_test(tc, idle_connections_time_out);
+    tcase_add_test(tc, out_of_descriptors_then_accepting_again);
     tcase_add_test(tc, held_connections_are_freed);
     tcase_add_test(tc, twice_saturation_is_shed_with_503);
     suite_add_tcase(s, tc);
