@@ -256,14 +256,16 @@ find_saturation() {
   ramp="[$(IFS=,; echo "${steps[*]}")]"
 }
 
-# setup_load: the synthetic model, the load script and the server, as both
-# load benchmarks start; sets threads and cap (the server's worker threads
-# and max_inflight) besides what start_server sets.
+# setup_load [FLAGS...]: the synthetic model, the load script and the
+# server (given FLAGS), as both load benchmarks start; sets threads, cap and
+# inline_us (the server's worker threads, max_inflight and inline_max_us)
+# besides what start_server sets.
 setup_load() {
   log "synthetic model: $SYNTH_ENTITIES entities, $SYNTH_EPOCHS epoch(s)"
   make_model
   write_load_script
-  start_server
+  start_server "$@"
   threads=$(server_setting worker_threads)
   cap=$(server_setting max_inflight)
+  inline_us=$(server_setting inline_max_us)
 }
