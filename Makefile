@@ -172,11 +172,13 @@ run: deps
 	./kgalign import --format openea $(DEMO)/src $(DEMO)/data
 	./kgalign train $(DEMO)/data -o $(DEMO)/data/model.kgm
 	./kgalign eval $(DEMO)/data $(DEMO)/data/model.kgm
-	@l=$$(sed -n 1p $(DEMO)/data/test_links.tsv | cut -f1); \
-	 r=$$(sed -n 1p $(DEMO)/data/test_links.tsv | cut -f2); \
+	@# A test link whose ids hold no quote or backslash: they go inside the
+	@# single-quoted JSON of the curl lines as they are.
+	@link=$$(awk -F'\t' '$$0 !~ /['\''"\\]/ {print; exit}' $(DEMO)/data/test_links.tsv); \
+	 l=$$(printf '%s' "$$link" | cut -f1); r=$$(printf '%s' "$$link" | cut -f2); \
 	 echo; echo "serving on http://127.0.0.1:$(DEMO_PORT); try:"; \
-	 echo "  curl -s -X POST localhost:$(DEMO_PORT)/align -d '{\"left\": \"'$$l'\", \"right\": \"'$$r'\"}'"; \
-	 echo "  curl -s -X POST localhost:$(DEMO_PORT)/match -d '{\"left\": \"'$$l'\", \"k\": 5}'"; echo
+	 echo "  curl -s -X POST localhost:$(DEMO_PORT)/align -d '{\"left\": \"$$l\", \"right\": \"$$r\"}'"; \
+	 echo "  curl -s -X POST localhost:$(DEMO_PORT)/match -d '{\"left\": \"$$l\", \"k\": 5}'"; echo
 	./kgalign serve --data $(DEMO)/data --model $(DEMO)/data/model.kgm --port $(DEMO_PORT)
 
 clean:
