@@ -43,8 +43,9 @@ static const kga_config_option_t options[] = {
     {"threads", KGA_OPT_INT, "0", 0, 1024, NULL,
      "worker threads (0 = every usable CPU)", FIELD(threads)},
     {"http_threads", KGA_OPT_INT, "0", 0, 256, NULL,
-     "HTTP threads, each with its own event loop and share of "
-     "max_connections (0 = every usable CPU, at most max_connections)",
+     "HTTP threads, each with its own event loop; the first accepts and "
+     "gives each connection to the one with the fewest (0 = every usable "
+     "CPU, at most max_connections)",
      FIELD(http_threads)},
     {"inline_max_us", KGA_OPT_INT, "200", 0, 1000000, NULL,
      "a request of at most 512 bytes is scored on its HTTP thread, without "

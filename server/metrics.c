@@ -216,8 +216,7 @@ int kga_metrics_format(const kga_metrics_t *m, const kga_metrics_gauges_t *g,
     gauge(&t, "kgalign_worker_threads", "Size of the worker pool.",
           g->pool_threads);
     gauge(&t, "kgalign_http_threads",
-          "Event-loop threads serving HTTP, each with its share of the "
-          "connections.",
+          "Event-loop threads serving HTTP.",
           g->http_threads);
     family(&t, "kgalign_http_thread_connections", "gauge",
            "Open connections served by each HTTP thread (the acceptor "
