@@ -1580,7 +1580,7 @@ static void add_connection(kga_server_t *srv, int fd,
                            const struct sockaddr_storage *addr,
                            socklen_t addr_len);
 static void start_drain(kga_server_t *srv);
-static void accept_resume(kga_server_t *srv);
+static void accept_start(kga_server_t *srv);
 
 static void on_mail(uv_async_t *a)
 {
@@ -1610,8 +1610,8 @@ static void on_mail(uv_async_t *a)
         next = r->mail_next;
         start_admin_reload(srv, r);
     }
-    if (flags & MAIL_ACCEPT)
-        accept_resume(srv);
+    if (flags & MAIL_ACCEPT) /* below max_connections again */
+        accept_start(srv);
     if (flags & MAIL_STOP)
         stop_server(srv, 0);
     else if (flags & MAIL_DRAIN)
@@ -1711,12 +1711,6 @@ static void accept_stop(kga_server_t *srv)
         return;
     srv->accepting = 0;
     uv_poll_stop(&srv->accept_poll);
-}
-
-/* MAIL_ACCEPT: a connection closed while the limit had stopped accepting. */
-static void accept_resume(kga_server_t *srv)
-{
-    accept_start(srv);
 }
 
 /* 1 when another connection may be accepted; at the limit, stops polling
