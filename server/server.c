@@ -55,6 +55,7 @@
 #include <uv.h>
 
 #include "admin.h"
+#include "list.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto/wire.h"
@@ -120,7 +121,7 @@ typedef struct kga_request {
     size_t pairs;
 
     /* deadline list: queued requests in arrival order */
-    struct kga_request *dl_prev, *dl_next;
+    kga_link_t dl_link;
     int in_deadline_list;
     struct kga_request *mail_next; /* in its thread's mailbox */
     uint64_t work_ns; /* time the scoring took */
@@ -145,14 +146,12 @@ struct kga_conn {
     uint64_t since_ns;  /* when the phase began */
     uint64_t due_ns;    /* when a waiting or reading phase runs out */
     kga_request_t *req; /* the request whose headers are in, or NULL */
-    kga_conn_t *prev, *next; /* in the phase's list */
+    kga_link_t link; /* in the phase's list */
 };
 
 /* Connections of one phase in phase-start order, which is deadline order
  * since the phase gives every connection the same budget. */
-typedef struct {
-    kga_conn_t *head, *tail;
-} conn_list_t;
+typedef kga_list_t conn_list_t;
 
 typedef struct {
     uv_work_t work;
@@ -253,7 +252,7 @@ struct kga_server {
     kga_err_t *fatal; /* where a startup failure is reported */
 
     int64_t open_requests; /* request structs alive */
-    kga_request_t *dl_head, *dl_tail;
+    kga_list_t deadlines; /* of kga_request_t, by dl_link */
     /* Its connections, and the ones handed to it not yet added. */
     atomic_int_fast64_t connections;
 
@@ -473,10 +472,12 @@ static void on_deadline_timer(uv_timer_t *t);
 
 static void deadline_arm(kga_server_t *srv)
 {
-    if (srv->dl_head == NULL || srv->stopping)
+    kga_request_t *first =
+        KGA_LIST_FIRST(&srv->deadlines, kga_request_t, dl_link);
+    if (first == NULL || srv->stopping)
         return;
     uint64_t now = kga_now_ns();
-    uint64_t due = srv->dl_head->deadline_ns;
+    uint64_t due = first->deadline_ns;
     uint64_t ms = due > now ? (due - now + 999999) / 1000000 : 0;
     uv_timer_start(&srv->deadline_timer, on_deadline_timer, ms, 0);
 }
@@ -485,15 +486,9 @@ static void deadline_append(kga_server_t *srv, kga_request_t *r)
 {
     if (r->deadline_ns == 0)
         return;
-    r->dl_next = NULL;
-    r->dl_prev = srv->dl_tail;
-    if (srv->dl_tail != NULL)
-        srv->dl_tail->dl_next = r;
-    else
-        srv->dl_head = r;
-    srv->dl_tail = r;
+    kga_list_append(&srv->deadlines, &r->dl_link);
     r->in_deadline_list = 1;
-    if (srv->dl_head == r)
+    if (srv->deadlines.head == &r->dl_link)
         deadline_arm(srv);
 }
 
@@ -501,15 +496,7 @@ static void deadline_remove(kga_server_t *srv, kga_request_t *r)
 {
     if (!r->in_deadline_list)
         return;
-    if (r->dl_prev != NULL)
-        r->dl_prev->dl_next = r->dl_next;
-    else
-        srv->dl_head = r->dl_next;
-    if (r->dl_next != NULL)
-        r->dl_next->dl_prev = r->dl_prev;
-    else
-        srv->dl_tail = r->dl_prev;
-    r->dl_prev = r->dl_next = NULL;
+    kga_list_remove(&srv->deadlines, &r->dl_link);
     r->in_deadline_list = 0;
     /* The timer may now fire early for the new head; it then re-arms. */
 }
@@ -521,8 +508,10 @@ static void on_deadline_timer(uv_timer_t *t)
 {
     kga_server_t *srv = t->data;
     uint64_t now = kga_now_ns();
-    while (srv->dl_head != NULL && srv->dl_head->deadline_ns <= now) {
-        kga_request_t *r = srv->dl_head;
+    kga_request_t *r;
+    while ((r = KGA_LIST_FIRST(&srv->deadlines, kga_request_t, dl_link)) !=
+               NULL &&
+           r->deadline_ns <= now) {
         deadline_remove(srv, r);
         (void)uv_cancel((uv_req_t *)&r->work); /* UV_EBUSY: running */
     }
@@ -577,28 +566,9 @@ static conn_list_t *conn_list_of(kga_server_t *srv, conn_phase_t phase)
                                    : NULL;
 }
 
-static void conn_list_append(conn_list_t *l, kga_conn_t *c)
+static kga_conn_t *conn_first(const conn_list_t *l)
 {
-    c->next = NULL;
-    c->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
-}
-
-static void conn_list_remove(conn_list_t *l, kga_conn_t *c)
-{
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
+    return KGA_LIST_FIRST(l, kga_conn_t, link);
 }
 
 static void on_read_timer(uv_timer_t *t);
@@ -611,11 +581,12 @@ static void read_timer_arm(kga_server_t *srv)
     if (srv->stopping)
         return;
     uint64_t due = 0;
-    if (srv->waiting.head != NULL)
-        due = srv->waiting.head->due_ns;
-    if (srv->reading.head != NULL &&
-        (due == 0 || srv->reading.head->due_ns < due))
-        due = srv->reading.head->due_ns;
+    kga_conn_t *waiting = conn_first(&srv->waiting);
+    kga_conn_t *reading = conn_first(&srv->reading);
+    if (waiting != NULL)
+        due = waiting->due_ns;
+    if (reading != NULL && (due == 0 || reading->due_ns < due))
+        due = reading->due_ns;
     if (due == 0 || (srv->read_timer_due != 0 && srv->read_timer_due <= due))
         return;
     uint64_t now = kga_now_ns();
@@ -629,7 +600,7 @@ static void conn_enter(kga_conn_t *c, conn_phase_t phase)
     kga_server_t *srv = c->srv;
     conn_list_t *from = conn_list_of(srv, c->phase);
     if (from != NULL)
-        conn_list_remove(from, c);
+        kga_list_remove(from, &c->link);
     c->phase = phase;
     c->since_ns = kga_now_ns();
     conn_list_t *to = conn_list_of(srv, phase);
@@ -637,8 +608,8 @@ static void conn_enter(kga_conn_t *c, conn_phase_t phase)
         return;
     c->due_ns = c->since_ns + (phase == CONN_WAITING ? srv->wait_budget_ns
                                                      : srv->read_budget_ns);
-    conn_list_append(to, c);
-    if (to->head == c)
+    kga_list_append(to, &c->link);
+    if (to->head == &c->link)
         read_timer_arm(srv);
 }
 
@@ -690,7 +661,7 @@ static void conn_expire(kga_conn_t *c, uint64_t now)
     kga_read_phase_t what = c->phase == CONN_WAITING ? KGA_READ_REQUEST_LINE
                             : c->req == NULL         ? KGA_READ_HEADERS
                                                      : KGA_READ_BODY;
-    conn_list_remove(conn_list_of(srv, c->phase), c);
+    kga_list_remove(conn_list_of(srv, c->phase), &c->link);
     c->phase = CONN_CLOSING;
     metrics_lock(srv);
     srv->metrics.read_timeouts[what]++;
@@ -710,10 +681,12 @@ static void on_read_timer(uv_timer_t *t)
     kga_server_t *srv = t->data;
     srv->read_timer_due = 0;
     uint64_t now = kga_now_ns();
-    while (srv->waiting.head != NULL && srv->waiting.head->due_ns <= now)
-        conn_expire(srv->waiting.head, now);
-    while (srv->reading.head != NULL && srv->reading.head->due_ns <= now)
-        conn_expire(srv->reading.head, now);
+    conn_list_t *lists[] = {&srv->waiting, &srv->reading};
+    for (size_t i = 0; i < 2; i++) {
+        kga_conn_t *c;
+        while ((c = conn_first(lists[i])) != NULL && c->due_ns <= now)
+            conn_expire(c, now);
+    }
     read_timer_arm(srv);
 }
 
@@ -795,11 +768,26 @@ static int runs_inline(const kga_server_t *srv, const kga_request_t *r)
            srv->small_cost_us[r->route] <= (double)max_us;
 }
 
-/* The end of a work request on its HTTP thread, however it ran. */
-static void work_finish(kga_request_t *r, uint64_t now)
+/* How a work request ended, for its counters. */
+typedef enum {
+    WORK_QUEUED,   /* run by a worker */
+    WORK_INLINE,   /* run on its HTTP thread */
+    WORK_CANCELLED /* its deadline passed in the queue */
+} work_end_t;
+
+/* The end of a work request on its HTTP thread, however it ran: its
+ * counters in one hold of the lock. */
+static void work_finish(kga_request_t *r, uint64_t now, work_end_t how)
 {
     kga_server_t *srv = r->srv;
-    record_request(srv, r->route, r->status, r->start_ns, now, r->pairs);
+    metrics_lock(srv);
+    kga_metrics_request(&srv->metrics, r->route, r->status,
+                        (double)(now - r->start_ns) / 1e9, r->pairs);
+    if (how == WORK_INLINE)
+        srv->metrics.inline_requests++;
+    else if (how == WORK_CANCELLED)
+        srv->metrics.deadline_cancelled++;
+    metrics_unlock(srv);
     kga_snapshot_unref(r->snap);
     r->snap = NULL;
     atomic_fetch_sub_explicit(&srv->svc->inflight, 1, memory_order_relaxed);
@@ -822,14 +810,12 @@ static void work_done(uv_work_t *w, int status)
             "the request deadline passed before a worker could start it",
             &r->status);
         r->pairs = 0;
-        metrics_lock(srv);
-        srv->metrics.deadline_cancelled++;
-        metrics_unlock(srv);
         log_request(r, r->status, now, 0);
     } else {
         note_small_cost(srv, r);
     }
-    work_finish(r, now);
+    work_finish(r, now,
+                status == UV_ECANCELED ? WORK_CANCELLED : WORK_QUEUED);
     r->state = REQ_ANSWERED;
     MHD_resume_connection(r->conn);
     srv->run_pending = 1;
@@ -870,10 +856,7 @@ static enum MHD_Result start_work(kga_request_t *r)
     if (runs_inline(srv, r)) {
         work_compute(r);
         note_small_cost(srv, r);
-        metrics_lock(srv);
-        srv->metrics.inline_requests++;
-        metrics_unlock(srv);
-        work_finish(r, kga_now_ns());
+        work_finish(r, kga_now_ns(), WORK_INLINE);
         return queue_prepared(r);
     }
 
@@ -1185,7 +1168,6 @@ static enum MHD_Result on_headers(kga_server_t *srv,
     r->response = NULL;
     r->status = 0;
     r->pairs = 0;
-    r->dl_prev = r->dl_next = NULL;
     r->in_deadline_list = 0;
     *con_cls = r;
     srv->open_requests++;
@@ -1442,7 +1424,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
     *socket_context = NULL;
     conn_list_t *l = conn_list_of(srv, c->phase);
     if (l != NULL)
-        conn_list_remove(l, c);
+        kga_list_remove(l, &c->link);
     if (c->req != NULL)
         c->req->cx = NULL;
     free(c);
@@ -1868,7 +1850,8 @@ static void stop_service(kga_service_t *svc, int exit_code)
  * waiting: a request libmicrohttpd has not parsed yet. */
 static int waiting_input(const kga_server_t *srv)
 {
-    for (const kga_conn_t *c = srv->waiting.head; c != NULL; c = c->next) {
+    for (const kga_link_t *e = srv->waiting.head; e != NULL; e = e->next) {
+        const kga_conn_t *c = KGA_LIST_ENTRY(e, kga_conn_t, link);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
             c->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
         int n = 0;
