@@ -47,7 +47,7 @@ LIBS_CORE   = -lopenblas -lm
 LIBS_SERVER = -lmicrohttpd -ljansson -luv
 LIBS_CHECK  = -lcheck_pic -lsubunit -lrt -lm
 
-CORE_SRC   := $(wildcard core/*.c)
+CORE_SRC   := $(wildcard core/*/*.c)
 APP_SRC    := $(wildcard proto/*.c config/*.c server/*.c cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -182,7 +182,7 @@ run: deps
 	./kgalign serve --data $(DEMO)/data --model $(DEMO)/data/model.kgm --port $(DEMO_PORT)
 
 clean:
-	rm -rf build build-asan build-ubsan kgalign
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-ubsan $(BUILD)-tsan build-fuzz kgalign
 
 .SECONDARY:
 -include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

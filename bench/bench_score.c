@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "aligner.h"
-#include "dataset.h"
-#include "rng.h"
-#include "scorer.h"
+#include "align/aligner.h"
+#include "store/dataset.h"
+#include "base/rng.h"
+#include "align/scorer.h"
 
 typedef struct {
     const kga_aligner_t *a;

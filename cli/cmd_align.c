@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aligner.h"
+#include "align/aligner.h"
 #include "commands.h"
 #include "options.h"
-#include "store.h"
+#include "store/store.h"
 
 #define CMD "align"
 #define EXIT_OK 0

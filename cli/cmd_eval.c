@@ -1,5 +1,5 @@
 /* kgalign eval: ranking and pair classification of a trained model on one
- * split of gold links, left to right (core/evaluate.h does the work; this
+ * split of gold links, left to right (core/eval/evaluate.h does the work; this
  * file parses options and prints the table, the JSON or the report). */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,11 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "aligner.h"
+#include "align/aligner.h"
 #include "cli/report.h"
 #include "commands.h"
-#include "dataset.h"
-#include "evaluate.h"
+#include "store/dataset.h"
+#include "eval/evaluate.h"
 #include "options.h"
 
 #define CMD "eval"

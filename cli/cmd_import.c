@@ -1,11 +1,11 @@
 /* kgalign import: reads a benchmark pair of graphs and writes the stores and
- * link files (core/import.h does the work; this file parses options and
+ * link files (core/import/import.h does the work; this file parses options and
  * prints the summary). */
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "commands.h"
-#include "import.h"
+#include "import/import.h"
 #include "options.h"
 
 #define CMD "import"

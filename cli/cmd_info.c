@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "options.h"
-#include "store.h"
+#include "store/store.h"
 
 #define CMD "info"
 

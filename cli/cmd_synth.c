@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "options.h"
-#include "synth.h"
+#include "synth/synth.h"
 
 #define CMD "synth"
 #define EXIT_OK 0

@@ -3,9 +3,9 @@
 #include <stdio.h>
 
 #include "commands.h"
-#include "dataset.h"
+#include "store/dataset.h"
 #include "options.h"
-#include "trainer.h"
+#include "train/trainer.h"
 
 static const char usage_text[] =
     "usage: kgalign train DATA_DIR -o MODEL [OPTIONS]\n"

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "progress.h"
+#include "base/progress.h"
 
 /* Each subcommand of `kgalign` is one function in its own cli/cmd_*.c file.
  * It receives argv starting at the subcommand name and returns the process

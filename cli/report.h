@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 
-#include "error.h"
-#include "metrics.h"
+#include "base/error.h"
+#include "stats/metrics.h"
 
 /* The evaluation report: one self-contained HTML page (inline CSS and SVG,
  * no external assets, no JavaScript) with the headline metrics, the per-type

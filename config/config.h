@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* The configuration of `kgalign serve`. One option table (config.c) drives
  * the struct, the file parser, the environment, the flags and the --help

@@ -4,8 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#include "aligner.h"
-#include "error.h"
+#include "align/aligner.h"
+#include "base/error.h"
 
 /* The wire format of the alignment service (the contract is
  * proto/openapi.yaml): decoding of the /align and /match request bodies into

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "base/error.h"
 
 static const double bucket_bounds[KGA_METRICS_N_BUCKETS] = {
     KGA_METRICS_BUCKETS};

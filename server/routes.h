@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aligner.h"
+#include "align/aligner.h"
 #include "proto/wire.h"
 
 /* The routes of the service and the work behind /align and /match. The

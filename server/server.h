@@ -2,7 +2,7 @@
 #define KGA_SERVER_H
 
 #include "config/config.h"
-#include "error.h"
+#include "base/error.h"
 
 /* The alignment service: libmicrohttpd in external epoll mode driven by a
  * libuv loop, scoring on libuv's worker pool (docs/service.md).

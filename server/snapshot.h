@@ -3,8 +3,8 @@
 
 #include <stdint.h>
 
-#include "aligner.h"
-#include "error.h"
+#include "align/aligner.h"
+#include "base/error.h"
 
 /* What the service answers from: the two graph stores and the model, opened
  * and fully validated as one kga_aligner_t, with a version number and its

@@ -1,4 +1,4 @@
-/* A test double of core/aligner.h for the server's tests: real graph stores,
+/* A test double of core/align/aligner.h for the server's tests: real graph stores,
  * a fake model, deterministic scores; and the fixture it serves. Included,
  * after tests/server_harness.c (whose data_dir, FIXTURE_CHECK and
  * write_file_atomic() the fixture uses), by tests/test_server.c and
@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aligner.h"
-#include "graph_builder.h"
-#include "store.h"
+#include "align/aligner.h"
+#include "store/graph_builder.h"
+#include "store/store.h"
 
 #define FAKE_MAGIC "kgalign-fake-model "
 /* The version of the model make_fixture() writes. */

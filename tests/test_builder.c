@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph_builder.h"
+#include "store/graph_builder.h"
 
 START_TEST(interns_entities_once)
 {

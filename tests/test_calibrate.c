@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calibrate.h"
+#include "stats/calibrate.h"
 
 /* ------------------------------------------------------------------------
  * Synthetic data

@@ -4,7 +4,7 @@
  * `kgalign eval` and `kgalign align` end to end over real graph stores and
  * a fake aligner defined below.
  *
- * The fake implements every function of core/aligner.h, so the linker never
+ * The fake implements every function of core/align/aligner.h, so the linker never
  * takes the real core/aligner.o from the library (as tests/test_server.c
  * does with tests/server_fake_aligner.c). Its "model" is a text file:
  *   kgalign-fake-eval-model <16 hex digits: version> <threshold>
@@ -22,11 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "aligner.h"
+#include "align/aligner.h"
 #include "cli/commands.h"
-#include "evaluate.h"
-#include "graph_builder.h"
-#include "store.h"
+#include "eval/evaluate.h"
+#include "store/graph_builder.h"
+#include "store/store.h"
 
 #define EPS 1e-9
 #define FAKE_MAGIC "kgalign-fake-eval-model"

@@ -8,14 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fusion.h"
-#include "gnn_ops.h"
-#include "graph_builder.h"
-#include "hash.h"
-#include "metrics.h"
-#include "rng.h"
-#include "sinkhorn.h"
-#include "store.h"
+#include "align/fusion.h"
+#include "gnn/gnn_ops.h"
+#include "store/graph_builder.h"
+#include "base/hash.h"
+#include "stats/metrics.h"
+#include "base/rng.h"
+#include "align/sinkhorn.h"
+#include "store/store.h"
 
 #define REQUIRE(cond, ...)             \
     do {                               \

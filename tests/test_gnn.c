@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "adam.h"
-#include "gnn.h"
-#include "gnn_train.h"
-#include "graph_builder.h"
-#include "rng.h"
-#include "sampler.h"
-#include "store.h"
+#include "gnn/adam.h"
+#include "gnn/gnn.h"
+#include "train/gnn_train.h"
+#include "store/graph_builder.h"
+#include "base/rng.h"
+#include "gnn/sampler.h"
+#include "store/store.h"
 
 /* ------------------------------------------------------------------------
  * Sampler

@@ -1,4 +1,4 @@
-/* Finite-difference checks of every GNN operator (core/gnn_ops.h) and of
+/* Finite-difference checks of every GNN operator (core/gnn/gnn_ops.h) and of
  * the whole model's loss gradient with respect to every parameter tensor.
  *
  * Each operator check draws small random inputs, forms the scalar
@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gnn.h"
-#include "gnn_ops.h"
-#include "rng.h"
-#include "sampler.h"
+#include "gnn/gnn.h"
+#include "gnn/gnn_ops.h"
+#include "base/rng.h"
+#include "gnn/sampler.h"
 
 #define STEP 1e-3
 #define ATOL 1e-3

@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "import.h"
-#include "line_reader.h"
-#include "links.h"
-#include "names.h"
-#include "store.h"
+#include "import/import.h"
+#include "base/line_reader.h"
+#include "store/links.h"
+#include "import/names.h"
+#include "store/store.h"
 
 /* The fixtures are kept with a ".txt" suffix (so that no file in the
  * repository carries a benchmark file's name) and laid out under their real

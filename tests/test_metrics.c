@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli/report.h"
-#include "metrics.h"
+#include "stats/metrics.h"
 
 #define EPS 1e-12
 

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hash.h"
-#include "model_file.h"
+#include "base/hash.h"
+#include "model/model_file.h"
 
 static char tmp_dir[] = "/tmp/kga_test_model.XXXXXX";
 

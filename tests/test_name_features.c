@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "graph_builder.h"
-#include "hash.h"
-#include "name_features.h"
-#include "sparse.h"
-#include "store.h"
+#include "store/graph_builder.h"
+#include "base/hash.h"
+#include "features/name_features.h"
+#include "features/sparse.h"
+#include "store/store.h"
 
 /* For checks inside long loops: ck_assert records every passing check,
  * which makes loops of thousands slow; this one only acts on failure. */

@@ -41,8 +41,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "aligner.h"
-#include "store.h"
+#include "align/aligner.h"
+#include "store/store.h"
 
 #include "server_harness.c"
 

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hash.h"
-#include "store.h"
-#include "store_format.h"
+#include "base/hash.h"
+#include "store/store.h"
+#include "store/store_format.h"
 
 static char tmp_dir[] = "/tmp/kga_test_store.XXXXXX";
 

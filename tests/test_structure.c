@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gnn_ops.h"
-#include "graph_builder.h"
-#include "rng.h"
-#include "store.h"
-#include "structure.h"
+#include "gnn/gnn_ops.h"
+#include "store/graph_builder.h"
+#include "base/rng.h"
+#include "store/store.h"
+#include "features/structure.h"
 
 #define REQUIRE(cond, ...)             \
     do {                               \

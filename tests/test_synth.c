@@ -1,5 +1,5 @@
-/* Tests of the synthetic pair generator (core/synth.c, cli/cmd_synth.c) and
- * of the seeded generator it draws from (core/rng.c). Most tests generate a
+/* Tests of the synthetic pair generator (core/synth/synth.c, cli/cmd_synth.c) and
+ * of the seeded generator it draws from (core/base/rng.c). Most tests generate a
  * small pair into a temporary directory and read it back as a user would:
  * as TSV files, knowing only the documented layout and schema. */
 #include <check.h>
@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "rng.h"
-#include "synth.h"
-#include "synth_lists.h"
-#include "synth_names.h"
+#include "base/rng.h"
+#include "synth/synth.h"
+#include "synth/synth_lists.h"
+#include "synth/synth_names.h"
 
 /* For checks inside loops: ck_assert reports every passing check to the
  * parent process, which costs a system call each; this one is silent until

@@ -32,9 +32,9 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "import.h"
-#include "links.h"
-#include "store.h"
+#include "import/import.h"
+#include "store/links.h"
+#include "store/store.h"
 
 /* Files a source directory may hold: both layouts (so that each reader's
  * "looks like the other layout" hints run too) and a second fold. */

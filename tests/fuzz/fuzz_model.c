@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "hash.h"
-#include "model_file.h"
+#include "base/hash.h"
+#include "model/model_file.h"
 
 /* Header fields (docs/model-format.md). */
 #define FUZZ_MODEL_FILE_SIZE 16

@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "hash.h"
-#include "store.h"
-#include "store_format.h"
+#include "base/hash.h"
+#include "store/store.h"
+#include "store/store_format.h"
 
 static const int fuzz_store_codes[] = {
     KGA_ETRUNCATED, KGA_EMAGIC,  KGA_EENDIAN, KGA_EVERSION, KGA_EFORMAT,

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
+#include "base/error.h"
 
 __attribute__((format(printf, 1, 2), unused)) static int
 fuzz_fail(const char *fmt, ...)

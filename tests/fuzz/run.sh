@@ -61,7 +61,7 @@ LIBS="-lopenblas -ljansson -lm -lpthread"
 # ---- build: the library sources once, then one binary per harness ----
 mkdir -p "$OUT/obj"
 export CC CFLAGS OUT
-newest_header=$(ls -t core/*.h proto/*.h config/*.h | head -n 1)
+newest_header=$(ls -t core/*/*.h proto/*.h config/*.h | head -n 1)
 compile() {
   local src=$1 obj
   obj="$OUT/obj/$(echo "${1%.c}" | tr / _).o"
@@ -74,12 +74,12 @@ export -f compile
 export newest_header
 echo "building the library with $CC (ASan, UBSan, libFuzzer coverage)"
 # No main() in these directories; cli/ and server/ are not needed.
-if ! printf '%s\n' core/*.c proto/*.c config/*.c |
+if ! printf '%s\n' core/*/*.c proto/*.c config/*.c |
      xargs -P "$(nproc)" -I{} bash -c 'compile {}'; then
   echo "run.sh: building the library failed" >&2
   exit 1
 fi
-objs=$(for src in core/*.c proto/*.c config/*.c; do
+objs=$(for src in core/*/*.c proto/*.c config/*.c; do
          printf '%s/obj/%s.o ' "$OUT" "$(echo "${src%.c}" | tr / _)"
        done)
 for h in $HARNESSES; do

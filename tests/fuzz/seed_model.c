@@ -6,7 +6,7 @@
  *   seed_model OUT.kgm */
 #include <stdio.h>
 
-#include "model_file.h"
+#include "model/model_file.h"
 
 int main(int argc, char **argv)
 {

@@ -1,0 +1,421 @@
+/* The trained aligner: stores + model file -> the scorer, rebuilt exactly as
+ * training left it (scorer.h), behind the thread-safe interface the tools
+ * and the server share. */
+#include "align/aligner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_file.h"
+#include "model/model_layout.h"
+#include "align/model_settings.h"
+#include "features/name_features.h"
+#include "align/scorer.h"
+
+struct kga_aligner {
+    kga_store_t *store[2];
+    kga_model_t *file;
+    kga_scorer_t scorer;
+    kga_pool_t *pool;
+    float threshold;
+    char version[17];
+};
+
+const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a)
+{
+    return &a->scorer;
+}
+
+const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side)
+{
+    return a->store[side];
+}
+
+const char *kga_aligner_model_version(const kga_aligner_t *a)
+{
+    return a->version;
+}
+
+float kga_aligner_threshold(const kga_aligner_t *a)
+{
+    return a->threshold;
+}
+
+static int check_fingerprints(const kga_aligner_t *a, kga_err_t *err)
+{
+    const uint64_t *prints = NULL;
+    int rc = kga_model_require_u64s(a->file, KGA_SEC_FINGERPRINTS, 2,
+                                    &prints, err);
+    if (rc != 0)
+        return rc;
+    for (int side = 0; side < 2; side++)
+        if (prints[side] != kga_store_fingerprint(a->store[side]))
+            return kga_err_set(
+                err, KGA_EMISMATCH,
+                "%s: trained on another %s store (fingerprint %016llx, "
+                "%s has %016llx)",
+                kga_model_path(a->file), side == 0 ? "left" : "right",
+                (unsigned long long)prints[side],
+                kga_store_path(a->store[side]),
+                (unsigned long long)kga_store_fingerprint(a->store[side]));
+    return 0;
+}
+
+/* Reads a section of u32 pairs (left, right, ...). */
+static int get_pairs(const kga_model_t *m, const char *name,
+                     const uint32_t **pairs, size_t *n, kga_err_t *err)
+{
+    size_t count = 0;
+    *pairs = kga_model_get_u32s(m, name, &count);
+    if (*pairs == NULL || count % 2 != 0)
+        return kga_err_set(err, KGA_EFORMAT,
+                           "%s: section '%s' is missing or not pairs",
+                           kga_model_path(m), name);
+    *n = count / 2;
+    return 0;
+}
+
+static int get_doubles(const kga_model_t *m, const char *name, size_t n,
+                       double **out, kga_err_t *err)
+{
+    const uint64_t *bits = NULL;
+    int rc = kga_model_require_u64s(m, name, n, &bits, err);
+    if (rc != 0)
+        return rc;
+    *out = malloc((n ? n : 1) * sizeof **out);
+    if (*out == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    memcpy(*out, bits, n * sizeof **out);
+    return 0;
+}
+
+static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
+{
+    const kga_model_t *m = a->file;
+    kga_fusion_params_t fp;
+    kga_fusion_state_t st;
+    memset(&st, 0, sizeof st);
+    double *lu = NULL, *lv = NULL, wn = 0;
+    const uint32_t *seeds;
+    kga_fusion_t *fusion = NULL;
+    int rc = kga_settings_get_fusion(m, &fp, err);
+    if (!rc)
+        rc = kga_model_kv_get_double(m, KGA_KEY_NAME_WEIGHT, &wn, err);
+    if (!rc)
+        rc = kga_model_kv_get_double(m, KGA_KEY_TAU, &st.tau, err);
+    if (!rc)
+        rc = get_pairs(m, KGA_SEC_SEEDS, &seeds, &st.n_seeds, err);
+    if (!rc)
+        rc = get_doubles(m, KGA_SEC_LU, kga_store_entity_count(a->store[0]),
+                         &lu, err);
+    if (!rc)
+        rc = get_doubles(m, KGA_SEC_LV, kga_store_entity_count(a->store[1]),
+                         &lv, err);
+    if (rc == 0) {
+        fp.threads = threads;
+        st.name_weight = (float)wn;
+        st.seeds = (const kga_pair_t *)(const void *)seeds;
+        st.lu = lu;
+        st.lv = lv;
+        rc = kga_fusion_rebuild(a->store[0], a->store[1], &fp, &st, &fusion,
+                                err);
+    }
+    free(lu);
+    free(lv);
+    if (rc == 0)
+        kga_scorer_init(&a->scorer, a->store[0], a->store[1], fusion);
+    return rc;
+}
+
+static int load_gnn(kga_aligner_t *a, int threads, kga_err_t *err)
+{
+    const kga_model_t *m = a->file;
+    kga_gnn_config_t cfg;
+    const uint32_t *anchors;
+    size_t n_anchors;
+    int rc = kga_settings_get_gnn(m, &cfg, err);
+    if (!rc)
+        rc = get_pairs(m, KGA_SEC_ANCHORS, &anchors, &n_anchors, err);
+    if (!rc)
+        rc = kga_scorer_gnn_new(&a->scorer, &cfg,
+                                (const kga_pair_t *)(const void *)anchors,
+                                n_anchors, err);
+    size_t nt = rc == 0 ? kga_gnn_tensor_count(a->scorer.gnn) : 0;
+    for (size_t i = 0; rc == 0 && i < nt; i++) {
+        kga_gnn_tensor_t t;
+        if ((rc = kga_gnn_tensor(a->scorer.gnn, i, &t)) != 0)
+            return kga_err_set(err, rc, "GNN tensor %zu", i);
+        if (t.type != KGA_TENSOR_F32)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s%s", KGA_SEC_GNN_PREFIX, t.name);
+        uint64_t shape[3] = {t.dims[0], t.dims[1], t.dims[2]};
+        const float *data;
+        rc = kga_model_require_tensor(m, name, t.rank, shape, &data, err);
+        if (rc == 0)
+            memcpy(t.data, data, t.count * sizeof(float));
+    }
+    if (rc == 0)
+        rc = kga_scorer_gnn_cache(&a->scorer, threads, err);
+    return rc;
+}
+
+static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
+                       kga_err_t *err)
+{
+    const kga_model_t *m = a->file;
+    int64_t format = 0, has_gnn = 0;
+    double threshold = 0.5;
+    int rc = kga_model_kv_get_int(m, KGA_KEY_FORMAT, &format, err);
+    if (rc != 0)
+        return rc;
+    if (format != KGA_ALIGN_MODEL_FORMAT)
+        return kga_err_set(err, KGA_EVERSION,
+                           "%s: model format %lld, this kgalign reads %d",
+                           kga_model_path(m), (long long)format,
+                           KGA_ALIGN_MODEL_FORMAT);
+    if ((rc = kga_model_kv_get_int(m, KGA_KEY_GNN, &has_gnn, err)) ||
+        (rc = kga_model_kv_get_double(m, KGA_KEY_THRESHOLD, &threshold,
+                                      err)))
+        return rc;
+    if ((rc = check_fingerprints(a, err)) || (rc = load_fusion(a, o->threads,
+                                                                err)))
+        return rc;
+    if (has_gnn && (rc = load_gnn(a, o->threads, err)) != 0)
+        return rc;
+    size_t count = 0;
+    const uint64_t *shape = NULL;
+    uint32_t ndim = 0;
+    const float *lr = kga_model_tensor(m, KGA_SEC_LOGREG, &shape, &ndim);
+    if (lr != NULL)
+        count = ndim == 1 ? shape[0] : 0;
+    if (lr == NULL ||
+        (rc = kga_logreg_unpack(lr, count, &a->scorer.logreg, err)) != 0)
+        return lr == NULL ? kga_err_set(err, KGA_EFORMAT,
+                                        "%s: no '%s' section",
+                                        kga_model_path(m), KGA_SEC_LOGREG)
+                          : rc;
+    if (a->scorer.logreg.dim != KGA_SCORER_FEATURES)
+        return kga_err_set(err, KGA_EFORMAT,
+                           "%s: scorer has %u features, expected %u",
+                           kga_model_path(m), a->scorer.logreg.dim,
+                           KGA_SCORER_FEATURES);
+    a->scorer.has_logreg = 1;
+    a->threshold = o->threshold >= 0 ? o->threshold : (float)threshold;
+    return 0;
+}
+
+int kga_aligner_open(const char *left_store, const char *right_store,
+                     const char *model_path,
+                     const kga_aligner_options_t *options,
+                     kga_aligner_t **out, kga_err_t *err)
+{
+    kga_aligner_options_t defaults = {0, -1.0f};
+    const kga_aligner_options_t *o = options ? options : &defaults;
+    *out = NULL;
+    kga_aligner_t *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    int rc;
+    if ((rc = kga_store_open(left_store, &a->store[0], err)) ||
+        (rc = kga_store_open(right_store, &a->store[1], err)) ||
+        (rc = kga_model_open(model_path, &a->file, err)))
+        goto fail;
+    if ((rc = kga_pool_new(o->threads, &a->pool)) != 0) {
+        kga_err_set(err, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = load_scorer(a, o, err)) != 0)
+        goto fail;
+    snprintf(a->version, sizeof a->version, "%016llx",
+             (unsigned long long)kga_model_checksum(a->file));
+    *out = a;
+    return 0;
+fail:
+    kga_aligner_close(a);
+    return rc;
+}
+
+void kga_aligner_close(kga_aligner_t *a)
+{
+    if (a == NULL)
+        return;
+    kga_scorer_destroy(&a->scorer);
+    kga_pool_free(a->pool);
+    kga_model_close(a->file);
+    kga_store_close(a->store[0]);
+    kga_store_close(a->store[1]);
+    free(a);
+}
+
+static kga_pair_score_t score_of(const kga_aligner_t *a, const float *f)
+{
+    double logit = kga_scorer_logit(&a->scorer, f);
+    kga_pair_score_t s;
+    s.distance = (float)-logit;
+    s.probability = (float)(1.0 / (1.0 + exp(-logit)));
+    s.match = s.probability >= a->threshold;
+    return s;
+}
+
+#define SCORE_SLICE 64
+
+void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
+                       const uint32_t *right, size_t n,
+                       kga_pair_score_t *out)
+{
+    float f[SCORE_SLICE * KGA_SCORER_FEATURES];
+    for (size_t begin = 0; begin < n; begin += SCORE_SLICE) {
+        size_t m = n - begin < SCORE_SLICE ? n - begin : SCORE_SLICE;
+        kga_scorer_features(&a->scorer, left + begin, right + begin, m, f);
+        for (size_t k = 0; k < m; k++)
+            out[begin + k] = score_of(a, f + k * KGA_SCORER_FEATURES);
+    }
+}
+
+/* Orders candidates by distance, then by external id, so that ties never
+ * follow internal ids. */
+static _Thread_local const kga_store_t *sort_store;
+
+/* Candidates kga_aligner_match() reranks at least. */
+#define MATCH_POOL 32u
+
+static int cand_cmp(const void *pa, const void *pb)
+{
+    const kga_candidate_t *x = pa, *y = pb;
+    if (x->entity == UINT32_MAX || y->entity == UINT32_MAX)
+        return (x->entity == UINT32_MAX) - (y->entity == UINT32_MAX);
+    if (x->score.distance != y->score.distance)
+        return x->score.distance < y->score.distance ? -1 : 1;
+    const char *ix = kga_store_entity_ext_id(sort_store, x->entity);
+    const char *iy = kga_store_entity_ext_id(sort_store, y->entity);
+    return strcmp(ix, iy);
+}
+
+static void rerank(const kga_aligner_t *a, kga_side_t other, uint32_t query,
+                   kga_side_t query_side, kga_candidate_t *c, size_t k)
+{
+    uint32_t left[KGA_FUSION_MAX_TOPK] = {0}, right[KGA_FUSION_MAX_TOPK] = {0};
+    size_t n = 0;
+    for (size_t r = 0; r < k && c[r].entity != UINT32_MAX; r++, n++) {
+        left[n] = query_side == KGA_SIDE_LEFT ? query : c[r].entity;
+        right[n] = query_side == KGA_SIDE_LEFT ? c[r].entity : query;
+    }
+    kga_pair_score_t scores[KGA_FUSION_MAX_TOPK];
+    kga_aligner_score(a, left, right, n, scores);
+    for (size_t r = 0; r < n; r++)
+        c[r].score = scores[r];
+    sort_store = a->store[other];
+    qsort(c, n, sizeof *c, cand_cmp);
+}
+
+int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
+                     size_t nl, const uint32_t *rights, size_t nr, size_t k,
+                     kga_candidate_t *out, kga_err_t *err)
+{
+    if (k == 0 || k > KGA_FUSION_MAX_TOPK)
+        return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
+                           KGA_FUSION_MAX_TOPK);
+    uint32_t *idx = malloc((nl ? nl : 1) * k * sizeof *idx);
+    float *score = malloc((nl ? nl : 1) * k * sizeof *score);
+    int rc = KGA_ENOMEM;
+    if (idx == NULL || score == NULL) {
+        kga_err_set(err, rc, "out of memory");
+        goto out;
+    }
+    rc = kga_fusion_topk(a->scorer.fusion, lefts, nl, rights, nr, k,
+                         a->pool, idx, score, err);
+    if (rc != 0)
+        goto out;
+    for (size_t q = 0; q < nl; q++) {
+        kga_candidate_t *c = out + q * k;
+        for (size_t r = 0; r < k; r++)
+            c[r].entity = idx[q * k + r];
+        rerank(a, KGA_SIDE_RIGHT, lefts[q], KGA_SIDE_LEFT, c, k);
+    }
+out:
+    free(idx);
+    free(score);
+    return rc;
+}
+
+/* Right-side queries: the fusion generates left-to-right candidates only,
+ * so a right entity is compared with every left entity by S directly. */
+size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
+                         uint32_t ent, size_t k, kga_candidate_t *out)
+{
+    if (k == 0)
+        return 0;
+    if (k > KGA_FUSION_MAX_TOPK)
+        k = KGA_FUSION_MAX_TOPK;
+    /* The full model reranks a pool wider than k: the fused score's k best
+     * need not hold the model's k best, and the pool costs little beside
+     * the pass over the other side's features that finds it. */
+    size_t pool = k < MATCH_POOL ? MATCH_POOL : k;
+    uint32_t *idx = malloc(pool * sizeof *idx);
+    float *score = malloc(pool * sizeof *score);
+    kga_candidate_t *cand = malloc(pool * sizeof *cand);
+    int q = side == KGA_SIDE_RIGHT;
+    size_t n = 0;
+    if (idx == NULL || score == NULL || cand == NULL ||
+        kga_fusion_topk_one(a->scorer.fusion, q, ent, pool, idx, score,
+                            NULL) != 0)
+        goto out;
+    for (size_t r = 0; r < pool; r++)
+        cand[r].entity = idx[r];
+    if (q)
+        rerank(a, KGA_SIDE_LEFT, ent, KGA_SIDE_RIGHT, cand, pool);
+    else
+        rerank(a, KGA_SIDE_RIGHT, ent, KGA_SIDE_LEFT, cand, pool);
+    for (; n < k && cand[n].entity != UINT32_MAX; n++)
+        out[n] = cand[n];
+    for (size_t r = n; r < k; r++)
+        out[r].entity = UINT32_MAX;
+out:
+    free(cand);
+    free(score);
+    free(idx);
+    return n;
+}
+
+size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
+                           uint32_t right, kga_evidence_t *out, size_t cap)
+{
+    const kga_scorer_t *s = &a->scorer;
+    if (s->gnn == NULL || s->cache == NULL || cap == 0)
+        return 0;
+    enum { MAX_EVIDENCE = 64 };
+    kga_gnn_evidence_t ev[MAX_EVIDENCE];
+    size_t n = 0;
+    if (kga_gnn_explain(s->gnn, s->cache, left, right, ev,
+                        cap < MAX_EVIDENCE ? cap : MAX_EVIDENCE, &n,
+                        NULL) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        kga_evidence_t *e = &out[i];
+        e->left_neighbour = ev[i].left_nbr;
+        e->right_neighbour = ev[i].right_nbr;
+        e->weight = ev[i].weight;
+        /* Model relation ids back to (store relation, direction). */
+        e->left_relation = e->right_relation = UINT32_MAX;
+        e->left_dir = e->right_dir = KGA_DIR_OUT;
+        for (int side = 0; side < 2; side++) {
+            uint32_t want = side == 0 ? ev[i].left_rel : ev[i].right_rel;
+            size_t nrel = 2 * (size_t)kga_store_relation_count(s->store[side]);
+            for (size_t r = 0; r < nrel; r++)
+                if (s->relmap[side][r] == want) {
+                    if (side == 0) {
+                        e->left_relation = (uint32_t)(r / 2);
+                        e->left_dir = (kga_dir_t)(r % 2);
+                    } else {
+                        e->right_relation = (uint32_t)(r / 2);
+                        e->right_dir = (kga_dir_t)(r % 2);
+                    }
+                    break;
+                }
+        }
+    }
+    return n;
+}

@@ -1,0 +1,191 @@
+#ifndef KGA_FUSION_H
+#define KGA_FUSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/pool.h"
+#include "features/name_features.h"
+#include "base/progress.h"
+#include "store/store.h"
+#include "features/structure.h"
+
+/* The fused aligner: structural features (structure.h) and the TF-IDF name
+ * channel (name_features.h) scored together, normalised by sparse Sinkhorn
+ * (sinkhorn.h), and bootstrapped from its own confident pairs. No
+ * gradient training: a few rounds of propagation and matrix products.
+ *
+ * Domain. L = left entities in no training link, R = right entities in no
+ * training link. Validation links stay in the domain as unlabelled
+ * entities; they only decide whether the names are usable and when to
+ * stop. Test links are never seen here.
+ *
+ * Scores. For a pair (i, j):
+ *     S(i, j)     = F_i . F_j + wn * namecos(i, j)
+ *     log P(i, j) = S(i, j) / tau + lu[i] + lv[j]
+ * F are the structural features of the final seed list, wn is 0 or
+ * params.name_weight (names unusable or usable), lu and lv the Sinkhorn
+ * scalings. Both formulas are defined for ANY pair, so a service scores a
+ * pair exactly as the evaluator does.
+ *
+ * Training (kga_fusion_train). wn: name-only validation Hits@1 (each
+ * validation left entity ranked against all of R, ties against) below
+ * name_threshold gives wn = 0. Then rounds, the first from the training
+ * links alone:
+ *   1. F from the current seeds;
+ *   2. candidates: for each left entity of L its topk right entities of R
+ *      by S (kga_fusion_topk);
+ *   3. Sinkhorn over those candidates -> lu, lv on the domain;
+ *   4. validation Hits@1 by log P over the candidates (a true match
+ *      outside them is a miss);
+ *   5. new seeds = training links + every mutual argmax pair of P
+ *      (recomputed from scratch each round).
+ * After `rounds` extra rounds, or once validation Hits@1 gains less than
+ * min_gain over the previous round, the best round's state is kept.
+ *
+ * Fallbacks, so that lu and lv exist for every entity. Let c be the median
+ * over the rows of L of lu + rowmax / tau (rowmax: the row's best S; c is
+ * the typical log scale Sinkhorn gave a row). The left entity of a training
+ * link (i, i') gets lu = -S(i, i') / tau + c, so that a training pair
+ * scores like a typical confident match; a row of L without candidates
+ * gets lu = -m / tau + c, m the median rowmax. A right entity that no row
+ * of L chose as a candidate (training entities included) gets the median
+ * lv of those that were chosen.
+ * Without validation links, the names are used and all rounds run.
+ *
+ * Nothing depends on internal ids: ties are broken by hashes of external
+ * ids. Everything is deterministic, also in the number of threads. */
+
+#define KGA_FUSION_MAX_ROUNDS 16u
+#define KGA_FUSION_MAX_TOPK 1024u
+
+typedef struct {
+    kga_structure_params_t structure;
+    kga_name_feature_params_t names;
+    float name_weight;       /* wn when the names are usable (1) */
+    double name_threshold;   /* usable: name-only valid Hits@1 >= this (0.2) */
+    uint32_t topk;           /* candidates per left entity (50) */
+    double tau;              /* Sinkhorn temperature (0.02) */
+    uint32_t sinkhorn_iters; /* (20) */
+    uint32_t rounds;         /* bootstrapping rounds after the first (3) */
+    double min_gain;         /* stop when valid Hits@1 gains less (0.003) */
+    int threads;             /* training threads; <= 0: one per CPU (0) */
+} kga_fusion_params_t;
+
+/* What one round did. */
+typedef struct {
+    uint32_t seeds;         /* pairs its features were built from */
+    uint32_t pseudo_seeds;  /* mutual-argmax pairs it proposed */
+    uint32_t relations_aligned; /* right directed relations aligned */
+    double valid_hits1;     /* validation Hits@1 by log P */
+    double seconds;         /* wall time, of which: */
+    double features_seconds, candidates_seconds, sinkhorn_seconds;
+} kga_fusion_round_t;
+
+/* What training did, for logs and reports. */
+typedef struct {
+    uint32_t domain_left, domain_right; /* |L|, |R| */
+    uint32_t valid_used;     /* validation links inside the domain */
+    double name_valid_hits1; /* name-only validation Hits@1 */
+    float name_weight;       /* wn chosen */
+    uint32_t n_rounds;       /* rounds run */
+    uint32_t best_round;     /* the round whose state was kept */
+    kga_fusion_round_t round[KGA_FUSION_MAX_ROUNDS];
+    double names_seconds, fallback_seconds, seconds;
+} kga_fusion_report_t;
+
+/* Everything training decides: with the stores and the parameters it
+ * rebuilds the scorer exactly (kga_fusion_rebuild). */
+typedef struct {
+    float name_weight;        /* wn */
+    double tau;
+    const kga_pair_t *seeds;  /* training links + pseudo-seeds */
+    size_t n_seeds;
+    const double *lu;         /* left entity count entries */
+    const double *lv;         /* right entity count entries */
+} kga_fusion_state_t;
+
+typedef struct kga_fusion kga_fusion_t;
+
+/* Fills *p with the defaults (the prototype's, the same for every data
+ * set: DBP15K fr_en and OpenEA D-Y-15K reach their targets with them). */
+void kga_fusion_params_init(kga_fusion_params_t *p);
+
+/* 0 when *p is usable, else KGA_EINVAL with a message naming the field. */
+int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err);
+
+/* Trains on the training links (1:1, internal ids) with the validation
+ * links (may be empty) for the decisions above. progress (may be NULL) gets
+ * stages "names", "features", "candidates", "sinkhorn", "fallback" with
+ * done = the round, total = the most rounds. report may be NULL. The
+ * result is owned by the caller (kga_fusion_free) and does not refer to the
+ * stores. On failure *out is NULL and err says why: KGA_EINVAL (parameters,
+ * an id out of range, links not 1:1), KGA_ELIMIT, KGA_ENOMEM. */
+int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
+                     const kga_pair_t *train, size_t n_train,
+                     const kga_pair_t *valid, size_t n_valid,
+                     const kga_fusion_params_t *p,
+                     const kga_progress_t *progress, kga_fusion_t **out,
+                     kga_fusion_report_t *report, kga_err_t *err);
+
+/* Rebuilds the scorer of a training run from its state (copied) without
+ * training: the same stores and structure / name parameters give bit for
+ * bit the same features and scores, for any number of threads (p->threads
+ * threads are used while building). p's Sinkhorn and round settings are
+ * not used: tau and wn come from the state. Errors as kga_fusion_train,
+ * and KGA_EINVAL when lu or lv hold a non-finite value. */
+int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
+                       const kga_fusion_params_t *p,
+                       const kga_fusion_state_t *state, kga_fusion_t **out,
+                       kga_err_t *err);
+
+/* The state, pointing into f (valid until kga_fusion_free). */
+void kga_fusion_get_state(const kga_fusion_t *f, kga_fusion_state_t *out);
+
+/* Entity count of a side (KGA_TFIDF_LEFT / KGA_TFIDF_RIGHT). */
+uint32_t kga_fusion_entities(const kga_fusion_t *f, int side);
+
+/* The feature matrix of a side, entity count x *width floats, owned by f. */
+const float *kga_fusion_features(const kga_fusion_t *f, int side,
+                                 uint32_t *width);
+
+/* The name model, owned by f. */
+const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f);
+
+/* S(i, j) and log P(i, j) of one pair (ids in range). Thread-safe,
+ * allocation-free; the values kga_fusion_topk() gives bit for bit. */
+float kga_fusion_score(const kga_fusion_t *f, uint32_t left, uint32_t right);
+double kga_fusion_log_p(const kga_fusion_t *f, uint32_t left,
+                        uint32_t right);
+
+/* Candidates: for each of the nl left entities lefts[q], the k right
+ * entities among rights[] (distinct; NULL: all right entities, nr
+ * ignored) with the highest S, best first, in out_idx[q*k ..] (right
+ * entity ids) and out_score[q*k ..] (S). They are found as the union of the
+ * k best by F_i . F_j (an sgemm over blocks of rows, never the whole
+ * matrix) and, when wn > 0, the k best by name cosine, each scored exactly;
+ * ties go to the lower hash of the right external id. Slots beyond the
+ * candidates are UINT32_MAX / -INFINITY. Runs on pool (NULL: the calling
+ * thread); not to be called from several threads at once (OpenBLAS
+ * threading is a process setting). Returns 0, KGA_EINVAL (an id out of
+ * range, a repeated right entity, k > KGA_FUSION_MAX_TOPK), KGA_ELIMIT or
+ * KGA_ENOMEM. */
+int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
+                    const uint32_t *rights, size_t nr, size_t k,
+                    kga_pool_t *pool, uint32_t *out_idx, float *out_score,
+                    kga_err_t *err);
+
+/* The k best candidates of the other side for one entity `ent` of side
+ * `side` (0 left, 1 right), as kga_fusion_topk() finds them for a left
+ * entity and all right ones (the same results for side 0), on the calling
+ * thread: the query of the service's /match. Safe to call from several
+ * threads at once when OpenBLAS runs single-threaded (the service sets
+ * it so). Errors as kga_fusion_topk(). */
+int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
+                        size_t k, uint32_t *out_idx, float *out_score,
+                        kga_err_t *err);
+
+void kga_fusion_free(kga_fusion_t *f);
+
+#endif

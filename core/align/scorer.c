@@ -1,0 +1,189 @@
+#include "align/scorer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "features/name_features.h"
+#include "base/rng.h"
+#include "gnn/sampler.h"
+#include "align/sinkhorn.h"
+
+/* Seed of the projection: a constant, so that a model file needs no copy
+ * of the matrix and every build of the scorer projects alike. */
+#define PROJECTION_SEED UINT64_C(0x6b67612d70726f6a)
+
+void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
+                     const kga_store_t *right, kga_fusion_t *fusion)
+{
+    memset(s, 0, sizeof *s);
+    s->store[0] = left;
+    s->store[1] = right;
+    s->fusion = fusion;
+    kga_fusion_state_t state;
+    kga_fusion_get_state(fusion, &state);
+    s->use_names = state.name_weight > 0.0f;
+}
+
+/* A width x KGA_SCORER_FIXED_DIM Gaussian matrix scaled by 1/sqrt(dim). */
+static float *projection_new(uint32_t width)
+{
+    size_t n = (size_t)width * KGA_SCORER_FIXED_DIM;
+    float *g = malloc(n * sizeof *g);
+    if (g == NULL)
+        return NULL;
+    kga_rng_t rng;
+    kga_rng_init(&rng, PROJECTION_SEED, 0);
+    const double scale = 1.0 / sqrt((double)KGA_SCORER_FIXED_DIM);
+    for (size_t i = 0; i < n; i++) {
+        /* Box-Muller; 1 - u keeps the logarithm finite. */
+        double u = 1.0 - kga_rng_unit(&rng), v = kga_rng_unit(&rng);
+        g[i] = (float)(scale * sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v));
+    }
+    return g;
+}
+
+static int project_features(kga_scorer_t *s, int side, const float *g,
+                            uint32_t width)
+{
+    uint32_t n = kga_store_entity_count(s->store[side]);
+    const float *f = kga_fusion_features(s->fusion, side, &width);
+    s->fixed[side] = malloc(((size_t)n * KGA_SCORER_FIXED_DIM + 1) *
+                            sizeof(float));
+    if (s->fixed[side] == NULL)
+        return KGA_ENOMEM;
+    if (n > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n,
+                    KGA_SCORER_FIXED_DIM, (int)width, 1.0f, f, (int)width, g,
+                    KGA_SCORER_FIXED_DIM, 0.0f, s->fixed[side],
+                    KGA_SCORER_FIXED_DIM);
+    return 0;
+}
+
+/* Level-0 inputs of one side: the projected features and the name rows. */
+static void side_inputs(kga_scorer_t *s, int side)
+{
+    kga_gnn_side_t *in = &s->data.side[side];
+    in->nbrs = s->nbrs[side];
+    in->fixed = s->fixed[side];
+    if (s->use_names && s->learned_names) {
+        const kga_csr_t *m = kga_tfidf_matrix(kga_fusion_names(s->fusion),
+                                              side);
+        in->name_off = m->indptr;
+        in->name_bucket = m->indices;
+        in->name_weight = m->data;
+    }
+}
+
+int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
+                       const kga_pair_t *anchors, size_t n_anchors,
+                       kga_err_t *err)
+{
+    int rc;
+    s->learned_names = s->use_names && cfg->dim_name > 0;
+    for (int side = 0; side < 2; side++) {
+        size_t n = 2 * (size_t)kga_store_relation_count(s->store[side]);
+        s->relmap[side] = malloc((n ? n : 1) * sizeof(uint32_t));
+        if (s->relmap[side] == NULL)
+            return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    }
+    rc = kga_relmap_build(s->store[0], s->store[1], 1, s->relmap[0],
+                          s->relmap[1], &s->relations);
+    if (rc != 0)
+        return kga_err_set(err, rc, "relation map: %s", kga_strerror(rc));
+    uint32_t width;
+    kga_fusion_features(s->fusion, 0, &width);
+    float *g = projection_new(width);
+    if (g == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    for (int side = 0; side < 2 && rc == 0; side++)
+        rc = project_features(s, side, g, width);
+    free(g);
+    if (rc != 0)
+        return kga_err_set(err, rc, "out of memory");
+    for (int side = 0; side < 2; side++) {
+        rc = kga_nbrs_from_store(s->store[side], s->relmap[side],
+                                 s->relations, &s->nbrs[side]);
+        if (rc != 0)
+            return kga_err_set(err, rc, "neighbour table: %s",
+                               kga_strerror(rc));
+        side_inputs(s, side);
+    }
+    kga_gnn_shape_t shape = {
+        .entities = {kga_store_entity_count(s->store[0]),
+                     kga_store_entity_count(s->store[1])},
+        .relations = s->relations,
+        .fixed_dim = KGA_SCORER_FIXED_DIM,
+        .name_buckets = 0,
+    };
+    if (s->learned_names)
+        shape.name_buckets =
+            kga_tfidf_matrix(kga_fusion_names(s->fusion), 0)->cols;
+    rc = kga_gnn_new(cfg, &shape, anchors, n_anchors, &s->gnn);
+    if (rc != 0)
+        return kga_err_set(err, rc, "GNN: %s", kga_strerror(rc));
+    return kga_gnn_data_check(s->gnn, &s->data, err);
+}
+
+int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err)
+{
+    kga_gnn_cache_free(s->cache);
+    s->cache = NULL;
+    int rc = kga_gnn_cache_build(s->gnn, &s->data, threads, &s->cache);
+    if (rc != 0)
+        return kga_err_set(err, rc, "GNN cache: %s", kga_strerror(rc));
+    return 0;
+}
+
+/* Pairs are scored through the GNN in slices so that the stack buffer for
+ * distances stays small. */
+#define SCORE_SLICE 256
+
+void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
+                         const uint32_t *right, size_t n, float *f)
+{
+    const kga_tfidf_t *names = kga_fusion_names(s->fusion);
+    kga_fusion_state_t st;
+    kga_fusion_get_state(s->fusion, &st);
+    float dist[SCORE_SLICE];
+    for (size_t begin = 0; begin < n; begin += SCORE_SLICE) {
+        size_t m = n - begin < SCORE_SLICE ? n - begin : SCORE_SLICE;
+        if (s->gnn != NULL && s->cache != NULL)
+            kga_gnn_score_pairs(s->gnn, s->cache, left + begin,
+                                right + begin, m, dist, 1);
+        for (size_t k = 0; k < m; k++) {
+            uint32_t i = left[begin + k], j = right[begin + k];
+            float *row = f + (begin + k) * KGA_SCORER_FEATURES;
+            /* log P from S, as kga_fusion_log_p does, without a second
+             * dot product. */
+            float score = kga_fusion_score(s->fusion, i, j);
+            row[0] = (float)kga_sinkhorn_log_p(score, st.tau, st.lu[i],
+                                               st.lv[j]);
+            row[1] = score;
+            row[2] = s->use_names ? kga_tfidf_cosine(names, i, j) : 0.0f;
+            row[3] = s->gnn != NULL && s->cache != NULL ? -dist[k] : 0.0f;
+        }
+    }
+}
+
+double kga_scorer_logit(const kga_scorer_t *s, const float *f)
+{
+    if (s->has_logreg)
+        return kga_logreg_logit(&s->logreg, f);
+    return f[0]; /* before calibration: the fused Sinkhorn score */
+}
+
+void kga_scorer_destroy(kga_scorer_t *s)
+{
+    kga_gnn_cache_free(s->cache);
+    kga_gnn_free(s->gnn);
+    for (int side = 0; side < 2; side++) {
+        kga_nbrs_free(s->nbrs[side]);
+        free(s->relmap[side]);
+        free(s->fixed[side]);
+    }
+    kga_fusion_free(s->fusion);
+    memset(s, 0, sizeof *s);
+}

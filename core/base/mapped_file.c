@@ -1,0 +1,53 @@
+#include "base/mapped_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int kga_map_file(const char *path, const char *what, void **map,
+                 size_t *len, kga_err_t *err)
+{
+    *map = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kga_err_set(err, errno == ENOENT ? KGA_ENOENT : KGA_EIO,
+                           "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = kga_err_set(err, KGA_EIO, "%s: cannot stat: %s", path,
+                         strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        rc = kga_err_set(err, KGA_EINVAL, "%s: is a directory, not a %s",
+                         path, what);
+    else if (!S_ISREG(st.st_mode))
+        rc = kga_err_set(err, KGA_EINVAL, "%s: not a regular file, not a %s",
+                         path, what);
+    else if (st.st_size == 0)
+        rc = kga_err_set(err, KGA_ETRUNCATED,
+                         "%s: empty file (0 bytes), not a %s", path, what);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    size_t n = (size_t)st.st_size;
+    void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (m == MAP_FAILED)
+        return kga_err_set(err, KGA_EIO, "%s: cannot map: %s", path,
+                           strerror(map_errno));
+    *map = m;
+    *len = n;
+    return 0;
+}
+
+void kga_unmap_file(void *map, size_t len)
+{
+    if (map != NULL)
+        munmap(map, len);
+}

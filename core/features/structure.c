@@ -1,0 +1,645 @@
+/* Seed-anchored structural features: the weighted graphs of both sides, the
+ * soft relation alignment the seeds imply, and the propagation itself (see
+ * structure.h for the definitions). */
+#include "features/structure.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gnn/gnn_ops.h"
+#include "base/hash.h"
+#include "base/rng.h"
+
+/* Separate random streams for the anchor vectors and the two directions of
+ * the relation vectors, so that no anchor ever equals a relation vector. */
+#define ANCHOR_SALT 0x3C6EF372FE94F82Bull
+#define RELATION_SALT_HEAD 0xA54FF53A5F1D36F1ull
+#define RELATION_SALT_TAIL 0x510E527FADE682D1ull
+
+/* Rows per pool task: small enough to balance hubs, large enough that the
+ * task hand-out costs nothing. */
+#define ROW_GRAIN 256
+
+#define NO_MATCH UINT32_MAX
+
+/* The graph of one side: every triple appears twice, as an out-edge of its
+ * head (directed relation 2r) and an in-edge of its tail (2r + 1). Self
+ * loops are kept (they count in the relation signature) and skipped by
+ * propagation. */
+typedef struct {
+    uint32_t n;        /* entities */
+    uint32_t nrel;     /* relations; directed ones are 2 * nrel */
+    uint64_t *off;     /* n + 1: edges of i are off[i] .. off[i + 1] - 1 */
+    uint32_t *nbr;     /* the entity at the other end */
+    uint32_t *drel;    /* directed relation */
+    float *w;          /* propagation weight */
+    uint64_t *rel_key; /* nrel: hash of each relation name */
+} side_graph_t;
+
+/* An out-edge of a right entity in (tail, relation) order, to find the
+ * triples between two given entities by binary search. */
+typedef struct {
+    uint32_t tail, rel;
+} tail_edge_t;
+
+struct kga_structure {
+    kga_structure_params_t p;
+    side_graph_t side[2];
+    uint64_t *anchor_key;   /* left entities: hash of the external id */
+    uint64_t *by_tail_off;  /* right entities + 1 */
+    tail_edge_t *by_tail;   /* right out-edges sorted by (tail, rel) */
+};
+
+void kga_structure_params_init(kga_structure_params_t *p)
+{
+    p->dim = 128;
+    p->hops = 6;
+    p->typed_hops = 2;
+    p->signature = 1;
+    p->seed = 7;
+}
+
+int kga_structure_params_check(const kga_structure_params_t *p,
+                               kga_err_t *err)
+{
+    if (p->dim < 2 || p->dim > KGA_STRUCTURE_MAX_DIM || p->dim % 2 != 0)
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: dim must be even and in [2, %u], not %u",
+                           KGA_STRUCTURE_MAX_DIM, p->dim);
+    if (p->hops > KGA_STRUCTURE_MAX_HOPS)
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: hops must be at most %u, not %u",
+                           KGA_STRUCTURE_MAX_HOPS, p->hops);
+    if (p->typed_hops > p->hops + 1)
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: typed_hops (%u) must be <= hops + 1",
+                           p->typed_hops);
+    if (p->signature != 0 && p->signature != 1)
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: signature must be 0 or 1, not %d",
+                           p->signature);
+    return 0;
+}
+
+uint32_t kga_structure_width(const kga_structure_params_t *p)
+{
+    return (1u + p->hops + p->typed_hops + (p->signature ? 1u : 0u)) * p->dim;
+}
+
+uint32_t kga_structure_entities(const kga_structure_t *g, int side)
+{
+    return g->side[side != 0].n;
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+static void side_destroy(side_graph_t *s)
+{
+    free(s->rel_key);
+    free(s->w);
+    free(s->drel);
+    free(s->nbr);
+    free(s->off);
+    memset(s, 0, sizeof *s);
+}
+
+/* Number of distinct relations in edges sorted by (rel, ent), each counted
+ * once into seen[rel]. */
+static void count_distinct_rels(const kga_edge_t *e, uint32_t m,
+                                 uint32_t *seen)
+{
+    for (uint32_t x = 0; x < m; x++)
+        if (x == 0 || e[x].rel != e[x - 1].rel)
+            seen[e[x].rel]++;
+}
+
+static int side_build(const kga_store_t *st, side_graph_t *s, kga_err_t *err)
+{
+    int rc = KGA_ENOMEM;
+    uint32_t n = kga_store_entity_count(st);
+    uint32_t nrel = kga_store_relation_count(st);
+    uint64_t triples = kga_store_triple_count(st);
+    uint32_t *ntri = NULL, *dheads = NULL, *dtails = NULL;
+
+    memset(s, 0, sizeof *s);
+    if (nrel > UINT32_MAX / 2 || triples > (UINT64_MAX / 2) / sizeof(float))
+        return kga_err_set(err, KGA_ELIMIT,
+                           "structure: %s: %u relations, %llu triples",
+                           kga_store_path(st), nrel,
+                           (unsigned long long)triples);
+    s->n = n;
+    s->nrel = nrel;
+    s->off = calloc((size_t)n + 1, sizeof *s->off);
+    s->nbr = malloc((size_t)(2 * triples + 1) * sizeof *s->nbr);
+    s->drel = malloc((size_t)(2 * triples + 1) * sizeof *s->drel);
+    s->w = malloc((size_t)(2 * triples + 1) * sizeof *s->w);
+    s->rel_key = malloc(((size_t)nrel + 1) * sizeof *s->rel_key);
+    ntri = calloc((size_t)nrel + 1, sizeof *ntri);
+    dheads = calloc((size_t)nrel + 1, sizeof *dheads);
+    dtails = calloc((size_t)nrel + 1, sizeof *dtails);
+    if (!s->off || !s->nbr || !s->drel || !s->w || !s->rel_key || !ntri ||
+        !dheads || !dtails)
+        goto fail;
+
+    for (uint32_t r = 0; r < nrel; r++) {
+        const char *name = kga_store_relation_name(st, r);
+        s->rel_key[r] = kga_hash64(name, strlen(name));
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const kga_edge_t *e;
+        uint32_t m = kga_store_edges(st, i, KGA_DIR_OUT, &e);
+        for (uint32_t x = 0; x < m; x++)
+            ntri[e[x].rel]++;
+        count_distinct_rels(e, m, dheads);
+        uint32_t mi = kga_store_edges(st, i, KGA_DIR_IN, &e);
+        count_distinct_rels(e, mi, dtails);
+        s->off[i + 1] = s->off[i] + m + mi;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t at = s->off[i];
+        for (int dir = 0; dir < 2; dir++) {
+            const kga_edge_t *e;
+            uint32_t m = kga_store_edges(st, i, dir ? KGA_DIR_IN : KGA_DIR_OUT,
+                                         &e);
+            for (uint32_t x = 0; x < m; x++, at++) {
+                uint32_t r = e[x].rel;
+                /* The head hears from its tails in proportion to how many
+                 * distinct tails r has per triple, and vice versa. */
+                double distinct = dir ? dheads[r] : dtails[r];
+                s->nbr[at] = e[x].ent;
+                s->drel[at] = 2 * r + (uint32_t)dir;
+                s->w[at] = (float)(distinct / (double)ntri[r]);
+            }
+        }
+    }
+    rc = 0;
+fail:
+    free(dtails);
+    free(dheads);
+    free(ntri);
+    if (rc != 0) {
+        side_destroy(s);
+        kga_err_set(err, rc, "structure: out of memory (%s)",
+                    kga_store_path(st));
+    }
+    return rc;
+}
+
+static int cmp_tail_edge(const void *a, const void *b)
+{
+    const tail_edge_t *x = a, *y = b;
+    if (x->tail != y->tail)
+        return x->tail < y->tail ? -1 : 1;
+    return (x->rel > y->rel) - (x->rel < y->rel);
+}
+
+/* The right out-edges again, each entity's sorted by (tail, rel). */
+static int build_by_tail(kga_structure_t *g)
+{
+    const side_graph_t *s = &g->side[1];
+    g->by_tail_off = calloc((size_t)s->n + 1, sizeof *g->by_tail_off);
+    if (g->by_tail_off == NULL)
+        return KGA_ENOMEM;
+    for (uint32_t i = 0; i < s->n; i++) {
+        uint64_t m = 0;
+        for (uint64_t x = s->off[i]; x < s->off[i + 1]; x++)
+            m += (s->drel[x] & 1u) == 0;
+        g->by_tail_off[i + 1] = g->by_tail_off[i] + m;
+    }
+    g->by_tail =
+        malloc((size_t)(g->by_tail_off[s->n] + 1) * sizeof *g->by_tail);
+    if (g->by_tail == NULL)
+        return KGA_ENOMEM;
+    for (uint32_t i = 0; i < s->n; i++) {
+        tail_edge_t *o = g->by_tail + g->by_tail_off[i];
+        size_t m = 0;
+        for (uint64_t x = s->off[i]; x < s->off[i + 1]; x++)
+            if ((s->drel[x] & 1u) == 0)
+                o[m++] = (tail_edge_t){s->nbr[x], s->drel[x] / 2};
+        qsort(o, m, sizeof *o, cmp_tail_edge);
+    }
+    return 0;
+}
+
+int kga_structure_new(const kga_store_t *left, const kga_store_t *right,
+                      const kga_structure_params_t *p,
+                      kga_structure_t **out, kga_err_t *err)
+{
+    int rc;
+    *out = NULL;
+    if ((rc = kga_structure_params_check(p, err)) != 0)
+        return rc;
+    kga_structure_t *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
+    g->p = *p;
+    if ((rc = side_build(left, &g->side[0], err)) != 0 ||
+        (rc = side_build(right, &g->side[1], err)) != 0)
+        goto fail;
+    uint32_t n0 = g->side[0].n;
+    g->anchor_key = malloc(((size_t)n0 + 1) * sizeof *g->anchor_key);
+    if (g->anchor_key == NULL || (rc = build_by_tail(g)) != 0) {
+        rc = kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < n0; i++) {
+        const char *ext = kga_store_entity_ext_id(left, i);
+        g->anchor_key[i] = kga_hash64(ext, strlen(ext));
+    }
+    *out = g;
+    return 0;
+fail:
+    kga_structure_free(g);
+    return rc;
+}
+
+void kga_structure_free(kga_structure_t *g)
+{
+    if (g == NULL)
+        return;
+    free(g->by_tail);
+    free(g->by_tail_off);
+    free(g->anchor_key);
+    side_destroy(&g->side[1]);
+    side_destroy(&g->side[0]);
+    free(g);
+}
+
+/* ---- random vectors ----------------------------------------------------- */
+
+/* Scales x to unit L2 norm (a zero vector stays zero). The sum runs in
+ * double and in index order. */
+static void normalize(float *x, uint32_t n)
+{
+    double s = 0.0;
+    for (uint32_t k = 0; k < n; k++)
+        s += (double)x[k] * x[k];
+    if (s > 0.0) {
+        float f = (float)(1.0 / sqrt(s));
+        for (uint32_t k = 0; k < n; k++)
+            x[k] *= f;
+    }
+}
+
+/* A unit Gaussian vector (Box-Muller) drawn from (seed, key). */
+static void anchor_vector(uint64_t seed, uint64_t key, float *x, uint32_t d)
+{
+    kga_rng_t r;
+    kga_rng_init(&r, seed ^ ANCHOR_SALT, key);
+    for (uint32_t k = 0; k < d; k += 2) {
+        double u1 = 1.0 - kga_rng_unit(&r); /* (0, 1]: log is finite */
+        double u2 = kga_rng_unit(&r);
+        double rad = sqrt(-2.0 * log(u1));
+        x[k] = (float)(rad * cos(2.0 * M_PI * u2));
+        x[k + 1] = (float)(rad * sin(2.0 * M_PI * u2));
+    }
+    normalize(x, d);
+}
+
+/* A +-1 vector for one direction of the relation with name hash key. */
+static void relation_vector(uint64_t seed, uint64_t key, uint32_t dir,
+                            float *v, uint32_t d)
+{
+    kga_rng_t r;
+    kga_rng_init(&r, seed ^ (dir ? RELATION_SALT_TAIL : RELATION_SALT_HEAD),
+                 key);
+    uint64_t bits = 0;
+    for (uint32_t k = 0; k < d; k++) {
+        if (k % 64 == 0)
+            bits = kga_rng_next(&r);
+        v[k] = (bits >> (k % 64)) & 1u ? 1.0f : -1.0f;
+    }
+}
+
+/* ---- soft relation alignment -------------------------------------------- */
+
+typedef struct {
+    uint64_t *a;
+    size_t n, cap;
+} u64_list_t;
+
+static int list_push(u64_list_t *l, uint64_t x)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 4096;
+        if (cap > SIZE_MAX / sizeof *l->a)
+            return KGA_ELIMIT;
+        uint64_t *a = realloc(l->a, cap * sizeof *a);
+        if (a == NULL)
+            return KGA_ENOMEM;
+        l->a = a;
+        l->cap = cap;
+    }
+    l->a[l->n++] = x;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Range of right out-edges of h with tail t: [*lo, *hi). */
+static void find_triples(const kga_structure_t *g, uint32_t h, uint32_t t,
+                         uint64_t *lo, uint64_t *hi)
+{
+    const tail_edge_t *e = g->by_tail;
+    uint64_t a = g->by_tail_off[h], b = g->by_tail_off[h + 1];
+    while (a < b) {
+        uint64_t mid = a + (b - a) / 2;
+        if (e[mid].tail < t)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo = a;
+    b = g->by_tail_off[h + 1];
+    while (a < b && e[a].tail == t)
+        a++;
+    *hi = a;
+}
+
+/* Pushes the (right, left) directed relation pairs of every left triple
+ * whose head and tail both map to a right triple: key = rho' << 32 | rho. */
+static int collect_matches(const kga_structure_t *g, const uint32_t *map,
+                           u64_list_t *out)
+{
+    const side_graph_t *L = &g->side[0];
+    for (uint32_t h = 0; h < L->n; h++) {
+        if (map[h] == NO_MATCH)
+            continue;
+        for (uint64_t x = L->off[h]; x < L->off[h + 1]; x++) {
+            if (L->drel[x] & 1u)
+                continue; /* each triple once: as an out-edge of its head */
+            uint32_t t = L->nbr[x];
+            if (map[t] == NO_MATCH)
+                continue;
+            uint64_t r = L->drel[x] / 2;
+            for (int rev = 0; rev < 2; rev++) {
+                uint64_t lo, hi;
+                find_triples(g, rev ? map[t] : map[h], rev ? map[h] : map[t],
+                             &lo, &hi);
+                for (uint64_t y = lo; y < hi; y++) {
+                    uint64_t r2 = g->by_tail[y].rel;
+                    /* Same orientation: head side with head side; reversed:
+                     * crossed. */
+                    uint64_t a = (2 * r2 + (uint64_t)rev) << 32 | (2 * r);
+                    uint64_t b = (2 * r2 + 1 - (uint64_t)rev) << 32 |
+                                 (2 * r + 1);
+                    int rc;
+                    if ((rc = list_push(out, a)) != 0 ||
+                        (rc = list_push(out, b)) != 0)
+                        return rc;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* Directed relation vectors of both sides: vl (2 nrel_left x d) random,
+ * vr (2 nrel_right x d) aligned where the seeds say so. */
+static int relation_vectors(const kga_structure_t *g, const uint32_t *map,
+                            float *vl, float *vr,
+                            kga_structure_stats_t *stats)
+{
+    uint32_t d = g->p.dim;
+    const side_graph_t *L = &g->side[0], *R = &g->side[1];
+    for (uint32_t q = 0; q < 2 * L->nrel; q++)
+        relation_vector(g->p.seed, L->rel_key[q / 2], q & 1u,
+                        vl + (size_t)q * d, d);
+    for (uint32_t q = 0; q < 2 * R->nrel; q++)
+        relation_vector(g->p.seed, R->rel_key[q / 2], q & 1u,
+                        vr + (size_t)q * d, d);
+
+    u64_list_t m = {0};
+    double *acc = malloc((size_t)d * sizeof *acc);
+    int rc = acc != NULL ? collect_matches(g, map, &m) : KGA_ENOMEM;
+    if (rc != 0)
+        goto out;
+    if (m.n > 0)
+        qsort(m.a, m.n, sizeof *m.a, cmp_u64);
+    stats->matched_triples = m.n / 2;
+    /* One group per right directed relation, its left relations in
+     * increasing order: v = sum_rho count / total * v_rho. */
+    for (size_t x = 0; x < m.n;) {
+        uint32_t q = (uint32_t)(m.a[x] >> 32);
+        size_t end = x;
+        while (end < m.n && (uint32_t)(m.a[end] >> 32) == q)
+            end++;
+        double total = (double)(end - x);
+        memset(acc, 0, (size_t)d * sizeof *acc);
+        for (size_t y = x; y < end;) {
+            uint32_t rho = (uint32_t)m.a[y];
+            size_t z = y;
+            while (z < end && (uint32_t)m.a[z] == rho)
+                z++;
+            double w = (double)(z - y) / total;
+            const float *u = vl + (size_t)rho * d;
+            for (uint32_t k = 0; k < d; k++)
+                acc[k] += w * u[k];
+            y = z;
+        }
+        double nn = 0.0;
+        for (uint32_t k = 0; k < d; k++)
+            nn += acc[k] * acc[k];
+        if (nn > 0.0) { /* else: the vectors cancelled; keep its own */
+            double f = sqrt((double)d / nn);
+            float *v = vr + (size_t)q * d;
+            for (uint32_t k = 0; k < d; k++)
+                v[k] = (float)(acc[k] * f);
+            stats->right_relations_aligned++;
+        }
+        x = end;
+    }
+out:
+    free(acc);
+    free(m.a);
+    return rc;
+}
+
+/* ---- propagation -------------------------------------------------------- */
+
+typedef enum { STAGE_CLEAR, STAGE_HOP, STAGE_TYPED, STAGE_SIGNATURE,
+               STAGE_FINISH } stage_t;
+
+typedef struct {
+    const kga_structure_t *g;
+    float *F[2];
+    const float *relv[2];
+    uint32_t D, d;
+    stage_t stage;
+    uint32_t src, dst; /* blocks read and written */
+} prop_ctx_t;
+
+static void prop_row(const prop_ctx_t *c, int side, uint32_t i)
+{
+    const side_graph_t *s = &c->g->side[side];
+    uint32_t d = c->d;
+    float *F = c->F[side];
+    float *row = F + (size_t)i * c->D;
+    float *y = row + (size_t)c->dst * d;
+
+    switch (c->stage) {
+    case STAGE_CLEAR:
+        memset(row, 0, (size_t)d * sizeof *row);
+        return;
+    case STAGE_HOP:
+    case STAGE_TYPED:
+        memset(y, 0, (size_t)d * sizeof *y);
+        for (uint64_t x = s->off[i]; x < s->off[i + 1]; x++) {
+            uint32_t j = s->nbr[x];
+            if (j == i)
+                continue;
+            const float *xj = F + (size_t)j * c->D + (size_t)c->src * d;
+            if (c->stage == STAGE_HOP) {
+                kga_vaxpy(y, s->w[x], xj, d);
+            } else {
+                const float *v = c->relv[side] + (size_t)s->drel[x] * d;
+                float w = s->w[x];
+                for (uint32_t k = 0; k < d; k++)
+                    y[k] += w * (v[k] * xj[k]);
+            }
+        }
+        normalize(y, d);
+        return;
+    case STAGE_SIGNATURE:
+        memset(y, 0, (size_t)d * sizeof *y);
+        for (uint64_t x = s->off[i]; x < s->off[i + 1]; x++)
+            kga_vaxpy(y, 1.0f, c->relv[side] + (size_t)s->drel[x] * d, d);
+        normalize(y, d);
+        return;
+    case STAGE_FINISH:
+        normalize(row, c->D);
+        return;
+    }
+}
+
+static void prop_chunk(void *ctx, size_t begin, size_t end, int worker)
+{
+    const prop_ctx_t *c = ctx;
+    uint32_t n0 = c->g->side[0].n;
+    (void)worker;
+    for (size_t x = begin; x < end; x++) {
+        if (x < n0)
+            prop_row(c, 0, (uint32_t)x);
+        else
+            prop_row(c, 1, (uint32_t)(x - n0));
+    }
+}
+
+static void run_stage(kga_pool_t *pool, prop_ctx_t *c, stage_t stage,
+                      uint32_t src, uint32_t dst)
+{
+    c->stage = stage;
+    c->src = src;
+    c->dst = dst;
+    size_t n = (size_t)c->g->side[0].n + c->g->side[1].n;
+    kga_pool_run(pool, n, ROW_GRAIN, prop_chunk, c);
+}
+
+typedef struct {
+    const kga_structure_t *g;
+    const kga_pair_t *seeds;
+    float *F[2];
+    uint32_t D;
+} anchor_ctx_t;
+
+static void anchor_chunk(void *ctx, size_t begin, size_t end, int worker)
+{
+    const anchor_ctx_t *c = ctx;
+    uint32_t d = c->g->p.dim;
+    (void)worker;
+    for (size_t x = begin; x < end; x++) {
+        const kga_pair_t *sp = &c->seeds[x];
+        float *a = c->F[0] + (size_t)sp->left * c->D;
+        float *b = c->F[1] + (size_t)sp->right * c->D;
+        anchor_vector(c->g->p.seed, c->g->anchor_key[sp->left], a, d);
+        memcpy(b, a, (size_t)d * sizeof *b);
+    }
+}
+
+/* Checks ids and one-to-one use; fills map (left -> right). */
+static int check_seeds(const kga_structure_t *g, const kga_pair_t *seeds,
+                       size_t n, uint32_t *map, uint8_t *right_used,
+                       kga_err_t *err)
+{
+    uint32_t n0 = g->side[0].n, n1 = g->side[1].n;
+    for (uint32_t i = 0; i < n0; i++)
+        map[i] = NO_MATCH;
+    memset(right_used, 0, (size_t)n1 + 1);
+    for (size_t x = 0; x < n; x++) {
+        uint32_t l = seeds[x].left, r = seeds[x].right;
+        if (l >= n0 || r >= n1)
+            return kga_err_set(err, KGA_EINVAL,
+                               "structure: seed %zu: id out of range (%u, %u)",
+                               x, l, r);
+        if (map[l] != NO_MATCH || right_used[r])
+            return kga_err_set(err, KGA_EINVAL,
+                               "structure: seed %zu: %s entity %u is already "
+                               "in a seed",
+                               x, map[l] != NO_MATCH ? "left" : "right",
+                               map[l] != NO_MATCH ? l : r);
+        map[l] = r;
+        right_used[r] = 1;
+    }
+    return 0;
+}
+
+int kga_structure_features(const kga_structure_t *g,
+                           const kga_pair_t *seeds, size_t n,
+                           kga_pool_t *pool, float *left_out,
+                           float *right_out, kga_structure_stats_t *stats,
+                           kga_err_t *err)
+{
+    const kga_structure_params_t *p = &g->p;
+    const side_graph_t *L = &g->side[0], *R = &g->side[1];
+    uint32_t d = p->dim, D = kga_structure_width(p);
+    kga_structure_stats_t local;
+    int rc;
+
+    if (stats == NULL)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    stats->seeds = (uint32_t)n;
+    stats->right_relations = 2 * R->nrel;
+
+    uint32_t *map = malloc(((size_t)L->n + 1) * sizeof *map);
+    uint8_t *right_used = malloc((size_t)R->n + 1);
+    float *vl = malloc(((size_t)2 * L->nrel * d + 1) * sizeof *vl);
+    float *vr = malloc(((size_t)2 * R->nrel * d + 1) * sizeof *vr);
+    if (!map || !right_used || !vl || !vr) {
+        rc = kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
+        goto out;
+    }
+    if ((rc = check_seeds(g, seeds, n, map, right_used, err)) != 0)
+        goto out;
+    if ((rc = relation_vectors(g, map, vl, vr, stats)) != 0) {
+        kga_err_set(err, rc, "structure: relation alignment: %s",
+                    kga_strerror(rc));
+        goto out;
+    }
+
+    prop_ctx_t c = {.g = g, .F = {left_out, right_out}, .relv = {vl, vr},
+                    .D = D, .d = d};
+    run_stage(pool, &c, STAGE_CLEAR, 0, 0);
+    anchor_ctx_t a = {.g = g, .seeds = seeds, .F = {left_out, right_out},
+                      .D = D};
+    kga_pool_run(pool, n, ROW_GRAIN, anchor_chunk, &a);
+    for (uint32_t h = 1; h <= p->hops; h++)
+        run_stage(pool, &c, STAGE_HOP, h - 1, h);
+    for (uint32_t h = 1; h <= p->typed_hops; h++)
+        run_stage(pool, &c, STAGE_TYPED, h - 1, p->hops + h);
+    if (p->signature)
+        run_stage(pool, &c, STAGE_SIGNATURE, 0, 1 + p->hops + p->typed_hops);
+    run_stage(pool, &c, STAGE_FINISH, 0, 0);
+    rc = 0;
+out:
+    free(vr);
+    free(vl);
+    free(right_used);
+    free(map);
+    return rc;
+}

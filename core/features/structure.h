@@ -1,0 +1,103 @@
+#ifndef KGA_STRUCTURE_H
+#define KGA_STRUCTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/pair.h"
+#include "base/pool.h"
+#include "store/store.h"
+
+/* Seed-anchored structural features (docs/model.md, level 0; LightEA-style
+ * label propagation, no training). Every seed pair (a training link or a
+ * pseudo-seed) gets one random unit vector, placed on both of its entities;
+ * propagating it over each graph makes entities that sit at the same place
+ * relative to the seeds look alike, whatever their names.
+ *
+ * The graph of one side: each triple (h, r, t) with h != t gives the edges
+ * h <- t, weight (distinct tails of r) / (triples of r), directed relation
+ * 2r, and t <- h, weight (distinct heads of r) / (triples of r), directed
+ * relation 2r + 1. Features of an entity, in blocks of `dim` floats:
+ *
+ *   X0          the anchor vector of its seed pair (Gaussian, unit, seeded
+ *               by a hash of the LEFT external id), zero when not a seed;
+ *   X1..Xh      X_k = rownorm(A X_{k-1}): `hops` propagation steps, no
+ *               self loop;
+ *   T1..Tt      T_k = rownorm(sum over edges i <- j of w v_rho (.) X_{k-1}[j])
+ *               (`typed_hops` steps; (.) is the element-wise product);
+ *   Sig         rownorm(sum of v_rho over the entity's incident triples)
+ *               (when `signature` is set);
+ *
+ * and the whole row is L2-normalised. v_rho is a relation vector: each left
+ * directed relation gets a random +-1 vector seeded by a hash of its name;
+ * a right directed relation gets the average of the left vectors it is
+ * aligned with, weighted by how often a seed-mapped left triple matches a
+ * right triple (same orientation: 2r with 2r', 2r + 1 with 2r' + 1;
+ * reversed: crossed), rescaled to norm sqrt(dim); a right relation without
+ * any match keeps its own random vector, seeded by its name (so identical
+ * relation names on both sides get identical vectors).
+ *
+ * Nothing depends on internal ids: seeds and relations are keyed by their
+ * external strings. Every row is computed on its own, in a fixed order, so
+ * the features are bit for bit the same for any number of threads (on one
+ * machine: the vector kernels use FMA where the CPU has it). */
+
+#define KGA_STRUCTURE_MAX_DIM 4096u
+#define KGA_STRUCTURE_MAX_HOPS 32u
+
+typedef struct {
+    uint32_t dim;        /* width of one block (128) */
+    uint32_t hops;       /* plain propagation steps (6) */
+    uint32_t typed_hops; /* relation-typed steps, <= hops + 1 (2) */
+    int signature;       /* 1: add the relation signature block (1) */
+    uint64_t seed;       /* seeds the anchor and relation vectors (7) */
+} kga_structure_params_t;
+
+
+/* Diagnostics of one kga_structure_features() call. */
+typedef struct {
+    uint32_t seeds;                /* pairs placed */
+    uint32_t right_relations;      /* directed relations of the right side */
+    uint32_t right_relations_aligned; /* of which got aligned vectors */
+    uint64_t matched_triples;      /* (left, right) triple pairs counted */
+} kga_structure_stats_t;
+
+typedef struct kga_structure kga_structure_t;
+
+/* Fills *p with the defaults (the prototype's, the same for every data set). */
+void kga_structure_params_init(kga_structure_params_t *p);
+
+/* 0 when *p is usable, else KGA_EINVAL with a message naming the field. */
+int kga_structure_params_check(const kga_structure_params_t *p,
+                               kga_err_t *err);
+
+/* Width of a feature row: (1 + hops + typed_hops + signature) * dim. */
+uint32_t kga_structure_width(const kga_structure_params_t *p);
+
+/* Builds the weighted graphs of both stores and the keys of their
+ * entities and relations. The result is owned by the caller
+ * (kga_structure_free) and does not refer to the stores afterwards.
+ * Returns 0, KGA_EINVAL (parameters), KGA_ELIMIT or KGA_ENOMEM. */
+int kga_structure_new(const kga_store_t *left, const kga_store_t *right,
+                      const kga_structure_params_t *p,
+                      kga_structure_t **out, kga_err_t *err);
+
+/* Entity counts of the two sides. */
+uint32_t kga_structure_entities(const kga_structure_t *g, int side);
+
+/* Computes the features for the seed list into the caller's arrays:
+ * left_out holds n_left rows and right_out n_right rows of
+ * kga_structure_width() floats (both overwritten entirely). Each left and
+ * each right entity may appear in at most one seed. Row loops run on pool
+ * (NULL: the calling thread). stats may be NULL. Returns 0, KGA_EINVAL (an
+ * id out of range or an entity in two seeds, with a message), KGA_ENOMEM. */
+int kga_structure_features(const kga_structure_t *g,
+                           const kga_pair_t *seeds, size_t n,
+                           kga_pool_t *pool, float *left_out,
+                           float *right_out, kga_structure_stats_t *stats,
+                           kga_err_t *err);
+
+void kga_structure_free(kga_structure_t *g);
+
+#endif

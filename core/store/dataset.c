@@ -1,0 +1,115 @@
+#include "store/dataset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/links.h"
+
+static const char *const split_files[KGA_SPLIT_COUNT] = {
+    "train_links.tsv", "valid_links.tsv", "test_links.tsv"};
+static const char *const split_names[KGA_SPLIT_COUNT] = {"train", "valid",
+                                                         "test"};
+
+const char *kga_split_file(kga_split_t s)
+{
+    return split_files[s];
+}
+
+const char *kga_split_name(kga_split_t s)
+{
+    return split_names[s];
+}
+
+int kga_split_parse(const char *name, kga_split_t *out)
+{
+    for (int s = 0; s < KGA_SPLIT_COUNT; s++)
+        if (strcmp(name, split_names[s]) == 0) {
+            *out = (kga_split_t)s;
+            return 0;
+        }
+    return KGA_EINVAL;
+}
+
+void kga_pairs_destroy(kga_pairs_t *p)
+{
+    free(p->left);
+    free(p->right);
+    memset(p, 0, sizeof *p);
+}
+
+int kga_pairs_read(const char *path, const kga_store_t *left,
+                   const kga_store_t *right, kga_pairs_t *out,
+                   kga_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    kga_links_t *links = NULL;
+    int rc = kga_links_read(path, &links, err);
+    if (rc != 0)
+        return rc;
+    size_t n = kga_links_count(links);
+    out->left = malloc((n ? n : 1) * sizeof *out->left);
+    out->right = malloc((n ? n : 1) * sizeof *out->right);
+    if (out->left == NULL || out->right == NULL) {
+        rc = kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    rc = kga_links_resolve(links, left, right, out->left, out->right, err);
+    if (rc != 0)
+        goto fail;
+    out->count = n;
+    kga_links_free(links);
+    return 0;
+fail:
+    kga_links_free(links);
+    kga_pairs_destroy(out);
+    return rc;
+}
+
+static int open_store(kga_dataset_t *ds, int side, kga_err_t *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", ds->dir,
+             side == 0 ? "left.kgs" : "right.kgs");
+    return kga_store_open(path, &ds->store[side], err);
+}
+
+int kga_dataset_open(kga_dataset_t *ds, const char *dir, unsigned splits,
+                     kga_err_t *err)
+{
+    memset(ds, 0, sizeof *ds);
+    if (strlen(dir) > 3000)
+        return kga_err_set(err, KGA_EINVAL, "%.64s...: path too long", dir);
+    ds->dir = strdup(dir);
+    if (ds->dir == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    int rc;
+    for (int side = 0; side < 2; side++)
+        if ((rc = open_store(ds, side, err)) != 0)
+            goto fail;
+    for (int s = 0; s < KGA_SPLIT_COUNT; s++) {
+        if (!(splits & KGA_SPLIT_BIT(s)))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, split_files[s]);
+        rc = kga_pairs_read(path, ds->store[0], ds->store[1], &ds->split[s],
+                            err);
+        if (rc != 0)
+            goto fail;
+        ds->loaded |= KGA_SPLIT_BIT(s);
+    }
+    return 0;
+fail:
+    kga_dataset_close(ds);
+    return rc;
+}
+
+void kga_dataset_close(kga_dataset_t *ds)
+{
+    for (int s = 0; s < KGA_SPLIT_COUNT; s++)
+        kga_pairs_destroy(&ds->split[s]);
+    for (int side = 0; side < 2; side++)
+        kga_store_close(ds->store[side]);
+    free(ds->dir);
+    memset(ds, 0, sizeof *ds);
+}

@@ -1,0 +1,58 @@
+#ifndef KGA_DATASET_H
+#define KGA_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "store/store.h"
+
+/* A data directory as `kgalign import` writes it: left.kgs, right.kgs and the
+ * links of each split, resolved to internal ids. Only the splits asked for
+ * are read: training opens train and valid, never test (a test checks it by
+ * deleting test_links.tsv before training). */
+
+typedef enum {
+    KGA_SPLIT_TRAIN = 0,
+    KGA_SPLIT_VALID = 1,
+    KGA_SPLIT_TEST = 2,
+    KGA_SPLIT_COUNT
+} kga_split_t;
+
+#define KGA_SPLIT_BIT(s) (1u << (s))
+
+typedef struct {
+    size_t count;
+    uint32_t *left;  /* internal ids in the left store */
+    uint32_t *right; /* internal ids in the right store */
+} kga_pairs_t;
+
+typedef struct {
+    char *dir;
+    kga_store_t *store[2]; /* left, right */
+    kga_pairs_t split[KGA_SPLIT_COUNT];
+    unsigned loaded; /* KGA_SPLIT_BIT of each split read */
+} kga_dataset_t;
+
+/* Opens dir's stores and reads the splits in `splits` (a KGA_SPLIT_BIT
+ * mask). A split that was asked for but is missing is an error naming the
+ * file. On failure *ds is left destroyed-safe and err says why. */
+int kga_dataset_open(kga_dataset_t *ds, const char *dir, unsigned splits,
+                     kga_err_t *err);
+
+void kga_dataset_close(kga_dataset_t *ds);
+
+/* The file name of a split inside a data directory ("train_links.tsv"). */
+const char *kga_split_file(kga_split_t s);
+const char *kga_split_name(kga_split_t s);
+/* Parses "train", "valid" or "test"; KGA_EINVAL otherwise. */
+int kga_split_parse(const char *name, kga_split_t *out);
+
+/* Reads a links file and resolves it against the stores into *out (owned by
+ * the caller: kga_pairs_destroy). */
+int kga_pairs_read(const char *path, const kga_store_t *left,
+                   const kga_store_t *right, kga_pairs_t *out,
+                   kga_err_t *err);
+void kga_pairs_destroy(kga_pairs_t *p);
+
+#endif

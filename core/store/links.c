@@ -1,0 +1,342 @@
+#include "store/links.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/line_reader.h"
+
+#define LINKS_ARENA_CHUNK (256u << 10)
+
+typedef struct links_chunk {
+    struct links_chunk *next;
+    size_t used, size;
+    char data[];
+} links_chunk_t;
+
+struct kga_links {
+    kga_link_t *items;
+    size_t count, cap;
+    links_chunk_t *strings;
+    char *source;
+};
+
+kga_links_t *kga_links_new(const char *source)
+{
+    kga_links_t *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->source = strdup(source != NULL ? source : "");
+    if (l->source == NULL) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void kga_links_free(kga_links_t *l)
+{
+    if (l == NULL)
+        return;
+    links_chunk_t *c = l->strings;
+    while (c != NULL) {
+        links_chunk_t *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(l->items);
+    free(l->source);
+    free(l);
+}
+
+static const char *links_strdup(kga_links_t *l, const char *s, size_t len)
+{
+    links_chunk_t *c = l->strings;
+    if (c == NULL || c->size - c->used < len + 1) {
+        size_t size = len + 1 > LINKS_ARENA_CHUNK ? len + 1 : LINKS_ARENA_CHUNK;
+        c = malloc(sizeof *c + size);
+        if (c == NULL)
+            return NULL;
+        c->next = l->strings;
+        c->used = 0;
+        c->size = size;
+        l->strings = c;
+    }
+    char *dst = c->data + c->used;
+    memcpy(dst, s, len + 1);
+    c->used += len + 1;
+    return dst;
+}
+
+static int valid_id(const char *s)
+{
+    return s[0] != '\0' && strpbrk(s, "\t\r\n") == NULL;
+}
+
+int kga_links_add(kga_links_t *l, const char *left, const char *right,
+                  uint64_t line, uint32_t tag)
+{
+    if (!valid_id(left) || !valid_id(right))
+        return KGA_EINVAL;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        kga_link_t *items = realloc(l->items, cap * sizeof *items);
+        if (items == NULL)
+            return KGA_ENOMEM;
+        l->items = items;
+        l->cap = cap;
+    }
+    const char *lc = links_strdup(l, left, strlen(left));
+    const char *rc = lc ? links_strdup(l, right, strlen(right)) : NULL;
+    if (rc == NULL)
+        return KGA_ENOMEM;
+    l->items[l->count++] = (kga_link_t){lc, rc, line, tag};
+    return 0;
+}
+
+size_t kga_links_count(const kga_links_t *l)
+{
+    return l->count;
+}
+
+const kga_link_t *kga_links_items(const kga_links_t *l)
+{
+    return l->items;
+}
+
+const char *kga_links_source(const kga_links_t *l)
+{
+    return l->source;
+}
+
+static int link_cmp(const void *pa, const void *pb)
+{
+    const kga_link_t *a = pa, *b = pb;
+    int c = strcmp(a->left, b->left);
+    if (c == 0)
+        c = strcmp(a->right, b->right);
+    if (c == 0)
+        c = (a->tag > b->tag) - (a->tag < b->tag);
+    if (c == 0)
+        c = (a->line > b->line) - (a->line < b->line);
+    return c;
+}
+
+static int is_sorted(const kga_links_t *l)
+{
+    for (size_t i = 1; i < l->count; i++)
+        if (link_cmp(&l->items[i - 1], &l->items[i]) > 0)
+            return 0;
+    return 1;
+}
+
+void kga_links_sort(kga_links_t *l)
+{
+    if (!is_sorted(l))
+        qsort(l->items, l->count, sizeof *l->items, link_cmp);
+}
+
+static int ptr_cmp_left(const void *pa, const void *pb)
+{
+    const kga_link_t *a = *(const kga_link_t *const *)pa;
+    const kga_link_t *b = *(const kga_link_t *const *)pb;
+    return link_cmp(a, b);
+}
+
+static int ptr_cmp_right(const void *pa, const void *pb)
+{
+    const kga_link_t *a = *(const kga_link_t *const *)pa;
+    const kga_link_t *b = *(const kga_link_t *const *)pb;
+    int c = strcmp(a->right, b->right);
+    return c != 0 ? c : link_cmp(a, b);
+}
+
+/* An array of pointers to the links in canonical order; NULL on ENOMEM. */
+static const kga_link_t **sorted_view(const kga_links_t *l,
+                                      int (*cmp)(const void *, const void *))
+{
+    const kga_link_t **v = malloc((l->count ? l->count : 1) * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    int sorted = 1;
+    for (size_t i = 0; i < l->count; i++) {
+        v[i] = &l->items[i];
+        if (i > 0 && sorted && cmp(&v[i - 1], &v[i]) > 0)
+            sorted = 0;
+    }
+    if (!sorted)
+        qsort(v, l->count, sizeof *v, cmp);
+    return v;
+}
+
+int kga_links_check_one_to_one(const kga_links_t *l, kga_err_t *err)
+{
+    for (int side = 0; side < 2; side++) {
+        const kga_link_t **v =
+            sorted_view(l, side == 0 ? ptr_cmp_left : ptr_cmp_right);
+        if (v == NULL)
+            return kga_err_set(err, KGA_ENOMEM, "%s: out of memory",
+                               l->source);
+        for (size_t i = 1; i < l->count; i++) {
+            const char *a = side == 0 ? v[i - 1]->left : v[i - 1]->right;
+            const char *b = side == 0 ? v[i]->left : v[i]->right;
+            if (strcmp(a, b) != 0)
+                continue;
+            int rc = kga_err_set(
+                err, KGA_EDUPLICATE,
+                "%s:%llu: %s id '%s' is linked twice (also at line %llu)",
+                l->source, (unsigned long long)v[i]->line,
+                side == 0 ? "left" : "right", b,
+                (unsigned long long)v[i - 1]->line);
+            free(v);
+            return rc;
+        }
+        free(v);
+    }
+    return 0;
+}
+
+int kga_links_read(const char *path, kga_links_t **out, kga_err_t *err)
+{
+    *out = NULL;
+    kga_line_reader_t *r = NULL;
+    kga_links_t *l = kga_links_new(path);
+    if (l == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
+    int rc = kga_line_reader_open(path, &r, err);
+    if (rc != 0)
+        goto fail;
+    char *line;
+    size_t len;
+    while ((rc = kga_line_reader_next(r, &line, &len, err)) == 1) {
+        if (len == 0)
+            continue;
+        char *f[2];
+        size_t n = kga_split_tabs(line, len, f, 2);
+        unsigned long long line_no = kga_line_reader_line_no(r);
+        if (n != 2) {
+            rc = kga_err_set(err, KGA_EPARSE,
+                             "%s:%llu: expected 2 tab-separated fields, "
+                             "found %zu", path, line_no, n);
+            goto fail;
+        }
+        if (f[0][0] == '\0' || f[1][0] == '\0') {
+            rc = kga_err_set(err, KGA_EPARSE, "%s:%llu: empty field %d",
+                             path, line_no, f[0][0] == '\0' ? 1 : 2);
+            goto fail;
+        }
+        rc = kga_links_add(l, f[0], f[1], line_no, 0);
+        if (rc != 0) {
+            kga_err_set(err, rc, "%s:%llu: %s", path, line_no,
+                        kga_strerror(rc));
+            goto fail;
+        }
+    }
+    if (rc < 0)
+        goto fail;
+    rc = kga_links_check_one_to_one(l, err);
+    if (rc != 0)
+        goto fail;
+    kga_line_reader_close(r);
+    *out = l;
+    return 0;
+fail:
+    kga_line_reader_close(r);
+    kga_links_free(l);
+    return rc;
+}
+
+/* fsync of the directory holding path, so that the rename is durable. */
+static void sync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err)
+{
+    int rc = 0;
+    size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
+    char *tmp = malloc(tmp_len);
+    const kga_link_t **v = sorted_view(l, ptr_cmp_left);
+    FILE *f = NULL;
+    if (tmp == NULL || v == NULL) {
+        rc = kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = kga_err_set(err, KGA_EIO, "%s: cannot create: %s", tmp,
+                         strerror(errno));
+        goto out;
+    }
+    (void)fchmod(fd, 0644);
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        rc = kga_err_set(err, KGA_EIO, "%s: %s", tmp, strerror(errno));
+        goto unlink_tmp;
+    }
+    for (size_t i = 0; i < l->count; i++)
+        if (fputs(v[i]->left, f) == EOF || putc('\t', f) == EOF ||
+            fputs(v[i]->right, f) == EOF || putc('\n', f) == EOF)
+            break;
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+        rc = kga_err_set(err, KGA_EIO, "%s: write failed: %s", tmp,
+                         strerror(errno));
+        fclose(f);
+        goto unlink_tmp;
+    }
+    if (fclose(f) != 0) {
+        rc = kga_err_set(err, KGA_EIO, "%s: close failed: %s", tmp,
+                         strerror(errno));
+        goto unlink_tmp;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = kga_err_set(err, KGA_EIO, "%s: cannot rename into place: %s",
+                         path, strerror(errno));
+        goto unlink_tmp;
+    }
+    sync_parent_dir(path);
+    goto out;
+unlink_tmp:
+    unlink(tmp);
+out:
+    free(v);
+    free(tmp);
+    return rc;
+}
+
+int kga_links_resolve(const kga_links_t *l, const kga_store_t *left,
+                      const kga_store_t *right, uint32_t *left_ids,
+                      uint32_t *right_ids, kga_err_t *err)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        const kga_link_t *k = &l->items[i];
+        int64_t a = kga_store_lookup(left, k->left);
+        int64_t b = kga_store_lookup(right, k->right);
+        if (a < 0 || b < 0)
+            return kga_err_set(err, KGA_EUNKNOWN_ID,
+                               "%s:%llu: %s id '%s' is not in %s", l->source,
+                               (unsigned long long)k->line,
+                               a < 0 ? "left" : "right",
+                               a < 0 ? k->left : k->right,
+                               kga_store_path(a < 0 ? left : right));
+        left_ids[i] = (uint32_t)a;
+        right_ids[i] = (uint32_t)b;
+    }
+    return 0;
+}

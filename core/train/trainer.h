@@ -1,0 +1,69 @@
+#ifndef KGA_TRAINER_H
+#define KGA_TRAINER_H
+
+#include <stdint.h>
+
+#include "store/dataset.h"
+#include "base/error.h"
+#include "align/fusion.h"
+#include "gnn/gnn.h"
+#include "base/progress.h"
+
+/* Training of the whole aligner from a data directory's training and
+ * validation links (never the test links), written to a model file:
+ *   1. the fusion (fusion.h): name usability, structural features, Sinkhorn,
+ *      bootstrapping;
+ *   2. the CG-MuAlign GNN (gnn.h) on the training links, with the fusion's
+ *      structural features (and the names, when usable) as level 0 and the
+ *      fusion's candidates' hard negatives;
+ *   3. the final scorer (scorer.h): a logistic regression over the fused
+ *      score, the name cosine and the GNN distance, fitted on the validation
+ *      links against their candidates, whose sigmoid is the calibrated
+ *      probability. */
+
+typedef enum {
+    KGA_FEATURES_AUTO = 0, /* names when the validation links show them usable */
+    KGA_FEATURES_NAMES,    /* names and structure, names always used */
+    KGA_FEATURES_IDS,      /* structure and learned entity vectors only */
+    KGA_FEATURES_BOTH      /* names and learned entity vectors */
+} kga_features_t;
+
+/* Receives one line of the training log (epoch, loss, validation Hits@1,
+ * time); core/ never prints. */
+typedef void (*kga_train_log_fn)(void *ctx, const char *line);
+
+typedef struct {
+    kga_features_t features;
+    kga_fusion_params_t fusion;
+    kga_gnn_config_t gnn;
+    int use_gnn;           /* 1 */
+    uint32_t epochs;       /* GNN epochs (5) */
+    uint32_t calib_topk;   /* candidates per validation entity (10) */
+    double threshold;      /* decision probability (0.5) */
+    int threads;           /* <= 0: one per CPU */
+    uint64_t seed;         /* seeds the fusion and the GNN (1) */
+    kga_train_log_fn log;  /* may be NULL */
+    void *log_ctx;
+} kga_train_params_t;
+
+typedef struct {
+    kga_fusion_report_t fusion;
+    uint32_t epochs_run;
+    double gnn_loss;          /* mean loss of the last epoch */
+    double gnn_seconds;
+    double valid_hits1;       /* validation Hits@1 of the final scorer */
+    double calib_ece;         /* expected calibration error on validation */
+    uint64_t calib_pairs;
+    double seconds;
+} kga_train_report_t;
+
+void kga_train_params_init(kga_train_params_t *p);
+int kga_features_parse(const char *name, kga_features_t *out);
+const char *kga_features_name(kga_features_t f);
+
+/* Trains on ds (train and valid splits loaded) and writes model_path. */
+int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
+              const char *model_path, const kga_progress_t *progress,
+              kga_train_report_t *report, kga_err_t *err);
+
+#endif
