@@ -77,10 +77,14 @@ typedef struct {
     int threads;
 } align_args_t;
 
-/* The partner of one left entity; right == UINT32_MAX: none. */
+/* The decision for one left entity: its best candidate (right ==
+ * UINT32_MAX: none) and the runner-up (runner == UINT32_MAX: none). */
 typedef struct {
     uint32_t right;
     float distance, probability;
+    int match;
+    uint32_t runner;
+    float runner_probability;
 } partner_t;
 
 /* One (left, candidate) pair of the one-to-one assignment. */
@@ -129,11 +133,13 @@ static char *join_path(const char *dir, const char *name)
     return p;
 }
 
-/* Increasing distance (NaN last), then ids, so that the assignment does not
- * depend on the order of the input. */
+/* Decreasing probability, then increasing distance (NaN last), then ids,
+ * so that the assignment does not depend on the order of the input. */
 static int scored_pair_cmp(const void *pa, const void *pb)
 {
     const scored_pair_t *a = pa, *b = pb;
+    if (a->probability != b->probability)
+        return a->probability > b->probability ? -1 : 1;
     int na = isnan(a->distance), nb = isnan(b->distance);
     if (na != nb)
         return na - nb;
@@ -167,7 +173,7 @@ static int rank_all(const kga_aligner_t *a, size_t k, partner_t *partner,
                                                    : ALIGN_BLOCK;
         for (uint32_t i = 0; i < nb; i++)
             lefts[i] = start + i;
-        rc = kga_aligner_rank(a, lefts, nb, NULL, 0, k, cands, err);
+        rc = kga_aligner_decide(a, lefts, nb, k, cands, err);
         if (rc != 0) {
             if (err != NULL && err->msg[0] == '\0')
                 kga_err_set(err, rc, "candidate ranking: %s",
@@ -179,10 +185,15 @@ static int rank_all(const kga_aligner_t *a, size_t k, partner_t *partner,
             for (size_t j = 0; j < k; j++) {
                 if (c[j].entity == UINT32_MAX)
                     continue;
-                if (partner[start + i].right == UINT32_MAX)
-                    partner[start + i] = (partner_t){
-                        c[j].entity, c[j].score.distance,
-                        c[j].score.probability};
+                partner_t *p = &partner[start + i];
+                if (p->right == UINT32_MAX)
+                    *p = (partner_t){c[j].entity, c[j].score.distance,
+                                     c[j].score.probability,
+                                     c[j].score.match, UINT32_MAX, NAN};
+                else if (p->runner == UINT32_MAX) {
+                    p->runner = c[j].entity;
+                    p->runner_probability = c[j].score.probability;
+                }
                 if (pairs != NULL)
                     pairs[(*n_pairs)++] = (scored_pair_t){
                         start + i, c[j].entity, c[j].score.distance,
@@ -198,23 +209,31 @@ out:
     return rc;
 }
 
-/* Greedy one-to-one: replaces partner[] by the assignment. */
+/* Greedy one-to-one: replaces the best candidates in partner[] by the
+ * assignment (the runners-up stay); a pair is a match when its
+ * probability reaches the threshold. */
 static int assign_one_to_one(uint32_t n_left, uint32_t n_right,
                              scored_pair_t *pairs, size_t n_pairs,
-                             partner_t *partner, kga_err_t *err)
+                             double threshold, partner_t *partner,
+                             kga_err_t *err)
 {
     uint8_t *right_taken = calloc(n_right ? n_right : 1, 1);
     if (right_taken == NULL)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
     qsort(pairs, n_pairs, sizeof *pairs, scored_pair_cmp);
-    for (uint32_t l = 0; l < n_left; l++)
+    for (uint32_t l = 0; l < n_left; l++) {
         partner[l].right = UINT32_MAX;
+        partner[l].match = 0;
+    }
     for (size_t i = 0; i < n_pairs; i++) {
         const scored_pair_t *p = &pairs[i];
         if (partner[p->left].right != UINT32_MAX || right_taken[p->right])
             continue;
-        partner[p->left] =
-            (partner_t){p->right, p->distance, p->probability};
+        partner_t *q = &partner[p->left];
+        q->right = p->right;
+        q->distance = p->distance;
+        q->probability = p->probability;
+        q->match = p->probability >= threshold;
         right_taken[p->right] = 1;
     }
     free(right_taken);
@@ -231,8 +250,8 @@ static int ext_id_cmp(const void *pa, const void *pb, void *ctx)
 /* Writes the lines to f, sorted by left external id; counts the lines and
  * the matches. */
 static int write_matches(FILE *f, const kga_aligner_t *a,
-                         const partner_t *partner, double threshold,
-                         uint64_t *lines, uint64_t *matches)
+                         const partner_t *partner, uint64_t *lines,
+                         uint64_t *matches)
 {
     const kga_store_t *left = kga_aligner_store(a, KGA_SIDE_LEFT);
     const kga_store_t *right = kga_aligner_store(a, KGA_SIDE_RIGHT);
@@ -244,18 +263,20 @@ static int write_matches(FILE *f, const kga_aligner_t *a,
         order[l] = l;
     qsort_r(order, n_left, sizeof *order, ext_id_cmp, (void *)left);
     *lines = *matches = 0;
-    fputs("#left_id\tright_id\tprobability\tdecision\n", f);
+    fputs("#left_id\tright_id\tprobability\tdecision\trunner_up_id\t"
+          "runner_up_probability\n", f);
     for (uint32_t i = 0; i < n_left; i++) {
         const partner_t *p = &partner[order[i]];
-        if (p->right == UINT32_MAX)
-            continue;
-        int match = p->probability >= threshold;
-        fprintf(f, "%s\t%s\t%.6f\t%s\n",
+        int has = p->right != UINT32_MAX, runner = p->runner != UINT32_MAX;
+        fprintf(f, "%s\t%s\t%.6f\t%s\t%s\t%.6f\n",
                 kga_store_entity_ext_id(left, order[i]),
-                kga_store_entity_ext_id(right, p->right),
-                (double)p->probability, match ? "match" : "no-match");
-        ++*lines;
-        *matches += (uint64_t)match;
+                has ? kga_store_entity_ext_id(right, p->right) : "",
+                has ? (double)p->probability : 0.0,
+                p->match ? "match" : "no-match",
+                runner ? kga_store_entity_ext_id(right, p->runner) : "",
+                runner ? (double)p->runner_probability : 0.0);
+        *lines += (uint64_t)has;
+        *matches += (uint64_t)p->match;
     }
     free(order);
     return ferror(f) ? KGA_EIO : 0;
@@ -338,7 +359,7 @@ int kga_cmd_align(int argc, char **argv)
         goto out;
     }
     for (uint32_t l = 0; l < n_left; l++)
-        partner[l] = (partner_t){UINT32_MAX, NAN, NAN};
+        partner[l] = (partner_t){UINT32_MAX, NAN, NAN, 0, UINT32_MAX, NAN};
     if (args.one_to_one && k > 0) {
         if (n_left > ALIGN_PAIRS_MAX / k) {
             kga_cli_error(CMD, "--one-to-one: %u entities x %zu candidates "
@@ -363,14 +384,14 @@ int kga_cmd_align(int argc, char **argv)
         goto out;
     }
     if (pairs != NULL &&
-        assign_one_to_one(n_left, n_right, pairs, n_pairs, partner,
-                          &err) != 0) {
+        assign_one_to_one(n_left, n_right, pairs, n_pairs, threshold,
+                          partner, &err) != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
 
     uint64_t lines, matches;
-    if (write_matches(f, a, partner, threshold, &lines, &matches) != 0 ||
+    if (write_matches(f, a, partner, &lines, &matches) != 0 ||
         fflush(f) != 0 || fsync(fileno(f)) != 0) {
         kga_cli_error(CMD, "%s: write failed: %s", tmp, strerror(errno));
         goto out;

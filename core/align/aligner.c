@@ -11,6 +11,7 @@
 #include "model/model_file.h"
 #include "model/model_layout.h"
 #include "align/model_settings.h"
+#include "align/open_world.h"
 #include "features/name_features.h"
 #include "align/scorer.h"
 
@@ -18,10 +19,22 @@ struct kga_aligner {
     kga_store_t *store[2];
     kga_model_t *file;
     kga_scorer_t scorer;
+    kga_ow_t ow;
+    uint32_t *known[2];  /* per entity: its partner in a known link */
+    uint32_t *free_right; /* right entities in no known link */
+    size_t n_free_right;
     kga_pool_t *pool;
     float threshold;
     char version[17];
 };
+
+uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
+                                   uint32_t ent)
+{
+    if (ent >= kga_store_entity_count(a->store[side]))
+        return UINT32_MAX;
+    return a->known[side][ent];
+}
 
 const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a)
 {
@@ -162,6 +175,98 @@ static int load_gnn(kga_aligner_t *a, int threads, kga_err_t *err)
     return rc;
 }
 
+/* The known links: each entity's partner, and the right entities left to
+ * match. */
+static int load_known(kga_aligner_t *a, kga_err_t *err)
+{
+    const uint32_t *pairs;
+    size_t n;
+    int rc = get_pairs(a->file, KGA_SEC_KNOWN, &pairs, &n, err);
+    if (rc != 0)
+        return rc;
+    uint32_t count[2];
+    for (int side = 0; side < 2; side++) {
+        count[side] = kga_store_entity_count(a->store[side]);
+        a->known[side] = malloc((count[side] ? count[side] : 1) *
+                                sizeof(uint32_t));
+        if (a->known[side] == NULL)
+            return kga_err_set(err, KGA_ENOMEM, "out of memory");
+        for (uint32_t i = 0; i < count[side]; i++)
+            a->known[side][i] = UINT32_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t l = pairs[2 * i], r = pairs[2 * i + 1];
+        if (l >= count[0] || r >= count[1] ||
+            a->known[0][l] != UINT32_MAX || a->known[1][r] != UINT32_MAX)
+            return kga_err_set(err, KGA_EFORMAT,
+                               "%s: section '%s': pair %zu (%u, %u) is out "
+                               "of range or repeats an entity",
+                               kga_model_path(a->file), KGA_SEC_KNOWN, i, l,
+                               r);
+        a->known[0][l] = r;
+        a->known[1][r] = l;
+    }
+    a->free_right = malloc((count[1] ? count[1] : 1) * sizeof(uint32_t));
+    if (a->free_right == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    for (uint32_t r = 0; r < count[1]; r++)
+        if (a->known[1][r] == UINT32_MAX)
+            a->free_right[a->n_free_right++] = r;
+    return 0;
+}
+
+static int load_open_world(kga_aligner_t *a, kga_err_t *err)
+{
+    const kga_model_t *m = a->file;
+    uint32_t nr = kga_store_entity_count(a->store[1]);
+    const uint64_t *shape = NULL;
+    uint32_t ndim = 0;
+    const float *lr = kga_model_tensor(m, KGA_SEC_OW_LOGREG, &shape, &ndim);
+    if (lr == NULL || ndim != 1)
+        return kga_err_set(err, KGA_EFORMAT, "%s: no '%s' section",
+                           kga_model_path(m), KGA_SEC_OW_LOGREG);
+    int rc = kga_logreg_unpack(lr, shape[0], &a->ow.logreg, err);
+    if (rc != 0)
+        return rc;
+    if (a->ow.logreg.dim != KGA_OW_FEATURES)
+        return kga_err_set(err, KGA_EFORMAT,
+                           "%s: '%s' has %u features, expected %u",
+                           kga_model_path(m), KGA_SEC_OW_LOGREG,
+                           a->ow.logreg.dim, KGA_OW_FEATURES);
+    const float *rival;
+    uint64_t want[2] = {nr, 2};
+    const uint32_t *rival_left;
+    if ((rc = kga_model_require_tensor(m, KGA_SEC_OW_RIVAL, 2, want, &rival,
+                                       err)) != 0)
+        return rc;
+    size_t count = 0;
+    rival_left = kga_model_get_u32s(m, KGA_SEC_OW_RIVAL_LEFT, &count);
+    if (rival_left == NULL || count != nr)
+        return kga_err_set(err, KGA_EFORMAT,
+                           "%s: section '%s' is missing or not one entry "
+                           "per right entity",
+                           kga_model_path(m), KGA_SEC_OW_RIVAL_LEFT);
+    a->ow.n_right = nr;
+    a->ow.rival_best = malloc((nr ? nr : 1) * sizeof(float));
+    a->ow.rival_second = malloc((nr ? nr : 1) * sizeof(float));
+    a->ow.rival_left = malloc((nr ? nr : 1) * sizeof(uint32_t));
+    if (!a->ow.rival_best || !a->ow.rival_second || !a->ow.rival_left)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    uint32_t nl = kga_store_entity_count(a->store[0]);
+    for (uint32_t r = 0; r < nr; r++) {
+        if (rival_left[r] != UINT32_MAX && rival_left[r] >= nl)
+            return kga_err_set(err, KGA_EFORMAT,
+                               "%s: section '%s': entry %u names left "
+                               "entity %u of %u",
+                               kga_model_path(m), KGA_SEC_OW_RIVAL_LEFT, r,
+                               rival_left[r], nl);
+        a->ow.rival_best[r] = rival[2 * r];
+        a->ow.rival_second[r] = rival[2 * r + 1];
+        a->ow.rival_left[r] = rival_left[r];
+    }
+    return 0;
+}
+
 static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
                        kga_err_t *err)
 {
@@ -203,6 +308,8 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
                            kga_model_path(m), a->scorer.logreg.dim,
                            KGA_SCORER_FEATURES);
     a->scorer.has_logreg = 1;
+    if ((rc = load_known(a, err)) != 0 || (rc = load_open_world(a, err)) != 0)
+        return rc;
     a->threshold = o->threshold >= 0 ? o->threshold : (float)threshold;
     return 0;
 }
@@ -243,6 +350,10 @@ void kga_aligner_close(kga_aligner_t *a)
     if (a == NULL)
         return;
     kga_scorer_destroy(&a->scorer);
+    kga_ow_destroy(&a->ow);
+    free(a->known[0]);
+    free(a->known[1]);
+    free(a->free_right);
     kga_pool_free(a->pool);
     kga_model_close(a->file);
     kga_store_close(a->store[0]);
@@ -341,6 +452,53 @@ out:
     return rc;
 }
 
+/* Open-world order: probability first, then the pair distance, then the
+ * external id. */
+static int decided_cmp(const void *pa, const void *pb)
+{
+    const kga_candidate_t *x = pa, *y = pb;
+    if (x->entity == UINT32_MAX || y->entity == UINT32_MAX)
+        return (x->entity == UINT32_MAX) - (y->entity == UINT32_MAX);
+    if (x->score.probability != y->score.probability)
+        return x->score.probability > y->score.probability ? -1 : 1;
+    return cand_cmp(pa, pb);
+}
+
+/* Turns candidates ranked by pair distance (best first, n of them) into
+ * the open-world decision for left entity `query`: probabilities that each
+ * is its counterpart, best first; only the first may be a match. */
+static void decide(const kga_aligner_t *a, uint32_t query, kga_candidate_t *c,
+                   size_t n)
+{
+    uint32_t ent[KGA_FUSION_MAX_TOPK];
+    float logit[KGA_FUSION_MAX_TOPK];
+    for (size_t r = 0; r < n; r++) {
+        ent[r] = c[r].entity;
+        logit[r] = -c[r].score.distance;
+    }
+    for (size_t r = 0; r < n; r++) {
+        c[r].score.probability =
+            (float)kga_ow_prob(&a->ow, query, ent, logit, n, r);
+        c[r].score.match = 0;
+    }
+    sort_store = a->store[KGA_SIDE_RIGHT];
+    qsort(c, n, sizeof *c, decided_cmp);
+    if (n > 0)
+        c[0].score.match = c[0].score.probability >= a->threshold;
+}
+
+/* A left entity of a known link: its partner, certain. */
+static void known_row(const kga_aligner_t *a, uint32_t left, uint32_t right,
+                      kga_candidate_t *c, size_t k)
+{
+    kga_aligner_score(a, &left, &right, 1, &c[0].score);
+    c[0].entity = right;
+    c[0].score.probability = 1.0f;
+    c[0].score.match = 1;
+    for (size_t r = 1; r < k; r++)
+        c[r].entity = UINT32_MAX;
+}
+
 /* Right-side queries: the fusion generates left-to-right candidates only,
  * so a right entity is compared with every left entity by S directly. */
 size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
@@ -354,6 +512,8 @@ size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
      * need not hold the model's k best, and the pool costs little beside
      * the pass over the other side's features that finds it. */
     size_t pool = k < MATCH_POOL ? MATCH_POOL : k;
+    if (side == KGA_SIDE_LEFT && pool < KGA_OW_PROPOSALS)
+        pool = KGA_OW_PROPOSALS; /* as the open-world rivals were made */
     uint32_t *idx = malloc(pool * sizeof *idx);
     float *score = malloc(pool * sizeof *score);
     kga_candidate_t *cand = malloc(pool * sizeof *cand);
@@ -365,10 +525,21 @@ size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
         goto out;
     for (size_t r = 0; r < pool; r++)
         cand[r].entity = idx[r];
-    if (q)
+    if (q) {
         rerank(a, KGA_SIDE_LEFT, ent, KGA_SIDE_RIGHT, cand, pool);
-    else
+    } else if (a->known[0][ent] != UINT32_MAX) {
+        known_row(a, ent, a->known[0][ent], cand, pool);
+    } else {
         rerank(a, KGA_SIDE_RIGHT, ent, KGA_SIDE_LEFT, cand, pool);
+        /* Open world: a right entity of a known link is taken. */
+        size_t m = 0;
+        for (size_t r = 0; r < pool && cand[r].entity != UINT32_MAX; r++)
+            if (a->known[1][cand[r].entity] == UINT32_MAX)
+                cand[m++] = cand[r];
+        decide(a, ent, cand, m);
+        for (size_t r = m; r < pool; r++)
+            cand[r].entity = UINT32_MAX;
+    }
     for (; n < k && cand[n].entity != UINT32_MAX; n++)
         out[n] = cand[n];
     for (size_t r = n; r < k; r++)
@@ -378,6 +549,66 @@ out:
     free(score);
     free(idx);
     return n;
+}
+
+int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
+                       size_t nl, size_t k, kga_candidate_t *out,
+                       kga_err_t *err)
+{
+    if (k == 0 || k > KGA_FUSION_MAX_TOPK)
+        return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
+                           KGA_FUSION_MAX_TOPK);
+    /* At least two candidates: the margin to the runner-up is evidence. */
+    size_t kr = k < 2 ? 2 : k;
+    uint32_t *ent = malloc((nl ? nl : 1) * kr * sizeof *ent);
+    float *logit = malloc((nl ? nl : 1) * kr * sizeof *logit);
+    uint32_t *query = malloc((nl ? nl : 1) * sizeof *query);
+    size_t *slot = malloc((nl ? nl : 1) * sizeof *slot);
+    int rc = KGA_ENOMEM;
+    if (ent == NULL || logit == NULL || query == NULL || slot == NULL) {
+        kga_err_set(err, rc, "out of memory");
+        goto out;
+    }
+    size_t nq = 0;
+    for (size_t q = 0; q < nl; q++) {
+        if (lefts[q] >= kga_store_entity_count(a->store[0])) {
+            rc = kga_err_set(err, KGA_EINVAL, "left entity %u out of range",
+                             lefts[q]);
+            goto out;
+        }
+        uint32_t partner = a->known[0][lefts[q]];
+        if (partner != UINT32_MAX) {
+            known_row(a, lefts[q], partner, out + q * k, k);
+            continue;
+        }
+        slot[nq] = q;
+        query[nq++] = lefts[q];
+    }
+    rc = kga_ow_rank(&a->scorer, query, nq, a->free_right, a->n_free_right,
+                     kr, a->pool, ent, logit, err);
+    if (rc != 0)
+        goto out;
+    for (size_t i = 0; i < nq; i++) {
+        kga_candidate_t c[KGA_FUSION_MAX_TOPK];
+        size_t n = 0;
+        for (; n < kr && ent[i * kr + n] != UINT32_MAX; n++) {
+            c[n].entity = ent[i * kr + n];
+            c[n].score.distance = -logit[i * kr + n];
+        }
+        decide(a, query[i], c, n);
+        kga_candidate_t *o = out + slot[i] * k;
+        for (size_t r = 0; r < k; r++)
+            if (r < n)
+                o[r] = c[r];
+            else
+                o[r].entity = UINT32_MAX;
+    }
+out:
+    free(ent);
+    free(logit);
+    free(query);
+    free(slot);
+    return rc;
 }
 
 size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,

@@ -74,7 +74,10 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
 
 /* The k best candidates on the other side for entity `ent` of `side`,
  * generated (kga_fusion_topk_one(), a pool of at least 32) and reranked by
- * the full model, best first. Returns the number written to out (at most
+ * the full model, best first. For a left entity they are decided as
+ * kga_aligner_decide() does (open world: probabilities that each is the
+ * counterpart, right entities of known links left out); for a right entity
+ * the probabilities are the pair probabilities. Returns the number written to out (at most
  * k; 0 when out of memory); the slots after them have entity UINT32_MAX. */
 size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
                          uint32_t ent, size_t k, kga_candidate_t *out);
@@ -90,6 +93,25 @@ size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
 int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
                      size_t nl, const uint32_t *rights, size_t nr, size_t k,
                      kga_candidate_t *out, kga_err_t *err);
+
+/* The partner of entity `ent` of `side` in a known link (the training and
+ * validation links the model was trained with), or UINT32_MAX. */
+uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
+                                   uint32_t ent);
+
+/* The open-world decision for each left entity lefts[q] (q < nl): its k
+ * best candidates among the right entities in no known link, each with
+ * the probability that it is the counterpart (open_world.h), best first,
+ * in out[q * k ..]; only the first can be a match (probability at least
+ * the threshold), and where all are below it the entity has no
+ * counterpart. A left entity of a known link gets its partner with
+ * probability 1 and no other candidate. Unused slots have entity
+ * UINT32_MAX. Uses the aligner's threads; not to be called from two
+ * threads at once. Returns 0, KGA_EINVAL (id out of range, k not within
+ * 1..KGA_FUSION_MAX_TOPK) or KGA_ENOMEM. */
+int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
+                       size_t nl, size_t k, kga_candidate_t *out,
+                       kga_err_t *err);
 
 /* The evidence with the largest weights for a pair, best first. Returns the
  * number written (at most cap). */

@@ -619,7 +619,7 @@ static void domain_destroy(domain_t *d)
 static int domain_init(domain_t *d, const kga_fusion_t *f,
                        const kga_pair_t *train, size_t n_train,
                        const kga_pair_t *valid, size_t n_valid, size_t k,
-                       kga_err_t *err)
+                       const uint8_t *exclude_right, kga_err_t *err)
 {
     uint32_t n0 = f->n[0], n1 = f->n[1];
     memset(d, 0, sizeof *d);
@@ -658,7 +658,7 @@ static int domain_init(domain_t *d, const kga_fusion_t *f,
         }
     }
     for (uint32_t j = 0; j < n1; j++) {
-        if (d->rpos[j]) {
+        if (d->rpos[j] || (exclude_right != NULL && exclude_right[j])) {
             d->rpos[j] = NONE;
         } else {
             d->rpos[j] = d->nR;
@@ -1024,7 +1024,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     if ((rc = fusion_alloc(left, right, p, &f, err)) != 0 ||
         (rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
         (rc = domain_init(&d, f, train, n_train, valid, n_valid, p->topk,
-                          err)) != 0)
+                          p->exclude_right, err)) != 0)
         goto fail;
     report->domain_left = d.nL;
     report->domain_right = d.nR;

@@ -71,6 +71,10 @@ typedef struct {
     uint32_t rounds;         /* bootstrapping rounds after the first (3) */
     double min_gain;         /* stop when valid Hits@1 gains less (0.003) */
     int threads;             /* training threads; <= 0: one per CPU (0) */
+    /* Right entities kept out of the domain, as if absent (NULL: none; one
+     * byte per right entity, not owned, not saved): the open-world
+     * simulation's hidden counterparts (open_world.h). */
+    const uint8_t *exclude_right;
 } kga_fusion_params_t;
 
 /* What one round did. */

@@ -5,7 +5,7 @@
  * trainer that writes it and the aligner that reads it. A change here that
  * old files cannot satisfy bumps KGA_ALIGN_MODEL_FORMAT. */
 
-#define KGA_ALIGN_MODEL_FORMAT 1
+#define KGA_ALIGN_MODEL_FORMAT 2
 
 #define KGA_SEC_SETTINGS "settings"       /* key=value settings */
 #define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */
@@ -15,6 +15,10 @@
 #define KGA_SEC_ANCHORS "gnn.anchors"     /* u32[2n]: left, right, ... */
 #define KGA_SEC_GNN_PREFIX "gnn.param."   /* + tensor name */
 #define KGA_SEC_LOGREG "scorer.logreg"    /* f32: kga_logreg_pack */
+#define KGA_SEC_KNOWN "links.known"       /* u32[2n]: training + validation */
+#define KGA_SEC_OW_LOGREG "openworld.logreg" /* f32: kga_logreg_pack */
+#define KGA_SEC_OW_RIVAL "openworld.rival"   /* f32[right n][2]: best, second */
+#define KGA_SEC_OW_RIVAL_LEFT "openworld.rival_left" /* u32[right n] */
 
 #define KGA_KEY_FORMAT "model.format"
 #define KGA_KEY_FEATURES "model.features"      /* names|ids|both|auto */

@@ -13,6 +13,7 @@
 #include "model/model_file.h"
 #include "model/model_layout.h"
 #include "align/model_settings.h"
+#include "align/open_world.h"
 #include "align/scorer.h"
 
 static const char *const feature_names[] = {"auto", "names", "ids", "both"};
@@ -334,8 +335,53 @@ static int put_gnn(kga_model_writer_t *w, kga_scorer_t *s,
     return rc;
 }
 
+/* The known links, training then validation, as pairs. */
+static int put_known(kga_model_writer_t *w, const kga_pairs_t *train,
+                     const kga_pairs_t *valid)
+{
+    size_t n = train->count + valid->count;
+    kga_pair_t *known = malloc((n ? n : 1) * sizeof *known);
+    if (known == NULL)
+        return KGA_ENOMEM;
+    for (size_t i = 0; i < train->count; i++)
+        known[i] = (kga_pair_t){train->left[i], train->right[i]};
+    for (size_t i = 0; i < valid->count; i++)
+        known[train->count + i] = (kga_pair_t){valid->left[i],
+                                               valid->right[i]};
+    int rc = put_pairs(w, KGA_SEC_KNOWN, known, n);
+    free(known);
+    return rc;
+}
+
+static int put_open_world(kga_model_writer_t *w, const kga_ow_t *ow)
+{
+    float lr[3 * KGA_LOGREG_MAX_DIM + 1];
+    kga_logreg_pack(&ow->logreg, lr);
+    uint64_t lr_shape[1] = {kga_logreg_float_count(ow->logreg.dim)};
+    int rc = kga_model_writer_add_tensor(w, KGA_SEC_OW_LOGREG, lr, 1,
+                                         lr_shape);
+    float *rival = malloc(2 * (size_t)(ow->n_right ? ow->n_right : 1) *
+                          sizeof *rival);
+    if (rival == NULL)
+        return KGA_ENOMEM;
+    for (uint32_t r = 0; r < ow->n_right; r++) {
+        rival[2 * r] = ow->rival_best[r];
+        rival[2 * r + 1] = ow->rival_second[r];
+    }
+    uint64_t shape[2] = {ow->n_right, 2};
+    if (rc == 0)
+        rc = kga_model_writer_add_tensor(w, KGA_SEC_OW_RIVAL, rival, 2,
+                                         shape);
+    free(rival);
+    if (rc == 0)
+        rc = kga_model_writer_add_u32s(w, KGA_SEC_OW_RIVAL_LEFT,
+                                       ow->rival_left, ow->n_right);
+    return rc;
+}
+
 static int save_model(const char *path, kga_scorer_t *s,
                       const kga_train_params_t *p, const kga_pairs_t *train,
+                      const kga_pairs_t *valid, const kga_ow_t *ow,
                       kga_err_t *err)
 {
     kga_model_writer_t *w = NULL;
@@ -358,6 +404,8 @@ static int save_model(const char *path, kga_scorer_t *s,
     if (s->gnn != NULL)
         put_gnn(w, s, train);
     kga_model_writer_add_tensor(w, KGA_SEC_LOGREG, lr, 1, lr_shape);
+    put_known(w, train, valid);
+    put_open_world(w, ow);
     rc = kga_model_writer_commit(w, err);
     kga_model_writer_free(w);
     return rc;
@@ -384,15 +432,24 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
     else if (p->features == KGA_FEATURES_IDS)
         fp.name_threshold = 2.0; /* never: Hits@1 cannot reach 2 */
     kga_pair_t *tp = pairs_of(train), *vp = pairs_of(valid);
+    uint32_t n_right = kga_store_entity_count(ds->store[1]);
+    uint8_t *hide = calloc(n_right ? n_right : 1, 1);
     kga_pool_t *pool = NULL;
     kga_fusion_t *fusion = NULL;
     kga_scorer_t s;
     memset(&s, 0, sizeof s);
+    kga_ow_t ow;
+    memset(&ow, 0, sizeof ow);
     int rc = KGA_ENOMEM;
-    if (tp == NULL || vp == NULL || kga_pool_new(p->threads, &pool) != 0) {
+    if (tp == NULL || vp == NULL || hide == NULL ||
+        kga_pool_new(p->threads, &pool) != 0) {
         kga_err_set(err, rc, "out of memory");
         goto out;
     }
+    /* The open-world simulation's hidden counterparts are absent from the
+     * start: bootstrapping must not pair them (open_world.h). */
+    kga_ow_hidden_mark(ds->store[1], vp, valid->count, p->seed, hide);
+    fp.exclude_right = hide;
     rc = kga_fusion_train(ds->store[0], ds->store[1], tp, train->count, vp,
                           valid->count, &fp, progress, &fusion,
                           &report->fusion, err);
@@ -416,10 +473,24 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
                  "%.4f over %llu pairs",
               report->valid_hits1, report->calib_ece,
               (unsigned long long)report->calib_pairs);
+    if ((rc = kga_ow_fit(&s, tp, train->count, vp, valid->count, hide,
+                         pool, &ow, &report->open_world, err)) != 0)
+        goto out;
+    train_log(p, "open world: %u queries; simulated on %u validation links "
+                 "(%u without counterpart), best candidate right %.3f there, "
+                 "%.3f estimated on the queries; calibration error %.4f, "
+                 "%.1f s",
+              report->open_world.queries, report->open_world.sim_queries,
+              report->open_world.sim_hidden, report->open_world.sim_prior,
+              report->open_world.real_prior, report->open_world.sim_ece,
+              report->open_world.seconds);
     kga_train_params_t saved = *p;
     saved.fusion = fp;
-    rc = save_model(model_path, &s, &saved, train, err);
+    saved.fusion.exclude_right = NULL;
+    rc = save_model(model_path, &s, &saved, train, valid, &ow, err);
 out:
+    kga_ow_destroy(&ow);
+    free(hide);
     /* The scorer owns the fusion from kga_scorer_init on. */
     kga_scorer_destroy(&s);
     kga_pool_free(pool);

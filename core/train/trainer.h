@@ -6,6 +6,7 @@
 #include "store/dataset.h"
 #include "base/error.h"
 #include "align/fusion.h"
+#include "align/open_world.h"
 #include "gnn/gnn.h"
 #include "base/progress.h"
 
@@ -54,6 +55,7 @@ typedef struct {
     double valid_hits1;       /* validation Hits@1 of the final scorer */
     double calib_ece;         /* expected calibration error on validation */
     uint64_t calib_pairs;
+    kga_ow_report_t open_world; /* the open-world decision's fit */
     double seconds;
 } kga_train_report_t;
 

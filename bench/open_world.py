@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Open-world constructions and their scoring, for bench/openworld.sh.
+
+  open_world.py make SRC OUT --format dbp15k|openea [--remove 0.2] [--seed 1]
+      Copies a research data set into OUT with the right entities of a share
+      of the test links removed: their entity lines, every triple that
+      touches them and their links. The left entities of those links then
+      have no counterpart. OUT/removed_left.tsv lists them, for scoring only
+      (kgalign never reads it: it is not in the layout the importer reads).
+      The choice is seeded and made on the set of links, not on line order.
+
+  open_world.py score ALIGN.tsv OUT
+      Scores `kgalign align` output against OUT's gold: the test links that
+      remain, and the left entities of removed_left.tsv (gold: no match).
+      Prints JSON: precision and recall of the `match` rows over the test
+      domain, the share of counterpart-less entities matched, the
+      calibration table and its expected calibration error.
+"""
+import json, os, random, sys
+
+def read_tsv(path):
+    with open(path, encoding='utf-8') as f:
+        return [l.rstrip('\n').split('\t') for l in f if l.strip()]
+
+def write_tsv(path, rows):
+    with open(path, 'w', encoding='utf-8') as f:
+        for r in rows:
+            f.write('\t'.join(r) + '\n')
+
+def pick(links, share, seed):
+    rights = sorted({r for _, r in links})
+    rng = random.Random(seed)
+    rng.shuffle(rights)
+    return set(rights[:int(round(share * len(rights)))])
+
+def make_dbp15k(src, out, share, seed):
+    ids2 = dict(read_tsv(os.path.join(src, 'ent_ids_2')))
+    ids1 = dict(read_tsv(os.path.join(src, 'ent_ids_1')))
+    test = [tuple(r) for r in read_tsv(os.path.join(src, 'ref_pairs'))]
+    gone = pick([(ids1[l], ids2[r]) for l, r in test], share, seed)
+    gone_ids = {i for i, u in ids2.items() if u in gone}
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(src):
+        p = os.path.join(src, name)
+        if not os.path.isfile(p) or name == 'README.md':
+            continue
+        rows = read_tsv(p)
+        if name == 'ent_ids_2':
+            rows = [r for r in rows if r[0] not in gone_ids]
+        elif name == 'triples_2':
+            rows = [r for r in rows if r[0] not in gone_ids and r[2] not in gone_ids]
+        elif name in ('ref_pairs', 'ref_ent_ids', 'sup_pairs'):
+            rows = [r for r in rows if r[1] not in gone_ids]
+        elif name.startswith('training_attrs_2'):
+            rows = [r for r in rows if r[0] not in gone]
+        write_tsv(os.path.join(out, name), rows)
+    removed = [(ids1[l],) for l, r in test if r in gone_ids]
+    kept = [(ids1[l], ids2[r]) for l, r in test if r not in gone_ids]
+    write_tsv(os.path.join(out, 'removed_left.tsv'), removed)
+    write_tsv(os.path.join(out, 'gold_test_links.tsv'), kept)
+    return len(removed)
+
+def make_openea(src, out, share, seed):
+    test = [tuple(r) for r in read_tsv(os.path.join(src, '721_5fold/1/test_links'))]
+    gone = pick(test, share, seed)
+    os.makedirs(os.path.join(out, '721_5fold/1'), exist_ok=True)
+    for name in ('rel_triples_1', 'rel_triples_2', 'attr_triples_1', 'attr_triples_2', 'ent_links'):
+        p = os.path.join(src, name)
+        if not os.path.exists(p):
+            continue
+        rows = read_tsv(p)
+        if name == 'rel_triples_2':
+            rows = [r for r in rows if r[0] not in gone and r[2] not in gone]
+        elif name == 'attr_triples_2':
+            rows = [r for r in rows if r[0] not in gone]
+        elif name == 'ent_links':
+            rows = [r for r in rows if r[1] not in gone]
+        write_tsv(os.path.join(out, name), rows)
+    for name in ('train_links', 'valid_links', 'test_links'):
+        rows = read_tsv(os.path.join(src, '721_5fold/1', name))
+        write_tsv(os.path.join(out, '721_5fold/1', name), [r for r in rows if r[1] not in gone])
+    removed = [(l,) for l, r in test if r in gone]
+    kept = [(l, r) for l, r in test if r not in gone]
+    write_tsv(os.path.join(out, 'removed_left.tsv'), removed)
+    write_tsv(os.path.join(out, 'gold_test_links.tsv'), kept)
+    return len(removed)
+
+BINS = [(0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 0.99), (0.99, 1.0000001)]
+
+def score(align_path, out):
+    gold = dict(read_tsv(os.path.join(out, 'gold_test_links.tsv')))
+    removed = {r[0] for r in read_tsv(os.path.join(out, 'removed_left.tsv'))}
+    rows = {}
+    with open(align_path, encoding='utf-8') as f:
+        header = None
+        for line in f:
+            if line.startswith('#'):
+                header = line.lstrip('#').rstrip('\n').split('\t')
+                continue
+            r = line.rstrip('\n').split('\t')
+            rows[r[0]] = dict(zip(header, r))
+    tp = fp = 0
+    matched_removed = 0
+    cal = [[0, 0.0, 0] for _ in BINS]
+    ece_n = 0
+    for left in list(gold) + sorted(removed):
+        r = rows.get(left)
+        truth = gold.get(left)
+        if r is None:
+            continue
+        p = float(r['probability'])
+        right_ok = truth is not None and r['right_id'] == truth
+        if r['decision'] == 'match':
+            if right_ok: tp += 1
+            else: fp += 1
+            if left in removed: matched_removed += 1
+        for b, (lo, hi) in enumerate(BINS):
+            if lo <= p < hi:
+                cal[b][0] += 1; cal[b][1] += p; cal[b][2] += right_ok
+        ece_n += 1
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / len(gold) if gold else 0.0
+    table = []
+    ece = 0.0
+    for (lo, hi), (n, ps, ok) in zip(BINS, cal):
+        if n:
+            ece += n / ece_n * abs(ps / n - ok / n)
+        table.append({'bin': '%g-%g' % (lo, min(hi, 1)), 'rows': n,
+                      'mean_probability': round(ps / n, 4) if n else None,
+                      'share_correct': round(ok / n, 4) if n else None})
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {'precision': round(prec, 4), 'recall': round(rec, 4), 'f1': round(f1, 4),
+            'queries_with_counterpart': len(gold), 'queries_without': len(removed),
+            'without_matched_share': round(matched_removed / len(removed), 4) if removed else None,
+            'ece': round(ece, 4), 'calibration': table}
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == 'make':
+        src, out = argv[2], argv[3]
+        fmt, share, seed = 'dbp15k', 0.2, 1
+        i = 4
+        while i < len(argv):
+            if argv[i] == '--format': fmt = argv[i + 1]
+            elif argv[i] == '--remove': share = float(argv[i + 1])
+            elif argv[i] == '--seed': seed = int(argv[i + 1])
+            else: sys.exit('open_world.py: unknown option %s' % argv[i])
+            i += 2
+        n = (make_dbp15k if fmt == 'dbp15k' else make_openea)(src, out, share, seed)
+        print('%s: %d left entities without a counterpart' % (out, n), file=sys.stderr)
+    elif len(argv) == 4 and argv[1] == 'score':
+        print(json.dumps(score(argv[2], argv[3])))
+    else:
+        sys.exit(__doc__)
+
+if __name__ == '__main__':
+    main(sys.argv)

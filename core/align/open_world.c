@@ -1,0 +1,474 @@
+/* Open-world decisions (open_world.h): candidates ranked by the pair
+ * scorer, the rival table, the decision's logistic regression fitted in a
+ * simulated open world, and its prior moved to the real queries. Separate
+ * from the pair scorer because it judges a candidate among the others,
+ * where the scorer judges a pair alone. */
+#include "align/open_world.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/hash.h"
+#include "base/rng.h"
+
+/* Share of the validation links whose right entity the simulation hides. */
+#define SIM_HIDDEN_SHARE 0.3
+
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static float clip(float x)
+{
+    if (!(x < KGA_OW_CLIP)) /* NaN too */
+        return KGA_OW_CLIP;
+    return x > -KGA_OW_CLIP ? x : -KGA_OW_CLIP;
+}
+
+void kga_ow_features(float logit, float margin, float rival_margin, float *f)
+{
+    float m = clip(margin), v = clip(rival_margin);
+    f[0] = logit;
+    f[1] = m;
+    f[2] = v;
+    f[3] = m < v ? m : v;
+}
+
+float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
+                          float logit)
+{
+    if (right >= ow->n_right)
+        return KGA_OW_CLIP;
+    float rival = ow->rival_left[right] == left ? ow->rival_second[right]
+                                                : ow->rival_best[right];
+    /* No rival: -FLT_MAX, and the difference clips. */
+    return logit - rival;
+}
+
+/* Margin of candidate r over the best other of the list. */
+static float list_margin(const float *logit, size_t n, size_t r)
+{
+    if (n < 2)
+        return KGA_OW_CLIP;
+    return logit[r] - logit[r == 0 ? 1 : 0];
+}
+
+double kga_ow_prob(const kga_ow_t *ow, uint32_t query, const uint32_t *ent,
+                   const float *logit, size_t n, size_t r)
+{
+    float f[KGA_OW_FEATURES];
+    kga_ow_features(logit[r], list_margin(logit, n, r),
+                    kga_ow_rival_margin(ow, query, ent[r], logit[r]), f);
+    return kga_logreg_prob(&ow->logreg, f);
+}
+
+/* ---- ranking by the pair scorer ---- */
+
+typedef struct {
+    uint32_t entity;
+    float logit;
+} ranked_t;
+
+typedef struct {
+    const kga_scorer_t *s;
+    const uint32_t *lefts;
+    const uint32_t *proposed; /* nl x pk */
+    size_t pk, k;
+    uint32_t *ent;
+    float *logit;
+} rank_ctx_t;
+
+static _Thread_local const kga_store_t *sort_store;
+
+/* Best first; ties by external id, never by internal id. */
+static int ranked_cmp(const void *pa, const void *pb)
+{
+    const ranked_t *x = pa, *y = pb;
+    if (x->logit != y->logit)
+        return x->logit > y->logit ? -1 : 1;
+    return strcmp(kga_store_entity_ext_id(sort_store, x->entity),
+                  kga_store_entity_ext_id(sort_store, y->entity));
+}
+
+#define SCORE_SLICE 64
+
+static void rank_range(void *vctx, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    rank_ctx_t *c = vctx;
+    ranked_t items[KGA_FUSION_MAX_TOPK];
+    uint32_t l[SCORE_SLICE], r[SCORE_SLICE];
+    float f[SCORE_SLICE * KGA_SCORER_FEATURES];
+    sort_store = c->s->store[1];
+    for (size_t q = begin; q < end; q++) {
+        const uint32_t *prop = c->proposed + q * c->pk;
+        size_t n = 0;
+        for (size_t i = 0; i < c->pk; i++)
+            if (prop[i] != UINT32_MAX)
+                items[n++].entity = prop[i];
+        for (size_t at = 0; at < n; at += SCORE_SLICE) {
+            size_t m = n - at < SCORE_SLICE ? n - at : SCORE_SLICE;
+            for (size_t i = 0; i < m; i++) {
+                l[i] = c->lefts[q];
+                r[i] = items[at + i].entity;
+            }
+            kga_scorer_features(c->s, l, r, m, f);
+            for (size_t i = 0; i < m; i++)
+                items[at + i].logit = (float)kga_scorer_logit(
+                    c->s, f + i * KGA_SCORER_FEATURES);
+        }
+        qsort(items, n, sizeof *items, ranked_cmp);
+        for (size_t i = 0; i < c->k; i++) {
+            c->ent[q * c->k + i] = i < n ? items[i].entity : UINT32_MAX;
+            c->logit[q * c->k + i] = i < n ? items[i].logit : -INFINITY;
+        }
+    }
+}
+
+int kga_ow_rank(const kga_scorer_t *s, const uint32_t *lefts, size_t nl,
+                const uint32_t *rights, size_t nr, size_t k,
+                kga_pool_t *pool, uint32_t *ent, float *logit,
+                kga_err_t *err)
+{
+    if (k == 0 || k > KGA_FUSION_MAX_TOPK)
+        return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
+                           KGA_FUSION_MAX_TOPK);
+    size_t pk = k < KGA_OW_PROPOSALS ? KGA_OW_PROPOSALS : k;
+    uint32_t *proposed = malloc((nl ? nl : 1) * pk * sizeof *proposed);
+    float *score = malloc((nl ? nl : 1) * pk * sizeof *score);
+    int rc = KGA_ENOMEM;
+    if (proposed == NULL || score == NULL) {
+        kga_err_set(err, rc, "out of memory (%zu x %zu candidates)", nl, pk);
+        goto out;
+    }
+    rc = kga_fusion_topk(s->fusion, lefts, nl, rights, nr, pk, pool,
+                         proposed, score, err);
+    if (rc != 0)
+        goto out;
+    rank_ctx_t ctx = {s, lefts, proposed, pk, k, ent, logit};
+    kga_pool_run(pool, nl, 64, rank_range, &ctx);
+out:
+    free(proposed);
+    free(score);
+    return rc;
+}
+
+/* ---- rivals ---- */
+
+/* Candidate lists as the decision sees them: the ranked lists with some
+ * right entities removed (hidden or taken), best first. */
+typedef struct {
+    size_t nq, k;
+    const uint32_t *query;
+    uint32_t *ent;
+    float *logit;
+    uint32_t *len;
+} lists_t;
+
+static void lists_free(lists_t *l)
+{
+    free(l->ent);
+    free(l->logit);
+    free(l->len);
+}
+
+static int lists_filter(lists_t *out, const uint32_t *query, size_t nq,
+                        size_t k, const uint32_t *ent, const float *logit,
+                        const uint8_t *drop_right)
+{
+    memset(out, 0, sizeof *out);
+    out->nq = nq;
+    out->k = k;
+    out->query = query;
+    out->ent = malloc((nq ? nq : 1) * k * sizeof *out->ent);
+    out->logit = malloc((nq ? nq : 1) * k * sizeof *out->logit);
+    out->len = malloc((nq ? nq : 1) * sizeof *out->len);
+    if (out->ent == NULL || out->logit == NULL || out->len == NULL) {
+        lists_free(out);
+        return KGA_ENOMEM;
+    }
+    for (size_t q = 0; q < nq; q++) {
+        uint32_t n = 0;
+        for (size_t i = 0; i < k; i++) {
+            uint32_t e = ent[q * k + i];
+            if (e == UINT32_MAX || drop_right[e])
+                continue;
+            out->ent[q * k + n] = e;
+            out->logit[q * k + n] = logit[q * k + i];
+            n++;
+        }
+        out->len[q] = n;
+    }
+    return 0;
+}
+
+static int rivals_build(kga_ow_t *ow, uint32_t n_right, const lists_t *l)
+{
+    ow->n_right = n_right;
+    ow->rival_best = malloc((n_right ? n_right : 1) * sizeof(float));
+    ow->rival_second = malloc((n_right ? n_right : 1) * sizeof(float));
+    ow->rival_left = malloc((n_right ? n_right : 1) * sizeof(uint32_t));
+    if (!ow->rival_best || !ow->rival_second || !ow->rival_left)
+        return KGA_ENOMEM;
+    for (uint32_t r = 0; r < n_right; r++) {
+        ow->rival_best[r] = ow->rival_second[r] = -FLT_MAX;
+        ow->rival_left[r] = UINT32_MAX;
+    }
+    for (size_t q = 0; q < l->nq; q++)
+        for (uint32_t i = 0; i < l->len[q]; i++) {
+            uint32_t r = l->ent[q * l->k + i];
+            float x = l->logit[q * l->k + i];
+            if (x > ow->rival_best[r]) {
+                ow->rival_second[r] = ow->rival_best[r];
+                ow->rival_best[r] = x;
+                ow->rival_left[r] = l->query[q];
+            } else if (x > ow->rival_second[r]) {
+                ow->rival_second[r] = x;
+            }
+        }
+    return 0;
+}
+
+static void rivals_free(kga_ow_t *ow)
+{
+    free(ow->rival_best);
+    free(ow->rival_second);
+    free(ow->rival_left);
+    ow->rival_best = ow->rival_second = NULL;
+    ow->rival_left = NULL;
+}
+
+void kga_ow_destroy(kga_ow_t *ow)
+{
+    if (ow != NULL)
+        rivals_free(ow);
+}
+
+/* ---- fitting ---- */
+
+/* Whether the simulation hides right entity r: a hash of its external id,
+ * so that nothing depends on internal ids. */
+static int hidden(const kga_store_t *right, uint32_t r, uint64_t seed)
+{
+    const char *id = kga_store_entity_ext_id(right, r);
+    uint64_t h = kga_rng_hash(kga_hash64(id, strlen(id)) ^ seed ^
+                              0x6f70656e776f726cULL);
+    return (double)(h >> 11) * 0x1.0p-53 < SIM_HIDDEN_SHARE;
+}
+
+size_t kga_ow_hidden_mark(const kga_store_t *right, const kga_pair_t *valid,
+                          size_t nv, uint64_t seed, uint8_t *hide)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nv; i++)
+        if (hidden(right, valid[i].right, seed)) {
+            hide[valid[i].right] = 1;
+            n++;
+        }
+    return n;
+}
+
+/* The share of positives among unlabelled rows whose probabilities p were
+ * fitted at prior `prior`: EM of Saerens et al. (2002). */
+static double em_prior(const double *p, size_t n, double prior)
+{
+    if (n == 0 || prior <= 0 || prior >= 1)
+        return prior;
+    double pi = prior;
+    for (int it = 0; it < 200; it++) {
+        double a = pi / prior, b = (1 - pi) / (1 - prior), sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            double num = a * p[i];
+            sum += num / (num + b * (1 - p[i]));
+        }
+        double next = sum / (double)n;
+        if (next < 1e-4)
+            next = 1e-4;
+        if (next > 1 - 1e-4)
+            next = 1 - 1e-4;
+        int done = fabs(next - pi) < 1e-7;
+        pi = next;
+        if (done)
+            break;
+    }
+    return pi;
+}
+
+int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
+               const kga_pair_t *valid, size_t nv, const uint8_t *hide,
+               kga_pool_t *pool, kga_ow_t *out, kga_ow_report_t *report,
+               kga_err_t *err)
+{
+    double t0 = now_seconds();
+    memset(out, 0, sizeof *out);
+    kga_ow_report_t local;
+    if (report == NULL)
+        report = &local;
+    memset(report, 0, sizeof *report);
+    uint32_t nl = kga_store_entity_count(s->store[0]);
+    uint32_t nr = kga_store_entity_count(s->store[1]);
+    size_t k = KGA_OW_TOPK;
+    uint8_t *taken_l = calloc(nl ? nl : 1, 1);
+    uint8_t *train_r = calloc(nr ? nr : 1, 1);
+    uint8_t *drop = calloc(nr ? nr : 1, 1);
+    uint32_t *truth = malloc((nl ? nl : 1) * sizeof *truth);
+    uint32_t *query = malloc((nl ? nl : 1) * sizeof *query);
+    uint32_t *rights = malloc((nr ? nr : 1) * sizeof *rights);
+    uint32_t *ent = NULL;
+    float *logit = NULL, *f = NULL;
+    uint8_t *y = NULL;
+    double *p = NULL;
+    lists_t sim = {0}, real = {0};
+    kga_ow_t sim_ow = {0};
+    int rc = KGA_ENOMEM;
+    if (!taken_l || !train_r || !drop || !truth || !query || !rights)
+        goto nomem;
+    for (uint32_t i = 0; i < nl; i++)
+        truth[i] = UINT32_MAX;
+    for (size_t i = 0; i < nt; i++) {
+        taken_l[train[i].left] = 1;
+        train_r[train[i].right] = 1;
+    }
+    for (size_t i = 0; i < nv; i++)
+        truth[valid[i].left] = valid[i].right;
+    size_t nq = 0, npool = 0;
+    for (uint32_t i = 0; i < nl; i++)
+        if (!taken_l[i])
+            query[nq++] = i;
+    for (uint32_t j = 0; j < nr; j++)
+        if (!train_r[j])
+            rights[npool++] = j;
+    if (nq == 0 || npool == 0) {
+        rc = kga_err_set(err, KGA_EINVAL, "open-world calibration: no "
+                                          "left or right entity outside "
+                                          "the training links");
+        goto out;
+    }
+    ent = malloc(nq * k * sizeof *ent);
+    logit = malloc(nq * k * sizeof *logit);
+    if (ent == NULL || logit == NULL)
+        goto nomem;
+    rc = kga_ow_rank(s, query, nq, rights, npool, k, pool, ent, logit, err);
+    if (rc != 0)
+        goto out;
+
+    /* The simulation: every query, a share of the validation links'
+     * right entities hidden. */
+    for (size_t i = 0; i < nv; i++)
+        if (hide[valid[i].right]) {
+            drop[valid[i].right] = 1;
+            report->sim_hidden++;
+        }
+    if ((rc = lists_filter(&sim, query, nq, k, ent, logit, drop)) != 0 ||
+        (rc = rivals_build(&sim_ow, nr, &sim)) != 0)
+        goto nomem;
+    size_t rows = 0, cap = 2 * (nv ? nv : 1);
+    f = malloc(cap * KGA_OW_FEATURES * sizeof *f);
+    y = malloc(cap);
+    if (f == NULL || y == NULL)
+        goto nomem;
+    size_t top_ok = 0;
+    for (size_t q = 0; q < nq; q++) {
+        uint32_t want = truth[query[q]];
+        if (want == UINT32_MAX)
+            continue;
+        report->sim_queries++;
+        const uint32_t *e = sim.ent + q * k;
+        const float *x = sim.logit + q * k;
+        uint32_t n = sim.len[q];
+        for (uint32_t r = 0; r < n && r < 2; r++) {
+            kga_ow_features(x[r], list_margin(x, n, r),
+                            kga_ow_rival_margin(&sim_ow, query[q], e[r],
+                                                x[r]),
+                            f + rows * KGA_OW_FEATURES);
+            y[rows] = e[r] == want;
+            top_ok += r == 0 && y[rows];
+            rows++;
+        }
+    }
+    report->sim_rows = (uint32_t)rows;
+    if (report->sim_queries == 0) {
+        rc = kga_err_set(err, KGA_EINVAL, "open-world calibration: no "
+                                          "validation link outside the "
+                                          "training links");
+        goto out;
+    }
+    kga_logreg_options_t opt;
+    kga_logreg_options_init(&opt);
+    rc = kga_logreg_fit(f, y, rows, KGA_OW_FEATURES, &opt, &out->logreg,
+                        err);
+    if (rc != 0)
+        goto out;
+    p = malloc((rows > nq ? rows : nq) * sizeof *p);
+    if (p == NULL)
+        goto nomem;
+    {
+        float *pf = malloc((rows ? rows : 1) * sizeof *pf);
+        if (pf == NULL)
+            goto nomem;
+        for (size_t i = 0; i < rows; i++)
+            pf[i] = (float)kga_logreg_prob(&out->logreg,
+                                           f + i * KGA_OW_FEATURES);
+        report->sim_ece = kga_calib_ece(pf, y, rows, 10);
+        free(pf);
+    }
+    report->sim_prior = (double)top_ok / report->sim_queries;
+
+    /* The real queries: no validation left entity, no validation or
+     * training right entity. Their rivals are the model's. */
+    memset(drop, 0, nr);
+    for (size_t i = 0; i < nv; i++)
+        drop[valid[i].right] = 1;
+    size_t nreal = 0;
+    for (size_t q = 0; q < nq; q++)
+        if (truth[query[q]] == UINT32_MAX) {
+            query[nreal] = query[q];
+            memmove(ent + nreal * k, ent + q * k, k * sizeof *ent);
+            memmove(logit + nreal * k, logit + q * k, k * sizeof *logit);
+            nreal++;
+        }
+    report->queries = (uint32_t)nreal;
+    if ((rc = lists_filter(&real, query, nreal, k, ent, logit, drop)) != 0 ||
+        (rc = rivals_build(out, nr, &real)) != 0)
+        goto nomem;
+    size_t np = 0;
+    for (size_t q = 0; q < nreal; q++)
+        if (real.len[q] > 0)
+            p[np++] = kga_ow_prob(out, query[q], real.ent + q * k,
+                                  real.logit + q * k, real.len[q], 0);
+    report->real_prior = em_prior(p, np, report->sim_prior);
+    double a = report->sim_prior, b = report->real_prior;
+    if (a > 0 && a < 1)
+        out->logreg.b += log(b / (1 - b)) - log(a / (1 - a));
+    rc = 0;
+    goto out;
+nomem:
+    rc = kga_err_set(err, KGA_ENOMEM, "open-world calibration: out of "
+                                      "memory");
+out:
+    if (rc != 0)
+        kga_ow_destroy(out);
+    rivals_free(&sim_ow);
+    lists_free(&sim);
+    lists_free(&real);
+    free(p);
+    free(f);
+    free(y);
+    free(ent);
+    free(logit);
+    free(taken_l);
+    free(train_r);
+    free(drop);
+    free(truth);
+    free(query);
+    free(rights);
+    report->seconds = now_seconds() - t0;
+    return rc;
+}

@@ -1,0 +1,115 @@
+#ifndef KGA_OPEN_WORLD_H
+#define KGA_OPEN_WORLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/pair.h"
+#include "base/pool.h"
+#include "stats/calibrate.h"
+#include "align/scorer.h"
+
+/* Open-world decisions: real catalogues overlap only in part, so the best
+ * candidate of a query is often not its counterpart because it has none.
+ * The pair scorer (scorer.h) says how alike two entities are; this says
+ * how likely a candidate is THE counterpart, from three facts about it:
+ *
+ *   a  its pair logit (scorer.h);
+ *   m  its margin over the query's best other candidate;
+ *   v  its margin over its rival: the best pair logit any other query
+ *      reaches with the same right entity (a candidate another entity
+ *      matches better is probably that one's counterpart).
+ *
+ * A logistic regression over (a, m, v, min(m, v)) gives the probability.
+ * It is fitted on the validation links in a simulated open world: the
+ * right entities of a share of them are hidden from the candidates, so
+ * their left entities have no counterpart, as many queries will have. The
+ * share of queries with a counterpart differs between that simulation and
+ * the real graph, so the intercept is then moved to the share estimated on
+ * the real queries (EM over the classifier's own probabilities, Saerens,
+ * Latinne and Decaestecker 2002): nothing reads a test link.
+ *
+ * Queries are the left entities in no known link (training or validation);
+ * candidates the right entities in no known link: a right entity already
+ * linked is taken. The rival of each right entity is computed once, at
+ * training, over all queries, and stored in the model, so that `align`,
+ * `eval` and the service's /match give one entity the same answer. */
+
+#define KGA_OW_FEATURES 4u
+
+/* Candidates per query when the rivals are computed and the decision fitted. */
+#define KGA_OW_TOPK 20u
+
+/* Candidates the fusion proposes per query before the pair scorer reranks
+ * them, at training and when answering alike: the rival table is only
+ * right for lists made the same way. */
+#define KGA_OW_PROPOSALS 64u
+
+/* Margins are clipped to this many logit units; a query with one candidate
+ * or a right entity without a rival gets the clip. */
+#define KGA_OW_CLIP 30.0f
+
+typedef struct {
+    kga_logreg_t logreg; /* over kga_ow_features(); intercept prior-shifted */
+    uint32_t n_right;
+    float *rival_best;    /* per right entity: best logit of a query */
+    float *rival_second;  /* the second best, of another query */
+    uint32_t *rival_left; /* the query of rival_best, UINT32_MAX: none */
+} kga_ow_t;
+
+/* What fitting did, for logs and reports. */
+typedef struct {
+    uint32_t queries;          /* left entities in no known link */
+    uint32_t sim_queries;      /* validation queries of the simulation */
+    uint32_t sim_hidden;       /* of which with the counterpart hidden */
+    uint32_t sim_rows;         /* rows fitted (best and runner-up) */
+    double sim_prior;          /* share of simulated best rows correct */
+    double real_prior;         /* share estimated on the real queries */
+    double sim_ece;            /* calibration error on the fitted rows */
+    double seconds;
+} kga_ow_report_t;
+
+/* The feature vector of a candidate (f has KGA_OW_FEATURES floats). */
+void kga_ow_features(float logit, float margin, float rival_margin, float *f);
+
+/* The rival margin of candidate `right` of query `left` with pair logit
+ * `logit` (a rival that is the query itself does not count). */
+float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
+                          float logit);
+
+/* The open-world probability of candidate r of one query whose candidates
+ * ent[0..n) have pair logits logit[0..n), best first. */
+double kga_ow_prob(const kga_ow_t *ow, uint32_t query, const uint32_t *ent,
+                   const float *logit, size_t n, size_t r);
+
+/* Candidates by the full pair scorer: for each query lefts[q], its k best
+ * right entities among rights[0..nr) (NULL: all), best first by pair logit
+ * (ties by external id), in ent[q * k ..] and logit[q * k ..]; unused
+ * slots UINT32_MAX / -inf. The fusion proposes max(k, KGA_OW_PROPOSALS)
+ * of them. Runs
+ * on pool. Returns 0 or a KGA_E* code with a message. */
+int kga_ow_rank(const kga_scorer_t *s, const uint32_t *lefts, size_t nl,
+                const uint32_t *rights, size_t nr, size_t k,
+                kga_pool_t *pool, uint32_t *ent, float *logit,
+                kga_err_t *err);
+
+/* Marks (hide[r] = 1, hide zeroed by the caller, one byte per right
+ * entity) the right entities of the validation links that the simulation
+ * hides, a share chosen by seed and by external ids, never internal ids.
+ * Training keeps them out of the fusion's domain too (exclude_right), so
+ * that a hidden counterpart is as absent as a real one. Returns how many. */
+size_t kga_ow_hidden_mark(const kga_store_t *right, const kga_pair_t *valid,
+                          size_t nv, uint64_t seed, uint8_t *hide);
+
+/* Fits *out (kga_ow_destroy) for the scorer s, whose pair logistic
+ * regression is complete, from the training and validation links
+ * (internal ids); hide as kga_ow_hidden_mark() marked it. */
+int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
+               const kga_pair_t *valid, size_t nv, const uint8_t *hide,
+               kga_pool_t *pool, kga_ow_t *out, kga_ow_report_t *report,
+               kga_err_t *err);
+
+void kga_ow_destroy(kga_ow_t *ow);
+
+#endif
