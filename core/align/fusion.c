@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gnn/gnn_ops.h"
+#include "base/vec.h"
 #include "stats/metrics.h"
 #include "align/sinkhorn.h"
 

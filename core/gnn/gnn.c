@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "base/vec.h"
 
 /* Float tensors, in enumeration order. Layer 1 aggregates first: its
  * bases are laid out hidden x (bases x d0), so that sum_b V_b M_b is one
