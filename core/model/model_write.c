@@ -2,7 +2,9 @@
  * file next to the target, keeps only the table rows in memory, and at
  * commit appends the section table, writes the header, fsyncs and renames.
  * The layout is model_format.h and docs/model-format.md; the validator that
- * checks what this writes is model_file.c. */
+ * checks what this writes is model_file.c. Writer and reader are apart, as
+ * the store's are: they share the layout and the rules of model_format.c,
+ * no code. */
 #include "model/model_format.h"
 
 #include <errno.h>
