@@ -1,3 +1,7 @@
+/* What every subcommand prints besides its results: the progress line on
+ * stderr (on a terminal, or as KGALIGN_PROGRESS says) and errors in one
+ * form, "kgalign CMD: ...". core/ never prints, it reports progress through
+ * a callback; the commands draw it here, all alike. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,7 @@
+/* The HTML page of `kgalign eval --report` (see report.h): inline CSS and
+ * SVG, no external assets, written to a temporary file and renamed into
+ * place. Apart from cmd_eval.c, which gathers the numbers, so that the
+ * page's markup is in one place and the command stays short. */
 #include "report.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/* Who may call POST /admin/reload (see admin.h): loopback peers, and others
+ * with the configured bearer token, compared in constant time. Pure
+ * functions apart from server.c, so that the rule is tested without a
+ * socket. */
 #include "admin.h"
 
 #include <arpa/inet.h>

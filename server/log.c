@@ -1,3 +1,7 @@
+/* The service's JSON log lines (see log.h), built in the caller's fixed
+ * buffer and written with one write(2): lines from several threads never
+ * interleave and logging never allocates. Also the random request ids,
+ * which every log line of a request carries. */
 #include "log.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/* The service's counters and their Prometheus text exposition (see
+ * metrics.h). Plain data without locks: each HTTP thread records into its
+ * own kga_metrics_t under its own lock (server.c) and a scrape adds them up
+ * here, so the exposition is tested without a server. */
 #include "metrics.h"
 
 #include <stdarg.h>

@@ -1,3 +1,7 @@
+/* The immutable, reference-counted snapshot the service answers from (see
+ * snapshot.h): an opened aligner, its version and load time. Separate from
+ * server.c so that the lifetime rule, the last unref closes the aligner,
+ * lives in one small file that any thread may call. */
 #include "snapshot.h"
 
 #include <stdatomic.h>

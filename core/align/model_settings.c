@@ -1,3 +1,8 @@
+/* The fusion and GNN hyper-parameters as model-file settings (see
+ * model_settings.h). One table per struct names each field once, with its
+ * type and offset, for both the trainer's writing and the aligner's
+ * reading, so the two cannot drift apart. It is in align/, not model/,
+ * because it knows the fusion and GNN structs, which model/ must not. */
 #include "align/model_settings.h"
 
 #include <math.h>

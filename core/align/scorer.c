@@ -1,3 +1,8 @@
+/* The final pair scorer (see scorer.h): the fusion's scores, the GNN built
+ * on the fusion's structural features, and the logistic regression over
+ * both. The trainer builds and fits it, the aligner rebuilds it from a
+ * model file: one file computes a pair's features for both, so training
+ * and serving cannot score a pair differently. */
 #include "align/scorer.h"
 
 #include <math.h>

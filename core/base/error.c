@@ -1,3 +1,6 @@
+/* The text and the symbolic name of every KGA_E* code, both expanded from
+ * the one table in error.h, and the message buffer that loaders fill.
+ * Nearly every file depends on it, so it depends on no other. */
 #include "base/error.h"
 
 #include <stdarg.h>

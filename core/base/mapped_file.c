@@ -1,3 +1,7 @@
+/* Maps a whole file read-only, for the graph store and the model file, with
+ * the checks and messages both need (missing, a directory, empty). Pages
+ * are faulted in at open (MAP_POPULATE): the validators read every byte at
+ * open anyway. */
 #include "base/mapped_file.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/* xoshiro256** seeded through splitmix64 (see rng.h). Integer arithmetic
+ * only, so one (seed, stream) gives the same numbers on every machine and
+ * build: training, sampling and the synthetic graphs are reproducible from
+ * their seeds. */
 #include "base/rng.h"
 
 /* The splitmix64 increment: the golden ratio in 64-bit fixed point. */

@@ -1,3 +1,8 @@
+/* Evaluation of a trained aligner on gold links (see evaluate.h): the
+ * aligner's candidates for each query, turned into ranks and labelled pairs
+ * for stats/metrics.c. Apart from the metrics because it needs an aligner
+ * (eval/ sits above align/), while the metrics need nothing and are tested
+ * on hand-made scores. */
 #include "eval/evaluate.h"
 
 #include <math.h>

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gnn/gnn_ops.h"
 #include "base/hash.h"
 #include "base/rng.h"
+#include "base/vec.h"
 
 /* Separate random streams for the anchor vectors and the two directions of
  * the relation vectors, so that no anchor ever equals a relation vector. */

@@ -1,6 +1,7 @@
-/* Operators of the alignment GNN with their hand-written gradients and the
- * vector kernels underneath them (the thread pool is pool.c). The
- * derivations are in the comments next to each backward function. */
+/* Operators of the alignment GNN with their hand-written gradients (the
+ * vector kernels underneath them are base/vec.c, the thread pool is
+ * pool.c). The derivations are in the comments next to each backward
+ * function. */
 #include "gnn/gnn_ops.h"
 
 #include <cblas.h>
@@ -9,71 +10,11 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/vec.h"
 
-/* ------------------------------------------------------------------------
- * Vector kernels. Blocks of eight independent lanes let the compiler turn
- * each loop into whole vectors; the clones give AVX2 machines 8-wide code
- * while the baseline build stays x86-64-v2.
- * ------------------------------------------------------------------------ */
-
-/* Not under ThreadSanitizer: the clones' resolvers run while the dynamic
- * loader relocates, before its runtime is up, and their instrumented code
- * crashes there. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_THREAD__)
-#define KGA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define KGA_CLONES
-#endif
-
+/* Blocks of eight independent lanes, as in the kernels of vec.c; the hot
+ * operators are cloned for AVX2 the same way (KGA_CLONES). */
 #define LANES 8
-
-KGA_CLONES
-float kga_vdot(const float *x, const float *y, size_t n)
-{
-    float acc[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++)
-            acc[u] += x[i + u] * y[i + u];
-    float s = 0.0f;
-    for (; i < n; i++)
-        s += x[i] * y[i];
-    for (int u = 0; u < LANES; u++)
-        s += acc[u];
-    return s;
-}
-
-KGA_CLONES
-float kga_vsqdist(const float *x, const float *y, size_t n)
-{
-    float acc[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++) {
-            float t = x[i + u] - y[i + u];
-            acc[u] += t * t;
-        }
-    float s = 0.0f;
-    for (; i < n; i++) {
-        float t = x[i] - y[i];
-        s += t * t;
-    }
-    for (int u = 0; u < LANES; u++)
-        s += acc[u];
-    return s;
-}
-
-KGA_CLONES
-void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n)
-{
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++)
-            y[i + u] += a * x[i + u];
-    for (; i < n; i++)
-        y[i] += a * x[i];
-}
 
 /* ------------------------------------------------------------------------
  * Linear map
@@ -267,12 +208,6 @@ void kga_op_basis_mean_bwd(const float *h, const float *c, uint32_t m,
 
 /* Rows ahead to prefetch when walking the buckets of a name. */
 #define NAME_PREFETCH 4
-
-void kga_prefetch_row(const float *row, size_t n)
-{
-    for (size_t i = 0; i < n; i += 16)
-        __builtin_prefetch(row + i);
-}
 
 static void prefetch_row(const float *row, size_t n)
 {

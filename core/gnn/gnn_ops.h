@@ -7,9 +7,9 @@
 #include "base/pool.h"
 
 /* The differentiable operators of the alignment GNN (docs/model.md), each a
- * forward and a hand-written backward, plus the small vector kernels (the
- * thread pool they run on is pool.h). Every operator has a finite-difference test in
- * tests/test_gnn_ops.c.
+ * forward and a hand-written backward (the vector kernels under them are
+ * base/vec.h, the thread pool they run on is pool.h). Every operator has a
+ * finite-difference test in tests/test_gnn_ops.c.
  *
  * Conventions: all buffers belong to the caller; nothing here allocates. Matrices are row-major. A backward function adds
  * (`+=`) into the gradients of its inputs unless its comment says that it
@@ -20,19 +20,6 @@
 
 /* Divisors are guarded with this; far below any value the model produces. */
 #define KGA_OPS_EPS 1e-12f
-
-/* ------------------------------------------------------------------------
- * Vector kernels (dispatched to AVX2/FMA where the CPU has it)
- * ------------------------------------------------------------------------ */
-
-float kga_vdot(const float *x, const float *y, size_t n);
-/* sum_k (x_k - y_k)^2 */
-float kga_vsqdist(const float *x, const float *y, size_t n);
-/* y += a * x; x and y must not overlap. */
-void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n);
-
-/* Hints the cache to fetch the n floats at row (no effect on results). */
-void kga_prefetch_row(const float *row, size_t n);
 
 /* ------------------------------------------------------------------------
  * Linear map (batched matrix-vector products)

@@ -1,3 +1,6 @@
+/* Display names from URIs and label literals, and which keys are labels or
+ * types (see names.h). Pure string functions, tested on their own, kept
+ * apart from the file handling of import.c and of the two layouts. */
 #include "import/names.h"
 
 #include <string.h>

@@ -1,3 +1,8 @@
+/* The alignment metrics (see metrics.h): ranks with ties counted against the
+ * true match, Hits@k and MRR, and pair classification (PRAUC, best F1,
+ * recall at precision 0.95, the PR curve, histograms) from one radix sort of
+ * the scores. Pure computation over the caller's scores, so evaluation,
+ * training's validation and the tests all count the same way. */
 #include "stats/metrics.h"
 
 #include <math.h>

@@ -1,3 +1,7 @@
+/* A data directory as `kgalign import` writes it (see dataset.h): the two
+ * stores and the links of the splits asked for, resolved to internal ids.
+ * Training, evaluation and the benchmarks open data this one way, and
+ * training cannot read the test links, since it never asks for them. */
 #include "store/dataset.h"
 
 #include <stdio.h>

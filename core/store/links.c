@@ -1,3 +1,7 @@
+/* Alignment links files (see links.h): reading with line-numbered errors,
+ * the canonical order, the one-to-one check, the atomic write and the
+ * resolution to internal ids. The importer writes them and dataset.c reads
+ * them back, so the format is defined here once. */
 #include "store/links.h"
 
 #include <errno.h>

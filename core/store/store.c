@@ -4,7 +4,9 @@
  * kga_store_validate() is the only place that trusts nothing: it reads the
  * image through bounds-checked, alignment-free loads and checks every
  * invariant once. After it succeeded the accessors index the mapping
- * directly. */
+ * directly. That is why the validator and the accessors share one file of
+ * about a thousand lines: each unchecked access rests on a check made here,
+ * and the two change together. */
 #include "store/store.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/* Buffered output files of the synthetic generator (see synth_file.h): a few
+ * large write() calls under a temporary name, renamed at commit, so that an
+ * interrupted run leaves no file that looks complete. Separate so that the
+ * generator's files are about the world, not about I/O. */
 #include "synth/synth_file.h"
 
 #include <errno.h>

@@ -1,3 +1,8 @@
+/* Names of synthetic entities (see synth_names.h): the canonical name the
+ * left graph shows and the noisy variant of the right one (middle names,
+ * articles, "Jr.", accents, typos, case). The noise is what gives the name
+ * channel a realistic task; synth_world.c decides who exists and how they
+ * are linked, this file only how they are written. */
 #include "synth/synth_names.h"
 
 #include <string.h>

@@ -9,6 +9,7 @@
 
 #include "gnn/adam.h"
 #include "base/rng.h"
+#include "base/vec.h"
 
 /* Adam work items: dense tensors in blocks of elements, sparse ones in
  * blocks of rows. */

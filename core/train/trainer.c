@@ -1,3 +1,8 @@
+/* Training of the whole aligner (see trainer.h): the fusion, the GNN on its
+ * structural features, the logistic scorer fitted on the validation links'
+ * candidates, then the model file. This file only runs the stages in order
+ * and writes what each decided; the stages live in align/ and gnn_train.c,
+ * where the aligner rebuilds the same scorer from the file. */
 #include "train/trainer.h"
 
 #include <math.h>

@@ -1,0 +1,64 @@
+/* The plain float vector kernels (vec.h): the inner loops of the
+ * structural features, the fused aligner's scores and the GNN operators.
+ * They live apart from gnn_ops.c because they know nothing about the GNN,
+ * and the layers below it (features/) use them without depending on gnn/.
+ *
+ * Blocks of eight independent lanes let the compiler turn each loop into
+ * whole vectors; the clones give AVX2 machines 8-wide code while the
+ * baseline build stays x86-64-v2. */
+#include "base/vec.h"
+
+#define LANES 8
+
+KGA_CLONES
+float kga_vdot(const float *x, const float *y, size_t n)
+{
+    float acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int u = 0; u < LANES; u++)
+            acc[u] += x[i + u] * y[i + u];
+    float s = 0.0f;
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    for (int u = 0; u < LANES; u++)
+        s += acc[u];
+    return s;
+}
+
+KGA_CLONES
+float kga_vsqdist(const float *x, const float *y, size_t n)
+{
+    float acc[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int u = 0; u < LANES; u++) {
+            float t = x[i + u] - y[i + u];
+            acc[u] += t * t;
+        }
+    float s = 0.0f;
+    for (; i < n; i++) {
+        float t = x[i] - y[i];
+        s += t * t;
+    }
+    for (int u = 0; u < LANES; u++)
+        s += acc[u];
+    return s;
+}
+
+KGA_CLONES
+void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n)
+{
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int u = 0; u < LANES; u++)
+            y[i + u] += a * x[i + u];
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
+void kga_prefetch_row(const float *row, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16)
+        __builtin_prefetch(row + i);
+}

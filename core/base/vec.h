@@ -1,0 +1,33 @@
+#ifndef KGA_VEC_H
+#define KGA_VEC_H
+
+#include <stddef.h>
+
+/* Plain float vector kernels shared by the structural features, the fused
+ * aligner and the GNN: dot product, squared distance, axpy and a prefetch
+ * hint. The caller owns every buffer; nothing allocates and nothing fails.
+ * Each kernel sums in one fixed order (eight independent lanes, then the
+ * tail, then the lanes), whatever the length and the machine. */
+
+/* Compiles a function twice, for x86-64-v3 (AVX2, FMA) and the baseline,
+ * and picks one at load time; for the kernels here and the GNN operators
+ * built the same way (gnn_ops.c). Not under ThreadSanitizer: the clones'
+ * resolvers run while the dynamic loader relocates, before its runtime is
+ * up, and their instrumented code crashes there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
+#define KGA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define KGA_CLONES
+#endif
+
+float kga_vdot(const float *x, const float *y, size_t n);
+/* sum_k (x_k - y_k)^2 */
+float kga_vsqdist(const float *x, const float *y, size_t n);
+/* y += a * x; x and y must not overlap. */
+void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n);
+
+/* Hints the cache to fetch the n floats at row (no effect on results). */
+void kga_prefetch_row(const float *row, size_t n);
+
+#endif
