@@ -481,6 +481,15 @@ static void decide(const kga_aligner_t *a, uint32_t query, kga_candidate_t *c,
             (float)kga_ow_prob(&a->ow, query, ent, logit, n, r);
         c[r].score.match = 0;
     }
+    if (getenv("KGA_DEBUG_OW") && n > 1) {
+        float v = kga_ow_rival_margin(&a->ow, query, ent[0], logit[0]);
+        fprintf(stderr, "DBG %s %s a=%.3f m=%.3f v=%.3f rl=%u best=%g sec=%g p=%.4f\n",
+                kga_store_entity_ext_id(a->store[0], query),
+                kga_store_entity_ext_id(a->store[1], ent[0]), logit[0],
+                logit[0] - logit[1], v, a->ow.rival_left[ent[0]],
+                a->ow.rival_best[ent[0]], a->ow.rival_second[ent[0]],
+                c[0].score.probability);
+    }
     sort_store = a->store[KGA_SIDE_RIGHT];
     qsort(c, n, sizeof *c, decided_cmp);
     if (n > 0)

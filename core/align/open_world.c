@@ -32,13 +32,15 @@ static float clip(float x)
     return x > -KGA_OW_CLIP ? x : -KGA_OW_CLIP;
 }
 
-void kga_ow_features(float logit, float margin, float rival_margin, float *f)
+void kga_ow_features(float logit, float margin, float rival_margin,
+                     size_t rank, float *f)
 {
     float m = clip(margin), v = clip(rival_margin);
     f[0] = logit;
     f[1] = m;
     f[2] = v;
     f[3] = m < v ? m : v;
+    f[4] = rank == 0;
 }
 
 float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
@@ -63,9 +65,11 @@ static float list_margin(const float *logit, size_t n, size_t r)
 double kga_ow_prob(const kga_ow_t *ow, uint32_t query, const uint32_t *ent,
                    const float *logit, size_t n, size_t r)
 {
+    if (r >= KGA_OW_TOPK)
+        return 0.0; /* past the rivals' lists: never decided */
     float f[KGA_OW_FEATURES];
     kga_ow_features(logit[r], list_margin(logit, n, r),
-                    kga_ow_rival_margin(ow, query, ent[r], logit[r]), f);
+                    kga_ow_rival_margin(ow, query, ent[r], logit[r]), r, f);
     return kga_logreg_prob(&ow->logreg, f);
 }
 
@@ -162,8 +166,8 @@ out:
 
 /* ---- rivals ---- */
 
-/* Candidate lists as the decision sees them: the ranked lists with some
- * right entities removed (hidden or taken), best first. */
+/* Ranked candidate lists of a set of queries, best first; len[q] of them
+ * are used. */
 typedef struct {
     size_t nq, k;
     const uint32_t *query;
@@ -179,34 +183,50 @@ static void lists_free(lists_t *l)
     free(l->len);
 }
 
-static int lists_filter(lists_t *out, const uint32_t *query, size_t nq,
-                        size_t k, const uint32_t *ent, const float *logit,
-                        const uint8_t *drop_right)
+/* Ranks the queries against the right entities not marked in `absent`,
+ * exactly as kga_aligner_decide() will. */
+static int lists_rank(lists_t *out, const kga_scorer_t *s,
+                      const uint32_t *query, size_t nq, size_t k,
+                      const uint8_t *absent, kga_pool_t *pool, kga_err_t *err)
 {
     memset(out, 0, sizeof *out);
+    uint32_t nr = kga_store_entity_count(s->store[1]);
+    uint32_t *rights = malloc((nr ? nr : 1) * sizeof *rights);
     out->nq = nq;
     out->k = k;
     out->query = query;
     out->ent = malloc((nq ? nq : 1) * k * sizeof *out->ent);
     out->logit = malloc((nq ? nq : 1) * k * sizeof *out->logit);
     out->len = malloc((nq ? nq : 1) * sizeof *out->len);
-    if (out->ent == NULL || out->logit == NULL || out->len == NULL) {
-        lists_free(out);
-        return KGA_ENOMEM;
+    int rc;
+    if (!rights || !out->ent || !out->logit || !out->len) {
+        rc = kga_err_set(err, KGA_ENOMEM, "open-world calibration: out of "
+                                          "memory");
+        goto out;
     }
-    for (size_t q = 0; q < nq; q++) {
+    size_t npool = 0;
+    for (uint32_t j = 0; j < nr; j++)
+        if (!absent[j])
+            rights[npool++] = j;
+    if (npool == 0 || nq == 0) {
+        rc = kga_err_set(err, KGA_EINVAL, "open-world calibration: no "
+                                          "left or right entity outside "
+                                          "the known links");
+        goto out;
+    }
+    rc = kga_ow_rank(s, query, nq, rights, npool, k, pool, out->ent,
+                     out->logit, err);
+    for (size_t q = 0; rc == 0 && q < nq; q++) {
         uint32_t n = 0;
-        for (size_t i = 0; i < k; i++) {
-            uint32_t e = ent[q * k + i];
-            if (e == UINT32_MAX || drop_right[e])
-                continue;
-            out->ent[q * k + n] = e;
-            out->logit[q * k + n] = logit[q * k + i];
+        while (n < k && out->ent[q * k + n] != UINT32_MAX)
             n++;
-        }
         out->len[q] = n;
     }
-    return 0;
+out:
+    free(rights);
+    if (rc != 0)
+        lists_free(out);
+    return rc;
 }
 
 static int rivals_build(kga_ow_t *ow, uint32_t n_right, const lists_t *l)
@@ -316,65 +336,49 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
     uint32_t nr = kga_store_entity_count(s->store[1]);
     size_t k = KGA_OW_TOPK;
     uint8_t *taken_l = calloc(nl ? nl : 1, 1);
-    uint8_t *train_r = calloc(nr ? nr : 1, 1);
-    uint8_t *drop = calloc(nr ? nr : 1, 1);
+    uint8_t *absent = calloc(nr ? nr : 1, 1);
     uint32_t *truth = malloc((nl ? nl : 1) * sizeof *truth);
     uint32_t *query = malloc((nl ? nl : 1) * sizeof *query);
-    uint32_t *rights = malloc((nr ? nr : 1) * sizeof *rights);
-    uint32_t *ent = NULL;
-    float *logit = NULL, *f = NULL;
-    uint8_t *y = NULL;
-    double *p = NULL;
+    uint32_t *real_query = malloc((nl ? nl : 1) * sizeof *real_query);
+    size_t cap = k * (nv ? nv : 1);
+    float *f = malloc(cap * KGA_OW_FEATURES * sizeof *f);
+    uint8_t *y = malloc(cap);
+    float *pf = malloc(cap * sizeof *pf);
+    double *p = malloc((nl ? nl : 1) * sizeof *p);
     lists_t sim = {0}, real = {0};
     kga_ow_t sim_ow = {0};
     int rc = KGA_ENOMEM;
-    if (!taken_l || !train_r || !drop || !truth || !query || !rights)
+    if (!taken_l || !absent || !truth || !query || !real_query || !f || !y ||
+        !pf || !p)
         goto nomem;
     for (uint32_t i = 0; i < nl; i++)
         truth[i] = UINT32_MAX;
     for (size_t i = 0; i < nt; i++) {
         taken_l[train[i].left] = 1;
-        train_r[train[i].right] = 1;
+        absent[train[i].right] = 1;
     }
     for (size_t i = 0; i < nv; i++)
         truth[valid[i].left] = valid[i].right;
-    size_t nq = 0, npool = 0;
-    for (uint32_t i = 0; i < nl; i++)
-        if (!taken_l[i])
-            query[nq++] = i;
-    for (uint32_t j = 0; j < nr; j++)
-        if (!train_r[j])
-            rights[npool++] = j;
-    if (nq == 0 || npool == 0) {
-        rc = kga_err_set(err, KGA_EINVAL, "open-world calibration: no "
-                                          "left or right entity outside "
-                                          "the training links");
-        goto out;
-    }
-    ent = malloc(nq * k * sizeof *ent);
-    logit = malloc(nq * k * sizeof *logit);
-    if (ent == NULL || logit == NULL)
-        goto nomem;
-    rc = kga_ow_rank(s, query, nq, rights, npool, k, pool, ent, logit, err);
-    if (rc != 0)
-        goto out;
 
-    /* The simulation: every query, a share of the validation links'
-     * right entities hidden. */
+    /* The simulation: the validation links play the test links, and the
+     * hidden share of their right entities is absent. */
+    size_t nq = 0, nreal = 0;
+    for (uint32_t i = 0; i < nl; i++)
+        if (!taken_l[i]) {
+            query[nq++] = i;
+            if (truth[i] == UINT32_MAX)
+                real_query[nreal++] = i;
+        }
     for (size_t i = 0; i < nv; i++)
         if (hide[valid[i].right]) {
-            drop[valid[i].right] = 1;
+            absent[valid[i].right] = 1;
             report->sim_hidden++;
         }
-    if ((rc = lists_filter(&sim, query, nq, k, ent, logit, drop)) != 0 ||
-        (rc = rivals_build(&sim_ow, nr, &sim)) != 0)
+    if ((rc = lists_rank(&sim, s, query, nq, k, absent, pool, err)) != 0)
+        goto out;
+    if (rivals_build(&sim_ow, nr, &sim) != 0)
         goto nomem;
-    size_t rows = 0, cap = 2 * (nv ? nv : 1);
-    f = malloc(cap * KGA_OW_FEATURES * sizeof *f);
-    y = malloc(cap);
-    if (f == NULL || y == NULL)
-        goto nomem;
-    size_t top_ok = 0;
+    size_t rows = 0, top_ok = 0;
     for (size_t q = 0; q < nq; q++) {
         uint32_t want = truth[query[q]];
         if (want == UINT32_MAX)
@@ -383,11 +387,11 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
         const uint32_t *e = sim.ent + q * k;
         const float *x = sim.logit + q * k;
         uint32_t n = sim.len[q];
-        for (uint32_t r = 0; r < n && r < 2; r++) {
+        for (uint32_t r = 0; r < n; r++) {
             kga_ow_features(x[r], list_margin(x, n, r),
                             kga_ow_rival_margin(&sim_ow, query[q], e[r],
                                                 x[r]),
-                            f + rows * KGA_OW_FEATURES);
+                            r, f + rows * KGA_OW_FEATURES);
             y[rows] = e[r] == want;
             top_ok += r == 0 && y[rows];
             rows++;
@@ -406,42 +410,30 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
                         err);
     if (rc != 0)
         goto out;
-    p = malloc((rows > nq ? rows : nq) * sizeof *p);
-    if (p == NULL)
-        goto nomem;
-    {
-        float *pf = malloc((rows ? rows : 1) * sizeof *pf);
-        if (pf == NULL)
-            goto nomem;
-        for (size_t i = 0; i < rows; i++)
-            pf[i] = (float)kga_logreg_prob(&out->logreg,
-                                           f + i * KGA_OW_FEATURES);
-        report->sim_ece = kga_calib_ece(pf, y, rows, 10);
-        free(pf);
-    }
+    for (size_t i = 0; i < rows; i++)
+        pf[i] = (float)kga_logreg_prob(&out->logreg, f + i * KGA_OW_FEATURES);
+    report->sim_ece = kga_calib_ece(pf, y, rows, 10);
     report->sim_prior = (double)top_ok / report->sim_queries;
 
-    /* The real queries: no validation left entity, no validation or
-     * training right entity. Their rivals are the model's. */
-    memset(drop, 0, nr);
+    /* The real queries: no validation left entity; no validation or
+     * training right entity (taken). Their rivals are the model's. */
+    memset(absent, 0, nr);
+    for (size_t i = 0; i < nt; i++)
+        absent[train[i].right] = 1;
     for (size_t i = 0; i < nv; i++)
-        drop[valid[i].right] = 1;
-    size_t nreal = 0;
-    for (size_t q = 0; q < nq; q++)
-        if (truth[query[q]] == UINT32_MAX) {
-            query[nreal] = query[q];
-            memmove(ent + nreal * k, ent + q * k, k * sizeof *ent);
-            memmove(logit + nreal * k, logit + q * k, k * sizeof *logit);
-            nreal++;
-        }
+        absent[valid[i].right] = 1;
     report->queries = (uint32_t)nreal;
-    if ((rc = lists_filter(&real, query, nreal, k, ent, logit, drop)) != 0 ||
-        (rc = rivals_build(out, nr, &real)) != 0)
+    if (nreal > 0) {
+        if ((rc = lists_rank(&real, s, real_query, nreal, k, absent, pool,
+                             err)) != 0)
+            goto out;
+    }
+    if (rivals_build(out, nr, &real) != 0)
         goto nomem;
     size_t np = 0;
     for (size_t q = 0; q < nreal; q++)
         if (real.len[q] > 0)
-            p[np++] = kga_ow_prob(out, query[q], real.ent + q * k,
+            p[np++] = kga_ow_prob(out, real_query[q], real.ent + q * k,
                                   real.logit + q * k, real.len[q], 0);
     report->real_prior = em_prior(p, np, report->sim_prior);
     double a = report->sim_prior, b = report->real_prior;
@@ -459,16 +451,14 @@ out:
     lists_free(&sim);
     lists_free(&real);
     free(p);
+    free(pf);
     free(f);
     free(y);
-    free(ent);
-    free(logit);
     free(taken_l);
-    free(train_r);
-    free(drop);
+    free(absent);
     free(truth);
     free(query);
-    free(rights);
+    free(real_query);
     report->seconds = now_seconds() - t0;
     return rc;
 }

@@ -21,8 +21,9 @@
  *      reaches with the same right entity (a candidate another entity
  *      matches better is probably that one's counterpart).
  *
- * A logistic regression over (a, m, v, min(m, v)) gives the probability.
- * It is fitted on the validation links in a simulated open world: the
+ * A logistic regression over (a, m, v, min(m, v), [best by a]) gives the
+ * probability. It is fitted on every candidate of the first KGA_OW_TOPK
+ * of each validation link's list, in a simulated open world: the
  * right entities of a share of them are hidden from the candidates, so
  * their left entities have no counterpart, as many queries will have. The
  * share of queries with a counterpart differs between that simulation and
@@ -36,7 +37,7 @@
  * training, over all queries, and stored in the model, so that `align`,
  * `eval` and the service's /match give one entity the same answer. */
 
-#define KGA_OW_FEATURES 4u
+#define KGA_OW_FEATURES 5u
 
 /* Candidates per query when the rivals are computed and the decision fitted. */
 #define KGA_OW_TOPK 20u
@@ -70,8 +71,10 @@ typedef struct {
     double seconds;
 } kga_ow_report_t;
 
-/* The feature vector of a candidate (f has KGA_OW_FEATURES floats). */
-void kga_ow_features(float logit, float margin, float rival_margin, float *f);
+/* The feature vector of the candidate at `rank` (0: the best by pair
+ * logit) of a list (f has KGA_OW_FEATURES floats). */
+void kga_ow_features(float logit, float margin, float rival_margin,
+                     size_t rank, float *f);
 
 /* The rival margin of candidate `right` of query `left` with pair logit
  * `logit` (a rival that is the query itself does not count). */
@@ -79,7 +82,8 @@ float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
                           float logit);
 
 /* The open-world probability of candidate r of one query whose candidates
- * ent[0..n) have pair logits logit[0..n), best first. */
+ * ent[0..n) have pair logits logit[0..n), best first; 0 past the first
+ * KGA_OW_TOPK, which the rivals do not cover. */
 double kga_ow_prob(const kga_ow_t *ow, uint32_t query, const uint32_t *ent,
                    const float *logit, size_t n, size_t r);
 
