@@ -478,7 +478,7 @@ static void decide(const kga_aligner_t *a, uint32_t query, kga_candidate_t *c,
     }
     for (size_t r = 0; r < n; r++) {
         c[r].score.probability =
-            (float)kga_ow_prob(&a->ow, query, ent, logit, n, r);
+            (float)kga_ow_prob(&a->ow, &a->scorer, query, ent, logit, n, r);
         c[r].score.match = 0;
     }
     if (getenv("KGA_DEBUG_OW") && n > 1) {

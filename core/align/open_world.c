@@ -32,7 +32,8 @@ static float clip(float x)
     return x > -KGA_OW_CLIP ? x : -KGA_OW_CLIP;
 }
 
-void kga_ow_features(float logit, float margin, float rival_margin,
+void kga_ow_features(const kga_scorer_t *s, uint32_t left, uint32_t right,
+                     float logit, float margin, float rival_margin,
                      size_t rank, float *f)
 {
     float m = clip(margin), v = clip(rival_margin);
@@ -41,6 +42,7 @@ void kga_ow_features(float logit, float margin, float rival_margin,
     f[2] = v;
     f[3] = m < v ? m : v;
     f[4] = rank == 0;
+    kga_scorer_features(s, &left, &right, 1, f + 5);
 }
 
 float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
@@ -62,13 +64,14 @@ static float list_margin(const float *logit, size_t n, size_t r)
     return logit[r] - logit[r == 0 ? 1 : 0];
 }
 
-double kga_ow_prob(const kga_ow_t *ow, uint32_t query, const uint32_t *ent,
-                   const float *logit, size_t n, size_t r)
+double kga_ow_prob(const kga_ow_t *ow, const kga_scorer_t *s,
+                   uint32_t query, const uint32_t *ent, const float *logit,
+                   size_t n, size_t r)
 {
     if (r >= KGA_OW_TOPK)
         return 0.0; /* past the rivals' lists: never decided */
     float f[KGA_OW_FEATURES];
-    kga_ow_features(logit[r], list_margin(logit, n, r),
+    kga_ow_features(s, query, ent[r], logit[r], list_margin(logit, n, r),
                     kga_ow_rival_margin(ow, query, ent[r], logit[r]), r, f);
     return kga_logreg_prob(&ow->logreg, f);
 }
@@ -388,7 +391,7 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
         const float *x = sim.logit + q * k;
         uint32_t n = sim.len[q];
         for (uint32_t r = 0; r < n; r++) {
-            kga_ow_features(x[r], list_margin(x, n, r),
+            kga_ow_features(s, query[q], e[r], x[r], list_margin(x, n, r),
                             kga_ow_rival_margin(&sim_ow, query[q], e[r],
                                                 x[r]),
                             r, f + rows * KGA_OW_FEATURES);
@@ -433,7 +436,7 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
     size_t np = 0;
     for (size_t q = 0; q < nreal; q++)
         if (real.len[q] > 0)
-            p[np++] = kga_ow_prob(out, real_query[q], real.ent + q * k,
+            p[np++] = kga_ow_prob(out, s, real_query[q], real.ent + q * k,
                                   real.logit + q * k, real.len[q], 0);
     report->real_prior = em_prior(p, np, report->sim_prior);
     double a = report->sim_prior, b = report->real_prior;

@@ -21,7 +21,9 @@
  *      reaches with the same right entity (a candidate another entity
  *      matches better is probably that one's counterpart).
  *
- * A logistic regression over (a, m, v, min(m, v), [best by a]) gives the
+ * A logistic regression over (a, m, v, min(m, v), [best by a]) and the
+ * pair's own features (scorer.h: names count for more here than in
+ * ranking, where every candidate has a similar name) gives the
  * probability. It is fitted on every candidate of the first KGA_OW_TOPK
  * of each validation link's list, in a simulated open world: the
  * right entities of a share of them are hidden from the candidates, so
@@ -37,7 +39,7 @@
  * training, over all queries, and stored in the model, so that `align`,
  * `eval` and the service's /match give one entity the same answer. */
 
-#define KGA_OW_FEATURES 5u
+#define KGA_OW_FEATURES (5u + KGA_SCORER_FEATURES)
 
 /* Candidates per query when the rivals are computed and the decision fitted. */
 #define KGA_OW_TOPK 20u
@@ -73,7 +75,8 @@ typedef struct {
 
 /* The feature vector of the candidate at `rank` (0: the best by pair
  * logit) of a list (f has KGA_OW_FEATURES floats). */
-void kga_ow_features(float logit, float margin, float rival_margin,
+void kga_ow_features(const kga_scorer_t *s, uint32_t left, uint32_t right,
+                     float logit, float margin, float rival_margin,
                      size_t rank, float *f);
 
 /* The rival margin of candidate `right` of query `left` with pair logit
@@ -84,8 +87,9 @@ float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
 /* The open-world probability of candidate r of one query whose candidates
  * ent[0..n) have pair logits logit[0..n), best first; 0 past the first
  * KGA_OW_TOPK, which the rivals do not cover. */
-double kga_ow_prob(const kga_ow_t *ow, uint32_t query, const uint32_t *ent,
-                   const float *logit, size_t n, size_t r);
+double kga_ow_prob(const kga_ow_t *ow, const kga_scorer_t *s,
+                   uint32_t query, const uint32_t *ent, const float *logit,
+                   size_t n, size_t r);
 
 /* Candidates by the full pair scorer: for each query lefts[q], its k best
  * right entities among rights[0..nr) (NULL: all), best first by pair logit
