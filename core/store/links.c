@@ -1,14 +1,10 @@
 #include "store/links.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "base/atomic_file.h"
 #include "base/line_reader.h"
 
 #define LINKS_ARENA_CHUNK (256u << 10)
@@ -251,72 +247,22 @@ fail:
     return rc;
 }
 
-/* fsync of the directory holding path, so that the rename is durable. */
-static void sync_parent_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err)
 {
-    int rc = 0;
-    size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp = malloc(tmp_len);
     const kga_link_t **v = sorted_view(l, ptr_cmp_left);
-    FILE *f = NULL;
-    if (tmp == NULL || v == NULL) {
-        rc = kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
-        goto out;
+    if (v == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
+    kga_atomic_file_t file;
+    int rc = kga_atomic_file_open(&file, path, KGA_ATOMIC_STREAM, err);
+    if (rc == 0) {
+        /* A failed print shows in the stream's error flag at commit. */
+        for (size_t i = 0; i < l->count; i++)
+            if (fprintf(file.stream, "%s\t%s\n", v[i]->left,
+                        v[i]->right) < 0)
+                break;
+        rc = kga_atomic_file_commit(&file, err);
     }
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot create: %s", tmp,
-                         strerror(errno));
-        goto out;
-    }
-    (void)fchmod(fd, 0644);
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        close(fd);
-        rc = kga_err_set(err, KGA_EIO, "%s: %s", tmp, strerror(errno));
-        goto unlink_tmp;
-    }
-    for (size_t i = 0; i < l->count; i++)
-        if (fputs(v[i]->left, f) == EOF || putc('\t', f) == EOF ||
-            fputs(v[i]->right, f) == EOF || putc('\n', f) == EOF)
-            break;
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: write failed: %s", tmp,
-                         strerror(errno));
-        fclose(f);
-        goto unlink_tmp;
-    }
-    if (fclose(f) != 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: close failed: %s", tmp,
-                         strerror(errno));
-        goto unlink_tmp;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot rename into place: %s",
-                         path, strerror(errno));
-        goto unlink_tmp;
-    }
-    sync_parent_dir(path);
-    goto out;
-unlink_tmp:
-    unlink(tmp);
-out:
     free(v);
-    free(tmp);
     return rc;
 }
 

@@ -13,14 +13,10 @@
  * to one sort of the entities and to counting sorts of the triples. */
 #include "store/store.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "base/atomic_file.h"
 #include "base/hash.h"
 #include "store/store_format.h"
 
@@ -743,10 +739,12 @@ static void lay_out(const section_data_t sec[KGA_SEC_COUNT_ + 1],
  * passes walk the same byte sequence. */
 typedef struct {
     kga_hash64_state_t *hash; /* when not NULL, hash instead of writing */
-    int fd;
+    kga_atomic_file_t *file;
+    kga_err_t *err;
     uint64_t pos;
 } sink_t;
 
+/* Returns 0 or a negative KGA_E* code (with the message in k->err). */
 static int sink_put(sink_t *k, const void *data, uint64_t len)
 {
     if (len == 0)
@@ -756,18 +754,7 @@ static int sink_put(sink_t *k, const void *data, uint64_t len)
         kga_hash64_update(k->hash, data, len);
         return 0;
     }
-    const char *p = data;
-    while (len > 0) {
-        size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
-        ssize_t got = write(k->fd, p, chunk);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -1;
-        p += got;
-        len -= (uint64_t)got;
-    }
-    return 0;
+    return kga_atomic_file_write(k->file, data, len, k->err);
 }
 
 static int sink_pad_to(sink_t *k, uint64_t target)
@@ -775,8 +762,9 @@ static int sink_pad_to(sink_t *k, uint64_t target)
     static const char zeros[KGA_STORE_ALIGN];
     while (k->pos < target) {
         uint64_t gap = target - k->pos;
-        if (sink_put(k, zeros, gap < sizeof zeros ? gap : sizeof zeros) != 0)
-            return -1;
+        int rc = sink_put(k, zeros, gap < sizeof zeros ? gap : sizeof zeros);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
@@ -785,42 +773,17 @@ static int sink_pad_to(sink_t *k, uint64_t target)
 static int sink_body(sink_t *k, const section_data_t sec[KGA_SEC_COUNT_ + 1],
                      const kga_store_section_t *table, uint64_t file_size)
 {
-    if (sink_put(k, table, KGA_SEC_COUNT_ * sizeof *table) != 0)
-        return -1;
-    for (int id = 1; id <= KGA_SEC_COUNT_; id++) {
-        if (sink_pad_to(k, table[id - 1].offset) != 0 ||
-            sink_put(k, sec[id].data, sec[id].size) != 0)
-            return -1;
+    int rc = sink_put(k, table, KGA_SEC_COUNT_ * sizeof *table);
+    for (int id = 1; rc == 0 && id <= KGA_SEC_COUNT_; id++) {
+        rc = sink_pad_to(k, table[id - 1].offset);
+        if (rc == 0)
+            rc = sink_put(k, sec[id].data, sec[id].size);
     }
-    return sink_pad_to(k, file_size);
+    return rc == 0 ? sink_pad_to(k, file_size) : rc;
 }
 
-static int sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int io_error(kga_err_t *err, const char *path, const char *what)
-{
-    int code = errno == ENOENT ? KGA_ENOENT : KGA_EIO;
-    return kga_err_set(err, code, "%s: %s: %s", path, what, strerror(errno));
-}
-
-/* Writes the image to path.tmp.<pid>, syncs it, renames it over path and
- * syncs the directory so that the rename survives a crash. */
+/* Writes the image to a temporary file, syncs it and renames it over path
+ * (base/atomic_file.h), so that a store being replaced stays whole. */
 static int write_file(writer_t *w, const char *path)
 {
     section_data_t sec[KGA_SEC_COUNT_ + 1];
@@ -831,35 +794,23 @@ static int write_file(writer_t *w, const char *path)
 
     kga_hash64_state_t st;
     kga_hash64_init(&st);
-    sink_t hasher = {&st, -1, KGA_STORE_HEADER_SIZE};
+    sink_t hasher = {&st, NULL, NULL, KGA_STORE_HEADER_SIZE};
     sink_body(&hasher, sec, table, h.file_size);
     h.checksum = kga_hash64_digest(&st);
 
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
-        (int)sizeof tmp)
-        return kga_err_set(w->err, KGA_EINVAL, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return io_error(w->err, tmp, "cannot create");
-    sink_t out = {NULL, fd, 0};
-    int rc = 0;
-    if (sink_put(&out, &h, sizeof h) != 0 ||
-        sink_body(&out, sec, table, h.file_size) != 0)
-        rc = io_error(w->err, tmp, "write failed");
-    else if (fsync(fd) != 0)
-        rc = io_error(w->err, tmp, "fsync failed");
-    if (close(fd) != 0 && rc == 0)
-        rc = io_error(w->err, tmp, "close failed");
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = io_error(w->err, path, "cannot rename the temporary file");
+    kga_atomic_file_t file;
+    int rc = kga_atomic_file_open(&file, path, 0, w->err);
+    if (rc != 0)
+        return rc;
+    sink_t out = {NULL, &file, w->err, 0};
+    rc = sink_put(&out, &h, sizeof h);
+    if (rc == 0)
+        rc = sink_body(&out, sec, table, h.file_size);
     if (rc != 0) {
-        unlink(tmp);
+        kga_atomic_file_abort(&file);
         return rc;
     }
-    if (sync_dir_of(path) != 0)
-        return io_error(w->err, path, "cannot sync the directory");
-    return 0;
+    return kga_atomic_file_commit(&file, w->err);
 }
 
 /* ------------------------------------------------------------------------
