@@ -1,24 +1,22 @@
+/* Link sets (see links.h): reading, canonical writing, the one-to-one
+ * check and resolution against two stores. The ids live in a string arena
+ * of the set; a file is written whole or not at all (base/atomic_file.h). */
 #include "store/links.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/atomic_file.h"
 #include "base/line_reader.h"
 
 #define LINKS_ARENA_CHUNK (256u << 10)
 
-typedef struct links_chunk {
-    struct links_chunk *next;
-    size_t used, size;
-    char data[];
-} links_chunk_t;
-
 struct kga_links {
     kga_link_t *items;
     size_t count, cap;
-    links_chunk_t *strings;
+    kga_arena_t strings; /* the ids of the links */
     char *source;
 };
 
@@ -32,6 +30,7 @@ kga_links_t *kga_links_new(const char *source)
         free(l);
         return NULL;
     }
+    kga_arena_init(&l->strings, LINKS_ARENA_CHUNK);
     return l;
 }
 
@@ -39,34 +38,10 @@ void kga_links_free(kga_links_t *l)
 {
     if (l == NULL)
         return;
-    links_chunk_t *c = l->strings;
-    while (c != NULL) {
-        links_chunk_t *next = c->next;
-        free(c);
-        c = next;
-    }
+    kga_arena_destroy(&l->strings);
     free(l->items);
     free(l->source);
     free(l);
-}
-
-static const char *links_strdup(kga_links_t *l, const char *s, size_t len)
-{
-    links_chunk_t *c = l->strings;
-    if (c == NULL || c->size - c->used < len + 1) {
-        size_t size = len + 1 > LINKS_ARENA_CHUNK ? len + 1 : LINKS_ARENA_CHUNK;
-        c = malloc(sizeof *c + size);
-        if (c == NULL)
-            return NULL;
-        c->next = l->strings;
-        c->used = 0;
-        c->size = size;
-        l->strings = c;
-    }
-    char *dst = c->data + c->used;
-    memcpy(dst, s, len + 1);
-    c->used += len + 1;
-    return dst;
 }
 
 static int valid_id(const char *s)
@@ -87,8 +62,8 @@ int kga_links_add(kga_links_t *l, const char *left, const char *right,
         l->items = items;
         l->cap = cap;
     }
-    const char *lc = links_strdup(l, left, strlen(left));
-    const char *rc = lc ? links_strdup(l, right, strlen(right)) : NULL;
+    const char *lc = kga_arena_strdup(&l->strings, left);
+    const char *rc = lc ? kga_arena_strdup(&l->strings, right) : NULL;
     if (rc == NULL)
         return KGA_ENOMEM;
     l->items[l->count++] = (kga_link_t){lc, rc, line, tag};

@@ -18,6 +18,7 @@
 
 #include "base/atomic_file.h"
 #include "base/hash.h"
+#include "base/hash_index.h"
 #include "store/store_format.h"
 
 /* Edge lists at most this long are sorted by insertion; longer ones by
@@ -25,72 +26,57 @@
 #define SMALL_SORT_MAX 16u
 /* How many items ahead the scatter loops prefetch their random targets. */
 #define PREFETCH_AHEAD 16u
-/* First capacity of the string intern table (slots, a power of two). */
-#define INTERN_MIN_SLOTS 1024u
 
 /* ------------------------------------------------------------------------
  * String blob with interning
  * ------------------------------------------------------------------------ */
 
-/* A slot of the intern table packs a 24-bit tag from the top of the string's
- * hash with its blob offset plus one (0 = free): eight bytes per slot keeps
- * the table small, and the tag skips almost every wrong string compare. */
-#define INTERN_OFF_BITS 40u
-#define INTERN_OFF_MASK ((1ull << INTERN_OFF_BITS) - 1)
-#define INTERN_MAX_BLOB (INTERN_OFF_MASK - 1)
+/* The strings, NUL-terminated one after another in one blob; the interned
+ * ones are found by a hash index whose references are blob offsets, which
+ * caps the blob at KGA_HASH_INDEX_REF_MAX bytes. */
+#define INTERN_MAX_BLOB KGA_HASH_INDEX_REF_MAX
 
 typedef struct {
     char *blob;
     uint64_t size, cap;
-    uint64_t *slots;
-    uint64_t slot_count, used;
+    kga_hash_index_t index; /* over the interned strings' offsets */
 } strtab_t;
 
-static inline uint64_t intern_tag(uint64_t hash)
+typedef struct {
+    const char *s;
+    size_t len;
+} strtab_key_t;
+
+static int strtab_eq(const void *ctx, uint64_t off, const void *key)
 {
-    return hash >> INTERN_OFF_BITS << INTERN_OFF_BITS;
+    const strtab_t *t = ctx;
+    const strtab_key_t *k = key;
+    return memcmp(t->blob + off, k->s, k->len + 1) == 0;
+}
+
+static uint64_t strtab_hash_of(const void *ctx, uint64_t off)
+{
+    const char *str = ((const strtab_t *)ctx)->blob + off;
+    return kga_hash64(str, strlen(str));
 }
 
 static int strtab_init(strtab_t *t, uint64_t expected_strings)
 {
     memset(t, 0, sizeof *t);
-    uint64_t slots = INTERN_MIN_SLOTS;
-    while (slots / 2 < expected_strings)
-        slots *= 2;
-    t->slots = calloc(slots, sizeof *t->slots);
+    kga_hash_index_init(&t->index);
     t->cap = 4096;
     t->blob = malloc(t->cap);
-    if (t->slots == NULL || t->blob == NULL)
+    if (t->blob == NULL || expected_strings > SIZE_MAX ||
+        kga_hash_index_reserve(&t->index, (size_t)expected_strings,
+                               strtab_hash_of, t) != 0)
         return KGA_ENOMEM;
-    t->slot_count = slots;
     return 0;
 }
 
 static void strtab_destroy(strtab_t *t)
 {
     free(t->blob);
-    free(t->slots);
-}
-
-static int strtab_grow_slots(strtab_t *t)
-{
-    uint64_t count = t->slot_count * 2, mask = count - 1;
-    uint64_t *slots = calloc(count, sizeof *slots);
-    if (slots == NULL)
-        return KGA_ENOMEM;
-    for (uint64_t i = 0; i < t->slot_count; i++) {
-        if (t->slots[i] == 0)
-            continue;
-        const char *str = t->blob + (t->slots[i] & INTERN_OFF_MASK) - 1;
-        uint64_t s = kga_hash64(str, strlen(str)) & mask;
-        while (slots[s] != 0)
-            s = (s + 1) & mask;
-        slots[s] = t->slots[i];
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->slot_count = count;
-    return 0;
+    kga_hash_index_destroy(&t->index);
 }
 
 /* Appends s (with its NUL) without interning; *off receives its offset. */
@@ -117,26 +103,17 @@ static int strtab_append(strtab_t *t, const char *s, size_t len, uint64_t *off)
 /* *off receives the offset of s in the blob, appending it when new. */
 static int strtab_intern(strtab_t *t, const char *s, uint64_t *off)
 {
-    if (t->used + 1 > t->slot_count / 2 && strtab_grow_slots(t) != 0)
-        return KGA_ENOMEM;
-    size_t len = strlen(s);
-    uint64_t h = kga_hash64(s, len), mask = t->slot_count - 1;
-    uint64_t tag = intern_tag(h), i = h & mask;
-    for (; t->slots[i] != 0; i = (i + 1) & mask) {
-        uint64_t slot = t->slots[i];
-        uint64_t at = (slot & INTERN_OFF_MASK) - 1;
-        if ((slot & ~INTERN_OFF_MASK) == tag &&
-            memcmp(t->blob + at, s, len + 1) == 0) {
-            *off = at;
-            return 0;
-        }
+    strtab_key_t key = {s, strlen(s)};
+    uint64_t h = kga_hash64(s, key.len);
+    int64_t found = kga_hash_index_find(&t->index, h, &key, strtab_eq, t);
+    if (found >= 0) {
+        *off = (uint64_t)found;
+        return 0;
     }
-    int rc = strtab_append(t, s, len, off);
-    if (rc != 0)
-        return rc;
-    t->slots[i] = tag | (*off + 1);
-    t->used++;
-    return 0;
+    int rc = strtab_append(t, s, key.len, off);
+    if (rc == 0)
+        rc = kga_hash_index_add(&t->index, h, *off, strtab_hash_of, t);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
