@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
+
 /* An open-addressing hash index over items the caller keeps: the graph
  * builder's interned strings and triple set, the store writer's string
  * blob, the DBP15K importer's numeric ids. The caller stores its items
@@ -21,8 +23,12 @@
  * slot array, freed by kga_hash_index_destroy(). Not thread-safe for
  * writes; finds may run in parallel while nothing adds. */
 
+/* A slot holds a reference (plus one, 0 meaning empty) in its low bits and
+ * the top of the item's hash above them. */
+#define KGA_HASH_INDEX_REF_BITS_ 40
+#define KGA_HASH_INDEX_REF_MASK_ ((UINT64_C(1) << KGA_HASH_INDEX_REF_BITS_) - 1)
 /* The largest reference an item may have. */
-#define KGA_HASH_INDEX_REF_MAX ((UINT64_C(1) << 40) - 2)
+#define KGA_HASH_INDEX_REF_MAX (KGA_HASH_INDEX_REF_MASK_ - 1)
 /* The fewest slots a table has once it holds anything. */
 #define KGA_HASH_INDEX_MIN_SLOTS 1024u
 
@@ -47,19 +53,69 @@ int kga_hash_index_reserve(kga_hash_index_t *t, size_t n,
                            kga_hash_index_hash_fn hash_of, const void *ctx);
 
 /* The reference of the item whose key is key (hash h), or -1 when none. */
-int64_t kga_hash_index_find(const kga_hash_index_t *t, uint64_t h,
-                            const void *key, kga_hash_index_eq_fn eq,
-                            const void *ctx);
+static inline int64_t kga_hash_index_find(const kga_hash_index_t *t,
+                                          uint64_t h, const void *key,
+                                          kga_hash_index_eq_fn eq,
+                                          const void *ctx);
 
 /* Adds the caller's item ref with hash h; the caller has made sure no item
  * with its key is there (kga_hash_index_find). Grows the index when it
  * would be more than half full, asking hash_of for the stored items.
  * Returns 0, KGA_ELIMIT for a reference above KGA_HASH_INDEX_REF_MAX, or
  * KGA_ENOMEM; on failure the index is unchanged. */
-int kga_hash_index_add(kga_hash_index_t *t, uint64_t h, uint64_t ref,
-                       kga_hash_index_hash_fn hash_of, const void *ctx);
+static inline int kga_hash_index_add(kga_hash_index_t *t, uint64_t h,
+                                     uint64_t ref,
+                                     kga_hash_index_hash_fn hash_of,
+                                     const void *ctx);
 
 /* Frees the slots and leaves the index empty and usable. */
 void kga_hash_index_destroy(kga_hash_index_t *t);
+
+/* ---- inline part ---------------------------------------------------------
+ * Finding and adding are in the header: the builder and the importers call
+ * them for every line of their input, and inlined here the compiler turns
+ * the callbacks into direct, inlinable calls. */
+
+/* Grows the slot array for one more item (out of line: rare). */
+int kga_hash_index_grow_(kga_hash_index_t *t, kga_hash_index_hash_fn hash_of,
+                         const void *ctx);
+
+static inline int64_t kga_hash_index_find(const kga_hash_index_t *t,
+                                          uint64_t h, const void *key,
+                                          kga_hash_index_eq_fn eq,
+                                          const void *ctx)
+{
+    if (t->slots == NULL)
+        return -1;
+    uint64_t tag = h & ~KGA_HASH_INDEX_REF_MASK_;
+    for (size_t s = (size_t)h & t->mask;; s = (s + 1) & t->mask) {
+        uint64_t slot = t->slots[s];
+        if (slot == 0)
+            return -1;
+        uint64_t ref = (slot & KGA_HASH_INDEX_REF_MASK_) - 1;
+        if ((slot & ~KGA_HASH_INDEX_REF_MASK_) == tag && eq(ctx, ref, key))
+            return (int64_t)ref;
+    }
+}
+
+static inline int kga_hash_index_add(kga_hash_index_t *t, uint64_t h,
+                                     uint64_t ref,
+                                     kga_hash_index_hash_fn hash_of,
+                                     const void *ctx)
+{
+    if (ref > KGA_HASH_INDEX_REF_MAX)
+        return KGA_ELIMIT;
+    if (t->slots == NULL || (t->count + 1) * 2 > t->mask + 1) {
+        int rc = kga_hash_index_grow_(t, hash_of, ctx);
+        if (rc != 0)
+            return rc;
+    }
+    size_t s = (size_t)h & t->mask;
+    while (t->slots[s] != 0)
+        s = (s + 1) & t->mask;
+    t->slots[s] = (h & ~KGA_HASH_INDEX_REF_MASK_) | (ref + 1);
+    t->count++;
+    return 0;
+}
 
 #endif

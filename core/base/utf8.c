@@ -5,8 +5,10 @@
 
 #include <string.h>
 
-size_t kga_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp,
-                       size_t *bad)
+/* The decoder, inlined into kga_utf8_valid() (which needs neither the
+ * value nor the subpart: the compiler drops their stores). */
+static inline size_t decode(const unsigned char *s, size_t n, uint32_t *cp,
+                            size_t *bad)
 {
     if (n == 0) {
         if (bad != NULL)
@@ -62,6 +64,12 @@ size_t kga_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp,
     return need;
 }
 
+size_t kga_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp,
+                       size_t *bad)
+{
+    return decode(s, n, cp, bad);
+}
+
 int kga_utf8_valid(const char *s, size_t len, size_t *bad_offset)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -80,7 +88,7 @@ int kga_utf8_valid(const char *s, size_t len, size_t *bad_offset)
             i++;
             continue;
         }
-        size_t n = kga_utf8_decode(p + i, len - i, NULL, NULL);
+        size_t n = decode(p + i, len - i, NULL, NULL);
         if (n == 0) {
             if (bad_offset != NULL)
                 *bad_offset = i;

@@ -231,9 +231,10 @@ int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err)
     int rc = kga_atomic_file_open(&file, path, KGA_ATOMIC_STREAM, err);
     if (rc == 0) {
         /* A failed print shows in the stream's error flag at commit. */
+        FILE *f = file.stream;
         for (size_t i = 0; i < l->count; i++)
-            if (fprintf(file.stream, "%s\t%s\n", v[i]->left,
-                        v[i]->right) < 0)
+            if (fputs(v[i]->left, f) == EOF || putc('\t', f) == EOF ||
+                fputs(v[i]->right, f) == EOF || putc('\n', f) == EOF)
                 break;
         rc = kga_atomic_file_commit(&file, err);
     }
