@@ -25,7 +25,8 @@
  * KGA_ENOMEM, KGA_EIO for the rest. After a failure the temporary is gone. */
 
 typedef struct {
-    int fd;       /* the temporary's descriptor; -1 when released */
+    int fd; /* the temporary's descriptor (a writer may also pwrite() it,
+               e.g. a header filled in last); -1 when released */
     FILE *stream; /* with KGA_ATOMIC_STREAM: print here (commit flushes and
                      closes it; do not fclose it yourself) */
     unsigned flags;

@@ -10,8 +10,8 @@
  *
  * Not for sizes that come from input (a file's entity count, a request's
  * pairs): those are checked against a limit first and their allocation
- * failure is returned as KGA_ENOMEM with a message, never a crash. core/
- * returns errors and does not use these; config/ and cli/ do.
+ * failure is returned as KGA_ENOMEM with a message, never a crash. Used by
+ * config/ and cli/ (and meant for the model writer's bookkeeping).
  *
  * Ownership: every pointer returned is the caller's, released with free().
  * None returns NULL. */
