@@ -1,18 +1,16 @@
 /* kgalign align: the best right entity of every left entity under a trained
- * model, written as a TSV of matches; optionally a greedy one-to-one
- * assignment. */
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
+ * model, written as a TSV of matches; optionally the greedy one-to-one
+ * assignment of core/align/assign.h. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "align/aligner.h"
+#include "align/assign.h"
+#include "base/atomic_file.h"
+#include "base/xalloc.h"
 #include "commands.h"
 #include "options.h"
 #include "store/store.h"
@@ -77,22 +75,6 @@ typedef struct {
     int threads;
 } align_args_t;
 
-/* The decision for one left entity: its best candidate (right ==
- * UINT32_MAX: none) and the runner-up (runner == UINT32_MAX: none). */
-typedef struct {
-    uint32_t right;
-    float distance, probability;
-    int match;
-    uint32_t runner;
-    float runner_probability;
-} partner_t;
-
-/* One (left, candidate) pair of the one-to-one assignment. */
-typedef struct {
-    uint32_t left, right;
-    float distance, probability;
-} scored_pair_t;
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -123,38 +105,14 @@ static int parse_args(int argc, char **argv, align_args_t *a)
     return status;
 }
 
-static char *join_path(const char *dir, const char *name)
-{
-    size_t len = strlen(dir) + 1 + strlen(name) + 1;
-    char *p = malloc(len);
-    if (p == NULL)
-        abort();
-    snprintf(p, len, "%s/%s", dir, name);
-    return p;
-}
-
-/* Decreasing probability, then increasing distance (NaN last), then ids,
- * so that the assignment does not depend on the order of the input. */
-static int scored_pair_cmp(const void *pa, const void *pb)
-{
-    const scored_pair_t *a = pa, *b = pb;
-    if (a->probability != b->probability)
-        return a->probability > b->probability ? -1 : 1;
-    int na = isnan(a->distance), nb = isnan(b->distance);
-    if (na != nb)
-        return na - nb;
-    if (!na && a->distance != b->distance)
-        return a->distance < b->distance ? -1 : 1;
-    if (a->left != b->left)
-        return a->left < b->left ? -1 : 1;
-    return (a->right > b->right) - (a->right < b->right);
-}
-
-/* Ranks every left entity in blocks. Each left entity's best candidate goes
- * to partner[]; with pairs != NULL every candidate is appended to pairs as
- * well (*n_pairs of them). */
-static int rank_all(const kga_aligner_t *a, size_t k, partner_t *partner,
-                    scored_pair_t *pairs, size_t *n_pairs, kga_err_t *err)
+/* Decides every left entity in blocks. Each left entity's best candidate
+ * goes to partner[] (which starts with right = KGA_ASSIGN_NONE everywhere)
+ * and its runner-up to runner[]; with pairs != NULL every candidate is
+ * appended to pairs as well (*n_pairs of them). */
+static int decide_all(const kga_aligner_t *a, size_t k,
+                      kga_scored_pair_t *partner, kga_scored_pair_t *runner,
+                      kga_scored_pair_t *pairs, size_t *n_pairs,
+                      kga_err_t *err)
 {
     uint32_t n_left =
         kga_store_entity_count(kga_aligner_store(a, KGA_SIDE_LEFT));
@@ -185,19 +143,15 @@ static int rank_all(const kga_aligner_t *a, size_t k, partner_t *partner,
             for (size_t j = 0; j < k; j++) {
                 if (c[j].entity == UINT32_MAX)
                     continue;
-                partner_t *p = &partner[start + i];
-                if (p->right == UINT32_MAX)
-                    *p = (partner_t){c[j].entity, c[j].score.distance,
-                                     c[j].score.probability,
-                                     c[j].score.match, UINT32_MAX, NAN};
-                else if (p->runner == UINT32_MAX) {
-                    p->runner = c[j].entity;
-                    p->runner_probability = c[j].score.probability;
-                }
+                kga_scored_pair_t p = {start + i, c[j].entity,
+                                       c[j].score.distance,
+                                       c[j].score.probability};
+                if (partner[start + i].right == KGA_ASSIGN_NONE)
+                    partner[start + i] = p;
+                else if (runner[start + i].right == KGA_ASSIGN_NONE)
+                    runner[start + i] = p;
                 if (pairs != NULL)
-                    pairs[(*n_pairs)++] = (scored_pair_t){
-                        start + i, c[j].entity, c[j].score.distance,
-                        c[j].score.probability};
+                    pairs[(*n_pairs)++] = p;
             }
         }
         kga_progress_report(progress, "aligning", start + nb, n_left);
@@ -209,37 +163,6 @@ out:
     return rc;
 }
 
-/* Greedy one-to-one: replaces the best candidates in partner[] by the
- * assignment (the runners-up stay); a pair is a match when its
- * probability reaches the threshold. */
-static int assign_one_to_one(uint32_t n_left, uint32_t n_right,
-                             scored_pair_t *pairs, size_t n_pairs,
-                             double threshold, partner_t *partner,
-                             kga_err_t *err)
-{
-    uint8_t *right_taken = calloc(n_right ? n_right : 1, 1);
-    if (right_taken == NULL)
-        return kga_err_set(err, KGA_ENOMEM, "out of memory");
-    qsort(pairs, n_pairs, sizeof *pairs, scored_pair_cmp);
-    for (uint32_t l = 0; l < n_left; l++) {
-        partner[l].right = UINT32_MAX;
-        partner[l].match = 0;
-    }
-    for (size_t i = 0; i < n_pairs; i++) {
-        const scored_pair_t *p = &pairs[i];
-        if (partner[p->left].right != UINT32_MAX || right_taken[p->right])
-            continue;
-        partner_t *q = &partner[p->left];
-        q->right = p->right;
-        q->distance = p->distance;
-        q->probability = p->probability;
-        q->match = p->probability >= threshold;
-        right_taken[p->right] = 1;
-    }
-    free(right_taken);
-    return 0;
-}
-
 static int ext_id_cmp(const void *pa, const void *pb, void *ctx)
 {
     const kga_store_t *s = ctx;
@@ -247,11 +170,14 @@ static int ext_id_cmp(const void *pa, const void *pb, void *ctx)
                   kga_store_entity_ext_id(s, *(const uint32_t *)pb));
 }
 
-/* Writes the lines to f, sorted by left external id; counts the lines and
- * the matches. */
+/* Writes a line for every left entity to f, sorted by left external id;
+ * counts those with a candidate and the matches. Returns 0 or KGA_ENOMEM:
+ * a failed write shows in the stream's error flag, which the commit
+ * reports. */
 static int write_matches(FILE *f, const kga_aligner_t *a,
-                         const partner_t *partner, uint64_t *lines,
-                         uint64_t *matches)
+                         const kga_scored_pair_t *partner,
+                         const kga_scored_pair_t *runner, double threshold,
+                         uint64_t *lines, uint64_t *matches)
 {
     const kga_store_t *left = kga_aligner_store(a, KGA_SIDE_LEFT);
     const kga_store_t *right = kga_aligner_store(a, KGA_SIDE_RIGHT);
@@ -266,34 +192,23 @@ static int write_matches(FILE *f, const kga_aligner_t *a,
     fputs("#left_id\tright_id\tprobability\tdecision\trunner_up_id\t"
           "runner_up_probability\n", f);
     for (uint32_t i = 0; i < n_left; i++) {
-        const partner_t *p = &partner[order[i]];
-        int has = p->right != UINT32_MAX, runner = p->runner != UINT32_MAX;
+        const kga_scored_pair_t *p = &partner[order[i]];
+        const kga_scored_pair_t *r = &runner[order[i]];
+        int has = p->right != KGA_ASSIGN_NONE;
+        int has_runner = r->right != KGA_ASSIGN_NONE;
+        int match = has && p->probability >= threshold;
         fprintf(f, "%s\t%s\t%.6f\t%s\t%s\t%.6f\n",
                 kga_store_entity_ext_id(left, order[i]),
                 has ? kga_store_entity_ext_id(right, p->right) : "",
                 has ? (double)p->probability : 0.0,
-                p->match ? "match" : "no-match",
-                runner ? kga_store_entity_ext_id(right, p->runner) : "",
-                runner ? (double)p->runner_probability : 0.0);
+                match ? "match" : "no-match",
+                has_runner ? kga_store_entity_ext_id(right, r->right) : "",
+                has_runner ? (double)r->probability : 0.0);
         *lines += (uint64_t)has;
-        *matches += (uint64_t)p->match;
+        *matches += (uint64_t)match;
     }
     free(order);
-    return ferror(f) ? KGA_EIO : 0;
-}
-
-/* fsync of the directory holding path, so that the rename is durable. */
-static void sync_parent_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(copy);
+    return 0;
 }
 
 int kga_cmd_align(int argc, char **argv)
@@ -305,34 +220,19 @@ int kga_cmd_align(int argc, char **argv)
     double t_start = now_seconds();
     status = EXIT_FAIL;
 
-    char *left_path = join_path(args.data_dir, "left.kgs");
-    char *right_path = join_path(args.data_dir, "right.kgs");
-    size_t tmp_len = strlen(args.output) + sizeof ".tmp.XXXXXX";
-    char *tmp = malloc(tmp_len);
-    if (tmp == NULL)
-        abort();
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", args.output);
+    char *left_path = kga_xasprintf("%s/left.kgs", args.data_dir);
+    char *right_path = kga_xasprintf("%s/right.kgs", args.data_dir);
     kga_aligner_t *a = NULL;
-    partner_t *partner = NULL;
-    scored_pair_t *pairs = NULL;
-    FILE *f = NULL;
+    kga_scored_pair_t *partner = NULL, *runner = NULL, *pairs = NULL;
+    kga_atomic_file_t out = {.fd = -1};
     kga_err_t err;
     kga_err_clear(&err);
 
     /* The temporary file first: an unwritable output fails before the
      * model is loaded. */
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        kga_cli_error(CMD, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        tmp = NULL; /* nothing to remove */
-        goto out;
-    }
-    (void)fchmod(fd, 0644);
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        kga_cli_error(CMD, "%s: %s", tmp, strerror(errno));
-        close(fd);
+    if (kga_atomic_file_open(&out, args.output, KGA_ATOMIC_STREAM, &err) !=
+        0) {
+        kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
 
@@ -354,12 +254,14 @@ int kga_cmd_align(int argc, char **argv)
     size_t k = args.k < n_right ? args.k : n_right;
 
     partner = malloc((n_left ? n_left : 1) * sizeof *partner);
-    if (partner == NULL) {
+    runner = malloc((n_left ? n_left : 1) * sizeof *runner);
+    if (partner == NULL || runner == NULL) {
         kga_cli_error(CMD, "out of memory (%u entities)", (unsigned)n_left);
         goto out;
     }
     for (uint32_t l = 0; l < n_left; l++)
-        partner[l] = (partner_t){UINT32_MAX, NAN, NAN, 0, UINT32_MAX, NAN};
+        partner[l] = runner[l] =
+            (kga_scored_pair_t){l, KGA_ASSIGN_NONE, NAN, NAN};
     if (args.one_to_one && k > 0) {
         if (n_left > ALIGN_PAIRS_MAX / k) {
             kga_cli_error(CMD, "--one-to-one: %u entities x %zu candidates "
@@ -379,37 +281,27 @@ int kga_cmd_align(int argc, char **argv)
         }
     }
     size_t n_pairs = 0;
-    if (k > 0 && rank_all(a, k, partner, pairs, &n_pairs, &err) != 0) {
+    if (k > 0 &&
+        decide_all(a, k, partner, runner, pairs, &n_pairs, &err) != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
-    if (pairs != NULL &&
-        assign_one_to_one(n_left, n_right, pairs, n_pairs, threshold,
-                          partner, &err) != 0) {
+    if (pairs != NULL && kga_assign_greedy(pairs, n_pairs, n_left, n_right,
+                                           partner, &err) != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
 
     uint64_t lines, matches;
-    if (write_matches(f, a, partner, &lines, &matches) != 0 ||
-        fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        kga_cli_error(CMD, "%s: write failed: %s", tmp, strerror(errno));
+    if (write_matches(out.stream, a, partner, runner, threshold, &lines,
+                      &matches) != 0) {
+        kga_cli_error(CMD, "out of memory (%u entities)", (unsigned)n_left);
         goto out;
     }
-    int close_rc = fclose(f);
-    f = NULL;
-    if (close_rc != 0) {
-        kga_cli_error(CMD, "%s: close failed: %s", tmp, strerror(errno));
+    if (kga_atomic_file_commit(&out, &err) != 0) {
+        kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
-    if (rename(tmp, args.output) != 0) {
-        kga_cli_error(CMD, "%s: cannot rename into place: %s", args.output,
-                      strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    sync_parent_dir(args.output);
 
     double t_end = now_seconds();
     fprintf(stderr,
@@ -424,13 +316,9 @@ int kga_cmd_align(int argc, char **argv)
             t_open - t_start, t_end - t_open);
     status = EXIT_OK;
 out:
-    if (f != NULL)
-        fclose(f);
-    if (tmp != NULL) {
-        unlink(tmp);
-        free(tmp);
-    }
+    kga_atomic_file_abort(&out);
     free(pairs);
+    free(runner);
     free(partner);
     if (a != NULL)
         kga_aligner_close(a);

@@ -1,6 +1,7 @@
 /* kgalign eval: ranking and pair classification of a trained model on one
  * split of gold links, left to right (core/eval/evaluate.h does the work; this
- * file parses options and prints the table, the JSON or the report). */
+ * file parses options and prints the table, the JSON that proto/eval_json.c
+ * encodes, or the report). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -10,11 +11,13 @@
 #include <sys/stat.h>
 
 #include "align/aligner.h"
+#include "base/xalloc.h"
 #include "cli/report.h"
 #include "commands.h"
-#include "store/dataset.h"
 #include "eval/evaluate.h"
 #include "options.h"
+#include "proto/eval_json.h"
+#include "store/dataset.h"
 
 #define CMD "eval"
 #define EXIT_OK 0
@@ -116,120 +119,20 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
                              sizeof options / sizeof options[0], argc, argv);
 }
 
-/* "dir/name", malloc'd (aborts on out of memory: a path is small). */
-static char *join_path(const char *dir, const char *name)
+/* The JSON object and a newline on stdout. */
+static int print_json(const eval_args_t *args, const kga_aligner_t *a,
+                      const kga_eval_result_t *res, kga_err_t *err)
 {
-    size_t len = strlen(dir) + 1 + strlen(name) + 1;
-    char *p = malloc(len);
-    if (p == NULL)
-        abort();
-    snprintf(p, len, "%s/%s", dir, name);
-    return p;
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped, valid UTF-8
- * passed through, every byte of an invalid sequence as U+FFFD. */
-static void print_json_string(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    putchar('"');
-    while (*p != '\0') {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-            p++;
-            continue;
-        }
-        if (c < 0x20) {
-            printf("\\u%04x", c);
-            p++;
-            continue;
-        }
-        if (c < 0x80) {
-            putchar((int)c);
-            p++;
-            continue;
-        }
-        /* Length and smallest code point of a multi-byte sequence. */
-        size_t n = c >= 0xc2 && c <= 0xdf   ? 2
-                   : c >= 0xe0 && c <= 0xef ? 3
-                   : c >= 0xf0 && c <= 0xf4 ? 4
-                                            : 0;
-        uint32_t cp = n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
-        size_t i = 1;
-        for (; i < n && (p[i] & 0xc0) == 0x80; i++)
-            cp = cp << 6 | (p[i] & 0x3fu);
-        int ok = n != 0 && i == n &&
-                 !(n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
-                 !(n == 4 && (cp < 0x10000 || cp > 0x10ffff));
-        if (ok) {
-            fwrite(p, 1, n, stdout);
-            p += n;
-        } else {
-            fputs("\\ufffd", stdout);
-            p++;
-        }
-    }
-    putchar('"');
-}
-
-/* A JSON number, or null for infinities and NaN (JSON has neither). */
-static void print_json_number(double v)
-{
-    if (isfinite(v))
-        printf("%.10g", v);
-    else
-        fputs("null", stdout);
-}
-
-static void print_json_ranking(const kga_ranking_result_t *r)
-{
-    printf("\"queries\": %" PRIu64 ", \"hits1\": ", r->queries);
-    print_json_number(r->hits_at_1);
-    fputs(", \"hits5\": ", stdout);
-    print_json_number(r->hits_at_5);
-    fputs(", \"hits10\": ", stdout);
-    print_json_number(r->hits_at_10);
-    fputs(", \"mrr\": ", stdout);
-    print_json_number(r->mrr);
-}
-
-static void print_json(const eval_args_t *args, const kga_aligner_t *a,
-                       const kga_eval_result_t *res)
-{
-    const kga_pairs_result_t *pr = &res->classification;
-    printf("{\"direction\": \"" DIRECTION "\", \"split\": ");
-    print_json_string(kga_split_name(args->split));
-    printf(", \"k\": %zu, \"pairs\": %" PRIu64 ", \"positives\": %" PRIu64
-           ", \"misses\": %" PRIu64 ", ",
-           res->k, res->pairs, res->positives, res->ranking.misses);
-    print_json_ranking(&res->ranking);
-    fputs(", \"candidate_recall\": ", stdout);
-    print_json_number(res->candidate_recall);
-    fputs(", \"prauc\": ", stdout);
-    print_json_number(pr->prauc);
-    fputs(", \"best_f1\": ", stdout);
-    print_json_number(pr->best_f1);
-    fputs(", \"best_threshold\": ", stdout);
-    print_json_number(pr->best_threshold);
-    fputs(", \"recall_at_p95\": ", stdout);
-    print_json_number(pr->recall_at_p95);
-    fputs(", \"p95_threshold\": ", stdout);
-    print_json_number(pr->p95_threshold);
-    printf(", \"eval_seconds\": %.3f, \"model_version\": ", res->eval_seconds);
-    print_json_string(kga_aligner_model_version(a));
-    fputs(", \"per_type\": {", stdout);
-    for (size_t i = 0; i < res->n_groups; i++) {
-        const kga_eval_group_t *g = &res->groups[i];
-        fputs(i > 0 ? ", " : "", stdout);
-        print_json_string(g->name);
-        fputs(": {", stdout);
-        print_json_ranking(&g->ranking);
-        fputs(", \"candidate_recall\": ", stdout);
-        print_json_number(g->candidate_recall);
-        putchar('}');
-    }
-    fputs("}}\n", stdout);
+    char *json;
+    size_t len;
+    if (kga_eval_json_format(DIRECTION, kga_split_name(args->split),
+                             kga_aligner_model_version(a), res, &json,
+                             &len) != 0)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    fwrite(json, 1, len, stdout);
+    putchar('\n');
+    free(json);
+    return 0;
 }
 
 /* Terminal columns of a UTF-8 string, counted as code points (good enough
@@ -357,9 +260,10 @@ int kga_cmd_eval(int argc, char **argv)
     if (status >= 0)
         return status;
 
-    char *left_path = join_path(args.data_dir, "left.kgs");
-    char *right_path = join_path(args.data_dir, "right.kgs");
-    char *links_path = join_path(args.data_dir, kga_split_file(args.split));
+    char *left_path = kga_xasprintf("%s/left.kgs", args.data_dir);
+    char *right_path = kga_xasprintf("%s/right.kgs", args.data_dir);
+    char *links_path =
+        kga_xasprintf("%s/%s", args.data_dir, kga_split_file(args.split));
     kga_aligner_t *a = NULL;
     kga_pairs_t links = {0};
     kga_eval_result_t res = {0};
@@ -395,10 +299,14 @@ int kga_cmd_eval(int argc, char **argv)
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
-    if (args.json)
-        print_json(&args, a, &res);
-    else
+    if (args.json) {
+        if (print_json(&args, a, &res, &err) != 0) {
+            kga_cli_error(CMD, "%s", err.msg);
+            goto out;
+        }
+    } else {
         print_text(&args, a, &res);
+    }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         kga_cli_error(CMD, "writing the results: %s", strerror(errno));
         goto out;

@@ -4,14 +4,10 @@
  * page's markup is in one place and the command stays short. */
 #include "report.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+
+#include "base/atomic_file.h"
 
 /* Geometry shared by both pictures: the plot area inside the SVG. */
 enum {
@@ -364,74 +360,16 @@ static void write_page(FILE *f, const kga_report_input_t *in)
     fputs("</body>\n</html>\n", f);
 }
 
-static int io_code(int e)
-{
-    return e == ENOENT || e == ENOTDIR ? KGA_ENOENT : KGA_EIO;
-}
-
 int kga_report_write_html(const char *path, const kga_report_input_t *in,
                           kga_err_t *err)
 {
-    static atomic_uint serial;
-    int rc, fd = -1;
-    FILE *f = NULL;
-
     if (path == NULL || in == NULL)
         return kga_err_set(err, KGA_EINVAL, "report: no path or no input");
-    size_t tmp_len = strlen(path) + 64;
-    char *tmp = malloc(tmp_len);
-    if (tmp == NULL)
-        return kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
-
-    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-        snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(),
-                 atomic_fetch_add(&serial, 1));
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        int e = errno;
-        rc = kga_err_set(err, io_code(e), "%s: cannot create report: %s",
-                         path, strerror(e));
-        goto out_free;
-    }
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        int e = errno;
-        close(fd);
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot write report: %s", path,
-                         strerror(e));
-        goto out_unlink;
-    }
-
-    write_page(f, in);
-
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        int e = errno;
-        fclose(f);
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot write report: %s", path,
-                         strerror(e));
-        goto out_unlink;
-    }
-    if (fclose(f) != 0) {
-        int e = errno;
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot write report: %s", path,
-                         strerror(e));
-        goto out_unlink;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        rc = kga_err_set(err, io_code(e), "%s: cannot rename %s into place: %s",
-                         path, tmp, strerror(e));
-        goto out_unlink;
-    }
-    free(tmp);
-    return 0;
-
-out_unlink:
-    unlink(tmp);
-out_free:
-    free(tmp);
-    return rc;
+    kga_atomic_file_t file;
+    int rc = kga_atomic_file_open(&file, path, KGA_ATOMIC_STREAM, err);
+    if (rc != 0)
+        return rc;
+    /* A failed print shows in the stream's error flag at commit. */
+    write_page(file.stream, in);
+    return kga_atomic_file_commit(&file, err);
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/xalloc.h"
+
 #define FIELD(name) offsetof(kga_server_config_t, name)
 /* Longest string value (a path, an address, a token). */
 #define STRING_MAX 4096
@@ -101,14 +103,6 @@ static const kga_config_option_t *find_option(const char *name)
         if (strcmp(options[i].name, name) == 0)
             return &options[i];
     return NULL;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
 }
 
 static char **string_field(kga_server_config_t *c,
@@ -256,7 +250,7 @@ static int set_value(kga_server_config_t *c, const kga_config_option_t *o,
             return reason(why, cap, KGA_EINVAL, "value holds a line break");
         char **field = string_field(c, o);
         free(*field);
-        *field = xstrdup(value);
+        *field = kga_xstrdup(value);
         return 0;
     }
     case KGA_OPT_INT: {
@@ -674,11 +668,7 @@ static int derive_path(kga_server_config_t *c, char **path, const char *name,
     if (c->data_dir[0] == '\0')
         return kga_err_set(err, KGA_EINVAL,
                            "%s: not given, and data_dir is empty", name);
-    size_t n = strlen(c->data_dir) + 1 + strlen(file) + 1;
-    char *p = malloc(n);
-    if (p == NULL)
-        abort();
-    snprintf(p, n, "%s/%s", c->data_dir, file);
+    char *p = kga_xasprintf("%s/%s", c->data_dir, file);
     free(*path);
     *path = p;
     return 0;

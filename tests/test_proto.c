@@ -2,8 +2,8 @@
  * tests/fixtures/proto/decode.test, plus the ones that need long or binary
  * bodies here), response encoding (round trips through jansson, golden
  * bodies in tests/fixtures/proto/ that also validate against
- * proto/openapi.yaml), escaping of control characters and invalid UTF-8, and
- * the error body. */
+ * proto/openapi.yaml), escaping of control characters and invalid UTF-8, the
+ * error body, and the bytes of `kgalign eval --json`. */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/eval_json.h"
 #include "proto/wire.h"
 
 #define FIXTURES "tests/fixtures/proto"
@@ -1030,6 +1031,68 @@ START_TEST(request_id_validation)
 }
 END_TEST
 
+/* The eval document, byte for byte: its spacing, number formats and
+ * string escapes are what scripts have parsed since its first version. */
+START_TEST(eval_json_bytes)
+{
+    /* A quote, a tab, a control byte, an ill-formed sequence and a
+     * well-formed one. */
+    char film[] = "Film", odd[] = "a\"b\tc\x01" "d\xE2\x82 \xC3\xA9";
+    kga_eval_group_t groups[2] = {
+        {.group = 0,
+         .name = film,
+         .ranking = {4, 1, 0.5, 0.75, 0.75, 0.625},
+         .candidate_recall = 0.75},
+        {.group = 3,
+         .name = odd,
+         .ranking = {2, 0, 1, 1, 1, 1},
+         .candidate_recall = 1},
+    };
+    kga_eval_result_t res = {
+        .k = 50,
+        .queries = 6,
+        .pairs = 300,
+        .positives = 6,
+        .found = 5,
+        .ranking = {6, 1, 2.0 / 3.0, 5.0 / 6.0, 5.0 / 6.0, 0.75},
+        .candidate_recall = 5.0 / 6.0,
+        .classification = {.prauc = 0.5,
+                            .best_f1 = 1e-12,
+                            .best_threshold = 0.25f,
+                            .recall_at_p95 = 0,
+                            .p95_threshold = INFINITY},
+        .groups = groups,
+        .n_groups = 2,
+        .eval_seconds = 12.3456,
+    };
+    char *out;
+    size_t len;
+    ck_assert_int_eq(kga_eval_json_format("left to right", "test", "v1", &res,
+                                          &out, &len),
+                     0);
+    const char *want =
+        "{\"direction\": \"left to right\", \"split\": \"test\", \"k\": 50, "
+        "\"pairs\": 300, \"positives\": 6, \"misses\": 1, \"queries\": 6, "
+        "\"hits1\": 0.6666666667, \"hits5\": 0.8333333333, \"hits10\": "
+        "0.8333333333, \"mrr\": 0.75, \"candidate_recall\": 0.8333333333, "
+        "\"prauc\": 0.5, \"best_f1\": 1e-12, \"best_threshold\": 0.25, "
+        "\"recall_at_p95\": 0, \"p95_threshold\": null, \"eval_seconds\": "
+        "12.346, \"model_version\": \"v1\", \"per_type\": {\"Film\": "
+        "{\"queries\": 4, \"hits1\": 0.5, \"hits5\": 0.75, \"hits10\": 0.75, "
+        "\"mrr\": 0.625, \"candidate_recall\": 0.75}, "
+        "\"a\\\"b\\u0009c\\u0001d\\ufffd\\ufffd \xC3\xA9\": {\"queries\": 2, "
+        "\"hits1\": 1, \"hits5\": 1, \"hits10\": 1, \"mrr\": 1, "
+        "\"candidate_recall\": 1}}}";
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(len, strlen(want));
+    json_error_t jerr;
+    json_t *doc = json_loadb(out, len, 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s", jerr.text);
+    json_decref(doc);
+    free(out);
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
     Suite *s = suite_create("proto");
@@ -1062,6 +1125,7 @@ static Suite *proto_suite(void)
     tcase_add_test(encode, error_code_table);
     tcase_add_test(encode, float_format_is_printf_g9);
     tcase_add_test(encode, request_id_validation);
+    tcase_add_test(encode, eval_json_bytes);
     tcase_set_timeout(encode, 60);
     suite_add_tcase(s, encode);
     return s;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
+
 /* Larger than KGA_LINE_MAX so that a line of the maximum length always fits
  * after the unread rest is moved to the front. */
 #define READ_BUFFER_SIZE (4u << 20)
@@ -215,67 +217,4 @@ size_t kga_split_tabs(char *line, size_t len, char **fields, size_t max)
         *tab = '\0';
         p = tab + 1;
     }
-}
-
-size_t kga_utf8_seq_len(const unsigned char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t need;
-    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return need;
-}
-
-int kga_utf8_valid(const char *s, size_t len, size_t *bad_offset)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        /* Fast path: eight ASCII bytes at a time. */
-        if (len - i >= 8) {
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            if ((w & 0x8080808080808080ull) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n = kga_utf8_seq_len(p + i, len - i);
-        if (n == 0) {
-            if (bad_offset != NULL)
-                *bad_offset = i;
-            return 0;
-        }
-        i += n;
-    }
-    return 1;
 }

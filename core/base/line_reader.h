@@ -48,13 +48,4 @@ void kga_line_reader_close(kga_line_reader_t *r);
  * the number of fields in the line, which may exceed max. */
 size_t kga_split_tabs(char *line, size_t len, char **fields, size_t max);
 
-/* 1 when the len bytes at s are valid UTF-8 (no overlongs, no surrogates,
- * nothing above U+10FFFF); otherwise 0 and *bad_offset (may be NULL) gets
- * the offset of the first bad byte. */
-int kga_utf8_valid(const char *s, size_t len, size_t *bad_offset);
-
-/* Length of the valid UTF-8 sequence at the start of the n bytes at s, or 0
- * when they do not begin with one. */
-size_t kga_utf8_seq_len(const unsigned char *s, size_t n);
-
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/utf8.h"
 
 /* A byte that is not part of valid UTF-8 becomes the unit RAW_BASE + byte:
  * outside Unicode, so it never equals a decoded code point, and it encodes
@@ -74,38 +75,20 @@ int kga_name_feature_params_check(const kga_name_feature_params_t *p,
 
 /* ---- code points ------------------------------------------------------- */
 
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+/* The code point at s, or RAW_BASE + byte for a byte that does not start a
+ * well-formed sequence; returns the bytes consumed (at least 1). */
+static size_t decode_unit(const unsigned char *s, size_t len, uint32_t *cp)
 {
-    unsigned c = s[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
+    if (s[0] < 0x80) {
+        *cp = s[0];
         return 1;
     }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        goto raw;
+    size_t n = kga_utf8_decode(s, len, cp, NULL);
+    if (n == 0) {
+        *cp = RAW_BASE + s[0];
+        n = 1;
     }
-    if (n > len)
-        goto raw;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            goto raw;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        goto raw;
-    *cp = v;
     return n;
-raw:
-    *cp = RAW_BASE + c;
-    return 1;
 }
 
 static size_t utf8_encode(uint32_t cp, unsigned char *o)
@@ -274,7 +257,7 @@ static size_t normalize_units(const unsigned char *s, size_t len, int strip,
     int pending_space = 0;
     for (size_t i = 0; i < len;) {
         uint32_t c;
-        i += utf8_decode(s + i, len - i, &c);
+        i += decode_unit(s + i, len - i, &c);
         c = to_lower(c);
         if (is_separator(c)) {
             pending_space = n > 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash_index.h"
 #include "import/import.h"
 #include "import/names.h"
 
@@ -30,59 +31,61 @@ typedef struct {
     uint64_t line;    /* where it was defined; 0 when implicit */
     uint32_t value;   /* builder id of the entity / relation once made */
     int8_t is_type;   /* relation: -1 not yet known, else 0 / 1 */
-    uint8_t used;
 } id_entry_t;
 
+/* The definitions in the order they were read, found by id through a hash
+ * index over their positions. */
 typedef struct {
-    id_entry_t *slots;
-    size_t mask, count;
+    id_entry_t *items;
+    size_t count, cap;
+    kga_hash_index_t index;
 } id_map_t;
 
-static size_t id_slot(uint64_t id, size_t mask)
+static uint64_t id_hash(uint64_t id)
 {
     uint64_t z = id * 0x9e3779b97f4a7c15ull;
-    return (size_t)(z ^ (z >> 29)) & mask;
+    return z ^ (z >> 29);
+}
+
+static int id_eq(const void *ctx, uint64_t ref, const void *key)
+{
+    return ((const id_map_t *)ctx)->items[ref].id == *(const uint64_t *)key;
+}
+
+static uint64_t id_hash_of(const void *ctx, uint64_t ref)
+{
+    return id_hash(((const id_map_t *)ctx)->items[ref].id);
 }
 
 static id_entry_t *id_map_find(const id_map_t *m, uint64_t id)
 {
-    if (m->slots == NULL)
-        return NULL;
-    for (size_t i = id_slot(id, m->mask);; i = (i + 1) & m->mask) {
-        if (!m->slots[i].used)
-            return NULL;
-        if (m->slots[i].id == id)
-            return &m->slots[i];
-    }
+    int64_t ref = kga_hash_index_find(&m->index, id_hash(id), &id, id_eq, m);
+    return ref >= 0 ? &m->items[ref] : NULL;
 }
 
 /* Inserts a new id (which must be absent). The returned entry is valid until
  * the next insert. NULL on out of memory. */
 static id_entry_t *id_map_insert(id_map_t *m, uint64_t id)
 {
-    if (m->slots == NULL || (m->count + 1) * 2 > m->mask + 1) {
-        size_t n = m->slots ? (m->mask + 1) * 2 : 1024;
-        id_entry_t *slots = calloc(n, sizeof *slots);
-        if (slots == NULL)
+    if (m->count == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        id_entry_t *items = realloc(m->items, cap * sizeof *items);
+        if (items == NULL)
             return NULL;
-        for (size_t i = 0; m->slots != NULL && i <= m->mask; i++) {
-            if (!m->slots[i].used)
-                continue;
-            size_t j = id_slot(m->slots[i].id, n - 1);
-            while (slots[j].used)
-                j = (j + 1) & (n - 1);
-            slots[j] = m->slots[i];
-        }
-        free(m->slots);
-        m->slots = slots;
-        m->mask = n - 1;
+        m->items = items;
+        m->cap = cap;
     }
-    size_t i = id_slot(id, m->mask);
-    while (m->slots[i].used)
-        i = (i + 1) & m->mask;
-    m->count++;
-    m->slots[i] = (id_entry_t){id, NULL, 0, NO_VALUE, -1, 1};
-    return &m->slots[i];
+    m->items[m->count] = (id_entry_t){id, NULL, 0, NO_VALUE, -1};
+    if (kga_hash_index_add(&m->index, id_hash(id), m->count, id_hash_of,
+                           m) != 0)
+        return NULL;
+    return &m->items[m->count++];
+}
+
+static void id_map_destroy(id_map_t *m)
+{
+    free(m->items);
+    kga_hash_index_destroy(&m->index);
 }
 
 /* ---- reading ---- */
@@ -165,10 +168,8 @@ static int read_entities(kga_import_ctx_t *ctx, dbp_t *d, int side)
     snprintf(name, sizeof name, "ent_ids_%d", side + 1);
     id_map_t *m = &d->ents[side];
     int rc = read_id_file(ctx, side, name, 1, m, NULL);
-    for (size_t i = 0; rc == 0 && m->slots != NULL && i <= m->mask; i++)
-        if (m->slots[i].used)
-            rc = kga_import_entity(ctx, side, m->slots[i].str,
-                                   &m->slots[i].value);
+    for (size_t i = 0; rc == 0 && i < m->count; i++)
+        rc = kga_import_entity(ctx, side, m->items[i].str, &m->items[i].value);
     return rc;
 }
 
@@ -371,8 +372,8 @@ static void dbp15k_release(void *state)
 {
     dbp_t *d = state;
     for (int side = 0; side < 2; side++) {
-        free(d->ents[side].slots);
-        free(d->rels[side].slots);
+        id_map_destroy(&d->ents[side]);
+        id_map_destroy(&d->rels[side]);
     }
 }
 

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "base/line_reader.h"
+#include "base/utf8.h"
 
 #define RDF_TYPE_URI "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
@@ -98,7 +98,7 @@ static size_t decode_escapes(const char *s, size_t n, char *out,
     }
     size_t w = 0;
     for (size_t i = 0; i < count;) {
-        size_t len = kga_utf8_seq_len(bytes + i, count - i);
+        size_t len = kga_utf8_decode(bytes + i, count - i, NULL, NULL);
         if (len == 1 && (bytes[i] < 0x20 || bytes[i] == 0x7F))
             len = 0;
         if (len == 0) {

@@ -1,65 +1,15 @@
-/* In-memory graph under construction. Strings live in a chunked arena so that
- * interning millions of ids costs one allocation per megabyte, not per
- * string; the intern tables and the triple set are open-addressing hash
- * tables sized to powers of two. */
+/* In-memory graph under construction. Strings live in a chunked arena
+ * (base/arena.h) so that interning millions of ids costs one allocation per
+ * megabyte, not per string; the intern tables and the triple and attribute
+ * sets are hash indexes (base/hash_index.h) over dense arrays. */
 #include "store/graph_builder.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/hash.h"
-
-#define ARENA_CHUNK (1u << 20)
-#define MIN_TABLE_SLOTS 1024u
-#define EMPTY_SLOT UINT64_MAX
-/* Slots of the intern tables hold the high half of the hash beside the id,
- * so that a probe rarely has to read the (cold) item to reject it. */
-#define SLOT(hash, id) (((hash) & 0xffffffff00000000ull) | (uint64_t)(id))
-#define SLOT_ID(slot) ((uint32_t)(slot))
-#define SLOT_TAG(slot) ((slot) & 0xffffffff00000000ull)
-
-/* ---- string arena ---- */
-
-typedef struct arena_chunk {
-    struct arena_chunk *next;
-    size_t used, size;
-    char data[];
-} arena_chunk_t;
-
-typedef struct {
-    arena_chunk_t *head;
-} arena_t;
-
-static const char *arena_strdup(arena_t *a, const char *s, size_t len)
-{
-    arena_chunk_t *c = a->head;
-    if (c == NULL || c->size - c->used < len + 1) {
-        size_t size = len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK;
-        c = malloc(sizeof *c + size);
-        if (c == NULL)
-            return NULL;
-        c->next = a->head;
-        c->used = 0;
-        c->size = size;
-        a->head = c;
-    }
-    char *dst = c->data + c->used;
-    memcpy(dst, s, len);
-    dst[len] = '\0';
-    c->used += len + 1;
-    return dst;
-}
-
-static void arena_free(arena_t *a)
-{
-    arena_chunk_t *c = a->head;
-    while (c != NULL) {
-        arena_chunk_t *next = c->next;
-        free(c);
-        c = next;
-    }
-    a->head = NULL;
-}
+#include "base/hash_index.h"
 
 /* ---- growable arrays ---- */
 
@@ -88,49 +38,37 @@ typedef struct {
 typedef struct {
     interned_t *items; /* id -> string */
     size_t count, cap;
-    uint64_t *slots; /* EMPTY_SLOT or SLOT(hash, id) */
-    size_t slot_mask;
+    kga_hash_index_t index;
 } intern_t;
 
-static int intern_rehash(intern_t *t, size_t nslots)
+typedef struct {
+    const char *s;
+    size_t len;
+    uint64_t hash;
+} intern_key_t;
+
+static int intern_eq(const void *ctx, uint64_t id, const void *key)
 {
-    uint64_t *slots = malloc(nslots * sizeof *slots);
-    if (slots == NULL)
-        return KGA_ENOMEM;
-    memset(slots, 0xff, nslots * sizeof *slots);
-    for (size_t id = 0; id < t->count; id++) {
-        uint64_t h = t->items[id].hash;
-        size_t i = h & (nslots - 1);
-        while (slots[i] != EMPTY_SLOT)
-            i = (i + 1) & (nslots - 1);
-        slots[i] = SLOT(h, id);
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->slot_mask = nslots - 1;
-    return 0;
+    const interned_t *item = &((const intern_t *)ctx)->items[id];
+    const intern_key_t *k = key;
+    return item->hash == k->hash && strncmp(item->str, k->s, k->len) == 0 &&
+           item->str[k->len] == '\0';
+}
+
+static uint64_t intern_hash_of(const void *ctx, uint64_t id)
+{
+    return ((const intern_t *)ctx)->items[id].hash;
 }
 
 static int64_t intern_find(const intern_t *t, const char *s, size_t len,
                            uint64_t h)
 {
-    if (t->slots == NULL)
-        return -1;
-    for (size_t i = h & t->slot_mask;; i = (i + 1) & t->slot_mask) {
-        uint64_t slot = t->slots[i];
-        if (slot == EMPTY_SLOT)
-            return -1;
-        if (SLOT_TAG(slot) != SLOT_TAG(h))
-            continue;
-        uint32_t id = SLOT_ID(slot);
-        if (t->items[id].hash == h && strncmp(t->items[id].str, s, len) == 0 &&
-            t->items[id].str[len] == '\0')
-            return id;
-    }
+    intern_key_t key = {s, len, h};
+    return kga_hash_index_find(&t->index, h, &key, intern_eq, t);
 }
 
 /* Interns s; *out gets its id, *created 1 when it was new. */
-static int intern_add(intern_t *t, arena_t *arena, const char *s,
+static int intern_add(intern_t *t, kga_arena_t *arena, const char *s,
                       uint32_t *out, int *created)
 {
     size_t len = strlen(s);
@@ -144,23 +82,17 @@ static int intern_add(intern_t *t, arena_t *arena, const char *s,
     }
     if (t->count >= UINT32_MAX - 1)
         return KGA_ELIMIT;
-    /* Keep the load factor under one half. */
-    if (t->slots == NULL || (t->count + 1) * 2 > t->slot_mask + 1) {
-        size_t nslots = t->slots ? (t->slot_mask + 1) * 2 : MIN_TABLE_SLOTS;
-        if (intern_rehash(t, nslots) != 0)
-            return KGA_ENOMEM;
-    }
     if (grow((void **)&t->items, &t->cap, t->count + 1, sizeof *t->items))
         return KGA_ENOMEM;
-    const char *copy = arena_strdup(arena, s, len);
+    const char *copy = kga_arena_strndup(arena, s, len);
     if (copy == NULL)
         return KGA_ENOMEM;
-    uint32_t id = (uint32_t)t->count++;
+    uint32_t id = (uint32_t)t->count;
     t->items[id] = (interned_t){copy, h};
-    size_t i = h & t->slot_mask;
-    while (t->slots[i] != EMPTY_SLOT)
-        i = (i + 1) & t->slot_mask;
-    t->slots[i] = SLOT(h, id);
+    int rc = kga_hash_index_add(&t->index, h, id, intern_hash_of, t);
+    if (rc != 0)
+        return rc;
+    t->count++;
     *out = id;
     return 0;
 }
@@ -168,23 +100,8 @@ static int intern_add(intern_t *t, arena_t *arena, const char *s,
 static void intern_free(intern_t *t)
 {
     free(t->items);
-    free(t->slots);
+    kga_hash_index_destroy(&t->index);
 }
-
-/* ---- a set of fixed-size records, for dropping duplicate triples ---- */
-
-typedef struct {
-    uint64_t *slots; /* REC_SLOT(hash, index), 0 = empty */
-    size_t slot_mask;
-} recset_t;
-
-/* A record slot keeps 24 bits of the hash above the index + 1 (below 2^40),
- * so that most mismatches are rejected without reading the record. */
-#define REC_INDEX_BITS 40
-#define REC_SLOT(hash, r) \
-    (((hash) >> REC_INDEX_BITS << REC_INDEX_BITS) | ((uint64_t)(r) + 1))
-#define REC_SLOT_INDEX(slot) (((slot) & ((1ull << REC_INDEX_BITS) - 1)) - 1)
-#define REC_SLOT_TAG(slot) ((slot) >> REC_INDEX_BITS)
 
 /* ---- the builder ---- */
 
@@ -194,24 +111,27 @@ typedef struct {
 } entity_info_t;
 
 struct kga_graph_builder {
-    arena_t arena;
+    kga_arena_t arena;
     intern_t entities, relations, types, keys;
     entity_info_t *info;
     size_t info_cap;
 
     kga_builder_triple_t *triples;
     size_t triple_count, triple_cap;
-    recset_t triple_set;
+    kga_hash_index_t triple_set; /* over triples[] */
     uint64_t duplicate_triples;
 
     kga_builder_attr_t *attrs;
     size_t attr_count, attr_cap;
-    recset_t attr_set;
+    kga_hash_index_t attr_set; /* over attrs[] */
 };
 
 kga_graph_builder_t *kga_builder_new(void)
 {
-    return calloc(1, sizeof(kga_graph_builder_t));
+    kga_graph_builder_t *b = calloc(1, sizeof(kga_graph_builder_t));
+    if (b != NULL)
+        kga_arena_init(&b->arena, 0); /* the zeroed indexes are empty */
+    return b;
 }
 
 void kga_builder_free(kga_graph_builder_t *b)
@@ -224,10 +144,10 @@ void kga_builder_free(kga_graph_builder_t *b)
     intern_free(&b->keys);
     free(b->info);
     free(b->triples);
-    free(b->triple_set.slots);
+    kga_hash_index_destroy(&b->triple_set);
     free(b->attrs);
-    free(b->attr_set.slots);
-    arena_free(&b->arena);
+    kga_hash_index_destroy(&b->attr_set);
+    kga_arena_destroy(&b->arena);
     free(b);
 }
 
@@ -263,7 +183,7 @@ int kga_builder_set_name(kga_graph_builder_t *b, uint32_t ent,
 {
     if (ent >= b->entities.count || name == NULL)
         return KGA_EINVAL;
-    const char *copy = arena_strdup(&b->arena, name, strlen(name));
+    const char *copy = kga_arena_strdup(&b->arena, name);
     if (copy == NULL)
         return KGA_ENOMEM;
     b->info[ent].name = copy;
@@ -290,70 +210,20 @@ int kga_builder_relation(kga_graph_builder_t *b, const char *name,
     return intern_add(&b->relations, &b->arena, name, out_rel, NULL);
 }
 
-/* Generic duplicate check over records identified by index. `same` compares
- * a stored record with the candidate; `hash` is the candidate's hash. Returns
- * 1 when a duplicate exists, 0 when the candidate (index `next`) was
- * inserted, or a negative error. */
-typedef int (*record_eq_fn)(const kga_graph_builder_t *b, uint64_t stored,
-                            const void *candidate);
-typedef uint64_t (*record_hash_fn)(const kga_graph_builder_t *b,
-                                   uint64_t stored);
-
-static int recset_rehash(const kga_graph_builder_t *b, recset_t *s,
-                         size_t count, record_hash_fn hash_of)
-{
-    size_t nslots = s->slots ? (s->slot_mask + 1) * 2 : MIN_TABLE_SLOTS;
-    while (nslots < count * 2 + 2)
-        nslots *= 2;
-    uint64_t *slots = calloc(nslots, sizeof *slots);
-    if (slots == NULL)
-        return KGA_ENOMEM;
-    for (uint64_t r = 0; r < count; r++) {
-        uint64_t h = hash_of(b, r);
-        size_t i = h & (nslots - 1);
-        while (slots[i] != 0)
-            i = (i + 1) & (nslots - 1);
-        slots[i] = REC_SLOT(h, r);
-    }
-    free(s->slots);
-    s->slots = slots;
-    s->slot_mask = nslots - 1;
-    return 0;
-}
-
-static int recset_insert(const kga_graph_builder_t *b, recset_t *s,
-                         size_t count, uint64_t h, const void *candidate,
-                         record_eq_fn same, record_hash_fn hash_of)
-{
-    if (s->slots == NULL || (count + 1) * 2 > s->slot_mask + 1) {
-        int rc = recset_rehash(b, s, count, hash_of);
-        if (rc != 0)
-            return rc;
-    }
-    if (count + 1 >= 1ull << REC_INDEX_BITS)
-        return KGA_ELIMIT;
-    size_t i = h & s->slot_mask;
-    for (; s->slots[i] != 0; i = (i + 1) & s->slot_mask)
-        if (REC_SLOT_TAG(s->slots[i]) == REC_SLOT_TAG(h) &&
-            same(b, REC_SLOT_INDEX(s->slots[i]), candidate))
-            return 1;
-    s->slots[i] = REC_SLOT(h, count);
-    return 0;
-}
-
 static uint64_t triple_hash(const kga_builder_triple_t *t)
 {
     return kga_hash64(t, sizeof *t);
 }
 
-static uint64_t stored_triple_hash(const kga_graph_builder_t *b, uint64_t r)
+static uint64_t stored_triple_hash(const void *ctx, uint64_t r)
 {
+    const kga_graph_builder_t *b = ctx;
     return triple_hash(&b->triples[r]);
 }
 
-static int triple_eq(const kga_graph_builder_t *b, uint64_t r,
-                     const void *candidate)
+static int triple_eq(const void *ctx, uint64_t r, const void *candidate)
 {
+    const kga_graph_builder_t *b = ctx;
     const kga_builder_triple_t *c = candidate, *t = &b->triples[r];
     return t->head == c->head && t->rel == c->rel && t->tail == c->tail;
 }
@@ -365,21 +235,20 @@ int kga_builder_triple(kga_graph_builder_t *b, uint32_t head, uint32_t rel,
         rel >= b->relations.count)
         return KGA_EINVAL;
     kga_builder_triple_t t = {head, rel, tail};
-    int rc = recset_insert(b, &b->triple_set, b->triple_count,
-                           triple_hash(&t), &t, triple_eq,
-                           stored_triple_hash);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
+    uint64_t h = triple_hash(&t);
+    if (kga_hash_index_find(&b->triple_set, h, &t, triple_eq, b) >= 0) {
         b->duplicate_triples++;
         return 0;
     }
     if (grow((void **)&b->triples, &b->triple_cap, b->triple_count + 1,
              sizeof *b->triples))
-        return KGA_ENOMEM; /* the set slot points past the end: harmless,
-                              the builder is unusable after ENOMEM anyway */
-    b->triples[b->triple_count++] = t;
-    return 0;
+        return KGA_ENOMEM;
+    b->triples[b->triple_count] = t;
+    int rc = kga_hash_index_add(&b->triple_set, h, b->triple_count,
+                                stored_triple_hash, b);
+    if (rc == 0)
+        b->triple_count++;
+    return rc;
 }
 
 static uint64_t attr_hash(uint32_t ent, uint32_t key, const char *literal)
@@ -394,15 +263,16 @@ static uint64_t attr_hash(uint32_t ent, uint32_t key, const char *literal)
     return h * 0xbf58476d1ce4e5b9ull;
 }
 
-static uint64_t stored_attr_hash(const kga_graph_builder_t *b, uint64_t r)
+static uint64_t stored_attr_hash(const void *ctx, uint64_t r)
 {
+    const kga_graph_builder_t *b = ctx;
     const kga_builder_attr_t *a = &b->attrs[r];
     return attr_hash(a->ent, a->key, a->literal);
 }
 
-static int attr_eq(const kga_graph_builder_t *b, uint64_t r,
-                   const void *candidate)
+static int attr_eq(const void *ctx, uint64_t r, const void *candidate)
 {
+    const kga_graph_builder_t *b = ctx;
     const kga_builder_attr_t *c = candidate, *a = &b->attrs[r];
     return a->ent == c->ent && a->key == c->key &&
            strcmp(a->literal, c->literal) == 0;
@@ -419,21 +289,21 @@ int kga_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
     if (rc != 0)
         return rc;
     kga_builder_attr_t a = {ent, k, literal};
-    rc = recset_insert(b, &b->attr_set, b->attr_count,
-                       attr_hash(ent, k, literal), &a, attr_eq,
-                       stored_attr_hash);
-    if (rc < 0)
-        return rc;
-    if (rc == 1)
+    uint64_t h = attr_hash(ent, k, literal);
+    if (kga_hash_index_find(&b->attr_set, h, &a, attr_eq, b) >= 0)
         return 0;
     if (grow((void **)&b->attrs, &b->attr_cap, b->attr_count + 1,
              sizeof *b->attrs))
         return KGA_ENOMEM;
-    a.literal = arena_strdup(&b->arena, literal, strlen(literal));
+    a.literal = kga_arena_strdup(&b->arena, literal);
     if (a.literal == NULL)
         return KGA_ENOMEM;
-    b->attrs[b->attr_count++] = a;
-    return 0;
+    b->attrs[b->attr_count] = a;
+    rc = kga_hash_index_add(&b->attr_set, h, b->attr_count, stored_attr_hash,
+                            b);
+    if (rc == 0)
+        b->attr_count++;
+    return rc;
 }
 
 uint32_t kga_builder_entity_count(const kga_graph_builder_t *b)

@@ -1,32 +1,22 @@
-/* Alignment links files (see links.h): reading with line-numbered errors,
- * the canonical order, the one-to-one check, the atomic write and the
- * resolution to internal ids. The importer writes them and dataset.c reads
- * them back, so the format is defined here once. */
+/* Link sets (see links.h): reading, canonical writing, the one-to-one
+ * check and resolution against two stores. The ids live in a string arena
+ * of the set; a file is written whole or not at all (base/atomic_file.h). */
 #include "store/links.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "base/arena.h"
+#include "base/atomic_file.h"
 #include "base/line_reader.h"
 
 #define LINKS_ARENA_CHUNK (256u << 10)
 
-typedef struct links_chunk {
-    struct links_chunk *next;
-    size_t used, size;
-    char data[];
-} links_chunk_t;
-
 struct kga_links {
     kga_link_t *items;
     size_t count, cap;
-    links_chunk_t *strings;
+    kga_arena_t strings; /* the ids of the links */
     char *source;
 };
 
@@ -40,6 +30,7 @@ kga_links_t *kga_links_new(const char *source)
         free(l);
         return NULL;
     }
+    kga_arena_init(&l->strings, LINKS_ARENA_CHUNK);
     return l;
 }
 
@@ -47,34 +38,10 @@ void kga_links_free(kga_links_t *l)
 {
     if (l == NULL)
         return;
-    links_chunk_t *c = l->strings;
-    while (c != NULL) {
-        links_chunk_t *next = c->next;
-        free(c);
-        c = next;
-    }
+    kga_arena_destroy(&l->strings);
     free(l->items);
     free(l->source);
     free(l);
-}
-
-static const char *links_strdup(kga_links_t *l, const char *s, size_t len)
-{
-    links_chunk_t *c = l->strings;
-    if (c == NULL || c->size - c->used < len + 1) {
-        size_t size = len + 1 > LINKS_ARENA_CHUNK ? len + 1 : LINKS_ARENA_CHUNK;
-        c = malloc(sizeof *c + size);
-        if (c == NULL)
-            return NULL;
-        c->next = l->strings;
-        c->used = 0;
-        c->size = size;
-        l->strings = c;
-    }
-    char *dst = c->data + c->used;
-    memcpy(dst, s, len + 1);
-    c->used += len + 1;
-    return dst;
 }
 
 static int valid_id(const char *s)
@@ -95,8 +62,8 @@ int kga_links_add(kga_links_t *l, const char *left, const char *right,
         l->items = items;
         l->cap = cap;
     }
-    const char *lc = links_strdup(l, left, strlen(left));
-    const char *rc = lc ? links_strdup(l, right, strlen(right)) : NULL;
+    const char *lc = kga_arena_strdup(&l->strings, left);
+    const char *rc = lc ? kga_arena_strdup(&l->strings, right) : NULL;
     if (rc == NULL)
         return KGA_ENOMEM;
     l->items[l->count++] = (kga_link_t){lc, rc, line, tag};
@@ -255,72 +222,23 @@ fail:
     return rc;
 }
 
-/* fsync of the directory holding path, so that the rename is durable. */
-static void sync_parent_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err)
 {
-    int rc = 0;
-    size_t tmp_len = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *tmp = malloc(tmp_len);
     const kga_link_t **v = sorted_view(l, ptr_cmp_left);
-    FILE *f = NULL;
-    if (tmp == NULL || v == NULL) {
-        rc = kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
-        goto out;
+    if (v == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
+    kga_atomic_file_t file;
+    int rc = kga_atomic_file_open(&file, path, KGA_ATOMIC_STREAM, err);
+    if (rc == 0) {
+        /* A failed print shows in the stream's error flag at commit. */
+        FILE *f = file.stream;
+        for (size_t i = 0; i < l->count; i++)
+            if (fputs(v[i]->left, f) == EOF || putc('\t', f) == EOF ||
+                fputs(v[i]->right, f) == EOF || putc('\n', f) == EOF)
+                break;
+        rc = kga_atomic_file_commit(&file, err);
     }
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot create: %s", tmp,
-                         strerror(errno));
-        goto out;
-    }
-    (void)fchmod(fd, 0644);
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        close(fd);
-        rc = kga_err_set(err, KGA_EIO, "%s: %s", tmp, strerror(errno));
-        goto unlink_tmp;
-    }
-    for (size_t i = 0; i < l->count; i++)
-        if (fputs(v[i]->left, f) == EOF || putc('\t', f) == EOF ||
-            fputs(v[i]->right, f) == EOF || putc('\n', f) == EOF)
-            break;
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: write failed: %s", tmp,
-                         strerror(errno));
-        fclose(f);
-        goto unlink_tmp;
-    }
-    if (fclose(f) != 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: close failed: %s", tmp,
-                         strerror(errno));
-        goto unlink_tmp;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = kga_err_set(err, KGA_EIO, "%s: cannot rename into place: %s",
-                         path, strerror(errno));
-        goto unlink_tmp;
-    }
-    sync_parent_dir(path);
-    goto out;
-unlink_tmp:
-    unlink(tmp);
-out:
     free(v);
-    free(tmp);
     return rc;
 }
 

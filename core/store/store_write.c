@@ -13,15 +13,12 @@
  * to one sort of the entities and to counting sorts of the triples. */
 #include "store/store.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "base/atomic_file.h"
 #include "base/hash.h"
+#include "base/hash_index.h"
 #include "store/store_format.h"
 
 /* Edge lists at most this long are sorted by insertion; longer ones by
@@ -29,72 +26,57 @@
 #define SMALL_SORT_MAX 16u
 /* How many items ahead the scatter loops prefetch their random targets. */
 #define PREFETCH_AHEAD 16u
-/* First capacity of the string intern table (slots, a power of two). */
-#define INTERN_MIN_SLOTS 1024u
 
 /* ------------------------------------------------------------------------
  * String blob with interning
  * ------------------------------------------------------------------------ */
 
-/* A slot of the intern table packs a 24-bit tag from the top of the string's
- * hash with its blob offset plus one (0 = free): eight bytes per slot keeps
- * the table small, and the tag skips almost every wrong string compare. */
-#define INTERN_OFF_BITS 40u
-#define INTERN_OFF_MASK ((1ull << INTERN_OFF_BITS) - 1)
-#define INTERN_MAX_BLOB (INTERN_OFF_MASK - 1)
+/* The strings, NUL-terminated one after another in one blob; the interned
+ * ones are found by a hash index whose references are blob offsets, which
+ * caps the blob at KGA_HASH_INDEX_REF_MAX bytes. */
+#define INTERN_MAX_BLOB KGA_HASH_INDEX_REF_MAX
 
 typedef struct {
     char *blob;
     uint64_t size, cap;
-    uint64_t *slots;
-    uint64_t slot_count, used;
+    kga_hash_index_t index; /* over the interned strings' offsets */
 } strtab_t;
 
-static inline uint64_t intern_tag(uint64_t hash)
+typedef struct {
+    const char *s;
+    size_t len;
+} strtab_key_t;
+
+static int strtab_eq(const void *ctx, uint64_t off, const void *key)
 {
-    return hash >> INTERN_OFF_BITS << INTERN_OFF_BITS;
+    const strtab_t *t = ctx;
+    const strtab_key_t *k = key;
+    return memcmp(t->blob + off, k->s, k->len + 1) == 0;
+}
+
+static uint64_t strtab_hash_of(const void *ctx, uint64_t off)
+{
+    const char *str = ((const strtab_t *)ctx)->blob + off;
+    return kga_hash64(str, strlen(str));
 }
 
 static int strtab_init(strtab_t *t, uint64_t expected_strings)
 {
     memset(t, 0, sizeof *t);
-    uint64_t slots = INTERN_MIN_SLOTS;
-    while (slots / 2 < expected_strings)
-        slots *= 2;
-    t->slots = calloc(slots, sizeof *t->slots);
+    kga_hash_index_init(&t->index);
     t->cap = 4096;
     t->blob = malloc(t->cap);
-    if (t->slots == NULL || t->blob == NULL)
+    if (t->blob == NULL || expected_strings > SIZE_MAX ||
+        kga_hash_index_reserve(&t->index, (size_t)expected_strings,
+                               strtab_hash_of, t) != 0)
         return KGA_ENOMEM;
-    t->slot_count = slots;
     return 0;
 }
 
 static void strtab_destroy(strtab_t *t)
 {
     free(t->blob);
-    free(t->slots);
-}
-
-static int strtab_grow_slots(strtab_t *t)
-{
-    uint64_t count = t->slot_count * 2, mask = count - 1;
-    uint64_t *slots = calloc(count, sizeof *slots);
-    if (slots == NULL)
-        return KGA_ENOMEM;
-    for (uint64_t i = 0; i < t->slot_count; i++) {
-        if (t->slots[i] == 0)
-            continue;
-        const char *str = t->blob + (t->slots[i] & INTERN_OFF_MASK) - 1;
-        uint64_t s = kga_hash64(str, strlen(str)) & mask;
-        while (slots[s] != 0)
-            s = (s + 1) & mask;
-        slots[s] = t->slots[i];
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->slot_count = count;
-    return 0;
+    kga_hash_index_destroy(&t->index);
 }
 
 /* Appends s (with its NUL) without interning; *off receives its offset. */
@@ -121,26 +103,17 @@ static int strtab_append(strtab_t *t, const char *s, size_t len, uint64_t *off)
 /* *off receives the offset of s in the blob, appending it when new. */
 static int strtab_intern(strtab_t *t, const char *s, uint64_t *off)
 {
-    if (t->used + 1 > t->slot_count / 2 && strtab_grow_slots(t) != 0)
-        return KGA_ENOMEM;
-    size_t len = strlen(s);
-    uint64_t h = kga_hash64(s, len), mask = t->slot_count - 1;
-    uint64_t tag = intern_tag(h), i = h & mask;
-    for (; t->slots[i] != 0; i = (i + 1) & mask) {
-        uint64_t slot = t->slots[i];
-        uint64_t at = (slot & INTERN_OFF_MASK) - 1;
-        if ((slot & ~INTERN_OFF_MASK) == tag &&
-            memcmp(t->blob + at, s, len + 1) == 0) {
-            *off = at;
-            return 0;
-        }
+    strtab_key_t key = {s, strlen(s)};
+    uint64_t h = kga_hash64(s, key.len);
+    int64_t found = kga_hash_index_find(&t->index, h, &key, strtab_eq, t);
+    if (found >= 0) {
+        *off = (uint64_t)found;
+        return 0;
     }
-    int rc = strtab_append(t, s, len, off);
-    if (rc != 0)
-        return rc;
-    t->slots[i] = tag | (*off + 1);
-    t->used++;
-    return 0;
+    int rc = strtab_append(t, s, key.len, off);
+    if (rc == 0)
+        rc = kga_hash_index_add(&t->index, h, *off, strtab_hash_of, t);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -743,10 +716,12 @@ static void lay_out(const section_data_t sec[KGA_SEC_COUNT_ + 1],
  * passes walk the same byte sequence. */
 typedef struct {
     kga_hash64_state_t *hash; /* when not NULL, hash instead of writing */
-    int fd;
+    kga_atomic_file_t *file;
+    kga_err_t *err;
     uint64_t pos;
 } sink_t;
 
+/* Returns 0 or a negative KGA_E* code (with the message in k->err). */
 static int sink_put(sink_t *k, const void *data, uint64_t len)
 {
     if (len == 0)
@@ -756,18 +731,7 @@ static int sink_put(sink_t *k, const void *data, uint64_t len)
         kga_hash64_update(k->hash, data, len);
         return 0;
     }
-    const char *p = data;
-    while (len > 0) {
-        size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
-        ssize_t got = write(k->fd, p, chunk);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -1;
-        p += got;
-        len -= (uint64_t)got;
-    }
-    return 0;
+    return kga_atomic_file_write(k->file, data, len, k->err);
 }
 
 static int sink_pad_to(sink_t *k, uint64_t target)
@@ -775,8 +739,9 @@ static int sink_pad_to(sink_t *k, uint64_t target)
     static const char zeros[KGA_STORE_ALIGN];
     while (k->pos < target) {
         uint64_t gap = target - k->pos;
-        if (sink_put(k, zeros, gap < sizeof zeros ? gap : sizeof zeros) != 0)
-            return -1;
+        int rc = sink_put(k, zeros, gap < sizeof zeros ? gap : sizeof zeros);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
@@ -785,42 +750,17 @@ static int sink_pad_to(sink_t *k, uint64_t target)
 static int sink_body(sink_t *k, const section_data_t sec[KGA_SEC_COUNT_ + 1],
                      const kga_store_section_t *table, uint64_t file_size)
 {
-    if (sink_put(k, table, KGA_SEC_COUNT_ * sizeof *table) != 0)
-        return -1;
-    for (int id = 1; id <= KGA_SEC_COUNT_; id++) {
-        if (sink_pad_to(k, table[id - 1].offset) != 0 ||
-            sink_put(k, sec[id].data, sec[id].size) != 0)
-            return -1;
+    int rc = sink_put(k, table, KGA_SEC_COUNT_ * sizeof *table);
+    for (int id = 1; rc == 0 && id <= KGA_SEC_COUNT_; id++) {
+        rc = sink_pad_to(k, table[id - 1].offset);
+        if (rc == 0)
+            rc = sink_put(k, sec[id].data, sec[id].size);
     }
-    return sink_pad_to(k, file_size);
+    return rc == 0 ? sink_pad_to(k, file_size) : rc;
 }
 
-static int sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int io_error(kga_err_t *err, const char *path, const char *what)
-{
-    int code = errno == ENOENT ? KGA_ENOENT : KGA_EIO;
-    return kga_err_set(err, code, "%s: %s: %s", path, what, strerror(errno));
-}
-
-/* Writes the image to path.tmp.<pid>, syncs it, renames it over path and
- * syncs the directory so that the rename survives a crash. */
+/* Writes the image to a temporary file, syncs it and renames it over path
+ * (base/atomic_file.h), so that a store being replaced stays whole. */
 static int write_file(writer_t *w, const char *path)
 {
     section_data_t sec[KGA_SEC_COUNT_ + 1];
@@ -831,35 +771,23 @@ static int write_file(writer_t *w, const char *path)
 
     kga_hash64_state_t st;
     kga_hash64_init(&st);
-    sink_t hasher = {&st, -1, KGA_STORE_HEADER_SIZE};
+    sink_t hasher = {&st, NULL, NULL, KGA_STORE_HEADER_SIZE};
     sink_body(&hasher, sec, table, h.file_size);
     h.checksum = kga_hash64_digest(&st);
 
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
-        (int)sizeof tmp)
-        return kga_err_set(w->err, KGA_EINVAL, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return io_error(w->err, tmp, "cannot create");
-    sink_t out = {NULL, fd, 0};
-    int rc = 0;
-    if (sink_put(&out, &h, sizeof h) != 0 ||
-        sink_body(&out, sec, table, h.file_size) != 0)
-        rc = io_error(w->err, tmp, "write failed");
-    else if (fsync(fd) != 0)
-        rc = io_error(w->err, tmp, "fsync failed");
-    if (close(fd) != 0 && rc == 0)
-        rc = io_error(w->err, tmp, "close failed");
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = io_error(w->err, path, "cannot rename the temporary file");
+    kga_atomic_file_t file;
+    int rc = kga_atomic_file_open(&file, path, 0, w->err);
+    if (rc != 0)
+        return rc;
+    sink_t out = {NULL, &file, w->err, 0};
+    rc = sink_put(&out, &h, sizeof h);
+    if (rc == 0)
+        rc = sink_body(&out, sec, table, h.file_size);
     if (rc != 0) {
-        unlink(tmp);
+        kga_atomic_file_abort(&file);
         return rc;
     }
-    if (sync_dir_of(path) != 0)
-        return io_error(w->err, path, "cannot sync the directory");
-    return 0;
+    return kga_atomic_file_commit(&file, w->err);
 }
 
 /* ------------------------------------------------------------------------

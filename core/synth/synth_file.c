@@ -5,18 +5,14 @@
 #include "synth/synth_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* Large enough that writes cost few system calls; output runs to gigabytes. */
 #define BUFFER_BYTES (8u << 20)
 #define DIR_MODE 0755
-#define FILE_MODE 0644
-#define TMP_SUFFIX ".tmp"
 
 static int make_dir(const char *path, kga_err_t *err)
 {
@@ -55,10 +51,8 @@ int kga_synth_file_open(kga_synth_file_t *f, const char *dir,
                         const char *name, kga_err_t *err)
 {
     memset(f, 0, sizeof *f);
-    f->fd = -1;
     int n = snprintf(f->path, sizeof f->path, "%s/%s", dir, name);
-    int m = snprintf(f->tmp, sizeof f->tmp, "%s/%s%s", dir, name, TMP_SUFFIX);
-    if (n < 0 || m < 0 || (size_t)m >= sizeof f->tmp)
+    if (n < 0 || (size_t)n >= sizeof f->path)
         return kga_err_set(err, KGA_EINVAL, "path too long: '%s/%s'", dir,
                            name);
     f->buf = malloc(BUFFER_BYTES);
@@ -67,29 +61,19 @@ int kga_synth_file_open(kga_synth_file_t *f, const char *dir,
                            "cannot allocate the write buffer for '%s'",
                            f->path);
     f->cap = BUFFER_BYTES;
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
-    if (f->fd < 0) {
-        int saved = errno;
+    int rc = kga_atomic_file_open(&f->file, f->path, KGA_ATOMIC_NO_SYNC, err);
+    if (rc != 0) {
         free(f->buf);
         f->buf = NULL;
-        return kga_err_set(err, KGA_EIO, "cannot create '%s': %s", f->tmp,
-                           strerror(saved));
     }
-    return 0;
+    return rc;
 }
 
 static int flush(kga_synth_file_t *f, kga_err_t *err)
 {
-    size_t done = 0;
-    while (done < f->len) {
-        ssize_t w = write(f->fd, f->buf + done, f->len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return kga_err_set(err, KGA_EIO, "cannot write '%s': %s", f->tmp,
-                               w < 0 ? strerror(errno) : "no progress");
-        done += (size_t)w;
-    }
+    int rc = kga_atomic_file_write(&f->file, f->buf, f->len, err);
+    if (rc != 0)
+        return rc;
     f->bytes += f->len;
     f->len = 0;
     return 0;
@@ -123,22 +107,14 @@ int kga_synth_file_commit(kga_synth_file_t *f, kga_err_t *err)
     int rc = 0;
     if (f->overflow)
         rc = kga_err_set(err, KGA_ELIMIT,
-                         "cannot write '%s': a line exceeds %d bytes", f->tmp,
-                         KGA_SYNTH_LINE_MAX);
+                         "cannot write '%s': a line exceeds %d bytes",
+                         f->path, KGA_SYNTH_LINE_MAX);
     if (rc == 0)
         rc = flush(f, err);
-    /* No fsync: the output is regenerated from (entities, seed) at will,
-     * and syncing gigabytes would dominate the run. The rename still keeps
-     * partial files from looking complete. */
-    if (f->fd >= 0 && close(f->fd) != 0 && rc == 0)
-        rc = kga_err_set(err, KGA_EIO, "cannot write '%s': %s", f->tmp,
-                         strerror(errno));
-    f->fd = -1;
-    if (rc == 0 && rename(f->tmp, f->path) != 0)
-        rc = kga_err_set(err, KGA_EIO, "cannot rename '%s' to '%s': %s",
-                         f->tmp, f->path, strerror(errno));
-    if (rc != 0)
-        unlink(f->tmp);
+    if (rc == 0)
+        rc = kga_atomic_file_commit(&f->file, err);
+    else
+        kga_atomic_file_abort(&f->file);
     free(f->buf);
     f->buf = NULL;
     return rc;
@@ -146,11 +122,7 @@ int kga_synth_file_commit(kga_synth_file_t *f, kga_err_t *err)
 
 void kga_synth_file_abort(kga_synth_file_t *f)
 {
-    if (f->fd >= 0) {
-        close(f->fd);
-        unlink(f->tmp);
-    }
-    f->fd = -1;
+    kga_atomic_file_abort(&f->file);
     free(f->buf);
     f->buf = NULL;
 }

@@ -6,33 +6,35 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 
 /* Output files of the synthetic generator (private to core/synth*.c): text
  * written through one large buffer with a few big write() calls, under a
  * temporary name next to the final one, renamed into place by
- * kga_synth_file_commit(). An interrupted run thus never leaves a file that
- * looks complete. Errors name the file and the system's reason. */
+ * kga_synth_file_commit() (base/atomic_file.h, without the fsyncs: the
+ * output is regenerated from (entities, seed) at will, and syncing
+ * gigabytes would dominate the run). An interrupted run thus never leaves a
+ * file that looks complete. Errors name the file and the system's reason. */
 
 /* The longest line the generator writes; at the start of every line the
  * buffer has at least this much room (see kga_synth_file_line). */
 #define KGA_SYNTH_LINE_MAX 4096
 
 typedef struct {
-    int fd;
+    kga_atomic_file_t file;
     int overflow; /* a line was longer than KGA_SYNTH_LINE_MAX */
     char *buf;
     size_t len, cap;
     uint64_t bytes; /* written to the file so far */
     char path[PATH_MAX];
-    char tmp[PATH_MAX];
 } kga_synth_file_t;
 
 /* Creates directory `path` and its missing parents (like mkdir -p). Fails
  * with KGA_EIO and a message naming the directory that could not be made. */
 int kga_synth_mkdirs(const char *path, kga_err_t *err);
 
-/* Opens dir/name for writing (as dir/name.tmp until committed) into
+/* Opens dir/name for writing (under a temporary name until committed) into
  * caller-owned *f. On failure nothing is left open. */
 int kga_synth_file_open(kga_synth_file_t *f, const char *dir,
                         const char *name, kga_err_t *err);

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "base/utf8.h"
+
 #include "synth/synth_lists.h"
 
 /* Share of noisy names that get a second variant on top of the first. */
@@ -269,23 +271,19 @@ static const struct {
     {"ž", "z"}, {"Ź", "Z"}, {"Ż", "Z"}, {"Ž", "Z"},
 };
 
-/* Length of the UTF-8 sequence that starts with byte c (1 for stray bytes,
- * so that a scan always advances). */
-static size_t utf8_seq_len(unsigned char c)
-{
-    return c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-}
-
 size_t kga_synth_strip_accents(const char *in, size_t len, char *out,
                                size_t cap)
 {
     size_t o = 0, i = 0;
     while (i < len) {
         const char *piece = in + i;
-        size_t piece_len = utf8_seq_len((unsigned char)in[i]), step;
-        if (i + piece_len > len)
-            piece_len = len - i;
-        step = piece_len;
+        /* A character is copied whole; a byte of no well-formed sequence
+         * alone. */
+        size_t piece_len = kga_utf8_decode((const unsigned char *)in + i,
+                                           len - i, NULL, NULL);
+        if (piece_len == 0)
+            piece_len = 1;
+        size_t step = piece_len;
         if ((unsigned char)in[i] >= 0x80) {
             for (size_t k = 0; k < sizeof accent_map / sizeof accent_map[0];
                  k++) {
@@ -455,43 +453,6 @@ int kga_synth_name_variant(const kga_synth_entity_t *e, kga_rng_t *r,
             ascii_lower(out);
         else
             ascii_upper(out);
-    }
-    return 1;
-}
-
-/* ---- validation ------------------------------------------------------ */
-
-int kga_synth_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp, min;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 2, cp = c & 0x1F, min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3, cp = c & 0x0F, min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n > len - i)
-            return 0;
-        for (size_t k = 1; k < n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += n;
     }
     return 1;
 }

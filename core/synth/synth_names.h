@@ -45,8 +45,4 @@ int kga_synth_name_variant(const kga_synth_entity_t *e, kga_rng_t *r,
 size_t kga_synth_strip_accents(const char *in, size_t len, char *out,
                                size_t cap);
 
-/* 1 when s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or
- * code points above U+10FFFF), else 0. */
-int kga_synth_utf8_valid(const char *s, size_t len);
-
 #endif

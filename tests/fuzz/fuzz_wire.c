@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "base/line_reader.h"
+#include "base/utf8.h"
 #include "proto/wire.h"
 
 #define FUZZ_WIRE_MAX_PAIRS 16

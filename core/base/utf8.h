@@ -1,0 +1,31 @@
+#ifndef KGA_UTF8_H
+#define KGA_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The one UTF-8 decoder of kgalign. Well-formed means what Unicode's table
+ * 3-7 (and RFC 3629) says: no overlong forms, no surrogates (U+D800 to
+ * U+DFFF), nothing above U+10FFFF, no truncated sequence. The line reader,
+ * the import's %XX decoding, the name features, the synthetic names and the
+ * JSON encoders all decide with these two functions, so that a byte string
+ * one of them accepts is never refused by another.
+ *
+ * Nothing here allocates; neither function can fail other than by saying
+ * "not well-formed". */
+
+/* Decodes the code point at the start of the n bytes at s. Returns its
+ * length, 1 to 4, and stores the code point in *cp (cp may be NULL). When
+ * the bytes do not start a well-formed sequence (or n is 0) it returns 0
+ * and stores in *bad (may be NULL) the length of the sequence's maximal
+ * subpart: the 1 to 3 bytes that one U+FFFD replaces under Unicode's
+ * "substitution of maximal subparts" (0 when n is 0). */
+size_t kga_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp,
+                       size_t *bad);
+
+/* 1 when all len bytes at s are well-formed UTF-8; otherwise 0, and
+ * *bad_offset (may be NULL) gets the offset of the first sequence that is
+ * not. */
+int kga_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+
+#endif
