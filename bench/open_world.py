@@ -9,6 +9,11 @@
       (kgalign never reads it: it is not in the layout the importer reads).
       The choice is seeded and made on the set of links, not on line order.
 
+  open_world.py gold SRC OUT
+      For a pair whose gold links are complete (OpenEA layout, e.g. from
+      `kgalign synth --one-sided P`): OUT/gold_test_links.tsv (the test
+      links of fold 1) and OUT/removed_left.tsv (left entities in no link).
+
   open_world.py score ALIGN.tsv OUT
       Scores `kgalign align` output against OUT's gold: the test links that
       remain, and the left entities of removed_left.tsv (gold: no match).
@@ -85,6 +90,22 @@ def make_openea(src, out, share, seed):
     write_tsv(os.path.join(out, 'gold_test_links.tsv'), kept)
     return len(removed)
 
+def gold_openea(src, out):
+    linked = {r[0] for r in read_tsv(os.path.join(src, 'ent_links'))}
+    lefts = set()
+    for name in ('rel_triples_1', 'attr_triples_1'):
+        p = os.path.join(src, name)
+        if os.path.exists(p):
+            for r in read_tsv(p):
+                lefts.add(r[0])
+                if name == 'rel_triples_1':
+                    lefts.add(r[2])
+    os.makedirs(out, exist_ok=True)
+    write_tsv(os.path.join(out, 'removed_left.tsv'), [(l,) for l in sorted(lefts - linked)])
+    write_tsv(os.path.join(out, 'gold_test_links.tsv'),
+              read_tsv(os.path.join(src, '721_5fold/1/test_links')))
+    return len(lefts - linked)
+
 BINS = [(0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 0.99), (0.99, 1.0000001)]
 
 def score(align_path, out):
@@ -147,6 +168,9 @@ def main(argv):
             i += 2
         n = (make_dbp15k if fmt == 'dbp15k' else make_openea)(src, out, share, seed)
         print('%s: %d left entities without a counterpart' % (out, n), file=sys.stderr)
+    elif len(argv) == 4 and argv[1] == 'gold':
+        n = gold_openea(argv[2], argv[3])
+        print('%s: %d left entities without a counterpart' % (argv[3], n), file=sys.stderr)
     elif len(argv) == 4 and argv[1] == 'score':
         print(json.dumps(score(argv[2], argv[3])))
     else:

@@ -163,6 +163,25 @@ out:
     return rc;
 }
 
+/* After a one-to-one assignment the runner-up of a left entity is its
+ * closest candidate other than its partner (pairs as the assignment sorted
+ * them: by distance). */
+static void runners_up_of_assignment(const kga_scored_pair_t *pairs,
+                                     size_t n_pairs,
+                                     const kga_scored_pair_t *partner,
+                                     kga_scored_pair_t *runner,
+                                     uint32_t n_left)
+{
+    for (uint32_t l = 0; l < n_left; l++)
+        runner[l].right = KGA_ASSIGN_NONE;
+    for (size_t i = 0; i < n_pairs; i++) {
+        const kga_scored_pair_t *p = &pairs[i];
+        if (runner[p->left].right == KGA_ASSIGN_NONE &&
+            p->right != partner[p->left].right)
+            runner[p->left] = *p;
+    }
+}
+
 static int ext_id_cmp(const void *pa, const void *pb, void *ctx)
 {
     const kga_store_t *s = ctx;
@@ -291,6 +310,8 @@ int kga_cmd_align(int argc, char **argv)
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
+    if (pairs != NULL)
+        runners_up_of_assignment(pairs, n_pairs, partner, runner, n_left);
 
     uint64_t lines, matches;
     if (write_matches(out.stream, a, partner, runner, threshold, &lines,

@@ -15,6 +15,7 @@
 #include "cli/report.h"
 #include "commands.h"
 #include "eval/evaluate.h"
+#include "eval/open_world_eval.h"
 #include "options.h"
 #include "proto/eval_json.h"
 #include "store/dataset.h"
@@ -45,13 +46,37 @@ static void usage(FILE *out)
 "  --report FILE.html        also write a self-contained HTML report: the\n"
 "                            metrics, per-type rows, precision-recall curve\n"
 "                            and score histograms of true and false pairs\n"
+"                            (with --open-world: the decisions, a\n"
+"                            reliability plot, the probabilities on a log\n"
+"                            scale with the threshold, the worst errors)\n"
+"  --open-world              the open-world protocol below instead of the\n"
+"                            closed one\n"
 "  -h, --help                this text\n"
 "\n"
-"Protocol (OpenEA / DBP15K), direction left to right: every left entity of\n"
-"the split's links is a query, and its candidate domain is the set of the\n"
-"split's right entities (each test left entity against all test right\n"
-"entities). The model proposes the K best candidates of each query and\n"
-"reranks them with the full pair model.\n"
+"Closed protocol (OpenEA / DBP15K, the default), direction left to right:\n"
+"every left entity of the split's links is a query, and its candidate\n"
+"domain is the set of the split's right entities (each test left entity\n"
+"against all test right entities). The model proposes the K best\n"
+"candidates of each query and reranks them with the full pair model. It\n"
+"says how well the model ranks, not how its decisions fare on a whole\n"
+"graph, where many entities have no counterpart.\n"
+"\n"
+"Open-world protocol (--open-world): the decisions of 'kgalign align'.\n"
+"Every left entity in no training or validation link is a query against\n"
+"all right entities in no such link. A query in a link of the split has\n"
+"that counterpart; a query in no link counts as having none (true where\n"
+"the gold links are complete, as in synthetic pairs and OpenEA's sets;\n"
+"the output says how many queries were counted either way). Reported:\n"
+"precision, recall and F1 of the 'match' decisions, the share of queries\n"
+"without counterpart that were matched, the calibration table (rows by\n"
+"probability: mean probability against the share correct) and its\n"
+"expected calibration error (ECE), and the worst errors with names.\n"
+"JSON keys: protocol, split, queries, with_counterpart,\n"
+"without_counterpart, gold_links_of_known_entities, matches,\n"
+"correct_matches, threshold, precision, recall, f1,\n"
+"without_counterpart_matched_share, ece, calibration ([{lo, hi, rows,\n"
+"mean_probability, share_correct}]), worst_errors ([{probability,\n"
+"decision, left, candidate, counterpart}]), eval_seconds, model_version.\n"
 "\n"
 "Metrics:\n"
 "  Hits@1, Hits@5, Hits@10  share of queries whose true match ranks at most\n"
@@ -76,7 +101,7 @@ static void usage(FILE *out)
 "                           count overall only)\n"
 "  eval_seconds             wall time of candidates, reranking and metrics\n"
 "\n"
-"JSON keys: direction, split, k, queries, pairs, positives, misses, hits1,\n"
+"Closed-protocol JSON keys: direction, split, k, queries, pairs, positives, misses, hits1,\n"
 "hits5, hits10, mrr, candidate_recall, prauc, best_f1, best_threshold,\n"
 "recall_at_p95, p95_threshold, eval_seconds, model_version, per_type\n"
 "({TYPE: {queries, hits1, hits5, hits10, mrr, candidate_recall}}).\n"
@@ -89,7 +114,7 @@ static void usage(FILE *out)
 typedef struct {
     const char *data_dir, *model, *report;
     kga_split_t split;
-    int json;
+    int json, open_world;
     size_t k;
     int threads;
 } eval_args_t;
@@ -114,6 +139,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
         KGA_OPTION_INT("threads", 0, &a->threads, 0, EVAL_THREADS_MAX),
         KGA_OPTION_FLAG("json", 0, &a->json),
         KGA_OPTION_FILE("report", 0, &a->report),
+        KGA_OPTION_FLAG("open-world", 0, &a->open_world),
     };
     return kga_options_parse(CMD, usage, options,
                              sizeof options / sizeof options[0], argc, argv);
@@ -152,6 +178,8 @@ static void print_text(const eval_args_t *args, const kga_aligner_t *a,
     const kga_pairs_result_t *pr = &res->classification;
     const char *split = kga_split_name(args->split);
     printf("data:              %s, split %s\n", args->data_dir, split);
+    printf("protocol:          closed (the split's entities only; "
+           "--open-world for the decisions on the whole graph)\n");
     printf("model:             %s (version %s)\n", args->model,
            kga_aligner_model_version(a));
     printf("direction:         " DIRECTION ": each %s left entity against "
@@ -253,6 +281,117 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
     return rc;
 }
 
+/* Rows of the worst-errors table in the text, the JSON and the report. */
+#define WORST_ROWS 20
+
+static void print_open_world_text(const eval_args_t *args,
+                                  const kga_aligner_t *a,
+                                  const kga_owe_result_t *r,
+                                  const size_t *worst, size_t n_worst)
+{
+    const kga_store_t *left = kga_aligner_store(a, KGA_SIDE_LEFT);
+    const kga_store_t *right = kga_aligner_store(a, KGA_SIDE_RIGHT);
+    printf("data:              %s, gold links %s\n", args->data_dir,
+           kga_split_file(args->split));
+    printf("model:             %s (version %s)\n", args->model,
+           kga_aligner_model_version(a));
+    printf("protocol:          open world: every left entity in no known "
+           "link against all right entities in no known link\n");
+    printf("queries:           %" PRIu64 ": %" PRIu64 " in a gold link, %"
+           PRIu64 " in none (counted as without counterpart)\n",
+           r->queries, r->with_counterpart, r->without_counterpart);
+    if (r->gold_skipped > 0)
+        printf("                   (%" PRIu64 " gold links of entities in "
+               "known links left out)\n",
+               r->gold_skipped);
+    printf("threshold:         %.4g\n", r->threshold);
+    printf("matches:           %" PRIu64 ", of which %" PRIu64 " right\n",
+           r->matches, r->correct_matches);
+    printf("precision:         %.4f\n", r->precision);
+    printf("recall:            %.4f\n", r->recall);
+    printf("F1:                %.4f\n", r->f1);
+    if (isfinite(r->without_matched_share))
+        printf("without counterpart, matched: %.4f (%" PRIu64 " of %" PRIu64
+               ")\n",
+               r->without_matched_share, r->without_matched,
+               r->without_counterpart);
+    printf("ECE:               %.4f\n", r->ece);
+    printf("\ncalibration (all rows, matched or not):\n");
+    printf("  %-12s %8s %10s %10s\n", "probability", "rows", "mean p",
+           "correct");
+    for (size_t b = 0; b < KGA_OWE_BINS; b++) {
+        const kga_owe_bin_t *bin = &r->bins[b];
+        char range[32];
+        snprintf(range, sizeof range, "%g-%g", bin->lo, bin->hi);
+        if (bin->rows > 0)
+            printf("  %-12s %8" PRIu64 " %10.4f %10.4f\n", range, bin->rows,
+                   bin->mean_probability, bin->share_correct);
+        else
+            printf("  %-12s %8d %10s %10s\n", range, 0, "-", "-");
+    }
+    if (n_worst > 0)
+        printf("\nworst errors:\n");
+    for (size_t i = 0; i < n_worst; i++) {
+        const kga_owe_row_t *row = &r->rows[worst[i]];
+        printf("  %.4f %-8s %s -> %s (counterpart: %s)\n",
+               (double)row->probability, row->match ? "match" : "no-match",
+               kga_store_entity_name(left, row->left),
+               row->right != UINT32_MAX
+                   ? kga_store_entity_name(right, row->right)
+                   : "none",
+               row->truth != UINT32_MAX
+                   ? kga_store_entity_name(right, row->truth)
+                   : "none");
+    }
+    printf("eval_seconds:      %.3f\n", r->seconds);
+}
+
+static int run_open_world(const eval_args_t *args, const kga_aligner_t *a,
+                          const kga_pairs_t *links, kga_err_t *err)
+{
+    kga_owe_result_t r;
+    size_t worst[WORST_ROWS], n_worst = 0;
+    int rc = kga_owe_evaluate(a, links, &r, err);
+    if (rc != 0)
+        return rc;
+    n_worst = kga_owe_worst(&r, worst, WORST_ROWS);
+    const kga_store_t *left = kga_aligner_store(a, KGA_SIDE_LEFT);
+    const kga_store_t *right = kga_aligner_store(a, KGA_SIDE_RIGHT);
+    if (args->json) {
+        char *json;
+        size_t len;
+        if (kga_owe_json_format(kga_split_name(args->split),
+                                kga_aligner_model_version(a), &r, left, right,
+                                worst, n_worst, &json, &len) != 0) {
+            rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
+            goto out;
+        }
+        fwrite(json, 1, len, stdout);
+        putchar('\n');
+        free(json);
+    } else {
+        print_open_world_text(args, a, &r, worst, n_worst);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        rc = kga_err_set(err, KGA_EIO, "writing the results: %s",
+                         strerror(errno));
+        goto out;
+    }
+    if (args->report != NULL) {
+        kga_report_open_world_t ow = {&r, left, right, worst, n_worst};
+        kga_report_input_t in = {
+            .title = "kgalign evaluation: open world",
+            .dataset = args->data_dir,
+            .model = args->model,
+            .open_world = &ow,
+        };
+        rc = kga_report_write_html(args->report, &in, err);
+    }
+out:
+    kga_owe_result_destroy(&r);
+    return rc;
+}
+
 int kga_cmd_eval(int argc, char **argv)
 {
     eval_args_t args;
@@ -293,6 +432,14 @@ int kga_cmd_eval(int argc, char **argv)
     }
     if (links.count == 0) {
         kga_cli_error(CMD, "%s: no links to evaluate", links_path);
+        goto out;
+    }
+    if (args.open_world) {
+        if (run_open_world(&args, a, &links, &err) != 0) {
+            kga_cli_error(CMD, "%s", err.msg);
+            goto out;
+        }
+        status = EXIT_OK;
         goto out;
     }
     if (kga_evaluate(a, &links, args.k, &res, &err) != 0) {

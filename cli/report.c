@@ -8,31 +8,25 @@
 #include <stdio.h>
 
 #include "base/atomic_file.h"
+#include "report_internal.h"
 
-/* Geometry shared by both pictures: the plot area inside the SVG. */
-enum {
-    SVG_W = 560,
-    SVG_H = 380,
-    PLOT_X0 = 64,
-    PLOT_X1 = 540,
-    PLOT_Y0 = 24,
-    PLOT_Y1 = 330
-};
-
-#define COLOR_TRUE "#1f77b4"
-#define COLOR_FALSE "#d62728"
-
-static double px(double fx)
+double kga_report_px(double fx)
 {
     return PLOT_X0 + fx * (PLOT_X1 - PLOT_X0);
 }
 
-static double py(double fy)
+double kga_report_py(double fy)
 {
     return PLOT_Y1 - fy * (PLOT_Y1 - PLOT_Y0);
 }
 
-static void put_escaped(FILE *f, const char *s)
+#define px kga_report_px
+#define py kga_report_py
+#define put_escaped kga_report_escape
+#define svg_open kga_report_svg_open
+#define nice_ceiling kga_report_nice_ceiling
+
+void kga_report_escape(FILE *f, const char *s)
 {
     for (; *s != '\0'; s++) {
         switch (*s) {
@@ -182,7 +176,7 @@ static void write_groups(FILE *f, const kga_report_input_t *in)
 
 /* Opens an SVG with the frame, grid lines and tick labels of both axes.
  * Tick i of n on each axis is labelled with the printf of its value. */
-static void svg_open(FILE *f, const char *label, const char *x_name,
+void kga_report_svg_open(FILE *f, const char *label, const char *x_name,
                      const char *y_name, double x_lo, double x_hi, int x_ticks,
                      double y_hi, int y_ticks)
 {
@@ -282,7 +276,7 @@ static uint64_t sum_bins(const uint64_t *bins)
 }
 
 /* A round axis maximum at or above v: 1, 2 or 5 times a power of ten. */
-static double nice_ceiling(double v)
+double kga_report_nice_ceiling(double v)
 {
     if (v <= 0)
         return 1.0;
@@ -357,6 +351,8 @@ static void write_page(FILE *f, const kga_report_input_t *in)
         write_pr_curve(f, in->pairs);
         write_histograms(f, in->pairs);
     }
+    if (in->open_world != NULL)
+        kga_report_write_open_world(f, in->open_world);
     fputs("</body>\n</html>\n", f);
 }
 

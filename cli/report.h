@@ -4,7 +4,9 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "eval/open_world_eval.h"
 #include "stats/metrics.h"
+#include "store/store.h"
 
 /* The evaluation report: one self-contained HTML page (inline CSS and SVG,
  * no external assets, no JavaScript) with the headline metrics, the per-type
@@ -24,6 +26,16 @@ typedef struct {
     const char *value;
 } kga_report_note_t;
 
+/* The open-world section: the decisions' counts and metrics, the
+ * reliability plot, the score histogram on a log scale with the threshold
+ * marked, and the worst errors with the stores' names. */
+typedef struct {
+    const kga_owe_result_t *result;
+    const kga_store_t *left, *right;
+    const size_t *worst; /* rows of result, worst first, n_worst of them */
+    size_t n_worst;
+} kga_report_open_world_t;
+
 typedef struct {
     const char *title;     /* NULL: "kgalign evaluation" */
     const char *dataset;   /* NULL: not shown */
@@ -42,6 +54,7 @@ typedef struct {
     /* Pair classification (NULL: no pair rows and no pictures). */
     const kga_pairs_result_t *pairs;
 
+    const kga_report_open_world_t *open_world; /* NULL: no such section */
     const kga_report_note_t *notes; /* extra summary rows, n_notes */
     size_t n_notes;
 } kga_report_input_t;

@@ -83,3 +83,87 @@ int kga_eval_json_format(const char *direction, const char *split,
     KGA_JSON_LIT(&b, "}}");
     return kga_json_buf_finish(&b, out, out_len);
 }
+
+/* One row of the worst errors: ids and names of the query, the decided
+ * candidate and the counterpart. */
+static void put_entity(kga_json_buf_t *b, const char *key,
+                       const kga_store_t *s, uint32_t ent)
+{
+    kga_json_printf(b, ", \"%s\": ", key);
+    if (ent == UINT32_MAX) {
+        KGA_JSON_LIT(b, "null");
+        return;
+    }
+    KGA_JSON_LIT(b, "{\"id\": ");
+    put_str(b, kga_store_entity_ext_id(s, ent));
+    KGA_JSON_LIT(b, ", \"name\": ");
+    put_str(b, kga_store_entity_name(s, ent));
+    kga_json_char(b, '}');
+}
+
+int kga_owe_json_format(const char *split, const char *model_version,
+                        const kga_owe_result_t *res, const kga_store_t *left,
+                        const kga_store_t *right, const size_t *worst,
+                        size_t n_worst, char **out, size_t *out_len)
+{
+    kga_json_buf_t b;
+    kga_json_buf_init(&b, 2048 + n_worst * 512);
+    KGA_JSON_LIT(&b, "{\"protocol\": \"open world\", \"split\": ");
+    put_str(&b, split);
+    kga_json_printf(&b,
+                    ", \"queries\": %" PRIu64
+                    ", \"with_counterpart\": %" PRIu64
+                    ", \"without_counterpart\": %" PRIu64
+                    ", \"gold_links_of_known_entities\": %" PRIu64
+                    ", \"matches\": %" PRIu64 ", \"correct_matches\": %" PRIu64
+                    ", \"threshold\": ",
+                    res->queries, res->with_counterpart,
+                    res->without_counterpart, res->gold_skipped, res->matches,
+                    res->correct_matches);
+    put_number(&b, res->threshold);
+    KGA_JSON_LIT(&b, ", \"precision\": ");
+    put_number(&b, res->precision);
+    KGA_JSON_LIT(&b, ", \"recall\": ");
+    put_number(&b, res->recall);
+    KGA_JSON_LIT(&b, ", \"f1\": ");
+    put_number(&b, res->f1);
+    KGA_JSON_LIT(&b, ", \"without_counterpart_matched_share\": ");
+    put_number(&b, res->without_matched_share);
+    KGA_JSON_LIT(&b, ", \"ece\": ");
+    put_number(&b, res->ece);
+    KGA_JSON_LIT(&b, ", \"calibration\": [");
+    for (size_t i = 0; i < KGA_OWE_BINS; i++) {
+        const kga_owe_bin_t *bin = &res->bins[i];
+        if (i > 0)
+            KGA_JSON_LIT(&b, ", ");
+        KGA_JSON_LIT(&b, "{\"lo\": ");
+        put_number(&b, bin->lo);
+        KGA_JSON_LIT(&b, ", \"hi\": ");
+        put_number(&b, bin->hi);
+        kga_json_printf(&b, ", \"rows\": %" PRIu64 ", \"mean_probability\": ",
+                        bin->rows);
+        put_number(&b, bin->mean_probability);
+        KGA_JSON_LIT(&b, ", \"share_correct\": ");
+        put_number(&b, bin->share_correct);
+        kga_json_char(&b, '}');
+    }
+    KGA_JSON_LIT(&b, "], \"worst_errors\": [");
+    for (size_t i = 0; i < n_worst; i++) {
+        const kga_owe_row_t *row = &res->rows[worst[i]];
+        if (i > 0)
+            KGA_JSON_LIT(&b, ", ");
+        KGA_JSON_LIT(&b, "{\"probability\": ");
+        put_number(&b, row->probability);
+        KGA_JSON_LIT(&b, ", \"decision\": ");
+        put_str(&b, row->match ? "match" : "no-match");
+        put_entity(&b, "left", left, row->left);
+        put_entity(&b, "candidate", right, row->right);
+        put_entity(&b, "counterpart", right, row->truth);
+        kga_json_char(&b, '}');
+    }
+    kga_json_printf(&b, "], \"eval_seconds\": %.3f", res->seconds);
+    KGA_JSON_LIT(&b, ", \"model_version\": ");
+    put_str(&b, model_version);
+    kga_json_char(&b, '}');
+    return kga_json_buf_finish(&b, out, out_len);
+}

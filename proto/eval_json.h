@@ -4,6 +4,8 @@
 #include <stddef.h>
 
 #include "eval/evaluate.h"
+#include "eval/open_world_eval.h"
+#include "store/store.h"
 
 /* The JSON document of `kgalign eval --json`: one object with the direction,
  * the split, k, the counts, the ranking and classification metrics,
@@ -20,5 +22,17 @@ int kga_eval_json_format(const char *direction, const char *split,
                          const char *model_version,
                          const kga_eval_result_t *res, char **out,
                          size_t *out_len);
+
+/* The JSON document of `kgalign eval --open-world --json`: the protocol,
+ * the split of the gold links, the counts, precision, recall, F1, the share
+ * of queries without counterpart that were matched, the ECE, the
+ * calibration table ([{lo, hi, rows, mean_probability, share_correct}]),
+ * the worst errors (rows worst[0..n_worst) of res, with ids and names from
+ * the stores), eval_seconds and the model version. Same conventions and
+ * ownership as kga_eval_json_format(). */
+int kga_owe_json_format(const char *split, const char *model_version,
+                        const kga_owe_result_t *res, const kga_store_t *left,
+                        const kga_store_t *right, const size_t *worst,
+                        size_t n_worst, char **out, size_t *out_len);
 
 #endif

@@ -210,6 +210,40 @@ size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
     return 0;
 }
 
+/* No known links: every entity is a query and every right entity free. */
+uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
+                                   uint32_t ent)
+{
+    (void)a, (void)side, (void)ent;
+    return UINT32_MAX;
+}
+
+/* The decision as the fake sees it: candidates by distance (so by
+ * probability too), only the first can be a match. */
+int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
+                       size_t nl, size_t k, kga_candidate_t *out,
+                       kga_err_t *err)
+{
+    size_t domain = kga_store_entity_count(a->store[1]);
+    size_t kk = k < domain ? k : domain;
+    kga_candidate_t *c = malloc((nl ? nl : 1) * (kk ? kk : 1) * sizeof *c);
+    if (c == NULL)
+        return KGA_ENOMEM;
+    int rc = kk > 0 ? kga_aligner_rank(a, lefts, nl, NULL, 0, kk, c, err) : 0;
+    for (size_t q = 0; rc == 0 && q < nl; q++)
+        for (size_t r = 0; r < k; r++) {
+            kga_candidate_t *o = out + q * k + r;
+            if (r < kk) {
+                *o = c[q * kk + r];
+                o->score.match = r == 0 && o->score.match;
+            } else {
+                o->entity = UINT32_MAX;
+            }
+        }
+    free(c);
+    return rc;
+}
+
 size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
                            uint32_t right, kga_evidence_t *out, size_t cap)
 {
@@ -823,47 +857,60 @@ START_TEST(align_command)
     char *m = align_matches(0, NULL);
     ck_assert(fake_rank.rights_null);
     ck_assert_uint_eq(fake_rank.last_k, 5);
+    /* Each row: the best candidate, its probability, the decision, the
+     * runner-up and its probability. */
     snprintf(expect, sizeof expect,
-             "#left_id\tright_id\tprobability\tdecision\n"
-             "L:a\tR:a\t%.6f\tmatch\n"
-             "L:b\tR:a\t%.6f\tmatch\n"
-             "L:c\tR:c\t%.6f\tmatch\n"
-             "L:d\tR:x\t%.6f\tmatch\n"
-             "L:e\tR:x\t%.6f\tmatch\n",
-             sigmoid(3), sigmoid(2), sigmoid(2), sigmoid(5), sigmoid(4));
+             "#left_id\tright_id\tprobability\tdecision\trunner_up_id\t"
+             "runner_up_probability\n"
+             "L:a\tR:a\t%.6f\tmatch\tR:b\t%.6f\n"
+             "L:b\tR:a\t%.6f\tmatch\tR:b\t%.6f\n"
+             "L:c\tR:c\t%.6f\tmatch\tR:x\t%.6f\n"
+             "L:d\tR:x\t%.6f\tmatch\tR:d\t%.6f\n"
+             "L:e\tR:x\t%.6f\tmatch\tR:c\t%.6f\n",
+             sigmoid(3), sigmoid(0), sigmoid(2), sigmoid(1), sigmoid(2),
+             sigmoid(-8), sigmoid(5), sigmoid(-1), sigmoid(4), sigmoid(3));
     ck_assert_str_eq(m, expect);
 
     /* The threshold decides match / no-match. */
     const char *high[] = {"--threshold", "0.99"};
     m = align_matches(2, high);
-    ck_assert_ptr_nonnull(strstr(m, "L:d\tR:x\t0.993307\tmatch\n"));
-    ck_assert_ptr_nonnull(strstr(m, "L:e\tR:x\t0.982014\tno-match\n"));
-    ck_assert_ptr_nonnull(strstr(m, "L:a\tR:a\t0.952574\tno-match\n"));
+    ck_assert_ptr_nonnull(strstr(m, "L:d\tR:x\t0.993307\tmatch\t"));
+    ck_assert_ptr_nonnull(strstr(m, "L:e\tR:x\t0.982014\tno-match\t"));
+    ck_assert_ptr_nonnull(strstr(m, "L:a\tR:a\t0.952574\tno-match\t"));
 
     /* One-to-one, in increasing distance: L:d-R:x (-5); L:e loses R:x and
      * takes R:c (-3) as L:a takes R:a (-3); L:c loses R:c and L:b loses
      * R:a; L:b takes R:b (-1); L:c is left with R:d at distance 8. */
     const char *one[] = {"--one-to-one"};
     m = align_matches(1, one);
+    /* The runner-up is then the closest candidate other than the
+     * partner, taken or not. */
     snprintf(expect, sizeof expect,
-             "#left_id\tright_id\tprobability\tdecision\n"
-             "L:a\tR:a\t%.6f\tmatch\n"
-             "L:b\tR:b\t%.6f\tmatch\n"
-             "L:c\tR:d\t%.6f\tno-match\n"
-             "L:d\tR:x\t%.6f\tmatch\n"
-             "L:e\tR:c\t%.6f\tmatch\n",
-             sigmoid(3), sigmoid(1), sigmoid(-8), sigmoid(5), sigmoid(3));
+             "#left_id\tright_id\tprobability\tdecision\trunner_up_id\t"
+             "runner_up_probability\n"
+             "L:a\tR:a\t%.6f\tmatch\tR:b\t%.6f\n"
+             "L:b\tR:b\t%.6f\tmatch\tR:a\t%.6f\n"
+             "L:c\tR:d\t%.6f\tno-match\tR:c\t%.6f\n"
+             "L:d\tR:x\t%.6f\tmatch\tR:d\t%.6f\n"
+             "L:e\tR:c\t%.6f\tmatch\tR:x\t%.6f\n",
+             sigmoid(3), sigmoid(0), sigmoid(1), sigmoid(2), sigmoid(-8),
+             sigmoid(2), sigmoid(5), sigmoid(-1), sigmoid(3), sigmoid(4));
     ck_assert_str_eq(m, expect);
 
-    /* With one candidate each, the losers get no line. */
+    /* With one candidate each, the losers get a no-match line without a
+     * candidate; their lost candidate is the runner-up. */
     const char *one_k1[] = {"--one-to-one", "--k", "1"};
     m = align_matches(3, one_k1);
     snprintf(expect, sizeof expect,
-             "#left_id\tright_id\tprobability\tdecision\n"
-             "L:a\tR:a\t%.6f\tmatch\n"
-             "L:c\tR:c\t%.6f\tmatch\n"
-             "L:d\tR:x\t%.6f\tmatch\n",
-             sigmoid(3), sigmoid(2), sigmoid(5));
+             "#left_id\tright_id\tprobability\tdecision\trunner_up_id\t"
+             "runner_up_probability\n"
+             "L:a\tR:a\t%.6f\tmatch\t\t%.6f\n"
+             "L:b\t\t%.6f\tno-match\tR:a\t%.6f\n"
+             "L:c\tR:c\t%.6f\tmatch\t\t%.6f\n"
+             "L:d\tR:x\t%.6f\tmatch\t\t%.6f\n"
+             "L:e\t\t%.6f\tno-match\tR:x\t%.6f\n",
+             sigmoid(3), 0.0, 0.0, sigmoid(2), sigmoid(2), 0.0, sigmoid(5),
+             0.0, 0.0, sigmoid(4));
     ck_assert_str_eq(m, expect);
 
     /* No temporary file is left next to the output. */

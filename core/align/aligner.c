@@ -519,35 +519,42 @@ size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
         k = KGA_FUSION_MAX_TOPK;
     /* The full model reranks a pool wider than k: the fused score's k best
      * need not hold the model's k best, and the pool costs little beside
-     * the pass over the other side's features that finds it. */
+     * the pass over the other side's features that finds it. A left
+     * entity's pool is the one kga_aligner_decide() reranks: the
+     * KGA_OW_PROPOSALS best free right entities by fused score, found among
+     * twice as many since known links' right entities are left out. */
     size_t pool = k < MATCH_POOL ? MATCH_POOL : k;
-    if (side == KGA_SIDE_LEFT && pool < KGA_OW_PROPOSALS)
-        pool = KGA_OW_PROPOSALS; /* as the open-world rivals were made */
-    uint32_t *idx = malloc(pool * sizeof *idx);
-    float *score = malloc(pool * sizeof *score);
-    kga_candidate_t *cand = malloc(pool * sizeof *cand);
     int q = side == KGA_SIDE_RIGHT;
+    int open_world = !q && a->known[0][ent] == UINT32_MAX;
+    if (open_world && pool < KGA_OW_PROPOSALS)
+        pool = KGA_OW_PROPOSALS;
+    size_t fetch = open_world ? 2 * pool : pool;
+    if (fetch > KGA_FUSION_MAX_TOPK)
+        fetch = KGA_FUSION_MAX_TOPK;
+    uint32_t *idx = malloc(fetch * sizeof *idx);
+    float *score = malloc(fetch * sizeof *score);
+    kga_candidate_t *cand = malloc(fetch * sizeof *cand);
     size_t n = 0;
     if (idx == NULL || score == NULL || cand == NULL ||
-        kga_fusion_topk_one(a->scorer.fusion, q, ent, pool, idx, score,
+        kga_fusion_topk_one(a->scorer.fusion, q, ent, fetch, idx, score,
                             NULL) != 0)
         goto out;
-    for (size_t r = 0; r < pool; r++)
-        cand[r].entity = idx[r];
+    size_t m = 0;
+    for (size_t r = 0; r < fetch && m < pool; r++)
+        if (!open_world ||
+            (idx[r] != UINT32_MAX && a->known[1][idx[r]] == UINT32_MAX))
+            cand[m++].entity = idx[r];
+    for (size_t r = m; r < pool; r++)
+        cand[r].entity = UINT32_MAX;
     if (q) {
         rerank(a, KGA_SIDE_LEFT, ent, KGA_SIDE_RIGHT, cand, pool);
-    } else if (a->known[0][ent] != UINT32_MAX) {
+    } else if (!open_world) {
         known_row(a, ent, a->known[0][ent], cand, pool);
     } else {
         rerank(a, KGA_SIDE_RIGHT, ent, KGA_SIDE_LEFT, cand, pool);
-        /* Open world: a right entity of a known link is taken. */
-        size_t m = 0;
-        for (size_t r = 0; r < pool && cand[r].entity != UINT32_MAX; r++)
-            if (a->known[1][cand[r].entity] == UINT32_MAX)
-                cand[m++] = cand[r];
+        while (m > 0 && cand[m - 1].entity == UINT32_MAX)
+            m--;
         decide(a, ent, cand, m);
-        for (size_t r = m; r < pool; r++)
-            cand[r].entity = UINT32_MAX;
     }
     for (; n < k && cand[n].entity != UINT32_MAX; n++)
         out[n] = cand[n];
@@ -567,8 +574,9 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
     if (k == 0 || k > KGA_FUSION_MAX_TOPK)
         return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
                            KGA_FUSION_MAX_TOPK);
-    /* At least two candidates: the margin to the runner-up is evidence. */
-    size_t kr = k < 2 ? 2 : k;
+    /* Every candidate the decision can choose, whatever k: the answer
+     * must not depend on how many the caller wants to see. */
+    size_t kr = k < KGA_OW_TOPK ? KGA_OW_TOPK : k;
     uint32_t *ent = malloc((nl ? nl : 1) * kr * sizeof *ent);
     float *logit = malloc((nl ? nl : 1) * kr * sizeof *logit);
     uint32_t *query = malloc((nl ? nl : 1) * sizeof *query);
