@@ -246,6 +246,8 @@ static int load_open_world(kga_aligner_t *a, kga_err_t *err)
                            "%s: section '%s' is missing or not one entry "
                            "per right entity",
                            kga_model_path(m), KGA_SEC_OW_RIVAL_LEFT);
+    if (kga_ow_partners_init(&a->ow, &a->scorer) != 0)
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
     a->ow.n_right = nr;
     a->ow.rival_best = malloc((nr ? nr : 1) * sizeof(float));
     a->ow.rival_second = malloc((nr ? nr : 1) * sizeof(float));
@@ -480,15 +482,6 @@ static void decide(const kga_aligner_t *a, uint32_t query, kga_candidate_t *c,
         c[r].score.probability =
             (float)kga_ow_prob(&a->ow, &a->scorer, query, ent, logit, n, r);
         c[r].score.match = 0;
-    }
-    if (getenv("KGA_DEBUG_OW") && n > 1) {
-        float v = kga_ow_rival_margin(&a->ow, query, ent[0], logit[0]);
-        fprintf(stderr, "DBG %s %s a=%.3f m=%.3f v=%.3f rl=%u best=%g sec=%g p=%.4f\n",
-                kga_store_entity_ext_id(a->store[0], query),
-                kga_store_entity_ext_id(a->store[1], ent[0]), logit[0],
-                logit[0] - logit[1], v, a->ow.rival_left[ent[0]],
-                a->ow.rival_best[ent[0]], a->ow.rival_second[ent[0]],
-                c[0].score.probability);
     }
     sort_store = a->store[KGA_SIDE_RIGHT];
     qsort(c, n, sizeof *c, decided_cmp);

@@ -32,9 +32,87 @@ static float clip(float x)
     return x > -KGA_OW_CLIP ? x : -KGA_OW_CLIP;
 }
 
-void kga_ow_features(const kga_scorer_t *s, uint32_t left, uint32_t right,
-                     float logit, float margin, float rival_margin,
-                     size_t rank, float *f)
+int kga_ow_partners_init(kga_ow_t *ow, const kga_scorer_t *s)
+{
+    uint32_t nl = kga_store_entity_count(s->store[0]);
+    ow->partner = malloc((nl ? nl : 1) * sizeof *ow->partner);
+    if (ow->partner == NULL)
+        return KGA_ENOMEM;
+    for (uint32_t i = 0; i < nl; i++)
+        ow->partner[i] = UINT32_MAX;
+    kga_fusion_state_t st;
+    kga_fusion_get_state(s->fusion, &st);
+    for (size_t i = 0; i < st.n_seeds; i++)
+        if (st.seeds[i].left < nl)
+            ow->partner[st.seeds[i].left] = st.seeds[i].right;
+    return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Neighbours of the right entity, sorted, in buf (cap entries) or, when
+ * they are more, in *heap (the caller frees it). */
+static uint32_t right_neighbours(const kga_store_t *s, uint32_t r,
+                                 uint32_t *buf, uint32_t cap,
+                                 uint32_t **list, uint32_t **heap)
+{
+    const kga_edge_t *out, *in;
+    uint32_t no = kga_store_edges(s, r, KGA_DIR_OUT, &out);
+    uint32_t ni = kga_store_edges(s, r, KGA_DIR_IN, &in);
+    uint32_t n = no + ni;
+    *list = buf;
+    if (n > cap) {
+        *heap = malloc((size_t)n * sizeof **heap);
+        if (*heap == NULL)
+            return 0; /* no agreement counted: a weaker feature, no crash */
+        *list = *heap;
+    }
+    for (uint32_t i = 0; i < no; i++)
+        (*list)[i] = out[i].ent;
+    for (uint32_t i = 0; i < ni; i++)
+        (*list)[no + i] = in[i].ent;
+    qsort(*list, n, sizeof **list, u32_cmp);
+    return n;
+}
+
+/* Neighbours of `left` whose seed partner neighbours `right`: *agree is
+ * log(1 + their count), *share their share of the smaller degree. */
+static void agreement(const kga_ow_t *ow, const kga_scorer_t *s,
+                      uint32_t left, uint32_t right, float *agree,
+                      float *share)
+{
+    uint32_t buf[512], *list, *heap = NULL;
+    *agree = *share = 0;
+    if (ow->partner == NULL)
+        return;
+    uint32_t nr = right_neighbours(s->store[1], right, buf, 512, &list,
+                                   &heap);
+    uint32_t count = 0, nl = 0;
+    for (int dir = 0; dir < 2; dir++) {
+        const kga_edge_t *e;
+        uint32_t n = kga_store_edges(s->store[0], left, (kga_dir_t)dir, &e);
+        nl += n;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t p = ow->partner[e[i].ent];
+            count += p != UINT32_MAX && nr > 0 &&
+                     bsearch(&p, list, nr, sizeof *list, u32_cmp) != NULL;
+        }
+    }
+    free(heap);
+    uint32_t low = nl < nr ? nl : nr;
+    *agree = log1pf((float)count);
+    *share = low > 0 ? (float)count / (float)low : 0.0f;
+    if (*share > 1)
+        *share = 1; /* several edges to one neighbour */
+}
+
+void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
+                     uint32_t left, uint32_t right, float logit,
+                     float margin, float rival_margin, size_t rank, float *f)
 {
     float m = clip(margin), v = clip(rival_margin);
     f[0] = logit;
@@ -42,7 +120,8 @@ void kga_ow_features(const kga_scorer_t *s, uint32_t left, uint32_t right,
     f[2] = v;
     f[3] = m < v ? m : v;
     f[4] = rank == 0;
-    kga_scorer_features(s, &left, &right, 1, f + 5);
+    agreement(ow, s, left, right, &f[5], &f[6]);
+    kga_scorer_features(s, &left, &right, 1, f + 7);
 }
 
 float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
@@ -71,7 +150,7 @@ double kga_ow_prob(const kga_ow_t *ow, const kga_scorer_t *s,
     if (r >= KGA_OW_TOPK)
         return 0.0; /* past the rivals' lists: never decided */
     float f[KGA_OW_FEATURES];
-    kga_ow_features(s, query, ent[r], logit[r], list_margin(logit, n, r),
+    kga_ow_features(ow, s, query, ent[r], logit[r], list_margin(logit, n, r),
                     kga_ow_rival_margin(ow, query, ent[r], logit[r]), r, f);
     return kga_logreg_prob(&ow->logreg, f);
 }
@@ -270,8 +349,11 @@ static void rivals_free(kga_ow_t *ow)
 
 void kga_ow_destroy(kga_ow_t *ow)
 {
-    if (ow != NULL)
-        rivals_free(ow);
+    if (ow == NULL)
+        return;
+    rivals_free(ow);
+    free(ow->partner);
+    ow->partner = NULL;
 }
 
 /* ---- fitting ---- */
@@ -351,6 +433,8 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
     lists_t sim = {0}, real = {0};
     kga_ow_t sim_ow = {0};
     int rc = KGA_ENOMEM;
+    if (kga_ow_partners_init(out, s) != 0)
+        goto nomem;
     if (!taken_l || !absent || !truth || !query || !real_query || !f || !y ||
         !pf || !p)
         goto nomem;
@@ -391,7 +475,8 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
         const float *x = sim.logit + q * k;
         uint32_t n = sim.len[q];
         for (uint32_t r = 0; r < n; r++) {
-            kga_ow_features(s, query[q], e[r], x[r], list_margin(x, n, r),
+            kga_ow_features(out, s, query[q], e[r], x[r],
+                            list_margin(x, n, r),
                             kga_ow_rival_margin(&sim_ow, query[q], e[r],
                                                 x[r]),
                             r, f + rows * KGA_OW_FEATURES);

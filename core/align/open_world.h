@@ -21,8 +21,13 @@
  *      reaches with the same right entity (a candidate another entity
  *      matches better is probably that one's counterpart).
  *
- * A logistic regression over (a, m, v, min(m, v), [best by a]) and the
- * pair's own features (scorer.h: names count for more here than in
+ * Two more say whether the neighbourhoods agree: how many neighbours of
+ * the left entity have a seed partner (fusion.h) among the neighbours of
+ * the right one, as a count and as a share of the smaller degree: a
+ * namesake without counterpart has other neighbours.
+ *
+ * A logistic regression over (a, m, v, min(m, v), [best by a], the
+ * agreement) and the pair's own features (scorer.h: names count for more here than in
  * ranking, where every candidate has a similar name) gives the
  * probability. It is fitted on every candidate of the first KGA_OW_TOPK
  * of each validation link's list, in a simulated open world: the
@@ -39,7 +44,7 @@
  * training, over all queries, and stored in the model, so that `align`,
  * `eval` and the service's /match give one entity the same answer. */
 
-#define KGA_OW_FEATURES (5u + KGA_SCORER_FEATURES)
+#define KGA_OW_FEATURES (7u + KGA_SCORER_FEATURES)
 
 /* Candidates per query when the rivals are computed and the decision fitted. */
 #define KGA_OW_TOPK 20u
@@ -59,6 +64,10 @@ typedef struct {
     float *rival_best;    /* per right entity: best logit of a query */
     float *rival_second;  /* the second best, of another query */
     uint32_t *rival_left; /* the query of rival_best, UINT32_MAX: none */
+    /* Per left entity: its partner among the fusion's seeds (training
+     * links and bootstrapped pairs), UINT32_MAX: none. Derived from the
+     * scorer (kga_ow_partners_init), never stored. */
+    uint32_t *partner;
 } kga_ow_t;
 
 /* What fitting did, for logs and reports. */
@@ -73,11 +82,15 @@ typedef struct {
     double seconds;
 } kga_ow_report_t;
 
+/* Fills ow->partner from the scorer's fusion seeds. Returns 0 or
+ * KGA_ENOMEM. */
+int kga_ow_partners_init(kga_ow_t *ow, const kga_scorer_t *s);
+
 /* The feature vector of the candidate at `rank` (0: the best by pair
  * logit) of a list (f has KGA_OW_FEATURES floats). */
-void kga_ow_features(const kga_scorer_t *s, uint32_t left, uint32_t right,
-                     float logit, float margin, float rival_margin,
-                     size_t rank, float *f);
+void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
+                     uint32_t left, uint32_t right, float logit,
+                     float margin, float rival_margin, size_t rank, float *f);
 
 /* The rival margin of candidate `right` of query `left` with pair logit
  * `logit` (a rival that is the query itself does not count). */
