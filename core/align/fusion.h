@@ -75,6 +75,11 @@ typedef struct {
      * byte per right entity, not owned, not saved): the open-world
      * simulation's hidden counterparts (open_world.h). */
     const uint8_t *exclude_right;
+    /* Left entities that never become pseudo-seeds (NULL: none; one byte
+     * per left entity, not owned, not saved): the left entities of those
+     * hidden counterparts, which would otherwise pair with another
+     * entity's counterpart and take it from that entity. */
+    const uint8_t *no_seed_left;
 } kga_fusion_params_t;
 
 /* What one round did. */

@@ -227,7 +227,8 @@ static int row_better(const kga_fusion_t *f, const domain_t *d, size_t a,
  * best row of column j. Written to out; returns how many. col_best is
  * scratch of nR entries. */
 static size_t mutual_argmax(const kga_fusion_t *f, const domain_t *d,
-                            size_t *col_best, kga_pair_t *out)
+                            const uint8_t *no_seed_left, size_t *col_best,
+                            kga_pair_t *out)
 {
     const size_t none = SIZE_MAX;
     for (uint32_t j = 0; j < d->nR; j++)
@@ -245,7 +246,10 @@ static size_t mutual_argmax(const kga_fusion_t *f, const domain_t *d,
             if (d->col[s] != KGA_SINKHORN_EMPTY &&
                 (best == none || row_better(f, d, s, best)))
                 best = s;
-        if (best != none && col_best[d->col[best]] == best)
+        /* A left entity that may not seed still wins its column: the
+         * column's second best does not take its place. */
+        if (best != none && col_best[d->col[best]] == best &&
+            (no_seed_left == NULL || !no_seed_left[d->L[i]]))
             out[n++] = (kga_pair_t){d->L[i], d->cand[best]};
     }
     return n;
@@ -509,7 +513,8 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
         int stop = r > 0 && d.nv > 0 && rd->valid_hits1 - prev < p->min_gain;
         prev = rd->valid_hits1;
         if (!stop && r + 1 < total) {
-            size_t np = mutual_argmax(f, &d, col_best, seeds + n_train);
+            size_t np = mutual_argmax(f, &d, p->no_seed_left, col_best,
+                                      seeds + n_train);
             n_seeds = n_train + np;
             rd->pseudo_seeds = (uint32_t)np;
         }

@@ -406,7 +406,8 @@ static double em_prior(const double *p, size_t n, double prior)
     return pi;
 }
 
-int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
+int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
+               const kga_pair_t *train, size_t nt,
                const kga_pair_t *valid, size_t nv, const uint8_t *hide,
                kga_pool_t *pool, kga_ow_t *out, kga_ow_report_t *report,
                kga_err_t *err)
@@ -461,9 +462,11 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
             absent[valid[i].right] = 1;
             report->sim_hidden++;
         }
-    if ((rc = lists_rank(&sim, s, query, nq, k, absent, pool, err)) != 0)
+    if ((rc = lists_rank(&sim, sim_s, query, nq, k, absent, pool, err)) !=
+        0)
         goto out;
-    if (rivals_build(&sim_ow, nr, &sim) != 0)
+    if (rivals_build(&sim_ow, nr, &sim) != 0 ||
+        kga_ow_partners_init(&sim_ow, sim_s) != 0)
         goto nomem;
     size_t rows = 0, top_ok = 0;
     for (size_t q = 0; q < nq; q++) {
@@ -475,7 +478,7 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
         const float *x = sim.logit + q * k;
         uint32_t n = sim.len[q];
         for (uint32_t r = 0; r < n; r++) {
-            kga_ow_features(out, s, query[q], e[r], x[r],
+            kga_ow_features(&sim_ow, sim_s, query[q], e[r], x[r],
                             list_margin(x, n, r),
                             kga_ow_rival_margin(&sim_ow, query[q], e[r],
                                                 x[r]),
@@ -535,7 +538,7 @@ nomem:
 out:
     if (rc != 0)
         kga_ow_destroy(out);
-    rivals_free(&sim_ow);
+    kga_ow_destroy(&sim_ow);
     lists_free(&sim);
     lists_free(&real);
     free(p);

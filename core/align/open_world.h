@@ -118,15 +118,20 @@ int kga_ow_rank(const kga_scorer_t *s, const uint32_t *lefts, size_t nl,
 /* Marks (hide[r] = 1, hide zeroed by the caller, one byte per right
  * entity) the right entities of the validation links that the simulation
  * hides, a share chosen by seed and by external ids, never internal ids.
- * Training keeps them out of the fusion's domain too (exclude_right), so
- * that a hidden counterpart is as absent as a real one. Returns how many. */
+ * The fusion keeps them out of its domain too (exclude_right), so that a
+ * hidden counterpart is as absent as a real one. Returns how many. */
 size_t kga_ow_hidden_mark(const kga_store_t *right, const kga_pair_t *valid,
                           size_t nv, uint64_t seed, uint8_t *hide);
 
 /* Fits *out (kga_ow_destroy) for the scorer s, whose pair logistic
  * regression is complete, from the training and validation links
- * (internal ids); hide as kga_ow_hidden_mark() marked it. */
-int kga_ow_fit(const kga_scorer_t *s, const kga_pair_t *train, size_t nt,
+ * (internal ids); hide as kga_ow_hidden_mark() marked it. sim scores the
+ * simulation (s itself, or s with another fusion). s's fusion must have
+ * been trained with the hidden right entities out of its domain
+ * (kga_fusion_params_t.exclude_right) and their left entities kept from
+ * seeding (no_seed_left). */
+int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim,
+               const kga_pair_t *train, size_t nt,
                const kga_pair_t *valid, size_t nv, const uint8_t *hide,
                kga_pool_t *pool, kga_ow_t *out, kga_ow_report_t *report,
                kga_err_t *err);
