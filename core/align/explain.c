@@ -358,8 +358,10 @@ size_t kga_explainer_explain(const kga_explainer_t *x, const kga_aligner_t *a,
         e->kind = KGA_EVIDENCE_NAMES;
         e->left_neighbour = e->right_neighbour = UINT32_MAX;
         e->left_relation = e->right_relation = UINT32_MAX;
-        e->weight = kga_tfidf_cosine(kga_fusion_names(sc->fusion), left,
-                                     right);
+        /* A cosine of unit rows, kept within [0, 1] against rounding. */
+        float cosine = kga_tfidf_cosine(kga_fusion_names(sc->fusion), left,
+                                        right);
+        e->weight = fminf(1.0f, fmaxf(0.0f, cosine));
     }
 
     walk_t w;
