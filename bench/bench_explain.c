@@ -155,14 +155,17 @@ int main(int argc, char **argv)
     size_t linked = 0, explained = 0, top_gold = 0, items = 0,
            items_gold = 0, names = 0;
     size_t by_kind[4] = {0}, by_kind_gold[4] = {0}, top_kind[4] = {0};
-    double seconds = 0;
+    double seconds = 0, slowest = 0;
     for (size_t t = 0; t < test->count; t++) {
         uint32_t l = test->left[t], r = test->right[t];
         mark_neighbours(rs, r, mark, (uint32_t)t);
         kga_evidence_t ev[CAP];
         double t0 = now();
         size_t n = kga_aligner_explain(a, l, r, ev, CAP);
-        seconds += now() - t0;
+        double dt = now() - t0;
+        seconds += dt;
+        if (dt > slowest)
+            slowest = dt;
         const kga_evidence_t *top = NULL;
         for (size_t i = 0; i < n; i++) {
             if (ev[i].kind == KGA_EVIDENCE_NAMES) {
@@ -202,6 +205,7 @@ int main(int argc, char **argv)
            "\"pseudo_seed_pairs\": %zu, \"pseudo_seed_gold_share\": %.4f, "
            "\"mutual_best_pairs\": %zu, \"mutual_best_gold_share\": %.4f, "
            "\"name_items\": %zu, \"mean_explain_us\": %.1f, "
+           "\"max_explain_us\": %.1f, "
            "\"target_top_pair_gold_share\": 0.90}\n",
            test->count, linked, explained, top_gold,
            explained ? (double)top_gold / (double)explained : 0.0,
@@ -225,7 +229,8 @@ int main(int argc, char **argv)
                      (double)by_kind[KGA_EVIDENCE_MUTUAL_BEST]
                : 0.0,
            names,
-           test->count ? seconds * 1e6 / (double)test->count : 0.0);
+           test->count ? seconds * 1e6 / (double)test->count : 0.0,
+           slowest * 1e6);
     free(gold[0]);
     free(gold[1]);
     free(mark);

@@ -324,19 +324,29 @@ static void match_right(walk_t *w, item_t *cand)
     }
 }
 
-/* The pair probability of each pseudo-seed held; 1 for known links. */
-static void weigh(walk_t *w)
+/* The weights: 1 for known links, the pair probability for the others,
+ * scored only when fewer than `wanted` known links were found (known links
+ * rank first at any weight the others can have). */
+static void weigh(walk_t *w, size_t wanted)
 {
     uint32_t l[KGA_EXPLAIN_COLLECT], r[KGA_EXPLAIN_COLLECT];
     kga_pair_score_t s[KGA_EXPLAIN_COLLECT];
-    size_t m = 0;
+    size_t m = 0, n_known = 0;
     for (size_t i = 0; i < w->n; i++) {
         w->item[i].weight = 1.0f;
+        n_known += w->item[i].kind == KGA_EVIDENCE_KNOWN_LINK;
+    }
+    if (n_known >= wanted) {
+        for (size_t i = 0; i < w->n; i++)
+            if (w->item[i].kind != KGA_EVIDENCE_KNOWN_LINK)
+                w->item[i].weight = 0.0f;
+        return;
+    }
+    for (size_t i = 0; i < w->n; i++)
         if (w->item[i].kind != KGA_EVIDENCE_KNOWN_LINK) {
             l[m] = w->item[i].p;
             r[m++] = w->item[i].q;
         }
-    }
     kga_aligner_score(w->a, l, r, m, s);
     m = 0;
     for (size_t i = 0; i < w->n; i++)
@@ -394,7 +404,7 @@ size_t kga_explainer_explain(const kga_explainer_t *x, const kga_aligner_t *a,
             match_right(&w, &cand);
         }
     }
-    weigh(&w);
+    weigh(&w, cap - n);
 
     /* The best first: a partial selection sort over at most
      * KGA_EXPLAIN_COLLECT items. */

@@ -13,17 +13,23 @@
  *
  * A neighbour p of the left entity and a neighbour q of the right entity
  * are evidence when the model holds (p, q) to be one entity: a known link
- * (the training and validation links, kga_aligner_known_partner()) or a
+ * (the training and validation links, kga_aligner_known_partner()), a
  * pseudo-seed (a mutual-argmax pair the fusion bootstrapped from, in the
- * model's seeds). Pairing every neighbour with every other, as the GNN's
- * cross attention does, put the label of a song against its genre; only a
- * believed-same pair says "both are connected to the same thing".
+ * model's seeds, unless a known link overrules it), or a mutual best match
+ * (two neighbours in neither whose fused probability P is at least one
+ * half, so each is the other's likeliest match: the pseudo-seeds' test,
+ * made on the spot, for the models whose kept fusion round has none).
+ * Pairing every neighbour with every other, as the GNN's cross attention
+ * does, put the label of a song against its genre; only a believed-same
+ * pair says "both are connected to the same thing". Of several relations
+ * that reach a pair, the one in the same direction on both sides and then
+ * the rarer (lower fan-out) is shown.
  *
- * Weight: 1 for a known link, the pair probability of (p, q) for a
- * pseudo-seed. Ties (every known link weighs 1) go to the rarer neighbour
- * pair (fewer edges on both sides: sharing a record label says more than
- * sharing a country), then to the rarer relations (lower fan-out), then to
- * the external ids; never to internal ids.
+ * Weight: 1 for a known link, the pair probability of (p, q) otherwise.
+ * Ties go to known links, then to the rarer neighbour pair (fewer edges on
+ * both sides: sharing a record label says more than sharing a country),
+ * then to the rarer relations, then to the external ids; never to internal
+ * ids.
  *
  * The explainer is built once at open and read-only afterwards. */
 
