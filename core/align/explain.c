@@ -66,12 +66,6 @@ void kga_explainer_free(kga_explainer_t *x)
     free(x);
 }
 
-uint32_t kga_explainer_pseudo_partner(const kga_explainer_t *x,
-                                      kga_side_t side, uint32_t ent)
-{
-    return x->pseudo[side][ent];
-}
-
 /* A believed-same neighbour pair while it is collected. */
 typedef struct {
     uint32_t p, q; /* left and right neighbour */

@@ -35,10 +35,10 @@
 
 typedef struct kga_explainer kga_explainer_t;
 
-/* Neighbour pairs collected per pair before the best are chosen: an entity
- * with more believed-same neighbour pairs keeps those that rank best by
- * (known link, rarity) and scores only them. Bounds the stack, not the
- * answer's quality for any entity a reviewer reads. */
+/* Neighbour pairs collected per pair before the best are chosen, a bound
+ * on the stack: a hub with more believed-same neighbour pairs keeps those
+ * that rank best by kind and rarity (known links first), and only those are
+ * weighed. */
 #define KGA_EXPLAIN_COLLECT 256u
 
 /* Neighbours of each entity in no known link and no pseudo-seed that are
@@ -54,10 +54,6 @@ int kga_explainer_new(const kga_aligner_t *a, kga_explainer_t **out,
                       kga_err_t *err);
 
 void kga_explainer_free(kga_explainer_t *x);
-
-/* The pseudo-seed partner of entity `ent` of `side`, or UINT32_MAX. */
-uint32_t kga_explainer_pseudo_partner(const kga_explainer_t *x,
-                                      kga_side_t side, uint32_t ent);
 
 /* The evidence for (left, right) (ids in range), strongest first: the name
  * item first when the model uses names, then the neighbour pairs by
