@@ -67,16 +67,16 @@ static const char *short_escape(unsigned char c)
     }
 }
 
-void kga_json_string(kga_json_buf_t *b, const char *str,
-                     kga_json_escape_t escape)
+void kga_json_string_part(kga_json_buf_t *b, const char *str,
+                          kga_json_escape_t escape)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)(str != NULL ? str : "");
     size_t n = strlen((const char *)s);
-    /* The common case, no escapes, in one reservation. */
-    if (kga_json_reserve(b, n + 2) != 0)
+    /* The common case, no escapes, in one reservation (and the quote that
+     * usually follows). */
+    if (kga_json_reserve(b, n + 1) != 0)
         return;
-    kga_json_char(b, '"');
     size_t run = 0; /* start of the pending run of bytes copied verbatim */
     size_t i = 0;
     while (i < n) {
@@ -120,6 +120,13 @@ void kga_json_string(kga_json_buf_t *b, const char *str,
         run = i;
     }
     kga_json_put(b, (const char *)s + run, n - run);
+}
+
+void kga_json_string(kga_json_buf_t *b, const char *str,
+                     kga_json_escape_t escape)
+{
+    kga_json_char(b, '"');
+    kga_json_string_part(b, str, escape);
     kga_json_char(b, '"');
 }
 

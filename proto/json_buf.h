@@ -75,6 +75,12 @@ static inline void kga_json_char(kga_json_buf_t *b, char ch)
 void kga_json_string(kga_json_buf_t *b, const char *str,
                      kga_json_escape_t escape);
 
+/* The same without the quotes: a piece of a string whose quotes the caller
+ * writes, so that a string is composed from several without a copy. Each
+ * piece must be whole UTF-8 on its own. */
+void kga_json_string_part(kga_json_buf_t *b, const char *str,
+                          kga_json_escape_t escape);
+
 /* Appends what printf would print (a number in a given format). */
 void kga_json_printf(kga_json_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -90,6 +90,7 @@ typedef struct {
     kga_side_t side; /* the side of the query entity ("left" or "right") */
     const char *id;  /* 1..KGA_WIRE_ID_MAX bytes, NUL-terminated */
     size_t k;        /* KGA_WIRE_K_MIN..KGA_WIRE_K_MAX */
+    int explain;     /* "explain": true */
     void *mem_;
 } kga_match_request_t;
 
@@ -100,9 +101,17 @@ typedef struct {
     const char *model_version;
 } kga_wire_meta_t;
 
-/* One piece of evidence, resolved to external ids and relation names. */
+/* One piece of evidence (kga_evidence_t), resolved to external ids, names
+ * and relation names. For KGA_EVIDENCE_NAMES, weight is the name cosine,
+ * left_name and right_name are the names of the pair itself, and the
+ * neighbour and relation fields are not read. Otherwise the two neighbours,
+ * their names, the relations and directions that reach them, and the
+ * probability that they match. A name that is NULL or "" (the store has
+ * none) is left out of the JSON. */
 typedef struct {
+    kga_evidence_kind_t kind;
     const char *left_neighbour, *right_neighbour;
+    const char *left_name, *right_name;
     const char *left_relation, *right_relation;
     kga_dir_t left_dir, right_dir;
     float weight;
@@ -123,10 +132,13 @@ typedef struct {
     size_t n_evidence;
 } kga_align_result_t;
 
-/* One /match candidate: external id on the other side and its score. */
+/* One /match candidate: external id on the other side, its score, and
+ * (when asked for) the evidence for the pair it forms with the query. */
 typedef struct {
     const char *id;
     kga_pair_score_t score;
+    const kga_wire_evidence_t *evidence; /* n_evidence entries, best first */
+    size_t n_evidence;
 } kga_match_candidate_t;
 
 /* ------------------------------------------------------------------------
@@ -200,11 +212,13 @@ int kga_align_response_format(const kga_wire_meta_t *meta,
                               int explain, char **out, size_t *out_len);
 
 /* {"request_id", "model_version", "query": {"side", "id"},
- *  "candidates": [...]}. */
+ *  "candidates": [...]}; each candidate carries "explanation": [...] when
+ * explain is non-zero. */
 int kga_match_response_format(const kga_wire_meta_t *meta, kga_side_t side,
                               const char *query_id,
                               const kga_match_candidate_t *candidates,
-                              size_t n, char **out, size_t *out_len);
+                              size_t n, int explain, char **out,
+                              size_t *out_len);
 
 /* Writes f as snprintf's "%.9g" does, character for character (at most
  * 31 bytes and a NUL into out), and returns the length. */

@@ -191,6 +191,16 @@ static int check_pair(const json_t *elem, size_t i, size_t *bytes,
     return check_id(json_object_get(elem, "right"), sub, bytes, err);
 }
 
+/* "explain", when given, is a boolean. */
+static int check_explain(const json_t *explain, kga_wire_error_t *err)
+{
+    if (explain != NULL && !json_is_boolean(explain))
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "explain: expected a boolean, got %s",
+                                  json_type_name(explain));
+    return 0;
+}
+
 int kga_align_request_parse(kga_align_request_t *req, const char *body,
                             size_t len, const kga_wire_limits_t *limits,
                             kga_wire_error_t *err)
@@ -213,12 +223,8 @@ int kga_align_request_parse(kga_align_request_t *req, const char *body,
     }
 
     json_t *explain = json_object_get(root, "explain");
-    if (explain != NULL && !json_is_boolean(explain)) {
-        rc = kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                "explain: expected a boolean, got %s",
-                                json_type_name(explain));
+    if ((rc = check_explain(explain, err)) != 0)
         goto out;
-    }
 
     json_t *pairs = json_object_get(root, "pairs");
     json_t *left = json_object_get(root, "left");
@@ -321,11 +327,14 @@ int kga_match_request_parse(kga_match_request_t *req, const char *body,
     json_t *v;
     json_object_foreach(root, key, v) {
         if (strcmp(key, "left") != 0 && strcmp(key, "right") != 0 &&
-            strcmp(key, "k") != 0) {
-            rc = unknown_field(err, "", key, "left or right, k");
+            strcmp(key, "k") != 0 && strcmp(key, "explain") != 0) {
+            rc = unknown_field(err, "", key, "left or right, k, explain");
             goto out;
         }
     }
+    json_t *explain = json_object_get(root, "explain");
+    if ((rc = check_explain(explain, err)) != 0)
+        goto out;
 
     json_t *left = json_object_get(root, "left");
     json_t *right = json_object_get(root, "right");
@@ -374,6 +383,7 @@ int kga_match_request_parse(kga_match_request_t *req, const char *body,
     req->side = side;
     req->id = copy_id(id, &cursor);
     req->k = (size_t)k;
+    req->explain = json_is_true(explain);
     req->mem_ = mem;
 out:
     json_decref(root);

@@ -147,23 +147,134 @@ static const char *dir_name(kga_dir_t d)
     return d == KGA_DIR_IN ? "in" : "out";
 }
 
+static int has_text(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* "link" of a neighbour pair, and how its summary says it. */
+static const char *link_name(kga_evidence_kind_t k)
+{
+    return k == KGA_EVIDENCE_KNOWN_LINK    ? "known"
+           : k == KGA_EVIDENCE_PSEUDO_SEED ? "pseudo_seed"
+                                           : "mutual_best";
+}
+
+static const char *link_phrase(kga_evidence_kind_t k)
+{
+    return k == KGA_EVIDENCE_KNOWN_LINK    ? "known link"
+           : k == KGA_EVIDENCE_PSEUDO_SEED ? "pseudo-seed"
+                                           : "mutual best match";
+}
+
+/* The last segment of a relation URI: "label" of
+ * "http://dbpedia.org/property/label"; the whole name when it ends in a
+ * separator. */
+static const char *relation_tail(const char *rel)
+{
+    const char *all = rel != NULL ? rel : "", *t = all;
+    const char *c = all;
+    for (; *c != '\0'; c++)
+        if (*c == '/' || *c == '#')
+            t = c + 1;
+    return *t != '\0' ? t : all;
+}
+
+/* One side of a neighbour pair's summary, as seen from the entity:
+ * -label-> "Mercury Records" (the entity is the head of the triple) or
+ * <-artist- "Eminem" (the tail). The neighbour's name, else its id. */
+static void put_summary_side(kga_json_buf_t *b, const char *relation,
+                             kga_dir_t dir, const char *name, const char *id)
+{
+    kga_json_string_part(b, dir == KGA_DIR_IN ? "<-" : "-",
+                         KGA_JSON_ESCAPE_SHORT);
+    kga_json_string_part(b, relation_tail(relation), KGA_JSON_ESCAPE_SHORT);
+    kga_json_string_part(b, dir == KGA_DIR_IN ? "- \"" : "-> \"",
+                         KGA_JSON_ESCAPE_SHORT);
+    kga_json_string_part(b, has_text(name) ? name : id,
+                         KGA_JSON_ESCAPE_SHORT);
+    kga_json_string_part(b, "\"", KGA_JSON_ESCAPE_SHORT);
+}
+
+/* A name item: {"kind": "names", "similarity", "left_name"?,
+ * "right_name"?, "summary": "names: 0.93 similar"}. */
+static void put_name_evidence(kga_json_buf_t *b, const kga_wire_evidence_t *e)
+{
+    KGA_JSON_LIT(b, "{\"kind\":\"names\",\"similarity\":");
+    put_float(b, e->weight);
+    if (has_text(e->left_name)) {
+        KGA_JSON_LIT(b, ",\"left_name\":");
+        put_str(b, e->left_name);
+    }
+    if (has_text(e->right_name)) {
+        KGA_JSON_LIT(b, ",\"right_name\":");
+        put_str(b, e->right_name);
+    }
+    char line[64];
+    snprintf(line, sizeof line, "names: %.2f similar",
+             isfinite(e->weight) ? e->weight : 0.0f);
+    KGA_JSON_LIT(b, ",\"summary\":");
+    put_str(b, line);
+    kga_json_char(b, '}');
+}
+
+static void put_neighbour_side(kga_json_buf_t *b, const char *side,
+                               const char *neighbour, const char *name,
+                               const char *relation, kga_dir_t dir)
+{
+    kga_json_printf(b, ",\"%s_neighbour\":", side);
+    put_str(b, neighbour);
+    if (has_text(name)) {
+        kga_json_printf(b, ",\"%s_name\":", side);
+        put_str(b, name);
+    }
+    kga_json_printf(b, ",\"%s_relation\":", side);
+    put_str(b, relation);
+    kga_json_printf(b, ",\"%s_direction\":", side);
+    put_str(b, dir_name(dir));
+}
+
+/* A neighbour pair: {"kind": "neighbours", "link", "weight", the left
+ * neighbour, its name, relation and direction, the same on the right,
+ * "summary"}. */
 static void put_evidence(kga_json_buf_t *b, const kga_wire_evidence_t *e)
 {
-    KGA_JSON_LIT(b, "{\"left_neighbour\":");
-    put_str(b, e->left_neighbour);
-    KGA_JSON_LIT(b, ",\"right_neighbour\":");
-    put_str(b, e->right_neighbour);
-    KGA_JSON_LIT(b, ",\"left_relation\":");
-    put_str(b, e->left_relation);
-    KGA_JSON_LIT(b, ",\"right_relation\":");
-    put_str(b, e->right_relation);
-    KGA_JSON_LIT(b, ",\"left_direction\":");
-    put_str(b, dir_name(e->left_dir));
-    KGA_JSON_LIT(b, ",\"right_direction\":");
-    put_str(b, dir_name(e->right_dir));
+    if (e->kind == KGA_EVIDENCE_NAMES) {
+        put_name_evidence(b, e);
+        return;
+    }
+    KGA_JSON_LIT(b, "{\"kind\":\"neighbours\",\"link\":");
+    put_str(b, link_name(e->kind));
     KGA_JSON_LIT(b, ",\"weight\":");
     put_float(b, e->weight);
-    kga_json_char(b, '}');
+    put_neighbour_side(b, "left", e->left_neighbour, e->left_name,
+                       e->left_relation, e->left_dir);
+    put_neighbour_side(b, "right", e->right_neighbour, e->right_name,
+                       e->right_relation, e->right_dir);
+    char head[64];
+    snprintf(head, sizeof head, "%s (%.2f): ", link_phrase(e->kind),
+             isfinite(e->weight) ? e->weight : 0.0f);
+    KGA_JSON_LIT(b, ",\"summary\":\"");
+    kga_json_string_part(b, head, KGA_JSON_ESCAPE_SHORT);
+    put_summary_side(b, e->left_relation, e->left_dir, e->left_name,
+                     e->left_neighbour);
+    kga_json_string_part(b, " = ", KGA_JSON_ESCAPE_SHORT);
+    put_summary_side(b, e->right_relation, e->right_dir, e->right_name,
+                     e->right_neighbour);
+    KGA_JSON_LIT(b, "\"}");
+}
+
+/* ,"explanation":[...] */
+static void put_explanation(kga_json_buf_t *b, const kga_wire_evidence_t *ev,
+                            size_t n)
+{
+    KGA_JSON_LIT(b, ",\"explanation\":[");
+    for (size_t j = 0; j < n; j++) {
+        if (j > 0)
+            kga_json_char(b, ',');
+        put_evidence(b, &ev[j]);
+    }
+    kga_json_char(b, ']');
 }
 
 static void put_error(kga_json_buf_t *b, const char *code,
@@ -194,15 +305,8 @@ static void put_result(kga_json_buf_t *b, const kga_align_result_t *r,
     }
     kga_json_char(b, ',');
     put_score(b, &r->score);
-    if (explain) {
-        KGA_JSON_LIT(b, ",\"explanation\":[");
-        for (size_t j = 0; j < r->n_evidence; j++) {
-            if (j > 0)
-                kga_json_char(b, ',');
-            put_evidence(b, &r->evidence[j]);
-        }
-        kga_json_char(b, ']');
-    }
+    if (explain)
+        put_explanation(b, r->evidence, r->n_evidence);
     kga_json_char(b, '}');
 }
 
@@ -228,7 +332,8 @@ int kga_align_response_format(const kga_wire_meta_t *meta,
 int kga_match_response_format(const kga_wire_meta_t *meta, kga_side_t side,
                               const char *query_id,
                               const kga_match_candidate_t *candidates,
-                              size_t n, char **out, size_t *out_len)
+                              size_t n, int explain, char **out,
+                              size_t *out_len)
 {
     kga_json_buf_t b;
     kga_json_buf_init(&b, 192 + (n < 65536 ? n : 65536) * 120);
@@ -246,6 +351,9 @@ int kga_match_response_format(const kga_wire_meta_t *meta, kga_side_t side,
         put_str(&b, candidates[i].id);
         kga_json_char(&b, ',');
         put_score(&b, &candidates[i].score);
+        if (explain)
+            put_explanation(&b, candidates[i].evidence,
+                            candidates[i].n_evidence);
         kga_json_char(&b, '}');
     }
     KGA_JSON_LIT(&b, "]}");

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-/* Evidence items per pair when "explain" is asked for. */
-#define EXPLAIN_MAX 5
+/* Evidence items per pair when "explain" is asked for: the name item and
+ * the five strongest neighbour pairs. */
+#define EXPLAIN_MAX 6
 /* Requests up to this many pairs keep their arrays on the stack. */
 #define SMALL_PAIRS 8
 
@@ -147,28 +148,45 @@ static int scratch_init(align_scratch_t *s, align_small_t *small, size_t n,
     return 0;
 }
 
-static void explain_pair(const kga_aligner_t *a, align_scratch_t *s,
-                         size_t k, kga_align_result_t *r)
+/* The evidence for (left, right) into ev, resolved to ids, names and
+ * relation names in wev (EXPLAIN_MAX slots each). Returns the count. */
+static size_t explain_into(const kga_aligner_t *a, uint32_t left,
+                           uint32_t right, kga_evidence_t *ev,
+                           kga_wire_evidence_t *wev)
 {
     const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
     const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
-    kga_evidence_t *ev = s->evidence + k * EXPLAIN_MAX;
-    kga_wire_evidence_t *wev = s->wire_ev + k * EXPLAIN_MAX;
-    size_t n = kga_aligner_explain(a, s->left[k], s->right[k], ev,
-                                   EXPLAIN_MAX);
+    size_t n = kga_aligner_explain(a, left, right, ev, EXPLAIN_MAX);
     for (size_t i = 0; i < n; i++) {
-        wev[i].left_neighbour = kga_store_entity_ext_id(ls, ev[i].left_neighbour);
-        wev[i].right_neighbour =
+        kga_wire_evidence_t *w = &wev[i];
+        memset(w, 0, sizeof *w);
+        w->kind = ev[i].kind;
+        w->weight = ev[i].weight;
+        if (ev[i].kind == KGA_EVIDENCE_NAMES) {
+            w->left_name = kga_store_entity_name(ls, left);
+            w->right_name = kga_store_entity_name(rs, right);
+            continue;
+        }
+        w->left_neighbour = kga_store_entity_ext_id(ls, ev[i].left_neighbour);
+        w->right_neighbour =
             kga_store_entity_ext_id(rs, ev[i].right_neighbour);
-        wev[i].left_relation = kga_store_relation_name(ls, ev[i].left_relation);
-        wev[i].right_relation =
-            kga_store_relation_name(rs, ev[i].right_relation);
-        wev[i].left_dir = ev[i].left_dir;
-        wev[i].right_dir = ev[i].right_dir;
-        wev[i].weight = ev[i].weight;
+        w->left_name = kga_store_entity_name(ls, ev[i].left_neighbour);
+        w->right_name = kga_store_entity_name(rs, ev[i].right_neighbour);
+        w->left_relation = kga_store_relation_name(ls, ev[i].left_relation);
+        w->right_relation = kga_store_relation_name(rs, ev[i].right_relation);
+        w->left_dir = ev[i].left_dir;
+        w->right_dir = ev[i].right_dir;
     }
+    return n;
+}
+
+static void explain_pair(const kga_aligner_t *a, align_scratch_t *s,
+                         size_t k, kga_align_result_t *r)
+{
+    kga_wire_evidence_t *wev = s->wire_ev + k * EXPLAIN_MAX;
+    r->n_evidence = explain_into(a, s->left[k], s->right[k],
+                                 s->evidence + k * EXPLAIN_MAX, wev);
     r->evidence = wev;
-    r->n_evidence = n;
 }
 
 /* Clears the call's results; the metadata of its answer. */
@@ -302,9 +320,12 @@ void kga_route_match(kga_route_call_t *c)
     }
 
     /* k <= KGA_WIRE_K_MAX (checked by the decoder). */
+    size_t nev = req.explain ? req.k * EXPLAIN_MAX : 0;
     kga_candidate_t *cand = malloc(req.k * sizeof *cand);
     kga_match_candidate_t *wire = malloc(req.k * sizeof *wire);
-    if (cand == NULL || wire == NULL) {
+    kga_evidence_t *ev = nev ? malloc(nev * sizeof *ev) : NULL;
+    kga_wire_evidence_t *wev = nev ? malloc(nev * sizeof *wev) : NULL;
+    if (cand == NULL || wire == NULL || (nev && (ev == NULL || wev == NULL))) {
         answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
         goto out;
     }
@@ -317,12 +338,32 @@ void kga_route_match(kga_route_call_t *c)
     for (size_t i = 0; i < n; i++) {
         wire[i].id = kga_store_entity_ext_id(os, cand[i].entity);
         wire[i].score = cand[i].score;
+        wire[i].evidence = NULL;
+        wire[i].n_evidence = 0;
+        if (!req.explain)
+            continue;
+        uint32_t q = (uint32_t)ent, o = cand[i].entity;
+        wire[i].evidence = wev + i * EXPLAIN_MAX;
+        wire[i].n_evidence = explain_into(
+            a, req.side == KGA_SIDE_LEFT ? q : o,
+            req.side == KGA_SIDE_LEFT ? o : q, ev + i * EXPLAIN_MAX,
+            wev + i * EXPLAIN_MAX);
+        if ((i + 1) % KGA_ROUTE_SCORE_BATCH == 0 && past_deadline(c)) {
+            answer_deadline(c, &meta);
+            goto out;
+        }
+    }
+    if (req.explain && past_deadline(c)) {
+        answer_deadline(c, &meta);
+        goto out;
     }
     c->status = 200;
-    if (kga_match_response_format(&meta, req.side, req.id, wire, n, &c->out,
-                                  &c->out_len) != 0)
+    if (kga_match_response_format(&meta, req.side, req.id, wire, n,
+                                  req.explain, &c->out, &c->out_len) != 0)
         answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
 out:
+    free(wev);
+    free(ev);
     free(wire);
     free(cand);
     kga_match_request_destroy(&req);

@@ -183,6 +183,7 @@ size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
     uint32_t nr = kga_store_edges(a->store[1], right, KGA_DIR_OUT, &re);
     if (cap == 0 || nl == 0 || nr == 0)
         return 0;
+    out[0].kind = KGA_EVIDENCE_KNOWN_LINK;
     out[0].left_neighbour = le[0].ent;
     out[0].right_neighbour = re[0].ent;
     out[0].left_relation = le[0].rel;

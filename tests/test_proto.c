@@ -194,9 +194,10 @@ static json_t *align_request_json(const kga_align_request_t *req)
 
 static json_t *match_request_json(const kga_match_request_t *req)
 {
-    return json_pack("{s:s, s:s, s:I}", "side",
+    return json_pack("{s:s, s:s, s:I, s:b}", "side",
                      req->side == KGA_SIDE_LEFT ? "left" : "right", "id",
-                     req->id, "k", (json_int_t)req->k);
+                     req->id, "k", (json_int_t)req->k, "explain",
+                     req->explain);
 }
 
 START_TEST(decode_fixture_case)
@@ -587,28 +588,94 @@ END_TEST
  * Encoding
  * ------------------------------------------------------------------------ */
 
+/* One item of each kind: the names (both names, then none), a known link
+ * with names and relation URIs, a mutual best match without names. */
 static const kga_wire_evidence_t evidence[] = {
-    {"http://l/Zürich", "http://r/Zurich", "livesIn", "residence", KGA_DIR_OUT,
-     KGA_DIR_OUT, 0.625f},
-    {"http://l/Bob", "http://r/Robert", "knows", "friendOf", KGA_DIR_IN,
-     KGA_DIR_OUT, 0.1f},
+    {.kind = KGA_EVIDENCE_NAMES, .left_name = "Alice Zürich",
+     .right_name = "Alice", .weight = 0.93f},
+    {.kind = KGA_EVIDENCE_KNOWN_LINK, .left_neighbour = "http://l/Zürich",
+     .right_neighbour = "http://r/Zurich", .left_name = "Zürich",
+     .right_name = "Zurich", .left_relation = "http://l/prop/livesIn",
+     .right_relation = "http://r/ontology#residence",
+     .left_dir = KGA_DIR_OUT, .right_dir = KGA_DIR_OUT, .weight = 1.0f},
+    {.kind = KGA_EVIDENCE_MUTUAL_BEST, .left_neighbour = "http://l/Bob",
+     .right_neighbour = "http://r/Robert", .left_name = NULL,
+     .right_name = "", .left_relation = "knows", .right_relation = "friendOf",
+     .left_dir = KGA_DIR_IN, .right_dir = KGA_DIR_OUT, .weight = 0.1f},
+    {.kind = KGA_EVIDENCE_NAMES, .weight = 0.0f},
+    {.kind = KGA_EVIDENCE_PSEUDO_SEED, .left_neighbour = "http://l/Carol2",
+     .right_neighbour = "http://r/Dave2", .left_name = "Carol \"C\"",
+     .right_name = "Dave", .left_relation = "http://l/p/",
+     .right_relation = "sibling", .left_dir = KGA_DIR_IN,
+     .right_dir = KGA_DIR_IN, .weight = 0.75f},
+};
+
+/* What the "summary" of each item of evidence[] reads. */
+static const char *const summaries[] = {
+    "names: 0.93 similar",
+    "known link (1.00): -livesIn-> \"Zürich\" = -residence-> \"Zurich\"",
+    "mutual best match (0.10): <-knows- \"http://l/Bob\" = -friendOf-> "
+    "\"http://r/Robert\"",
+    "names: 0.00 similar",
+    "pseudo-seed (0.75): <-http://l/p/- \"Carol \"C\"\" = <-sibling- "
+    "\"Dave\"",
 };
 
 static const kga_align_result_t align_results[] = {
-    {"http://l/Alice", "http://r/Alice", 0, {0.125f, 0.9f, 1}, evidence, 2},
+    {"http://l/Alice", "http://r/Alice", 0, {0.125f, 0.9f, 1}, evidence, 3},
     {"http://l/Nobody", "http://r/Alice", KGA_WIRE_UNKNOWN_LEFT, {0, 0, 0},
      NULL, 0},
     {"http://l/Alice", "http://r/Nobody", KGA_WIRE_UNKNOWN_RIGHT, {0, 0, 0},
      NULL, 0},
     {"L?", "R?", KGA_WIRE_UNKNOWN_LEFT | KGA_WIRE_UNKNOWN_RIGHT, {0, 0, 0},
      NULL, 0},
-    {"http://l/Carol", "http://r/Dave", 0, {3.5f, 1e-6f, 0}, NULL, 0},
+    {"http://l/Carol", "http://r/Dave", 0, {3.5f, 1e-6f, 0}, evidence + 3, 2},
 };
 #define N_ALIGN_RESULTS (sizeof align_results / sizeof align_results[0])
 _Static_assert(N_ALIGN_RESULTS == N_ALIGN_RESULTS_FIXTURE,
                "align_results[] mirrors the fixture");
 
 static const kga_wire_meta_t meta = {"req-1", "9c1e5b7a33d2f018"};
+
+/* A name that the encoder writes: present and equal when it is not
+ * empty, absent when it is. */
+static void assert_name(json_t *e, const char *key, const char *want)
+{
+    if (want == NULL || want[0] == '\0')
+        ck_assert_msg(json_object_get(e, key) == NULL, "%s is not absent",
+                      key);
+    else
+        ck_assert_str_eq(str_at(e, key), want);
+}
+
+/* An item of an explanation against what was encoded. */
+static void assert_evidence(json_t *e, const kga_wire_evidence_t *w,
+                            const char *summary)
+{
+    ck_assert_str_eq(str_at(e, "summary"), summary);
+    assert_name(e, "left_name", w->left_name);
+    assert_name(e, "right_name", w->right_name);
+    if (w->kind == KGA_EVIDENCE_NAMES) {
+        ck_assert_str_eq(str_at(e, "kind"), "names");
+        ck_assert((float)num_at(e, "similarity") == w->weight);
+        ck_assert_ptr_null(json_object_get(e, "weight"));
+        ck_assert_ptr_null(json_object_get(e, "left_neighbour"));
+        return;
+    }
+    static const char *const link[] = {"", "known", "pseudo_seed",
+                                       "mutual_best"};
+    ck_assert_str_eq(str_at(e, "kind"), "neighbours");
+    ck_assert_str_eq(str_at(e, "link"), link[w->kind]);
+    ck_assert_str_eq(str_at(e, "left_neighbour"), w->left_neighbour);
+    ck_assert_str_eq(str_at(e, "right_neighbour"), w->right_neighbour);
+    ck_assert_str_eq(str_at(e, "left_relation"), w->left_relation);
+    ck_assert_str_eq(str_at(e, "right_relation"), w->right_relation);
+    ck_assert_str_eq(str_at(e, "left_direction"),
+                     w->left_dir == KGA_DIR_IN ? "in" : "out");
+    ck_assert_str_eq(str_at(e, "right_direction"),
+                     w->right_dir == KGA_DIR_IN ? "in" : "out");
+    ck_assert((float)num_at(e, "weight") == w->weight);
+}
 
 START_TEST(align_response_round_trip)
 {
@@ -650,22 +717,9 @@ START_TEST(align_response_round_trip)
                 continue;
             }
             ck_assert_uint_eq(json_array_size(ex), want->n_evidence);
-            for (size_t j = 0; j < want->n_evidence; j++) {
-                json_t *e = json_array_get(ex, j);
-                const kga_wire_evidence_t *w = &want->evidence[j];
-                ck_assert_str_eq(str_at(e, "left_neighbour"),
-                                 w->left_neighbour);
-                ck_assert_str_eq(str_at(e, "right_neighbour"),
-                                 w->right_neighbour);
-                ck_assert_str_eq(str_at(e, "left_relation"), w->left_relation);
-                ck_assert_str_eq(str_at(e, "right_relation"),
-                                 w->right_relation);
-                ck_assert_str_eq(str_at(e, "left_direction"),
-                                 w->left_dir == KGA_DIR_IN ? "in" : "out");
-                ck_assert_str_eq(str_at(e, "right_direction"),
-                                 w->right_dir == KGA_DIR_IN ? "in" : "out");
-                ck_assert((float)num_at(e, "weight") == w->weight);
-            }
+            for (size_t j = 0; j < want->n_evidence; j++)
+                assert_evidence(json_array_get(ex, j), &want->evidence[j],
+                                summaries[want->evidence - evidence + j]);
         }
         json_decref(doc);
         free(out);
@@ -710,14 +764,14 @@ END_TEST
 START_TEST(match_response_round_trip)
 {
     const kga_match_candidate_t cands[] = {
-        {"http://r/Alice", {0.125f, 0.875f, 1}},
-        {"http://r/Alicia", {0.75f, 0.3f, 0}},
-        {"http://r/\xE6\x9D\xB1\xE4\xBA\xAC", {2.0f, 0.0f, 0}},
+        {"http://r/Alice", {0.125f, 0.875f, 1}, evidence, 2},
+        {"http://r/Alicia", {0.75f, 0.3f, 0}, evidence + 3, 1},
+        {"http://r/\xE6\x9D\xB1\xE4\xBA\xAC", {2.0f, 0.0f, 0}, NULL, 0},
     };
     char *out;
     size_t len;
     ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT,
-                                               "http://l/Alice", cands, 3,
+                                               "http://l/Alice", cands, 3, 0,
                                                &out, &len),
                      0);
     json_t *got = parse_strict(out, len);
@@ -725,14 +779,35 @@ START_TEST(match_response_round_trip)
     assert_json_equal(got, want);
     json_t *c = json_array_get(json_object_get(got, "candidates"), 1);
     ck_assert((float)num_at(c, "probability") == 0.3f);
+    ck_assert_ptr_null(json_object_get(c, "explanation"));
     ck_assert_str_eq(out + len, ""); /* NUL-terminated */
+    json_decref(got);
+    json_decref(want);
+    free(out);
+
+    /* With explanations: each candidate's, in order; [] for none. */
+    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT,
+                                               "http://l/Alice", cands, 3, 1,
+                                               &out, &len),
+                     0);
+    got = parse_strict(out, len);
+    want = load_fixture("match_response_explained.json");
+    assert_json_equal(got, want);
+    json_t *cs = json_object_get(got, "candidates");
+    for (size_t i = 0; i < 3; i++) {
+        json_t *ex = json_object_get(json_array_get(cs, i), "explanation");
+        ck_assert_uint_eq(json_array_size(ex), cands[i].n_evidence);
+        for (size_t j = 0; j < cands[i].n_evidence; j++)
+            assert_evidence(json_array_get(ex, j), &cands[i].evidence[j],
+                            summaries[cands[i].evidence - evidence + j]);
+    }
     json_decref(got);
     json_decref(want);
     free(out);
 
     /* No candidates, right side. */
     ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_RIGHT, "x",
-                                               NULL, 0, &out, &len),
+                                               NULL, 0, 0, &out, &len),
                      0);
     got = parse_strict(out, len);
     ck_assert_str_eq(str_at(json_object_get(got, "query"), "side"), "right");
@@ -765,7 +840,7 @@ static char *echo_id(const char *s, char **raw)
     char *out;
     size_t len;
     ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT, s, NULL,
-                                               0, &out, &len),
+                                               0, 0, &out, &len),
                      0);
     json_t *doc = parse_strict(out, len);
     char *id = strdup(str_at(json_object_get(doc, "query"), "id"));

@@ -543,12 +543,12 @@ static char *batch_body(size_t n, int shuffled, int explain)
     return b.s;
 }
 
-static char *match_body(const char *side, const char *id, int k)
+static char *match_body(const char *side, const char *id, int k, int explain)
 {
     sbuf_t b = {0};
     sb_add(&b, "{\"%s\": ", side);
     sb_json_str(&b, id);
-    sb_add(&b, ", \"k\": %d}", k);
+    sb_add(&b, ", \"k\": %d%s}", k, explain ? ", \"explain\": true" : "");
     return b.s;
 }
 
@@ -881,6 +881,25 @@ START_TEST(validator_refuses_bad_documents)
         {"MatchResponse",
          "{\"request_id\": \"x\", \"model_version\": \"0123456789abcdef\", "
          "\"query\": {\"side\": \"left\", \"id\": \"\"}, \"candidates\": []}"},
+        /* Explanation items: a kind of neither shape, a name item with a
+         * neighbour's field, a neighbour pair of an unknown link or
+         * without its summary. */
+        {"Evidence", "{\"kind\": \"rumour\", \"summary\": \"s\"}"},
+        {"Evidence", "{\"kind\": \"names\", \"similarity\": 0.5, "
+                     "\"summary\": \"s\", \"weight\": 1}"},
+        {"Evidence", "{\"kind\": \"names\", \"similarity\": 1.5, "
+                     "\"summary\": \"s\"}"},
+        {"Evidence",
+         "{\"kind\": \"neighbours\", \"link\": \"guess\", \"weight\": 1, "
+         "\"left_neighbour\": \"a\", \"left_relation\": \"r\", "
+         "\"left_direction\": \"out\", \"right_neighbour\": \"b\", "
+         "\"right_relation\": \"s\", \"right_direction\": \"in\", "
+         "\"summary\": \"s\"}"},
+        {"Evidence",
+         "{\"kind\": \"neighbours\", \"link\": \"known\", \"weight\": 1, "
+         "\"left_neighbour\": \"a\", \"left_relation\": \"r\", "
+         "\"left_direction\": \"out\", \"right_neighbour\": \"b\", "
+         "\"right_relation\": \"s\", \"right_direction\": \"in\"}"},
     };
     json_error_t je;
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -904,6 +923,32 @@ START_TEST(validator_refuses_bad_documents)
     ck_assert_int_ne(validate(s, v, "", why, sizeof why), 0);
     json_decref(s);
     json_decref(v);
+}
+END_TEST
+
+/* The golden bodies of tests/test_proto.c follow the contract too. */
+START_TEST(proto_fixtures_follow_the_contract)
+{
+    const char *files[][2] = {
+        {"align_request_single.json", "AlignRequest"},
+        {"align_request_batch.json", "AlignRequest"},
+        {"align_response.json", "AlignResponse"},
+        {"match_request.json", "MatchRequest"},
+        {"match_response.json", "MatchResponse"},
+        {"match_response_explained.json", "MatchResponse"},
+        {"error_response.json", "Error"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[256], why[1024];
+        snprintf(path, sizeof path, "tests/fixtures/proto/%s", files[i][0]);
+        json_error_t je;
+        json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        ck_assert_msg(j != NULL, "%s: %s", path, je.text);
+        const char *bad = validate_named(files[i][1], j, why, sizeof why);
+        ck_assert_msg(bad == NULL, "%s is not a valid %s: %s", path,
+                      files[i][1], bad);
+        json_decref(j);
+    }
 }
 END_TEST
 
@@ -1017,7 +1062,7 @@ START_TEST(endpoints_and_request_ids)
     free(b.s);
 
     /* /match from either side. */
-    body = match_body("left", link_left[0], 5);
+    body = match_body("left", link_left[0], 5, 0);
     http_do(s.port, "POST", "/match", "X-Request-Id: match-1\r\n", body, &r);
     expect(&r, 200, "MatchResponse");
     ck_assert_str_eq(json_str_at(r.json, "query.side"), "left");
@@ -1025,7 +1070,7 @@ START_TEST(endpoints_and_request_ids)
     ck_assert_uint_eq(json_array_size(json_at(r.json, "candidates")), 5);
     http_resp_free(&r);
     free(body);
-    body = match_body("right", link_right[0], 3);
+    body = match_body("right", link_right[0], 3, 0);
     http_do(s.port, "POST", "/match", NULL, body, &r);
     expect(&r, 200, "MatchResponse");
     ck_assert_str_eq(json_str_at(r.json, "query.side"), "right");
@@ -1312,6 +1357,52 @@ static void expect_close(json_t *got, float want, const char *what, size_t i)
                   (double)want);
 }
 
+/* An "explanation" array against the aligner's evidence for (l, r): the
+ * same items in the same order, with the stores' ids, names and relation
+ * names, and a summary line. */
+static void expect_explanation(json_t *ex, const kga_aligner_t *a, uint32_t l,
+                               uint32_t r, const kga_evidence_t *ev, size_t ne)
+{
+    const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
+    const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
+    static const char *const link[] = {"", "known", "pseudo_seed",
+                                       "mutual_best"};
+    ck_assert_uint_eq(json_array_size(ex), ne);
+    for (size_t e = 0; e < ne; e++) {
+        json_t *x = json_array_get(ex, e);
+        ck_assert_ptr_nonnull(json_str_at(x, "summary"));
+        if (ev[e].kind == KGA_EVIDENCE_NAMES) {
+            ck_assert_str_eq(json_str_at(x, "kind"), "names");
+            expect_close(json_object_get(x, "similarity"), ev[e].weight,
+                         "similarity", e);
+            ck_assert_str_eq(json_str_at(x, "left_name"),
+                             kga_store_entity_name(ls, l));
+            ck_assert_str_eq(json_str_at(x, "right_name"),
+                             kga_store_entity_name(rs, r));
+            continue;
+        }
+        ck_assert_str_eq(json_str_at(x, "kind"), "neighbours");
+        ck_assert_str_eq(json_str_at(x, "link"), link[ev[e].kind]);
+        ck_assert_str_eq(json_str_at(x, "left_neighbour"),
+                         kga_store_entity_ext_id(ls, ev[e].left_neighbour));
+        ck_assert_str_eq(json_str_at(x, "right_neighbour"),
+                         kga_store_entity_ext_id(rs, ev[e].right_neighbour));
+        ck_assert_str_eq(json_str_at(x, "left_name"),
+                         kga_store_entity_name(ls, ev[e].left_neighbour));
+        ck_assert_str_eq(json_str_at(x, "right_name"),
+                         kga_store_entity_name(rs, ev[e].right_neighbour));
+        ck_assert_str_eq(json_str_at(x, "left_relation"),
+                         kga_store_relation_name(ls, ev[e].left_relation));
+        ck_assert_str_eq(json_str_at(x, "right_relation"),
+                         kga_store_relation_name(rs, ev[e].right_relation));
+        ck_assert_str_eq(json_str_at(x, "left_direction"),
+                         ev[e].left_dir == KGA_DIR_OUT ? "out" : "in");
+        ck_assert_str_eq(json_str_at(x, "right_direction"),
+                         ev[e].right_dir == KGA_DIR_OUT ? "out" : "in");
+        expect_close(json_object_get(x, "weight"), ev[e].weight, "weight", e);
+    }
+}
+
 START_TEST(scores_equal_offline)
 {
     server_t s;
@@ -1345,7 +1436,7 @@ START_TEST(scores_equal_offline)
         ri[i] = lookup(a, KGA_SIDE_RIGHT, json_str_at(res, "right"));
     }
     kga_aligner_score(a, li, ri, n, sc);
-    size_t matches = 0;
+    size_t matches = 0, named = 0, pairs = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *res = json_array_get(results, i);
         expect_close(json_object_get(res, "distance"), sc[i].distance,
@@ -1357,28 +1448,21 @@ START_TEST(scores_equal_offline)
                       "match[%zu] differs", i);
         matches += sc[i].match != 0;
         /* The explanation is the aligner's evidence, best first. */
-        kga_evidence_t ev[5];
-        size_t ne = kga_aligner_explain(a, li[i], ri[i], ev, 5);
-        json_t *ex = json_object_get(res, "explanation");
-        ck_assert_uint_eq(json_array_size(ex), ne);
-        for (size_t e = 0; e < ne; e++) {
-            json_t *x = json_array_get(ex, e);
-            ck_assert_str_eq(json_str_at(x, "left_neighbour"),
-                             kga_store_entity_ext_id(ls, ev[e].left_neighbour));
-            ck_assert_str_eq(json_str_at(x, "right_neighbour"),
-                             kga_store_entity_ext_id(rs, ev[e].right_neighbour));
-            ck_assert_str_eq(json_str_at(x, "left_relation"),
-                             kga_store_relation_name(ls, ev[e].left_relation));
-            ck_assert_str_eq(json_str_at(x, "right_relation"),
-                             kga_store_relation_name(rs, ev[e].right_relation));
-            ck_assert_str_eq(json_str_at(x, "left_direction"),
-                             ev[e].left_dir == KGA_DIR_OUT ? "out" : "in");
-            ck_assert_str_eq(json_str_at(x, "right_direction"),
-                             ev[e].right_dir == KGA_DIR_OUT ? "out" : "in");
-            expect_close(json_object_get(x, "weight"), ev[e].weight, "weight",
-                         e);
-        }
+        kga_evidence_t ev[6];
+        size_t ne = kga_aligner_explain(a, li[i], ri[i], ev, 6);
+        expect_explanation(json_object_get(res, "explanation"), a, li[i],
+                           ri[i], ev, ne);
+        named += ne > 0 && ev[0].kind == KGA_EVIDENCE_NAMES &&
+                 json_object_get(json_array_get(json_object_get(
+                                                    res, "explanation"),
+                                                0),
+                                 "left_name") != NULL;
+        for (size_t e = 0; e < ne; e++)
+            pairs += ev[e].kind != KGA_EVIDENCE_NAMES;
     }
+    /* The fixture's entities have names, and neighbours in known links. */
+    ck_assert_uint_eq(named, n);
+    ck_assert_uint_gt(pairs, n);
     /* The batch holds both kinds: the comparison saw matches and not. */
     ck_assert_uint_gt(matches, n / 4);
     ck_assert_uint_lt(matches, n);
@@ -1421,7 +1505,7 @@ START_TEST(scores_equal_offline)
     for (size_t q = 0; q < nq; q++) {
         for (int side = 0; side < 2; side++) {
             const char *id = side == 0 ? link_left[q] : link_right[q];
-            body = match_body(side == 0 ? "left" : "right", id, 10);
+            body = match_body(side == 0 ? "left" : "right", id, 10, 0);
             http_do(s.port, "POST", "/match", NULL, body, &r);
             free(body);
             expect(&r, 200, "MatchResponse");
@@ -1448,6 +1532,35 @@ START_TEST(scores_equal_offline)
             http_resp_free(&r);
         }
     }
+    /* /match with explanations: each candidate's is the aligner's for the
+     * pair it forms with the query, from either side. */
+    for (size_t q = 0; q < 20; q++) {
+        for (int side = 0; side < 2; side++) {
+            const char *id = side == 0 ? link_left[q] : link_right[q];
+            body = match_body(side == 0 ? "left" : "right", id, 3, 1);
+            http_do(s.port, "POST", "/match", NULL, body, &r);
+            free(body);
+            expect(&r, 200, "MatchResponse");
+            kga_side_t qs = side == 0 ? KGA_SIDE_LEFT : KGA_SIDE_RIGHT;
+            uint32_t qe = lookup(a, qs, id);
+            kga_candidate_t c[3];
+            size_t nc = kga_aligner_match(a, qs, qe, 3, c);
+            json_t *cands = json_at(r.json, "candidates");
+            ck_assert_uint_eq(json_array_size(cands), nc);
+            for (size_t k = 0; k < nc; k++) {
+                uint32_t l = side == 0 ? qe : c[k].entity;
+                uint32_t rr = side == 0 ? c[k].entity : qe;
+                kga_evidence_t ev[6];
+                size_t ne = kga_aligner_explain(a, l, rr, ev, 6);
+                ck_assert_uint_gt(ne, 0);
+                expect_explanation(
+                    json_object_get(json_array_get(cands, k), "explanation"),
+                    a, l, rr, ev, ne);
+            }
+            http_resp_free(&r);
+        }
+    }
+
     printf("/match top-1 on %zu test links: left %.2f, right %.2f\n", nq,
            (double)hits_l / (double)nq, (double)hits_r / (double)nq);
     ck_assert_msg(hits_l >= nq * 8 / 10, "left /match top-1 %zu of %zu",
@@ -1476,7 +1589,7 @@ START_TEST(scores_equal_offline)
         char *rr = strtok_r(NULL, "\t", &save);
         char *p = strtok_r(NULL, "\t", &save);
         ck_assert(l != NULL && rr != NULL && p != NULL);
-        body = match_body("left", l, 50);
+        body = match_body("left", l, 50, 0);
         http_do(s.port, "POST", "/match", NULL, body, &r);
         free(body);
         expect(&r, 200, "MatchResponse");
@@ -1519,7 +1632,7 @@ START_TEST(metrics_pass_promtool)
     http_resp_free(&r);
     http_do(s.port, "GET", "/x", NULL, NULL, &r);
     http_resp_free(&r);
-    char *mb = match_body("left", link_left[1], 4);
+    char *mb = match_body("left", link_left[1], 4, 0);
     http_do(s.port, "POST", "/match", NULL, mb, &r);
     http_resp_free(&r);
     free(one);
@@ -1623,7 +1736,7 @@ START_TEST(inflight_cap_gives_503_not_a_queue)
 {
     /* /match with k = 1000 reranks a thousand candidates: several ms of
      * work, with a body of a few bytes, so that many arrive at once. */
-    char *body = match_body("left", link_left[0], 1000);
+    char *body = match_body("left", link_left[0], 1000, 0);
     server_t s;
     const char *args[] = {"--max-inflight", "1", "--retry-after-s", "2", NULL};
     service_start(&s, NULL, args);
@@ -1689,7 +1802,7 @@ START_TEST(deadline_gives_504)
     ck_assert_ptr_nonnull(json_str_at(r.json, "model_version"));
     http_resp_free(&r);
     free(body);
-    body = match_body("left", link_left[0], 1000);
+    body = match_body("left", link_left[0], 1000, 0);
     http_do(s.port, "POST", "/match", NULL, body, &r);
     expect_error(&r, 504, "deadline_exceeded", "deadline");
     http_resp_free(&r);
@@ -1884,7 +1997,7 @@ static void *load_run(void *arg)
 {
     load_t *L = arg;
     char *body = single_body(link_left[L->thread], link_right[L->thread], 0);
-    char *mbody = match_body("left", link_left[L->thread], 5);
+    char *mbody = match_body("left", link_left[L->thread], 5, 0);
     while (!atomic_load(L->stop) && L->n < LOAD_MAX) {
         int i = L->n++;
         char h[64];
@@ -2103,6 +2216,7 @@ int main(void)
     TCase *contract = tcase_create("contract");
     tcase_add_test(contract, schemas_agree_with_openapi);
     tcase_add_test(contract, validator_refuses_bad_documents);
+    tcase_add_test(contract, proto_fixtures_follow_the_contract);
     suite_add_tcase(s, contract);
     TCase *tc = tcase_create("service");
     tcase_set_timeout(tc, 120);

@@ -10,6 +10,7 @@
 
 #include "model/model_file.h"
 #include "model/model_layout.h"
+#include "align/explain.h"
 #include "align/model_settings.h"
 #include "align/open_world.h"
 #include "features/name_features.h"
@@ -23,6 +24,7 @@ struct kga_aligner {
     uint32_t *known[2];  /* per entity: its partner in a known link */
     uint32_t *free_right; /* right entities in no known link */
     size_t n_free_right;
+    kga_explainer_t *explainer;
     kga_pool_t *pool;
     float threshold;
     char version[17];
@@ -336,7 +338,8 @@ int kga_aligner_open(const char *left_store, const char *right_store,
         kga_err_set(err, rc, "out of memory");
         goto fail;
     }
-    if ((rc = load_scorer(a, o, err)) != 0)
+    if ((rc = load_scorer(a, o, err)) != 0 ||
+        (rc = kga_explainer_new(a, &a->explainer, err)) != 0)
         goto fail;
     snprintf(a->version, sizeof a->version, "%016llx",
              (unsigned long long)kga_model_checksum(a->file));
@@ -353,6 +356,7 @@ void kga_aligner_close(kga_aligner_t *a)
         return;
     kga_scorer_destroy(&a->scorer);
     kga_ow_destroy(&a->ow);
+    kga_explainer_free(a->explainer);
     free(a->known[0]);
     free(a->known[1]);
     free(a->free_right);
@@ -624,39 +628,8 @@ out:
 size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
                            uint32_t right, kga_evidence_t *out, size_t cap)
 {
-    const kga_scorer_t *s = &a->scorer;
-    if (s->gnn == NULL || s->cache == NULL || cap == 0)
+    if (left >= kga_store_entity_count(a->store[0]) ||
+        right >= kga_store_entity_count(a->store[1]))
         return 0;
-    enum { MAX_EVIDENCE = 64 };
-    kga_gnn_evidence_t ev[MAX_EVIDENCE];
-    size_t n = 0;
-    if (kga_gnn_explain(s->gnn, s->cache, left, right, ev,
-                        cap < MAX_EVIDENCE ? cap : MAX_EVIDENCE, &n,
-                        NULL) != 0)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        kga_evidence_t *e = &out[i];
-        e->left_neighbour = ev[i].left_nbr;
-        e->right_neighbour = ev[i].right_nbr;
-        e->weight = ev[i].weight;
-        /* Model relation ids back to (store relation, direction). */
-        e->left_relation = e->right_relation = UINT32_MAX;
-        e->left_dir = e->right_dir = KGA_DIR_OUT;
-        for (int side = 0; side < 2; side++) {
-            uint32_t want = side == 0 ? ev[i].left_rel : ev[i].right_rel;
-            size_t nrel = 2 * (size_t)kga_store_relation_count(s->store[side]);
-            for (size_t r = 0; r < nrel; r++)
-                if (s->relmap[side][r] == want) {
-                    if (side == 0) {
-                        e->left_relation = (uint32_t)(r / 2);
-                        e->left_dir = (kga_dir_t)(r % 2);
-                    } else {
-                        e->right_relation = (uint32_t)(r / 2);
-                        e->right_dir = (kga_dir_t)(r % 2);
-                    }
-                    break;
-                }
-        }
-    }
-    return n;
+    return kga_explainer_explain(a->explainer, a, left, right, out, cap);
 }

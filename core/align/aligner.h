@@ -33,12 +33,25 @@ typedef struct {
     kga_pair_score_t score;
 } kga_candidate_t;
 
-/* One piece of evidence for a pair: a neighbour of the left entity and a
- * neighbour of the right entity that the cross-graph attention paired, the
- * relations that reach them, and their weight (alpha * beta). */
+/* What one piece of evidence for a pair is (explain.h). */
+typedef enum {
+    KGA_EVIDENCE_NAMES = 0,   /* the TF-IDF name cosine of the pair itself */
+    KGA_EVIDENCE_KNOWN_LINK,  /* neighbours in a training/validation link */
+    KGA_EVIDENCE_PSEUDO_SEED, /* neighbours the fusion bootstrapped from */
+    KGA_EVIDENCE_MUTUAL_BEST  /* neighbours each the other's likeliest match */
+} kga_evidence_kind_t;
+
+/* One piece of evidence for a pair. For KGA_EVIDENCE_NAMES only weight is
+ * set (the name cosine; the neighbours are UINT32_MAX). Otherwise a
+ * neighbour of the left entity and a neighbour of the right entity that the
+ * model believes are one entity, the relation (store relation id) and
+ * direction that reach each from its entity (KGA_DIR_OUT: the entity is the
+ * head of the triple), and the probability that the two neighbours match
+ * (1 for a known link). */
 typedef struct {
+    kga_evidence_kind_t kind;
     uint32_t left_neighbour, right_neighbour;
-    uint32_t left_relation, right_relation; /* store relation ids */
+    uint32_t left_relation, right_relation;
     kga_dir_t left_dir, right_dir;
     float weight;
 } kga_evidence_t;
@@ -113,8 +126,10 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
                        size_t nl, size_t k, kga_candidate_t *out,
                        kga_err_t *err);
 
-/* The evidence with the largest weights for a pair, best first. Returns the
- * number written (at most cap). */
+/* Why the model pairs left with right (ids out of range: none): the name
+ * similarity when the model uses names, then the neighbour pairs it
+ * believes are one entity, strongest first (explain.h). Returns the number
+ * written (at most cap). Allocation-free; thread-safe. */
 size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
                            uint32_t right, kga_evidence_t *out, size_t cap);
 

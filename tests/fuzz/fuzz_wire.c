@@ -132,8 +132,18 @@ static int fuzz_wire_check_align(const kga_align_request_t *req)
         if (fuzz_wire_check_id("align: left", p->left) ||
             fuzz_wire_check_id("align: right", p->right))
             return 1;
-        ev[i] = (kga_wire_evidence_t){p->left, p->right, p->right, p->left,
-                                      KGA_DIR_OUT, KGA_DIR_IN, 0.5f};
+        /* Every kind of item, the fuzzed ids as names and relations: the
+         * summaries compose them. */
+        ev[i] = (kga_wire_evidence_t){.kind = (kga_evidence_kind_t)(i % 4),
+                                      .left_neighbour = p->left,
+                                      .right_neighbour = p->right,
+                                      .left_name = p->right,
+                                      .right_name = i & 2 ? p->left : NULL,
+                                      .left_relation = p->right,
+                                      .right_relation = p->left,
+                                      .left_dir = KGA_DIR_OUT,
+                                      .right_dir = KGA_DIR_IN,
+                                      .weight = 0.5f};
         results[i] = (kga_align_result_t){
             p->left, p->right, (unsigned)(i % 4),
             {(float)i - 1.5f, 1.0f / 3.0f, (int)(i & 1)}, &ev[i], 1};
@@ -174,13 +184,19 @@ static int fuzz_wire_check_match(const kga_match_request_t *req)
         return fuzz_fail("match: k = %zu", req->k);
     if (req->id == NULL || fuzz_wire_check_id("match: id", req->id))
         return 1;
-    kga_match_candidate_t cand[2] = {{req->id, {0.25f, 0.75f, 1}},
-                                     {"other", {2.0f, 0.0f, 0}}};
+    kga_wire_evidence_t ev[2] = {
+        {.kind = KGA_EVIDENCE_NAMES, .left_name = req->id, .weight = 0.25f},
+        {.kind = KGA_EVIDENCE_KNOWN_LINK, .left_neighbour = req->id,
+         .right_neighbour = "other", .left_name = req->id,
+         .left_relation = req->id, .right_relation = "r",
+         .left_dir = KGA_DIR_IN, .right_dir = KGA_DIR_OUT, .weight = 1.0f}};
+    kga_match_candidate_t cand[2] = {{req->id, {0.25f, 0.75f, 1}, ev, 2},
+                                     {"other", {2.0f, 0.0f, 0}, NULL, 0}};
     kga_wire_meta_t meta = {"req-3", NULL};
     char *out = NULL;
     size_t out_len = 0;
-    if (kga_match_response_format(&meta, req->side, req->id, cand, 2, &out,
-                                  &out_len) != 0)
+    if (kga_match_response_format(&meta, req->side, req->id, cand, 2,
+                                  req->explain, &out, &out_len) != 0)
         return 0;
     int bad = 0;
     json_t *root = fuzz_wire_reparse("match response", out, out_len);
