@@ -121,7 +121,7 @@ typedef struct kga_request {
     size_t pairs;
 
     /* deadline list: queued requests in arrival order */
-    kga_link_t dl_link;
+    kga_list_node_t dl_node;
     int in_deadline_list;
     struct kga_request *mail_next; /* in its thread's mailbox */
     uint64_t work_ns; /* time the scoring took */
@@ -146,7 +146,7 @@ struct kga_conn {
     uint64_t since_ns;  /* when the phase began */
     uint64_t due_ns;    /* when a waiting or reading phase runs out */
     kga_request_t *req; /* the request whose headers are in, or NULL */
-    kga_link_t link; /* in the phase's list */
+    kga_list_node_t node; /* in the phase's list */
 };
 
 /* Connections of one phase in phase-start order, which is deadline order
@@ -252,7 +252,7 @@ struct kga_server {
     kga_err_t *fatal; /* where a startup failure is reported */
 
     int64_t open_requests; /* request structs alive */
-    kga_list_t deadlines; /* of kga_request_t, by dl_link */
+    kga_list_t deadlines; /* of kga_request_t, by dl_node */
     /* Its connections, and the ones handed to it not yet added. */
     atomic_int_fast64_t connections;
 
@@ -473,7 +473,7 @@ static void on_deadline_timer(uv_timer_t *t);
 static void deadline_arm(kga_server_t *srv)
 {
     kga_request_t *first =
-        KGA_LIST_FIRST(&srv->deadlines, kga_request_t, dl_link);
+        KGA_LIST_FIRST(&srv->deadlines, kga_request_t, dl_node);
     if (first == NULL || srv->stopping)
         return;
     uint64_t now = kga_now_ns();
@@ -486,9 +486,9 @@ static void deadline_append(kga_server_t *srv, kga_request_t *r)
 {
     if (r->deadline_ns == 0)
         return;
-    kga_list_append(&srv->deadlines, &r->dl_link);
+    kga_list_append(&srv->deadlines, &r->dl_node);
     r->in_deadline_list = 1;
-    if (srv->deadlines.head == &r->dl_link)
+    if (srv->deadlines.head == &r->dl_node)
         deadline_arm(srv);
 }
 
@@ -496,7 +496,7 @@ static void deadline_remove(kga_server_t *srv, kga_request_t *r)
 {
     if (!r->in_deadline_list)
         return;
-    kga_list_remove(&srv->deadlines, &r->dl_link);
+    kga_list_remove(&srv->deadlines, &r->dl_node);
     r->in_deadline_list = 0;
     /* The timer may now fire early for the new head; it then re-arms. */
 }
@@ -509,7 +509,7 @@ static void on_deadline_timer(uv_timer_t *t)
     kga_server_t *srv = t->data;
     uint64_t now = kga_now_ns();
     kga_request_t *r;
-    while ((r = KGA_LIST_FIRST(&srv->deadlines, kga_request_t, dl_link)) !=
+    while ((r = KGA_LIST_FIRST(&srv->deadlines, kga_request_t, dl_node)) !=
                NULL &&
            r->deadline_ns <= now) {
         deadline_remove(srv, r);
@@ -568,7 +568,7 @@ static conn_list_t *conn_list_of(kga_server_t *srv, conn_phase_t phase)
 
 static kga_conn_t *conn_first(const conn_list_t *l)
 {
-    return KGA_LIST_FIRST(l, kga_conn_t, link);
+    return KGA_LIST_FIRST(l, kga_conn_t, node);
 }
 
 static void on_read_timer(uv_timer_t *t);
@@ -600,7 +600,7 @@ static void conn_enter(kga_conn_t *c, conn_phase_t phase)
     kga_server_t *srv = c->srv;
     conn_list_t *from = conn_list_of(srv, c->phase);
     if (from != NULL)
-        kga_list_remove(from, &c->link);
+        kga_list_remove(from, &c->node);
     c->phase = phase;
     c->since_ns = kga_now_ns();
     conn_list_t *to = conn_list_of(srv, phase);
@@ -608,8 +608,8 @@ static void conn_enter(kga_conn_t *c, conn_phase_t phase)
         return;
     c->due_ns = c->since_ns + (phase == CONN_WAITING ? srv->wait_budget_ns
                                                      : srv->read_budget_ns);
-    kga_list_append(to, &c->link);
-    if (to->head == &c->link)
+    kga_list_append(to, &c->node);
+    if (to->head == &c->node)
         read_timer_arm(srv);
 }
 
@@ -661,7 +661,7 @@ static void conn_expire(kga_conn_t *c, uint64_t now)
     kga_read_phase_t what = c->phase == CONN_WAITING ? KGA_READ_REQUEST_LINE
                             : c->req == NULL         ? KGA_READ_HEADERS
                                                      : KGA_READ_BODY;
-    kga_list_remove(conn_list_of(srv, c->phase), &c->link);
+    kga_list_remove(conn_list_of(srv, c->phase), &c->node);
     c->phase = CONN_CLOSING;
     metrics_lock(srv);
     srv->metrics.read_timeouts[what]++;
@@ -1424,7 +1424,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
     *socket_context = NULL;
     conn_list_t *l = conn_list_of(srv, c->phase);
     if (l != NULL)
-        kga_list_remove(l, &c->link);
+        kga_list_remove(l, &c->node);
     if (c->req != NULL)
         c->req->cx = NULL;
     free(c);
@@ -1850,8 +1850,9 @@ static void stop_service(kga_service_t *svc, int exit_code)
  * waiting: a request libmicrohttpd has not parsed yet. */
 static int waiting_input(const kga_server_t *srv)
 {
-    for (const kga_link_t *e = srv->waiting.head; e != NULL; e = e->next) {
-        const kga_conn_t *c = KGA_LIST_ENTRY(e, kga_conn_t, link);
+    for (const kga_list_node_t *e = srv->waiting.head; e != NULL;
+         e = e->next) {
+        const kga_conn_t *c = KGA_LIST_ENTRY(e, kga_conn_t, node);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
             c->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
         int n = 0;
