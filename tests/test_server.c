@@ -10,14 +10,22 @@
  * kga_cmd_serve with the fake aligner linked in, on 127.0.0.1 and a port
  * the kernel picks. The child dies with its parent, so a failing test
  * leaves nothing behind. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <regex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "server/admin.h"
 #include "server/metrics.h"
 
-#include "server_harness.c"
-#include "server_fake_aligner.c"
+#include "server_harness.h"
+#include "server_fake_aligner.h"
+#include "testutil.h"
 
 #define MODEL_V1 FAKE_MODEL_VERSION
 #define MODEL_V2 "fedcba9876543210"
@@ -1063,24 +1071,10 @@ START_TEST(second_sigint_exits_at_once)
 }
 END_TEST
 
-int main(int argc, char **argv)
+static Suite *server_suite(void)
 {
-    /* `test_server serve ARGS`: the server under test, fake aligner inside.
-     * `test_server fixture DIR`: writes the fixture, for manual runs and
-     * load tests of the HTTP layer. */
-    if (argc > 1 && strcmp(argv[1], "serve") == 0)
-        return kga_cmd_serve(argc - 1, argv + 1);
-    if (argc > 2 && strcmp(argv[1], "fixture") == 0) {
-        make_fixture(argv[2]);
-        return EXIT_SUCCESS;
-    }
-
-    make_fixture(NULL);
-    harness.drain_delay_ms = "100";
-    harness.metrics_check = check_exposition;
     Suite *s = suite_create("server");
-    TCase *tc = tcase_create("http");
-    tcase_set_timeout(tc, 60);
+    TCase *tc = kga_test_tcase(s, "http", 60);
     tcase_add_test(tc, health_ready_and_request_ids);
     tcase_add_test(tc, align_and_match);
     tcase_add_test(tc, routes_and_methods);
@@ -1100,11 +1094,25 @@ int main(int argc, char **argv)
     tcase_add_test(tc, reload_while_reloading_is_409);
     tcase_add_test(tc, sigterm_drains);
     tcase_add_test(tc, second_sigint_exits_at_once);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    /* `test_server serve ARGS`: the server under test, fake aligner inside.
+     * `test_server fixture DIR`: writes the fixture, for manual runs and
+     * load tests of the HTTP layer. */
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        return kga_cmd_serve(argc - 1, argv + 1);
+    if (argc > 2 && strcmp(argv[1], "fixture") == 0) {
+        make_fixture(argv[2]);
+        return EXIT_SUCCESS;
+    }
+
+    make_fixture(NULL);
+    harness.drain_delay_ms = "100";
+    harness.metrics_check = check_exposition;
+    int rc = kga_test_run(server_suite);
     remove_fixture();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

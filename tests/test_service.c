@@ -35,16 +35,23 @@
  *     ["components"]["schemas"])}, sys.stdout, indent=2); print()'
  *     > tests/fixtures/service/schemas.json
  * The test schemas_agree_with_openapi fails when the two drift apart. */
+#include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "align/aligner.h"
 #include "store/store.h"
 
-#include "server_harness.c"
+#include "server_harness.h"
+#include "testutil.h"
 
 /* Test links used by the checks (the first ones of test_links.tsv). */
 #define N_LINKS 300
@@ -63,18 +70,6 @@ static size_t n_links;
 /* ------------------------------------------------------------------------
  * Small utilities
  * ------------------------------------------------------------------------ */
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int status = system(cmd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* A growing string. */
 typedef struct {
@@ -493,7 +488,7 @@ static json_t *log_event(json_t *lines, const char *event)
  * promtool is not installed. */
 static int promtool_check(const char *text, char *out, size_t cap)
 {
-    if (run("command -v promtool > /dev/null 2>&1") != 0)
+    if (kga_test_system("command -v promtool > /dev/null 2>&1") != 0)
         return -2;
     char in[600], res[600];
     snprintf(in, sizeof in, "%s/metrics-%d.txt", tmp, (int)getpid());
@@ -502,8 +497,8 @@ static int promtool_check(const char *text, char *out, size_t cap)
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     fclose(f);
-    int rc = run("promtool check metrics < %s > %s 2>&1", in, res);
-    char *o = read_file(res, NULL);
+    int rc = kga_test_system("promtool check metrics < %s > %s 2>&1", in, res);
+    char *o = kga_test_read_file(res, NULL);
     snprintf(out, cap, "%s", o);
     free(o);
     return rc;
@@ -802,7 +797,7 @@ static const char *facts_diff(facts_t *a, facts_t *b, char *why, size_t cap)
 
 START_TEST(schemas_agree_with_openapi)
 {
-    char *yaml = read_file("proto/openapi.yaml", NULL);
+    char *yaml = kga_test_read_file("proto/openapi.yaml", NULL);
     ck_assert_msg(strstr(yaml, "openapi:") != NULL,
                   "proto/openapi.yaml not found (run from the repository)");
     facts_t fy = {0}, fj = {0};
@@ -1458,7 +1453,7 @@ START_TEST(scores_equal_offline)
     /* `kgalign align` (the offline command): each left entity's partner is
      * the server's first /match candidate at the same k, with the same
      * probability (printed with 6 digits). */
-    ck_assert_int_eq(run("%s align %s %s -o %s/align-%d.tsv --k 50 "
+    ck_assert_int_eq(kga_test_system("%s align %s %s -o %s/align-%d.tsv --k 50 "
                          "2> /dev/null",
                          kgalign, data_dir, model1, tmp, (int)getpid()),
                      0);
@@ -1747,8 +1742,8 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     ck_assert_int_eq(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/model.kgm", dir);
     size_t len1, len2;
-    char *m1 = read_file(model1, &len1);
-    char *m2 = read_file(model2, &len2);
+    char *m1 = kga_test_read_file(model1, &len1);
+    char *m2 = kga_test_read_file(model2, &len2);
     ck_assert_uint_gt(len1, 1000);
     ck_assert_int_eq(write_file_atomic(path, m1, len1), 0);
 
@@ -2058,13 +2053,17 @@ static void fixture_setup(void)
     snprintf(data_dir, sizeof data_dir, "%s/data", tmp);
     snprintf(model1, sizeof model1, "%s/model.kgm", data_dir);
     snprintf(model2, sizeof model2, "%s/model2.kgm", tmp);
-    FIXTURE_CHECK(run("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
-                      kgalign, tmp) == 0);
-    FIXTURE_CHECK(run("%s import --format openea %s/src %s > /dev/null",
-                      kgalign, tmp, data_dir) == 0);
-    FIXTURE_CHECK(run("%s train %s -o %s --epochs 1 2> %s/train1.log",
-                      kgalign, data_dir, model1, tmp) == 0);
-    FIXTURE_CHECK(run("%s train %s -o %s --epochs 1 --seed 2 2> %s/train2.log",
+    FIXTURE_CHECK(
+        kga_test_system("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
+                        kgalign, tmp) == 0);
+    FIXTURE_CHECK(
+        kga_test_system("%s import --format openea %s/src %s > /dev/null",
+                        kgalign, tmp, data_dir) == 0);
+    FIXTURE_CHECK(
+        kga_test_system("%s train %s -o %s --epochs 1 2> %s/train1.log",
+                        kgalign, data_dir, model1, tmp) == 0);
+    FIXTURE_CHECK(kga_test_system(
+                      "%s train %s -o %s --epochs 1 --seed 2 2> %s/train2.log",
                       kgalign, data_dir, model2, tmp) == 0);
     char path[400];
     snprintf(path, sizeof path, "%s/test_links.tsv", data_dir);
@@ -2084,6 +2083,24 @@ static void fixture_setup(void)
     FIXTURE_CHECK(n_links == N_LINKS);
 }
 
+static Suite *service_suite(void)
+{
+    Suite *s = suite_create("service");
+    TCase *contract = kga_test_tcase(s, "contract", 0);
+    tcase_add_test(contract, schemas_agree_with_openapi);
+    tcase_add_test(contract, validator_refuses_bad_documents);
+    TCase *tc = kga_test_tcase(s, "service", 120);
+    tcase_add_test(tc, endpoints_and_request_ids);
+    tcase_add_test(tc, request_errors);
+    tcase_add_test(tc, scores_equal_offline);
+    tcase_add_test(tc, metrics_pass_promtool);
+    tcase_add_test(tc, inflight_cap_gives_503_not_a_queue);
+    tcase_add_test(tc, deadline_gives_504);
+    tcase_add_test(tc, reload_keeps_the_old_snapshot_on_failure);
+    tcase_add_test(tc, sigterm_under_load_loses_no_request);
+    return s;
+}
+
 int main(void)
 {
     snprintf(schemas_path, sizeof schemas_path,
@@ -2099,26 +2116,7 @@ int main(void)
     harness.stop_timeout_s = 20;
     harness.recv_timeout_s = 20;
 
-    Suite *s = suite_create("service");
-    TCase *contract = tcase_create("contract");
-    tcase_add_test(contract, schemas_agree_with_openapi);
-    tcase_add_test(contract, validator_refuses_bad_documents);
-    suite_add_tcase(s, contract);
-    TCase *tc = tcase_create("service");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, endpoints_and_request_ids);
-    tcase_add_test(tc, request_errors);
-    tcase_add_test(tc, scores_equal_offline);
-    tcase_add_test(tc, metrics_pass_promtool);
-    tcase_add_test(tc, inflight_cap_gives_503_not_a_queue);
-    tcase_add_test(tc, deadline_gives_504);
-    tcase_add_test(tc, reload_keeps_the_old_snapshot_on_failure);
-    tcase_add_test(tc, sigterm_under_load_loses_no_request);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    run("rm -rf %s", tmp);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc = kga_test_run(service_suite);
+    kga_test_system("rm -rf %s", tmp);
+    return rc;
 }
