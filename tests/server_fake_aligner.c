@@ -4,6 +4,7 @@
  * from the tests because it replaces a library module at link time. */
 #include "server_fake_aligner.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +41,17 @@ static void fake_sleep_ms(long ms)
     }
 }
 
-/* What every score and match call does before its work: waits for the
- * gate file, then sleeps the delay. */
+/* Waits until the file gate (NULL or "": none) exists. */
+static void fake_wait_for(const char *gate)
+{
+    while (gate != NULL && gate[0] != '\0' && access(gate, F_OK) != 0)
+        fake_sleep_ms(5);
+}
+
+/* What every score and match call does before its work. */
 static void fake_hold(const kga_aligner_t *a)
 {
-    while (a->score_gate[0] != '\0' && access(a->score_gate, F_OK) != 0)
-        fake_sleep_ms(5);
+    fake_wait_for(a->score_gate);
     fake_sleep_ms(a->score_delay_ms);
 }
 
@@ -55,6 +61,7 @@ int kga_aligner_open(const char *left_store, const char *right_store,
                      kga_aligner_t **out, kga_err_t *err)
 {
     *out = NULL;
+    fake_wait_for(getenv("KGA_FAKE_OPEN_GATE"));
     fake_sleep_ms(fake_env_ms("KGA_FAKE_OPEN_DELAY_MS"));
     FILE *f = fopen(model_path, "r");
     if (f == NULL)
@@ -247,9 +254,23 @@ void make_fixture(const char *dir)
     set_model(FAKE_MAGIC FAKE_MODEL_VERSION "\n");
 }
 
+void gate_init(char *out, size_t cap, const char *name)
+{
+    int n = snprintf(out, cap, "%s/%s.gate", data_dir, name);
+    FIXTURE_CHECK(n > 0 && (size_t)n < cap);
+    FIXTURE_CHECK(unlink(out) == 0 || errno == ENOENT);
+}
+
+void gate_open(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    FIXTURE_CHECK(f != NULL && fclose(f) == 0);
+}
+
 void remove_fixture(void)
 {
-    const char *names[] = {"left.kgs", "right.kgs", "model.kgm", "server.log"};
+    const char *names[] = {"left.kgs",   "right.kgs",  "model.kgm",
+                           "server.log", "score.gate", "open.gate"};
     char path[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", data_dir, names[i]);

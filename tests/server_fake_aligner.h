@@ -18,9 +18,14 @@
  *   KGA_FAKE_SCORE_DELAY_MS  sleep this long in every score/match call
  *   KGA_FAKE_OPEN_DELAY_MS   sleep this long in kga_aligner_open
  *   KGA_FAKE_SCORE_GATE      a path: every score/match call first waits
- *                            until that file exists, so that a test holds
- *                            requests in flight for as long as it needs,
- *                            whatever the machine's speed */
+ *                            until that file exists
+ *   KGA_FAKE_OPEN_GATE       a path: kga_aligner_open first waits until
+ *                            that file exists
+ * The gates let a test hold a request or a load for as long as it needs,
+ * whatever the machine's speed: it opens one by creating the file
+ * (gate_open()), and closes it again by removing it. */
+
+#include <stddef.h>
 
 #define FAKE_MAGIC "kgalign-fake-model "
 /* The version of the model make_fixture() writes. */
@@ -36,5 +41,11 @@ void make_fixture(const char *dir);
 void set_model(const char *content);
 /* Removes what make_fixture() wrote, and the server's log. */
 void remove_fixture(void);
+
+/* A gate's path, data_dir/NAME.gate, into out (at least 300 bytes); the
+ * gate starts closed (the file removed). */
+void gate_init(char *out, size_t cap, const char *name);
+/* Opens the gate: creates the file. */
+void gate_open(const char *path);
 
 #endif

@@ -41,7 +41,6 @@
 #include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1576,20 +1575,30 @@ END_TEST
  * The in-flight cap and the deadline
  * ------------------------------------------------------------------------ */
 
-/* Sends n requests on n connections at once, then reads every answer.
- * Counts the statuses in counts[0] (200), counts[1] (503), counts[2]
- * (other); validates each body. Returns the seconds from the first send to
- * the last answer. */
+/* Sends n requests on n connections at once (all connected first, so that
+ * the requests go out back to back), then reads every answer. Counts the
+ * statuses in counts[0] (200), counts[1] (503), counts[2] (other);
+ * validates each body. Returns the seconds from the first send to the last
+ * answer, for the record. */
 static double burst(const server_t *s, const char *path, const char *body,
                     int n, int counts[3], const char *id_prefix)
 {
     int *fds = malloc((size_t)n * sizeof *fds);
-    double t0 = now_s();
+    char **reqs = malloc((size_t)n * sizeof *reqs);
+    size_t *lens = malloc((size_t)n * sizeof *lens);
     for (int i = 0; i < n; i++) {
         char h[64];
         snprintf(h, sizeof h, "X-Request-Id: %s-%d\r\n", id_prefix, i);
-        fds[i] = http_send(s->port, "POST", path, h, body);
+        reqs[i] = format_request("POST", path, h, body, 0, &lens[i]);
+        fds[i] = http_connect(s->port);
     }
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        send_all(fds[i], reqs[i], lens[i]); /* a 503 may cut it short */
+        free(reqs[i]);
+    }
+    free(reqs);
+    free(lens);
     counts[0] = counts[1] = counts[2] = 0;
     for (int i = 0; i < n; i++) {
         http_resp_t r;
@@ -1650,20 +1659,30 @@ START_TEST(inflight_cap_gives_503_not_a_queue)
     ck_assert_int_eq(c[0] + c[1], 50);
     ck_assert_int_ge(c[0], 2);
     ck_assert_int_ge(c[1], 1);
-    ck_assert_msg(secs < 3.0, "50 requests took %.2f s", secs);
-    /* The refusals took no time in the server: never queued. */
+    /* The server counted and logged each answer as the clients saw it,
+     * and holds nothing afterwards. (That a refusal comes at once, while
+     * the slots are taken, and not after a wait in a queue, test_server
+     * shows with requests held at the fake aligner's gate.) */
+    m = get_metrics(&s);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/match\",status=\"503\"}"),
+        c[1]);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/match\",status=\"200\"}"),
+        c[0]);
+    ck_assert_double_eq(metric_value(m, "kgalign_inflight_requests"), 0);
+    ck_assert_double_eq(metric_value(m, "kgalign_queue_depth"), 0);
+    free(m);
     json_t *lines = log_lines(&s);
-    double worst503 = 0;
+    int logged503 = 0;
     for (int i = 0; i < 50; i++) {
         char id[32];
         snprintf(id, sizeof id, "cap2-%d", i);
         json_t *l = log_request_line(lines, id);
         ck_assert_msg(l != NULL, "no log line for %s", id);
-        if (json_integer_value(json_object_get(l, "status")) == 503)
-            worst503 = fmax(worst503, json_number_value(
-                                          json_object_get(l, "duration_ms")));
+        logged503 += json_integer_value(json_object_get(l, "status")) == 503;
     }
-    ck_assert_msg(worst503 < 100, "a 503 took %.1f ms in the server", worst503);
+    ck_assert_int_eq(logged503, c[1]);
     json_decref(lines);
     server_stop(&s);
     free(body);
@@ -1830,7 +1849,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     /* SIGHUP reloads too: back to the first model. */
     ck_assert_int_eq(write_file_atomic(path, m1, len1), 0);
     kill(s.pid, SIGHUP);
-    double until = now_s() + 10;
+    double until = now_s() + harness.stop_timeout_s;
     int back = 0;
     while (!back && now_s() < until) {
         http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
@@ -1864,10 +1883,11 @@ typedef enum {
     OUT_BAD        /* an answer other than a complete, valid 200 */
 } outcome_t;
 
+/* One client thread: it sends until a connection is refused (the server
+ * closed its listener, or exited) or it has sent LOAD_MAX requests. */
 typedef struct {
     int port;
     int thread;
-    atomic_int *stop;
     /* per request */
     int n;
     outcome_t out[LOAD_MAX];
@@ -1880,7 +1900,7 @@ static void *load_run(void *arg)
     load_t *L = arg;
     char *body = single_body(link_left[L->thread], link_right[L->thread], 0);
     char *mbody = match_body("left", link_left[L->thread], 5);
-    while (!atomic_load(L->stop) && L->n < LOAD_MAX) {
+    while (L->n < LOAD_MAX) {
         int i = L->n++;
         char h[64];
         snprintf(h, sizeof h, "X-Request-Id: load-%d-%d\r\n", L->thread, i);
@@ -1919,27 +1939,34 @@ static void *load_run(void *arg)
 START_TEST(sigterm_under_load_loses_no_request)
 {
     server_t s;
-    const char *args[] = {"--max-inflight", "256", "--drain-delay-ms", "300",
+    /* A drain delay long enough for the checks below on any machine. */
+    const char *args[] = {"--max-inflight", "256", "--drain-delay-ms", "2000",
                           NULL};
     service_start(&s, NULL, args);
     wait_ready(&s);
-    atomic_int stop;
-    atomic_init(&stop, 0);
     load_t *L = calloc(LOAD_THREADS, sizeof *L);
     pthread_t th[LOAD_THREADS];
     for (int t = 0; t < LOAD_THREADS; t++) {
         L[t].port = s.port;
         L[t].thread = t;
-        L[t].stop = &stop;
         ck_assert_int_eq(pthread_create(&th[t], NULL, load_run, &L[t]), 0);
     }
-    sleep_ms(500);
+    /* Under way: at least 100 requests answered. */
+    double answered = 0, until = now_s() + harness.stop_timeout_s;
+    while (answered < 100 && now_s() < until) {
+        char *m = get_metrics(&s);
+        answered = metric_value(
+            m, "kgalign_requests_total{route=\"/align\",status=\"200\"}");
+        free(m);
+        sleep_ms(10);
+    }
+    ck_assert_msg(answered >= 100, "%.0f requests answered", answered);
     double t_term = now_s();
     pid_t pid = s.pid;
     kill(pid, SIGTERM);
     /* Draining: /readyz says so at once (the balancer takes the replica
      * out), /healthz still answers. */
-    sleep_ms(50);
+    log_wait(&s, "\"event\":\"drain_started\"", 1);
     http_resp_t r;
     http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
     expect_error(&r, 503, "unavailable", "draining");
@@ -1949,14 +1976,13 @@ START_TEST(sigterm_under_load_loses_no_request)
     http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
     expect(&r, 200, "Status");
     http_resp_free(&r);
-    /* The clients run until the listener closes (refused), at most 5 s. */
-    int rc = server_wait(&s, 15);
-    sleep_ms(100);
-    atomic_store(&stop, 1);
-    for (int t = 0; t < LOAD_THREADS; t++)
-        pthread_join(th[t], NULL);
+    /* The clients run until the listener closes: each one's next
+     * connection is refused, once the server has exited at the latest. */
+    int rc = server_wait(&s, harness.stop_timeout_s);
     if (rc < 0)
         kill(pid, SIGKILL);
+    for (int t = 0; t < LOAD_THREADS; t++)
+        pthread_join(th[t], NULL);
     ck_assert_msg(rc == 0, "exit status %d after SIGTERM; log:\n%s", rc,
                   read_log(&s));
 
