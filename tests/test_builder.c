@@ -7,6 +7,8 @@
 
 #include "store/graph_builder.h"
 
+#include "testutil.h"
+
 START_TEST(interns_entities_once)
 {
     kga_graph_builder_t *b = kga_builder_new();
@@ -85,17 +87,17 @@ START_TEST(grows_past_initial_sizes)
 }
 END_TEST
 
-int main(void)
+static Suite *builder_suite(void)
 {
     Suite *s = suite_create("builder");
-    TCase *tc = tcase_create("core");
+    TCase *tc = kga_test_tcase(s, "core", 0);
     tcase_add_test(tc, interns_entities_once);
     tcase_add_test(tc, drops_duplicate_triples_and_attributes);
     tcase_add_test(tc, grows_past_initial_sizes);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(builder_suite);
 }

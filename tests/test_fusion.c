@@ -17,6 +17,8 @@
 #include "align/sinkhorn.h"
 #include "store/store.h"
 
+#include "testutil.h"
+
 #define REQUIRE(cond, ...)             \
     do {                               \
         if (!(cond))                   \
@@ -803,18 +805,15 @@ START_TEST(train_rejects_bad_links)
 }
 END_TEST
 
-int main(void)
+static Suite *fusion_suite(void)
 {
     Suite *s = suite_create("fusion");
-    TCase *ts = tcase_create("sinkhorn");
-    tcase_set_timeout(ts, 60);
+    TCase *ts = kga_test_tcase(s, "sinkhorn", 60);
     tcase_add_test(ts, sinkhorn_matches_dense_reference);
     tcase_add_test(ts, sinkhorn_rows_sum_to_one_without_underflow);
     tcase_add_test(ts, sinkhorn_same_for_any_thread_count);
     tcase_add_test(ts, sinkhorn_rejects_bad_input);
-    suite_add_tcase(s, ts);
-    TCase *tf = tcase_create("fusion");
-    tcase_set_timeout(tf, 300);
+    TCase *tf = kga_test_tcase(s, "fusion", 300);
     tcase_add_test(tf, params_defaults_and_checks);
     tcase_add_test(tf, aligns_a_synthetic_pair);
     tcase_add_test(tf, opaque_names_are_switched_off);
@@ -823,10 +822,10 @@ int main(void)
     tcase_add_test(tf, training_does_not_depend_on_threads);
     tcase_add_test(tf, topk_allowed_rights_and_ties);
     tcase_add_test(tf, train_rejects_bad_links);
-    suite_add_tcase(s, tf);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(fusion_suite);
 }

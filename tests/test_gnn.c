@@ -17,6 +17,8 @@
 #include "gnn/sampler.h"
 #include "store/store.h"
 
+#include "testutil.h"
+
 /* ------------------------------------------------------------------------
  * Sampler
  * ------------------------------------------------------------------------ */
@@ -706,28 +708,25 @@ START_TEST(adam_steps)
 }
 END_TEST
 
-int main(void)
+static Suite *gnn_suite(void)
 {
     Suite *s = suite_create("gnn");
-    TCase *samp = tcase_create("sampler");
-    tcase_set_timeout(samp, 30);
+    TCase *samp = kga_test_tcase(s, "sampler", 30);
     tcase_add_test(samp, sampler_weights);
     tcase_add_test(samp, sampler_limits);
     tcase_add_test(samp, sampler_deterministic);
     tcase_add_test(samp, sampler_from_store);
-    suite_add_tcase(s, samp);
-    TCase *model = tcase_create("model");
-    tcase_set_timeout(model, 60);
+    TCase *model = kga_test_tcase(s, "model", 60);
     tcase_add_test(model, model_tensors);
     tcase_add_test(model, adam_steps);
     tcase_add_test(model, no_nan_on_empty_neighbourhoods);
     tcase_add_test(model, cache_matches_batch);
     tcase_add_test(model, training_learns);
     tcase_add_test(model, training_deterministic);
-    suite_add_tcase(s, model);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(gnn_suite);
 }

@@ -16,6 +16,8 @@
 #include "base/rng.h"
 #include "gnn/sampler.h"
 
+#include "testutil.h"
+
 #define STEP 1e-3
 #define ATOL 1e-3
 #define RTOL 1e-2
@@ -819,11 +821,10 @@ START_TEST(model_gradient_thread_independent)
 }
 END_TEST
 
-int main(void)
+static Suite *gnn_ops_suite(void)
 {
-    kga_rng_init(&rng, 2024, 1);
     Suite *s = suite_create("gnn_ops");
-    TCase *ops = tcase_create("operators");
+    TCase *ops = kga_test_tcase(s, "operators", 0);
     tcase_add_test(ops, linear);
     tcase_add_test(ops, matvec);
     tcase_add_test(ops, basis_transform);
@@ -837,17 +838,16 @@ int main(void)
     tcase_add_test(ops, weighted_sum);
     tcase_add_test(ops, l2_distance);
     tcase_add_test(ops, hinge);
-    suite_add_tcase(s, ops);
-    TCase *model = tcase_create("model");
-    tcase_set_timeout(model, 60);
+    TCase *model = kga_test_tcase(s, "model", 60);
     tcase_add_test(model, model_gradient);
     tcase_add_test(model, model_gradient_threads);
     tcase_add_test(model, model_gradient_ablations);
     tcase_add_test(model, model_gradient_thread_independent);
-    suite_add_tcase(s, model);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    kga_rng_init(&rng, 2024, 1);
+    return kga_test_run(gnn_ops_suite);
 }

@@ -14,6 +14,8 @@
 #include "store/store.h"
 #include "features/structure.h"
 
+#include "testutil.h"
+
 #define REQUIRE(cond, ...)             \
     do {                               \
         if (!(cond))                   \
@@ -546,11 +548,10 @@ START_TEST(shared_relation_names_align_without_seeds)
 }
 END_TEST
 
-int main(void)
+static Suite *structure_suite(void)
 {
     Suite *s = suite_create("structure");
-    TCase *tc = tcase_create("features");
-    tcase_set_timeout(tc, 120);
+    TCase *tc = kga_test_tcase(s, "features", 120);
     tcase_add_test(tc, params_defaults_and_checks);
     tcase_add_test(tc, one_hop_follows_relation_weights);
     tcase_add_test(tc, seed_pairs_share_their_anchor);
@@ -558,10 +559,10 @@ int main(void)
     tcase_add_test(tc, features_do_not_depend_on_threads);
     tcase_add_test(tc, isomorphic_graphs_align_from_few_seeds);
     tcase_add_test(tc, shared_relation_names_align_without_seeds);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(structure_suite);
 }
