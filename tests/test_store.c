@@ -2,6 +2,7 @@
  * insertion order, and a validator that rejects every kind of damage with
  * the right code and never reads out of bounds (run under ASan too). */
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -336,10 +337,20 @@ START_TEST(round_trip)
     ck_assert_uint_eq(kga_store_fingerprint(s), sum);
     free(img.data);
     kga_store_close(s);
-    /* No temporary file is left next to the store. */
-    char tmp[300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    ck_assert_int_ne(access(tmp, F_OK), 0);
+    /* No temporary file (base/atomic_file: NAME.tmp.PID.N) is left next
+     * to the store. */
+    char dir[300], prefix[300];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    ck_assert_ptr_nonnull(slash);
+    *slash = '\0';
+    snprintf(prefix, sizeof prefix, "%s.tmp.", slash + 1);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        ck_assert_msg(strncmp(e->d_name, prefix, strlen(prefix)) != 0,
+                      "temporary %s left behind", e->d_name);
+    closedir(d);
     unlink(path);
 }
 END_TEST
