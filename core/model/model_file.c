@@ -10,6 +10,7 @@
 
 #include "base/hash.h"
 #include "base/mapped_file.h"
+#include "base/utf8.h"
 
 /* ------------------------------------------------------------------------
  * Validation
@@ -306,8 +307,8 @@ static int check_text(vctx_t *v, const kga_model_row_t *r)
     if (nul != NULL)
         return fail_sec(v, KGA_EFORMAT, r, r->offset + (uint64_t)(nul - p),
                         "NUL byte inside the text");
-    size_t bad = kga_model_utf8_check(p, (size_t)r->size - 1);
-    if (bad != r->size - 1)
+    size_t bad;
+    if (!kga_utf8_valid((const char *)p, (size_t)r->size - 1, &bad))
         return fail_sec(v, KGA_EFORMAT, r, r->offset + bad,
                         "invalid UTF-8");
     return 0;
