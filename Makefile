@@ -92,6 +92,11 @@ $(KGALIGN): $(BUILD)/cli/main.o $(APP_LIB) $(CORE_LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(APP_LIB) $(CORE_LIB)
 	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_SERVER) $(LIBS_CORE)
 
+# tests/test_store.c is being reorganised on another branch and still calls
+# the graph builder by its old names (kga_builder_*): until that is merged
+# it gets them from this header. Remove the line with the header.
+$(BUILD)/tests/test_store.o: FINAL_CFLAGS += -include tests/graph_builder_old_names.h
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIB) $(CORE_LIB)
 	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_SERVER) $(LIBS_CORE)
 

@@ -185,29 +185,30 @@ START_TEST(sampler_from_store)
     char path[2][128];
     kga_store_t *st[2];
     for (int s = 0; s < 2; s++) {
-        kga_graph_builder_t *b = kga_builder_new();
+        kga_graph_builder_t *b = kga_graph_builder_new();
         uint32_t film, director, actor, f, p;
-        kga_builder_relation(b, s == 0 ? "directedBy" : "director", &director);
-        kga_builder_relation(b, "starring", &actor);
+        kga_graph_builder_relation(b, s == 0 ? "directedBy" : "director",
+                                   &director);
+        kga_graph_builder_relation(b, "starring", &actor);
         for (int k = 0; k < 3; k++) {
             char id[32];
             snprintf(id, sizeof id, "film%d", k);
-            kga_builder_entity(b, id, &f, NULL);
-            kga_builder_set_type(b, f, "Film");
+            kga_graph_builder_entity(b, id, &f, NULL);
+            kga_graph_builder_set_type(b, f, "Film");
             snprintf(id, sizeof id, "dir%d", k);
-            kga_builder_entity(b, id, &p, NULL);
-            kga_builder_triple(b, f, director, p);
+            kga_graph_builder_entity(b, id, &p, NULL);
+            kga_graph_builder_triple(b, f, director, p);
             for (int a = 0; a < ACTORS; a++) {
                 snprintf(id, sizeof id, "actor%d", (a + k) % 60);
-                kga_builder_entity(b, id, &p, NULL);
-                kga_builder_triple(b, f, actor, p);
+                kga_graph_builder_entity(b, id, &p, NULL);
+                kga_graph_builder_triple(b, f, actor, p);
             }
         }
         (void)film;
         snprintf(path[s], sizeof path[s], "%s/%d.kgs", dir, s);
         kga_err_t err;
         ck_assert_int_eq(kga_store_write(b, path[s], &err), 0);
-        kga_builder_free(b);
+        kga_graph_builder_free(b);
         ck_assert_int_eq(kga_store_open(path[s], &st[s], &err), 0);
     }
     uint32_t ml[4], mr[4], R;

@@ -265,7 +265,7 @@ static int ctx_init(kga_import_ctx_t *ctx)
     kga_arena_init(&ctx->arena, 0);
     for (int side = 0; side < 2; side++) {
         kga_arena_init(&ctx->side[side].arena, 0);
-        ctx->side[side].b = kga_builder_new();
+        ctx->side[side].b = kga_graph_builder_new();
         ctx->side[side].scratch = malloc(KGA_LINE_MAX + 1);
         ok &= ctx->side[side].b != NULL && ctx->side[side].scratch != NULL;
     }
@@ -277,7 +277,7 @@ static void ctx_free(kga_import_ctx_t *ctx)
 {
     for (int side = 0; side < 2; side++) {
         side_t *s = &ctx->side[side];
-        kga_builder_free(s->b);
+        kga_graph_builder_free(s->b);
         free(s->label_rank);
         free(s->type);
         free(s->scratch);

@@ -49,7 +49,7 @@ static int intern_entity(kga_import_ctx_t *ctx, int side, const char *ext_id,
                          uint32_t *ent)
 {
     side_t *s = &ctx->side[side];
-    int rc = kga_builder_entity(s->b, ext_id, ent, NULL);
+    int rc = kga_graph_builder_entity(s->b, ext_id, ent, NULL);
     if (rc == 0)
         rc = side_reserve(s, (size_t)*ent + 1);
     return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
@@ -112,9 +112,9 @@ int kga_import_triple(kga_import_ctx_t *ctx, int side, const char *head,
     rc = intern_entity(ctx, side, tail, &t);
     if (rc != 0)
         return rc;
-    rc = kga_builder_relation(s->b, rel, &r);
+    rc = kga_graph_builder_relation(s->b, rel, &r);
     if (rc == 0)
-        rc = kga_builder_triple(s->b, h, r, t);
+        rc = kga_graph_builder_triple(s->b, h, r, t);
     return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
 }
 
@@ -122,7 +122,7 @@ int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
                          const char *key, const char *literal)
 {
     side_t *s = &ctx->side[side];
-    int rc = kga_builder_attribute(s->b, ent, key, literal);
+    int rc = kga_graph_builder_attribute(s->b, ent, key, literal);
     if (rc != 0)
         return kga_import_builder_error(ctx, side, rc);
     int rank = kga_names_label_rank(key);
@@ -138,9 +138,9 @@ int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
     if (cur != 0 &&
         (rank > cur ||
          (rank == cur &&
-          strcmp(s->scratch, kga_builder_entity_name(s->b, ent)) >= 0)))
+          strcmp(s->scratch, kga_graph_builder_entity_name(s->b, ent)) >= 0)))
         return 0;
-    rc = kga_builder_set_name(s->b, ent, s->scratch);
+    rc = kga_graph_builder_set_name(s->b, ent, s->scratch);
     if (rc != 0)
         return kga_import_builder_error(ctx, side, rc);
     s->label_rank[ent] = (uint8_t)rank;
@@ -152,7 +152,7 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
                            kga_import_side_t *out)
 {
     side_t *s = &ctx->side[side];
-    uint32_t n = kga_builder_entity_count(s->b);
+    uint32_t n = kga_graph_builder_entity_count(s->b);
     uint32_t named = 0, labelled = 0;
     for (uint32_t e = 0; e < n; e++) {
         int rc = 0;
@@ -160,27 +160,27 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
             labelled++;
             named++;
         } else {
-            const char *ext = kga_builder_entity_ext_id(s->b, e);
+            const char *ext = kga_graph_builder_entity_ext_id(s->b, e);
             if (kga_names_from_uri(ext, s->scratch) > 0) {
-                rc = kga_builder_set_name(s->b, e, s->scratch);
+                rc = kga_graph_builder_set_name(s->b, e, s->scratch);
                 named++;
             }
         }
         if (rc == 0 && s->type[e] != NO_TYPE)
-            rc = kga_builder_set_type(s->b, e,
-                                      kga_intern_str(&s->types, s->type[e]));
+            rc = kga_graph_builder_set_type(
+                s->b, e, kga_intern_str(&s->types, s->type[e]));
         if (rc != 0)
             return kga_import_builder_error(ctx, side, rc);
     }
     out->entities = n;
-    out->relations = kga_builder_relation_count(s->b);
-    out->types = kga_builder_type_count(s->b);
-    out->attr_keys = kga_builder_attr_key_count(s->b);
+    out->relations = kga_graph_builder_relation_count(s->b);
+    out->types = kga_graph_builder_type_count(s->b);
+    out->attr_keys = kga_graph_builder_attr_key_count(s->b);
     out->named = named;
     out->labelled = labelled;
-    out->triples = kga_builder_triple_count(s->b);
-    out->attributes = kga_builder_attribute_count(s->b);
-    out->duplicate_triples = kga_builder_duplicate_triples(s->b);
+    out->triples = kga_graph_builder_triple_count(s->b);
+    out->attributes = kga_graph_builder_attribute_count(s->b);
+    out->duplicate_triples = kga_graph_builder_duplicate_triples(s->b);
     out->type_triples = s->type_triples;
     return 0;
 }

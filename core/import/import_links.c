@@ -23,7 +23,7 @@ int kga_import_link(kga_import_src_t *src, const char *left,
     const char *ids[2] = {left, right};
     int64_t ent[2];
     for (int side = 0; side < 2; side++) {
-        ent[side] = kga_builder_find_entity(ctx->side[side].b, ids[side]);
+        ent[side] = kga_graph_builder_find_entity(ctx->side[side].b, ids[side]);
         if (ent[side] < 0)
             return kga_import_bad_line(
                 src, KGA_EUNKNOWN_ID,
@@ -86,7 +86,7 @@ static int check_one_to_one(kga_import_ctx_t *ctx, size_t n, uint8_t *drop)
 {
     const kga_link_t *items = kga_links_items(ctx->links);
     for (int side = 0; side < 2; side++) {
-        uint32_t count = kga_builder_entity_count(ctx->side[side].b);
+        uint32_t count = kga_graph_builder_entity_count(ctx->side[side].b);
         uint32_t *owner = malloc((count ? count : 1) * sizeof *owner);
         if (owner == NULL)
             return kga_err_set(ctx->err, KGA_ENOMEM, "import: out of memory");

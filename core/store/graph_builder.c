@@ -43,17 +43,17 @@ struct kga_graph_builder {
     entity_info_t *info;
     size_t info_cap;
 
-    kga_builder_triple_t *triples;
+    kga_graph_builder_triple_t *triples;
     size_t triple_count, triple_cap;
     kga_hash_index_t triple_set; /* over triples[] */
     uint64_t duplicate_triples;
 
-    kga_builder_attr_t *attrs;
+    kga_graph_builder_attr_t *attrs;
     size_t attr_count, attr_cap;
     kga_hash_index_t attr_set; /* over attrs[] */
 };
 
-kga_graph_builder_t *kga_builder_new(void)
+kga_graph_builder_t *kga_graph_builder_new(void)
 {
     kga_graph_builder_t *b = calloc(1, sizeof(kga_graph_builder_t));
     if (b != NULL)
@@ -61,7 +61,7 @@ kga_graph_builder_t *kga_builder_new(void)
     return b;
 }
 
-void kga_builder_free(kga_graph_builder_t *b)
+void kga_graph_builder_free(kga_graph_builder_t *b)
 {
     if (b == NULL)
         return;
@@ -78,8 +78,8 @@ void kga_builder_free(kga_graph_builder_t *b)
     free(b);
 }
 
-int kga_builder_entity(kga_graph_builder_t *b, const char *ext_id,
-                       uint32_t *out_id, int *created)
+int kga_graph_builder_entity(kga_graph_builder_t *b, const char *ext_id,
+                             uint32_t *out_id, int *created)
 {
     if (ext_id == NULL || ext_id[0] == '\0')
         return KGA_EINVAL;
@@ -99,14 +99,14 @@ int kga_builder_entity(kga_graph_builder_t *b, const char *ext_id,
     return 0;
 }
 
-int64_t kga_builder_find_entity(const kga_graph_builder_t *b,
-                                const char *ext_id)
+int64_t kga_graph_builder_find_entity(const kga_graph_builder_t *b,
+                                      const char *ext_id)
 {
     return kga_intern_find(&b->entities, ext_id, strlen(ext_id));
 }
 
-int kga_builder_set_name(kga_graph_builder_t *b, uint32_t ent,
-                         const char *name)
+int kga_graph_builder_set_name(kga_graph_builder_t *b, uint32_t ent,
+                               const char *name)
 {
     if (ent >= b->entities.count || name == NULL)
         return KGA_EINVAL;
@@ -117,8 +117,8 @@ int kga_builder_set_name(kga_graph_builder_t *b, uint32_t ent,
     return 0;
 }
 
-int kga_builder_set_type(kga_graph_builder_t *b, uint32_t ent,
-                         const char *type_name)
+int kga_graph_builder_set_type(kga_graph_builder_t *b, uint32_t ent,
+                               const char *type_name)
 {
     if (ent >= b->entities.count || type_name == NULL || type_name[0] == '\0')
         return KGA_EINVAL;
@@ -130,8 +130,8 @@ int kga_builder_set_type(kga_graph_builder_t *b, uint32_t ent,
     return rc;
 }
 
-int kga_builder_relation(kga_graph_builder_t *b, const char *name,
-                         uint32_t *out_rel)
+int kga_graph_builder_relation(kga_graph_builder_t *b, const char *name,
+                               uint32_t *out_rel)
 {
     if (name == NULL || name[0] == '\0')
         return KGA_EINVAL;
@@ -139,7 +139,7 @@ int kga_builder_relation(kga_graph_builder_t *b, const char *name,
                           out_rel, NULL);
 }
 
-static uint64_t triple_hash(const kga_builder_triple_t *t)
+static uint64_t triple_hash(const kga_graph_builder_triple_t *t)
 {
     return kga_hash64(t, sizeof *t);
 }
@@ -153,17 +153,17 @@ static uint64_t stored_triple_hash(const void *ctx, uint64_t r)
 static int triple_eq(const void *ctx, uint64_t r, const void *candidate)
 {
     const kga_graph_builder_t *b = ctx;
-    const kga_builder_triple_t *c = candidate, *t = &b->triples[r];
+    const kga_graph_builder_triple_t *c = candidate, *t = &b->triples[r];
     return t->head == c->head && t->rel == c->rel && t->tail == c->tail;
 }
 
-int kga_builder_triple(kga_graph_builder_t *b, uint32_t head, uint32_t rel,
-                       uint32_t tail)
+int kga_graph_builder_triple(kga_graph_builder_t *b, uint32_t head,
+                             uint32_t rel, uint32_t tail)
 {
     if (head >= b->entities.count || tail >= b->entities.count ||
         rel >= b->relations.count)
         return KGA_EINVAL;
-    kga_builder_triple_t t = {head, rel, tail};
+    kga_graph_builder_triple_t t = {head, rel, tail};
     uint64_t h = triple_hash(&t);
     if (kga_hash_index_find(&b->triple_set, h, &t, triple_eq, b) >= 0) {
         b->duplicate_triples++;
@@ -195,20 +195,20 @@ static uint64_t attr_hash(uint32_t ent, uint32_t key, const char *literal)
 static uint64_t stored_attr_hash(const void *ctx, uint64_t r)
 {
     const kga_graph_builder_t *b = ctx;
-    const kga_builder_attr_t *a = &b->attrs[r];
+    const kga_graph_builder_attr_t *a = &b->attrs[r];
     return attr_hash(a->ent, a->key, a->literal);
 }
 
 static int attr_eq(const void *ctx, uint64_t r, const void *candidate)
 {
     const kga_graph_builder_t *b = ctx;
-    const kga_builder_attr_t *c = candidate, *a = &b->attrs[r];
+    const kga_graph_builder_attr_t *c = candidate, *a = &b->attrs[r];
     return a->ent == c->ent && a->key == c->key &&
            strcmp(a->literal, c->literal) == 0;
 }
 
-int kga_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
-                          const char *key, const char *literal)
+int kga_graph_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
+                                const char *key, const char *literal)
 {
     if (ent >= b->entities.count || key == NULL || key[0] == '\0' ||
         literal == NULL)
@@ -217,7 +217,7 @@ int kga_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
     int rc = kga_intern_add(&b->keys, &b->arena, key, strlen(key), &k, NULL);
     if (rc != 0)
         return rc;
-    kga_builder_attr_t a = {ent, k, literal};
+    kga_graph_builder_attr_t a = {ent, k, literal};
     uint64_t h = attr_hash(ent, k, literal);
     if (kga_hash_index_find(&b->attr_set, h, &a, attr_eq, b) >= 0)
         return 0;
@@ -235,84 +235,86 @@ int kga_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
     return rc;
 }
 
-uint32_t kga_builder_entity_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_entity_count(const kga_graph_builder_t *b)
 {
     return kga_intern_count(&b->entities);
 }
 
-uint32_t kga_builder_relation_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_relation_count(const kga_graph_builder_t *b)
 {
     return kga_intern_count(&b->relations);
 }
 
-uint32_t kga_builder_type_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_type_count(const kga_graph_builder_t *b)
 {
     return kga_intern_count(&b->types);
 }
 
-uint32_t kga_builder_attr_key_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_attr_key_count(const kga_graph_builder_t *b)
 {
     return kga_intern_count(&b->keys);
 }
 
-uint64_t kga_builder_triple_count(const kga_graph_builder_t *b)
+uint64_t kga_graph_builder_triple_count(const kga_graph_builder_t *b)
 {
     return b->triple_count;
 }
 
-uint64_t kga_builder_attribute_count(const kga_graph_builder_t *b)
+uint64_t kga_graph_builder_attribute_count(const kga_graph_builder_t *b)
 {
     return b->attr_count;
 }
 
-uint64_t kga_builder_duplicate_triples(const kga_graph_builder_t *b)
+uint64_t kga_graph_builder_duplicate_triples(const kga_graph_builder_t *b)
 {
     return b->duplicate_triples;
 }
 
-const char *kga_builder_entity_ext_id(const kga_graph_builder_t *b,
-                                      uint32_t ent)
+const char *kga_graph_builder_entity_ext_id(const kga_graph_builder_t *b,
+                                            uint32_t ent)
 {
     return kga_intern_str(&b->entities, ent);
 }
 
-const char *kga_builder_entity_name(const kga_graph_builder_t *b,
-                                    uint32_t ent)
+const char *kga_graph_builder_entity_name(const kga_graph_builder_t *b,
+                                          uint32_t ent)
 {
     return b->info[ent].name;
 }
 
-uint32_t kga_builder_entity_type(const kga_graph_builder_t *b, uint32_t ent)
+uint32_t kga_graph_builder_entity_type(const kga_graph_builder_t *b,
+                                       uint32_t ent)
 {
     return b->info[ent].type;
 }
 
-const char *kga_builder_type_name(const kga_graph_builder_t *b, uint32_t t)
+const char *kga_graph_builder_type_name(const kga_graph_builder_t *b,
+                                        uint32_t t)
 {
     return kga_intern_str(&b->types, t);
 }
 
-const char *kga_builder_relation_name(const kga_graph_builder_t *b,
-                                      uint32_t rel)
+const char *kga_graph_builder_relation_name(const kga_graph_builder_t *b,
+                                            uint32_t rel)
 {
     return kga_intern_str(&b->relations, rel);
 }
 
-const char *kga_builder_attr_key_name(const kga_graph_builder_t *b,
-                                      uint32_t key)
+const char *kga_graph_builder_attr_key_name(const kga_graph_builder_t *b,
+                                            uint32_t key)
 {
     return kga_intern_str(&b->keys, key);
 }
 
-const kga_builder_triple_t *kga_builder_triples(const kga_graph_builder_t *b,
-                                                uint64_t *count)
+const kga_graph_builder_triple_t *
+kga_graph_builder_triples(const kga_graph_builder_t *b, uint64_t *count)
 {
     *count = b->triple_count;
     return b->triples;
 }
 
-const kga_builder_attr_t *kga_builder_attributes(const kga_graph_builder_t *b,
-                                                 uint64_t *count)
+const kga_graph_builder_attr_t *
+kga_graph_builder_attributes(const kga_graph_builder_t *b, uint64_t *count)
 {
     *count = b->attr_count;
     return b->attrs;
