@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mapped_file.h"
 #include "model/model_file.h"
 
 /* ------------------------------------------------------------------------
@@ -105,7 +106,7 @@ typedef struct {
 struct kga_model {
     const uint8_t *base;
     size_t len;
-    void *map; /* NULL when the buffer belongs to the caller */
+    kga_mapped_file_t file; /* empty when the buffer is the caller's */
     char *path;
     uint64_t checksum;
     const kga_model_row_t *rows; /* the table in the mapping, sorted by name */

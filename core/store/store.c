@@ -22,7 +22,7 @@
 
 struct kga_store {
     size_t len;
-    void *map; /* NULL when the buffer belongs to the caller */
+    kga_mapped_file_t file; /* empty when the buffer is the caller's */
     char *path;
     uint32_t version;
     uint64_t checksum;
@@ -854,18 +854,17 @@ int kga_store_open(const char *path, kga_store_t **out, kga_err_t *err)
 {
     *out = NULL;
     kga_err_clear(err);
-    void *map;
-    size_t len;
-    int rc = kga_map_file(path, "graph store", &map, &len, err);
+    kga_mapped_file_t file;
+    int rc = kga_mapped_file_open(&file, path, "graph store", err);
     if (rc != 0)
         return rc;
     kga_err_t verr;
-    rc = store_from_buffer(map, len, path, out, &verr);
+    rc = store_from_buffer(file.data, file.len, path, out, &verr);
     if (rc != 0) {
-        kga_unmap_file(map, len);
+        kga_mapped_file_close(&file);
         return kga_err_set(err, rc, "%s: %s", path, verr.msg);
     }
-    (*out)->map = map;
+    (*out)->file = file;
     return 0;
 }
 
@@ -873,7 +872,7 @@ void kga_store_close(kga_store_t *s)
 {
     if (s == NULL)
         return;
-    kga_unmap_file(s->map, s->len);
+    kga_mapped_file_close(&s->file);
     free(s->path);
     free(s);
 }
