@@ -57,23 +57,11 @@ int kga_import_link(kga_import_src_t *src, const char *left,
     return 0;
 }
 
-/* Canonical order of links: left, right, then file and line. */
-static int cmp_links(const kga_link_t *a, const kga_link_t *b)
-{
-    int c = strcmp(a->left, b->left);
-    if (c == 0)
-        c = strcmp(a->right, b->right);
-    if (c == 0)
-        c = (a->tag > b->tag) - (a->tag < b->tag);
-    if (c == 0)
-        c = (a->line > b->line) - (a->line < b->line);
-    return c;
-}
-
 static int cmp_link_ptrs(const void *pa, const void *pb)
 {
-    return cmp_links(*(const kga_link_t *const *)pa,
-                     *(const kga_link_t *const *)pb);
+    /* The canonical order; the tag is the file slot. */
+    return kga_link_compare(*(const kga_link_t *const *)pa,
+                            *(const kga_link_t *const *)pb);
 }
 
 /* Finds links that share a left or a right entity with another. Strict: the
@@ -100,7 +88,7 @@ static int check_one_to_one(kga_import_ctx_t *ctx, size_t n, uint8_t *drop)
                 continue;
             }
             const kga_link_t *first = &items[owner[e]], *later = &items[i];
-            if (cmp_links(later, first) < 0) {
+            if (kga_link_compare(later, first) < 0) {
                 first = &items[i];
                 later = &items[owner[e]];
             }

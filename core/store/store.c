@@ -18,6 +18,7 @@
 
 #include "base/hash.h"
 #include "base/mapped_file.h"
+#include "base/rng.h"
 #include "store/store_format.h"
 
 struct kga_store {
@@ -501,13 +502,7 @@ static int check_offsets(vctx_t *v, int off_id, uint64_t elems)
  * directions to check that one is the transpose of the other. */
 static inline uint64_t triple_mix(uint64_t head, uint64_t rel, uint64_t tail)
 {
-    uint64_t x = (head << 32 | tail) ^ (rel * 0x9E3779B97F4A7C15ull);
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 31;
-    return x;
+    return kga_rng_hash((head << 32 | tail) ^ (rel * 0x9E3779B97F4A7C15ull));
 }
 
 /* One adjacency direction: offsets, ids in range, each list strictly sorted
