@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "store/store.h"
 
 #define PROGRESS_WRITING "import: writing"
@@ -229,13 +230,6 @@ static int write_outputs(kga_import_ctx_t *ctx, kga_links_t *sets[OUT_COUNT])
 
 /* ---- the import ---- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int check_params(const kga_import_params_t *p, kga_err_t *err)
 {
     if (p->format != KGA_IMPORT_OPENEA && p->format != KGA_IMPORT_DBP15K)
@@ -296,7 +290,7 @@ int kga_import_run(const kga_import_params_t *p,
                    kga_import_summary_t *summary,
                    const kga_progress_t *progress, kga_err_t *err)
 {
-    double start = now_seconds();
+    double start = kga_clock_seconds();
     kga_import_summary_t local;
     if (summary == NULL)
         summary = &local;
@@ -354,6 +348,6 @@ out:
         ctx_free(ctx);
         free(ctx);
     }
-    summary->seconds = now_seconds() - start;
+    summary->seconds = kga_clock_seconds() - start;
     return rc;
 }
