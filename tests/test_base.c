@@ -209,6 +209,21 @@ START_TEST(utf8_valid_reports_the_first_bad_offset)
 }
 END_TEST
 
+START_TEST(utf8_cut_never_splits_a_character)
+{
+    /* "ab" then U+20AC (3 bytes) then U+1D11E (4 bytes) then "z". */
+    const char *s = "ab\xE2\x82\xAC\xF0\x9D\x84\x9E" "z";
+    static const size_t want[] = {0, 1, 2, 2, 2, 5, 5, 5, 5, 9};
+    for (size_t n = 0; n < sizeof want / sizeof want[0]; n++)
+        ck_assert_msg(kga_utf8_cut(s, n) == want[n], "cut at %zu: %zu", n,
+                      kga_utf8_cut(s, n));
+    /* Never further back than the longest sequence: a run of stray
+     * continuation bytes is cut as it is. */
+    const char *stray = "a\x80\x80\x80\x80\x80";
+    ck_assert_uint_eq(kga_utf8_cut(stray, 5), 2);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Atomic file
  * ------------------------------------------------------------------------ */
@@ -688,6 +703,7 @@ int main(void)
     tcase_add_test(utf8, utf8_refuses_overlongs_surrogates_and_truncation);
     tcase_add_test(utf8, utf8_agrees_with_the_definition);
     tcase_add_test(utf8, utf8_valid_reports_the_first_bad_offset);
+    tcase_add_test(utf8, utf8_cut_never_splits_a_character);
     suite_add_tcase(s, utf8);
     TCase *atomic = tcase_create("atomic file");
     tcase_add_test(atomic, atomic_file_replaces_the_target);
