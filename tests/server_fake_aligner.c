@@ -210,22 +210,23 @@ size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
 
 static void fake_write_store(const char *path, const char *prefix)
 {
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     uint32_t ids[FAKE_N_ENT], rel;
     char ext[32];
-    FIXTURE_CHECK(kga_builder_relation(b, "next", &rel) == 0);
+    FIXTURE_CHECK(kga_graph_builder_relation(b, "next", &rel) == 0);
     for (int i = 0; i < FAKE_N_ENT; i++) {
         snprintf(ext, sizeof ext, "%s:e%d", prefix, i);
-        FIXTURE_CHECK(kga_builder_entity(b, ext, &ids[i], NULL) == 0);
+        FIXTURE_CHECK(kga_graph_builder_entity(b, ext, &ids[i], NULL) == 0);
     }
     for (int i = 0; i + 1 < FAKE_N_ENT; i++)
-        FIXTURE_CHECK(kga_builder_triple(b, ids[i], rel, ids[i + 1]) == 0);
+        FIXTURE_CHECK(kga_graph_builder_triple(b, ids[i], rel, ids[i + 1]) ==
+                      0);
     kga_err_t err;
     if (kga_store_write(b, path, &err) != 0) {
         fprintf(stderr, "fixture: %s\n", err.msg);
         exit(EXIT_FAILURE);
     }
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
 }
 
 /* Replaces data_dir/model.kgm with content (by rename, never in place). */

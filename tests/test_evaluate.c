@@ -484,24 +484,25 @@ static const char *odd_type;
 
 static void write_store(const char *path, int left)
 {
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     ck_assert_ptr_nonnull(b);
     uint32_t ids[5], rel;
     for (int i = 0; i < 5; i++) {
         const char *ext = left ? left_entities[i][0] : right_entities[i];
-        ck_assert_int_eq(kga_builder_entity(b, ext, &ids[i], NULL), 0);
+        ck_assert_int_eq(kga_graph_builder_entity(b, ext, &ids[i], NULL), 0);
         const char *type = left ? left_entities[i][1] : NULL;
         if (left && i == 3)
             type = odd_type;
         if (type != NULL)
-            ck_assert_int_eq(kga_builder_set_type(b, ids[i], type), 0);
+            ck_assert_int_eq(kga_graph_builder_set_type(b, ids[i], type), 0);
     }
-    ck_assert_int_eq(kga_builder_relation(b, "rel", &rel), 0);
+    ck_assert_int_eq(kga_graph_builder_relation(b, "rel", &rel), 0);
     for (int i = 0; i + 1 < 5; i++)
-        ck_assert_int_eq(kga_builder_triple(b, ids[i], rel, ids[i + 1]), 0);
+        ck_assert_int_eq(kga_graph_builder_triple(b, ids[i], rel, ids[i + 1]),
+                         0);
     kga_err_t err;
     ck_assert_msg(kga_store_write(b, path, &err) == 0, "%s", err.msg);
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
 }
 
 static void make_data_dir(void)

@@ -558,12 +558,14 @@ END_TEST
 
 START_TEST(links_resolve_against_stores)
 {
-    kga_graph_builder_t *b[2] = {kga_builder_new(), kga_builder_new()};
+    kga_graph_builder_t *b[2] = {kga_graph_builder_new(),
+                                 kga_graph_builder_new()};
     const char *ids[2][3] = {{"l1", "l2", "l3"}, {"r1", "r2", "r3"}};
     for (int s = 0; s < 2; s++)
         for (int i = 0; i < 3; i++) {
             uint32_t e;
-            ck_assert_int_eq(kga_builder_entity(b[s], ids[s][i], &e, NULL), 0);
+            ck_assert_int_eq(
+                kga_graph_builder_entity(b[s], ids[s][i], &e, NULL), 0);
         }
     kga_err_t err;
     ck_assert_int_eq(kga_store_write(b[0], tmp_path("l.kgs"), &err), 0);
@@ -592,8 +594,8 @@ START_TEST(links_resolve_against_stores)
     kga_links_free(l);
     kga_store_close(ls);
     kga_store_close(rs);
-    kga_builder_free(b[0]);
-    kga_builder_free(b[1]);
+    kga_graph_builder_free(b[0]);
+    kga_graph_builder_free(b[1]);
 }
 END_TEST
 

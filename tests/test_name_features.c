@@ -498,19 +498,18 @@ START_TEST(tfidf_from_stores)
     const char *rn[] = {"Lyon", "Jose Maria Aznar", "Paris"};
     kga_err_t err;
     for (int s = 0; s < 2; s++) {
-        kga_graph_builder_t *b = kga_builder_new();
+        kga_graph_builder_t *b = kga_graph_builder_new();
         for (int i = 0; i < 3; i++) {
             uint32_t e;
-            ck_assert_int_eq(kga_builder_entity(b, s ? rx[i] : lx[i], &e,
-                                                NULL),
-                             0);
+            ck_assert_int_eq(
+                kga_graph_builder_entity(b, s ? rx[i] : lx[i], &e, NULL), 0);
             const char *name = s ? rn[i] : ln[i];
             if (name != NULL)
-                ck_assert_int_eq(kga_builder_set_name(b, e, name), 0);
+                ck_assert_int_eq(kga_graph_builder_set_name(b, e, name), 0);
         }
         ck_assert_msg(kga_store_write(b, s ? rp : lp, &err) == 0, "%s",
                       err.msg);
-        kga_builder_free(b);
+        kga_graph_builder_free(b);
     }
     kga_store_t *ls, *rs;
     ck_assert_msg(kga_store_open(lp, &ls, &err) == 0, "%s", err.msg);

@@ -74,7 +74,7 @@ static const attr_spec_t attrs[] = {
 static uint32_t builder_ent(kga_graph_builder_t *b, const char *ext)
 {
     uint32_t id;
-    ck_assert_int_eq(kga_builder_entity(b, ext, &id, NULL), 0);
+    ck_assert_int_eq(kga_graph_builder_entity(b, ext, &id, NULL), 0);
     return id;
 }
 
@@ -82,16 +82,16 @@ static void add_entity(kga_graph_builder_t *b, const ent_spec_t *e)
 {
     uint32_t id = builder_ent(b, e->ext);
     if (e->name != NULL)
-        ck_assert_int_eq(kga_builder_set_name(b, id, e->name), 0);
+        ck_assert_int_eq(kga_graph_builder_set_name(b, id, e->name), 0);
     if (e->type != NULL)
-        ck_assert_int_eq(kga_builder_set_type(b, id, e->type), 0);
+        ck_assert_int_eq(kga_graph_builder_set_type(b, id, e->type), 0);
 }
 
 static void add_triple(kga_graph_builder_t *b, const triple_spec_t *t)
 {
     uint32_t rel;
-    ck_assert_int_eq(kga_builder_relation(b, t->rel, &rel), 0);
-    ck_assert_int_eq(kga_builder_triple(b, builder_ent(b, t->head), rel,
+    ck_assert_int_eq(kga_graph_builder_relation(b, t->rel, &rel), 0);
+    ck_assert_int_eq(kga_graph_builder_triple(b, builder_ent(b, t->head), rel,
                                         builder_ent(b, t->tail)),
                      0);
 }
@@ -100,7 +100,7 @@ static void add_triple(kga_graph_builder_t *b, const triple_spec_t *t)
  * so entities, relations, types and keys interned in another order). */
 static kga_graph_builder_t *build_graph(int reversed)
 {
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     ck_assert_ptr_nonnull(b);
     for (size_t k = 0; k < N_ENTS; k++)
         add_entity(b, &ents[reversed ? N_ENTS - 1 - k : k]);
@@ -108,7 +108,7 @@ static kga_graph_builder_t *build_graph(int reversed)
         add_triple(b, &triples[reversed ? N_TRIPLES - 1 - k : k]);
     for (size_t k = 0; k < N_ATTRS; k++) {
         const attr_spec_t *a = &attrs[reversed ? N_ATTRS - 1 - k : k];
-        ck_assert_int_eq(kga_builder_attribute(b, builder_ent(b, a->ent),
+        ck_assert_int_eq(kga_graph_builder_attribute(b, builder_ent(b, a->ent),
                                                a->key, a->literal),
                          0);
     }
@@ -127,7 +127,7 @@ static void write_graph(int reversed, const char *name, char *path,
     kga_err_t err;
     int rc = kga_store_write(b, path, &err);
     ck_assert_msg(rc == 0, "write failed: %s", err.msg);
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
 }
 
 /* The test graph's image in a fresh heap buffer the caller frees. */
@@ -377,10 +377,10 @@ START_TEST(empty_graph_round_trip)
 {
     char path[256];
     kga_test_tmp_path(path, sizeof path, "empty-graph.kgs");
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     kga_err_t err;
     ck_assert_msg(kga_store_write(b, path, &err) == 0, "%s", err.msg);
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
     kga_store_t *s;
     ck_assert_msg(kga_store_open(path, &s, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(kga_store_entity_count(s), 0);
@@ -397,23 +397,23 @@ END_TEST
 START_TEST(many_entities)
 {
     enum { N = 20000 };
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     char id[32];
     uint32_t r, prev = 0;
-    kga_builder_relation(b, "next", &r);
+    kga_graph_builder_relation(b, "next", &r);
     for (uint32_t i = 0; i < N; i++) {
         uint32_t e;
         snprintf(id, sizeof id, "urn:e:%u", i);
-        ck_assert_int_eq(kga_builder_entity(b, id, &e, NULL), 0);
+        ck_assert_int_eq(kga_graph_builder_entity(b, id, &e, NULL), 0);
         if (i > 0)
-            ck_assert_int_eq(kga_builder_triple(b, prev, r, e), 0);
+            ck_assert_int_eq(kga_graph_builder_triple(b, prev, r, e), 0);
         prev = e;
     }
     char path[256];
     kga_test_tmp_path(path, sizeof path, "many.kgs");
     kga_err_t err;
     ck_assert_msg(kga_store_write(b, path, &err) == 0, "%s", err.msg);
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
     kga_store_t *s;
     ck_assert_msg(kga_store_open(path, &s, &err) == 0, "%s", err.msg);
     for (uint32_t i = 0; i < N; i++) {
@@ -894,7 +894,7 @@ START_TEST(write_to_missing_directory_fails)
     kga_err_t err;
     ck_assert_int_eq(kga_store_write(b, path, &err), KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "no/such/dir") != NULL, "%s", err.msg);
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
 }
 END_TEST
 

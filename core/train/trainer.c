@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "stats/calibrate.h"
 #include "train/gnn_train.h"
 #include "stats/metrics.h"
@@ -55,13 +55,6 @@ void kga_train_params_init(kga_train_params_t *p)
     p->seed = 1;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void train_log(const kga_train_params_t *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -93,7 +86,7 @@ static int train_gnn(kga_scorer_t *s, const kga_train_params_t *p,
                      const kga_pairs_t *train, const kga_progress_t *progress,
                      kga_train_report_t *report, kga_err_t *err)
 {
-    double t0 = now_seconds();
+    double t0 = kga_clock_seconds();
     kga_gnn_config_t cfg = p->gnn;
     if (p->features == KGA_FEATURES_NAMES)
         cfg.dim_entity = 0; /* names and structure only */
@@ -131,7 +124,7 @@ static int train_gnn(kga_scorer_t *s, const kga_train_params_t *p,
 out:
     kga_gnn_trainer_free(tr);
     free(anchors);
-    report->gnn_seconds = now_seconds() - t0;
+    report->gnn_seconds = kga_clock_seconds() - t0;
     return rc;
 }
 
@@ -372,7 +365,7 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
               const char *model_path, const kga_progress_t *progress,
               kga_train_report_t *report, kga_err_t *err)
 {
-    double t0 = now_seconds();
+    double t0 = kga_clock_seconds();
     kga_train_report_t local;
     if (report == NULL)
         report = &local;
@@ -430,6 +423,6 @@ out:
     kga_pool_free(pool);
     free(tp);
     free(vp);
-    report->seconds = now_seconds() - t0;
+    report->seconds = kga_clock_seconds() - t0;
     return rc;
 }
