@@ -50,10 +50,16 @@ LIBS_CHECK  = -lcheck_pic -lsubunit -lrt -lm
 CORE_SRC   := $(wildcard core/*/*.c)
 APP_SRC    := $(wildcard proto/*.c config/*.c server/*.c cli/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
+# Linked into the test programs: testutil.o into every one, the server
+# harness into those that start servers, the fake aligner (before the
+# libraries, so that it replaces core/align/aligner.c) into those that
+# serve it.
+TEST_UTIL_SRC := tests/testutil.c tests/server_harness.c tests/server_fake_aligner.c
 BENCH_SRC  := $(wildcard bench/*.c)
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ    := $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 CORE_LIB   := $(BUILD)/libkgacore.a
 APP_LIB    := $(BUILD)/libkgaapp.a
@@ -92,8 +98,15 @@ $(KGALIGN): $(BUILD)/cli/main.o $(APP_LIB) $(CORE_LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(APP_LIB) $(CORE_LIB)
 	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_SERVER) $(LIBS_CORE)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(APP_LIB) $(CORE_LIB)
-	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_SERVER) $(LIBS_CORE)
+# Objects first, then the libraries: an object that replaces a library
+# module (the fake aligner) must be seen before the archive is searched.
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(APP_LIB) $(CORE_LIB)
+	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $(filter %.o,$^) \
+	  $(filter %.a,$^) $(LIBS_CHECK) $(LIBS_SERVER) $(LIBS_CORE)
+
+$(BUILD)/tests/test_server $(BUILD)/tests/test_overload: \
+  $(BUILD)/tests/server_harness.o $(BUILD)/tests/server_fake_aligner.o
+$(BUILD)/tests/test_service: $(BUILD)/tests/server_harness.o
 
 # Debian packages the build, the tests and the benchmarks need. Installed only
 # when missing, so a prepared machine does not touch the network.
@@ -185,4 +198,5 @@ clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-ubsan $(BUILD)-tsan build-fuzz kgalign
 
 .SECONDARY:
--include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(CORE_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_BIN:=.d) $(TEST_UTIL_OBJ:.o=.d) \
+  $(BENCH_BIN:=.d)

@@ -6,21 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "base/clock.h"
 
 static int progress_enabled = -1;
 static int progress_drawn;
 static double progress_last;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void draw_progress(void *ctx, const char *stage, uint64_t done,
                           uint64_t total)
@@ -34,7 +27,7 @@ static void draw_progress(void *ctx, const char *stage, uint64_t done,
     if (!progress_enabled)
         return;
     /* Redrawing more than ten times a second only costs time. */
-    double t = now_seconds();
+    double t = kga_clock_seconds();
     if (done != total && t - progress_last < 0.1)
         return;
     progress_last = t;

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "align/aligner.h"
 #include "align/assign.h"
 #include "base/atomic_file.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "commands.h"
 #include "options.h"
@@ -88,13 +88,6 @@ typedef struct {
     size_t k;
     int threads;
 } align_args_t;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Returns -1 to go on, or an exit status (help printed, usage error). */
 static int parse_args(int argc, char **argv, align_args_t *a)
@@ -250,7 +243,7 @@ int kga_cmd_align(int argc, char **argv)
     int status = parse_args(argc, argv, &args);
     if (status >= 0)
         return status;
-    double t_start = now_seconds();
+    double t_start = kga_clock_seconds();
     status = EXIT_FAIL;
 
     char *left_path = kga_xasprintf("%s/left.kgs", args.data_dir);
@@ -276,7 +269,7 @@ int kga_cmd_align(int argc, char **argv)
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
-    double t_open = now_seconds();
+    double t_open = kga_clock_seconds();
     double threshold = args.threshold >= 0
                            ? args.threshold
                            : (double)kga_aligner_threshold(a);
@@ -338,7 +331,7 @@ int kga_cmd_align(int argc, char **argv)
         goto out;
     }
 
-    double t_end = now_seconds();
+    double t_end = kga_clock_seconds();
     fprintf(stderr,
             "kgalign align: %s: %u left entities aligned against %u right "
             "entities (k = %zu%s): %llu with a candidate, %llu matches at "

@@ -115,6 +115,24 @@ static int unknown_field(kga_wire_error_t *err, const char *where,
                               n > FIELD_QUOTE_MAX ? "..." : "", expected);
 }
 
+/* Refuses the first field of obj that is not in allowed (NULL-terminated),
+ * with a message as unknown_field() gives. */
+static int only_fields(const json_t *obj, const char *const *allowed,
+                       const char *where, const char *expected,
+                       kga_wire_error_t *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        size_t i = 0;
+        while (allowed[i] != NULL && strcmp(key, allowed[i]) != 0)
+            i++;
+        if (allowed[i] == NULL)
+            return unknown_field(err, where, key, expected);
+    }
+    return 0;
+}
+
 /* Checks that v is an id: a non-empty string of at most KGA_WIRE_ID_MAX
  * bytes. field names it in the message ("pairs[3].left"). Adds its size,
  * NUL included, to *bytes. */
@@ -176,15 +194,13 @@ static int check_pair(const json_t *elem, size_t i, size_t *bytes,
         return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
                                   "%s: expected an object, got %s", field,
                                   json_type_name(elem));
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)elem, key, v) {
-        if (strcmp(key, "left") != 0 && strcmp(key, "right") != 0)
-            return unknown_field(err, field, key, "left, right");
-    }
+    static const char *const fields[] = {"left", "right", NULL};
+    int rc = only_fields(elem, fields, field, "left, right", err);
+    if (rc != 0)
+        return rc;
     char sub[64];
     snprintf(sub, sizeof sub, "%s.left", field);
-    int rc = check_id(json_object_get(elem, "left"), sub, bytes, err);
+    rc = check_id(json_object_get(elem, "left"), sub, bytes, err);
     if (rc != 0)
         return rc;
     snprintf(sub, sizeof sub, "%s.right", field);
@@ -212,15 +228,11 @@ int kga_align_request_parse(kga_align_request_t *req, const char *body,
     if (rc != 0)
         return rc;
 
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "left") != 0 && strcmp(key, "right") != 0 &&
-            strcmp(key, "pairs") != 0 && strcmp(key, "explain") != 0) {
-            rc = unknown_field(err, "", key, "left, right, pairs, explain");
-            goto out;
-        }
-    }
+    static const char *const fields[] = {"left", "right", "pairs", "explain",
+                                         NULL};
+    rc = only_fields(root, fields, "", "left, right, pairs, explain", err);
+    if (rc != 0)
+        goto out;
 
     json_t *explain = json_object_get(root, "explain");
     if ((rc = check_explain(explain, err)) != 0)
@@ -323,15 +335,11 @@ int kga_match_request_parse(kga_match_request_t *req, const char *body,
     if (rc != 0)
         return rc;
 
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "left") != 0 && strcmp(key, "right") != 0 &&
-            strcmp(key, "k") != 0 && strcmp(key, "explain") != 0) {
-            rc = unknown_field(err, "", key, "left or right, k, explain");
-            goto out;
-        }
-    }
+    static const char *const fields[] = {"left", "right", "k", "explain",
+                                         NULL};
+    rc = only_fields(root, fields, "", "left or right, k, explain", err);
+    if (rc != 0)
+        goto out;
     json_t *explain = json_object_get(root, "explain");
     if ((rc = check_explain(explain, err)) != 0)
         goto out;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "wire.h"
 
 static const struct {
@@ -66,9 +67,7 @@ static void quote_id(char *buf, const char *s)
         memcpy(buf, s, n + 1);
         return;
     }
-    n = QUOTE_MAX;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
+    n = kga_utf8_cut(s, QUOTE_MAX);
     memcpy(buf, s, n);
     memcpy(buf + n, "...", 4);
 }

@@ -1,20 +1,10 @@
-/* A test double of core/align/aligner.h for the server's tests: real graph stores,
- * a fake model, deterministic scores; and the fixture it serves. Included,
- * after tests/server_harness.c (whose data_dir, FIXTURE_CHECK and
- * write_file_atomic() the fixture uses), by tests/test_server.c and
- * tests/test_overload.c, so it needs no Makefile rule and is never linked
- * into kgalign.
- *
- * The "model" is a text file whose first line is
- *   kgalign-fake-model <16 hex digits: the model version>
- * anything else fails to open with KGA_EMAGIC, which is how the tests make a
- * reload fail. Scores: a pair whose external ids agree after their first
- * ':' ("L:e3" and "R:e3") has distance 0.1 and probability 0.9, any other
- * pair distance 0.9 and probability 0.1.
- *
- * Environment knobs, read at open:
- *   KGA_FAKE_SCORE_DELAY_MS  sleep this long in every score/match call
- *   KGA_FAKE_OPEN_DELAY_MS   sleep this long in kga_aligner_open */
+/* The fake aligner and its fixture (tests/server_fake_aligner.h): real
+ * graph stores, a fake model, deterministic scores, and knobs that make
+ * loading and scoring slow or hold them until a test lets them go. Apart
+ * from the tests because it replaces a library module at link time. */
+#include "server_fake_aligner.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +16,14 @@
 #include "store/graph_builder.h"
 #include "store/store.h"
 
-#define FAKE_MAGIC "kgalign-fake-model "
-/* The version of the model make_fixture() writes. */
-#define FAKE_MODEL_VERSION "0123456789abcdef"
+#include "server_harness.h"
 
 struct kga_aligner {
     kga_store_t *store[2];
     char version[17];
     float threshold;
     long score_delay_ms;
+    char score_gate[256]; /* "" = none */
 };
 
 static long fake_env_ms(const char *name)
@@ -52,12 +41,27 @@ static void fake_sleep_ms(long ms)
     }
 }
 
+/* Waits until the file gate (NULL or "": none) exists. */
+static void fake_wait_for(const char *gate)
+{
+    while (gate != NULL && gate[0] != '\0' && access(gate, F_OK) != 0)
+        fake_sleep_ms(5);
+}
+
+/* What every score and match call does before its work. */
+static void fake_hold(const kga_aligner_t *a)
+{
+    fake_wait_for(a->score_gate);
+    fake_sleep_ms(a->score_delay_ms);
+}
+
 int kga_aligner_open(const char *left_store, const char *right_store,
                      const char *model_path,
                      const kga_aligner_options_t *options,
                      kga_aligner_t **out, kga_err_t *err)
 {
     *out = NULL;
+    fake_wait_for(getenv("KGA_FAKE_OPEN_GATE"));
     fake_sleep_ms(fake_env_ms("KGA_FAKE_OPEN_DELAY_MS"));
     FILE *f = fopen(model_path, "r");
     if (f == NULL)
@@ -79,6 +83,9 @@ int kga_aligner_open(const char *left_store, const char *right_store,
                        ? options->threshold
                        : 0.5f;
     a->score_delay_ms = fake_env_ms("KGA_FAKE_SCORE_DELAY_MS");
+    const char *gate = getenv("KGA_FAKE_SCORE_GATE");
+    snprintf(a->score_gate, sizeof a->score_gate, "%s",
+             gate != NULL ? gate : "");
     int rc = kga_store_open(left_store, &a->store[0], err);
     if (rc == 0)
         rc = kga_store_open(right_store, &a->store[1], err);
@@ -139,7 +146,7 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
                        const uint32_t *right, size_t n,
                        kga_pair_score_t *out)
 {
-    fake_sleep_ms(a->score_delay_ms);
+    fake_hold(a);
     for (size_t i = 0; i < n; i++)
         out[i] = fake_score(a, left[i], right[i]);
 }
@@ -149,7 +156,7 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
 size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
                          uint32_t ent, size_t k, kga_candidate_t *out)
 {
-    fake_sleep_ms(a->score_delay_ms);
+    fake_hold(a);
     const kga_store_t *qs = a->store[side == KGA_SIDE_RIGHT];
     const kga_store_t *os = a->store[side != KGA_SIDE_RIGHT];
     uint32_t n_other = kga_store_entity_count(os);
@@ -202,32 +209,29 @@ size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
 
 #define FAKE_N_ENT 10
 
-/* Not every including program uses every helper. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-
 static void fake_write_store(const char *path, const char *prefix)
 {
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     uint32_t ids[FAKE_N_ENT], rel;
     char ext[32];
-    FIXTURE_CHECK(kga_builder_relation(b, "next", &rel) == 0);
+    FIXTURE_CHECK(kga_graph_builder_relation(b, "next", &rel) == 0);
     for (int i = 0; i < FAKE_N_ENT; i++) {
         snprintf(ext, sizeof ext, "%s:e%d", prefix, i);
-        FIXTURE_CHECK(kga_builder_entity(b, ext, &ids[i], NULL) == 0);
+        FIXTURE_CHECK(kga_graph_builder_entity(b, ext, &ids[i], NULL) == 0);
     }
     for (int i = 0; i + 1 < FAKE_N_ENT; i++)
-        FIXTURE_CHECK(kga_builder_triple(b, ids[i], rel, ids[i + 1]) == 0);
+        FIXTURE_CHECK(kga_graph_builder_triple(b, ids[i], rel, ids[i + 1]) ==
+                      0);
     kga_err_t err;
     if (kga_store_write(b, path, &err) != 0) {
         fprintf(stderr, "fixture: %s\n", err.msg);
         exit(EXIT_FAILURE);
     }
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
 }
 
 /* Replaces data_dir/model.kgm with content (by rename, never in place). */
-static void set_model(const char *content)
+void set_model(const char *content)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/model.kgm", data_dir);
@@ -235,7 +239,7 @@ static void set_model(const char *content)
 }
 
 /* In dir, or in a new temporary directory when dir is NULL. */
-static void make_fixture(const char *dir)
+void make_fixture(const char *dir)
 {
     if (dir != NULL) {
         snprintf(data_dir, sizeof data_dir, "%s", dir);
@@ -252,9 +256,23 @@ static void make_fixture(const char *dir)
     set_model(FAKE_MAGIC FAKE_MODEL_VERSION "\n");
 }
 
-static void remove_fixture(void)
+void gate_init(char *out, size_t cap, const char *name)
 {
-    const char *names[] = {"left.kgs", "right.kgs", "model.kgm", "server.log"};
+    int n = snprintf(out, cap, "%s/%s.gate", data_dir, name);
+    FIXTURE_CHECK(n > 0 && (size_t)n < cap);
+    FIXTURE_CHECK(unlink(out) == 0 || errno == ENOENT);
+}
+
+void gate_open(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    FIXTURE_CHECK(f != NULL && fclose(f) == 0);
+}
+
+void remove_fixture(void)
+{
+    const char *names[] = {"left.kgs",   "right.kgs",  "model.kgm",
+                           "server.log", "score.gate", "open.gate"};
     char path[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", data_dir, names[i]);
@@ -263,4 +281,3 @@ static void remove_fixture(void)
     rmdir(data_dir);
 }
 
-#pragma GCC diagnostic pop

@@ -1,26 +1,16 @@
-/* Test harness for the HTTP service, shared by the programs that start the
- * server (tests/test_server.c, tests/test_service.c, tests/test_overload.c):
- * the server as a child process, its log, and a small HTTP/1.1 client over
- * raw sockets. Included by each (so it needs no Makefile rule and is never
- * linked into kgalign); those that serve the fake aligner include
- * tests/server_fake_aligner.c after it, for the aligner and its fixture.
- *
- * server_start() runs `harness.exe serve --data-dir DATA_DIR ...` on
- * 127.0.0.1 and a port the kernel picks (read from the "listening" log
- * line), stderr to DATA_DIR/server.log. The default harness.exe is this
- * program, which must then dispatch `PROGRAM serve ARGS...` to
- * kga_cmd_serve() in main(). The child dies with its parent
- * (PR_SET_PDEATHSIG), so a failing test leaves nothing behind. */
+/* The HTTP service's test harness (tests/server_harness.h): the server as
+ * a child process, its log, and a small HTTP/1.1 client over raw sockets.
+ * Apart from the tests because three programs start servers, and each
+ * needs all of this. */
+#include "server_harness.h"
+
 #include <arpa/inet.h>
-#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -31,29 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-int kga_cmd_serve(int argc, char **argv);
+#include "testutil.h"
 
-/* Not every including program uses every helper. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-
-/* How server_start() runs the server and how long the harness waits for
- * it. The including program sets what differs in main(), before any test
- * runs; the defaults suit a program that serves the fake aligner itself. */
-static struct {
-    const char *exe;            /* executed as `exe serve ...` */
-    const char *drain_delay_ms; /* --drain-delay-ms */
-    double start_timeout_s;     /* for the "listening" log line */
-    double ready_timeout_s;     /* for /readyz to answer 200 */
-    double stop_timeout_s;      /* for the exit after SIGTERM */
-    int recv_timeout_s;         /* of every client socket (SO_RCVTIMEO) */
-    /* When set, get_metrics() also asserts it returns NULL for the text
-     * (else it says what is wrong, in why). */
-    const char *(*metrics_check)(const char *text, char *why, size_t cap);
-    /* RLIMIT_NOFILE of the next servers started, when not 0 (a test sets
-     * it: each test runs in a process of its own). */
-    unsigned max_open_files;
-} harness = {
+harness_t harness = {
     .exe = "/proc/self/exe",
     .drain_delay_ms = "0",
     .start_timeout_s = 10,
@@ -62,64 +32,30 @@ static struct {
     .recv_timeout_s = 15,
 };
 
-/* The server's --data-dir, filled by the including program's fixture. */
-static char data_dir[256];
-
-/* Fixture set-up runs outside any test, where ck_assert cannot be used. */
-#define FIXTURE_CHECK(cond)                                              \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            fprintf(stderr, "%s:%d: fixture: %s failed\n", __FILE__,     \
-                    __LINE__, #cond);                                    \
-            exit(EXIT_FAILURE);                                          \
-        }                                                                \
-    } while (0)
+char data_dir[256];
 
 /* ------------------------------------------------------------------------
  * Time and files
  * ------------------------------------------------------------------------ */
 
-static double now_s(void)
+double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void sleep_ms(long ms)
+void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
 
-/* The whole file (malloc'd, NUL-terminated; "" when unreadable); its
- * length in *len_out (may be NULL). */
-static char *read_file(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    size_t cap = 1 << 16, len = 0, n;
-    char *buf = malloc(cap);
-    if (f != NULL) {
-        while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-            len += n;
-            if (cap - len < 2) {
-                cap *= 2;
-                buf = realloc(buf, cap);
-            }
-        }
-        fclose(f);
-    }
-    buf[len] = '\0';
-    if (len_out != NULL)
-        *len_out = len;
-    return buf;
-}
-
 /* Writes a file under a temporary name and renames it into place: the
  * server maps its model, which must never change under it. Returns 0 or
  * -1. */
-static int write_file_atomic(const char *path, const char *buf, size_t len)
+int write_file_atomic(const char *path, const char *buf, size_t len)
 {
     char t[600];
     snprintf(t, sizeof t, "%s.tmp", path);
@@ -136,20 +72,15 @@ static int write_file_atomic(const char *path, const char *buf, size_t len)
  * The server process
  * ------------------------------------------------------------------------ */
 
-typedef struct {
-    pid_t pid;
-    int port;
-    char log[512];
-} server_t;
-
 /* The whole log so far (malloc'd, NUL-terminated). */
-static char *read_log(const server_t *s)
+char *read_log(const server_t *s)
 {
-    return read_file(s->log, NULL);
+    char *log = kga_test_slurp(s->log, NULL);
+    return log != NULL ? log : strdup("");
 }
 
 /* Occurrences of needle in the log. */
-static int log_count(const server_t *s, const char *needle)
+int log_count(const server_t *s, const char *needle)
 {
     char *log = read_log(s);
     int n = 0;
@@ -160,16 +91,25 @@ static int log_count(const server_t *s, const char *needle)
     return n;
 }
 
-static int log_contains(const server_t *s, const char *needle)
+int log_contains(const server_t *s, const char *needle)
 {
     return log_count(s, needle) > 0;
+}
+
+void log_wait(const server_t *s, const char *needle, int n)
+{
+    double until = now_s() + harness.stop_timeout_s;
+    while (log_count(s, needle) < n && now_s() < until)
+        sleep_ms(10);
+    int got = log_count(s, needle);
+    ck_assert_msg(got >= n, "%d of %d '%s' in the log after %.0f s:\n%s", got,
+                  n, needle, harness.stop_timeout_s, read_log(s));
 }
 
 /* env: "NAME=value" strings for the child, NULL-terminated (may be NULL);
  * args: extra flags, NULL-terminated (may be NULL). Returns once the
  * server listens; does not wait for the snapshot (see wait_ready()). */
-static void server_start(server_t *s, const char *const *env,
-                         const char *const *args)
+void server_start(server_t *s, const char *const *env, const char *const *args)
 {
     snprintf(s->log, sizeof s->log, "%s/server.log", data_dir);
     unlink(s->log);
@@ -248,7 +188,7 @@ static void server_start(server_t *s, const char *const *env,
 
 /* Waits for the child; its exit status, 128 + signal, or -1 on a
  * timeout. */
-static int server_wait(server_t *s, double timeout_s)
+int server_wait(server_t *s, double timeout_s)
 {
     double until = now_s() + timeout_s;
     while (now_s() < until) {
@@ -266,7 +206,7 @@ static int server_wait(server_t *s, double timeout_s)
 }
 
 /* SIGTERM and the drain; asserts exit status 0. */
-static void server_stop(server_t *s)
+void server_stop(server_t *s)
 {
     if (s->pid <= 0)
         return;
@@ -285,16 +225,7 @@ static void server_stop(server_t *s)
  * instead of hanging it.
  * ------------------------------------------------------------------------ */
 
-typedef struct {
-    int status;
-    char head[8192]; /* status line and headers */
-    char *body;
-    size_t body_len;
-    int complete; /* the whole Content-Length arrived */
-    json_t *json; /* the body parsed, when it is JSON */
-} http_resp_t;
-
-static void http_resp_free(http_resp_t *r)
+void http_resp_free(http_resp_t *r)
 {
     free(r->body);
     json_decref(r->json);
@@ -303,7 +234,7 @@ static void http_resp_free(http_resp_t *r)
 
 /* A connected socket, or -1 with errno set. Asserts nothing: usable on
  * threads of the test's own. */
-static int http_connect_raw(int port)
+int http_connect_raw(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -324,7 +255,7 @@ static int http_connect_raw(int port)
     return fd;
 }
 
-static int http_connect(int port)
+int http_connect(int port)
 {
     int fd = http_connect_raw(port);
     ck_assert_msg(fd >= 0, "connect to port %d: %s", port, strerror(errno));
@@ -332,7 +263,7 @@ static int http_connect(int port)
 }
 
 /* Returns 0, or -1 when the peer closed or reset the connection. */
-static int send_all(int fd, const char *buf, size_t len)
+int send_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
@@ -348,8 +279,8 @@ static int send_all(int fd, const char *buf, size_t len)
 
 /* Value of header `name` in r->head (case-insensitive), or NULL; copied
  * into buf. */
-static const char *http_header(const http_resp_t *r, const char *name,
-                               char *buf, size_t cap)
+const char *http_header(const http_resp_t *r, const char *name, char *buf,
+                        size_t cap)
 {
     size_t nl = strlen(name);
     const char *p = strstr(r->head, "\r\n");
@@ -378,7 +309,7 @@ static const char *http_header(const http_resp_t *r, const char *name,
 /* Reads one response: headers, then Content-Length bytes (or to EOF).
  * Returns 0, or -1 when the connection ended (or timed out) before a
  * status line. */
-static int http_read(int fd, http_resp_t *r)
+int http_read(int fd, http_resp_t *r)
 {
     memset(r, 0, sizeof *r);
     size_t hl = 0;
@@ -427,9 +358,8 @@ static int http_read(int fd, http_resp_t *r)
 /* A request with Content-Length and the extra header lines `headers`
  * (each ending in \r\n; may be NULL); malloc'd, *len bytes. Asserts
  * nothing: usable on threads of the test's own. */
-static char *format_request(const char *method, const char *path,
-                            const char *headers, const char *body,
-                            int keep_alive, size_t *len)
+char *format_request(const char *method, const char *path, const char *headers,
+                     const char *body, int keep_alive, size_t *len)
 {
     static const char fmt[] = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s"
                               "Content-Length: %zu\r\n\r\n";
@@ -451,9 +381,9 @@ static char *format_request(const char *method, const char *path,
 
 /* One request on fd, and its response. Returns 0, or -1 when the request
  * could not be sent or no response came. */
-static int http_exchange(int fd, const char *method, const char *path,
-                         const char *headers, const char *body,
-                         int keep_alive, http_resp_t *r)
+int http_exchange(int fd, const char *method, const char *path,
+                  const char *headers, const char *body, int keep_alive,
+                  http_resp_t *r)
 {
     size_t n;
     char *req = format_request(method, path, headers, body, keep_alive, &n);
@@ -468,8 +398,8 @@ static int http_exchange(int fd, const char *method, const char *path,
 
 /* Sends a request on a new connection and returns the socket, without
  * reading the answer. */
-static int http_send(int port, const char *method, const char *path,
-                     const char *headers, const char *body)
+int http_send(int port, const char *method, const char *path,
+              const char *headers, const char *body)
 {
     size_t n;
     char *req = format_request(method, path, headers, body, 0, &n);
@@ -480,8 +410,8 @@ static int http_send(int port, const char *method, const char *path,
 }
 
 /* One request on a new connection; asserts a complete response. */
-static void http_do(int port, const char *method, const char *path,
-                    const char *headers, const char *body, http_resp_t *r)
+void http_do(int port, const char *method, const char *path,
+             const char *headers, const char *body, http_resp_t *r)
 {
     int fd = http_send(port, method, path, headers, body);
     ck_assert_msg(http_read(fd, r) == 0, "%s %s: no response", method, path);
@@ -492,7 +422,7 @@ static void http_do(int port, const char *method, const char *path,
 /* 1 when the server closed fd within timeout_s (recv sees EOF or a
  * reset); the response bytes that came before it are counted in
  * *received (may be NULL). */
-static int closed_by_server(int fd, double timeout_s, size_t *received)
+int closed_by_server(int fd, double timeout_s, size_t *received)
 {
     double whole = (double)(time_t)timeout_s;
     struct timeval tv = {(time_t)timeout_s,
@@ -512,8 +442,14 @@ static int closed_by_server(int fd, double timeout_s, size_t *received)
     }
 }
 
+int readable_now(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
 /* Polls /readyz until it answers 200. */
-static void wait_ready(const server_t *s)
+void wait_ready(const server_t *s)
 {
     double until = now_s() + harness.ready_timeout_s;
     while (now_s() < until) {
@@ -533,7 +469,7 @@ static void wait_ready(const server_t *s)
  * ------------------------------------------------------------------------ */
 
 /* The JSON value at a dotted path ("results.0.error.code"), or NULL. */
-static json_t *json_at(json_t *j, const char *path)
+json_t *json_at(json_t *j, const char *path)
 {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", path);
@@ -549,7 +485,7 @@ static json_t *json_at(json_t *j, const char *path)
 }
 
 /* The string at a dotted path, or NULL (absent, or not a string). */
-static const char *json_str_at(json_t *j, const char *path)
+const char *json_str_at(json_t *j, const char *path)
 {
     json_t *v = json_at(j, path);
     return json_is_string(v) ? json_string_value(v) : NULL;
@@ -557,7 +493,7 @@ static const char *json_str_at(json_t *j, const char *path)
 
 /* Value of the sample whose line starts with `series ` ("name{labels}"),
  * or NAN. */
-static double metric_value(const char *text, const char *series)
+double metric_value(const char *text, const char *series)
 {
     size_t sl = strlen(series);
     for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
@@ -571,7 +507,7 @@ static double metric_value(const char *text, const char *series)
 
 /* /metrics (malloc'd): asserts 200, the text exposition's Content-Type,
  * and harness.metrics_check when set. */
-static char *get_metrics(const server_t *s)
+char *get_metrics(const server_t *s)
 {
     http_resp_t r;
     http_do(s->port, "GET", "/metrics", NULL, NULL, &r);
@@ -590,4 +526,17 @@ static char *get_metrics(const server_t *s)
     return text;
 }
 
-#pragma GCC diagnostic pop
+char *metrics_wait(const server_t *s, const char *series, double want)
+{
+    double until = now_s() + harness.stop_timeout_s;
+    char *m = get_metrics(s);
+    while (metric_value(m, series) != want && now_s() < until) {
+        free(m);
+        sleep_ms(10);
+        m = get_metrics(s);
+    }
+    ck_assert_msg(metric_value(m, series) == want,
+                  "%s is %g, not %g, after %.0f s:\n%s", series,
+                  metric_value(m, series), want, harness.stop_timeout_s, m);
+    return m;
+}

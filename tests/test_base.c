@@ -1,7 +1,8 @@
 /* The small shared modules of core/base/: the UTF-8 decoder (checked
  * exhaustively against a decoder written from the bit patterns), writing a
  * file by temporary and rename (planted symbolic links, failures, modes),
- * the string arena, the hash index, and the allocation helpers. */
+ * the string arena, the hash index, string interning, and the allocation
+ * helpers. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "base/atomic_file.h"
 #include "base/hash.h"
 #include "base/hash_index.h"
+#include "base/intern.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 
@@ -204,6 +206,21 @@ START_TEST(utf8_valid_reports_the_first_bad_offset)
     ck_assert(!kga_utf8_valid("ab\xE2\x82\xAC", 4, &bad));
     ck_assert_uint_eq(bad, 2);
     ck_assert(kga_utf8_valid("ab\xE2\x82\xAC", 5, NULL));
+}
+END_TEST
+
+START_TEST(utf8_cut_never_splits_a_character)
+{
+    /* "ab" then U+20AC (3 bytes) then U+1D11E (4 bytes) then "z". */
+    const char *s = "ab\xE2\x82\xAC\xF0\x9D\x84\x9E" "z";
+    static const size_t want[] = {0, 1, 2, 2, 2, 5, 5, 5, 5, 9};
+    for (size_t n = 0; n < sizeof want / sizeof want[0]; n++)
+        ck_assert_msg(kga_utf8_cut(s, n) == want[n], "cut at %zu: %zu", n,
+                      kga_utf8_cut(s, n));
+    /* Never further back than the longest sequence: a run of stray
+     * continuation bytes is cut as it is. */
+    const char *stray = "a\x80\x80\x80\x80\x80";
+    ck_assert_uint_eq(kga_utf8_cut(stray, 5), 2);
 }
 END_TEST
 
@@ -575,6 +592,63 @@ START_TEST(hash_index_reserve_and_limits)
 END_TEST
 
 /* ------------------------------------------------------------------------
+ * Interning
+ * ------------------------------------------------------------------------ */
+
+START_TEST(intern_gives_dense_stable_ids)
+{
+    enum { N = 3000 };
+    kga_arena_t a;
+    kga_arena_init(&a, 128);
+    kga_intern_t t, other;
+    kga_intern_init(&t);
+    memset(&other, 0, sizeof other); /* a zeroed table is empty too */
+    char buf[32];
+    uint32_t id;
+    int created = -1;
+    size_t wrong = 0;
+    ck_assert_int_eq(kga_intern_find(&t, "s0", 2), -1);
+    for (int i = 0; i < N; i++) {
+        snprintf(buf, sizeof buf, "s%d", i);
+        wrong += kga_intern_add(&t, &a, buf, strlen(buf), &id, &created) != 0;
+        wrong += id != (uint32_t)i || created != 1;
+    }
+    ck_assert_uint_eq(wrong, 0);
+    ck_assert_uint_eq(kga_intern_count(&t), N);
+    /* Added again: the same id, nothing new. */
+    for (int i = 0; i < N; i++) {
+        snprintf(buf, sizeof buf, "s%d", i);
+        wrong += kga_intern_add(&t, &a, buf, strlen(buf), &id, &created) != 0;
+        wrong += id != (uint32_t)i || created != 0;
+        wrong += kga_intern_find(&t, buf, strlen(buf)) != i;
+        wrong += strcmp(kga_intern_str(&t, (uint32_t)i), buf) != 0;
+    }
+    ck_assert_uint_eq(wrong, 0);
+    ck_assert_uint_eq(kga_intern_count(&t), N);
+    /* Counted bytes: a prefix of a stored string is another string. */
+    ck_assert_int_eq(kga_intern_find(&t, "s12xyz", 3), 12);
+    ck_assert_int_eq(kga_intern_find(&t, "s1", 1), -1);
+    ck_assert_int_eq(kga_intern_add(&t, &a, "s1", 1, &id, NULL), 0);
+    ck_assert_uint_eq(id, N);
+    ck_assert_str_eq(kga_intern_str(&t, id), "s");
+    /* Two tables on one arena keep their own ids. */
+    ck_assert_int_eq(kga_intern_add(&other, &a, "s5", 2, &id, &created), 0);
+    ck_assert_uint_eq(id, 0);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(kga_intern_find(&t, "s5", 2), 5);
+    kga_intern_destroy(&t);
+    ck_assert_uint_eq(kga_intern_count(&t), 0);
+    ck_assert_int_eq(kga_intern_find(&t, "s5", 2), -1);
+    /* Usable again after destroy. */
+    ck_assert_int_eq(kga_intern_add(&t, &a, "again", 5, &id, NULL), 0);
+    ck_assert_uint_eq(id, 0);
+    kga_intern_destroy(&t);
+    kga_intern_destroy(&other);
+    kga_arena_destroy(&a);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
  * Allocation helpers
  * ------------------------------------------------------------------------ */
 
@@ -629,6 +703,7 @@ int main(void)
     tcase_add_test(utf8, utf8_refuses_overlongs_surrogates_and_truncation);
     tcase_add_test(utf8, utf8_agrees_with_the_definition);
     tcase_add_test(utf8, utf8_valid_reports_the_first_bad_offset);
+    tcase_add_test(utf8, utf8_cut_never_splits_a_character);
     suite_add_tcase(s, utf8);
     TCase *atomic = tcase_create("atomic file");
     tcase_add_test(atomic, atomic_file_replaces_the_target);
@@ -645,6 +720,9 @@ int main(void)
     tcase_add_test(index, hash_index_finds_what_was_added);
     tcase_add_test(index, hash_index_reserve_and_limits);
     suite_add_tcase(s, index);
+    TCase *intern = tcase_create("intern");
+    tcase_add_test(intern, intern_gives_dense_stable_ids);
+    suite_add_tcase(s, intern);
     TCase *xalloc = tcase_create("xalloc");
     tcase_add_test(xalloc, xalloc_helpers);
     const char *fork_env = getenv("CK_FORK");

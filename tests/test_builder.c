@@ -7,53 +7,59 @@
 
 #include "store/graph_builder.h"
 
+#include "testutil.h"
+
 START_TEST(interns_entities_once)
 {
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     uint32_t a, a2, c;
     int created;
-    ck_assert_int_eq(kga_builder_entity(b, "http://x/A", &a, &created), 0);
+    ck_assert_int_eq(kga_graph_builder_entity(b, "http://x/A", &a, &created),
+                     0);
     ck_assert_int_eq(created, 1);
-    ck_assert_int_eq(kga_builder_entity(b, "http://x/B", &c, NULL), 0);
-    ck_assert_int_eq(kga_builder_entity(b, "http://x/A", &a2, &created), 0);
+    ck_assert_int_eq(kga_graph_builder_entity(b, "http://x/B", &c, NULL), 0);
+    ck_assert_int_eq(kga_graph_builder_entity(b, "http://x/A", &a2, &created),
+                     0);
     ck_assert_int_eq(created, 0);
     ck_assert_uint_eq(a, a2);
     ck_assert_uint_ne(a, c);
-    ck_assert_uint_eq(kga_builder_entity_count(b), 2);
-    ck_assert_str_eq(kga_builder_entity_ext_id(b, c), "http://x/B");
-    ck_assert_int_eq(kga_builder_find_entity(b, "http://x/B"), (int64_t)c);
-    ck_assert_int_eq(kga_builder_find_entity(b, "http://x/"), -1);
-    ck_assert_ptr_null(kga_builder_entity_name(b, a));
-    ck_assert_uint_eq(kga_builder_entity_type(b, a), UINT32_MAX);
-    ck_assert_int_eq(kga_builder_entity(b, "", &a, NULL), KGA_EINVAL);
-    kga_builder_free(b);
+    ck_assert_uint_eq(kga_graph_builder_entity_count(b), 2);
+    ck_assert_str_eq(kga_graph_builder_entity_ext_id(b, c), "http://x/B");
+    ck_assert_int_eq(kga_graph_builder_find_entity(b, "http://x/B"),
+                     (int64_t)c);
+    ck_assert_int_eq(kga_graph_builder_find_entity(b, "http://x/"), -1);
+    ck_assert_ptr_null(kga_graph_builder_entity_name(b, a));
+    ck_assert_uint_eq(kga_graph_builder_entity_type(b, a), UINT32_MAX);
+    ck_assert_int_eq(kga_graph_builder_entity(b, "", &a, NULL), KGA_EINVAL);
+    kga_graph_builder_free(b);
 }
 END_TEST
 
 START_TEST(drops_duplicate_triples_and_attributes)
 {
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     uint32_t x, y, r;
-    kga_builder_entity(b, "x", &x, NULL);
-    kga_builder_entity(b, "y", &y, NULL);
-    ck_assert_int_eq(kga_builder_relation(b, "knows", &r), 0);
-    ck_assert_int_eq(kga_builder_triple(b, x, r, y), 0);
-    ck_assert_int_eq(kga_builder_triple(b, x, r, y), 0);
-    ck_assert_int_eq(kga_builder_triple(b, y, r, x), 0);
-    ck_assert_uint_eq(kga_builder_triple_count(b), 2);
-    ck_assert_uint_eq(kga_builder_duplicate_triples(b), 1);
-    ck_assert_int_eq(kga_builder_triple(b, x, r + 1, y), KGA_EINVAL);
-    ck_assert_int_eq(kga_builder_attribute(b, x, "label", "Zoë"), 0);
-    ck_assert_int_eq(kga_builder_attribute(b, x, "label", "Zoë"), 0);
-    ck_assert_int_eq(kga_builder_attribute(b, x, "label", "Zoe"), 0);
-    ck_assert_uint_eq(kga_builder_attribute_count(b), 2);
-    ck_assert_uint_eq(kga_builder_attr_key_count(b), 1);
-    ck_assert_int_eq(kga_builder_set_name(b, x, "Zoë"), 0);
-    ck_assert_str_eq(kga_builder_entity_name(b, x), "Zoë");
-    ck_assert_int_eq(kga_builder_set_type(b, x, "Person"), 0);
-    ck_assert_str_eq(kga_builder_type_name(b, kga_builder_entity_type(b, x)),
-                     "Person");
-    kga_builder_free(b);
+    kga_graph_builder_entity(b, "x", &x, NULL);
+    kga_graph_builder_entity(b, "y", &y, NULL);
+    ck_assert_int_eq(kga_graph_builder_relation(b, "knows", &r), 0);
+    ck_assert_int_eq(kga_graph_builder_triple(b, x, r, y), 0);
+    ck_assert_int_eq(kga_graph_builder_triple(b, x, r, y), 0);
+    ck_assert_int_eq(kga_graph_builder_triple(b, y, r, x), 0);
+    ck_assert_uint_eq(kga_graph_builder_triple_count(b), 2);
+    ck_assert_uint_eq(kga_graph_builder_duplicate_triples(b), 1);
+    ck_assert_int_eq(kga_graph_builder_triple(b, x, r + 1, y), KGA_EINVAL);
+    ck_assert_int_eq(kga_graph_builder_attribute(b, x, "label", "Zoë"), 0);
+    ck_assert_int_eq(kga_graph_builder_attribute(b, x, "label", "Zoë"), 0);
+    ck_assert_int_eq(kga_graph_builder_attribute(b, x, "label", "Zoe"), 0);
+    ck_assert_uint_eq(kga_graph_builder_attribute_count(b), 2);
+    ck_assert_uint_eq(kga_graph_builder_attr_key_count(b), 1);
+    ck_assert_int_eq(kga_graph_builder_set_name(b, x, "Zoë"), 0);
+    ck_assert_str_eq(kga_graph_builder_entity_name(b, x), "Zoë");
+    ck_assert_int_eq(kga_graph_builder_set_type(b, x, "Person"), 0);
+    ck_assert_str_eq(
+        kga_graph_builder_type_name(b, kga_graph_builder_entity_type(b, x)),
+        "Person");
+    kga_graph_builder_free(b);
 }
 END_TEST
 
@@ -62,40 +68,40 @@ END_TEST
 START_TEST(grows_past_initial_sizes)
 {
     enum { N = 50000 };
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     char id[32];
     uint32_t r;
-    kga_builder_relation(b, "next", &r);
+    kga_graph_builder_relation(b, "next", &r);
     for (uint32_t i = 0; i < N; i++) {
         uint32_t e;
         snprintf(id, sizeof id, "e%u", i);
-        ck_assert_int_eq(kga_builder_entity(b, id, &e, NULL), 0);
+        ck_assert_int_eq(kga_graph_builder_entity(b, id, &e, NULL), 0);
         ck_assert_uint_eq(e, i);
     }
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t i = 0; i + 1 < N; i++)
-            ck_assert_int_eq(kga_builder_triple(b, i, r, i + 1), 0);
-    ck_assert_uint_eq(kga_builder_triple_count(b), N - 1);
-    ck_assert_uint_eq(kga_builder_duplicate_triples(b), N - 1);
+            ck_assert_int_eq(kga_graph_builder_triple(b, i, r, i + 1), 0);
+    ck_assert_uint_eq(kga_graph_builder_triple_count(b), N - 1);
+    ck_assert_uint_eq(kga_graph_builder_duplicate_triples(b), N - 1);
     for (uint32_t i = 0; i < N; i++) {
         snprintf(id, sizeof id, "e%u", i);
-        ck_assert_int_eq(kga_builder_find_entity(b, id), (int64_t)i);
+        ck_assert_int_eq(kga_graph_builder_find_entity(b, id), (int64_t)i);
     }
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
 }
 END_TEST
 
-int main(void)
+static Suite *builder_suite(void)
 {
     Suite *s = suite_create("builder");
-    TCase *tc = tcase_create("core");
+    TCase *tc = kga_test_tcase(s, "core", 0);
     tcase_add_test(tc, interns_entities_once);
     tcase_add_test(tc, drops_duplicate_triples_and_attributes);
     tcase_add_test(tc, grows_past_initial_sizes);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(builder_suite);
 }

@@ -12,6 +12,8 @@
 
 #include "stats/calibrate.h"
 
+#include "testutil.h"
+
 /* ------------------------------------------------------------------------
  * Synthetic data
  * ------------------------------------------------------------------------ */
@@ -461,8 +463,7 @@ END_TEST
 static Suite *calibrate_suite(void)
 {
     Suite *s = suite_create("calibrate");
-    TCase *cal = tcase_create("calibration");
-    tcase_set_timeout(cal, 60);
+    TCase *cal = kga_test_tcase(s, "calibration", 60);
     tcase_add_test(cal, calibration_recovers_known_parameters);
     tcase_add_test(cal, calibrated_outputs_have_small_ece);
     tcase_add_test(cal, metrics_match_hand_computation);
@@ -471,23 +472,16 @@ static Suite *calibrate_suite(void)
     tcase_add_test(cal, calibration_separable_data);
     tcase_add_test(cal, calibration_pack_round_trip);
     tcase_add_test(cal, calibration_agrees_with_logreg);
-    suite_add_tcase(s, cal);
 
-    TCase *lr = tcase_create("logistic regression");
-    tcase_set_timeout(lr, 60);
+    TCase *lr = kga_test_tcase(s, "logistic regression", 60);
     tcase_add_test(lr, logreg_recovers_weights);
     tcase_add_test(lr, logreg_separable_direction);
     tcase_add_test(lr, logreg_pack_round_trip);
     tcase_add_test(lr, logreg_degenerate_inputs);
-    suite_add_tcase(s, lr);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(calibrate_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return kga_test_run(calibrate_suite);
 }

@@ -13,6 +13,8 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 
+#include "testutil.h"
+
 #define MAX_ARGS 24
 
 /* What the last run printed. */
@@ -479,10 +481,10 @@ START_TEST(commands_print_their_help)
 }
 END_TEST
 
-int main(void)
+static Suite *cli_options_suite(void)
 {
     Suite *s = suite_create("cli_options");
-    TCase *parser = tcase_create("parser");
+    TCase *parser = kga_test_tcase(s, "parser", 0);
     tcase_add_test(parser, every_kind_with_separate_values);
     tcase_add_test(parser, every_kind_with_attached_values);
     tcase_add_test(parser, options_not_given_keep_their_defaults);
@@ -494,16 +496,14 @@ int main(void)
     tcase_add_test(parser, help_on_stdout);
     tcase_add_test(parser, usage_errors_word_for_word);
     tcase_add_test(parser, number_parsers_leave_out_alone_on_failure);
-    suite_add_tcase(s, parser);
 
-    TCase *commands = tcase_create("commands");
+    TCase *commands = kga_test_tcase(s, "commands", 0);
     tcase_add_test(commands, commands_report_usage_errors);
     tcase_add_test(commands, commands_print_their_help);
-    suite_add_tcase(s, commands);
+    return s;
+}
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+int main(void)
+{
+    return kga_test_run(cli_options_suite);
 }

@@ -4,7 +4,6 @@
  * table, --help listing every option, and a parser that survives any
  * input. */
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,7 @@
 
 #include "config/config.h"
 
-static char tmp_dir[] = "/tmp/kga_test_config.XXXXXX";
+#include "testutil.h"
 
 /* ------------------------------------------------------------------------
  * Helpers
@@ -25,17 +24,14 @@ static const char *write_file(const char *name, const char *text)
     static char paths[8][512];
     static int next;
     char *path = paths[next++ % 8];
-    snprintf(path, 512, "%s/%s", tmp_dir, name);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
+    kga_test_tmp_path(path, sizeof paths[0], name);
+    kga_test_write_file(path, text, strlen(text));
     return path;
 }
 
 /* Loads with argv and envp given as NULL-terminated lists. */
-static int load(kga_server_config_t *c, const char **argv,
-                const char **envp, kga_err_t *err)
+static int load(kga_server_config_t *c, const char *const *argv,
+                const char *const *envp, kga_err_t *err)
 {
     int argc = 0;
     while (argv != NULL && argv[argc] != NULL)
@@ -56,7 +52,8 @@ static char *formatted(const kga_server_config_t *c)
     return text;
 }
 
-static void expect_load_error(const char **argv, const char **envp, int code,
+static void expect_load_error(const char *const *argv,
+                              const char *const *envp, int code,
                               const char *message)
 {
     kga_server_config_t c;
@@ -454,34 +451,45 @@ static void expect_file_error(const char *text, int code, const char *suffix)
     expect_load_error(argv, NULL, code, want);
 }
 
+/* A config file's text, and the error: its code and the message after
+ * "PATH:". */
+static const struct {
+    const char *text;
+    int code;
+    const char *message;
+} file_cases[] = {
+    {"port = 1\n\nbogus = 3\n", KGA_EINVAL, "3: unknown key 'bogus'"},
+    {"# c\nport = abc\n", KGA_EINVAL, "2: port: 'abc' is not an integer"},
+    {"port = 70000\n", KGA_ERANGE,
+     "1: port: '70000' is out of range 0..65535"},
+    {"port = 80 80\n", KGA_EINVAL, "1: port: '80 80' is not an integer"},
+    {"port 8080\n", KGA_EPARSE, "1: expected 'key = value'"},
+    {" = 8080\n", KGA_EPARSE, "1: missing key before '='"},
+    {"admin_token = \"abc\n", KGA_EPARSE,
+     "1: admin_token: unterminated quoted value"},
+    {"admin_token = \"abc\" x\n", KGA_EPARSE,
+     "1: admin_token: text after the quoted value"},
+    /* \" does not close the quotes. */
+    {"admin_token = \"abc\\\"\n", KGA_EPARSE,
+     "1: admin_token: unterminated quoted value"},
+    {"admin_token = \"a\\\"b\" \"c\"\n", KGA_EPARSE,
+     "1: admin_token: text after the quoted value"},
+    {"config = other.conf\n", KGA_EINVAL,
+     "1: config: cannot be set in a config file"},
+    {"Port = 1\n", KGA_EINVAL, "1: unknown key 'Port'"},
+    {"log_level = loud\n", KGA_EINVAL,
+     "1: log_level: 'loud' is not one of debug|info|warn|error"},
+};
+
 START_TEST(file_errors)
 {
-    expect_file_error("port = 1\n\nbogus = 3\n", KGA_EINVAL,
-                      "3: unknown key 'bogus'");
-    expect_file_error("# c\nport = abc\n", KGA_EINVAL,
-                      "2: port: 'abc' is not an integer");
-    expect_file_error("port = 70000\n", KGA_ERANGE,
-                      "1: port: '70000' is out of range 0..65535");
-    expect_file_error("port = 80 80\n", KGA_EINVAL,
-                      "1: port: '80 80' is not an integer");
-    expect_file_error("port 8080\n", KGA_EPARSE,
-                      "1: expected 'key = value'");
-    expect_file_error(" = 8080\n", KGA_EPARSE, "1: missing key before '='");
-    expect_file_error("admin_token = \"abc\n", KGA_EPARSE,
-                      "1: admin_token: unterminated quoted value");
-    expect_file_error("admin_token = \"abc\" x\n", KGA_EPARSE,
-                      "1: admin_token: text after the quoted value");
-    /* \" does not close the quotes. */
-    expect_file_error("admin_token = \"abc\\\"\n", KGA_EPARSE,
-                      "1: admin_token: unterminated quoted value");
-    expect_file_error("admin_token = \"a\\\"b\" \"c\"\n", KGA_EPARSE,
-                      "1: admin_token: text after the quoted value");
-    expect_file_error("config = other.conf\n", KGA_EINVAL,
-                      "1: config: cannot be set in a config file");
-    expect_file_error("Port = 1\n", KGA_EINVAL, "1: unknown key 'Port'");
-    expect_file_error("log_level = loud\n", KGA_EINVAL,
-                      "1: log_level: 'loud' is not one of "
-                      "debug|info|warn|error");
+    expect_file_error(file_cases[_i].text, file_cases[_i].code,
+                      file_cases[_i].message);
+}
+END_TEST
+
+START_TEST(file_line_limit_and_missing_file)
+{
     char long_line[KGA_CONFIG_LINE_MAX + 64];
     memset(long_line, ' ', sizeof long_line);
     memcpy(long_line, "# x", 3);
@@ -498,7 +506,7 @@ START_TEST(file_errors)
     kga_config_destroy(&c);
 
     char missing[600];
-    snprintf(missing, sizeof missing, "%s/none.conf", tmp_dir);
+    snprintf(missing, sizeof missing, "%s/none.conf", kga_test_tmp_dir);
     const char *argv2[] = {"--config", missing, NULL};
     char want[800];
     snprintf(want, sizeof want,
@@ -508,53 +516,51 @@ START_TEST(file_errors)
 }
 END_TEST
 
-START_TEST(environment_errors)
+/* Arguments and environment (NULL-terminated, at most 4 each), and the
+ * error. */
+static const struct {
+    const char *argv[5];
+    const char *envp[5];
+    int code;
+    const char *message;
+} load_cases[] = {
+    /* The environment. */
+    {{NULL}, {"KGALIGN_PORT=80a"}, KGA_EINVAL,
+     "environment variable KGALIGN_PORT: '80a' is not an integer"},
+    {{NULL}, {"KGALIGN_MAX_PAIRS=0"}, KGA_ERANGE,
+     "environment variable KGALIGN_MAX_PAIRS: '0' is out of range "
+     "1..1000000"},
+    {{NULL}, {"KGALIGN_ACCESS_LOG=maybe"}, KGA_EINVAL,
+     "environment variable KGALIGN_ACCESS_LOG: 'maybe' is not a boolean "
+     "(true or false)"},
+    /* Flags. */
+    {{"--prot", "8080"}, {NULL}, KGA_EINVAL,
+     "unknown option --prot (see --help)"},
+    {{"--threads", "2", "--port"}, {NULL}, KGA_EINVAL,
+     "--port: missing value"},
+    {{"--port=eighty"}, {NULL}, KGA_EINVAL,
+     "--port: 'eighty' is not an integer"},
+    {{"--max-pairs", "-1"}, {NULL}, KGA_ERANGE,
+     "--max-pairs: '-1' is out of range 1..1000000"},
+    {{"data"}, {NULL}, KGA_EINVAL,
+     "unexpected argument 'data' (options are --name VALUE; see --help)"},
+    {{"-p", "1"}, {NULL}, KGA_EINVAL,
+     "unexpected argument '-p' (options are --name VALUE; see --help)"},
+    {{"--"}, {NULL}, KGA_EINVAL,
+     "unexpected argument '--' (options are --name VALUE; see --help)"},
+    /* Flag errors are found even when a config file is given. */
+    {{"--config"}, {NULL}, KGA_EINVAL, "--config: missing value"},
+};
+
+START_TEST(environment_and_flag_errors)
 {
-    const char *bad_int[] = {"KGALIGN_PORT=80a", NULL};
-    expect_load_error(NULL, bad_int, KGA_EINVAL,
-                      "environment variable KGALIGN_PORT: '80a' is not an "
-                      "integer");
-    const char *range[] = {"KGALIGN_MAX_PAIRS=0", NULL};
-    expect_load_error(NULL, range, KGA_ERANGE,
-                      "environment variable KGALIGN_MAX_PAIRS: '0' is out of "
-                      "range 1..1000000");
-    const char *bad_bool[] = {"KGALIGN_ACCESS_LOG=maybe", NULL};
-    expect_load_error(NULL, bad_bool, KGA_EINVAL,
-                      "environment variable KGALIGN_ACCESS_LOG: 'maybe' is "
-                      "not a boolean (true or false)");
+    expect_load_error(load_cases[_i].argv, load_cases[_i].envp,
+                      load_cases[_i].code, load_cases[_i].message);
 }
 END_TEST
 
-START_TEST(flag_errors)
+START_TEST(flag_value_is_never_a_flag)
 {
-    const char *unknown[] = {"--prot", "8080", NULL};
-    expect_load_error(unknown, NULL, KGA_EINVAL,
-                      "unknown option --prot (see --help)");
-    const char *missing[] = {"--threads", "2", "--port", NULL};
-    expect_load_error(missing, NULL, KGA_EINVAL, "--port: missing value");
-    const char *bad[] = {"--port=eighty", NULL};
-    expect_load_error(bad, NULL, KGA_EINVAL,
-                      "--port: 'eighty' is not an integer");
-    const char *range[] = {"--max-pairs", "-1", NULL};
-    expect_load_error(range, NULL, KGA_ERANGE,
-                      "--max-pairs: '-1' is out of range 1..1000000");
-    const char *positional[] = {"data", NULL};
-    expect_load_error(positional, NULL, KGA_EINVAL,
-                      "unexpected argument 'data' (options are --name VALUE; "
-                      "see --help)");
-    const char *single_dash[] = {"-p", "1", NULL};
-    expect_load_error(single_dash, NULL, KGA_EINVAL,
-                      "unexpected argument '-p' (options are --name VALUE; "
-                      "see --help)");
-    const char *dashdash[] = {"--", NULL};
-    expect_load_error(dashdash, NULL, KGA_EINVAL,
-                      "unexpected argument '--' (options are --name VALUE; "
-                      "see --help)");
-    /* Flag errors are found even when a config file is given. */
-    const char *config_missing_value[] = {"--config", NULL};
-    expect_load_error(config_missing_value, NULL, KGA_EINVAL,
-                      "--config: missing value");
-    /* A flag value is never read as the next flag's name. */
     const char *value_like_flag[] = {"--admin-token", "--port", NULL};
     kga_server_config_t c;
     kga_err_t err;
@@ -565,71 +571,69 @@ START_TEST(flag_errors)
 }
 END_TEST
 
-START_TEST(value_checks)
-{
+/* A setting's name and value, and the error: its code and message. */
+static const struct {
+    const char *name, *value;
+    int code;
+    const char *message;
+} set_cases[] = {
     /* int */
-    expect_set_error("port", "", KGA_EINVAL, "port: '' is not an integer");
-    expect_set_error("port", " 80", KGA_EINVAL,
-                     "port: ' 80' is not an integer");
-    expect_set_error("port", "80 ", KGA_EINVAL,
-                     "port: '80 ' is not an integer");
-    expect_set_error("port", "0x50", KGA_EINVAL,
-                     "port: '0x50' is not an integer");
-    expect_set_error("port", "8.0", KGA_EINVAL,
-                     "port: '8.0' is not an integer");
-    expect_set_error("port", "99999999999999999999", KGA_ERANGE,
-                     "port: '99999999999999999999' is out of range 0..65535");
-    expect_set_error("port", "-1", KGA_ERANGE,
-                     "port: '-1' is out of range 0..65535");
-    expect_set_error("threads", "1025", KGA_ERANGE,
-                     "threads: '1025' is out of range 0..1024");
+    {"port", "", KGA_EINVAL, "port: '' is not an integer"},
+    {"port", " 80", KGA_EINVAL, "port: ' 80' is not an integer"},
+    {"port", "80 ", KGA_EINVAL, "port: '80 ' is not an integer"},
+    {"port", "0x50", KGA_EINVAL, "port: '0x50' is not an integer"},
+    {"port", "8.0", KGA_EINVAL, "port: '8.0' is not an integer"},
+    {"port", "99999999999999999999", KGA_ERANGE,
+     "port: '99999999999999999999' is out of range 0..65535"},
+    {"port", "-1", KGA_ERANGE, "port: '-1' is out of range 0..65535"},
+    {"threads", "1025", KGA_ERANGE, "threads: '1025' is out of range 0..1024"},
     /* double */
-    expect_set_error("threshold", "nan", KGA_EINVAL,
-                     "threshold: 'nan' is not a number");
-    expect_set_error("threshold", "inf", KGA_EINVAL,
-                     "threshold: 'inf' is not a number");
-    expect_set_error("threshold", "0.5x", KGA_EINVAL,
-                     "threshold: '0.5x' is not a number");
-    expect_set_error("threshold", "1.5", KGA_ERANGE,
-                     "threshold: '1.5' is out of range -1..1");
-    expect_set_error("threshold", "1e999", KGA_EINVAL,
-                     "threshold: '1e999' is not a number");
+    {"threshold", "nan", KGA_EINVAL, "threshold: 'nan' is not a number"},
+    {"threshold", "inf", KGA_EINVAL, "threshold: 'inf' is not a number"},
+    {"threshold", "0.5x", KGA_EINVAL, "threshold: '0.5x' is not a number"},
+    {"threshold", "1.5", KGA_ERANGE, "threshold: '1.5' is out of range -1..1"},
+    {"threshold", "1e999", KGA_EINVAL, "threshold: '1e999' is not a number"},
     /* duration */
-    expect_set_error("connection_timeout_s", "1500ms", KGA_EINVAL,
-                     "connection_timeout_s: '1500ms' is not a whole number "
-                     "of seconds");
-    expect_set_error("request_deadline_ms", "0", KGA_ERANGE,
-                     "request_deadline_ms: '0' is out of range 1..3600000");
-    expect_set_error("request_deadline_ms", "2 s", KGA_EINVAL,
-                     "request_deadline_ms: '2 s' is not a duration (e.g. "
-                     "2000, 2s, 500ms)");
-    expect_set_error("request_deadline_ms", "2d", KGA_EINVAL,
-                     "request_deadline_ms: '2d' is not a duration (e.g. "
-                     "2000, 2s, 500ms)");
-    expect_set_error("drain_delay_ms", "-1s", KGA_ERANGE,
-                     "drain_delay_ms: '-1s' is out of range 0..600000");
-    expect_set_error("request_deadline_ms", "2h", KGA_ERANGE,
-                     "request_deadline_ms: '2h' is out of range 1..3600000");
+    {"connection_timeout_s", "1500ms", KGA_EINVAL,
+     "connection_timeout_s: '1500ms' is not a whole number of seconds"},
+    {"request_deadline_ms", "0", KGA_ERANGE,
+     "request_deadline_ms: '0' is out of range 1..3600000"},
+    {"request_deadline_ms", "2 s", KGA_EINVAL,
+     "request_deadline_ms: '2 s' is not a duration (e.g. 2000, 2s, 500ms)"},
+    {"request_deadline_ms", "2d", KGA_EINVAL,
+     "request_deadline_ms: '2d' is not a duration (e.g. 2000, 2s, 500ms)"},
+    {"drain_delay_ms", "-1s", KGA_ERANGE,
+     "drain_delay_ms: '-1s' is out of range 0..600000"},
+    {"request_deadline_ms", "2h", KGA_ERANGE,
+     "request_deadline_ms: '2h' is out of range 1..3600000"},
     /* size */
-    expect_set_error("max_body_bytes", "63", KGA_ERANGE,
-                     "max_body_bytes: '63' is out of range 64..1073741824");
-    expect_set_error("max_body_bytes", "2GiB", KGA_ERANGE,
-                     "max_body_bytes: '2GiB' is out of range 64..1073741824");
-    expect_set_error("max_body_bytes", "1MB", KGA_EINVAL,
-                     "max_body_bytes: '1MB' is not a size (bytes, or with "
-                     "KiB, MiB, GiB)");
-    expect_set_error("max_body_bytes", "100.5", KGA_EINVAL,
-                     "max_body_bytes: '100.5' is not a whole number of bytes");
+    {"max_body_bytes", "63", KGA_ERANGE,
+     "max_body_bytes: '63' is out of range 64..1073741824"},
+    {"max_body_bytes", "2GiB", KGA_ERANGE,
+     "max_body_bytes: '2GiB' is out of range 64..1073741824"},
+    {"max_body_bytes", "1MB", KGA_EINVAL,
+     "max_body_bytes: '1MB' is not a size (bytes, or with KiB, MiB, GiB)"},
+    {"max_body_bytes", "100.5", KGA_EINVAL,
+     "max_body_bytes: '100.5' is not a whole number of bytes"},
     /* bool, enum, unknown */
-    expect_set_error("access_log", "2", KGA_EINVAL,
-                     "access_log: '2' is not a boolean (true or false)");
-    expect_set_error("log_level", "information", KGA_EINVAL,
-                     "log_level: 'information' is not one of "
-                     "debug|info|warn|error");
-    expect_set_error("log_level", "", KGA_EINVAL,
-                     "log_level: '' is not one of debug|info|warn|error");
-    expect_set_error("colour", "1", KGA_EINVAL, "unknown option 'colour'");
+    {"access_log", "2", KGA_EINVAL,
+     "access_log: '2' is not a boolean (true or false)"},
+    {"log_level", "information", KGA_EINVAL,
+     "log_level: 'information' is not one of debug|info|warn|error"},
+    {"log_level", "", KGA_EINVAL,
+     "log_level: '' is not one of debug|info|warn|error"},
+    {"colour", "1", KGA_EINVAL, "unknown option 'colour'"},
+};
 
+START_TEST(value_errors)
+{
+    expect_set_error(set_cases[_i].name, set_cases[_i].value,
+                     set_cases[_i].code, set_cases[_i].message);
+}
+END_TEST
+
+START_TEST(accepted_values)
+{
     /* The accepted spellings. */
     static const struct {
         const char *name, *value;
@@ -943,19 +947,10 @@ START_TEST(parser_survives_any_input)
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
-    TCase *tc = tcase_create("config");
+    TCase *tc = kga_test_tcase(s, "config", 60);
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, default_file_matches_the_table);
     tcase_add_test(tc, option_table_is_sane);
@@ -965,29 +960,23 @@ static Suite *config_suite(void)
     tcase_add_test(tc, precedence);
     tcase_add_test(tc, config_file_from_environment);
     tcase_add_test(tc, derived_values);
-    tcase_add_test(tc, file_errors);
-    tcase_add_test(tc, environment_errors);
-    tcase_add_test(tc, flag_errors);
-    tcase_add_test(tc, value_checks);
+    tcase_add_loop_test(tc, file_errors, 0,
+                        (int)(sizeof file_cases / sizeof file_cases[0]));
+    tcase_add_test(tc, file_line_limit_and_missing_file);
+    tcase_add_loop_test(tc, environment_and_flag_errors, 0,
+                        (int)(sizeof load_cases / sizeof load_cases[0]));
+    tcase_add_test(tc, flag_value_is_never_a_flag);
+    tcase_add_loop_test(tc, value_errors, 0,
+                        (int)(sizeof set_cases / sizeof set_cases[0]));
+    tcase_add_test(tc, accepted_values);
     tcase_add_test(tc, help_lists_every_option);
     tcase_add_test(tc, format_reads_back);
     tcase_add_test(tc, format_round_trips_any_string);
     tcase_add_test(tc, parser_survives_any_input);
-    tcase_set_timeout(tc, 60);
-    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    if (mkdtemp(tmp_dir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    return failed == 0 ? 0 : 1;
+    return kga_test_run_in_tmp_dir("config", config_suite);
 }

@@ -28,6 +28,8 @@
 #include "store/graph_builder.h"
 #include "store/store.h"
 
+#include "testutil.h"
+
 #define EPS 1e-9
 #define FAKE_MAGIC "kgalign-fake-eval-model"
 #define FAKE_DEFAULT_DISTANCE 8.0f
@@ -496,14 +498,6 @@ static const char fake_model[] =
     "L:e\tR:x\t-4\n"
     "L:e\tR:c\t-3\n";
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -524,24 +518,25 @@ static const char *odd_type;
 
 static void write_store(const char *path, int left)
 {
-    kga_graph_builder_t *b = kga_builder_new();
+    kga_graph_builder_t *b = kga_graph_builder_new();
     ck_assert_ptr_nonnull(b);
     uint32_t ids[5], rel;
     for (int i = 0; i < 5; i++) {
         const char *ext = left ? left_entities[i][0] : right_entities[i];
-        ck_assert_int_eq(kga_builder_entity(b, ext, &ids[i], NULL), 0);
+        ck_assert_int_eq(kga_graph_builder_entity(b, ext, &ids[i], NULL), 0);
         const char *type = left ? left_entities[i][1] : NULL;
         if (left && i == 3)
             type = odd_type;
         if (type != NULL)
-            ck_assert_int_eq(kga_builder_set_type(b, ids[i], type), 0);
+            ck_assert_int_eq(kga_graph_builder_set_type(b, ids[i], type), 0);
     }
-    ck_assert_int_eq(kga_builder_relation(b, "rel", &rel), 0);
+    ck_assert_int_eq(kga_graph_builder_relation(b, "rel", &rel), 0);
     for (int i = 0; i + 1 < 5; i++)
-        ck_assert_int_eq(kga_builder_triple(b, ids[i], rel, ids[i + 1]), 0);
+        ck_assert_int_eq(kga_graph_builder_triple(b, ids[i], rel, ids[i + 1]),
+                         0);
     kga_err_t err;
     ck_assert_msg(kga_store_write(b, path, &err) == 0, "%s", err.msg);
-    kga_builder_free(b);
+    kga_graph_builder_free(b);
 }
 
 static void make_data_dir(void)
@@ -555,19 +550,18 @@ static void make_data_dir(void)
     write_store(path, 1);
     snprintf(path, sizeof path, "%s/right.kgs", data_dir);
     write_store(path, 0);
+    static const char links[] = "L:a\tR:a\nL:b\tR:b\nL:c\tR:c\nL:d\tR:d\n";
     snprintf(path, sizeof path, "%s/test_links.tsv", data_dir);
-    write_file(path, "L:a\tR:a\nL:b\tR:b\nL:c\tR:c\nL:d\tR:d\n");
+    kga_test_write_file(path, links, sizeof links - 1);
     snprintf(path, sizeof path, "%s/valid_links.tsv", data_dir);
-    write_file(path, "");
+    kga_test_write_file(path, "", 0);
     snprintf(model_path, sizeof model_path, "%s/model.kgm", tmp_dir);
-    write_file(model_path, fake_model);
+    kga_test_write_file(model_path, fake_model, strlen(fake_model));
 }
 
 static void remove_data_dir(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    if (system(cmd) != 0)
+    if (kga_test_remove_tree(tmp_dir) != 0)
         fprintf(stderr, "could not remove %s\n", tmp_dir);
 }
 
@@ -957,31 +951,28 @@ START_TEST(align_command_errors)
 }
 END_TEST
 
-int main(void)
+static Suite *evaluate_suite(void)
 {
     Suite *s = suite_create("evaluate");
-    TCase *metrics = tcase_create("candidates");
+    TCase *metrics = kga_test_tcase(s, "candidates", 0);
     tcase_add_test(metrics, all_equal_distances_get_no_hits);
     tcase_add_test(metrics, ranks_misses_and_candidate_recall);
     tcase_add_test(metrics, missed_positives_do_not_inflate_prauc);
     tcase_add_test(metrics, nan_distance_of_the_true_match_is_a_miss);
     tcase_add_test(metrics, groups_by_type);
     tcase_add_test(metrics, degenerate_inputs);
-    suite_add_tcase(s, metrics);
 
-    TCase *e2e = tcase_create("fake_aligner");
-    tcase_set_timeout(e2e, 30);
+    TCase *e2e = kga_test_tcase(s, "fake_aligner", 30);
     tcase_add_test(e2e, evaluate_with_an_aligner);
     tcase_add_test(e2e, eval_command_json);
     tcase_add_test(e2e, eval_command_text_and_report);
     tcase_add_test(e2e, eval_command_errors);
     tcase_add_test(e2e, align_command);
     tcase_add_test(e2e, align_command_errors);
-    suite_add_tcase(s, e2e);
+    return s;
+}
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+int main(void)
+{
+    return kga_test_run(evaluate_suite);
 }

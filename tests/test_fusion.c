@@ -17,6 +17,8 @@
 #include "align/sinkhorn.h"
 #include "store/store.h"
 
+#include "testutil.h"
+
 #define REQUIRE(cond, ...)             \
     do {                               \
         if (!(cond))                   \
@@ -269,7 +271,8 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
     char vocab[VOCAB][16];
     for (int v = 0; v < VOCAB; v++)
         word(&r, vocab[v]);
-    kga_graph_builder_t *b[2] = {kga_builder_new(), kga_builder_new()};
+    kga_graph_builder_t *b[2] = {kga_graph_builder_new(),
+                                 kga_graph_builder_new()};
     uint32_t *ent[2] = {malloc(n * sizeof(uint32_t)),
                         malloc(n * sizeof(uint32_t))};
     uint32_t rel[2][8];
@@ -281,7 +284,8 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
             snprintf(id, sizeof id, "%s/%u", s ? "R" : "L",
                      (uint32_t)(kga_rng_hash(k * 2 + (uint32_t)s) % 1000000));
             snprintf(id + strlen(id), sizeof id - strlen(id), "_%u", k);
-            ck_assert_int_eq(kga_builder_entity(b[s], id, &ent[s][k], NULL), 0);
+            ck_assert_int_eq(
+                kga_graph_builder_entity(b[s], id, &ent[s][k], NULL), 0);
             char nm[64];
             if (names == NAMES_OPAQUE) {
                 snprintf(nm, sizeof nm, "%c%08llx", s ? 'Y' : 'Q',
@@ -291,20 +295,22 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
                 if (s == 1 && kga_rng_chance(&r, 0.2))
                     nm[kga_rng_below(&r, (uint32_t)strlen(nm))] = 'z';
             }
-            ck_assert_int_eq(kga_builder_set_name(b[s], ent[s][k], nm), 0);
+            ck_assert_int_eq(kga_graph_builder_set_name(b[s], ent[s][k], nm),
+                             0);
         }
     }
     for (uint32_t e = 0; e < extra; e++) {
         uint32_t u;
         snprintf(id, sizeof id, "R/extra%u", e);
-        ck_assert_int_eq(kga_builder_entity(b[1], id, &u, NULL), 0);
+        ck_assert_int_eq(kga_graph_builder_entity(b[1], id, &u, NULL), 0);
         snprintf(name, sizeof name, "%s", vocab[kga_rng_below(&r, VOCAB)]);
-        ck_assert_int_eq(kga_builder_set_name(b[1], u, name), 0);
+        ck_assert_int_eq(kga_graph_builder_set_name(b[1], u, name), 0);
     }
     for (int s = 0; s < 2; s++)
         for (uint32_t q = 0; q < 8; q++) {
             snprintf(id, sizeof id, "%s%u", s ? "prop" : "rel", q);
-            ck_assert_int_eq(kga_builder_relation(b[s], id, &rel[s][q]), 0);
+            ck_assert_int_eq(kga_graph_builder_relation(b[s], id, &rel[s][q]),
+                             0);
         }
     for (uint32_t t = 0; t < 3 * n; t++) {
         uint32_t h = t + 1 < n ? t + 1 : kga_rng_below(&r, n);
@@ -315,8 +321,8 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
             continue;
         int both = !kga_rng_chance(&r, 0.4);
         for (int s = 0; s < 1 + both; s++)
-            ck_assert_int_eq(kga_builder_triple(b[s], ent[s][h], rel[s][q],
-                                                ent[s][tl]),
+            ck_assert_int_eq(kga_graph_builder_triple(b[s], ent[s][h],
+                                                      rel[s][q], ent[s][tl]),
                              0);
     }
     kga_err_t err;
@@ -339,7 +345,7 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
     x->ntrain = x->nvalid = x->ntest = 0;
     for (uint32_t k = 0; k < n; k++) {
         for (int s = 0; s < 2; s++) {
-            const char *ext = kga_builder_entity_ext_id(b[s], ent[s][k]);
+            const char *ext = kga_graph_builder_entity_ext_id(b[s], ent[s][k]);
             int64_t v = kga_store_lookup(x->s[s], ext);
             ck_assert_int_ge(v, 0);
             (s ? x->right : x->left)[k] = (uint32_t)v;
@@ -353,7 +359,7 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
             x->test[x->ntest++] = p;
     }
     for (int s = 0; s < 2; s++) {
-        kga_builder_free(b[s]);
+        kga_graph_builder_free(b[s]);
         free(ent[s]);
     }
 }
@@ -699,20 +705,21 @@ END_TEST
  * equal scores are ordered by the hash of the right external id. */
 START_TEST(topk_allowed_rights_and_ties)
 {
-    kga_graph_builder_t *b[2] = {kga_builder_new(), kga_builder_new()};
+    kga_graph_builder_t *b[2] = {kga_graph_builder_new(),
+                                 kga_graph_builder_new()};
     const char *twins[] = {"R:t1", "R:t2", "R:t3", "R:t4", "R:t5"};
     uint32_t e, r, u;
-    ck_assert_int_eq(kga_builder_entity(b[0], "L:a", &e, NULL), 0);
-    ck_assert_int_eq(kga_builder_set_name(b[0], e, "twin"), 0);
-    ck_assert_int_eq(kga_builder_entity(b[0], "L:b", &u, NULL), 0);
-    ck_assert_int_eq(kga_builder_relation(b[0], "rel", &r), 0);
-    ck_assert_int_eq(kga_builder_triple(b[0], u, r, e), 0);
+    ck_assert_int_eq(kga_graph_builder_entity(b[0], "L:a", &e, NULL), 0);
+    ck_assert_int_eq(kga_graph_builder_set_name(b[0], e, "twin"), 0);
+    ck_assert_int_eq(kga_graph_builder_entity(b[0], "L:b", &u, NULL), 0);
+    ck_assert_int_eq(kga_graph_builder_relation(b[0], "rel", &r), 0);
+    ck_assert_int_eq(kga_graph_builder_triple(b[0], u, r, e), 0);
     for (int t = 0; t < 5; t++) { /* no edges: identical all-zero features */
-        ck_assert_int_eq(kga_builder_entity(b[1], twins[t], &e, NULL), 0);
-        ck_assert_int_eq(kga_builder_set_name(b[1], e, "twin"), 0);
+        ck_assert_int_eq(kga_graph_builder_entity(b[1], twins[t], &e, NULL), 0);
+        ck_assert_int_eq(kga_graph_builder_set_name(b[1], e, "twin"), 0);
     }
-    ck_assert_int_eq(kga_builder_entity(b[1], "R:other", &e, NULL), 0);
-    ck_assert_int_eq(kga_builder_set_name(b[1], e, "something else"), 0);
+    ck_assert_int_eq(kga_graph_builder_entity(b[1], "R:other", &e, NULL), 0);
+    ck_assert_int_eq(kga_graph_builder_set_name(b[1], e, "something else"), 0);
     char dir[] = "/tmp/kga_test_fusion.XXXXXX", lp[128], rp[128];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(lp, sizeof lp, "%s/left.kgs", dir);
@@ -723,8 +730,8 @@ START_TEST(topk_allowed_rights_and_ties)
     ck_assert_int_eq(kga_store_write(b[1], rp, &err), 0);
     ck_assert_int_eq(kga_store_open(lp, &s[0], &err), 0);
     ck_assert_int_eq(kga_store_open(rp, &s[1], &err), 0);
-    kga_builder_free(b[0]);
-    kga_builder_free(b[1]);
+    kga_graph_builder_free(b[0]);
+    kga_graph_builder_free(b[1]);
 
     kga_fusion_params_t p;
     small_params(&p, 1);
@@ -803,18 +810,15 @@ START_TEST(train_rejects_bad_links)
 }
 END_TEST
 
-int main(void)
+static Suite *fusion_suite(void)
 {
     Suite *s = suite_create("fusion");
-    TCase *ts = tcase_create("sinkhorn");
-    tcase_set_timeout(ts, 60);
+    TCase *ts = kga_test_tcase(s, "sinkhorn", 60);
     tcase_add_test(ts, sinkhorn_matches_dense_reference);
     tcase_add_test(ts, sinkhorn_rows_sum_to_one_without_underflow);
     tcase_add_test(ts, sinkhorn_same_for_any_thread_count);
     tcase_add_test(ts, sinkhorn_rejects_bad_input);
-    suite_add_tcase(s, ts);
-    TCase *tf = tcase_create("fusion");
-    tcase_set_timeout(tf, 300);
+    TCase *tf = kga_test_tcase(s, "fusion", 300);
     tcase_add_test(tf, params_defaults_and_checks);
     tcase_add_test(tf, aligns_a_synthetic_pair);
     tcase_add_test(tf, opaque_names_are_switched_off);
@@ -823,10 +827,10 @@ int main(void)
     tcase_add_test(tf, training_does_not_depend_on_threads);
     tcase_add_test(tf, topk_allowed_rights_and_ties);
     tcase_add_test(tf, train_rejects_bad_links);
-    suite_add_tcase(s, tf);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(fusion_suite);
 }

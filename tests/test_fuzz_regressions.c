@@ -27,6 +27,8 @@
 #include "fuzz/fuzz_store.c"
 #include "fuzz/fuzz_wire.c"
 
+#include "testutil.h"
+
 typedef struct {
     const char *name;
     int (*one)(const uint8_t *data, size_t size);
@@ -46,29 +48,6 @@ static const char *fuzz_dir(void)
 {
     const char *dir = getenv("KGA_FUZZ_DIR");
     return dir != NULL && dir[0] != '\0' ? dir : "tests/fuzz";
-}
-
-/* Reads a whole file into a malloc'd buffer (at least one byte). */
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    ck_assert_ptr_nonnull(buf);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    ck_assert_msg(!ferror(f), "%s: read error", path);
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 /* Runs every regular file of dir (which may be absent when required is 0)
@@ -93,7 +72,7 @@ static size_t replay_dir(const harness_t *h, const char *dir, int required)
             !S_ISREG(st.st_mode))
             continue;
         size_t len;
-        uint8_t *data = read_file(path, &len);
+        uint8_t *data = (uint8_t *)kga_test_read_file(path, &len);
         int rc = h->one(data, len);
         free(data);
         ck_assert_msg(rc == 0, "%s: %s oracle failed on this input (see "
@@ -163,20 +142,14 @@ END_TEST
 static Suite *fuzz_regressions_suite(void)
 {
     Suite *s = suite_create("fuzz_regressions");
-    TCase *tc = tcase_create("replay");
-    tcase_set_timeout(tc, 300);
+    TCase *tc = kga_test_tcase(s, "replay", 300);
     tcase_add_loop_test(tc, seed_corpus_present, 0, (int)N_HARNESSES);
     tcase_add_loop_test(tc, regressions_stay_fixed, 0, (int)N_HARNESSES);
     tcase_add_test(tc, oracles_report_failures);
-    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fuzz_regressions_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return kga_test_run(fuzz_regressions_suite);
 }

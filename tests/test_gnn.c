@@ -17,6 +17,8 @@
 #include "gnn/sampler.h"
 #include "store/store.h"
 
+#include "testutil.h"
+
 /* ------------------------------------------------------------------------
  * Sampler
  * ------------------------------------------------------------------------ */
@@ -25,30 +27,29 @@ enum { ACTORS = 50 };
 
 /* Entity 0 (a film) has one director (entity 1, relation 0, weight 1) and
  * fifty actors (entities 2.., relation 1, weight 1/50). */
-static kga_nbrs_t *film_graph(void)
+static kga_neighbours_t *film_graph(void)
 {
-    kga_nbr_edge_t e[1 + ACTORS];
-    e[0] = (kga_nbr_edge_t){0, 1, 0, 1.0f};
+    kga_neighbour_edge_t e[1 + ACTORS];
+    e[0] = (kga_neighbour_edge_t){0, 1, 0, 1.0f};
     for (int a = 0; a < ACTORS; a++)
-        e[1 + a] = (kga_nbr_edge_t){0, 2 + (uint32_t)a, 1, 1.0f / ACTORS};
-    kga_nbrs_t *g;
-    ck_assert_int_eq(kga_nbrs_from_edges(2 + ACTORS, 2, e, 1 + ACTORS, NULL,
-                                         &g),
-                     0);
+        e[1 + a] = (kga_neighbour_edge_t){0, 2 + (uint32_t)a, 1, 1.0f / ACTORS};
+    kga_neighbours_t *g;
+    ck_assert_int_eq(
+        kga_neighbours_from_edges(2 + ACTORS, 2, e, 1 + ACTORS, NULL, &g), 0);
     return g;
 }
 
 /* Frequency of the director and mean frequency of an actor over many
  * seeds. */
-static void film_freq(const kga_nbrs_t *g, kga_sample_mode_t mode,
+static void film_freq(const kga_neighbours_t *g, kga_sample_mode_t mode,
                       uint32_t max, double *director, double *actor)
 {
     enum { RUNS = 2000 };
     uint32_t nbr[KGA_SAMPLE_MAX], rel[KGA_SAMPLE_MAX];
     long dir = 0, act = 0;
     for (uint64_t s = 0; s < RUNS; s++) {
-        uint32_t n = kga_nbrs_sample(g, 0, kga_sample_seed(7, (uint32_t)s, 0),
-                                     mode, max, nbr, rel);
+        uint32_t n = kga_sample_neighbours(
+            g, 0, kga_sample_seed(7, (uint32_t)s, 0), mode, max, nbr, rel);
         ck_assert_uint_eq(n, max);
         for (uint32_t k = 0; k < n; k++) {
             for (uint32_t j = 0; j < k; j++)
@@ -66,7 +67,7 @@ static void film_freq(const kga_nbrs_t *g, kga_sample_mode_t mode,
 
 START_TEST(sampler_weights)
 {
-    kga_nbrs_t *g = film_graph();
+    kga_neighbours_t *g = film_graph();
     double d, a;
     /* One draw: the director weighs as much as all actors together. */
     film_freq(g, KGA_SAMPLE_WEIGHTED, 1, &d, &a);
@@ -79,36 +80,35 @@ START_TEST(sampler_weights)
     film_freq(g, KGA_SAMPLE_UNIFORM, 10, &d, &a);
     ck_assert_msg(fabs(d - 10.0 / 51) < 0.03 && fabs(a - 10.0 / 51) < 0.01,
                   "uniform: director %.3f, actor %.3f", d, a);
-    kga_nbrs_free(g);
+    kga_neighbours_free(g);
 }
 END_TEST
 
 START_TEST(sampler_limits)
 {
-    kga_nbrs_t *g = film_graph();
+    kga_neighbours_t *g = film_graph();
     uint32_t nbr[KGA_SAMPLE_MAX], rel[KGA_SAMPLE_MAX];
     /* At most S, all when fewer. */
-    ck_assert_uint_eq(kga_nbrs_sample(g, 0, 1, KGA_SAMPLE_WEIGHTED, 10, nbr,
-                                      rel),
-                      10);
-    ck_assert_uint_eq(kga_nbrs_sample(g, 0, 1, KGA_SAMPLE_WEIGHTED, 1000, nbr,
-                                      rel),
-                      1 + ACTORS);
-    ck_assert_uint_eq(kga_nbrs_sample(g, 1, 1, KGA_SAMPLE_WEIGHTED, 10, nbr,
-                                      rel),
-                      0);
-    ck_assert_uint_eq(kga_nbrs_sample(g, 0, 1, KGA_SAMPLE_WEIGHTED, 0, nbr,
-                                      rel),
-                      0);
-    ck_assert_uint_eq(kga_nbrs_degree(g, 0), 1 + ACTORS);
-    ck_assert_uint_eq(kga_nbrs_edge_count(g), 1 + ACTORS);
+    ck_assert_uint_eq(
+        kga_sample_neighbours(g, 0, 1, KGA_SAMPLE_WEIGHTED, 10, nbr, rel), 10);
+    ck_assert_uint_eq(
+        kga_sample_neighbours(g, 0, 1, KGA_SAMPLE_WEIGHTED, 1000, nbr, rel),
+        1 + ACTORS);
+    ck_assert_uint_eq(
+        kga_sample_neighbours(g, 1, 1, KGA_SAMPLE_WEIGHTED, 10, nbr, rel), 0);
+    ck_assert_uint_eq(
+        kga_sample_neighbours(g, 0, 1, KGA_SAMPLE_WEIGHTED, 0, nbr, rel), 0);
+    ck_assert_uint_eq(kga_neighbours_degree(g, 0), 1 + ACTORS);
+    ck_assert_uint_eq(kga_neighbours_edge_count(g), 1 + ACTORS);
     /* Bad input is refused. */
-    kga_nbr_edge_t bad = {0, 9, 0, 1.0f};
-    kga_nbrs_t *h;
-    ck_assert_int_eq(kga_nbrs_from_edges(3, 1, &bad, 1, NULL, &h), KGA_EINVAL);
-    bad = (kga_nbr_edge_t){0, 1, 0, 0.0f};
-    ck_assert_int_eq(kga_nbrs_from_edges(3, 1, &bad, 1, NULL, &h), KGA_EINVAL);
-    kga_nbrs_free(g);
+    kga_neighbour_edge_t bad = {0, 9, 0, 1.0f};
+    kga_neighbours_t *h;
+    ck_assert_int_eq(kga_neighbours_from_edges(3, 1, &bad, 1, NULL, &h),
+                     KGA_EINVAL);
+    bad = (kga_neighbour_edge_t){0, 1, 0, 0.0f};
+    ck_assert_int_eq(kga_neighbours_from_edges(3, 1, &bad, 1, NULL, &h),
+                     KGA_EINVAL);
+    kga_neighbours_free(g);
 }
 END_TEST
 
@@ -120,7 +120,7 @@ START_TEST(sampler_deterministic)
     enum { N = 40, M = 300 };
     kga_rng_t r;
     kga_rng_init(&r, 3, 0);
-    kga_nbr_edge_t a[M], b[M];
+    kga_neighbour_edge_t a[M], b[M];
     uint64_t ka[N], kb[N];
     uint32_t perm[N];
     for (uint32_t i = 0; i < N; i++) {
@@ -131,50 +131,50 @@ START_TEST(sampler_deterministic)
     for (uint32_t i = 0; i < N; i++)
         kb[perm[i]] = ka[i];
     for (int k = 0; k < M; k++) {
-        a[k] = (kga_nbr_edge_t){kga_rng_below(&r, N), kga_rng_below(&r, N),
-                                kga_rng_below(&r, 3),
-                                0.1f + (float)kga_rng_unit(&r)};
-        b[k] = (kga_nbr_edge_t){perm[a[k].ent], perm[a[k].nbr], a[k].rel,
-                                a[k].weight};
+        a[k] = (kga_neighbour_edge_t){
+            kga_rng_below(&r, N), kga_rng_below(&r, N), kga_rng_below(&r, 3),
+            0.1f + (float)kga_rng_unit(&r)};
+        b[k] = (kga_neighbour_edge_t){perm[a[k].ent], perm[a[k].nbr], a[k].rel,
+                                      a[k].weight};
     }
     /* another order of the edges */
     for (int k = M - 1; k > 0; k--) {
         int j = (int)kga_rng_below(&r, (uint32_t)k + 1);
-        kga_nbr_edge_t t = b[k];
+        kga_neighbour_edge_t t = b[k];
         b[k] = b[j];
         b[j] = t;
     }
-    kga_nbrs_t *ga, *gb;
-    ck_assert_int_eq(kga_nbrs_from_edges(N, 3, a, M, ka, &ga), 0);
-    ck_assert_int_eq(kga_nbrs_from_edges(N, 3, b, M, kb, &gb), 0);
+    kga_neighbours_t *ga, *gb;
+    ck_assert_int_eq(kga_neighbours_from_edges(N, 3, a, M, ka, &ga), 0);
+    ck_assert_int_eq(kga_neighbours_from_edges(N, 3, b, M, kb, &gb), 0);
     int differs = 0;
     for (uint32_t e = 0; e < N; e++) {
         uint32_t na[10], ra[10], nb[10], rb[10], nc[10], rc[10];
-        uint32_t ca = kga_nbrs_sample(ga, e, KGA_SAMPLE_INFERENCE,
-                                      KGA_SAMPLE_WEIGHTED, 5, na, ra);
-        uint32_t cb = kga_nbrs_sample(gb, perm[e], KGA_SAMPLE_INFERENCE,
-                                      KGA_SAMPLE_WEIGHTED, 5, nb, rb);
+        uint32_t ca = kga_sample_neighbours(ga, e, KGA_SAMPLE_INFERENCE,
+                                            KGA_SAMPLE_WEIGHTED, 5, na, ra);
+        uint32_t cb = kga_sample_neighbours(gb, perm[e], KGA_SAMPLE_INFERENCE,
+                                            KGA_SAMPLE_WEIGHTED, 5, nb, rb);
         ck_assert_uint_eq(ca, cb);
         for (uint32_t k = 0; k < ca; k++) {
             ck_assert_uint_eq(perm[na[k]], nb[k]);
             ck_assert_uint_eq(ra[k], rb[k]);
         }
         /* the same call again */
-        uint32_t ca2 = kga_nbrs_sample(ga, e, KGA_SAMPLE_INFERENCE,
-                                       KGA_SAMPLE_WEIGHTED, 5, nc, rc);
+        uint32_t ca2 = kga_sample_neighbours(ga, e, KGA_SAMPLE_INFERENCE,
+                                             KGA_SAMPLE_WEIGHTED, 5, nc, rc);
         ck_assert_uint_eq(ca2, ca);
         ck_assert(memcmp(na, nc, ca * sizeof *na) == 0);
         /* another epoch: another sample somewhere */
-        uint32_t c1 = kga_nbrs_sample(ga, e, kga_sample_seed(1, 0, 0),
-                                      KGA_SAMPLE_WEIGHTED, 5, na, ra);
-        uint32_t c2 = kga_nbrs_sample(ga, e, kga_sample_seed(1, 1, 0),
-                                      KGA_SAMPLE_WEIGHTED, 5, nc, rc);
+        uint32_t c1 = kga_sample_neighbours(ga, e, kga_sample_seed(1, 0, 0),
+                                            KGA_SAMPLE_WEIGHTED, 5, na, ra);
+        uint32_t c2 = kga_sample_neighbours(ga, e, kga_sample_seed(1, 1, 0),
+                                            KGA_SAMPLE_WEIGHTED, 5, nc, rc);
         if (c1 != c2 || memcmp(na, nc, c1 * sizeof *na) != 0)
             differs = 1;
     }
     ck_assert(differs);
-    kga_nbrs_free(ga);
-    kga_nbrs_free(gb);
+    kga_neighbours_free(ga);
+    kga_neighbours_free(gb);
 }
 END_TEST
 
@@ -187,34 +187,35 @@ START_TEST(sampler_from_store)
     char path[2][128];
     kga_store_t *st[2];
     for (int s = 0; s < 2; s++) {
-        kga_graph_builder_t *b = kga_builder_new();
+        kga_graph_builder_t *b = kga_graph_builder_new();
         uint32_t film, director, actor, f, p;
-        kga_builder_relation(b, s == 0 ? "directedBy" : "director", &director);
-        kga_builder_relation(b, "starring", &actor);
+        kga_graph_builder_relation(b, s == 0 ? "directedBy" : "director",
+                                   &director);
+        kga_graph_builder_relation(b, "starring", &actor);
         for (int k = 0; k < 3; k++) {
             char id[32];
             snprintf(id, sizeof id, "film%d", k);
-            kga_builder_entity(b, id, &f, NULL);
-            kga_builder_set_type(b, f, "Film");
+            kga_graph_builder_entity(b, id, &f, NULL);
+            kga_graph_builder_set_type(b, f, "Film");
             snprintf(id, sizeof id, "dir%d", k);
-            kga_builder_entity(b, id, &p, NULL);
-            kga_builder_triple(b, f, director, p);
+            kga_graph_builder_entity(b, id, &p, NULL);
+            kga_graph_builder_triple(b, f, director, p);
             for (int a = 0; a < ACTORS; a++) {
                 snprintf(id, sizeof id, "actor%d", (a + k) % 60);
-                kga_builder_entity(b, id, &p, NULL);
-                kga_builder_triple(b, f, actor, p);
+                kga_graph_builder_entity(b, id, &p, NULL);
+                kga_graph_builder_triple(b, f, actor, p);
             }
         }
         (void)film;
         snprintf(path[s], sizeof path[s], "%s/%d.kgs", dir, s);
         kga_err_t err;
         ck_assert_int_eq(kga_store_write(b, path[s], &err), 0);
-        kga_builder_free(b);
+        kga_graph_builder_free(b);
         ck_assert_int_eq(kga_store_open(path[s], &st[s], &err), 0);
     }
     uint32_t ml[4], mr[4], R;
     /* shared names: "starring" aligned, the director relations not */
-    ck_assert_int_eq(kga_relmap_build(st[0], st[1], 1, ml, mr, &R), 0);
+    ck_assert_int_eq(kga_relation_map_build(st[0], st[1], 1, ml, mr, &R), 0);
     ck_assert_uint_eq(R, 6);
     int64_t s0 = -1, s1 = -1;
     for (uint32_t r = 0; r < 2; r++) {
@@ -228,22 +229,23 @@ START_TEST(sampler_from_store)
     ck_assert_uint_eq(ml[2 * s0 + 1], mr[2 * s1 + 1]);
     ck_assert_uint_ne(ml[2 * s0], ml[2 * s0 + 1]);
     ck_assert_uint_ne(ml[2 * (1 - s0)], mr[2 * (1 - s1)]);
-    ck_assert_int_eq(kga_relmap_build(st[0], st[1], 0, ml, mr, &R), 0);
+    ck_assert_int_eq(kga_relation_map_build(st[0], st[1], 0, ml, mr, &R), 0);
     ck_assert_uint_eq(R, 8);
 
-    kga_nbrs_t *g;
-    ck_assert_int_eq(kga_nbrs_from_store(st[0], ml, R, &g), 0);
+    kga_neighbours_t *g;
+    ck_assert_int_eq(kga_neighbours_from_store(st[0], ml, R, &g), 0);
     int64_t film = kga_store_lookup(st[0], "film1");
     int64_t director = kga_store_lookup(st[0], "dir1");
     ck_assert(film >= 0 && director >= 0);
-    ck_assert_uint_eq(kga_nbrs_degree(g, (uint32_t)film), 1 + ACTORS);
-    ck_assert_uint_eq(kga_nbrs_key(g, (uint32_t)film),
-                      kga_nbrs_key(g, (uint32_t)film));
+    ck_assert_uint_eq(kga_neighbours_degree(g, (uint32_t)film), 1 + ACTORS);
+    ck_assert_uint_eq(kga_neighbours_key(g, (uint32_t)film),
+                      kga_neighbours_key(g, (uint32_t)film));
     uint32_t nbr[KGA_SAMPLE_MAX], rel[KGA_SAMPLE_MAX];
     int hits = 0;
     for (uint32_t e = 0; e < 1000; e++) {
-        uint32_t n = kga_nbrs_sample(g, (uint32_t)film, kga_sample_seed(5, e, 0),
-                                     KGA_SAMPLE_WEIGHTED, 1, nbr, rel);
+        uint32_t n =
+            kga_sample_neighbours(g, (uint32_t)film, kga_sample_seed(5, e, 0),
+                                  KGA_SAMPLE_WEIGHTED, 1, nbr, rel);
         ck_assert_uint_eq(n, 1);
         hits += nbr[0] == (uint32_t)director;
     }
@@ -251,14 +253,14 @@ START_TEST(sampler_from_store)
     /* a relation dropped by the map disappears */
     for (int k = 0; k < 4; k++)
         if (k / 2 != s0)
-            ml[k] = KGA_REL_NONE;
-    kga_nbrs_t *g2;
-    ck_assert_int_eq(kga_nbrs_from_store(st[0], ml, R, &g2), 0);
-    ck_assert_uint_eq(kga_nbrs_degree(g2, (uint32_t)film), ACTORS);
-    kga_nbrs_free(g2);
+            ml[k] = KGA_RELATION_NONE;
+    kga_neighbours_t *g2;
+    ck_assert_int_eq(kga_neighbours_from_store(st[0], ml, R, &g2), 0);
+    ck_assert_uint_eq(kga_neighbours_degree(g2, (uint32_t)film), ACTORS);
+    kga_neighbours_free(g2);
     ml[0] = R;
-    ck_assert_int_eq(kga_nbrs_from_store(st[0], ml, R, &g2), KGA_EINVAL);
-    kga_nbrs_free(g);
+    ck_assert_int_eq(kga_neighbours_from_store(st[0], ml, R, &g2), KGA_EINVAL);
+    kga_neighbours_free(g);
     for (int s = 0; s < 2; s++) {
         kga_store_close(st[s]);
         unlink(path[s]);
@@ -274,7 +276,7 @@ END_TEST
 
 typedef struct {
     uint32_t n, rels;
-    kga_nbrs_t *nbrs[2];
+    kga_neighbours_t *nbrs[2];
     uint32_t *perm; /* left id -> right id */
     kga_gnn_data_t data;
 } synth_t;
@@ -290,7 +292,7 @@ static void synth_make(synth_t *s, uint32_t n, uint32_t triples,
     for (uint32_t i = 0; i < n; i++)
         s->perm[i] = i;
     kga_rng_shuffle_u32(&r, s->perm, n);
-    kga_nbr_edge_t *e[2];
+    kga_neighbour_edge_t *e[2];
     for (int side = 0; side < 2; side++)
         e[side] = malloc(2 * (size_t)triples * sizeof *e[side]);
     for (uint32_t k = 0; k < triples; k++) {
@@ -300,17 +302,18 @@ static void synth_make(synth_t *s, uint32_t n, uint32_t triples,
         uint32_t rel = kga_rng_below(&r, rels);
         for (int side = 0; side < 2; side++) {
             uint32_t a = side ? s->perm[h] : h, b = side ? s->perm[t] : t;
-            e[side][2 * k] = (kga_nbr_edge_t){a, b, 2 * rel, 1.0f};
-            e[side][2 * k + 1] = (kga_nbr_edge_t){b, a, 2 * rel + 1, 1.0f};
+            e[side][2 * k] = (kga_neighbour_edge_t){a, b, 2 * rel, 1.0f};
+            e[side][2 * k + 1] =
+                (kga_neighbour_edge_t){b, a, 2 * rel + 1, 1.0f};
         }
     }
     for (int side = 0; side < 2; side++) {
         uint64_t *keys = malloc(n * sizeof *keys);
         for (uint32_t i = 0; i < n; i++)
             keys[i] = kga_rng_hash(((uint64_t)side << 40) + i);
-        ck_assert_int_eq(kga_nbrs_from_edges(n, s->rels, e[side],
-                                             2 * (size_t)triples, keys,
-                                             &s->nbrs[side]),
+        ck_assert_int_eq(kga_neighbours_from_edges(n, s->rels, e[side],
+                                                   2 * (size_t)triples, keys,
+                                                   &s->nbrs[side]),
                          0);
         free(keys);
         free(e[side]);
@@ -321,8 +324,8 @@ static void synth_make(synth_t *s, uint32_t n, uint32_t triples,
 
 static void synth_free(synth_t *s)
 {
-    kga_nbrs_free(s->nbrs[0]);
-    kga_nbrs_free(s->nbrs[1]);
+    kga_neighbours_free(s->nbrs[0]);
+    kga_neighbours_free(s->nbrs[1]);
     free(s->perm);
 }
 
@@ -348,12 +351,12 @@ static int all_finite(const float *x, size_t n)
 START_TEST(no_nan_on_empty_neighbourhoods)
 {
     /* left: 0 isolated, 1-2-3 a path; right: 0 isolated, 1-2 an edge */
-    kga_nbr_edge_t el[4] = {{1, 2, 0, 1}, {2, 1, 1, 1}, {2, 3, 0, 1},
-                            {3, 2, 1, 1}};
-    kga_nbr_edge_t er[2] = {{1, 2, 0, 1}, {2, 1, 1, 1}};
-    kga_nbrs_t *gl, *gr;
-    ck_assert_int_eq(kga_nbrs_from_edges(4, 2, el, 4, NULL, &gl), 0);
-    ck_assert_int_eq(kga_nbrs_from_edges(3, 2, er, 2, NULL, &gr), 0);
+    kga_neighbour_edge_t el[4] = {
+        {1, 2, 0, 1}, {2, 1, 1, 1}, {2, 3, 0, 1}, {3, 2, 1, 1}};
+    kga_neighbour_edge_t er[2] = {{1, 2, 0, 1}, {2, 1, 1, 1}};
+    kga_neighbours_t *gl, *gr;
+    ck_assert_int_eq(kga_neighbours_from_edges(4, 2, el, 4, NULL, &gl), 0);
+    ck_assert_int_eq(kga_neighbours_from_edges(3, 2, er, 2, NULL, &gr), 0);
     for (int variant = 0; variant < 3; variant++) {
         kga_gnn_config_t cfg = small_config();
         cfg.cross_attention = variant != 1;
@@ -414,8 +417,8 @@ START_TEST(no_nan_on_empty_neighbourhoods)
         kga_gnn_work_free(w);
         kga_gnn_free(m);
     }
-    kga_nbrs_free(gl);
-    kga_nbrs_free(gr);
+    kga_neighbours_free(gl);
+    kga_neighbours_free(gr);
 }
 END_TEST
 
@@ -706,28 +709,25 @@ START_TEST(adam_steps)
 }
 END_TEST
 
-int main(void)
+static Suite *gnn_suite(void)
 {
     Suite *s = suite_create("gnn");
-    TCase *samp = tcase_create("sampler");
-    tcase_set_timeout(samp, 30);
+    TCase *samp = kga_test_tcase(s, "sampler", 30);
     tcase_add_test(samp, sampler_weights);
     tcase_add_test(samp, sampler_limits);
     tcase_add_test(samp, sampler_deterministic);
     tcase_add_test(samp, sampler_from_store);
-    suite_add_tcase(s, samp);
-    TCase *model = tcase_create("model");
-    tcase_set_timeout(model, 60);
+    TCase *model = kga_test_tcase(s, "model", 60);
     tcase_add_test(model, model_tensors);
     tcase_add_test(model, adam_steps);
     tcase_add_test(model, no_nan_on_empty_neighbourhoods);
     tcase_add_test(model, cache_matches_batch);
     tcase_add_test(model, training_learns);
     tcase_add_test(model, training_deterministic);
-    suite_add_tcase(s, model);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(gnn_suite);
 }

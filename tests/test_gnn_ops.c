@@ -16,6 +16,8 @@
 #include "base/rng.h"
 #include "gnn/sampler.h"
 
+#include "testutil.h"
+
 #define STEP 1e-3
 #define ATOL 1e-3
 #define RTOL 1e-2
@@ -595,7 +597,7 @@ enum {
 };
 
 typedef struct {
-    kga_nbrs_t *nbrs[2];
+    kga_neighbours_t *nbrs[2];
     float fixed[2][GL * GFIX];
     uint64_t off[2][GL + 1];
     uint32_t bucket[2][GL * 3];
@@ -610,19 +612,18 @@ static void tiny_make(tiny_t *t, uint64_t seed)
     kga_rng_init(&r, seed, 7);
     for (int s = 0; s < 2; s++) {
         uint32_t n = s == 0 ? GL : GR;
-        kga_nbr_edge_t e[2 * GEDGE];
+        kga_neighbour_edge_t e[2 * GEDGE];
         size_t m = 0;
         for (int k = 0; k < GEDGE; k++) {
             uint32_t h = kga_rng_below(&r, n), tl = kga_rng_below(&r, n);
             uint32_t rel = kga_rng_below(&r, GREL);
             float w = 0.2f + (float)kga_rng_unit(&r);
-            kga_nbr_edge_t a = {h, tl, rel, w}, b = {tl, h, rel, w};
+            kga_neighbour_edge_t a = {h, tl, rel, w}, b = {tl, h, rel, w};
             e[m++] = a;
             e[m++] = b;
         }
-        ck_assert_int_eq(kga_nbrs_from_edges(n, GREL, e, m, NULL,
-                                             &t->nbrs[s]),
-                         0);
+        ck_assert_int_eq(
+            kga_neighbours_from_edges(n, GREL, e, m, NULL, &t->nbrs[s]), 0);
         kga_rng_t fr;
         kga_rng_init(&fr, seed, 100 + (uint64_t)s);
         for (uint32_t i = 0; i < n * GFIX; i++)
@@ -645,8 +646,8 @@ static void tiny_make(tiny_t *t, uint64_t seed)
 
 static void tiny_free(tiny_t *t)
 {
-    kga_nbrs_free(t->nbrs[0]);
-    kga_nbrs_free(t->nbrs[1]);
+    kga_neighbours_free(t->nbrs[0]);
+    kga_neighbours_free(t->nbrs[1]);
 }
 
 typedef struct {
@@ -819,11 +820,10 @@ START_TEST(model_gradient_thread_independent)
 }
 END_TEST
 
-int main(void)
+static Suite *gnn_ops_suite(void)
 {
-    kga_rng_init(&rng, 2024, 1);
     Suite *s = suite_create("gnn_ops");
-    TCase *ops = tcase_create("operators");
+    TCase *ops = kga_test_tcase(s, "operators", 0);
     tcase_add_test(ops, linear);
     tcase_add_test(ops, matvec);
     tcase_add_test(ops, basis_transform);
@@ -837,17 +837,16 @@ int main(void)
     tcase_add_test(ops, weighted_sum);
     tcase_add_test(ops, l2_distance);
     tcase_add_test(ops, hinge);
-    suite_add_tcase(s, ops);
-    TCase *model = tcase_create("model");
-    tcase_set_timeout(model, 60);
+    TCase *model = kga_test_tcase(s, "model", 60);
     tcase_add_test(model, model_gradient);
     tcase_add_test(model, model_gradient_threads);
     tcase_add_test(model, model_gradient_ablations);
     tcase_add_test(model, model_gradient_thread_independent);
-    suite_add_tcase(s, model);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    kga_rng_init(&rng, 2024, 1);
+    return kga_test_run(gnn_ops_suite);
 }

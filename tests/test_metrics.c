@@ -13,6 +13,8 @@
 #include "cli/report.h"
 #include "stats/metrics.h"
 
+#include "testutil.h"
+
 #define EPS 1e-12
 
 /* A small deterministic generator so that failures reproduce. */
@@ -514,21 +516,6 @@ END_TEST
 
 /* ---- Report ----------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    size_t got = fread(buf, 1, (size_t)len, f);
-    buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static int count_of(const char *hay, const char *needle)
 {
     int c = 0;
@@ -587,7 +574,7 @@ START_TEST(report_written_with_pictures_and_values)
     kga_err_t err;
     kga_err_clear(&err);
     ck_assert_int_eq(kga_report_write_html(path, &in, &err), 0);
-    char *html = slurp(path);
+    char *html = kga_test_slurp(path, NULL);
     ck_assert_ptr_nonnull(html);
     ck_assert_int_eq(count_of(html, "<svg"), 2);
     ck_assert_int_eq(count_of(html, "</svg>"), 2);
@@ -615,7 +602,7 @@ START_TEST(report_written_with_pictures_and_values)
     /* Without pair results: no pictures. */
     in.pairs = NULL;
     ck_assert_int_eq(kga_report_write_html(path, &in, &err), 0);
-    html = slurp(path);
+    html = kga_test_slurp(path, NULL);
     ck_assert_int_eq(count_of(html, "<svg"), 0);
     ck_assert_ptr_null(strstr(html, "PRAUC"));
     free(html);
@@ -641,19 +628,17 @@ START_TEST(report_unwritable_path_names_it)
 }
 END_TEST
 
-int main(void)
+static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
-    TCase *rank = tcase_create("ranking");
+    TCase *rank = kga_test_tcase(s, "ranking", 0);
     tcase_add_test(rank, rank_counts_ties_against_true_match);
     tcase_add_test(rank, all_equal_scorer_gets_no_hits);
     tcase_add_test(rank, nan_scores_never_rank_above);
     tcase_add_test(rank, hits_and_mrr_with_misses);
     tcase_add_test(rank, per_group_accumulation);
-    suite_add_tcase(s, rank);
 
-    TCase *pairs = tcase_create("pairs");
-    tcase_set_timeout(pairs, 30);
+    TCase *pairs = kga_test_tcase(s, "pairs", 30);
     tcase_add_test(pairs, perfect_ranking);
     tcase_add_test(pairs, small_example_by_hand);
     tcase_add_test(pairs, tied_scores_are_one_threshold);
@@ -663,16 +648,14 @@ int main(void)
     tcase_add_test(pairs, histogram_bins);
     tcase_add_test(pairs, order_independent_and_matches_reference);
     tcase_add_test(pairs, million_pairs_fast_and_curve_bounded);
-    suite_add_tcase(s, pairs);
 
-    TCase *report = tcase_create("report");
+    TCase *report = kga_test_tcase(s, "report", 0);
     tcase_add_test(report, report_written_with_pictures_and_values);
     tcase_add_test(report, report_unwritable_path_names_it);
-    suite_add_tcase(s, report);
+    return s;
+}
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+int main(void)
+{
+    return kga_test_run(metrics_suite);
 }

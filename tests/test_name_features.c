@@ -13,6 +13,8 @@
 #include "features/sparse.h"
 #include "store/store.h"
 
+#include "testutil.h"
+
 /* For checks inside long loops: ck_assert records every passing check,
  * which makes loops of thousands slow; this one only acts on failure. */
 #define REQUIRE(cond, ...)              \
@@ -496,19 +498,18 @@ START_TEST(tfidf_from_stores)
     const char *rn[] = {"Lyon", "Jose Maria Aznar", "Paris"};
     kga_err_t err;
     for (int s = 0; s < 2; s++) {
-        kga_graph_builder_t *b = kga_builder_new();
+        kga_graph_builder_t *b = kga_graph_builder_new();
         for (int i = 0; i < 3; i++) {
             uint32_t e;
-            ck_assert_int_eq(kga_builder_entity(b, s ? rx[i] : lx[i], &e,
-                                                NULL),
-                             0);
+            ck_assert_int_eq(
+                kga_graph_builder_entity(b, s ? rx[i] : lx[i], &e, NULL), 0);
             const char *name = s ? rn[i] : ln[i];
             if (name != NULL)
-                ck_assert_int_eq(kga_builder_set_name(b, e, name), 0);
+                ck_assert_int_eq(kga_graph_builder_set_name(b, e, name), 0);
         }
         ck_assert_msg(kga_store_write(b, s ? rp : lp, &err) == 0, "%s",
                       err.msg);
-        kga_builder_free(b);
+        kga_graph_builder_free(b);
     }
     kga_store_t *ls, *rs;
     ck_assert_msg(kga_store_open(lp, &ls, &err) == 0, "%s", err.msg);
@@ -848,42 +849,35 @@ START_TEST(csr_validate_finds_broken_rows)
 }
 END_TEST
 
-int main(void)
+static Suite *name_features_suite(void)
 {
     Suite *s = suite_create("name_features");
-    TCase *tn = tcase_create("normalise");
-    tcase_set_timeout(tn, 60);
+    TCase *tn = kga_test_tcase(s, "normalise", 60);
     tcase_add_test(tn, normalizes_examples);
     tcase_add_test(tn, normalize_reports_short_buffer);
     tcase_add_test(tn, random_bytes_are_safe);
-    suite_add_tcase(s, tn);
-    TCase *tf = tcase_create("features");
-    tcase_set_timeout(tf, 60);
+    TCase *tf = kga_test_tcase(s, "features", 60);
     tcase_add_test(tf, counts_ngrams_and_words);
     tcase_add_test(tf, accent_modes);
     tcase_add_test(tf, buckets_follow_bucket_bits);
     tcase_add_test(tf, rejects_bad_params_and_small_buffers);
     tcase_add_test(tf, long_names_are_cut);
-    suite_add_tcase(s, tf);
-    TCase *tt = tcase_create("tfidf");
-    tcase_set_timeout(tt, 60);
+    TCase *tt = kga_test_tcase(s, "tfidf", 60);
     tcase_add_test(tt, tfidf_cosines);
     tcase_add_test(tt, tfidf_idf_spans_both_sides);
     tcase_add_test(tt, tfidf_ties_follow_external_ids);
     tcase_add_test(tt, tfidf_topk_both_directions_with_allowed_set);
     tcase_add_test(tt, tfidf_from_stores);
-    suite_add_tcase(s, tt);
-    TCase *tk = tcase_create("topk");
-    tcase_set_timeout(tk, 60);
+    TCase *tk = kga_test_tcase(s, "topk", 60);
     tcase_add_test(tk, topk_matches_brute_force);
     tcase_add_test(tk, topk_same_for_any_thread_count);
     tcase_add_test(tk, topk_ties_follow_keys_not_rows);
     tcase_add_test(tk, topk_rejects_bad_input);
     tcase_add_test(tk, csr_validate_finds_broken_rows);
-    suite_add_tcase(s, tk);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(name_features_suite);
 }

@@ -15,11 +15,16 @@
  * Only behaviour is asserted, never how long something took: the limits
  * are short, and every wait has a generous bound that fails the test
  * rather than hanging it. */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include "server_harness.c"
-#include "server_fake_aligner.c"
+#include "server_harness.h"
+#include "server_fake_aligner.h"
+#include "testutil.h"
 
 /* One byte every TRICKLE_MS: never idle for libmicrohttpd's idle timer. */
 #define TRICKLE_MS 100
@@ -496,6 +501,18 @@ START_TEST(twice_saturation_is_shed_with_503)
 }
 END_TEST
 
+static Suite *overload_suite(void)
+{
+    Suite *s = suite_create("overload");
+    TCase *tc = kga_test_tcase(s, "overload", 60);
+    tcase_add_test(tc, trickled_body_is_cut_off);
+    tcase_add_test(tc, idle_connections_time_out);
+    tcase_add_test(tc, out_of_descriptors_then_accepting_again);
+    tcase_add_test(tc, held_connections_are_freed);
+    tcase_add_test(tc, twice_saturation_is_shed_with_503);
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     /* `test_overload serve ARGS`: the server under test, fake aligner
@@ -504,19 +521,7 @@ int main(int argc, char **argv)
         return kga_cmd_serve(argc - 1, argv + 1);
 
     make_fixture(NULL);
-    Suite *s = suite_create("overload");
-    TCase *tc = tcase_create("overload");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, trickled_body_is_cut_off);
-    tcase_add_test(tc, idle_connections_time_out);
-    tcase_add_test(tc, out_of_descriptors_then_accepting_again);
-    tcase_add_test(tc, held_connections_are_freed);
-    tcase_add_test(tc, twice_saturation_is_shed_with_503);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = kga_test_run(overload_suite);
     remove_fixture();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

@@ -14,6 +14,8 @@
 #include "proto/eval_json.h"
 #include "proto/wire.h"
 
+#include "testutil.h"
+
 #define FIXTURES "tests/fixtures/proto"
 /* Pairs in align_request_batch.json, results in align_response.json. */
 #define N_ALIGN_RESULTS_FIXTURE 5
@@ -1171,7 +1173,7 @@ END_TEST
 static Suite *proto_suite(void)
 {
     Suite *s = suite_create("proto");
-    TCase *decode = tcase_create("decode");
+    TCase *decode = kga_test_tcase(s, "decode", 60);
     tcase_add_loop_test(decode, decode_fixture_case, 0, n_cases);
     tcase_add_test(decode, request_examples_decode);
     tcase_add_test(decode, empty_body_is_400);
@@ -1182,10 +1184,8 @@ static Suite *proto_suite(void)
     tcase_add_test(decode, invalid_utf8_and_nul_bytes_in_body_are_400);
     tcase_add_test(decode, destroy_is_idempotent);
     tcase_add_test(decode, mutated_bodies_never_crash);
-    tcase_set_timeout(decode, 60);
-    suite_add_tcase(s, decode);
 
-    TCase *encode = tcase_create("encode");
+    TCase *encode = kga_test_tcase(s, "encode", 60);
     tcase_add_test(encode, align_response_round_trip);
     tcase_add_test(encode, align_response_matches_golden);
     tcase_add_test(encode, small_align_response_bytes);
@@ -1201,8 +1201,6 @@ static Suite *proto_suite(void)
     tcase_add_test(encode, float_format_is_printf_g9);
     tcase_add_test(encode, request_id_validation);
     tcase_add_test(encode, eval_json_bytes);
-    tcase_set_timeout(encode, 60);
-    suite_add_tcase(s, encode);
     return s;
 }
 
@@ -1210,10 +1208,7 @@ int main(void)
 {
     kga_wire_init();
     load_decode_cases();
-    SRunner *sr = srunner_create(proto_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = kga_test_run(proto_suite);
     free_decode_cases();
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

@@ -35,16 +35,22 @@
  *     ["components"]["schemas"])}, sys.stdout, indent=2); print()'
  *     > tests/fixtures/service/schemas.json
  * The test schemas_agree_with_openapi fails when the two drift apart. */
+#include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "align/aligner.h"
 #include "store/store.h"
 
-#include "server_harness.c"
+#include "server_harness.h"
+#include "testutil.h"
 
 /* Test links used by the checks (the first ones of test_links.tsv). */
 #define N_LINKS 300
@@ -63,18 +69,6 @@ static size_t n_links;
 /* ------------------------------------------------------------------------
  * Small utilities
  * ------------------------------------------------------------------------ */
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int status = system(cmd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* A growing string. */
 typedef struct {
@@ -493,7 +487,7 @@ static json_t *log_event(json_t *lines, const char *event)
  * promtool is not installed. */
 static int promtool_check(const char *text, char *out, size_t cap)
 {
-    if (run("command -v promtool > /dev/null 2>&1") != 0)
+    if (kga_test_system("command -v promtool > /dev/null 2>&1") != 0)
         return -2;
     char in[600], res[600];
     snprintf(in, sizeof in, "%s/metrics-%d.txt", tmp, (int)getpid());
@@ -502,8 +496,8 @@ static int promtool_check(const char *text, char *out, size_t cap)
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     fclose(f);
-    int rc = run("promtool check metrics < %s > %s 2>&1", in, res);
-    char *o = read_file(res, NULL);
+    int rc = kga_test_system("promtool check metrics < %s > %s 2>&1", in, res);
+    char *o = kga_test_read_file(res, NULL);
     snprintf(out, cap, "%s", o);
     free(o);
     return rc;
@@ -802,7 +796,7 @@ static const char *facts_diff(facts_t *a, facts_t *b, char *why, size_t cap)
 
 START_TEST(schemas_agree_with_openapi)
 {
-    char *yaml = read_file("proto/openapi.yaml", NULL);
+    char *yaml = kga_test_read_file("proto/openapi.yaml", NULL);
     ck_assert_msg(strstr(yaml, "openapi:") != NULL,
                   "proto/openapi.yaml not found (run from the repository)");
     facts_t fy = {0}, fj = {0};
@@ -1571,7 +1565,7 @@ START_TEST(scores_equal_offline)
     /* `kgalign align` (the offline command): each left entity's partner is
      * the server's first /match candidate at the same k, with the same
      * probability (printed with 6 digits). */
-    ck_assert_int_eq(run("%s align %s %s -o %s/align-%d.tsv --k 50 "
+    ck_assert_int_eq(kga_test_system("%s align %s %s -o %s/align-%d.tsv --k 50 "
                          "2> /dev/null",
                          kgalign, data_dir, model1, tmp, (int)getpid()),
                      0);
@@ -1694,20 +1688,30 @@ END_TEST
  * The in-flight cap and the deadline
  * ------------------------------------------------------------------------ */
 
-/* Sends n requests on n connections at once, then reads every answer.
- * Counts the statuses in counts[0] (200), counts[1] (503), counts[2]
- * (other); validates each body. Returns the seconds from the first send to
- * the last answer. */
+/* Sends n requests on n connections at once (all connected first, so that
+ * the requests go out back to back), then reads every answer. Counts the
+ * statuses in counts[0] (200), counts[1] (503), counts[2] (other);
+ * validates each body. Returns the seconds from the first send to the last
+ * answer, for the record. */
 static double burst(const server_t *s, const char *path, const char *body,
                     int n, int counts[3], const char *id_prefix)
 {
     int *fds = malloc((size_t)n * sizeof *fds);
-    double t0 = now_s();
+    char **reqs = malloc((size_t)n * sizeof *reqs);
+    size_t *lens = malloc((size_t)n * sizeof *lens);
     for (int i = 0; i < n; i++) {
         char h[64];
         snprintf(h, sizeof h, "X-Request-Id: %s-%d\r\n", id_prefix, i);
-        fds[i] = http_send(s->port, "POST", path, h, body);
+        reqs[i] = format_request("POST", path, h, body, 0, &lens[i]);
+        fds[i] = http_connect(s->port);
     }
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        send_all(fds[i], reqs[i], lens[i]); /* a 503 may cut it short */
+        free(reqs[i]);
+    }
+    free(reqs);
+    free(lens);
     counts[0] = counts[1] = counts[2] = 0;
     for (int i = 0; i < n; i++) {
         http_resp_t r;
@@ -1768,20 +1772,30 @@ START_TEST(inflight_cap_gives_503_not_a_queue)
     ck_assert_int_eq(c[0] + c[1], 50);
     ck_assert_int_ge(c[0], 2);
     ck_assert_int_ge(c[1], 1);
-    ck_assert_msg(secs < 3.0, "50 requests took %.2f s", secs);
-    /* The refusals took no time in the server: never queued. */
+    /* The server counted and logged each answer as the clients saw it,
+     * and holds nothing afterwards. (That a refusal comes at once, while
+     * the slots are taken, and not after a wait in a queue, test_server
+     * shows with requests held at the fake aligner's gate.) */
+    m = get_metrics(&s);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/match\",status=\"503\"}"),
+        c[1]);
+    ck_assert_double_eq(
+        metric_value(m, "kgalign_requests_total{route=\"/match\",status=\"200\"}"),
+        c[0]);
+    ck_assert_double_eq(metric_value(m, "kgalign_inflight_requests"), 0);
+    ck_assert_double_eq(metric_value(m, "kgalign_queue_depth"), 0);
+    free(m);
     json_t *lines = log_lines(&s);
-    double worst503 = 0;
+    int logged503 = 0;
     for (int i = 0; i < 50; i++) {
         char id[32];
         snprintf(id, sizeof id, "cap2-%d", i);
         json_t *l = log_request_line(lines, id);
         ck_assert_msg(l != NULL, "no log line for %s", id);
-        if (json_integer_value(json_object_get(l, "status")) == 503)
-            worst503 = fmax(worst503, json_number_value(
-                                          json_object_get(l, "duration_ms")));
+        logged503 += json_integer_value(json_object_get(l, "status")) == 503;
     }
-    ck_assert_msg(worst503 < 100, "a 503 took %.1f ms in the server", worst503);
+    ck_assert_int_eq(logged503, c[1]);
     json_decref(lines);
     server_stop(&s);
     free(body);
@@ -1860,8 +1874,8 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     ck_assert_int_eq(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/model.kgm", dir);
     size_t len1, len2;
-    char *m1 = read_file(model1, &len1);
-    char *m2 = read_file(model2, &len2);
+    char *m1 = kga_test_read_file(model1, &len1);
+    char *m2 = kga_test_read_file(model2, &len2);
     ck_assert_uint_gt(len1, 1000);
     ck_assert_int_eq(write_file_atomic(path, m1, len1), 0);
 
@@ -1948,7 +1962,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     /* SIGHUP reloads too: back to the first model. */
     ck_assert_int_eq(write_file_atomic(path, m1, len1), 0);
     kill(s.pid, SIGHUP);
-    double until = now_s() + 10;
+    double until = now_s() + harness.stop_timeout_s;
     int back = 0;
     while (!back && now_s() < until) {
         http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
@@ -1982,10 +1996,11 @@ typedef enum {
     OUT_BAD        /* an answer other than a complete, valid 200 */
 } outcome_t;
 
+/* One client thread: it sends until a connection is refused (the server
+ * closed its listener, or exited) or it has sent LOAD_MAX requests. */
 typedef struct {
     int port;
     int thread;
-    atomic_int *stop;
     /* per request */
     int n;
     outcome_t out[LOAD_MAX];
@@ -1998,7 +2013,7 @@ static void *load_run(void *arg)
     load_t *L = arg;
     char *body = single_body(link_left[L->thread], link_right[L->thread], 0);
     char *mbody = match_body("left", link_left[L->thread], 5, 0);
-    while (!atomic_load(L->stop) && L->n < LOAD_MAX) {
+    while (L->n < LOAD_MAX) {
         int i = L->n++;
         char h[64];
         snprintf(h, sizeof h, "X-Request-Id: load-%d-%d\r\n", L->thread, i);
@@ -2037,27 +2052,34 @@ static void *load_run(void *arg)
 START_TEST(sigterm_under_load_loses_no_request)
 {
     server_t s;
-    const char *args[] = {"--max-inflight", "256", "--drain-delay-ms", "300",
+    /* A drain delay long enough for the checks below on any machine. */
+    const char *args[] = {"--max-inflight", "256", "--drain-delay-ms", "2000",
                           NULL};
     service_start(&s, NULL, args);
     wait_ready(&s);
-    atomic_int stop;
-    atomic_init(&stop, 0);
     load_t *L = calloc(LOAD_THREADS, sizeof *L);
     pthread_t th[LOAD_THREADS];
     for (int t = 0; t < LOAD_THREADS; t++) {
         L[t].port = s.port;
         L[t].thread = t;
-        L[t].stop = &stop;
         ck_assert_int_eq(pthread_create(&th[t], NULL, load_run, &L[t]), 0);
     }
-    sleep_ms(500);
+    /* Under way: at least 100 requests answered. */
+    double answered = 0, until = now_s() + harness.stop_timeout_s;
+    while (answered < 100 && now_s() < until) {
+        char *m = get_metrics(&s);
+        answered = metric_value(
+            m, "kgalign_requests_total{route=\"/align\",status=\"200\"}");
+        free(m);
+        sleep_ms(10);
+    }
+    ck_assert_msg(answered >= 100, "%.0f requests answered", answered);
     double t_term = now_s();
     pid_t pid = s.pid;
     kill(pid, SIGTERM);
     /* Draining: /readyz says so at once (the balancer takes the replica
      * out), /healthz still answers. */
-    sleep_ms(50);
+    log_wait(&s, "\"event\":\"drain_started\"", 1);
     http_resp_t r;
     http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
     expect_error(&r, 503, "unavailable", "draining");
@@ -2067,14 +2089,13 @@ START_TEST(sigterm_under_load_loses_no_request)
     http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
     expect(&r, 200, "Status");
     http_resp_free(&r);
-    /* The clients run until the listener closes (refused), at most 5 s. */
-    int rc = server_wait(&s, 15);
-    sleep_ms(100);
-    atomic_store(&stop, 1);
-    for (int t = 0; t < LOAD_THREADS; t++)
-        pthread_join(th[t], NULL);
+    /* The clients run until the listener closes: each one's next
+     * connection is refused, once the server has exited at the latest. */
+    int rc = server_wait(&s, harness.stop_timeout_s);
     if (rc < 0)
         kill(pid, SIGKILL);
+    for (int t = 0; t < LOAD_THREADS; t++)
+        pthread_join(th[t], NULL);
     ck_assert_msg(rc == 0, "exit status %d after SIGTERM; log:\n%s", rc,
                   read_log(&s));
 
@@ -2171,13 +2192,17 @@ static void fixture_setup(void)
     snprintf(data_dir, sizeof data_dir, "%s/data", tmp);
     snprintf(model1, sizeof model1, "%s/model.kgm", data_dir);
     snprintf(model2, sizeof model2, "%s/model2.kgm", tmp);
-    FIXTURE_CHECK(run("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
-                      kgalign, tmp) == 0);
-    FIXTURE_CHECK(run("%s import --format openea %s/src %s > /dev/null",
-                      kgalign, tmp, data_dir) == 0);
-    FIXTURE_CHECK(run("%s train %s -o %s --epochs 1 2> %s/train1.log",
-                      kgalign, data_dir, model1, tmp) == 0);
-    FIXTURE_CHECK(run("%s train %s -o %s --epochs 1 --seed 2 2> %s/train2.log",
+    FIXTURE_CHECK(
+        kga_test_system("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
+                        kgalign, tmp) == 0);
+    FIXTURE_CHECK(
+        kga_test_system("%s import --format openea %s/src %s > /dev/null",
+                        kgalign, tmp, data_dir) == 0);
+    FIXTURE_CHECK(
+        kga_test_system("%s train %s -o %s --epochs 1 2> %s/train1.log",
+                        kgalign, data_dir, model1, tmp) == 0);
+    FIXTURE_CHECK(kga_test_system(
+                      "%s train %s -o %s --epochs 1 --seed 2 2> %s/train2.log",
                       kgalign, data_dir, model2, tmp) == 0);
     char path[400];
     snprintf(path, sizeof path, "%s/test_links.tsv", data_dir);
@@ -2197,6 +2222,25 @@ static void fixture_setup(void)
     FIXTURE_CHECK(n_links == N_LINKS);
 }
 
+static Suite *service_suite(void)
+{
+    Suite *s = suite_create("service");
+    TCase *contract = kga_test_tcase(s, "contract", 0);
+    tcase_add_test(contract, schemas_agree_with_openapi);
+    tcase_add_test(contract, validator_refuses_bad_documents);
+    tcase_add_test(contract, proto_fixtures_follow_the_contract);
+    TCase *tc = kga_test_tcase(s, "service", 120);
+    tcase_add_test(tc, endpoints_and_request_ids);
+    tcase_add_test(tc, request_errors);
+    tcase_add_test(tc, scores_equal_offline);
+    tcase_add_test(tc, metrics_pass_promtool);
+    tcase_add_test(tc, inflight_cap_gives_503_not_a_queue);
+    tcase_add_test(tc, deadline_gives_504);
+    tcase_add_test(tc, reload_keeps_the_old_snapshot_on_failure);
+    tcase_add_test(tc, sigterm_under_load_loses_no_request);
+    return s;
+}
+
 int main(void)
 {
     snprintf(schemas_path, sizeof schemas_path,
@@ -2212,27 +2256,7 @@ int main(void)
     harness.stop_timeout_s = 20;
     harness.recv_timeout_s = 20;
 
-    Suite *s = suite_create("service");
-    TCase *contract = tcase_create("contract");
-    tcase_add_test(contract, schemas_agree_with_openapi);
-    tcase_add_test(contract, validator_refuses_bad_documents);
-    tcase_add_test(contract, proto_fixtures_follow_the_contract);
-    suite_add_tcase(s, contract);
-    TCase *tc = tcase_create("service");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, endpoints_and_request_ids);
-    tcase_add_test(tc, request_errors);
-    tcase_add_test(tc, scores_equal_offline);
-    tcase_add_test(tc, metrics_pass_promtool);
-    tcase_add_test(tc, inflight_cap_gives_503_not_a_queue);
-    tcase_add_test(tc, deadline_gives_504);
-    tcase_add_test(tc, reload_keeps_the_old_snapshot_on_failure);
-    tcase_add_test(tc, sigterm_under_load_loses_no_request);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    run("rm -rf %s", tmp);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    int rc = kga_test_run(service_suite);
+    kga_test_system("rm -rf %s", tmp);
+    return rc;
 }

@@ -14,6 +14,8 @@
 #include "store/store.h"
 #include "features/structure.h"
 
+#include "testutil.h"
+
 #define REQUIRE(cond, ...)             \
     do {                               \
         if (!(cond))                   \
@@ -82,7 +84,8 @@ static void iso_make(iso_t *x, uint32_t n, uint32_t m, uint32_t nrel,
     for (uint32_t k = 0; k < n; k++)
         perm[k] = k;
     kga_rng_shuffle_u32(&r, perm, n);
-    kga_graph_builder_t *b[2] = {kga_builder_new(), kga_builder_new()};
+    kga_graph_builder_t *b[2] = {kga_graph_builder_new(),
+                                 kga_graph_builder_new()};
     uint32_t *ent[2] = {malloc(n * sizeof(uint32_t)),
                         malloc(n * sizeof(uint32_t))};
     uint32_t rel[2][64];
@@ -91,12 +94,14 @@ static void iso_make(iso_t *x, uint32_t n, uint32_t m, uint32_t nrel,
         for (uint32_t k = 0; k < n; k++) {
             snprintf(id, sizeof id, s ? "right/x%u" : "left/e%u",
                      s ? perm[k] : k);
-            ck_assert_int_eq(kga_builder_entity(b[s], id, &ent[s][k], NULL), 0);
+            ck_assert_int_eq(
+                kga_graph_builder_entity(b[s], id, &ent[s][k], NULL), 0);
         }
         for (uint32_t q = 0; q < nrel; q++) {
             snprintf(id, sizeof id, s && !same_rel_names ? "rrel%u" : "lrel%u",
                      q);
-            ck_assert_int_eq(kga_builder_relation(b[s], id, &rel[s][q]), 0);
+            ck_assert_int_eq(kga_graph_builder_relation(b[s], id, &rel[s][q]),
+                             0);
         }
     }
     for (uint32_t t = 0; t < m; t++) {
@@ -120,8 +125,8 @@ static void iso_make(iso_t *x, uint32_t n, uint32_t m, uint32_t nrel,
         }
         int keep_right = !kga_rng_chance(&r, drop);
         for (int s = 0; s < 1 + keep_right; s++)
-            ck_assert_int_eq(kga_builder_triple(b[s], ent[s][h], rel[s][q],
-                                                ent[s][tl]),
+            ck_assert_int_eq(kga_graph_builder_triple(b[s], ent[s][h],
+                                                      rel[s][q], ent[s][tl]),
                              0);
     }
     stores_write(&x->st, b);
@@ -133,7 +138,7 @@ static void iso_make(iso_t *x, uint32_t n, uint32_t m, uint32_t nrel,
         x->right[k] = lookup(x->st.s[1], "right/x", perm[k]);
     }
     for (int s = 0; s < 2; s++) {
-        kga_builder_free(b[s]);
+        kga_graph_builder_free(b[s]);
         free(ent[s]);
     }
     free(perm);
@@ -226,24 +231,27 @@ START_TEST(one_hop_follows_relation_weights)
     const char *names[] = {"h", "t1", "t2", "t3", "t4", "x"};
     kga_graph_builder_t *b[2];
     for (int s = 0; s < 2; s++) {
-        b[s] = kga_builder_new();
+        b[s] = kga_graph_builder_new();
         uint32_t e[6], r, p;
         char id[32];
         for (int k = 0; k < 6; k++) {
             snprintf(id, sizeof id, "%s:%s", s ? "R" : "L", names[k]);
-            ck_assert_int_eq(kga_builder_entity(b[s], id, &e[k], NULL), 0);
+            ck_assert_int_eq(kga_graph_builder_entity(b[s], id, &e[k], NULL),
+                             0);
         }
-        ck_assert_int_eq(kga_builder_relation(b[s], s ? "r'" : "r", &r), 0);
-        ck_assert_int_eq(kga_builder_relation(b[s], s ? "p'" : "p", &p), 0);
+        ck_assert_int_eq(kga_graph_builder_relation(b[s], s ? "r'" : "r", &r),
+                         0);
+        ck_assert_int_eq(kga_graph_builder_relation(b[s], s ? "p'" : "p", &p),
+                         0);
         for (int k = 1; k <= 3; k++)
-            ck_assert_int_eq(kga_builder_triple(b[s], e[0], r, e[k]), 0);
-        ck_assert_int_eq(kga_builder_triple(b[s], e[0], p, e[4]), 0);
-        ck_assert_int_eq(kga_builder_triple(b[s], e[5], p, e[4]), 0);
+            ck_assert_int_eq(kga_graph_builder_triple(b[s], e[0], r, e[k]), 0);
+        ck_assert_int_eq(kga_graph_builder_triple(b[s], e[0], p, e[4]), 0);
+        ck_assert_int_eq(kga_graph_builder_triple(b[s], e[5], p, e[4]), 0);
     }
     stores_t st;
     stores_write(&st, b);
-    kga_builder_free(b[0]);
-    kga_builder_free(b[1]);
+    kga_graph_builder_free(b[0]);
+    kga_graph_builder_free(b[1]);
 
     kga_structure_params_t p;
     kga_structure_params_init(&p);
@@ -546,11 +554,10 @@ START_TEST(shared_relation_names_align_without_seeds)
 }
 END_TEST
 
-int main(void)
+static Suite *structure_suite(void)
 {
     Suite *s = suite_create("structure");
-    TCase *tc = tcase_create("features");
-    tcase_set_timeout(tc, 120);
+    TCase *tc = kga_test_tcase(s, "features", 120);
     tcase_add_test(tc, params_defaults_and_checks);
     tcase_add_test(tc, one_hop_follows_relation_weights);
     tcase_add_test(tc, seed_pairs_share_their_anchor);
@@ -558,10 +565,10 @@ int main(void)
     tcase_add_test(tc, features_do_not_depend_on_threads);
     tcase_add_test(tc, isomorphic_graphs_align_from_few_seeds);
     tcase_add_test(tc, shared_relation_names_align_without_seeds);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(structure_suite);
 }

@@ -3,7 +3,6 @@
  * small pair into a temporary directory and read it back as a user would:
  * as TSV files, knowing only the documented layout and schema. */
 #include <check.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,8 @@
 #include "synth/synth.h"
 #include "synth/synth_lists.h"
 #include "synth/synth_names.h"
+
+#include "testutil.h"
 
 /* For checks inside loops: ck_assert reports every passing check to the
  * parent process, which costs a system call each; this one is silent until
@@ -74,33 +75,10 @@ static char *make_tmpdir(void)
     return dir;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void remove_tree(char *dir)
 {
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    kga_test_remove_tree(dir);
     free(dir);
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    buf[size] = '\0';
-    *len = (size_t)size;
-    return buf;
 }
 
 static void path_of(char *out, size_t cap, const char *dir, const char *name)
@@ -142,7 +120,7 @@ static table_t table_read(const char *path, int cols)
 {
     table_t t = {0};
     size_t len;
-    t.buf = read_all(path, &len);
+    t.buf = kga_test_read_file(path, &len);
     t.cols = cols;
     ck_assert_msg(len == 0 || t.buf[len - 1] == '\n',
                   "%s does not end with a newline", path);
@@ -509,7 +487,7 @@ END_TEST
 static int same_file(const char *a, const char *b)
 {
     size_t la, lb;
-    char *x = read_all(a, &la), *y = read_all(b, &lb);
+    char *x = kga_test_read_file(a, &la), *y = kga_test_read_file(b, &lb);
     int same = la == lb && memcmp(x, y, la) == 0;
     free(x);
     free(y);
@@ -771,7 +749,7 @@ START_TEST(test_all_files_utf8_tsv)
     for (size_t i = 0; i < sizeof top_files / sizeof top_files[0]; i++) {
         path_of(path, sizeof path, dir, top_files[i]);
         size_t len;
-        char *buf = read_all(path, &len);
+        char *buf = kga_test_read_file(path, &len);
         ck_assert_msg(len > 0, "%s is empty", path);
         ck_assert_msg(kga_utf8_valid(buf, len, NULL), "%s: bad UTF-8", path);
         if (strcmp(top_files[i], "README.txt") != 0)
@@ -1003,7 +981,7 @@ START_TEST(test_cli_generates)
     ck_assert_int_eq(access(path, F_OK), 0);
     path_of(path, sizeof path, out, "README.txt");
     size_t len;
-    char *readme = read_all(path, &len);
+    char *readme = kga_test_read_file(path, &len);
     ck_assert_ptr_nonnull(strstr(readme, "--seed 18446744073709551615"));
     free(readme);
     /* Same world through the library and hex seed. */
@@ -1024,19 +1002,16 @@ END_TEST
 static Suite *synth_suite(void)
 {
     Suite *s = suite_create("synth");
-    TCase *rng = tcase_create("rng");
+    TCase *rng = kga_test_tcase(s, "rng", 0);
     tcase_add_test(rng, test_rng_reproducible_and_streams_differ);
     tcase_add_test(rng, test_rng_bounds_and_uniformity);
     tcase_add_test(rng, test_rng_shuffle_is_permutation);
-    suite_add_tcase(s, rng);
 
-    TCase *names = tcase_create("names");
+    TCase *names = kga_test_tcase(s, "names", 0);
     tcase_add_test(names, test_strip_accents_covers_word_lists);
     tcase_add_test(names, test_name_variants_of_one_person);
-    suite_add_tcase(s, names);
 
-    TCase *gen = tcase_create("generate");
-    tcase_set_timeout(gen, 60);
+    TCase *gen = kga_test_tcase(s, "generate", 60);
     tcase_add_test(gen, test_params_rejected);
     tcase_add_test(gen, test_unwritable_directory_named);
     tcase_add_test(gen, test_same_seed_same_bytes);
@@ -1051,21 +1026,14 @@ static Suite *synth_suite(void)
     tcase_add_test(gen, test_views_share_most_edges);
     tcase_add_test(gen, test_near_duplicates_exist);
     tcase_add_test(gen, test_smallest_world);
-    suite_add_tcase(s, gen);
 
-    TCase *cli = tcase_create("cli");
-    tcase_set_timeout(cli, 60);
+    TCase *cli = kga_test_tcase(s, "cli", 60);
     tcase_add_test(cli, test_cli_usage_errors);
     tcase_add_test(cli, test_cli_generates);
-    suite_add_tcase(s, cli);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(synth_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kga_test_run(synth_suite);
 }

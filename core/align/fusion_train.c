@@ -8,17 +8,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "align/sinkhorn.h"
 #include "stats/metrics.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* ---- training ----------------------------------------------------------- */
 
@@ -389,7 +382,7 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
 {
     int rc;
     uint32_t total = p->rounds + 1;
-    double t = now();
+    double t = kga_clock_seconds();
     kga_structure_stats_t ss;
 
     rd->seeds = (uint32_t)n_seeds;
@@ -399,9 +392,9 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
     if (rc != 0)
         return rc;
     rd->relations_aligned = ss.right_relations_aligned;
-    rd->features_seconds = now() - t;
+    rd->features_seconds = kga_clock_seconds() - t;
 
-    t = now();
+    t = kga_clock_seconds();
     kga_progress_report(progress, "candidates", r, total);
     if (f->wn > 0.0f && d->name_idx == NULL && d->nL > 0 && d->nR > 0) {
         rc = kga_fusion_name_topk(f, d->L, d->nL, d->R, d->nR, d->k,
@@ -422,9 +415,9 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
     for (size_t s = 0; s < (size_t)d->nL * d->k; s++)
         d->col[s] = d->cand[s] == NONE ? KGA_SINKHORN_EMPTY
                                        : d->rpos[d->cand[s]];
-    rd->candidates_seconds = now() - t;
+    rd->candidates_seconds = kga_clock_seconds() - t;
 
-    t = now();
+    t = kga_clock_seconds();
     kga_progress_report(progress, "sinkhorn", r, total);
     rc = kga_sinkhorn(d->col, d->score, d->nL, d->nR, d->k, p->tau,
                       p->sinkhorn_iters, pool, d->lu, d->lv, err);
@@ -432,7 +425,7 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
         return rc;
     fill_log_p(d, p->tau);
     rd->valid_hits1 = valid_hits1(d);
-    rd->sinkhorn_seconds = now() - t;
+    rd->sinkhorn_seconds = kga_clock_seconds() - t;
     return 0;
 }
 
@@ -451,7 +444,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     size_t *col_best = NULL;
     domain_t d;
     best_t best;
-    double t0 = now();
+    double t0 = kga_clock_seconds();
     int rc;
 
     *out = NULL;
@@ -483,7 +476,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
                 ? p->name_weight
                 : 0.0f;
     report->name_weight = f->wn;
-    report->names_seconds = now() - t0;
+    report->names_seconds = kga_clock_seconds() - t0;
 
     size_t cap = n_train + (d.nL < d.nR ? d.nL : d.nR) + 1;
     seeds = malloc(cap * sizeof *seeds);
@@ -499,7 +492,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     double prev = 0.0;
     for (uint32_t r = 0; r < total; r++) {
         kga_fusion_round_t *rd = &report->round[r];
-        double tr = now();
+        double tr = kga_clock_seconds();
         rc = run_round(f, g, &d, p, seeds, n_seeds, pool, progress, r, rd,
                        err);
         if (rc != 0)
@@ -518,17 +511,17 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
             n_seeds = n_train + np;
             rd->pseudo_seeds = (uint32_t)np;
         }
-        rd->seconds = now() - tr;
+        rd->seconds = kga_clock_seconds() - tr;
         if (stop)
             break;
     }
 
-    double t = now();
+    double t = kga_clock_seconds();
     kga_progress_report(progress, "fallback", report->n_rounds, total);
     if ((rc = finish(f, &best, &d, train, n_train, err)) != 0)
         goto fail;
-    report->fallback_seconds = now() - t;
-    report->seconds = now() - t0;
+    report->fallback_seconds = kga_clock_seconds() - t;
+    report->seconds = kga_clock_seconds() - t0;
     *out = f;
     f = NULL;
 fail:

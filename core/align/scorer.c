@@ -13,7 +13,8 @@
 
 #include "features/name_features.h"
 #include "base/rng.h"
-#include "gnn/sampler.h"
+#include "gnn/neighbours.h"
+#include "gnn/relation_map.h"
 #include "align/sinkhorn.h"
 
 /* Seed of the projection: a constant, so that a model file needs no copy
@@ -94,8 +95,8 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
         if (s->relmap[side] == NULL)
             return kga_err_set(err, KGA_ENOMEM, "out of memory");
     }
-    rc = kga_relmap_build(s->store[0], s->store[1], 1, s->relmap[0],
-                          s->relmap[1], &s->relations);
+    rc = kga_relation_map_build(s->store[0], s->store[1], 1, s->relmap[0],
+                                s->relmap[1], &s->relations);
     if (rc != 0)
         return kga_err_set(err, rc, "relation map: %s", kga_strerror(rc));
     uint32_t width;
@@ -109,8 +110,8 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
     if (rc != 0)
         return kga_err_set(err, rc, "out of memory");
     for (int side = 0; side < 2; side++) {
-        rc = kga_nbrs_from_store(s->store[side], s->relmap[side],
-                                 s->relations, &s->nbrs[side]);
+        rc = kga_neighbours_from_store(s->store[side], s->relmap[side],
+                                       s->relations, &s->nbrs[side]);
         if (rc != 0)
             return kga_err_set(err, rc, "neighbour table: %s",
                                kga_strerror(rc));
@@ -185,7 +186,7 @@ void kga_scorer_destroy(kga_scorer_t *s)
     kga_gnn_cache_free(s->cache);
     kga_gnn_free(s->gnn);
     for (int side = 0; side < 2; side++) {
-        kga_nbrs_free(s->nbrs[side]);
+        kga_neighbours_free(s->nbrs[side]);
         free(s->relmap[side]);
         free(s->fixed[side]);
     }

@@ -40,7 +40,7 @@ typedef struct {
     kga_gnn_t *gnn;
     uint32_t *relmap[2];
     uint32_t relations;
-    kga_nbrs_t *nbrs[2];
+    kga_neighbours_t *nbrs[2];
     float *fixed[2]; /* projected structural features, entities x 128 */
     kga_gnn_data_t data;
     kga_gnn_cache_t *cache;

@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int kga_map_file(const char *path, const char *what, void **map,
-                 size_t *len, kga_err_t *err)
+int kga_mapped_file_open(kga_mapped_file_t *f, const char *path,
+                         const char *what, kga_err_t *err)
 {
-    *map = NULL;
-    *len = 0;
+    f->data = NULL;
+    f->len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return kga_err_set(err, errno == ENOENT ? KGA_ENOENT : KGA_EIO,
@@ -45,13 +45,15 @@ int kga_map_file(const char *path, const char *what, void **map,
     if (m == MAP_FAILED)
         return kga_err_set(err, KGA_EIO, "%s: cannot map: %s", path,
                            strerror(map_errno));
-    *map = m;
-    *len = n;
+    f->data = m;
+    f->len = n;
     return 0;
 }
 
-void kga_unmap_file(void *map, size_t len)
+void kga_mapped_file_close(kga_mapped_file_t *f)
 {
-    if (map != NULL)
-        munmap(map, len);
+    if (f->data != NULL)
+        munmap((void *)f->data, f->len);
+    f->data = NULL;
+    f->len = 0;
 }

@@ -12,16 +12,6 @@
 /* kga_rng_unit keeps the 53 bits a double holds exactly. */
 #define UNIT_BITS 53
 
-uint64_t kga_rng_hash(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 31;
-    return x;
-}
-
 static uint64_t splitmix_next(uint64_t *state)
 {
     *state += SPLITMIX_GAMMA;

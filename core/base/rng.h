@@ -16,8 +16,17 @@ typedef struct {
 } kga_rng_t;
 
 /* A bijective 64-bit mix (the splitmix64 finaliser): hashes ids and seeds
- * into well spread values; kga_rng_hash(a) != kga_rng_hash(b) for a != b. */
-uint64_t kga_rng_hash(uint64_t x);
+ * into well spread values; kga_rng_hash(a) != kga_rng_hash(b) for a != b.
+ * Inline: the sampler and the store validator call it per edge. */
+static inline uint64_t kga_rng_hash(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x;
+}
 
 /* Seeds r for (seed, stream). Streams of one seed are independent sequences:
  * give each part of a computation (or each entity) its own stream, and it

@@ -70,6 +70,14 @@ size_t kga_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp,
     return decode(s, n, cp, bad);
 }
 
+size_t kga_utf8_cut(const char *s, size_t n)
+{
+    size_t cut = n;
+    while (cut > 0 && n - cut < 3 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
 int kga_utf8_valid(const char *s, size_t len, size_t *bad_offset)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -9,10 +9,11 @@
  * U+DFFF), nothing above U+10FFFF, no truncated sequence. The line reader,
  * the import's %XX decoding, the name features, the synthetic names and the
  * JSON encoders all decide with these two functions, so that a byte string
- * one of them accepts is never refused by another.
+ * one of them accepts is never refused by another; the names' and the
+ * messages' quotes cut long strings with the third.
  *
- * Nothing here allocates; neither function can fail other than by saying
- * "not well-formed". */
+ * Nothing here allocates; nothing can fail other than by saying "not
+ * well-formed". */
 
 /* Decodes the code point at the start of the n bytes at s. Returns its
  * length, 1 to 4, and stores the code point in *cp (cp may be NULL). When
@@ -22,6 +23,12 @@
  * "substitution of maximal subparts" (0 when n is 0). */
 size_t kga_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp,
                        size_t *bad);
+
+/* Where to cut a string that is longer than n bytes without splitting a
+ * character: n, or less when s[n] continues a sequence begun before it
+ * (then the cut moves back to that sequence's lead byte, over at most the
+ * 3 continuation bytes a sequence has). s must have a byte at offset n. */
+size_t kga_utf8_cut(const char *s, size_t n);
 
 /* 1 when all len bytes at s are well-formed UTF-8; otherwise 0, and
  * *bad_offset (may be NULL) gets the offset of the first sequence that is

@@ -8,22 +8,12 @@
  * baseline build stays x86-64-v2. */
 #include "base/vec.h"
 
-#define LANES 8
+#define LANES KGA_VEC_LANES
 
 KGA_CLONES
 float kga_vdot(const float *x, const float *y, size_t n)
 {
-    float acc[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++)
-            acc[u] += x[i + u] * y[i + u];
-    float s = 0.0f;
-    for (; i < n; i++)
-        s += x[i] * y[i];
-    for (int u = 0; u < LANES; u++)
-        s += acc[u];
-    return s;
+    return kga_vdot_inline(x, y, n);
 }
 
 KGA_CLONES
@@ -49,12 +39,7 @@ float kga_vsqdist(const float *x, const float *y, size_t n)
 KGA_CLONES
 void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n)
 {
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++)
-            y[i + u] += a * x[i + u];
-    for (; i < n; i++)
-        y[i] += a * x[i];
+    kga_vaxpy_inline(y, a, x, n);
 }
 
 void kga_prefetch_row(const float *row, size_t n)

@@ -21,6 +21,40 @@
 #define KGA_CLONES
 #endif
 
+/* Lanes of the kernels' partial sums. */
+#define KGA_VEC_LANES 8
+
+/* The dot product and axpy kernels themselves, inline for other kernels
+ * built with KGA_CLONES (the GNN operators): inlined, they take the
+ * caller's instruction set, where a call would run the baseline code. The
+ * functions below are these, out of line, for everyone else. */
+static inline float kga_vdot_inline(const float *x, const float *y,
+                                    size_t n)
+{
+    float acc[KGA_VEC_LANES] = {0};
+    size_t i = 0;
+    for (; i + KGA_VEC_LANES <= n; i += KGA_VEC_LANES)
+        for (int u = 0; u < KGA_VEC_LANES; u++)
+            acc[u] += x[i + u] * y[i + u];
+    float s = 0.0f;
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    for (int u = 0; u < KGA_VEC_LANES; u++)
+        s += acc[u];
+    return s;
+}
+
+static inline void kga_vaxpy_inline(float *restrict y, float a,
+                                    const float *restrict x, size_t n)
+{
+    size_t i = 0;
+    for (; i + KGA_VEC_LANES <= n; i += KGA_VEC_LANES)
+        for (int u = 0; u < KGA_VEC_LANES; u++)
+            y[i + u] += a * x[i + u];
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
 float kga_vdot(const float *x, const float *y, size_t n);
 /* sum_k (x_k - y_k)^2 */
 float kga_vsqdist(const float *x, const float *y, size_t n);

@@ -11,7 +11,7 @@
  * Not for sizes that come from input (a file's entity count, a request's
  * pairs): those are checked against a limit first and their allocation
  * failure is returned as KGA_ENOMEM with a message, never a crash. Used by
- * config/ and cli/ (and meant for the model writer's bookkeeping).
+ * config/, cli/ and the model writer (its own state, not its sections).
  *
  * Ownership: every pointer returned is the caller's, released with free().
  * None returns NULL. */

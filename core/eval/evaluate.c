@@ -9,14 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "base/clock.h"
 
 void kga_eval_result_destroy(kga_eval_result_t *r)
 {
@@ -70,7 +64,7 @@ int kga_evaluate_candidates(const kga_candidate_t *cands, size_t k,
                             uint32_t n_groups, kga_eval_result_t *out,
                             kga_err_t *err)
 {
-    double start = now_seconds();
+    double start = kga_clock_seconds();
     memset(out, 0, sizeof *out);
     if (n > 0 && (cands == NULL || true_right == NULL || k == 0))
         return kga_err_set(err, KGA_EINVAL,
@@ -156,7 +150,7 @@ int kga_evaluate_candidates(const kga_candidate_t *cands, size_t k,
         goto done;
     }
     rc = collect_groups(&rk, found_in_group, group_names, out, err);
-    out->eval_seconds = now_seconds() - start;
+    out->eval_seconds = kga_clock_seconds() - start;
 done:
     free(label);
     free(score);
@@ -171,7 +165,7 @@ done:
 int kga_evaluate(const kga_aligner_t *a, const kga_pairs_t *links, size_t k,
                  kga_eval_result_t *out, kga_err_t *err)
 {
-    double start = now_seconds();
+    double start = kga_clock_seconds();
     memset(out, 0, sizeof *out);
     kga_err_clear(err);
     if (a == NULL || links == NULL || k == 0)
@@ -228,7 +222,7 @@ int kga_evaluate(const kga_aligner_t *a, const kga_pairs_t *links, size_t k,
     if (rc == 0) {
         out->candidates = cands;
         cands = NULL;
-        out->eval_seconds = now_seconds() - start;
+        out->eval_seconds = kga_clock_seconds() - start;
     }
 done:
     free(names);

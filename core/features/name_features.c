@@ -239,12 +239,8 @@ static size_t name_span(const char *name)
     if (name == NULL)
         return 0;
     size_t len = strnlen(name, KGA_NAME_MAX_BYTES + 1);
-    if (len > KGA_NAME_MAX_BYTES) {
-        len = KGA_NAME_MAX_BYTES;
-        while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80 &&
-               KGA_NAME_MAX_BYTES - len < 3)
-            len--;
-    }
+    if (len > KGA_NAME_MAX_BYTES)
+        len = kga_utf8_cut(name, KGA_NAME_MAX_BYTES);
     return len;
 }
 

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
+
 /* The search keeps one offset per column of the candidate matrix. */
 #define TOPK_MAX_COLS (UINT32_C(1) << 26)
 /* Queries handed to a thread at a time. */
@@ -162,13 +164,11 @@ typedef struct {
     pthread_t thread;
 } topk_worker_t;
 
-/* splitmix64 finaliser: a meaning-free key for callers without ext ids. */
+/* A meaning-free key for callers without ext ids: splitmix64's output for
+ * state x (its increment, then its finaliser). */
 static uint64_t mix64(uint64_t x)
 {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+    return kga_rng_hash(x + 0x9E3779B97F4A7C15ull);
 }
 
 /* Total order of hits: higher score, then lower key, then lower row

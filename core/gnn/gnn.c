@@ -265,13 +265,14 @@ int kga_gnn_data_check(const kga_gnn_t *m, const kga_gnn_data_t *d,
         if (sd->nbrs == NULL)
             return kga_err_set(err, KGA_EINVAL, "%s: no neighbour table",
                                name);
-        if (kga_nbrs_entity_count(sd->nbrs) != n ||
-            kga_nbrs_relation_count(sd->nbrs) != m->R)
+        if (kga_neighbours_entity_count(sd->nbrs) != n ||
+            kga_neighbours_relation_count(sd->nbrs) != m->R)
             return kga_err_set(err, KGA_EMISMATCH,
                                "%s: neighbour table has %u entities and %u "
                                "relations, the model %u and %u",
-                               name, kga_nbrs_entity_count(sd->nbrs),
-                               kga_nbrs_relation_count(sd->nbrs), n, m->R);
+                               name, kga_neighbours_entity_count(sd->nbrs),
+                               kga_neighbours_relation_count(sd->nbrs), n,
+                               m->R);
         if (m->dp > 0 && sd->fixed == NULL)
             return kga_err_set(err, KGA_EINVAL, "%s: no fixed features",
                                name);

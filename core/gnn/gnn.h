@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "gnn/gnn_ops.h"
 #include "base/pair.h"
+#include "gnn/neighbours.h"
 #include "gnn/sampler.h"
 
 /* The CG-MuAlign alignment network (docs/model.md): parameters, the forward
@@ -64,14 +65,14 @@ kga_gnn_config_t kga_gnn_config_default(void);
 /* What the parameters are sized by. */
 typedef struct {
     uint32_t entities[2];  /* left, right */
-    uint32_t relations;    /* R model relations (see kga_relmap_build) */
+    uint32_t relations;    /* R model relations (see kga_relation_map_build) */
     uint32_t fixed_dim;    /* width of the fixed features; 0: none */
     uint32_t name_buckets; /* B; 0: no name part */
 } kga_gnn_shape_t;
 
 /* The inputs of one side. */
 typedef struct {
-    const kga_nbrs_t *nbrs; /* relations as in the shape */
+    const kga_neighbours_t *nbrs; /* relations as in the shape */
     const float *fixed;     /* entities x fixed_dim, row-major, or NULL */
     /* Hashed n-grams: entity e has buckets name_bucket[name_off[e] ..
      * name_off[e + 1]) with weights name_weight[...] (NULL: all 1). */

@@ -91,7 +91,7 @@ struct kga_gnn_work {
     /* Samples already drawn for (neighbour table, seed), per side: a
      * training epoch draws each entity's sample once, not once per batch.
      * mcnt[e] is UINT32_MAX until entity e is drawn. */
-    const kga_nbrs_t *mg[2];
+    const kga_neighbours_t *mg[2];
     uint64_t mseed[2];
     uint32_t *mcnt[2], *mnbr[2], *mrel[2];
 

@@ -12,9 +12,9 @@
 #include "base/error.h"
 #include "base/vec.h"
 
-/* Blocks of eight independent lanes, as in the kernels of vec.c; the hot
+/* Blocks of eight independent lanes, as in the kernels of vec.h; the hot
  * operators are cloned for AVX2 the same way (KGA_CLONES). */
-#define LANES 8
+#define LANES KGA_VEC_LANES
 
 /* ------------------------------------------------------------------------
  * Linear map
@@ -141,34 +141,6 @@ void kga_op_basis_bwd(const float *c, const float *Y, uint32_t nb,
     }
 }
 
-/* Inlined into the cloned kernels, so it takes their instruction set. */
-static inline void axpy_inline(float *restrict y, float a,
-                               const float *restrict x, size_t n)
-{
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++)
-            y[i + u] += a * x[i + u];
-    for (; i < n; i++)
-        y[i] += a * x[i];
-}
-
-static inline float dot_inline(const float *restrict x,
-                              const float *restrict y, size_t n)
-{
-    float acc[LANES] = {0};
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int u = 0; u < LANES; u++)
-            acc[u] += x[i + u] * y[i + u];
-    float s = 0.0f;
-    for (; i < n; i++)
-        s += x[i] * y[i];
-    for (int u = 0; u < LANES; u++)
-        s += acc[u];
-    return s;
-}
-
 KGA_CLONES
 void kga_op_basis_mean_fwd(const float *const *h, const float *const *c,
                            uint32_t m, uint32_t nb, uint32_t d, float *M)
@@ -179,7 +151,7 @@ void kga_op_basis_mean_fwd(const float *const *h, const float *const *c,
     float inv = 1.0f / (float)m;
     for (uint32_t k = 0; k < m; k++)
         for (uint32_t b = 0; b < nb; b++)
-            axpy_inline(M + (size_t)b * d, c[k][b] * inv, h[k], d);
+            kga_vaxpy_inline(M + (size_t)b * d, c[k][b] * inv, h[k], d);
 }
 
 /* M_b = (1/m) sum_k c_k[b] h_k: dh_k = (1/m) sum_b c_k[b] dM_b and
@@ -196,9 +168,9 @@ void kga_op_basis_mean_bwd(const float *h, const float *c, uint32_t m,
     for (uint32_t b = 0; b < nb; b++) {
         const float *g = dM + (size_t)b * d;
         if (dh != NULL)
-            axpy_inline(dh, c[b] * inv, g, d);
+            kga_vaxpy_inline(dh, c[b] * inv, g, d);
         if (dc != NULL)
-            dc[b] += inv * dot_inline(g, h, d);
+            dc[b] += inv * kga_vdot_inline(g, h, d);
     }
 }
 

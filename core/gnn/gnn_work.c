@@ -120,8 +120,8 @@ static void sample_chunk(void *ctx, size_t begin, size_t end, int worker)
             memcpy(rel, w->mrel[s] + e * S, n * sizeof *rel);
             continue;
         }
-        uint32_t n = kga_nbrs_sample(c->d->side[s].nbrs, e, c->seed[s], mode,
-                                     m->S, nbr, rel);
+        uint32_t n = kga_sample_neighbours(c->d->side[s].nbrs, e, c->seed[s],
+                                           mode, m->S, nbr, rel);
         U(w->cnt)[i] = n;
         if (w->mcnt[s] != NULL) {
             memcpy(w->mnbr[s] + e * S, nbr, n * sizeof *nbr);

@@ -1,22 +1,10 @@
-/* Neighbour tables and weighted sampling without replacement. */
+/* Weighted sampling without replacement from a neighbour table
+ * (sampler.h), and the seeds of training samples. */
 #include "gnn/sampler.h"
 
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "base/hash.h"
 #include "base/rng.h"
-
-struct kga_nbrs {
-    uint32_t entities;
-    uint32_t relations;
-    uint64_t *off;   /* entities + 1 */
-    uint32_t *nbr;   /* off[entities] entries */
-    uint32_t *rel;
-    float *fanout;   /* 1 / weight: an edge's key is -ln(u) * fanout */
-    uint64_t *key;   /* per entity */
-};
 
 /* Separates the relation from the neighbour key in the edge hash. */
 #define REL_SALT 0x9E3779B97F4A7C15ull
@@ -25,221 +13,6 @@ struct kga_nbrs {
 #define UNIT_SHIFT 11
 #define UNIT_SCALE (1.0 / 9007199254740992.0)
 
-static kga_nbrs_t *nbrs_alloc(uint32_t entities, uint32_t relations,
-                              uint64_t edges)
-{
-    kga_nbrs_t *g = calloc(1, sizeof *g);
-    if (g == NULL)
-        return NULL;
-    g->entities = entities;
-    g->relations = relations;
-    size_t m = edges > 0 ? (size_t)edges : 1;
-    g->off = calloc((size_t)entities + 1, sizeof *g->off);
-    g->nbr = malloc(m * sizeof *g->nbr);
-    g->rel = malloc(m * sizeof *g->rel);
-    g->fanout = malloc(m * sizeof *g->fanout);
-    g->key = malloc(((size_t)entities + 1) * sizeof *g->key);
-    if (g->off == NULL || g->nbr == NULL || g->rel == NULL ||
-        g->fanout == NULL || g->key == NULL) {
-        kga_nbrs_free(g);
-        return NULL;
-    }
-    return g;
-}
-
-void kga_nbrs_free(kga_nbrs_t *g)
-{
-    if (g == NULL)
-        return;
-    free(g->off);
-    free(g->nbr);
-    free(g->rel);
-    free(g->fanout);
-    free(g->key);
-    free(g);
-}
-
-/* ------------------------------------------------------------------------
- * Relation map
- * ------------------------------------------------------------------------ */
-
-static int cmp_rel_name(const void *a, const void *b, void *store)
-{
-    return strcmp(kga_store_relation_name(store, *(const uint32_t *)a),
-                  kga_store_relation_name(store, *(const uint32_t *)b));
-}
-
-int kga_relmap_build(const kga_store_t *left, const kga_store_t *right,
-                     int share_names, uint32_t *map_left, uint32_t *map_right,
-                     uint32_t *relations)
-{
-    uint32_t nl = kga_store_relation_count(left);
-    uint32_t nr = kga_store_relation_count(right);
-    uint32_t next = 0;
-    for (uint32_t r = 0; r < nl; r++) {
-        map_left[2 * r + KGA_DIR_OUT] = next++;
-        map_left[2 * r + KGA_DIR_IN] = next++;
-    }
-    uint32_t *order = NULL;
-    if (share_names && nl > 0) {
-        /* Left names in sorted order, for a binary search per right name
-         * (without relying on the store's own order). */
-        order = malloc((size_t)nl * sizeof *order);
-        if (order == NULL)
-            return KGA_ENOMEM;
-        for (uint32_t r = 0; r < nl; r++)
-            order[r] = r;
-        qsort_r(order, nl, sizeof *order, cmp_rel_name, (void *)left);
-    }
-    for (uint32_t r = 0; r < nr; r++) {
-        int64_t found = -1;
-        if (order != NULL) {
-            const char *name = kga_store_relation_name(right, r);
-            uint32_t lo = 0, hi = nl;
-            while (lo < hi) {
-                uint32_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(kga_store_relation_name(left, order[mid]),
-                               name);
-                if (c == 0) {
-                    found = order[mid];
-                    break;
-                }
-                if (c < 0)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-        }
-        if (found >= 0) {
-            map_right[2 * r + KGA_DIR_OUT] = map_left[2 * found + KGA_DIR_OUT];
-            map_right[2 * r + KGA_DIR_IN] = map_left[2 * found + KGA_DIR_IN];
-        } else {
-            map_right[2 * r + KGA_DIR_OUT] = next++;
-            map_right[2 * r + KGA_DIR_IN] = next++;
-        }
-    }
-    free(order);
-    *relations = next;
-    return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Building
- * ------------------------------------------------------------------------ */
-
-int kga_nbrs_from_store(const kga_store_t *s, const uint32_t *rel_map,
-                        uint32_t relations, kga_nbrs_t **out)
-{
-    *out = NULL;
-    uint32_t n = kga_store_entity_count(s);
-    uint32_t nrel = kga_store_relation_count(s);
-    for (uint32_t r = 0; r < 2 * nrel; r++)
-        if (rel_map[r] != KGA_REL_NONE && rel_map[r] >= relations)
-            return KGA_EINVAL;
-    uint64_t total = 0;
-    for (uint32_t e = 0; e < n; e++)
-        for (int dir = 0; dir < 2; dir++) {
-            const kga_edge_t *edges;
-            uint32_t c = kga_store_edges(s, e, (kga_dir_t)dir, &edges);
-            for (uint32_t k = 0; k < c; k++)
-                total += rel_map[2 * edges[k].rel + (uint32_t)dir] !=
-                         KGA_REL_NONE;
-        }
-    kga_nbrs_t *g = nbrs_alloc(n, relations, total);
-    if (g == NULL)
-        return KGA_ENOMEM;
-    uint64_t pos = 0;
-    for (uint32_t e = 0; e < n; e++) {
-        const char *ext = kga_store_entity_ext_id(s, e);
-        g->key[e] = kga_hash64(ext, strlen(ext));
-        uint32_t type = kga_store_entity_type(s, e);
-        g->off[e] = pos;
-        for (int dir = 0; dir < 2; dir++) {
-            const kga_edge_t *edges;
-            uint32_t c = kga_store_edges(s, e, (kga_dir_t)dir, &edges);
-            for (uint32_t k = 0; k < c; k++) {
-                uint32_t mr = rel_map[2 * edges[k].rel + (uint32_t)dir];
-                if (mr == KGA_REL_NONE)
-                    continue;
-                float f = kga_store_fanout(s, type, edges[k].rel,
-                                           (kga_dir_t)dir);
-                g->nbr[pos] = edges[k].ent;
-                g->rel[pos] = mr;
-                g->fanout[pos] = f >= 1.0f ? f : 1.0f;
-                pos++;
-            }
-        }
-    }
-    g->off[n] = pos;
-    *out = g;
-    return 0;
-}
-
-int kga_nbrs_from_edges(uint32_t entities, uint32_t relations,
-                        const kga_nbr_edge_t *edges, size_t count,
-                        const uint64_t *keys, kga_nbrs_t **out)
-{
-    *out = NULL;
-    for (size_t i = 0; i < count; i++)
-        if (edges[i].ent >= entities || edges[i].nbr >= entities ||
-            edges[i].rel >= relations || !(edges[i].weight > 0.0f) ||
-            !isfinite(edges[i].weight))
-            return KGA_EINVAL;
-    kga_nbrs_t *g = nbrs_alloc(entities, relations, count);
-    if (g == NULL)
-        return KGA_ENOMEM;
-    for (size_t i = 0; i < count; i++)
-        g->off[edges[i].ent + 1]++;
-    for (uint32_t e = 0; e < entities; e++) {
-        g->off[e + 1] += g->off[e];
-        g->key[e] = keys != NULL ? keys[e] : kga_rng_hash(e);
-    }
-    uint64_t *fill = calloc((size_t)entities + 1, sizeof *fill);
-    if (fill == NULL) {
-        kga_nbrs_free(g);
-        return KGA_ENOMEM;
-    }
-    for (size_t i = 0; i < count; i++) {
-        uint32_t e = edges[i].ent;
-        uint64_t p = g->off[e] + fill[e]++;
-        g->nbr[p] = edges[i].nbr;
-        g->rel[p] = edges[i].rel;
-        g->fanout[p] = 1.0f / edges[i].weight;
-    }
-    free(fill);
-    *out = g;
-    return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Access and sampling
- * ------------------------------------------------------------------------ */
-
-uint32_t kga_nbrs_entity_count(const kga_nbrs_t *g)
-{
-    return g->entities;
-}
-
-uint32_t kga_nbrs_relation_count(const kga_nbrs_t *g)
-{
-    return g->relations;
-}
-
-uint64_t kga_nbrs_edge_count(const kga_nbrs_t *g)
-{
-    return g->off[g->entities];
-}
-
-uint32_t kga_nbrs_degree(const kga_nbrs_t *g, uint32_t ent)
-{
-    return (uint32_t)(g->off[ent + 1] - g->off[ent]);
-}
-
-uint64_t kga_nbrs_key(const kga_nbrs_t *g, uint32_t ent)
-{
-    return g->key[ent];
-}
-
 uint64_t kga_sample_seed(uint64_t train_seed, uint32_t epoch, int side)
 {
     return kga_rng_hash(kga_rng_hash(train_seed) ^
@@ -247,9 +20,9 @@ uint64_t kga_sample_seed(uint64_t train_seed, uint32_t epoch, int side)
                                      EPOCH_SALT));
 }
 
-uint32_t kga_nbrs_sample(const kga_nbrs_t *g, uint32_t ent, uint64_t seed,
-                         kga_sample_mode_t mode, uint32_t max, uint32_t *nbr,
-                         uint32_t *rel)
+uint32_t kga_sample_neighbours(const kga_neighbours_t *g, uint32_t ent,
+                               uint64_t seed, kga_sample_mode_t mode,
+                               uint32_t max, uint32_t *nbr, uint32_t *rel)
 {
     if (max > KGA_SAMPLE_MAX)
         max = KGA_SAMPLE_MAX;

@@ -19,10 +19,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "store/store.h"
 
-/* Bytes of a string arena chunk; a longer string gets one of its own. */
-#define ARENA_CHUNK (1u << 20)
 #define PROGRESS_WRITING "import: writing"
 
 /* ---- parameters ---- */
@@ -71,32 +70,8 @@ kga_err_t *kga_import_err(kga_import_ctx_t *ctx, int side)
 
 const char *kga_import_strdup(kga_import_ctx_t *ctx, int side, const char *s)
 {
-    arena_chunk_t **head = side >= 0 ? &ctx->side[side].arena : &ctx->arena;
-    size_t len = strlen(s);
-    arena_chunk_t *c = *head;
-    if (c == NULL || c->size - c->used < len + 1) {
-        size_t size = len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK;
-        c = malloc(sizeof *c + size);
-        if (c == NULL)
-            return NULL;
-        c->next = *head;
-        c->used = 0;
-        c->size = size;
-        *head = c;
-    }
-    char *dst = c->data + c->used;
-    memcpy(dst, s, len + 1);
-    c->used += len + 1;
-    return dst;
-}
-
-static void arena_free(arena_chunk_t *c)
-{
-    while (c != NULL) {
-        arena_chunk_t *next = c->next;
-        free(c);
-        c = next;
-    }
+    return kga_arena_strdup(side >= 0 ? &ctx->side[side].arena : &ctx->arena,
+                            s);
 }
 
 /* ---- running the two sides on two threads ---- */
@@ -255,13 +230,6 @@ static int write_outputs(kga_import_ctx_t *ctx, kga_links_t *sets[OUT_COUNT])
 
 /* ---- the import ---- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int check_params(const kga_import_params_t *p, kga_err_t *err)
 {
     if (p->format != KGA_IMPORT_OPENEA && p->format != KGA_IMPORT_DBP15K)
@@ -288,8 +256,10 @@ static int ctx_init(kga_import_ctx_t *ctx)
 {
     int ok = pthread_mutex_init(&ctx->lock, NULL) == 0;
     ok &= pthread_cond_init(&ctx->done_cond, NULL) == 0;
+    kga_arena_init(&ctx->arena, 0);
     for (int side = 0; side < 2; side++) {
-        ctx->side[side].b = kga_builder_new();
+        kga_arena_init(&ctx->side[side].arena, 0);
+        ctx->side[side].b = kga_graph_builder_new();
         ctx->side[side].scratch = malloc(KGA_LINE_MAX + 1);
         ok &= ctx->side[side].b != NULL && ctx->side[side].scratch != NULL;
     }
@@ -301,14 +271,14 @@ static void ctx_free(kga_import_ctx_t *ctx)
 {
     for (int side = 0; side < 2; side++) {
         side_t *s = &ctx->side[side];
-        kga_builder_free(s->b);
+        kga_graph_builder_free(s->b);
         free(s->label_rank);
         free(s->type);
         free(s->scratch);
-        kga_import_types_free(&s->types);
-        arena_free(s->arena);
+        kga_intern_destroy(&s->types);
+        kga_arena_destroy(&s->arena);
     }
-    arena_free(ctx->arena);
+    kga_arena_destroy(&ctx->arena);
     kga_links_free(ctx->links);
     free(ctx->link_ent[0]);
     free(ctx->link_ent[1]);
@@ -320,7 +290,7 @@ int kga_import_run(const kga_import_params_t *p,
                    kga_import_summary_t *summary,
                    const kga_progress_t *progress, kga_err_t *err)
 {
-    double start = now_seconds();
+    double start = kga_clock_seconds();
     kga_import_summary_t local;
     if (summary == NULL)
         summary = &local;
@@ -378,6 +348,6 @@ out:
         ctx_free(ctx);
         free(ctx);
     }
-    summary->seconds = now_seconds() - start;
+    summary->seconds = kga_clock_seconds() - start;
     return rc;
 }

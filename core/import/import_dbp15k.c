@@ -199,8 +199,8 @@ static int relation_of(kga_import_ctx_t *ctx, dbp_t *d, int side,
     if (e->is_type < 0)
         e->is_type = (int8_t)kga_names_is_type_key(e->str);
     if (!e->is_type && e->value == NO_VALUE) {
-        int rc = kga_builder_relation(kga_import_builder(ctx, side), e->str,
-                                      &e->value);
+        int rc = kga_graph_builder_relation(kga_import_builder(ctx, side),
+                                            e->str, &e->value);
         if (rc != 0)
             return kga_import_builder_error(ctx, side, rc);
     }
@@ -236,8 +236,8 @@ static int add_triple(kga_import_src_t *src, char **f, long n, void *arg)
         kga_import_count_type_triple(ctx, side);
         return kga_import_type(ctx, side, ends[0]->value, ends[1]->str);
     }
-    rc = kga_builder_triple(kga_import_builder(ctx, side), ends[0]->value,
-                            rel->value, ends[1]->value);
+    rc = kga_graph_builder_triple(kga_import_builder(ctx, side), ends[0]->value,
+                                  rel->value, ends[1]->value);
     return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
 }
 

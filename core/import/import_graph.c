@@ -8,83 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/hash.h"
 #include "import/names.h"
-
-/* ---- type names ---- */
-
-static int types_rehash(type_table_t *t, size_t nslots)
-{
-    uint32_t *slots = malloc(nslots * sizeof *slots);
-    if (slots == NULL)
-        return KGA_ENOMEM;
-    memset(slots, 0xff, nslots * sizeof *slots);
-    for (size_t i = 0; i < t->count; i++) {
-        size_t s = t->hashes[i] & (nslots - 1);
-        while (slots[s] != UINT32_MAX)
-            s = (s + 1) & (nslots - 1);
-        slots[s] = (uint32_t)i;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->slot_mask = nslots - 1;
-    return 0;
-}
-
-static int types_intern(kga_import_ctx_t *ctx, int side, const char *name,
-                        uint32_t *out)
-{
-    type_table_t *t = &ctx->side[side].types;
-    uint64_t h = kga_hash64(name, strlen(name));
-    if (t->slots != NULL)
-        for (size_t s = h & t->slot_mask; t->slots[s] != UINT32_MAX;
-             s = (s + 1) & t->slot_mask) {
-            uint32_t i = t->slots[s];
-            if (t->hashes[i] == h && strcmp(t->names[i], name) == 0) {
-                *out = i;
-                return 0;
-            }
-        }
-    if (t->count >= UINT32_MAX - 1)
-        return KGA_ELIMIT;
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        const char **names = realloc(t->names, cap * sizeof *names);
-        if (names == NULL)
-            return KGA_ENOMEM;
-        t->names = names;
-        uint64_t *hashes = realloc(t->hashes, cap * sizeof *hashes);
-        if (hashes == NULL)
-            return KGA_ENOMEM;
-        t->hashes = hashes;
-        t->cap = cap;
-    }
-    const char *copy = kga_import_strdup(ctx, side, name);
-    if (copy == NULL)
-        return KGA_ENOMEM;
-    t->names[t->count] = copy;
-    t->hashes[t->count] = h;
-    t->count++;
-    if (t->slots == NULL || t->count * 2 > t->slot_mask + 1) {
-        int rc = types_rehash(t, t->slots ? (t->slot_mask + 1) * 2 : 256);
-        if (rc != 0)
-            return rc;
-    } else {
-        size_t s = h & t->slot_mask;
-        while (t->slots[s] != UINT32_MAX)
-            s = (s + 1) & t->slot_mask;
-        t->slots[s] = (uint32_t)(t->count - 1);
-    }
-    *out = (uint32_t)(t->count - 1);
-    return 0;
-}
-
-void kga_import_types_free(type_table_t *t)
-{
-    free(t->names);
-    free(t->hashes);
-    free(t->slots);
-}
 
 /* ---- the two graphs ---- */
 
@@ -125,7 +49,7 @@ static int intern_entity(kga_import_ctx_t *ctx, int side, const char *ext_id,
                          uint32_t *ent)
 {
     side_t *s = &ctx->side[side];
-    int rc = kga_builder_entity(s->b, ext_id, ent, NULL);
+    int rc = kga_graph_builder_entity(s->b, ext_id, ent, NULL);
     if (rc == 0)
         rc = side_reserve(s, (size_t)*ent + 1);
     return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
@@ -156,10 +80,12 @@ int kga_import_type(kga_import_ctx_t *ctx, int side, uint32_t ent,
     if (type_name[0] == '\0')
         return 0;
     uint32_t cur = s->type[ent];
-    if (cur != NO_TYPE && strcmp(type_name, s->types.names[cur]) >= 0)
+    if (cur != NO_TYPE &&
+        strcmp(type_name, kga_intern_str(&s->types, cur)) >= 0)
         return 0;
     uint32_t t;
-    int rc = types_intern(ctx, side, type_name, &t);
+    int rc = kga_intern_add(&s->types, &s->arena, type_name,
+                            strlen(type_name), &t, NULL);
     if (rc != 0)
         return kga_import_builder_error(ctx, side, rc);
     s->type[ent] = t;
@@ -186,9 +112,9 @@ int kga_import_triple(kga_import_ctx_t *ctx, int side, const char *head,
     rc = intern_entity(ctx, side, tail, &t);
     if (rc != 0)
         return rc;
-    rc = kga_builder_relation(s->b, rel, &r);
+    rc = kga_graph_builder_relation(s->b, rel, &r);
     if (rc == 0)
-        rc = kga_builder_triple(s->b, h, r, t);
+        rc = kga_graph_builder_triple(s->b, h, r, t);
     return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
 }
 
@@ -196,7 +122,7 @@ int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
                          const char *key, const char *literal)
 {
     side_t *s = &ctx->side[side];
-    int rc = kga_builder_attribute(s->b, ent, key, literal);
+    int rc = kga_graph_builder_attribute(s->b, ent, key, literal);
     if (rc != 0)
         return kga_import_builder_error(ctx, side, rc);
     int rank = kga_names_label_rank(key);
@@ -212,9 +138,9 @@ int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
     if (cur != 0 &&
         (rank > cur ||
          (rank == cur &&
-          strcmp(s->scratch, kga_builder_entity_name(s->b, ent)) >= 0)))
+          strcmp(s->scratch, kga_graph_builder_entity_name(s->b, ent)) >= 0)))
         return 0;
-    rc = kga_builder_set_name(s->b, ent, s->scratch);
+    rc = kga_graph_builder_set_name(s->b, ent, s->scratch);
     if (rc != 0)
         return kga_import_builder_error(ctx, side, rc);
     s->label_rank[ent] = (uint8_t)rank;
@@ -226,7 +152,7 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
                            kga_import_side_t *out)
 {
     side_t *s = &ctx->side[side];
-    uint32_t n = kga_builder_entity_count(s->b);
+    uint32_t n = kga_graph_builder_entity_count(s->b);
     uint32_t named = 0, labelled = 0;
     for (uint32_t e = 0; e < n; e++) {
         int rc = 0;
@@ -234,26 +160,27 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
             labelled++;
             named++;
         } else {
-            const char *ext = kga_builder_entity_ext_id(s->b, e);
+            const char *ext = kga_graph_builder_entity_ext_id(s->b, e);
             if (kga_names_from_uri(ext, s->scratch) > 0) {
-                rc = kga_builder_set_name(s->b, e, s->scratch);
+                rc = kga_graph_builder_set_name(s->b, e, s->scratch);
                 named++;
             }
         }
         if (rc == 0 && s->type[e] != NO_TYPE)
-            rc = kga_builder_set_type(s->b, e, s->types.names[s->type[e]]);
+            rc = kga_graph_builder_set_type(
+                s->b, e, kga_intern_str(&s->types, s->type[e]));
         if (rc != 0)
             return kga_import_builder_error(ctx, side, rc);
     }
     out->entities = n;
-    out->relations = kga_builder_relation_count(s->b);
-    out->types = kga_builder_type_count(s->b);
-    out->attr_keys = kga_builder_attr_key_count(s->b);
+    out->relations = kga_graph_builder_relation_count(s->b);
+    out->types = kga_graph_builder_type_count(s->b);
+    out->attr_keys = kga_graph_builder_attr_key_count(s->b);
     out->named = named;
     out->labelled = labelled;
-    out->triples = kga_builder_triple_count(s->b);
-    out->attributes = kga_builder_attribute_count(s->b);
-    out->duplicate_triples = kga_builder_duplicate_triples(s->b);
+    out->triples = kga_graph_builder_triple_count(s->b);
+    out->attributes = kga_graph_builder_attribute_count(s->b);
+    out->duplicate_triples = kga_graph_builder_duplicate_triples(s->b);
     out->type_triples = s->type_triples;
     return 0;
 }

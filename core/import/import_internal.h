@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/arena.h"
+#include "base/intern.h"
 #include "import/import.h"
 
 /* The import context and what the files of the format-independent import
@@ -26,22 +28,6 @@
 /* An entity without a type (yet). */
 #define NO_TYPE UINT32_MAX
 
-typedef struct arena_chunk {
-    struct arena_chunk *next;
-    size_t used, size;
-    char data[];
-} arena_chunk_t;
-
-/* Type names interned once, so that a type that loses to a smaller one
- * never reaches the builder (its type table must not depend on order). */
-typedef struct {
-    const char **names;
-    uint64_t *hashes;
-    size_t count, cap;
-    uint32_t *slots; /* UINT32_MAX = empty */
-    size_t slot_mask;
-} type_table_t;
-
 /* Everything one graph's thread touches. */
 typedef struct {
     kga_graph_builder_t *b;
@@ -49,8 +35,11 @@ typedef struct {
     uint32_t *type;      /* per entity: index in types or NO_TYPE */
     size_t cap;
     uint64_t type_triples;
-    type_table_t types;
-    arena_chunk_t *arena;
+    /* Type names interned once, so that a type that loses to a smaller one
+     * never reaches the builder (its type table must not depend on
+     * order). */
+    kga_intern_t types;
+    kga_arena_t arena;
     char *scratch; /* KGA_LINE_MAX + 1 bytes: any field fits */
     kga_err_t err;
     int rc;
@@ -79,7 +68,7 @@ struct kga_import_ctx {
     kga_err_t *err;
     int threaded; /* side errors go to side[k].err while the threads run */
     side_t side[2];
-    arena_chunk_t *arena; /* links phase */
+    kga_arena_t arena; /* links phase */
     file_slot_t files[KGA_IMPORT_MAX_FILES];
     unsigned next_shared_file;
     uint64_t bytes_shared, bytes_total;
@@ -108,7 +97,6 @@ void kga_import_fill_file_stats(kga_import_ctx_t *ctx);
 /* Names and types of side into its builder, the counts into *out. */
 int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
                            kga_import_side_t *out);
-void kga_import_types_free(type_table_t *t);
 
 /* Resolves conflicts and distributes the links over sets[] (train, valid,
  * test, and ALL as scratch), carving the seeded splits. */

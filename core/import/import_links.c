@@ -23,7 +23,7 @@ int kga_import_link(kga_import_src_t *src, const char *left,
     const char *ids[2] = {left, right};
     int64_t ent[2];
     for (int side = 0; side < 2; side++) {
-        ent[side] = kga_builder_find_entity(ctx->side[side].b, ids[side]);
+        ent[side] = kga_graph_builder_find_entity(ctx->side[side].b, ids[side]);
         if (ent[side] < 0)
             return kga_import_bad_line(
                 src, KGA_EUNKNOWN_ID,
@@ -57,23 +57,11 @@ int kga_import_link(kga_import_src_t *src, const char *left,
     return 0;
 }
 
-/* Canonical order of links: left, right, then file and line. */
-static int cmp_links(const kga_link_t *a, const kga_link_t *b)
-{
-    int c = strcmp(a->left, b->left);
-    if (c == 0)
-        c = strcmp(a->right, b->right);
-    if (c == 0)
-        c = (a->tag > b->tag) - (a->tag < b->tag);
-    if (c == 0)
-        c = (a->line > b->line) - (a->line < b->line);
-    return c;
-}
-
 static int cmp_link_ptrs(const void *pa, const void *pb)
 {
-    return cmp_links(*(const kga_link_t *const *)pa,
-                     *(const kga_link_t *const *)pb);
+    /* The canonical order; the tag is the file slot. */
+    return kga_link_compare(*(const kga_link_t *const *)pa,
+                            *(const kga_link_t *const *)pb);
 }
 
 /* Finds links that share a left or a right entity with another. Strict: the
@@ -86,7 +74,7 @@ static int check_one_to_one(kga_import_ctx_t *ctx, size_t n, uint8_t *drop)
 {
     const kga_link_t *items = kga_links_items(ctx->links);
     for (int side = 0; side < 2; side++) {
-        uint32_t count = kga_builder_entity_count(ctx->side[side].b);
+        uint32_t count = kga_graph_builder_entity_count(ctx->side[side].b);
         uint32_t *owner = malloc((count ? count : 1) * sizeof *owner);
         if (owner == NULL)
             return kga_err_set(ctx->err, KGA_ENOMEM, "import: out of memory");
@@ -100,7 +88,7 @@ static int check_one_to_one(kga_import_ctx_t *ctx, size_t n, uint8_t *drop)
                 continue;
             }
             const kga_link_t *first = &items[owner[e]], *later = &items[i];
-            if (cmp_links(later, first) < 0) {
+            if (kga_link_compare(later, first) < 0) {
                 first = &items[i];
                 later = &items[owner[e]];
             }

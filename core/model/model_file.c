@@ -10,6 +10,7 @@
 
 #include "base/hash.h"
 #include "base/mapped_file.h"
+#include "base/utf8.h"
 
 /* ------------------------------------------------------------------------
  * Validation
@@ -306,8 +307,8 @@ static int check_text(vctx_t *v, const kga_model_row_t *r)
     if (nul != NULL)
         return fail_sec(v, KGA_EFORMAT, r, r->offset + (uint64_t)(nul - p),
                         "NUL byte inside the text");
-    size_t bad = kga_model_utf8_check(p, (size_t)r->size - 1);
-    if (bad != r->size - 1)
+    size_t bad;
+    if (!kga_utf8_valid((const char *)p, (size_t)r->size - 1, &bad))
         return fail_sec(v, KGA_EFORMAT, r, r->offset + bad,
                         "invalid UTF-8");
     return 0;
@@ -519,18 +520,17 @@ int kga_model_open(const char *path, kga_model_t **out, kga_err_t *err)
 {
     *out = NULL;
     kga_err_clear(err);
-    void *map;
-    size_t len;
-    int rc = kga_map_file(path, "model file", &map, &len, err);
+    kga_mapped_file_t file;
+    int rc = kga_mapped_file_open(&file, path, "model file", err);
     if (rc != 0)
         return rc;
     kga_err_t verr;
-    rc = model_from_buffer(map, len, path, out, &verr);
+    rc = model_from_buffer(file.data, file.len, path, out, &verr);
     if (rc != 0) {
-        kga_unmap_file(map, len);
+        kga_mapped_file_close(&file);
         return kga_err_set(err, rc, "%s: %s", path, verr.msg);
     }
-    (*out)->map = map;
+    (*out)->file = file;
     return 0;
 }
 
@@ -538,7 +538,7 @@ void kga_model_close(kga_model_t *m)
 {
     if (m == NULL)
         return;
-    kga_unmap_file(m->map, m->len);
+    kga_mapped_file_close(&m->file);
     free(m->kv);
     free(m->kv_arena);
     free(m->path);

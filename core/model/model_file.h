@@ -60,14 +60,17 @@ const char *kga_model_kind_name(kga_model_kind_t kind);
  * Settings (key=value), built before they are added to a writer
  * ------------------------------------------------------------------------ */
 
-/* A small heap set of settings the caller owns; aborts on out of memory. */
+/* An empty heap set of settings the caller owns; never NULL (aborts on out
+ * of memory, as for any small fixed allocation). */
 kga_model_kv_t *kga_model_kv_new(void);
 
 /* Each setter copies key and value. Keys are 1..127 bytes of
  * [A-Za-z0-9_.:/-]; string values are UTF-8 without NUL, CR or LF. Doubles
  * are written with 17 significant digits (they read back exactly) and must
  * be finite. Returns 0, KGA_EINVAL for a bad key or value, KGA_EDUPLICATE
- * when the key is already set. */
+ * when the key is already set, KGA_ELIMIT when the settings would take more
+ * than the 64 MiB a model file holds, KGA_ENOMEM; on failure kv is
+ * unchanged. */
 int kga_model_kv_set_str(kga_model_kv_t *kv, const char *key,
                          const char *value);
 int kga_model_kv_set_int(kga_model_kv_t *kv, const char *key, int64_t value);
@@ -94,7 +97,8 @@ int kga_model_writer_new(const char *path, kga_model_writer_t **out,
  * failure's message (kga_model_writer_error() gives it earlier). Codes:
  * KGA_EINVAL (bad name, shape, kind or text), KGA_EDUPLICATE (name, or a
  * settings key already in another settings section), KGA_ENUMERIC (a NaN or
- * infinite float), KGA_ELIMIT (too many sections), KGA_EIO. */
+ * infinite float), KGA_ELIMIT (too many sections, or settings sections past
+ * 64 MiB together), KGA_ENOMEM, KGA_EIO. */
 
 /* An f32 tensor of ndim <= 4 dimensions (ndim 0 is a scalar), row-major,
  * holding the product of shape[] floats. Every value must be finite. */

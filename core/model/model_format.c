@@ -1,7 +1,8 @@
 /* The rules of the model file format that the writer and the validator
  * both enforce (model_format.h): element sizes and kind names, shapes,
- * section names, settings keys and UTF-8. One copy of each rule, so that
- * the writer cannot produce a file the validator refuses. */
+ * section names and settings keys (text is UTF-8 as base/utf8.h decides).
+ * One copy of each rule, so that the writer cannot produce a file the
+ * validator refuses. */
 #include "model/model_format.h"
 
 uint64_t kga_model_elem_size(uint32_t kind)
@@ -78,41 +79,4 @@ int kga_model_key_valid(const char *key, size_t len)
         if (!key_char((unsigned char)key[i]))
             return 0;
     return 1;
-}
-
-/* Offset of the first byte that does not start a well-formed UTF-8
- * sequence (RFC 3629: no overlongs, surrogates or code points past
- * U+10FFFF), or n when all n bytes are valid. */
-size_t kga_model_utf8_check(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp, min;
-        if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1fu, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0fu, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07u, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (n - i < len)
-            return i;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (p[i + k] & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += len;
-    }
-    return n;
 }

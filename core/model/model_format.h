@@ -14,7 +14,7 @@
  * writes a file, model_file.c validates and reads one, model_kv.c holds the
  * settings (the builder a writer takes, the lookups of an open model), and
  * model_format.c the rules that both the writer and the validator enforce
- * (element sizes, shapes, names, keys, UTF-8). */
+ * (element sizes, shapes, names, keys; UTF-8 is base/utf8.h). */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mapped_file.h"
 #include "model/model_file.h"
 
 /* ------------------------------------------------------------------------
@@ -81,11 +82,6 @@ const char *kga_model_name_problem(const char *name, size_t len);
  * [A-Za-z0-9_.:/-]. */
 int kga_model_key_valid(const char *key, size_t len);
 
-/* Offset of the first byte that does not start a well-formed UTF-8
- * sequence (RFC 3629: no overlongs, surrogates or code points past
- * U+10FFFF), or n when all n bytes are valid. */
-size_t kga_model_utf8_check(const uint8_t *p, size_t n);
-
 /* ------------------------------------------------------------------------
  * State the files share
  * ------------------------------------------------------------------------ */
@@ -99,6 +95,7 @@ typedef struct {
 struct kga_model_kv {
     kga_model_kv_pair_t *pairs;
     size_t n, cap;
+    size_t bytes; /* of the "key=value\n" lines */
 };
 
 /* An open model (model_file.c); model_kv.c looks its settings up. */
@@ -109,7 +106,7 @@ typedef struct {
 struct kga_model {
     const uint8_t *base;
     size_t len;
-    void *map; /* NULL when the buffer belongs to the caller */
+    kga_mapped_file_t file; /* empty when the buffer is the caller's */
     char *path;
     uint64_t checksum;
     const kga_model_row_t *rows; /* the table in the mapping, sorted by name */
@@ -118,25 +115,5 @@ struct kga_model {
     size_t nkv;
     char *kv_arena;
 };
-
-/* The writer and the settings builder hold small state of their own and
- * abort when it cannot be allocated (kga_model_kv_new() says so). */
-static inline void *xrealloc(void *p, size_t size)
-{
-    void *q = realloc(p, size);
-    if (q == NULL) {
-        fprintf(stderr, "kgalign: out of memory (%zu bytes)\n", size);
-        abort();
-    }
-    return q;
-}
-
-static inline char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = xrealloc(NULL, n);
-    memcpy(d, s, n);
-    return d;
-}
 
 #endif

@@ -9,16 +9,16 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "base/utf8.h"
+#include "base/xalloc.h"
+
 /* ------------------------------------------------------------------------
  * Settings builder
  * ------------------------------------------------------------------------ */
 
 kga_model_kv_t *kga_model_kv_new(void)
 {
-    kga_model_kv_t *kv = xrealloc(NULL, sizeof *kv);
-    kv->pairs = NULL;
-    kv->n = kv->cap = 0;
-    return kv;
+    return kga_xcalloc(1, sizeof(kga_model_kv_t));
 }
 
 void kga_model_kv_free(kga_model_kv_t *kv)
@@ -36,22 +36,36 @@ void kga_model_kv_free(kga_model_kv_t *kv)
 int kga_model_kv_set_str(kga_model_kv_t *kv, const char *key,
                          const char *value)
 {
-    if (key == NULL || value == NULL || !kga_model_key_valid(key, strlen(key)))
+    if (key == NULL || value == NULL)
         return KGA_EINVAL;
-    size_t vlen = strlen(value);
-    if (kga_model_utf8_check((const uint8_t *)value, vlen) != vlen ||
-        strpbrk(value, "\r\n") != NULL)
+    size_t klen = strlen(key), vlen = strlen(value);
+    if (!kga_model_key_valid(key, klen) ||
+        !kga_utf8_valid(value, vlen, NULL) || strpbrk(value, "\r\n") != NULL)
         return KGA_EINVAL;
     for (size_t i = 0; i < kv->n; i++)
         if (strcmp(kv->pairs[i].key, key) == 0)
             return KGA_EDUPLICATE;
+    /* "key=value\n", and the section's final NUL: no more than a file may
+     * hold, which also bounds what is allocated here. */
+    size_t line = klen + vlen + 2;
+    if (line > KGA_MODEL_MAX_KV_BYTES - 1 - kv->bytes)
+        return KGA_ELIMIT;
     if (kv->n == kv->cap) {
-        kv->cap = kv->cap ? 2 * kv->cap : 16;
-        kv->pairs = xrealloc(kv->pairs, kv->cap * sizeof *kv->pairs);
+        size_t cap = kv->cap ? 2 * kv->cap : 16;
+        kga_model_kv_pair_t *pairs = realloc(kv->pairs, cap * sizeof *pairs);
+        if (pairs == NULL)
+            return KGA_ENOMEM;
+        kv->pairs = pairs;
+        kv->cap = cap;
     }
-    kv->pairs[kv->n].key = xstrdup(key);
-    kv->pairs[kv->n].value = xstrdup(value);
-    kv->n++;
+    char *k = strdup(key), *v = strdup(value);
+    if (k == NULL || v == NULL) {
+        free(k);
+        free(v);
+        return KGA_ENOMEM;
+    }
+    kv->pairs[kv->n++] = (kga_model_kv_pair_t){k, v};
+    kv->bytes += line;
     return 0;
 }
 

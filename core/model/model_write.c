@@ -1,6 +1,7 @@
 /* The model file writer: streams each section's payload into a temporary
- * file next to the target, keeps only the table rows in memory, and at
- * commit appends the section table, writes the header, fsyncs and renames.
+ * file next to the target (base/atomic_file.h), keeps only the table rows in
+ * memory, and at commit appends the section table, writes the header into
+ * the room left for it, and has the atomic file fsync and rename.
  * The layout is model_format.h and docs/model-format.md; the validator that
  * checks what this writes is model_file.c. Writer and reader are apart, as
  * the store's are: they share the layout and the rules of model_format.c,
@@ -8,15 +9,15 @@
 #include "model/model_format.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
+#include "base/atomic_file.h"
 #include "base/hash.h"
+#include "base/utf8.h"
+#include "base/xalloc.h"
 
 /* Writer buffer. */
 #define WBUF_SIZE (1u << 20)
@@ -26,9 +27,8 @@
  * ------------------------------------------------------------------------ */
 
 struct kga_model_writer {
-    char *path;
-    char *tmp;
-    int fd;          /* -1 once committed */
+    char *path;             /* the target, for messages */
+    kga_atomic_file_t file; /* released once committed */
     kga_err_t err;   /* err.code != 0 after the first failure */
     uint64_t pos;    /* bytes emitted, header included */
     kga_hash64_state_t hash;
@@ -40,9 +40,8 @@ struct kga_model_writer {
     uint64_t remaining;  /* floats still due for it */
     char **kv_keys;      /* every settings key added so far */
     size_t nkeys, keys_cap;
+    uint64_t kv_bytes;   /* of the settings sections so far */
 };
-
-static atomic_uint tmp_serial;
 
 static uint64_t align_up(uint64_t x)
 {
@@ -68,40 +67,21 @@ wfail(kga_model_writer_t *w, int code, const char *fmt, ...)
     return kga_err_set(&w->err, code, "%s: %s", w->path, what);
 }
 
-static int wfail_errno(kga_model_writer_t *w, const char *file,
-                       const char *what)
+static int write_file(kga_model_writer_t *w, const void *data, size_t n)
 {
-    int e = errno;
     if (w->err.code != 0)
         return w->err.code;
-    return kga_err_set(&w->err, e == ENOENT ? KGA_ENOENT : KGA_EIO,
-                       "%s: %s: %s", file, what, strerror(e));
-}
-
-static int write_all(int fd, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    return kga_atomic_file_write(&w->file, data, n, &w->err);
 }
 
 static int flush_buf(kga_model_writer_t *w)
 {
     if (w->buf_used == 0)
         return 0;
-    if (write_all(w->fd, w->buf, w->buf_used) != 0)
-        return wfail_errno(w, w->tmp, "write failed");
-    w->buf_used = 0;
-    return 0;
+    int rc = write_file(w, w->buf, w->buf_used);
+    if (rc == 0)
+        w->buf_used = 0;
+    return rc;
 }
 
 /* Appends n bytes to the file; everything after the header is hashed. */
@@ -120,11 +100,8 @@ static int emit(kga_model_writer_t *w, const void *data, size_t n)
     int rc = flush_buf(w);
     if (rc != 0)
         return rc;
-    if (n >= WBUF_SIZE) {
-        if (write_all(w->fd, data, n) != 0)
-            return wfail_errno(w, w->tmp, "write failed");
-        return 0;
-    }
+    if (n >= WBUF_SIZE)
+        return write_file(w, data, n);
     memcpy(w->buf, data, n);
     w->buf_used = n;
     return 0;
@@ -141,24 +118,16 @@ int kga_model_writer_new(const char *path, kga_model_writer_t **out,
 {
     *out = NULL;
     kga_err_clear(err);
-    kga_model_writer_t *w = xrealloc(NULL, sizeof *w);
-    memset(w, 0, sizeof *w);
-    w->fd = -1;
-    w->path = xstrdup(path);
-    unsigned serial = atomic_fetch_add(&tmp_serial, 1u);
-    size_t tmp_len = strlen(path) + 48;
-    w->tmp = xrealloc(NULL, tmp_len);
-    snprintf(w->tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), serial);
-    w->buf = xrealloc(NULL, WBUF_SIZE);
+    /* The writer's own state is small and fixed: it aborts if it cannot
+     * be had (base/xalloc.h). */
+    kga_model_writer_t *w = kga_xcalloc(1, sizeof *w);
+    w->path = kga_xstrdup(path);
+    w->buf = kga_xmalloc(WBUF_SIZE);
     kga_hash64_init(&w->hash);
-
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        int code = errno == ENOENT ? KGA_ENOENT : KGA_EIO;
-        kga_err_set(err, code, "%s: cannot create: %s", w->tmp,
-                    strerror(errno));
+    int rc = kga_atomic_file_open(&w->file, path, 0, err);
+    if (rc != 0) {
         kga_model_writer_free(w);
-        return code;
+        return rc;
     }
     /* Room for the header, written at commit. */
     static const uint8_t zero_header[KGA_MODEL_HEADER_SIZE];
@@ -198,8 +167,14 @@ static int begin_section(kga_model_writer_t *w, const char *name,
         return wfail(w, KGA_EINVAL, "section '%s': shape too large", name);
 
     if (w->nrows == w->cap) {
-        w->cap = w->cap ? 2 * w->cap : 32;
-        w->rows = xrealloc(w->rows, w->cap * sizeof *w->rows);
+        /* At most KGA_MODEL_MAX_SECTIONS rows (checked above). */
+        size_t cap = w->cap ? 2 * w->cap : 32;
+        kga_model_row_t *rows = realloc(w->rows, cap * sizeof *rows);
+        if (rows == NULL)
+            return wfail(w, KGA_ENOMEM, "out of memory for %zu sections",
+                         cap);
+        w->rows = rows;
+        w->cap = cap;
     }
     kga_model_row_t *r = &w->rows[w->nrows++];
     memset(r, 0, sizeof *r);
@@ -322,13 +297,35 @@ int kga_model_writer_add_text(kga_model_writer_t *w, const char *name,
         return wfail(w, KGA_EINVAL, "text section '%s': text is NULL",
                      name ? name : "(null)");
     size_t len = strlen(text);
-    size_t bad = kga_model_utf8_check((const uint8_t *)text, len);
-    if (bad != len)
+    size_t bad;
+    if (!kga_utf8_valid(text, len, &bad))
         return wfail(w, KGA_EINVAL,
                      "text section '%s': invalid UTF-8 at byte %zu",
                      name ? name : "(null)", bad);
     /* The terminating NUL is part of the payload. */
     return add_array(w, name, KGA_MODEL_TEXT, text, len + 1);
+}
+
+/* Copies the keys of kv into w->kv_keys, for the check that a key is in
+ * one settings section only. */
+static int remember_keys(kga_model_writer_t *w, const kga_model_kv_t *kv)
+{
+    if (w->nkeys + kv->n > w->keys_cap) {
+        size_t cap = 2 * (w->nkeys + kv->n);
+        char **keys = realloc(w->kv_keys, cap * sizeof *keys);
+        if (keys == NULL)
+            return wfail(w, KGA_ENOMEM, "out of memory for %zu settings",
+                         cap);
+        w->kv_keys = keys;
+        w->keys_cap = cap;
+    }
+    for (size_t i = 0; i < kv->n; i++) {
+        char *key = strdup(kv->pairs[i].key);
+        if (key == NULL)
+            return wfail(w, KGA_ENOMEM, "out of memory for settings keys");
+        w->kv_keys[w->nkeys++] = key;
+    }
+    return 0;
 }
 
 int kga_model_writer_add_kv(kga_model_writer_t *w, const char *name,
@@ -343,14 +340,23 @@ int kga_model_writer_add_kv(kga_model_writer_t *w, const char *name,
                              "settings section '%s': key '%s' is already in "
                              "another settings section",
                              name ? name : "(null)", kv->pairs[i].key);
-    kga_model_kv_pair_t *sorted = xrealloc(NULL, (kv->n + 1) * sizeof *sorted);
+    uint64_t size = 1;
+    for (size_t i = 0; i < kv->n; i++)
+        size += strlen(kv->pairs[i].key) + strlen(kv->pairs[i].value) + 2;
+    /* The validator's limit: a file the reader would refuse is not
+     * written. It also bounds what is allocated below. */
+    if (size > KGA_MODEL_MAX_KV_BYTES - w->kv_bytes)
+        return wfail(w, KGA_ELIMIT,
+                     "settings section '%s': settings sections hold more "
+                     "than the %u bytes allowed",
+                     name ? name : "(null)", KGA_MODEL_MAX_KV_BYTES);
+    kga_model_kv_pair_t *sorted = malloc((kv->n + 1) * sizeof *sorted);
+    if (sorted == NULL)
+        return wfail(w, KGA_ENOMEM, "out of memory for %zu settings", kv->n);
     if (kv->n > 0) {
         memcpy(sorted, kv->pairs, kv->n * sizeof *sorted);
         qsort(sorted, kv->n, sizeof *sorted, pair_cmp);
     }
-    uint64_t size = 1;
-    for (size_t i = 0; i < kv->n; i++)
-        size += strlen(sorted[i].key) + strlen(sorted[i].value) + 2;
     uint64_t shape[1] = {size};
     int rc = begin_section(w, name, KGA_MODEL_KV, 1, shape);
     for (size_t i = 0; rc == 0 && i < kv->n; i++) {
@@ -367,15 +373,11 @@ int kga_model_writer_add_kv(kga_model_writer_t *w, const char *name,
         rc = emit(w, "", 1);
     if (rc == 0)
         rc = end_section(w);
-    if (rc != 0)
-        return rc;
-    if (w->nkeys + kv->n > w->keys_cap) {
-        w->keys_cap = 2 * (w->nkeys + kv->n);
-        w->kv_keys = xrealloc(w->kv_keys, w->keys_cap * sizeof *w->kv_keys);
-    }
-    for (size_t i = 0; i < kv->n; i++)
-        w->kv_keys[w->nkeys++] = xstrdup(kv->pairs[i].key);
-    return 0;
+    if (rc == 0)
+        rc = remember_keys(w, kv);
+    if (rc == 0)
+        w->kv_bytes += size;
+    return rc;
 }
 
 const char *kga_model_writer_error(const kga_model_writer_t *w)
@@ -387,24 +389,6 @@ static int row_name_cmp(const void *a, const void *b)
 {
     return strcmp(((const kga_model_row_t *)a)->name,
                   ((const kga_model_row_t *)b)->name);
-}
-
-static int sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 /* Section table (sorted by name), then the header at offset 0. */
@@ -428,43 +412,31 @@ static int write_table_and_header(kga_model_writer_t *w)
         return rc;
     h.file_size = w->pos;
     h.checksum = kga_hash64_digest(&w->hash);
+    /* Into the room left at offset 0; the stream position stays at the
+     * end. */
     ssize_t k;
     do
-        k = pwrite(w->fd, &h, sizeof h, 0);
+        k = pwrite(w->file.fd, &h, sizeof h, 0);
     while (k < 0 && errno == EINTR);
     if (k != (ssize_t)sizeof h)
-        return wfail_errno(w, w->tmp, "cannot write the header");
+        return kga_err_set(&w->err, KGA_EIO, "%s: cannot write the header: %s",
+                           w->file.tmp,
+                           k < 0 ? strerror(errno) : "short write");
     return 0;
 }
 
 int kga_model_writer_commit(kga_model_writer_t *w, kga_err_t *err)
 {
     kga_err_clear(err);
-    if (w->err.code == 0 && w->fd < 0)
+    if (w->err.code == 0 && w->file.tmp == NULL)
         wfail(w, KGA_EINVAL, "writer already committed");
     if (w->err.code == 0 && w->streaming)
         wfail(w, KGA_EINVAL, "tensor '%s' was begun but not ended",
               w->rows[w->nrows - 1].name);
-    if (w->err.code == 0 && write_table_and_header(w) == 0) {
-        if (fsync(w->fd) != 0)
-            wfail_errno(w, w->tmp, "fsync failed");
-        else if (close(w->fd) != 0) {
-            w->fd = -1;
-            wfail_errno(w, w->tmp, "close failed");
-        } else {
-            w->fd = -1;
-            if (rename(w->tmp, w->path) != 0)
-                wfail_errno(w, w->path, "cannot rename the temporary file");
-            else if (sync_dir_of(w->path) != 0)
-                wfail_errno(w, w->path, "cannot sync the directory");
-        }
-    }
+    if (w->err.code == 0 && write_table_and_header(w) == 0)
+        kga_atomic_file_commit(&w->file, &w->err);
     if (w->err.code != 0) {
-        if (w->fd >= 0) {
-            close(w->fd);
-            w->fd = -1;
-        }
-        unlink(w->tmp);
+        kga_atomic_file_abort(&w->file);
         if (err != NULL)
             *err = w->err;
         return w->err.code;
@@ -476,16 +448,12 @@ void kga_model_writer_free(kga_model_writer_t *w)
 {
     if (w == NULL)
         return;
-    if (w->fd >= 0) {
-        close(w->fd);
-        unlink(w->tmp);
-    }
+    kga_atomic_file_abort(&w->file);
     for (size_t i = 0; i < w->nkeys; i++)
         free(w->kv_keys[i]);
     free(w->kv_keys);
     free(w->rows);
     free(w->buf);
-    free(w->tmp);
     free(w->path);
     free(w);
 }

@@ -1,7 +1,8 @@
 /* In-memory graph under construction. Strings live in a chunked arena
  * (base/arena.h) so that interning millions of ids costs one allocation per
- * megabyte, not per string; the intern tables and the triple and attribute
- * sets are hash indexes (base/hash_index.h) over dense arrays. */
+ * megabyte, not per string; they are interned by base/intern.h, and the
+ * triple and attribute sets are hash indexes (base/hash_index.h) over dense
+ * arrays. */
 #include "store/graph_builder.h"
 
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "base/arena.h"
 #include "base/hash.h"
 #include "base/hash_index.h"
+#include "base/intern.h"
 
 /* ---- growable arrays ---- */
 
@@ -28,81 +30,6 @@ static int grow(void **items, size_t *cap, size_t need, size_t item_size)
     return 0;
 }
 
-/* ---- string intern table: string -> dense id ---- */
-
-typedef struct {
-    const char *str; /* in the arena */
-    uint64_t hash;   /* kept to rehash without rereading the string */
-} interned_t;
-
-typedef struct {
-    interned_t *items; /* id -> string */
-    size_t count, cap;
-    kga_hash_index_t index;
-} intern_t;
-
-typedef struct {
-    const char *s;
-    size_t len;
-    uint64_t hash;
-} intern_key_t;
-
-static int intern_eq(const void *ctx, uint64_t id, const void *key)
-{
-    const interned_t *item = &((const intern_t *)ctx)->items[id];
-    const intern_key_t *k = key;
-    return item->hash == k->hash && strncmp(item->str, k->s, k->len) == 0 &&
-           item->str[k->len] == '\0';
-}
-
-static uint64_t intern_hash_of(const void *ctx, uint64_t id)
-{
-    return ((const intern_t *)ctx)->items[id].hash;
-}
-
-static int64_t intern_find(const intern_t *t, const char *s, size_t len,
-                           uint64_t h)
-{
-    intern_key_t key = {s, len, h};
-    return kga_hash_index_find(&t->index, h, &key, intern_eq, t);
-}
-
-/* Interns s; *out gets its id, *created 1 when it was new. */
-static int intern_add(intern_t *t, kga_arena_t *arena, const char *s,
-                      uint32_t *out, int *created)
-{
-    size_t len = strlen(s);
-    uint64_t h = kga_hash64(s, len);
-    int64_t found = intern_find(t, s, len, h);
-    if (created != NULL)
-        *created = found < 0;
-    if (found >= 0) {
-        *out = (uint32_t)found;
-        return 0;
-    }
-    if (t->count >= UINT32_MAX - 1)
-        return KGA_ELIMIT;
-    if (grow((void **)&t->items, &t->cap, t->count + 1, sizeof *t->items))
-        return KGA_ENOMEM;
-    const char *copy = kga_arena_strndup(arena, s, len);
-    if (copy == NULL)
-        return KGA_ENOMEM;
-    uint32_t id = (uint32_t)t->count;
-    t->items[id] = (interned_t){copy, h};
-    int rc = kga_hash_index_add(&t->index, h, id, intern_hash_of, t);
-    if (rc != 0)
-        return rc;
-    t->count++;
-    *out = id;
-    return 0;
-}
-
-static void intern_free(intern_t *t)
-{
-    free(t->items);
-    kga_hash_index_destroy(&t->index);
-}
-
 /* ---- the builder ---- */
 
 typedef struct {
@@ -112,21 +39,21 @@ typedef struct {
 
 struct kga_graph_builder {
     kga_arena_t arena;
-    intern_t entities, relations, types, keys;
+    kga_intern_t entities, relations, types, keys;
     entity_info_t *info;
     size_t info_cap;
 
-    kga_builder_triple_t *triples;
+    kga_graph_builder_triple_t *triples;
     size_t triple_count, triple_cap;
     kga_hash_index_t triple_set; /* over triples[] */
     uint64_t duplicate_triples;
 
-    kga_builder_attr_t *attrs;
+    kga_graph_builder_attr_t *attrs;
     size_t attr_count, attr_cap;
     kga_hash_index_t attr_set; /* over attrs[] */
 };
 
-kga_graph_builder_t *kga_builder_new(void)
+kga_graph_builder_t *kga_graph_builder_new(void)
 {
     kga_graph_builder_t *b = calloc(1, sizeof(kga_graph_builder_t));
     if (b != NULL)
@@ -134,14 +61,14 @@ kga_graph_builder_t *kga_builder_new(void)
     return b;
 }
 
-void kga_builder_free(kga_graph_builder_t *b)
+void kga_graph_builder_free(kga_graph_builder_t *b)
 {
     if (b == NULL)
         return;
-    intern_free(&b->entities);
-    intern_free(&b->relations);
-    intern_free(&b->types);
-    intern_free(&b->keys);
+    kga_intern_destroy(&b->entities);
+    kga_intern_destroy(&b->relations);
+    kga_intern_destroy(&b->types);
+    kga_intern_destroy(&b->keys);
     free(b->info);
     free(b->triples);
     kga_hash_index_destroy(&b->triple_set);
@@ -151,13 +78,14 @@ void kga_builder_free(kga_graph_builder_t *b)
     free(b);
 }
 
-int kga_builder_entity(kga_graph_builder_t *b, const char *ext_id,
-                       uint32_t *out_id, int *created)
+int kga_graph_builder_entity(kga_graph_builder_t *b, const char *ext_id,
+                             uint32_t *out_id, int *created)
 {
     if (ext_id == NULL || ext_id[0] == '\0')
         return KGA_EINVAL;
     int is_new = 0;
-    int rc = intern_add(&b->entities, &b->arena, ext_id, out_id, &is_new);
+    int rc = kga_intern_add(&b->entities, &b->arena, ext_id, strlen(ext_id),
+                            out_id, &is_new);
     if (rc != 0)
         return rc;
     if (is_new) {
@@ -171,15 +99,14 @@ int kga_builder_entity(kga_graph_builder_t *b, const char *ext_id,
     return 0;
 }
 
-int64_t kga_builder_find_entity(const kga_graph_builder_t *b,
-                                const char *ext_id)
+int64_t kga_graph_builder_find_entity(const kga_graph_builder_t *b,
+                                      const char *ext_id)
 {
-    size_t len = strlen(ext_id);
-    return intern_find(&b->entities, ext_id, len, kga_hash64(ext_id, len));
+    return kga_intern_find(&b->entities, ext_id, strlen(ext_id));
 }
 
-int kga_builder_set_name(kga_graph_builder_t *b, uint32_t ent,
-                         const char *name)
+int kga_graph_builder_set_name(kga_graph_builder_t *b, uint32_t ent,
+                               const char *name)
 {
     if (ent >= b->entities.count || name == NULL)
         return KGA_EINVAL;
@@ -190,27 +117,29 @@ int kga_builder_set_name(kga_graph_builder_t *b, uint32_t ent,
     return 0;
 }
 
-int kga_builder_set_type(kga_graph_builder_t *b, uint32_t ent,
-                         const char *type_name)
+int kga_graph_builder_set_type(kga_graph_builder_t *b, uint32_t ent,
+                               const char *type_name)
 {
     if (ent >= b->entities.count || type_name == NULL || type_name[0] == '\0')
         return KGA_EINVAL;
     uint32_t t;
-    int rc = intern_add(&b->types, &b->arena, type_name, &t, NULL);
+    int rc = kga_intern_add(&b->types, &b->arena, type_name,
+                            strlen(type_name), &t, NULL);
     if (rc == 0)
         b->info[ent].type = t;
     return rc;
 }
 
-int kga_builder_relation(kga_graph_builder_t *b, const char *name,
-                         uint32_t *out_rel)
+int kga_graph_builder_relation(kga_graph_builder_t *b, const char *name,
+                               uint32_t *out_rel)
 {
     if (name == NULL || name[0] == '\0')
         return KGA_EINVAL;
-    return intern_add(&b->relations, &b->arena, name, out_rel, NULL);
+    return kga_intern_add(&b->relations, &b->arena, name, strlen(name),
+                          out_rel, NULL);
 }
 
-static uint64_t triple_hash(const kga_builder_triple_t *t)
+static uint64_t triple_hash(const kga_graph_builder_triple_t *t)
 {
     return kga_hash64(t, sizeof *t);
 }
@@ -224,17 +153,17 @@ static uint64_t stored_triple_hash(const void *ctx, uint64_t r)
 static int triple_eq(const void *ctx, uint64_t r, const void *candidate)
 {
     const kga_graph_builder_t *b = ctx;
-    const kga_builder_triple_t *c = candidate, *t = &b->triples[r];
+    const kga_graph_builder_triple_t *c = candidate, *t = &b->triples[r];
     return t->head == c->head && t->rel == c->rel && t->tail == c->tail;
 }
 
-int kga_builder_triple(kga_graph_builder_t *b, uint32_t head, uint32_t rel,
-                       uint32_t tail)
+int kga_graph_builder_triple(kga_graph_builder_t *b, uint32_t head,
+                             uint32_t rel, uint32_t tail)
 {
     if (head >= b->entities.count || tail >= b->entities.count ||
         rel >= b->relations.count)
         return KGA_EINVAL;
-    kga_builder_triple_t t = {head, rel, tail};
+    kga_graph_builder_triple_t t = {head, rel, tail};
     uint64_t h = triple_hash(&t);
     if (kga_hash_index_find(&b->triple_set, h, &t, triple_eq, b) >= 0) {
         b->duplicate_triples++;
@@ -266,29 +195,29 @@ static uint64_t attr_hash(uint32_t ent, uint32_t key, const char *literal)
 static uint64_t stored_attr_hash(const void *ctx, uint64_t r)
 {
     const kga_graph_builder_t *b = ctx;
-    const kga_builder_attr_t *a = &b->attrs[r];
+    const kga_graph_builder_attr_t *a = &b->attrs[r];
     return attr_hash(a->ent, a->key, a->literal);
 }
 
 static int attr_eq(const void *ctx, uint64_t r, const void *candidate)
 {
     const kga_graph_builder_t *b = ctx;
-    const kga_builder_attr_t *c = candidate, *a = &b->attrs[r];
+    const kga_graph_builder_attr_t *c = candidate, *a = &b->attrs[r];
     return a->ent == c->ent && a->key == c->key &&
            strcmp(a->literal, c->literal) == 0;
 }
 
-int kga_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
-                          const char *key, const char *literal)
+int kga_graph_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
+                                const char *key, const char *literal)
 {
     if (ent >= b->entities.count || key == NULL || key[0] == '\0' ||
         literal == NULL)
         return KGA_EINVAL;
     uint32_t k;
-    int rc = intern_add(&b->keys, &b->arena, key, &k, NULL);
+    int rc = kga_intern_add(&b->keys, &b->arena, key, strlen(key), &k, NULL);
     if (rc != 0)
         return rc;
-    kga_builder_attr_t a = {ent, k, literal};
+    kga_graph_builder_attr_t a = {ent, k, literal};
     uint64_t h = attr_hash(ent, k, literal);
     if (kga_hash_index_find(&b->attr_set, h, &a, attr_eq, b) >= 0)
         return 0;
@@ -306,84 +235,86 @@ int kga_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
     return rc;
 }
 
-uint32_t kga_builder_entity_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_entity_count(const kga_graph_builder_t *b)
 {
-    return (uint32_t)b->entities.count;
+    return kga_intern_count(&b->entities);
 }
 
-uint32_t kga_builder_relation_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_relation_count(const kga_graph_builder_t *b)
 {
-    return (uint32_t)b->relations.count;
+    return kga_intern_count(&b->relations);
 }
 
-uint32_t kga_builder_type_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_type_count(const kga_graph_builder_t *b)
 {
-    return (uint32_t)b->types.count;
+    return kga_intern_count(&b->types);
 }
 
-uint32_t kga_builder_attr_key_count(const kga_graph_builder_t *b)
+uint32_t kga_graph_builder_attr_key_count(const kga_graph_builder_t *b)
 {
-    return (uint32_t)b->keys.count;
+    return kga_intern_count(&b->keys);
 }
 
-uint64_t kga_builder_triple_count(const kga_graph_builder_t *b)
+uint64_t kga_graph_builder_triple_count(const kga_graph_builder_t *b)
 {
     return b->triple_count;
 }
 
-uint64_t kga_builder_attribute_count(const kga_graph_builder_t *b)
+uint64_t kga_graph_builder_attribute_count(const kga_graph_builder_t *b)
 {
     return b->attr_count;
 }
 
-uint64_t kga_builder_duplicate_triples(const kga_graph_builder_t *b)
+uint64_t kga_graph_builder_duplicate_triples(const kga_graph_builder_t *b)
 {
     return b->duplicate_triples;
 }
 
-const char *kga_builder_entity_ext_id(const kga_graph_builder_t *b,
-                                      uint32_t ent)
+const char *kga_graph_builder_entity_ext_id(const kga_graph_builder_t *b,
+                                            uint32_t ent)
 {
-    return b->entities.items[ent].str;
+    return kga_intern_str(&b->entities, ent);
 }
 
-const char *kga_builder_entity_name(const kga_graph_builder_t *b,
-                                    uint32_t ent)
+const char *kga_graph_builder_entity_name(const kga_graph_builder_t *b,
+                                          uint32_t ent)
 {
     return b->info[ent].name;
 }
 
-uint32_t kga_builder_entity_type(const kga_graph_builder_t *b, uint32_t ent)
+uint32_t kga_graph_builder_entity_type(const kga_graph_builder_t *b,
+                                       uint32_t ent)
 {
     return b->info[ent].type;
 }
 
-const char *kga_builder_type_name(const kga_graph_builder_t *b, uint32_t t)
+const char *kga_graph_builder_type_name(const kga_graph_builder_t *b,
+                                        uint32_t t)
 {
-    return b->types.items[t].str;
+    return kga_intern_str(&b->types, t);
 }
 
-const char *kga_builder_relation_name(const kga_graph_builder_t *b,
-                                      uint32_t rel)
+const char *kga_graph_builder_relation_name(const kga_graph_builder_t *b,
+                                            uint32_t rel)
 {
-    return b->relations.items[rel].str;
+    return kga_intern_str(&b->relations, rel);
 }
 
-const char *kga_builder_attr_key_name(const kga_graph_builder_t *b,
-                                      uint32_t key)
+const char *kga_graph_builder_attr_key_name(const kga_graph_builder_t *b,
+                                            uint32_t key)
 {
-    return b->keys.items[key].str;
+    return kga_intern_str(&b->keys, key);
 }
 
-const kga_builder_triple_t *kga_builder_triples(const kga_graph_builder_t *b,
-                                                uint64_t *count)
+const kga_graph_builder_triple_t *
+kga_graph_builder_triples(const kga_graph_builder_t *b, uint64_t *count)
 {
     *count = b->triple_count;
     return b->triples;
 }
 
-const kga_builder_attr_t *kga_builder_attributes(const kga_graph_builder_t *b,
-                                                 uint64_t *count)
+const kga_graph_builder_attr_t *
+kga_graph_builder_attributes(const kga_graph_builder_t *b, uint64_t *count)
 {
     *count = b->attr_count;
     return b->attrs;

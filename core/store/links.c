@@ -85,9 +85,8 @@ const char *kga_links_source(const kga_links_t *l)
     return l->source;
 }
 
-static int link_cmp(const void *pa, const void *pb)
+int kga_link_compare(const kga_link_t *a, const kga_link_t *b)
 {
-    const kga_link_t *a = pa, *b = pb;
     int c = strcmp(a->left, b->left);
     if (c == 0)
         c = strcmp(a->right, b->right);
@@ -98,10 +97,15 @@ static int link_cmp(const void *pa, const void *pb)
     return c;
 }
 
+static int link_cmp(const void *a, const void *b)
+{
+    return kga_link_compare(a, b);
+}
+
 static int is_sorted(const kga_links_t *l)
 {
     for (size_t i = 1; i < l->count; i++)
-        if (link_cmp(&l->items[i - 1], &l->items[i]) > 0)
+        if (kga_link_compare(&l->items[i - 1], &l->items[i]) > 0)
             return 0;
     return 1;
 }
@@ -116,7 +120,7 @@ static int ptr_cmp_left(const void *pa, const void *pb)
 {
     const kga_link_t *a = *(const kga_link_t *const *)pa;
     const kga_link_t *b = *(const kga_link_t *const *)pb;
-    return link_cmp(a, b);
+    return kga_link_compare(a, b);
 }
 
 static int ptr_cmp_right(const void *pa, const void *pb)
@@ -124,7 +128,7 @@ static int ptr_cmp_right(const void *pa, const void *pb)
     const kga_link_t *a = *(const kga_link_t *const *)pa;
     const kga_link_t *b = *(const kga_link_t *const *)pb;
     int c = strcmp(a->right, b->right);
-    return c != 0 ? c : link_cmp(a, b);
+    return c != 0 ? c : kga_link_compare(a, b);
 }
 
 /* An array of pointers to the links in canonical order; NULL on ENOMEM. */

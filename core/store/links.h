@@ -41,7 +41,11 @@ const kga_link_t *kga_links_items(const kga_links_t *l);
 /* The source given to kga_links_new() or the path read ("" when none). */
 const char *kga_links_source(const kga_links_t *l);
 
-/* Sorts into the canonical order: LEFT bytes, then RIGHT, then tag, line. */
+/* The canonical order of links: LEFT bytes, then RIGHT, then tag, then
+ * line. Negative, 0 or positive, as strcmp. */
+int kga_link_compare(const kga_link_t *a, const kga_link_t *b);
+
+/* Sorts into the canonical order. */
 void kga_links_sort(kga_links_t *l);
 
 /* Checks that no left id and no right id occurs twice. KGA_EDUPLICATE with

@@ -18,11 +18,12 @@
 
 #include "base/hash.h"
 #include "base/mapped_file.h"
+#include "base/rng.h"
 #include "store/store_format.h"
 
 struct kga_store {
     size_t len;
-    void *map; /* NULL when the buffer belongs to the caller */
+    kga_mapped_file_t file; /* empty when the buffer is the caller's */
     char *path;
     uint32_t version;
     uint64_t checksum;
@@ -501,13 +502,7 @@ static int check_offsets(vctx_t *v, int off_id, uint64_t elems)
  * directions to check that one is the transpose of the other. */
 static inline uint64_t triple_mix(uint64_t head, uint64_t rel, uint64_t tail)
 {
-    uint64_t x = (head << 32 | tail) ^ (rel * 0x9E3779B97F4A7C15ull);
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 31;
-    return x;
+    return kga_rng_hash((head << 32 | tail) ^ (rel * 0x9E3779B97F4A7C15ull));
 }
 
 /* One adjacency direction: offsets, ids in range, each list strictly sorted
@@ -854,18 +849,17 @@ int kga_store_open(const char *path, kga_store_t **out, kga_err_t *err)
 {
     *out = NULL;
     kga_err_clear(err);
-    void *map;
-    size_t len;
-    int rc = kga_map_file(path, "graph store", &map, &len, err);
+    kga_mapped_file_t file;
+    int rc = kga_mapped_file_open(&file, path, "graph store", err);
     if (rc != 0)
         return rc;
     kga_err_t verr;
-    rc = store_from_buffer(map, len, path, out, &verr);
+    rc = store_from_buffer(file.data, file.len, path, out, &verr);
     if (rc != 0) {
-        kga_unmap_file(map, len);
+        kga_mapped_file_close(&file);
         return kga_err_set(err, rc, "%s: %s", path, verr.msg);
     }
-    (*out)->map = map;
+    (*out)->file = file;
     return 0;
 }
 
@@ -873,7 +867,7 @@ void kga_store_close(kga_store_t *s)
 {
     if (s == NULL)
         return;
-    kga_unmap_file(s->map, s->len);
+    kga_mapped_file_close(&s->file);
     free(s->path);
     free(s);
 }

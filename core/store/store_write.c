@@ -228,7 +228,7 @@ static int number_entities(writer_t *w)
     if (w->ent_order == NULL || w->ent_new == NULL)
         return oom(w);
     for (uint32_t i = 0; i < w->n; i++) {
-        const char *ext = kga_builder_entity_ext_id(w->b, i);
+        const char *ext = kga_graph_builder_entity_ext_id(w->b, i);
         if (ext == NULL || ext[0] == '\0')
             return kga_err_set(w->err, KGA_EINVAL,
                                "entity %u has an empty external id", i);
@@ -288,8 +288,8 @@ static int build_entities(writer_t *w)
         return oom(w);
     for (uint32_t i = 0; i < w->n; i++) {
         uint32_t old = w->ent_order[i].old;
-        const char *name = kga_builder_entity_name(w->b, old);
-        uint32_t type = kga_builder_entity_type(w->b, old);
+        const char *name = kga_graph_builder_entity_name(w->b, old);
+        uint32_t type = kga_graph_builder_entity_type(w->b, old);
         kga_store_entity_t *e = &w->entities[i];
         if (type != UINT32_MAX && type >= w->types)
             return kga_err_set(w->err, KGA_ERANGE,
@@ -366,7 +366,7 @@ static uint64_t sort_compact_edges(uint64_t *off, kga_edge_t *edges,
 static int check_triples(writer_t *w)
 {
     uint64_t m;
-    const kga_builder_triple_t *t = kga_builder_triples(w->b, &m);
+    const kga_graph_builder_triple_t *t = kga_graph_builder_triples(w->b, &m);
     for (uint64_t i = 0; i < m; i++)
         if (t[i].head >= w->n || t[i].tail >= w->n || t[i].rel >= w->rels)
             return kga_err_set(w->err, KGA_ERANGE,
@@ -376,7 +376,8 @@ static int check_triples(writer_t *w)
 }
 
 static inline uint32_t triple_owner(const writer_t *w,
-                                    const kga_builder_triple_t *t, int out_dir)
+                                    const kga_graph_builder_triple_t *t,
+                                    int out_dir)
 {
     return w->ent_new[out_dir ? t->head : t->tail];
 }
@@ -388,7 +389,7 @@ static int build_adjacency(writer_t *w, int out_dir, uint64_t **off_out,
                            kga_edge_t **edges_out)
 {
     uint64_t m;
-    const kga_builder_triple_t *t = kga_builder_triples(w->b, &m);
+    const kga_graph_builder_triple_t *t = kga_graph_builder_triples(w->b, &m);
     uint64_t *off = calloc((size_t)w->n + 2, sizeof *off);
     kga_edge_t *edges = malloc((m + 1) * sizeof *edges);
     *off_out = off;
@@ -454,7 +455,8 @@ static void sort_attrs(attr_tmp_t *a, uint64_t count)
 static int group_attributes(writer_t *w, attr_tmp_t *tmp)
 {
     uint64_t a;
-    const kga_builder_attr_t *src = kga_builder_attributes(w->b, &a);
+    const kga_graph_builder_attr_t *src =
+        kga_graph_builder_attributes(w->b, &a);
     uint64_t *off = w->attr_off;
     for (uint64_t i = 0; i < a; i++)
         if (src[i].ent >= w->n || src[i].key >= w->keys)
@@ -509,7 +511,7 @@ static int emit_attributes(writer_t *w, attr_tmp_t *tmp)
 static int build_attributes(writer_t *w)
 {
     uint64_t a;
-    kga_builder_attributes(w->b, &a);
+    kga_graph_builder_attributes(w->b, &a);
     w->attr_off = calloc((size_t)w->n + 2, sizeof *w->attr_off);
     w->attrs = calloc(a + 1, sizeof *w->attrs);
     attr_tmp_t *tmp = malloc((a + 1) * sizeof *tmp);
@@ -810,8 +812,8 @@ static int build_all(writer_t *w)
 {
     int rc = check_limits(w);
     if (rc == 0) {
-        uint64_t strings_hint = (uint64_t)w->types + w->rels +
-                                w->keys + kga_builder_attribute_count(w->b);
+        uint64_t strings_hint = (uint64_t)w->types + w->rels + w->keys +
+                                kga_graph_builder_attribute_count(w->b);
         if (strtab_init(&w->strings, strings_hint) != 0)
             rc = oom(w);
     }
@@ -819,13 +821,13 @@ static int build_all(writer_t *w)
     if (rc == 0 && strtab_intern(&w->strings, "", &empty_off) != 0)
         rc = oom(w); /* the first string cannot pass the size limit */
     if (rc == 0)
-        rc = number_names(w, w->types, kga_builder_type_name, "type",
+        rc = number_names(w, w->types, kga_graph_builder_type_name, "type",
                           &w->type_new, &w->type_names);
     if (rc == 0)
-        rc = number_names(w, w->rels, kga_builder_relation_name, "relation",
-                          &w->rel_new, &w->rel_names);
+        rc = number_names(w, w->rels, kga_graph_builder_relation_name,
+                          "relation", &w->rel_new, &w->rel_names);
     if (rc == 0)
-        rc = number_names(w, w->keys, kga_builder_attr_key_name,
+        rc = number_names(w, w->keys, kga_graph_builder_attr_key_name,
                           "attribute key", &w->key_new, &w->key_names);
     if (rc == 0)
         rc = number_entities(w);
@@ -856,10 +858,10 @@ int kga_store_write(const kga_graph_builder_t *b, const char *path,
     memset(&w, 0, sizeof w);
     w.b = b;
     w.err = err;
-    w.n = kga_builder_entity_count(b);
-    w.types = kga_builder_type_count(b);
-    w.rels = kga_builder_relation_count(b);
-    w.keys = kga_builder_attr_key_count(b);
+    w.n = kga_graph_builder_entity_count(b);
+    w.types = kga_graph_builder_type_count(b);
+    w.rels = kga_graph_builder_relation_count(b);
+    w.keys = kga_graph_builder_attr_key_count(b);
     int rc = build_all(&w);
     if (rc == 0)
         rc = write_file(&w, path);

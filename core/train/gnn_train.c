@@ -5,9 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gnn/adam.h"
+#include "base/clock.h"
 #include "base/rng.h"
 #include "base/vec.h"
 
@@ -75,13 +75,6 @@ static int is_gold(const kga_gnn_trainer_t *t, uint32_t left, uint32_t right)
 {
     uint64_t k = pair_key(left, right);
     return bsearch(&k, t->gold, t->n, sizeof k, cmp_u64) != NULL;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void kga_gnn_trainer_free(kga_gnn_trainer_t *t)
@@ -396,14 +389,14 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
                           kga_gnn_epoch_stats_t *stats)
 {
     const kga_gnn_config_t *c = kga_gnn_config(t->m);
-    double start = now_seconds(), hard_seconds = 0.0;
+    double start = kga_clock_seconds(), hard_seconds = 0.0;
     uint32_t epoch = t->epoch;
     int rc;
     if (t->pool_k > 0 && epoch >= c->hard_start) {
         rc = refresh_hard(t);
         if (rc != 0)
             return rc;
-        hard_seconds = now_seconds() - start;
+        hard_seconds = kga_clock_seconds() - start;
     }
     kga_rng_t rng;
     kga_rng_init(&rng, c->seed, (uint64_t)epoch << 32 | STREAM_SHUFFLE);
@@ -466,7 +459,7 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
         stats->positives = t->n;
         stats->loss = loss_sum / (double)t->n;
         stats->active = terms > 0 ? (double)active / (double)terms : 0.0;
-        stats->seconds = now_seconds() - start;
+        stats->seconds = kga_clock_seconds() - start;
         stats->hard_seconds = hard_seconds;
     }
     return 0;

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "stats/calibrate.h"
 #include "train/gnn_train.h"
 #include "stats/metrics.h"
@@ -56,13 +56,6 @@ void kga_train_params_init(kga_train_params_t *p)
     p->seed = 1;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void train_log(const kga_train_params_t *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -94,7 +87,7 @@ static int train_gnn(kga_scorer_t *s, const kga_train_params_t *p,
                      const kga_pairs_t *train, const kga_progress_t *progress,
                      kga_train_report_t *report, kga_err_t *err)
 {
-    double t0 = now_seconds();
+    double t0 = kga_clock_seconds();
     kga_gnn_config_t cfg = p->gnn;
     if (p->features == KGA_FEATURES_NAMES)
         cfg.dim_entity = 0; /* names and structure only */
@@ -132,7 +125,7 @@ static int train_gnn(kga_scorer_t *s, const kga_train_params_t *p,
 out:
     kga_gnn_trainer_free(tr);
     free(anchors);
-    report->gnn_seconds = now_seconds() - t0;
+    report->gnn_seconds = kga_clock_seconds() - t0;
     return rc;
 }
 
@@ -420,7 +413,7 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
               const char *model_path, const kga_progress_t *progress,
               kga_train_report_t *report, kga_err_t *err)
 {
-    double t0 = now_seconds();
+    double t0 = kga_clock_seconds();
     kga_train_report_t local;
     if (report == NULL)
         report = &local;
@@ -512,6 +505,6 @@ out:
     kga_pool_free(pool);
     free(tp);
     free(vp);
-    report->seconds = now_seconds() - t0;
+    report->seconds = kga_clock_seconds() - t0;
     return rc;
 }

@@ -43,7 +43,8 @@ cp "$tmp/dbp/right.kgs" "$C/fuzz_store/dbp15k_small_right.kgs"
 cp "$tmp/synth.out/model.kgm" "$C/fuzz_model/synth_fused.kgm"
 q "$CC" -std=c11 -D_GNU_SOURCE -I. -Icore tests/fuzz/seed_model.c \
   core/model/model_*.c core/base/hash.c core/base/error.c \
-  core/base/mapped_file.c -o "$tmp/seed_model"
+  core/base/mapped_file.c core/base/atomic_file.c core/base/utf8.c \
+  core/base/xalloc.c -o "$tmp/seed_model"
 q "$tmp/seed_model" "$C/fuzz_model/all_kinds.kgm"
 # Near-valid: cut short (the size field then exceeds the length).
 head -c 1000 "$C/fuzz_model/all_kinds.kgm" > "$C/fuzz_model/truncated.kgm"

@@ -1,0 +1,557 @@
+/* libmicrohttpd's access handler: a request from its headers to its answer.
+ * The first call (headers in) routes it and checks the limits it can check
+ * already (method, Content-Length, readiness, the in-flight cap); the
+ * following calls collect the body; the last one answers: GET routes at
+ * once, /align and /match through work.c, /admin/reload through the first
+ * thread's mailbox. An error decided before the body ended is answered when
+ * it ends (reject()), so that the client reads its answer. Also the
+ * responses every piece builds, and the access log line. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "log.h"
+#include "server_internal.h"
+
+/* After a body went over the limit, this much more is read and dropped so
+ * that the client can be told 413; past it the connection is closed. */
+#define DISCARD_MAX (1u << 20)
+
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* One answered request in srv's counters; any thread. */
+static void record_request(kga_server_t *srv, kga_route_t route, int status,
+                           uint64_t start_ns, uint64_t end_ns, size_t pairs)
+{
+    kga_server_metrics_lock(srv);
+    kga_metrics_request(&srv->metrics, route, status,
+                        (double)(end_ns - start_ns) / 1e9, pairs);
+    kga_server_metrics_unlock(srv);
+}
+
+/* The whole response for any thread: body (malloc'd, ownership passes to
+ * libmicrohttpd, NULL allowed) and the headers every answer carries. */
+struct MHD_Response *kga_request_response(const kga_request_t *r, char *body,
+                                          size_t len, int status,
+                                          const char *content_type)
+{
+    struct MHD_Response *resp;
+    if (body != NULL)
+        resp = MHD_create_response_from_buffer(len, body,
+                                               MHD_RESPMEM_MUST_FREE);
+    else
+        resp = MHD_create_response_from_buffer(0, NULL,
+                                               MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    if (status == 503) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", r->srv->cfg->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
+    return resp;
+}
+
+/* An error body for code with the request's id and the current model. */
+struct MHD_Response *kga_request_error_response(const kga_request_t *r,
+                                                const char *model_version,
+                                                kga_wire_code_t code,
+                                                const char *message,
+                                                int *status)
+{
+    kga_wire_meta_t meta = {r->id, model_version};
+    char *out = NULL;
+    size_t len = 0;
+    *status = kga_wire_code_status(code);
+    if (kga_error_response_format(&meta, kga_wire_code_name(code), message,
+                                  &out, &len) != 0)
+        *status = 500;
+    return kga_request_response(r, out, len, *status, KGA_JSON_TYPE);
+}
+
+void kga_request_log(const kga_request_t *r, int status, uint64_t end_ns,
+                     size_t pairs)
+{
+    if (!r->srv->cfg->access_log)
+        return;
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_INFO, "request");
+    if (!l.enabled)
+        return;
+    kga_logline_str(&l, "request_id", r->id);
+    kga_logline_str(&l, "method", r->method);
+    kga_logline_str(&l, "path", r->path);
+    kga_logline_int(&l, "status", status);
+    kga_logline_num(&l, "duration_ms", (double)(end_ns - r->start_ns) / 1e6);
+    kga_logline_int(&l, "pairs", (int64_t)pairs);
+    kga_logline_end(&l);
+}
+
+/* Queues the prepared response (loop thread, inside the access handler). */
+enum MHD_Result kga_request_queue_prepared(kga_request_t *r)
+{
+    struct MHD_Response *resp = r->response;
+    r->response = NULL;
+    r->state = KGA_REQ_DONE;
+    if (resp == NULL)
+        return MHD_NO; /* out of memory building it: drop the connection */
+    if (kga_service_draining(r->srv->svc))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status,
+                                             resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Answers on the loop thread, now: records metrics and the log line. */
+static enum MHD_Result answer(kga_request_t *r, struct MHD_Response *resp,
+                              int status)
+{
+    uint64_t now = kga_now_ns();
+    record_request(r->srv, r->route, status, r->start_ns, now, 0);
+    kga_request_log(r, status, now, 0);
+    r->response = resp;
+    r->status = status;
+    return kga_request_queue_prepared(r);
+}
+
+enum MHD_Result kga_request_answer_error(kga_request_t *r, kga_wire_code_t code,
+                                         const char *message)
+{
+    int status;
+    kga_snapshot_t *snap = kga_service_snapshot_pin(r->srv->svc);
+    struct MHD_Response *resp = kga_request_error_response(
+        r, snap != NULL ? kga_snapshot_model_version(snap) : NULL, code,
+        message, &status);
+    kga_snapshot_unref(snap);
+    if (resp != NULL && code == KGA_WIRE_METHOD_NOT_ALLOWED) {
+        const char *m = kga_route_method(r->route);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                strcmp(m, "GET") == 0 ? "GET, HEAD" : m);
+    }
+    return answer(r, resp, status);
+}
+
+static enum MHD_Result answer_status(kga_request_t *r, int status,
+                                     const char *text)
+{
+    kga_snapshot_t *snap = kga_service_snapshot_pin(r->srv->svc);
+    kga_wire_meta_t meta = {
+        r->id, snap != NULL ? kga_snapshot_model_version(snap) : NULL};
+    char *out = NULL;
+    size_t len = 0;
+    int rc = kga_status_response_format(&meta, text, &out, &len);
+    kga_snapshot_unref(snap);
+    if (rc != 0)
+        return kga_request_answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
+    return answer(r, kga_request_response(r, out, len, status, KGA_JSON_TYPE),
+                  status);
+}
+
+static void reject(kga_request_t *r, kga_wire_code_t code, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
+
+/* Decides the answer now; it is sent once the body has been read. */
+static void reject(kga_request_t *r, kga_wire_code_t code, const char *fmt,
+                   ...)
+{
+    if (r->reject_status != 0)
+        return; /* the first reason stands */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->reject_msg, sizeof r->reject_msg, fmt, ap);
+    va_end(ap);
+    r->reject_code = code;
+    r->reject_status = kga_wire_code_status(code);
+    if (r->body != r->inline_body)
+        free(r->body);
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+}
+
+/* r, suspended, has its response: counted and logged here, queued by its
+ * own thread once that resumes it. Any thread. */
+void kga_request_resume_answered(kga_request_t *r, uint64_t now)
+{
+    record_request(r->srv, r->route, r->status, r->start_ns, now, 0);
+    kga_request_log(r, r->status, now, 0);
+    r->state = KGA_REQ_ANSWERED;
+    kga_mail_post(r->srv, 0, r);
+}
+
+/* Answers the suspended r with an error, from any thread. */
+void kga_request_resume_with_error(kga_request_t *r, kga_wire_code_t code,
+                                   const char *message)
+{
+    kga_snapshot_t *snap = kga_service_snapshot_pin(r->srv->svc);
+    r->response = kga_request_error_response(
+        r, snap != NULL ? kga_snapshot_model_version(snap) : NULL, code,
+        message, &r->status);
+    kga_snapshot_unref(snap);
+    kga_request_resume_answered(r, kga_now_ns());
+}
+
+static void check_admin(kga_request_t *r)
+{
+    const char *token = r->srv->cfg->admin_token;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const char *auth = MHD_lookup_connection_value(
+        r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (kga_admin_allowed(ci != NULL ? ci->client_addr : NULL, auth, token))
+        return;
+    if (token[0] == '\0')
+        reject(r, KGA_WIRE_FORBIDDEN,
+               "/admin/reload is only reachable from loopback");
+    else
+        reject(r, KGA_WIRE_FORBIDDEN,
+               "/admin/reload needs the admin token as a bearer token");
+}
+
+/* Every HTTP thread's counters added up, and the shared gauges. */
+static enum MHD_Result answer_metrics(kga_request_t *r)
+{
+    kga_service_t *svc = r->srv->svc;
+    kga_metrics_t sum;
+    kga_metrics_init(&sum);
+    kga_metrics_gauges_t g = {0};
+    int64_t *per_thread = calloc((size_t)svc->n_threads, sizeof *per_thread);
+    if (per_thread == NULL)
+        return kga_request_answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
+    for (int i = 0; i < svc->n_threads; i++) {
+        kga_server_t *t = svc->threads[i];
+        kga_server_metrics_lock(t);
+        kga_metrics_add(&sum, &t->metrics);
+        kga_server_metrics_unlock(t);
+        per_thread[i] = atomic_load_explicit(&t->connections,
+                                             memory_order_relaxed);
+        g.connections += per_thread[i];
+    }
+    g.thread_connections = per_thread;
+    g.inflight = atomic_load_explicit(&svc->inflight, memory_order_relaxed);
+    g.queue_depth = atomic_load_explicit(&svc->queued, memory_order_relaxed);
+    g.draining = kga_service_draining(svc);
+    kga_snapshot_t *snap = kga_service_snapshot_pin(svc);
+    g.ready = snap != NULL && !g.draining;
+    g.has_snapshot = snap != NULL;
+    if (snap != NULL) {
+        g.snapshot_version = kga_snapshot_version(snap);
+        g.model_version = kga_snapshot_model_version(snap);
+        g.snapshot_load_seconds = kga_snapshot_load_seconds(snap);
+        g.snapshot_loaded_at = kga_snapshot_loaded_at(snap);
+    }
+    g.start_time = svc->start_time;
+    g.max_inflight = r->srv->cfg->max_inflight;
+    g.pool_threads = svc->pool_threads;
+    g.http_threads = svc->n_threads;
+    char *out;
+    size_t len;
+    int rc = kga_metrics_format(&sum, &g, &out, &len);
+    kga_snapshot_unref(snap);
+    free(per_thread);
+    if (rc != 0)
+        return kga_request_answer_error(r, KGA_WIRE_INTERNAL, "out of memory");
+    return answer(r, kga_request_response(r, out, len, 200, METRICS_TYPE), 200);
+}
+
+static enum MHD_Result answer_get(kga_request_t *r)
+{
+    kga_service_t *svc = r->srv->svc;
+    switch (r->route) {
+    case KGA_ROUTE_HEALTHZ:
+        return answer_status(r, 200, "ok");
+    case KGA_ROUTE_READYZ:
+        if (kga_service_draining(svc))
+            return kga_request_answer_error(r, KGA_WIRE_UNAVAILABLE,
+                                            "draining");
+        if (!kga_service_loaded(svc))
+            return kga_request_answer_error(r, KGA_WIRE_NOT_READY,
+                                            "no snapshot is loaded yet");
+        return answer_status(r, 200, "ready");
+    case KGA_ROUTE_METRICS:
+        return answer_metrics(r);
+    default:
+        return kga_request_answer_error(r, KGA_WIRE_INTERNAL,
+                                        "no such GET route");
+    }
+}
+
+static enum MHD_Result on_headers(kga_server_t *srv,
+                                  struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  void **con_cls)
+{
+    kga_request_t *r = malloc(sizeof *r);
+    if (r == NULL)
+        return MHD_NO;
+    /* Field by field: the inline body buffer needs no zeroing. */
+    r->srv = srv;
+    r->conn = conn;
+    r->cx = kga_conn_of(conn);
+    if (r->cx != NULL)
+        r->cx->req = r;
+    r->method = method;
+    r->path = url;
+    r->route = kga_route_find(url);
+    r->state = KGA_REQ_READING;
+    r->start_ns = kga_now_ns();
+    r->deadline_ns = srv->cfg->request_deadline_ms > 0
+                         ? r->start_ns + (uint64_t)srv->cfg->request_deadline_ms *
+                                             1000000u
+                         : 0;
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+    r->discarded = 0;
+    r->reject_status = 0;
+    r->reject_msg[0] = '\0';
+    r->snap = NULL;
+    r->response = NULL;
+    r->status = 0;
+    r->pairs = 0;
+    r->in_deadline_list = 0;
+    *con_cls = r;
+    srv->open_requests++;
+
+    const char *rid =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t rid_len = rid != NULL ? strlen(rid) : 0;
+    if (rid != NULL && kga_wire_request_id_valid(rid, rid_len))
+        memcpy(r->id, rid, rid_len + 1);
+    else
+        kga_request_id_generate(r->id);
+
+    if (r->route == KGA_ROUTE_UNKNOWN) {
+        reject(r, KGA_WIRE_NOT_FOUND, "no route for %s %.100s", method, url);
+        return MHD_YES; /* answered once the body (if any) is read */
+    }
+    const char *want = kga_route_method(r->route);
+    int is_get = strcmp(want, "GET") == 0;
+    if (strcmp(method, want) != 0 &&
+        !(is_get && strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
+        reject(r, KGA_WIRE_METHOD_NOT_ALLOWED, "%s does not accept %s",
+               url, method);
+        return MHD_YES;
+    }
+    if (is_get)
+        return MHD_YES; /* answered once the request is complete: an
+                           answer queued before that closes the
+                           connection */
+
+    /* POST: the size limit from Content-Length, before reading anything.
+     * Answered at once, so libmicrohttpd closes the connection instead of
+     * reading the body (and sends no 100 Continue). */
+    const char *cl = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && end != cl &&
+            n > (unsigned long long)srv->cfg->max_body_bytes) {
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "the body of %llu bytes exceeds max_body_bytes (%lld)", n,
+                     (long long)srv->cfg->max_body_bytes);
+            return kga_request_answer_error(r, KGA_WIRE_PAYLOAD_TOO_LARGE, msg);
+        }
+        if (errno == 0 && end != cl && n > KGA_INLINE_BODY) {
+            r->body = malloc((size_t)n);
+            if (r->body == NULL)
+                return kga_request_answer_error(r, KGA_WIRE_INTERNAL,
+                                                "out of memory");
+            r->body_cap = (size_t)n;
+        }
+    }
+    if (r->route == KGA_ROUTE_RELOAD) {
+        check_admin(r);
+        if (kga_service_draining(srv->svc))
+            reject(r, KGA_WIRE_UNAVAILABLE, "draining");
+    } else if (!kga_service_loaded(srv->svc)) {
+        reject(r, KGA_WIRE_NOT_READY, "no snapshot is loaded yet");
+    } else if (atomic_load_explicit(&srv->svc->inflight,
+                                    memory_order_relaxed) >=
+               srv->cfg->max_inflight) {
+        /* Checked again when the body is in; rejecting now spares reading
+         * it into memory. */
+        reject(r, KGA_WIRE_UNAVAILABLE, "%d requests in flight, the limit",
+               srv->cfg->max_inflight);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_body(kga_request_t *r, const char *data,
+                               size_t *size)
+{
+    size_t n = *size;
+    *size = 0;
+    size_t max = (size_t)r->srv->cfg->max_body_bytes;
+    if (r->reject_status == 0 && n > max - r->body_len)
+        reject(r, KGA_WIRE_PAYLOAD_TOO_LARGE,
+               "the body exceeds max_body_bytes (%zu)", max);
+    if (r->reject_status != 0) {
+        r->discarded += n;
+        if (r->discarded <= DISCARD_MAX)
+            return MHD_YES;
+        kga_logline_t l;
+        kga_logline_begin(&l, KGA_LOG_WARN, "connection_closed");
+        kga_logline_str(&l, "request_id", r->id);
+        kga_logline_str(&l, "path", r->path);
+        kga_logline_int(&l, "status", r->reject_status);
+        kga_logline_str(&l, "message", "kept sending a refused body");
+        kga_logline_end(&l);
+        return MHD_NO;
+    }
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap == 0 ? KGA_INLINE_BODY : r->body_cap;
+        while (cap < r->body_len + n)
+            cap = cap > max / 2 ? max : cap * 2;
+        char *p;
+        if (r->body == NULL && cap <= KGA_INLINE_BODY) {
+            p = r->inline_body;
+        } else if (r->body == r->inline_body) {
+            p = malloc(cap);
+            if (p != NULL)
+                memcpy(p, r->body, r->body_len);
+        } else {
+            p = realloc(r->body, cap);
+        }
+        if (p == NULL) {
+            reject(r, KGA_WIRE_INTERNAL, "out of memory for the body");
+            return MHD_YES;
+        }
+        r->body = p;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_complete(kga_request_t *r)
+{
+    kga_server_t *srv = r->srv;
+    switch (r->state) {
+    case KGA_REQ_ANSWERED:
+        return kga_request_queue_prepared(r);
+    case KGA_REQ_QUEUED: /* woken without a response: keep waiting */
+    case KGA_REQ_DONE:
+        return MHD_YES;
+    case KGA_REQ_READING:
+        break;
+    }
+    if (r->reject_status != 0)
+        return kga_request_answer_error(r, r->reject_code, r->reject_msg);
+    if (strcmp(kga_route_method(r->route), "GET") == 0)
+        return answer_get(r);
+    if (kga_route_is_work(r->route))
+        return kga_work_start(r);
+    /* POST /admin/reload: the first thread runs reloads; the request is
+     * answered when the new snapshot serves or failed. */
+    if (kga_service_draining(srv->svc))
+        return kga_request_answer_error(r, KGA_WIRE_UNAVAILABLE, "draining");
+    r->state = KGA_REQ_QUEUED;
+    MHD_suspend_connection(r->conn);
+    if (kga_mail_post(srv->svc->threads[0], KGA_MAIL_RELOAD, r) != 0)
+        kga_request_resume_with_error(r, KGA_WIRE_UNAVAILABLE, "draining");
+    return MHD_YES;
+}
+
+enum MHD_Result kga_handler_on_access(void *cls, struct MHD_Connection *conn,
+                                      const char *url, const char *method,
+                                      const char *version,
+                                      const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
+{
+    kga_request_t *r = *con_cls;
+    enum MHD_Result ret;
+    if (r == NULL) {
+        ret = on_headers(cls, conn, url, method, con_cls);
+    } else if (*upload_data_size != 0) {
+        if (r->state != KGA_REQ_READING) { /* answered early: drop the rest */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        ret = on_body(r, upload_data, upload_data_size);
+    } else {
+        /* Read whole: out of the read deadline, before on_complete() may
+         * hand r to another thread. */
+        kga_conn_request_read(r->cx);
+        return on_complete(r);
+    }
+    /* Answered before it was read: out of the read deadline. */
+    r = *con_cls;
+    if (r != NULL && r->state != KGA_REQ_READING)
+        kga_conn_request_read(r->cx);
+    return ret;
+}
+
+/* A request whose connection ended before its answer was sent whole: the
+ * client saw no (or a partial) answer, whatever its log line says. */
+static void log_unfinished(const kga_request_t *r,
+                           enum MHD_RequestTerminationCode toe)
+{
+    static const char *const why[] = {
+        [MHD_REQUEST_TERMINATED_WITH_ERROR] = "error",
+        [MHD_REQUEST_TERMINATED_TIMEOUT_REACHED] = "timeout",
+        [MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN] = "shutdown",
+        [MHD_REQUEST_TERMINATED_READ_ERROR] = "read_error",
+        [MHD_REQUEST_TERMINATED_CLIENT_ABORT] = "client_abort",
+    };
+    kga_logline_t l;
+    kga_logline_begin(&l, KGA_LOG_WARN, "request_unfinished");
+    if (!l.enabled)
+        return;
+    kga_logline_str(&l, "request_id", r->id);
+    kga_logline_str(&l, "path", r->path);
+    kga_logline_int(&l, "state", (int64_t)r->state);
+    kga_logline_str(&l, "reason",
+                    (size_t)toe < sizeof why / sizeof why[0] && why[toe]
+                        ? why[toe]
+                        : "other");
+    kga_logline_end(&l);
+}
+
+void kga_handler_on_completed(void *cls, struct MHD_Connection *conn,
+                              void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    kga_server_t *srv = cls;
+    kga_conn_t *c = kga_conn_of(conn);
+    if (c != NULL) {
+        c->req = NULL;
+        /* Kept alive: the next request's clock starts. */
+        if (c->phase != KGA_CONN_CLOSING)
+            kga_conn_enter(c, KGA_CONN_WAITING);
+    }
+    kga_request_t *r = *con_cls;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_unfinished(r, toe);
+    if (r->response != NULL)
+        MHD_destroy_response(r->response);
+    kga_snapshot_unref(r->snap); /* NULL unless never queued */
+    if (r->body != r->inline_body)
+        free(r->body);
+    free(r);
+    srv->open_requests--;
+    kga_server_maybe_finish_drain(srv);
+}
+
+void kga_handler_on_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    kga_log_event(KGA_LOG_WARN, "httpd", "%s", msg);
+}

@@ -1,0 +1,370 @@
+/* The helpers every test program shares (tests/testutil.h): one copy here,
+ * linked into each program, instead of a copy in each file. Apart from the
+ * tests because none of it tests anything: it runs suites, handles files,
+ * and turns tables of damage into damaged images. */
+#include "testutil.h"
+
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+/* ------------------------------------------------------------------------
+ * Running a suite
+ * ------------------------------------------------------------------------ */
+
+/* How much longer than the plain build a sanitizer build may take for the
+ * same test: AddressSanitizer and UBSan run code two to four times slower,
+ * ThreadSanitizer five to fifteen. The timeouts are there to catch a hang,
+ * so the margin is generous. */
+#ifdef KGA_SANITIZER_BUILD
+#define TIMEOUT_MULTIPLIER                                                  \
+    (strcmp(KGA_SANITIZER_BUILD, "thread") == 0 ? "10" : "5")
+#else
+#define TIMEOUT_MULTIPLIER NULL
+#endif
+
+char kga_test_tmp_dir[64];
+
+int kga_test_run(Suite *(*make_suite)(void))
+{
+    const char *multiplier = TIMEOUT_MULTIPLIER;
+    if (multiplier != NULL)
+        setenv("CK_TIMEOUT_MULTIPLIER", multiplier, 0);
+    Suite *s = make_suite();
+    if (s == NULL)
+        return EXIT_FAILURE;
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+TCase *kga_test_tcase(Suite *s, const char *name, double timeout_s)
+{
+    TCase *tc = tcase_create(name);
+    if (timeout_s > 0)
+        tcase_set_timeout(tc, timeout_s);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+int kga_test_run_in_tmp_dir(const char *name, Suite *(*make_suite)(void))
+{
+    snprintf(kga_test_tmp_dir, sizeof kga_test_tmp_dir,
+             "/tmp/kga_test_%s.XXXXXX", name);
+    if (mkdtemp(kga_test_tmp_dir) == NULL) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    int rc = kga_test_run(make_suite);
+    kga_test_remove_tree(kga_test_tmp_dir);
+    return rc;
+}
+
+void kga_test_tmp_path(char *out, size_t size, const char *name)
+{
+    int n = snprintf(out, size, "%s/%s", kga_test_tmp_dir, name);
+    ck_assert_msg(n >= 0 && (size_t)n < size, "path too long: %s/%s",
+                  kga_test_tmp_dir, name);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int kga_test_remove_tree(const char *path)
+{
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Files and commands
+ * ------------------------------------------------------------------------ */
+
+char *kga_test_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf != NULL && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 2) {
+            char *p = realloc(buf, cap * 2);
+            if (p == NULL) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf = p;
+                cap *= 2;
+            }
+        }
+    }
+    if (buf != NULL && ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf == NULL)
+        return NULL;
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+char *kga_test_read_file(const char *path, size_t *len)
+{
+    char *buf = kga_test_slurp(path, len);
+    ck_assert_msg(buf != NULL, "cannot read %s", path);
+    return buf;
+}
+
+void kga_test_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
+}
+
+int kga_test_system(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof cmd) {
+        fprintf(stderr, "command too long: %.100s...\n", cmd);
+        return -1;
+    }
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+void kga_test_expect_error(int rc, const kga_err_t *err, int code,
+                           const char *where)
+{
+    ck_assert_msg(rc == code, "expected %s, got %s (%s)", kga_err_name(code),
+                  kga_err_name(rc), err->msg);
+    ck_assert_int_eq(err->code, code);
+    if (where != NULL)
+        ck_assert_msg(strstr(err->msg, where) != NULL,
+                      "message '%s' does not name '%s'", err->msg, where);
+}
+
+/* ------------------------------------------------------------------------
+ * File images
+ * ------------------------------------------------------------------------ */
+
+kga_test_image_t kga_test_image_read(const char *path)
+{
+    size_t len;
+    char *text = kga_test_read_file(path, &len);
+    ck_assert_uint_gt(len, 0);
+    /* Exactly len bytes: no terminator for ASan to miss an overread in. */
+    kga_test_image_t img = {malloc(len), len};
+    ck_assert_ptr_nonnull(img.data);
+    memcpy(img.data, text, len);
+    free(text);
+    return img;
+}
+
+kga_test_image_t kga_test_image_copy(kga_test_image_t img)
+{
+    kga_test_image_t c = {malloc(img.len ? img.len : 1), img.len};
+    ck_assert_ptr_nonnull(c.data);
+    memcpy(c.data, img.data, img.len);
+    return c;
+}
+
+static void check_span(kga_test_image_t img, uint64_t pos, uint64_t n)
+{
+    ck_assert_msg(pos <= img.len && n <= img.len - pos,
+                  "bytes %llu..%llu are past the image's %zu",
+                  (unsigned long long)pos, (unsigned long long)(pos + n),
+                  img.len);
+}
+
+uint32_t kga_test_get32(kga_test_image_t img, uint64_t pos)
+{
+    uint32_t v;
+    check_span(img, pos, sizeof v);
+    memcpy(&v, img.data + pos, sizeof v);
+    return v;
+}
+
+uint64_t kga_test_get64(kga_test_image_t img, uint64_t pos)
+{
+    uint64_t v;
+    check_span(img, pos, sizeof v);
+    memcpy(&v, img.data + pos, sizeof v);
+    return v;
+}
+
+void kga_test_put32(kga_test_image_t img, uint64_t pos, uint32_t v)
+{
+    check_span(img, pos, sizeof v);
+    memcpy(img.data + pos, &v, sizeof v);
+}
+
+void kga_test_put64(kga_test_image_t img, uint64_t pos, uint64_t v)
+{
+    check_span(img, pos, sizeof v);
+    memcpy(img.data + pos, &v, sizeof v);
+}
+
+static uint64_t get_field(kga_test_image_t img, uint64_t pos, unsigned width)
+{
+    switch (width) {
+    case 1:
+        check_span(img, pos, 1);
+        return img.data[pos];
+    case 4:
+        return kga_test_get32(img, pos);
+    case 8:
+        return kga_test_get64(img, pos);
+    }
+    ck_abort_msg("a field of %u bytes", width);
+    return 0;
+}
+
+static void put_field(kga_test_image_t img, uint64_t pos, unsigned width,
+                      uint64_t v)
+{
+    switch (width) {
+    case 1:
+        check_span(img, pos, 1);
+        img.data[pos] = (uint8_t)v;
+        return;
+    case 4:
+        kga_test_put32(img, pos, (uint32_t)v);
+        return;
+    case 8:
+        kga_test_put64(img, pos, v);
+        return;
+    }
+    ck_abort_msg("a field of %u bytes", width);
+}
+
+static void apply_edit(kga_test_image_t *img, const kga_test_edit_t *e,
+                       uint64_t to, uint64_t from)
+{
+    switch (e->op) {
+    case KGA_TEST_END:
+        return;
+    case KGA_TEST_SET:
+        put_field(*img, to, e->width, e->value);
+        return;
+    case KGA_TEST_ADD:
+        put_field(*img, to, e->width,
+                  get_field(*img, to, e->width) + e->value);
+        return;
+    case KGA_TEST_COPY:
+        check_span(*img, from, e->width);
+        check_span(*img, to, e->width);
+        memmove(img->data + to, img->data + from, e->width);
+        if (e->value != 0)
+            put_field(*img, to, e->width,
+                      get_field(*img, to, e->width) + e->value);
+        return;
+    case KGA_TEST_SWAP: {
+        check_span(*img, from, e->width);
+        check_span(*img, to, e->width);
+        ck_assert_msg(to + e->width <= from || from + e->width <= to,
+                      "swapping overlapping bytes");
+        for (unsigned i = 0; i < e->width; i++) {
+            uint8_t t = img->data[to + i];
+            img->data[to + i] = img->data[from + i];
+            img->data[from + i] = t;
+        }
+        return;
+    }
+    case KGA_TEST_BYTES:
+        check_span(*img, to, e->width);
+        memcpy(img->data + to, e->bytes, e->width);
+        return;
+    case KGA_TEST_CALL:
+        e->call(img);
+        return;
+    case KGA_TEST_GROW: {
+        uint8_t *p = realloc(img->data, img->len + e->value);
+        ck_assert_ptr_nonnull(p);
+        memset(p + img->len, 0, e->value);
+        img->data = p;
+        img->len += e->value;
+        return;
+    }
+    }
+    ck_abort_msg("unknown edit %d", (int)e->op);
+}
+
+static uint64_t locate(const kga_test_format_t *format,
+                       kga_test_image_t img, kga_test_place_t place)
+{
+    if (place.base == KGA_TEST_AT_FILE)
+        return place.at;
+    return format->locate(img, place);
+}
+
+uint64_t kga_test_damage_apply(kga_test_image_t *img,
+                               const kga_test_damage_t *d,
+                               const kga_test_format_t *format)
+{
+    uint64_t first = 0;
+    for (size_t i = 0; i < KGA_TEST_MAX_EDITS; i++) {
+        const kga_test_edit_t *e = &d->edits[i];
+        if (e->op == KGA_TEST_END)
+            break;
+        int placed = e->op != KGA_TEST_GROW && e->op != KGA_TEST_CALL;
+        int sourced = e->op == KGA_TEST_COPY || e->op == KGA_TEST_SWAP;
+        uint64_t to = placed ? locate(format, *img, e->to) : 0;
+        uint64_t from = sourced ? locate(format, *img, e->from) : 0;
+        if (i == 0)
+            first = to;
+        apply_edit(img, e, to, from);
+    }
+    return first;
+}
+
+void kga_test_damage_check(const kga_test_damage_t *d,
+                           const kga_test_format_t *format)
+{
+    kga_test_image_t img = format->image();
+    uint64_t pos = kga_test_damage_apply(&img, d, format);
+    if (d->fix_checksum)
+        format->fix_checksum(img);
+    kga_err_t err;
+    int rc = format->validate(img.data, img.len, &err);
+    free(img.data);
+
+    char where[256];
+    const char *at = d->where != NULL ? strchr(d->where, '@') : NULL;
+    if (at != NULL)
+        snprintf(where, sizeof where, "%.*s%llu%s", (int)(at - d->where),
+                 d->where, (unsigned long long)pos, at + 1);
+    ck_assert_msg(rc == d->code, "%s: expected %s, got %s (%s)", d->what,
+                  kga_err_name(d->code), kga_err_name(rc), err.msg);
+    ck_assert_msg(err.code == d->code, "%s: err holds %s", d->what,
+                  kga_err_name(err.code));
+    if (d->where != NULL)
+        ck_assert_msg(strstr(err.msg, at != NULL ? where : d->where) != NULL,
+                      "%s: message '%s' does not name '%s'", d->what,
+                      err.msg, at != NULL ? where : d->where);
+}
