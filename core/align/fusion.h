@@ -42,7 +42,8 @@
  *   5. new seeds = training links + every mutual argmax pair of P
  *      (recomputed from scratch each round).
  * After `rounds` extra rounds, or once validation Hits@1 gains less than
- * min_gain over the previous round, the best round's state is kept.
+ * min_gain over the previous round, the best round's state is kept (the
+ * later of equally good rounds).
  *
  * Fallbacks, so that lu and lv exist for every entity. Let c be the median
  * over the rows of L of lu + rowmax / tau (rowmax: the row's best S; c is

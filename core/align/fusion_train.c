@@ -498,8 +498,11 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
         if (rc != 0)
             goto fail;
         report->n_rounds = r + 1;
-        /* Without validation links every round counts as progress. */
-        if (r == 0 || d.nv == 0 || rd->valid_hits1 > best.valid_hits1) {
+        /* Without validation links every round counts as progress. A
+         * round as good as the best on validation is kept too: it holds
+         * more seeds, and the validation links are few (a hundred of them
+         * tell 0.002 apart), so a tie is no evidence against it. */
+        if (r == 0 || d.nv == 0 || rd->valid_hits1 >= best.valid_hits1) {
             best_keep(&best, f, &d, seeds, n_seeds, rd->valid_hits1);
             report->best_round = r;
         }

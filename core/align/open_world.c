@@ -15,7 +15,7 @@
 #include "base/rng.h"
 
 /* Share of the validation links whose right entity the simulation hides. */
-#define SIM_HIDDEN_SHARE 0.3
+#define SIM_HIDDEN_SHARE 0.2
 
 
 static double now_seconds(void)
