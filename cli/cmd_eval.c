@@ -101,7 +101,8 @@ static void usage(FILE *out)
 "                           count overall only)\n"
 "  eval_seconds             wall time of candidates, reranking and metrics\n"
 "\n"
-"Closed-protocol JSON keys: direction, split, k, queries, pairs, positives, misses, hits1,\n"
+"Closed-protocol JSON keys: protocol (\"closed\"), direction, split, k,\n"
+"queries, pairs, positives, misses, hits1,\n"
 "hits5, hits10, mrr, candidate_recall, prauc, best_f1, best_threshold,\n"
 "recall_at_p95, p95_threshold, eval_seconds, model_version, per_type\n"
 "({TYPE: {queries, hits1, hits5, hits10, mrr, candidate_recall}}).\n"
@@ -256,6 +257,9 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
              res->queries, res->pairs, res->positives);
     snprintf(seconds, sizeof seconds, "%.3f s", res->eval_seconds);
     const kga_report_note_t notes[] = {
+        {"protocol", "closed: the split's left entities ranked against its "
+                     "right entities (--open-world for the decisions on the "
+                     "whole graph)"},
         {"split", kga_split_name(args->split)},
         {"candidates per query (k)", k},
         {"counts", counts},

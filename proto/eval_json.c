@@ -43,7 +43,7 @@ int kga_eval_json_format(const char *direction, const char *split,
     const kga_pairs_result_t *pr = &res->classification;
     kga_json_buf_t b;
     kga_json_buf_init(&b, 1024 + res->n_groups * 160);
-    KGA_JSON_LIT(&b, "{\"direction\": ");
+    KGA_JSON_LIT(&b, "{\"protocol\": \"closed\", \"direction\": ");
     put_str(&b, direction);
     KGA_JSON_LIT(&b, ", \"split\": ");
     put_str(&b, split);

@@ -7,7 +7,8 @@
 #include "eval/open_world_eval.h"
 #include "store/store.h"
 
-/* The JSON document of `kgalign eval --json`: one object with the direction,
+/* The JSON document of `kgalign eval --json`: one object with the protocol
+ * ("closed": the split's entities ranked against each other), the direction,
  * the split, k, the counts, the ranking and classification metrics,
  * eval_seconds, the model version and per_type ({TYPE: {queries, hits1,
  * hits5, hits10, mrr, candidate_recall}}). Scripts parse it, so its bytes do

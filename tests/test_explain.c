@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "align/aligner.h"
 #include "align/scorer.h"
 #include "model/model_file.h"
@@ -334,18 +335,17 @@ START_TEST(structure_only)
 }
 END_TEST
 
-int main(void)
+static Suite *explain_suite(void)
 {
     Suite *s = suite_create("explain");
-    TCase *tc = tcase_create("synthetic");
+    TCase *tc = kga_test_tcase(s, "synthetic", 600);
     tcase_add_unchecked_fixture(tc, build_fixture, remove_fixture);
-    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, with_names);
     tcase_add_test(tc, structure_only);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(explain_suite);
 }

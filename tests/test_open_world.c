@@ -8,14 +8,13 @@
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "align/open_world.h"
+#include "testutil.h"
 
 /* ---- the pieces ---- */
 
@@ -64,17 +63,7 @@ END_TEST
 static char tmp[256];
 static const char *kgalign;
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int status = system(cmd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#define run kga_test_system
 
 static double num(json_t *j, const char *key)
 {
@@ -228,25 +217,18 @@ END_TEST
 static Suite *suite(void)
 {
     Suite *s = suite_create("open_world");
-    TCase *pieces = tcase_create("pieces");
+    TCase *pieces = kga_test_tcase(s, "pieces", 0);
     tcase_add_test(pieces, rival_margins);
     tcase_add_test(pieces, no_probability_past_the_rivals_lists);
-    suite_add_tcase(s, pieces);
-    TCase *cmd = tcase_create("command");
     /* One pair and one model for the whole case: training is the cost. */
+    TCase *cmd = kga_test_tcase(s, "command", 600);
     tcase_add_unchecked_fixture(cmd, setup, teardown);
-    tcase_set_timeout(cmd, 600);
     tcase_add_test(cmd, counterpart_less_entities_get_no_match);
     tcase_add_test(cmd, eval_open_world_is_calibrated);
-    suite_add_tcase(s, cmd);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kga_test_run(suite);
 }

@@ -1148,7 +1148,8 @@ START_TEST(eval_json_bytes)
                                           &out, &len),
                      0);
     const char *want =
-        "{\"direction\": \"left to right\", \"split\": \"test\", \"k\": 50, "
+        "{\"protocol\": \"closed\", \"direction\": \"left to right\", "
+        "\"split\": \"test\", \"k\": 50, "
         "\"pairs\": 300, \"positives\": 6, \"misses\": 1, \"queries\": 6, "
         "\"hits1\": 0.6666666667, \"hits5\": 0.8333333333, \"hits10\": "
         "0.8333333333, \"mrr\": 0.75, \"candidate_recall\": 0.8333333333, "
