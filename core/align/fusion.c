@@ -25,6 +25,7 @@ void kga_fusion_params_init(kga_fusion_params_t *p)
     p->sinkhorn_iters = 20;
     p->rounds = 3;
     p->min_gain = 0.003;
+    p->seed_min_p = 0.9;
     p->threads = 0;
 }
 
@@ -57,6 +58,10 @@ int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
                            KGA_FUSION_MAX_ROUNDS, p->rounds);
     if (!isfinite(p->min_gain))
         return kga_err_set(err, KGA_EINVAL, "fusion: min_gain must be finite");
+    if (!(p->seed_min_p >= 0.0 && p->seed_min_p <= 1.0))
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: seed_min_p must be within 0..1, not %g",
+                           p->seed_min_p);
     return 0;
 }
 

@@ -220,7 +220,7 @@ static int row_better(const kga_fusion_t *f, const domain_t *d, size_t a,
  * best row of column j. Written to out; returns how many. col_best is
  * scratch of nR entries. */
 static size_t mutual_argmax(const kga_fusion_t *f, const domain_t *d,
-                            const uint8_t *no_seed_left, size_t *col_best,
+                            const kga_fusion_params_t *p, size_t *col_best,
                             kga_pair_t *out)
 {
     const size_t none = SIZE_MAX;
@@ -232,6 +232,7 @@ static size_t mutual_argmax(const kga_fusion_t *f, const domain_t *d,
             (col_best[j] == none || column_better(f, d, s, col_best[j])))
             col_best[j] = s;
     }
+    double min_logp = p->seed_min_p > 0 ? log(p->seed_min_p) : -INFINITY;
     size_t n = 0;
     for (uint32_t i = 0; i < d->nL; i++) {
         size_t best = none;
@@ -242,7 +243,8 @@ static size_t mutual_argmax(const kga_fusion_t *f, const domain_t *d,
         /* A left entity that may not seed still wins its column: the
          * column's second best does not take its place. */
         if (best != none && col_best[d->col[best]] == best &&
-            (no_seed_left == NULL || !no_seed_left[d->L[i]]))
+            d->logp[best] >= min_logp &&
+            (p->no_seed_left == NULL || !p->no_seed_left[d->L[i]]))
             out[n++] = (kga_pair_t){d->L[i], d->cand[best]};
     }
     return n;
@@ -509,7 +511,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
         int stop = r > 0 && d.nv > 0 && rd->valid_hits1 - prev < p->min_gain;
         prev = rd->valid_hits1;
         if (!stop && r + 1 < total) {
-            size_t np = mutual_argmax(f, &d, p->no_seed_left, col_best,
+            size_t np = mutual_argmax(f, &d, p, col_best,
                                       seeds + n_train);
             n_seeds = n_train + np;
             rd->pseudo_seeds = (uint32_t)np;

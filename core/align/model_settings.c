@@ -42,6 +42,7 @@ static const setting_t fusion_settings[] = {
     FIELD("fusion.", SET_U32, kga_fusion_params_t, sinkhorn_iters),
     FIELD("fusion.", SET_U32, kga_fusion_params_t, rounds),
     FIELD("fusion.", SET_DOUBLE, kga_fusion_params_t, min_gain),
+    FIELD("fusion.", SET_DOUBLE, kga_fusion_params_t, seed_min_p),
 };
 
 static const setting_t gnn_settings[] = {
