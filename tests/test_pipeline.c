@@ -100,12 +100,12 @@ END_TEST
 START_TEST(same_seed_same_model_bytes)
 {
     ck_assert_int_eq(
-        kga_test_system("%s train %s/data -o %s/a.kgm --epochs 1 --seed 3 "
+        kga_test_system("%s train %s/data -o %s/a.kgm --gnn --epochs 1 --seed 3 "
                         "--threads 2 2>/dev/null",
                         kgalign, tmp, tmp),
         0);
     ck_assert_int_eq(
-        kga_test_system("%s train %s/data -o %s/b.kgm --epochs 1 --seed 3 "
+        kga_test_system("%s train %s/data -o %s/b.kgm --gnn --epochs 1 --seed 3 "
                         "--threads 2 2>/dev/null",
                         kgalign, tmp, tmp),
         0);
@@ -116,7 +116,7 @@ END_TEST
 START_TEST(model_refuses_other_stores)
 {
     ck_assert_int_eq(
-        kga_test_system("%s train %s/data -o %s/m.kgm --no-gnn 2>/dev/null",
+        kga_test_system("%s train %s/data -o %s/m.kgm 2>/dev/null",
                         kgalign, tmp, tmp),
         0);
     ck_assert_int_eq(
