@@ -7,9 +7,9 @@ set -euo pipefail
 
 json_get() { sed -n "s/.*\"$2\": *\([-0-9.eE]*\).*/\1/p" "$1" | head -1; }
 
-# The defaults train no GNN (it moved no metric, docs/model.md); the GNN's
-# own parts are ablated with it on.
-variants=("defaults:" "gnn:--gnn" "gnn_no_cross_attention:--gnn --no-cross-attention"
+# The defaults train the GNN only where names are not used (docs/model.md);
+# here it is forced on and off, and its own parts are ablated with it on.
+variants=("defaults:" "gnn:--gnn" "no_gnn:--no-gnn" "gnn_no_cross_attention:--gnn --no-cross-attention"
           "gnn_no_self_attention:--gnn --no-self-attention"
           "gnn_uniform_sampling:--gnn --uniform-sampling"
           "gnn_no_hard_negatives:--gnn --no-hard-negatives")

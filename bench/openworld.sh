@@ -9,7 +9,7 @@
 # For each: precision and recall of the `match` rows over the test domain
 # (test links plus the left entities without counterpart), the share of
 # those without counterpart matched, the calibration table and its ECE,
-# and the same with --gnn beside it (the GNN's ablation). Also the
+# and the same with --gnn and --no-gnn beside it (the GNN's ablation). Also the
 # closed-protocol Hits@1 of each default model. Long (about 15 minutes on
 # two cores): BENCHMARKS=bench/openworld.sh make bench.
 set -euo pipefail
@@ -19,12 +19,12 @@ SYNTH_N=${OPENWORLD_SYNTH_N:-50000}
 
 json_get() { sed -n "s/.*\"$2\": *\([-0-9.eE]*\).*/\1/p" "$1" | head -1; }
 
-# run NAME SRC FORMAT: one construction, the defaults and --gnn.
+# run NAME SRC FORMAT: one construction, the defaults, --gnn, --no-gnn.
 run() {
   local name=$1 src=$2 format=$3 data="$BENCH_TMP/ow_$1" sep=""
   measure "${name}_import" "$KGALIGN" import --format "$format" "$src" "$data"
   printf '"%s": {' "$name"
-  for v in "defaults:" "gnn:--gnn"; do
+  for v in "defaults:" "gnn:--gnn" "no_gnn:--no-gnn"; do
     local label=${v%%:*} flag=${v#*:}
     # shellcheck disable=SC2086
     measure train "$KGALIGN" train "$data" -o "$data/$label.kgm" $flag

@@ -33,11 +33,15 @@ typedef enum {
  * time); core/ never prints. */
 typedef void (*kga_train_log_fn)(void *ctx, const char *line);
 
+enum { KGA_GNN_OFF = 0, KGA_GNN_ON = 1, KGA_GNN_AUTO = 2 };
+
 typedef struct {
     kga_features_t features;
     kga_fusion_params_t fusion;
     kga_gnn_config_t gnn;
-    int use_gnn;           /* 1 */
+    /* KGA_GNN_AUTO: the GNN is trained when the names are not used (the
+     * fusion's decision from the validation links); KGA_GNN_ON, _OFF. */
+    int use_gnn;
     uint32_t epochs;       /* GNN epochs (5) */
     uint32_t calib_topk;   /* candidates per validation entity (10) */
     double threshold;      /* decision probability (0.5) */
