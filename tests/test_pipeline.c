@@ -147,9 +147,13 @@ START_TEST(model_refuses_other_stores)
 }
 END_TEST
 
-/* The quality targets of the product defaults on the real benchmarks. The
- * PRAUC floors sit a little under what the defaults reach (fr_en 0.9973,
- * D-Y-15K 0.8059): a change that costs ranking quality fails here. */
+/* The quality targets of the product defaults on the real benchmarks: the
+ * closed-protocol test Hits@1 the issues hold us to (fr_en 0.99, D-Y-15K
+ * 0.81; the defaults reach 0.9938 and 0.8182) and PRAUC floors a little
+ * under what the defaults reach (fr_en 0.9974, D-Y-15K 0.6454): a change
+ * that costs ranking quality fails here. D-Y's pair PRAUC fell from 0.806
+ * when pseudo-seeds began to need P >= 0.9 (fusion.h), the price of its
+ * open-world precision rising from 0.85 to 0.93. */
 static void real_target(const char *dataset, const char *format,
                         double min_hits1, double min_prauc)
 {
@@ -185,13 +189,13 @@ static void real_target(const char *dataset, const char *format,
 
 START_TEST(dbp15k_fr_en_target)
 {
-    real_target("dbp15k_fr_en", "dbp15k", 0.95, 0.99);
+    real_target("dbp15k_fr_en", "dbp15k", 0.99, 0.99);
 }
 END_TEST
 
 START_TEST(openea_d_y_target)
 {
-    real_target("openea_D_Y_15K_V1", "openea", 0.80, 0.79);
+    real_target("openea_D_Y_15K_V1", "openea", 0.81, 0.62);
 }
 END_TEST
 

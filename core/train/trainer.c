@@ -175,16 +175,40 @@ static void calib_set_free(calib_set_t *c)
     free(c->features);
 }
 
+/* The pair scorer's logistic regression, fitted on the validation links
+ * but those whose right entity the open-world simulation hid (hide): the
+ * fusion never saw those, so their true pairs look weaker than any real
+ * one and would teach the scorer that true pairs can look that weak. */
 static int calibrate(kga_scorer_t *s, const kga_train_params_t *p,
-                     const kga_pairs_t *train, const kga_pairs_t *valid,
-                     kga_pool_t *pool, kga_train_report_t *report,
-                     kga_err_t *err)
+                     const kga_pairs_t *train, const kga_pairs_t *all_valid,
+                     const uint8_t *hide, kga_pool_t *pool,
+                     kga_train_report_t *report, kga_err_t *err)
 {
-    size_t k = p->calib_topk, nv = valid->count, nr = 0;
-    if (nv == 0)
+    size_t k = p->calib_topk, nv = 0, nr = 0;
+    kga_pairs_t kept = {0};
+    kept.left = malloc((all_valid->count ? all_valid->count : 1) *
+                       sizeof *kept.left);
+    kept.right = malloc((all_valid->count ? all_valid->count : 1) *
+                        sizeof *kept.right);
+    if (kept.left == NULL || kept.right == NULL) {
+        free(kept.left);
+        free(kept.right);
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < all_valid->count; i++)
+        if (!hide[all_valid->right[i]]) {
+            kept.left[nv] = all_valid->left[i];
+            kept.right[nv++] = all_valid->right[i];
+        }
+    kept.count = nv;
+    const kga_pairs_t *valid = &kept;
+    if (nv == 0) {
+        free(kept.left);
+        free(kept.right);
         return kga_err_set(err, KGA_EINVAL,
                            "no validation links: calibration needs them "
                            "(valid_links.tsv is empty)");
+    }
     uint32_t *rights = domain_rights(s->store[1], train, &nr);
     uint32_t *idx = malloc(nv * k * sizeof *idx);
     float *score = malloc(nv * k * sizeof *score);
@@ -256,6 +280,8 @@ static int calibrate(kga_scorer_t *s, const kga_train_params_t *p,
     report->calib_ece = kga_calib_ece(prob, c.label, c.n, 10);
 out:
     calib_set_free(&c);
+    free(kept.left);
+    free(kept.right);
     free(prob);
     free(rights);
     free(idx);
@@ -486,7 +512,7 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
     if (use_gnn &&
         (rc = train_gnn(&s, p, train, progress, report, err)) != 0)
         goto out;
-    if ((rc = calibrate(&s, p, train, valid, pool, report, err)) != 0)
+    if ((rc = calibrate(&s, p, train, valid, hide, pool, report, err)) != 0)
         goto out;
     train_log(p, "final scorer: validation Hits@1 %.4f, calibration error "
                  "%.4f over %llu pairs",
