@@ -42,6 +42,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -227,7 +228,15 @@ void *kga_conn_on_request_line(void *cls, const char *uri,
                                struct MHD_Connection *conn)
 {
     kga_conn_t *c = kga_conn_of(conn);
-    if (c != NULL && c->phase != KGA_CONN_CLOSING)
+    if (c == NULL)
+        return NULL;
+    /* The raw target: libmicrohttpd decodes it in place after this call,
+     * and what decoding hides (an encoded NUL or slash) is judged here. */
+    c->target = uri;
+    c->target_len = uri != NULL ? strlen(uri) : 0;
+    c->target_problem = uri != NULL ? kga_target_check(uri, c->target_len)
+                                    : KGA_TARGET_OK;
+    if (c->phase != KGA_CONN_CLOSING)
         kga_conn_enter(c, KGA_CONN_READING);
     return NULL;
 }

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
+
 static atomic_int log_threshold = KGA_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -48,26 +50,43 @@ static void putc_(kga_logline_t *l, char c)
         l->buf[l->len++] = c;
 }
 
-/* A JSON string; cut with "..." when the line is full. */
+/* A JSON string; cut with "..." when the line is full, never inside a
+ * character. Well-formed UTF-8 is copied as it is; a byte that is not part
+ * of a well-formed sequence (a raw 0xff in a request path) is written as
+ * \u00XX, its value read as a code point, so that the line stays valid JSON
+ * and the byte can still be told from the text around it: a real U+00XX
+ * would have been copied as UTF-8, never escaped. */
 static void put_json_string(kga_logline_t *l, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     putc_(l, '"');
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
+        /* Room for the longest unit below (6 bytes) and the marker. */
         if (l->len + 8 >= KGA_LOG_LINE_MAX - TAIL_RESERVE) {
             put(l, "...", 3);
             break;
         }
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t len = kga_utf8_decode((const unsigned char *)s + i, n - i,
+                                         NULL, NULL);
+            if (len != 0) {
+                put(l, s + i, len);
+                i += len;
+                continue;
+            }
+        }
         if (c == '"' || c == '\\') {
             l->buf[l->len++] = '\\';
             l->buf[l->len++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
+        } else if (c < 0x20 || c >= 0x7f) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             put(l, esc, sizeof esc);
         } else {
             l->buf[l->len++] = (char)c;
         }
+        i++;
     }
     putc_(l, '"');
 }

@@ -35,7 +35,9 @@ int kga_log_enabled(kga_log_level_t level);
 /* Starts a line with time, level and event. */
 void kga_logline_begin(kga_logline_t *l, kga_log_level_t level,
                        const char *event);
-/* Adds "key": value. Strings are JSON-escaped (control bytes as \u00XX). */
+/* Adds "key": value. Strings are JSON-escaped: control bytes, and every
+ * byte that is not part of well-formed UTF-8, as \u00XX (so a line is
+ * always valid JSON, whatever bytes a client sent). */
 void kga_logline_str(kga_logline_t *l, const char *key, const char *value);
 void kga_logline_strn(kga_logline_t *l, const char *key, const char *value,
                       size_t len);

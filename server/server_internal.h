@@ -32,6 +32,7 @@
 #include "list.h"
 #include "metrics.h"
 #include "proto/wire.h"
+#include "request_path.h"
 #include "routes.h"
 #include "server.h"
 #include "snapshot.h"
@@ -68,6 +69,9 @@ typedef struct kga_request {
     char *body;
     size_t body_len, body_cap;
     size_t discarded;
+    /* The answer ends the connection (Connection: close): the request's
+     * framing cannot be trusted, so neither can what follows it. */
+    int close_after;
     /* An error decided before the body ended, answered when it ends. */
     int reject_status;
     kga_wire_code_t reject_code;
@@ -108,6 +112,14 @@ struct kga_conn {
     uint64_t due_ns;    /* when a waiting or reading phase runs out */
     kga_request_t *req; /* the request whose headers are in, or NULL */
     kga_list_node_t node; /* in the phase's list */
+    /* The current request's target as libmicrohttpd gave it to
+     * kga_conn_on_request_line(): a pointer into its read buffer (where it
+     * then decodes the path in place; valid until the request completes),
+     * the target's length before that, and what kga_target_check() found
+     * in it. NULL when the request line had no target. */
+    const char *target;
+    size_t target_len;
+    kga_target_problem_t target_problem;
 };
 
 /* Connections of one phase in phase-start order, which is deadline order

@@ -1856,9 +1856,14 @@ static double served_distance(const server_t *s, size_t i, char *mv,
     return d;
 }
 
+/* The admin route is off without a token. */
+#define ADMIN_TOKEN "service-test-token"
+static const char *const admin_args[] = {"--admin-token", ADMIN_TOKEN, NULL};
+
 static void reload_expect(const server_t *s, int status, http_resp_t *r)
 {
-    http_do(s->port, "POST", "/admin/reload", NULL, NULL, r);
+    http_do(s->port, "POST", "/admin/reload",
+            "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL, r);
     if (status == 200) {
         expect(r, 200, "Status");
         ck_assert_str_eq(json_str_at(r->json, "status"), "reloaded");
@@ -1888,7 +1893,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     ck_assert_str_ne(v1, v2);
 
     server_t s;
-    service_start(&s, path, NULL);
+    service_start(&s, path, admin_args);
     wait_ready(&s);
     char mv[32];
     double d1 = served_distance(&s, 0, mv, sizeof mv);
