@@ -86,7 +86,8 @@ static const kga_config_option_t options[] = {
     {"access_log", KGA_OPT_BOOL, "true", 0, 0, NULL,
      "one JSON log line per request", FIELD(access_log)},
     {"admin_token", KGA_OPT_STRING, "", 0, 0, NULL,
-     "token for POST /admin/reload from other hosts (empty = loopback only)",
+     "bearer token POST /admin/reload requires (empty = the route is off; "
+     "SIGHUP still reloads)",
      FIELD(admin_token)},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -69,7 +69,7 @@ typedef struct {
     double threshold;  /* < 0 = the model's default */
     kga_log_level_t log_level;
     int access_log;    /* one JSON log line per request */
-    char *admin_token; /* "" = /admin/reload from loopback only */
+    char *admin_token; /* "" = /admin/reload off */
     int help;          /* --help / -h was given: print usage, do nothing */
 } kga_server_config_t;
 
