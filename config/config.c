@@ -56,6 +56,11 @@ static const kga_config_option_t options[] = {
      FIELD(inline_max_us)},
     {"max_body_bytes", KGA_OPT_SIZE, "1MiB", 64, 1 << 30, NULL,
      "largest request body; larger ones get 413", FIELD(max_body_bytes)},
+    {"max_body_memory", KGA_OPT_SIZE, "0", 0, 1099511627776.0, NULL,
+     "most memory the request bodies being read or answered may hold at "
+     "once, on the whole server; a body past it gets 503 (0 = 64MiB, or "
+     "max_body_bytes when larger)",
+     FIELD(max_body_memory)},
     {"max_pairs", KGA_OPT_INT, "1024", 1, 1000000, NULL,
      "most pairs in one /align request; more get 413", FIELD(max_pairs)},
     {"max_inflight", KGA_OPT_INT, "0", 0, 1000000, NULL,
@@ -695,6 +700,17 @@ static int finish(kga_server_config_t *c, kga_err_t *err)
     /* Each HTTP thread takes at least one of the connections. */
     if (c->http_threads > c->max_connections)
         c->http_threads = c->max_connections;
+    if (c->max_body_memory == 0)
+        c->max_body_memory = c->max_body_bytes > KGA_BODY_MEMORY_DEFAULT
+                                 ? c->max_body_bytes
+                                 : KGA_BODY_MEMORY_DEFAULT;
+    else if (c->max_body_memory < c->max_body_bytes)
+        return kga_err_set(err, KGA_ERANGE,
+                           "max_body_memory: %lld is below max_body_bytes "
+                           "(%lld): no body of the largest size could be "
+                           "read",
+                           (long long)c->max_body_memory,
+                           (long long)c->max_body_bytes);
     return 0;
 }
 

@@ -33,6 +33,9 @@
 
 #define KGA_CONFIG_LINE_MAX 16384
 
+/* max_body_memory = 0 resolves to this, or to max_body_bytes when larger. */
+#define KGA_BODY_MEMORY_DEFAULT ((int64_t)64 << 20)
+
 typedef enum {
     KGA_LOG_DEBUG = 0,
     KGA_LOG_INFO,
@@ -43,7 +46,9 @@ typedef enum {
 /* After kga_config_load() every field holds its effective value: paths
  * derived from data_dir are filled in, threads = 0 is resolved to the
  * usable CPUs and max_inflight = 0 to 4 x threads; http_threads = 0 is
- * resolved to the usable CPUs, and any value to at most max_connections.
+ * resolved to the usable CPUs, and any value to at most max_connections;
+ * max_body_memory = 0 to KGA_BODY_MEMORY_DEFAULT or max_body_bytes, the
+ * larger (another value below max_body_bytes is KGA_ERANGE).
  * Strings are malloc'd,
  * never NULL, owned by the struct. */
 typedef struct {
@@ -58,6 +63,7 @@ typedef struct {
     int http_threads;  /* event loops serving HTTP, <= max_connections */
     int inline_max_us; /* small cheap requests skip the pool (0 = never) */
     int64_t max_body_bytes;
+    int64_t max_body_memory; /* bodies in memory at once, all requests */
     int max_pairs;
     int max_inflight;
     int request_deadline_ms;

@@ -125,7 +125,7 @@ static void log_read_timeout(const kga_conn_t *c, kga_read_phase_t what,
         kga_logline_str(&l, "method", r->method);
         kga_logline_str(&l, "path", r->path);
         kga_logline_int(&l, "body_bytes",
-                        (int64_t)(r->body_len + r->discarded));
+                        (int64_t)(r->body.len + r->discarded));
     }
     kga_logline_str(&l, "missing", names[what]);
     kga_logline_num(&l, "seconds", (double)(now - c->since_ns) / 1e9);

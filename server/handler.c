@@ -173,10 +173,7 @@ static void reject(kga_request_t *r, kga_wire_code_t code, const char *fmt,
     va_end(ap);
     r->reject_code = code;
     r->reject_status = kga_wire_code_status(code);
-    if (r->body != r->inline_body)
-        free(r->body);
-    r->body = NULL;
-    r->body_len = r->body_cap = 0;
+    kga_body_free(&r->body, &r->srv->svc->bodies);
 }
 
 /* r, suspended, has its response: counted and logged here, queued by its
@@ -251,6 +248,9 @@ static enum MHD_Result answer_metrics(kga_request_t *r)
     }
     g.start_time = svc->start_time;
     g.max_inflight = r->srv->cfg->max_inflight;
+    g.body_bytes = atomic_load_explicit(&svc->bodies.used,
+                                        memory_order_relaxed);
+    g.max_body_bytes = svc->bodies.max;
     g.pool_threads = svc->pool_threads;
     g.http_threads = svc->n_threads;
     char *out;
@@ -374,6 +374,34 @@ static size_t content_length_value(const char *s)
     return n;
 }
 
+/* What a body that kga_body_reserve() or kga_body_append() refused (rc)
+ * is told: 503 when the budget is spent (other bodies will end), 500 out
+ * of memory. */
+static const char *body_refusal(kga_request_t *r, int rc,
+                                kga_wire_code_t *code, char *msg, size_t cap)
+{
+    if (rc == KGA_ELIMIT) {
+        *code = KGA_WIRE_UNAVAILABLE;
+        snprintf(msg, cap,
+                 "request bodies in memory reached max_body_memory (%lld "
+                 "bytes)",
+                 (long long)r->srv->cfg->max_body_memory);
+    } else {
+        *code = KGA_WIRE_INTERNAL;
+        snprintf(msg, cap, "out of memory for the body");
+    }
+    return msg;
+}
+
+static enum MHD_Result answer_body_refused(kga_request_t *r, int rc)
+{
+    kga_wire_code_t code;
+    char msg[128];
+    return kga_request_answer_error(r, code,
+                                    body_refusal(r, rc, &code, msg,
+                                                 sizeof msg));
+}
+
 static enum MHD_Result on_headers(kga_server_t *srv,
                                   struct MHD_Connection *conn,
                                   const char *url, const char *method,
@@ -397,8 +425,7 @@ static enum MHD_Result on_headers(kga_server_t *srv,
                          ? r->start_ns + (uint64_t)srv->cfg->request_deadline_ms *
                                              1000000u
                          : 0;
-    r->body = NULL;
-    r->body_len = r->body_cap = 0;
+    kga_body_init(&r->body, r->inline_body, sizeof r->inline_body);
     r->discarded = 0;
     r->close_after = 0;
     r->reject_status = 0;
@@ -464,23 +491,15 @@ static enum MHD_Result on_headers(kga_server_t *srv,
     /* POST: the size limit from Content-Length, before reading anything.
      * Answered at once, so libmicrohttpd closes the connection instead of
      * reading the body (and sends no 100 Continue). */
-    if (framing.content_lengths > 0) {
-        size_t n = content_length_value(framing.content_length);
-        if (n > (size_t)srv->cfg->max_body_bytes) {
-            char msg[128];
-            snprintf(msg, sizeof msg,
-                     "the body of %s bytes exceeds max_body_bytes (%lld)",
-                     framing.content_length,
-                     (long long)srv->cfg->max_body_bytes);
-            return kga_request_answer_error(r, KGA_WIRE_PAYLOAD_TOO_LARGE, msg);
-        }
-        if (n > KGA_INLINE_BODY) {
-            r->body = malloc(n);
-            if (r->body == NULL)
-                return kga_request_answer_error(r, KGA_WIRE_INTERNAL,
-                                                "out of memory");
-            r->body_cap = n;
-        }
+    size_t announced = framing.content_lengths > 0
+                           ? content_length_value(framing.content_length)
+                           : 0;
+    if (announced > (size_t)srv->cfg->max_body_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "the body of %s bytes exceeds max_body_bytes (%lld)",
+                 framing.content_length, (long long)srv->cfg->max_body_bytes);
+        return kga_request_answer_error(r, KGA_WIRE_PAYLOAD_TOO_LARGE, msg);
     }
     if (r->route == KGA_ROUTE_RELOAD) {
         check_admin(r);
@@ -496,6 +515,15 @@ static enum MHD_Result on_headers(kga_server_t *srv,
         reject(r, KGA_WIRE_UNAVAILABLE, "%d requests in flight, the limit",
                srv->cfg->max_inflight);
     }
+    /* A body to be read is taken from the memory budget as announced, so
+     * that a client announcing more than is left is refused before it
+     * sends a byte (and before its slow sending could hold the memory). A
+     * body of unknown length is taken from it as it grows (on_body). */
+    if (r->reject_status == 0 && announced > 0) {
+        int rc = kga_body_reserve(&r->body, &srv->svc->bodies, announced);
+        if (rc != 0)
+            return answer_body_refused(r, rc);
+    }
     return MHD_YES;
 }
 
@@ -505,7 +533,7 @@ static enum MHD_Result on_body(kga_request_t *r, const char *data,
     size_t n = *size;
     *size = 0;
     size_t max = (size_t)r->srv->cfg->max_body_bytes;
-    if (r->reject_status == 0 && n > max - r->body_len)
+    if (r->reject_status == 0 && n > max - r->body.len)
         reject(r, KGA_WIRE_PAYLOAD_TOO_LARGE,
                "the body exceeds max_body_bytes (%zu)", max);
     if (r->reject_status != 0) {
@@ -521,29 +549,13 @@ static enum MHD_Result on_body(kga_request_t *r, const char *data,
         kga_logline_end(&l);
         return MHD_NO;
     }
-    if (r->body_len + n > r->body_cap) {
-        size_t cap = r->body_cap == 0 ? KGA_INLINE_BODY : r->body_cap;
-        while (cap < r->body_len + n)
-            cap = cap > max / 2 ? max : cap * 2;
-        char *p;
-        if (r->body == NULL && cap <= KGA_INLINE_BODY) {
-            p = r->inline_body;
-        } else if (r->body == r->inline_body) {
-            p = malloc(cap);
-            if (p != NULL)
-                memcpy(p, r->body, r->body_len);
-        } else {
-            p = realloc(r->body, cap);
-        }
-        if (p == NULL) {
-            reject(r, KGA_WIRE_INTERNAL, "out of memory for the body");
-            return MHD_YES;
-        }
-        r->body = p;
-        r->body_cap = cap;
+    int rc = kga_body_append(&r->body, &r->srv->svc->bodies, data, n, max);
+    if (rc != 0) {
+        kga_wire_code_t code;
+        char msg[128];
+        body_refusal(r, rc, &code, msg, sizeof msg);
+        reject(r, code, "%s", msg);
     }
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
     return MHD_YES;
 }
 
@@ -652,8 +664,7 @@ void kga_handler_on_completed(void *cls, struct MHD_Connection *conn,
     if (r->response != NULL)
         MHD_destroy_response(r->response);
     kga_snapshot_unref(r->snap); /* NULL unless never queued */
-    if (r->body != r->inline_body)
-        free(r->body);
+    kga_body_free(&r->body, &srv->svc->bodies);
     free(r);
     srv->open_requests--;
     kga_server_maybe_finish_drain(srv);

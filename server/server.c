@@ -424,6 +424,7 @@ static void log_listening(const kga_service_t *svc)
     kga_logline_int(&l, "request_read_timeout_s", cfg->request_read_timeout_s);
     kga_logline_int(&l, "request_deadline_ms", cfg->request_deadline_ms);
     kga_logline_int(&l, "max_body_bytes", cfg->max_body_bytes);
+    kga_logline_int(&l, "max_body_memory", cfg->max_body_memory);
     kga_logline_int(&l, "max_pairs", cfg->max_pairs);
     kga_logline_int(&l, "pid", (int64_t)getpid());
     kga_logline_end(&l);
@@ -481,6 +482,7 @@ int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
     atomic_init(&svc->draining, 0);
     atomic_init(&svc->inflight, 0);
     atomic_init(&svc->queued, 0);
+    kga_body_budget_init(&svc->bodies, cfg->max_body_memory);
     pthread_mutex_init(&svc->snap_lock, NULL);
     kga_log_set_level(cfg->log_level);
     kga_wire_init();

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "body.h"
 #include "list.h"
 #include "metrics.h"
 #include "proto/wire.h"
@@ -65,9 +66,9 @@ typedef struct kga_request {
     uint64_t deadline_ns; /* 0 = none */
     char id[KGA_WIRE_REQUEST_ID_MAX + 1];
 
-    /* body */
-    char *body;
-    size_t body_len, body_cap;
+    /* body: in inline_body while it fits, else charged to the service's
+     * budget */
+    kga_body_t body;
     size_t discarded;
     /* The answer ends the connection (Connection: close): the request's
      * framing cannot be trusted, so neither can what follows it. */
@@ -158,6 +159,7 @@ struct kga_service {
     atomic_int loaded;    /* a snapshot has been loaded */
     atomic_int draining;
 
+    kga_body_budget_t bodies; /* max_body_memory */
     atomic_int_fast64_t inflight; /* work requests queued or running */
     atomic_int_fast64_t queued;   /* of inflight, not started by a thread */
 

@@ -110,7 +110,7 @@ static void work_run(uv_work_t *w)
  * keep a cheap route off the HTTP thread for long (a dozen requests). */
 static void note_small_cost(kga_server_t *srv, const kga_request_t *r)
 {
-    if (r->body_len > SMALL_BODY)
+    if (r->body.len > SMALL_BODY)
         return;
     double us = fmin((double)r->work_ns / 1e3,
                      4.0 * (double)srv->cfg->inline_max_us);
@@ -126,7 +126,7 @@ static void note_small_cost(kga_server_t *srv, const kga_request_t *r)
 static int runs_inline(const kga_server_t *srv, const kga_request_t *r)
 {
     int max_us = srv->cfg->inline_max_us;
-    return max_us > 0 && r->body_len <= SMALL_BODY &&
+    return max_us > 0 && r->body.len <= SMALL_BODY &&
            srv->small_cost_us[r->route] <= (double)max_us;
 }
 
@@ -206,8 +206,8 @@ enum MHD_Result kga_work_start(kga_request_t *r)
     kga_route_call_t *c = &r->call;
     memset(c, 0, sizeof *c);
     c->aligner = kga_snapshot_aligner(r->snap);
-    c->body = r->body != NULL ? r->body : "";
-    c->body_len = r->body_len;
+    c->body = r->body.data != NULL ? r->body.data : "";
+    c->body_len = r->body.len;
     c->limits = &srv->limits;
     c->request_id = r->id;
     c->deadline_ns = r->deadline_ns;
