@@ -27,7 +27,9 @@ static void serve_usage(FILE *out)
     fprintf(out, "\nLogs: one JSON object per line on stderr (a usage error "
                  "is plain text).\n"
                  "Exit status: 0 after a clean drain, 1 when the service "
-                 "cannot start, 2 on a usage error.\n");
+                 "cannot start, 2 on a usage error, 3 when a mapped store\n"
+                 "or model was truncated under a request (install files by "
+                 "renaming new ones into place).\n");
 }
 
 int kga_cmd_serve(int argc, char **argv)

@@ -76,6 +76,12 @@ static const kga_config_option_t options[] = {
      "time a client has to send a whole request (headers and body) once its "
      "request line is in; slower ones are disconnected",
      FIELD(request_read_timeout_s)},
+    {"file_check_interval_ms", KGA_OPT_DURATION, "1000", 0, 3600000, NULL,
+     "how often the mapped stores and model are checked for a change in "
+     "place (size, modification time); a snapshot whose files changed is "
+     "no longer served and they are loaded again (0 = only before each "
+     "request and reload)",
+     FIELD(file_check_interval_ms)},
     {"max_connections", KGA_OPT_INT, "1024", 1, 1000000, NULL,
      "most open client connections", FIELD(max_connections)},
     {"drain_delay_ms", KGA_OPT_DURATION, "2000", 0, 600000, NULL,

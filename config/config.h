@@ -69,6 +69,7 @@ typedef struct {
     int request_deadline_ms;
     int connection_timeout_s;
     int request_read_timeout_s;
+    int file_check_interval_ms; /* 0 = at requests and reloads only */
     int max_connections;
     int drain_delay_ms;
     int retry_after_s;

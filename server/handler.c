@@ -214,6 +214,16 @@ static void check_admin(kga_request_t *r)
                "/admin/reload needs the admin token as a bearer token");
 }
 
+/* 1 when the serving snapshot's files changed on disk (work.c, reload.c):
+ * it is not served until a reload succeeds. */
+static int serving_stale(kga_service_t *svc)
+{
+    kga_snapshot_t *snap = kga_service_snapshot_pin(svc);
+    int stale = snap != NULL && kga_snapshot_stale(snap);
+    kga_snapshot_unref(snap);
+    return stale;
+}
+
 /* Every HTTP thread's counters added up, and the shared gauges. */
 static enum MHD_Result answer_metrics(kga_request_t *r)
 {
@@ -238,7 +248,7 @@ static enum MHD_Result answer_metrics(kga_request_t *r)
     g.queue_depth = atomic_load_explicit(&svc->queued, memory_order_relaxed);
     g.draining = kga_service_draining(svc);
     kga_snapshot_t *snap = kga_service_snapshot_pin(svc);
-    g.ready = snap != NULL && !g.draining;
+    g.ready = snap != NULL && !g.draining && !kga_snapshot_stale(snap);
     g.has_snapshot = snap != NULL;
     if (snap != NULL) {
         g.snapshot_version = kga_snapshot_version(snap);
@@ -276,6 +286,11 @@ static enum MHD_Result answer_get(kga_request_t *r)
         if (!kga_service_loaded(svc))
             return kga_request_answer_error(r, KGA_WIRE_NOT_READY,
                                             "no snapshot is loaded yet");
+        if (serving_stale(svc))
+            return kga_request_answer_error(
+                r, KGA_WIRE_UNAVAILABLE,
+                "the stores or the model changed on disk; loading them "
+                "again");
         return answer_status(r, 200, "ready");
     case KGA_ROUTE_METRICS:
         return answer_metrics(r);

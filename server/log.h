@@ -15,7 +15,9 @@
  * A line is built in a caller-owned kga_logline_t (no allocation) and
  * written with a single write(2), so lines from several threads never
  * interleave. The threshold is process-wide and set once before threads
- * start; every function below is thread-safe. */
+ * start; every function below is thread-safe. The kga_logline_*
+ * functions are also async-signal-safe (no lock, no allocation, no stdio):
+ * a signal handler may log a line with them. */
 
 /* Longest line; longer values are cut (strings end with "..."). */
 #define KGA_LOG_LINE_MAX 2048

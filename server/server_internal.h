@@ -138,6 +138,7 @@ typedef struct {
     kga_err_t err;
     int rc;
     kga_request_t *waiter; /* an /admin/reload waiting for the result */
+    uint64_t signature; /* of the source's paths when it started */
 } kga_reload_job_t;
 
 /* What every HTTP thread shares. */
@@ -172,6 +173,7 @@ struct kga_service {
 #define KGA_MAIL_STOP 2u   /* stop now (the first load failed) */
 #define KGA_MAIL_RELOAD 4u /* to the first thread: an /admin/reload request */
 #define KGA_MAIL_ACCEPT 8u /* to the first thread: below max_connections */
+#define KGA_MAIL_FILES 16u /* to the first thread: a snapshot's files changed */
 
 /* A connection accepted by the first thread, for another one. */
 typedef struct {
@@ -219,6 +221,11 @@ struct kga_server {
     /* First thread only. */
     uv_poll_t accept_poll;   /* on the listen socket */
     uv_timer_t accept_retry; /* after accept() ran out of descriptors */
+    uv_timer_t file_timer;   /* file_check_interval_ms */
+    /* The signature (kga_snapshot_source_signature) of the files the last
+     * failed reload read, 0 after a success: a stale snapshot's files are
+     * loaded again only once they changed since. */
+    uint64_t failed_signature;
     int accepting;           /* accept_poll started */
     int listener_closed;
     uint64_t loads; /* successful loads so far */
@@ -422,5 +429,12 @@ int kga_reload_start(kga_server_t *srv, const char *trigger);
 /* First thread: an /admin/reload request from any thread, answered when
  * the reload is done. */
 void kga_reload_start_admin(kga_server_t *srv, kga_request_t *r);
+/* First thread: checks the serving snapshot's files; when they changed in
+ * place, marks it stale, logs why, and loads the files again (unless the
+ * last attempt read the very same files and failed). Called periodically,
+ * by KGA_MAIL_FILES and before a reload. */
+void kga_reload_check_files(kga_server_t *srv);
+/* First thread: starts the periodic check (file_check_interval_ms). */
+void kga_reload_watch_files(kga_server_t *srv);
 
 #endif

@@ -196,6 +196,22 @@ enum MHD_Result kga_work_start(kga_request_t *r)
     if (snap == NULL)
         return kga_request_answer_error(r, KGA_WIRE_NOT_READY,
                                         "no snapshot is loaded yet");
+    /* Its mapped files as they were loaded, or it is not used: a file
+     * rewritten in place is not what was validated, and a truncated one
+     * faults when read (fault.h). The first thread marks it stale, says
+     * why, and loads the files again once they changed since its last
+     * attempt (a request is what tells it when file_check_interval_ms is
+     * 0). */
+    kga_err_t ferr;
+    if (kga_snapshot_stale(snap) ||
+        kga_snapshot_check_files(snap, &ferr) != 0) {
+        (void)kga_mail_post(svc->threads[0], KGA_MAIL_FILES, NULL);
+        kga_snapshot_unref(snap);
+        return kga_request_answer_error(
+            r, KGA_WIRE_UNAVAILABLE,
+            "the stores or the model changed on disk since they were "
+            "loaded; the server is loading them again");
+    }
     if (atomic_fetch_add_explicit(&svc->inflight, 1, memory_order_relaxed) >=
         srv->cfg->max_inflight) {
         atomic_fetch_sub_explicit(&svc->inflight, 1, memory_order_relaxed);

@@ -18,16 +18,21 @@
  * The machine's speed then changes how long a test runs, not whether it
  * passes. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/mapped_file.h"
 #include "server/admin.h"
+#include "server/fault.h"
 #include "server/metrics.h"
 
 #include "server_harness.h"
@@ -1088,6 +1093,146 @@ START_TEST(second_sigint_exits_at_once)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * Files changed under the server
+ * ------------------------------------------------------------------------ */
+
+/* A store rewritten in place under a serving server (cp over it): the next
+ * /align is refused (503) instead of reading it, /readyz says so, and once
+ * the file is whole again it is loaded again and served; the process
+ * never dies. With the periodic check off, the requests are what tell. */
+START_TEST(store_changed_in_place_is_refused_then_reloaded)
+{
+    server_t s;
+    const char *args[] = {"--file-check-interval-ms", "0", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+    char path[300];
+    snprintf(path, sizeof path, "%s/left.kgs", data_dir);
+    size_t len;
+    char *whole = kga_test_read_file(path, &len);
+    const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
+    http_resp_t r;
+
+    ck_assert_int_eq(truncate(path, 64), 0); /* in place: same inode */
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    assert_error(&r, 503, "unavailable");
+    ck_assert_ptr_nonnull(strstr(json_str_at(r.json, "error.message"),
+                                 "changed on disk"));
+    http_resp_free(&r);
+    log_wait(&s, "\"event\":\"snapshot_files_changed\"", 1);
+    log_wait(&s, "\"event\":\"reload_failed\"", 1);
+    ck_assert(log_contains(&s, "left.kgs: changed in place while mapped"));
+    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+    assert_error(&r, 503, "unavailable");
+    http_resp_free(&r);
+    char *m = get_metrics(&s);
+    ck_assert_double_eq(metric_value(m, "kgalign_ready"), 0);
+    free(m);
+
+    /* Whole again (in place too): the next request has it loaded. */
+    kga_test_write_file(path, whole, len);
+    free(whole);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    assert_error(&r, 503, "unavailable");
+    http_resp_free(&r);
+    log_wait(&s, "\"event\":\"snapshot_loaded\"", 2);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    http_resp_free(&r);
+    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+    server_stop(&s);
+}
+END_TEST
+
+/* The same without any request: the periodic check notices. */
+START_TEST(store_changed_in_place_is_noticed_periodically)
+{
+    server_t s;
+    const char *args[] = {"--file-check-interval-ms", "20", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+    char path[300];
+    snprintf(path, sizeof path, "%s/right.kgs", data_dir);
+    size_t len;
+    char *whole = kga_test_read_file(path, &len);
+    ck_assert_int_eq(truncate(path, 64), 0);
+    log_wait(&s, "\"event\":\"snapshot_files_changed\"", 1);
+    http_resp_t r;
+    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
+    assert_error(&r, 503, "unavailable");
+    http_resp_free(&r);
+    kga_test_write_file(path, whole, len);
+    free(whole);
+    log_wait(&s, "\"event\":\"snapshot_loaded\"", 2);
+    wait_ready(&s);
+    server_stop(&s);
+}
+END_TEST
+
+/* A read past the end of a mapped file truncated under it: the fault
+ * handler logs the file and exits 3 (fault.h); a SIGBUS that no mapped
+ * file explains keeps its default action. In child processes, by a read
+ * made on purpose, so that it is not a matter of timing. */
+static int fault_child(const char *file, const char *log, int registered)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 ||
+            kga_fault_handler_install() != 0)
+            _exit(90);
+        const volatile char *p;
+        if (registered) {
+            kga_mapped_file_t f;
+            kga_err_t err;
+            if (kga_mapped_file_open(&f, file, "test file", &err) != 0)
+                _exit(91);
+            p = f.data;
+        } else {
+            int mfd = open(file, O_RDONLY);
+            void *m = mmap(NULL, 65536, PROT_READ, MAP_PRIVATE, mfd, 0);
+            if (m == MAP_FAILED)
+                _exit(92);
+            p = m;
+        }
+        if (truncate(file, 0) != 0)
+            _exit(93);
+        char c = p[4096]; /* past the end now */
+        _exit(c == 0 ? 94 : 95);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+START_TEST(sigbus_in_a_mapped_file_exits_with_a_logged_reason)
+{
+    char file[300], log[300];
+    snprintf(file, sizeof file, "%s/mapped.bin", data_dir);
+    snprintf(log, sizeof log, "%s/fault.log", data_dir);
+    char block[65536];
+    memset(block, 'x', sizeof block);
+    kga_test_write_file(file, block, sizeof block);
+    ck_assert_int_eq(fault_child(file, log, 1), KGA_SERVER_EXIT_FILE_FAULT);
+    char *text = kga_test_read_file(log, NULL);
+    char why[512];
+    const char *bad = log_lines_invalid(text, why, sizeof why);
+    ck_assert_msg(bad == NULL, "%s", bad);
+    ck_assert_ptr_nonnull(strstr(text, "\"event\":\"mapped_file_fault\""));
+    ck_assert_ptr_nonnull(strstr(text, file));
+    free(text);
+
+    kga_test_write_file(file, block, sizeof block);
+    ck_assert_int_eq(fault_child(file, log, 0), 128 + SIGBUS);
+    unlink(file);
+    unlink(log);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -1111,6 +1256,9 @@ static Suite *server_suite(void)
     tcase_add_test(tc, reload_while_reloading_is_409);
     tcase_add_test(tc, sigterm_drains);
     tcase_add_test(tc, second_sigint_exits_at_once);
+    tcase_add_test(tc, store_changed_in_place_is_refused_then_reloaded);
+    tcase_add_test(tc, store_changed_in_place_is_noticed_periodically);
+    tcase_add_test(tc, sigbus_in_a_mapped_file_exits_with_a_logged_reason);
     return s;
 }
 

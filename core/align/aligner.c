@@ -350,6 +350,16 @@ fail:
     return rc;
 }
 
+int kga_aligner_check_files(const kga_aligner_t *a, kga_err_t *err)
+{
+    int rc = kga_store_check_file(a->store[0], err);
+    if (rc == 0)
+        rc = kga_store_check_file(a->store[1], err);
+    if (rc == 0)
+        rc = kga_model_check_file(a->file, err);
+    return rc;
+}
+
 void kga_aligner_close(kga_aligner_t *a)
 {
     if (a == NULL)

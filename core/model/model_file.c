@@ -534,6 +534,11 @@ int kga_model_open(const char *path, kga_model_t **out, kga_err_t *err)
     return 0;
 }
 
+int kga_model_check_file(const kga_model_t *m, kga_err_t *err)
+{
+    return kga_mapped_file_check(&m->file, err);
+}
+
 void kga_model_close(kga_model_t *m)
 {
     if (m == NULL)

@@ -227,6 +227,11 @@ size_t kga_model_kv_count(const kga_model_t *m);
 void kga_model_kv_at(const kga_model_t *m, size_t i, const char **key,
                      const char **value);
 
+/* Whether the mapped file still has the size and modification time it had
+ * when opened (base/mapped_file.h): 0, or KGA_ECHANGED (or KGA_EIO) with a
+ * message naming the file. 0 for a model over a buffer. Any thread. */
+int kga_model_check_file(const kga_model_t *m, kga_err_t *err);
+
 /* Unmaps and frees; NULL is allowed. */
 void kga_model_close(kga_model_t *m);
 
