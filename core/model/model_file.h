@@ -151,10 +151,11 @@ void kga_model_writer_free(kga_model_writer_t *w);
 /* Checks every structural invariant of a model image in memory: magic,
  * version, endian mark, size, checksum, section table (names terminated,
  * sorted, unique; kinds; shapes; sizes; offsets aligned, in bounds, not
- * overlapping; zero padding), text terminated and UTF-8, settings well
- * formed and keys unique across the file. Returns 0, KGA_EMAGIC,
- * KGA_EVERSION, KGA_EENDIAN, KGA_ETRUNCATED, KGA_ECHECKSUM, KGA_EFORMAT (or
- * KGA_ENOMEM), with a message naming the section and the byte offset. Reads
+ * overlapping; zero padding), every tensor value finite, text terminated
+ * and UTF-8, settings well formed and keys unique across the file. Returns
+ * 0, KGA_EMAGIC, KGA_EVERSION, KGA_EENDIAN, KGA_ETRUNCATED, KGA_ECHECKSUM,
+ * KGA_EFORMAT, KGA_ENUMERIC (a NaN or infinite value) or KGA_ENOMEM, with a
+ * message naming the section and the byte offset. Reads
  * nothing outside [buf, buf+len); buf needs no alignment. */
 int kga_model_validate(const void *buf, size_t len, kga_err_t *err);
 
