@@ -813,20 +813,29 @@ START_TEST(dbp15k_ids_sharing_a_uri_stay_apart)
 }
 END_TEST
 
-/* A disambiguated id that another line already uses as its URI cannot be
- * given: an error naming the file, never a merge. */
-START_TEST(dbp15k_shared_uri_that_cannot_be_disambiguated)
+/* "URI#ID" that another line already has as its URI: "#ID" once more,
+ * and nothing is merged. */
+START_TEST(dbp15k_shared_uri_next_to_its_disambiguated_name)
 {
     const char *src = tmp_path("shared_clash");
+    const char *out = tmp_path("out_clash");
     copy_tree(fixture("dbp15k_shared_uri"), src, NULL);
     append_str(src, "ent_ids_2", "106\t" WD "Monroe_County#101\n");
     kga_import_summary_t s;
     kga_err_t err;
-    int rc = run_import(KGA_IMPORT_DBP15K, src, tmp_path("out_clash"), 0, &s,
-                        &err);
-    ck_assert_int_eq(rc, KGA_EDUPLICATE);
-    ck_assert_msg(strstr(err.msg, "ent_ids_2: id 101 shares its URI") != NULL,
-                  "%s", err.msg);
+    int rc = run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(s.side[1].entities, 7);
+    ck_assert_uint_eq(s.side[1].shared_uri_ids, 3);
+    kga_store_t *rs = open_store(out, "right.kgs");
+    ck_assert_int_ge(kga_store_lookup(rs, WD "Monroe_County#101"), 0);
+    ck_assert_int_ge(kga_store_lookup(rs, WD "Monroe_County#101#101"), 0);
+    ck_assert_int_ne(kga_store_lookup(rs, WD "Monroe_County#101"),
+                     kga_store_lookup(rs, WD "Monroe_County#101#101"));
+    kga_store_close(rs);
+    char *t = links_text(out, "test_links.tsv");
+    ck_assert_ptr_nonnull(strstr(t, WD "Monroe_County#101#101\n"));
+    free(t);
 }
 END_TEST
 
@@ -1447,7 +1456,7 @@ static Suite *import_suite(void)
     tcase_add_test(layouts, dbp15k_fixture);
     tcase_add_test(layouts, dbp15k_seeded_split_of_ref_ent_ids);
     tcase_add_test(layouts, dbp15k_ids_sharing_a_uri_stay_apart);
-    tcase_add_test(layouts, dbp15k_shared_uri_that_cannot_be_disambiguated);
+    tcase_add_test(layouts, dbp15k_shared_uri_next_to_its_disambiguated_name);
     tcase_add_loop_test(layouts, malformed_line_strict_and_lenient, 0,
                         (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(layouts, lenient_counts_per_file);

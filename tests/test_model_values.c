@@ -12,11 +12,9 @@
  *     decision threshold, tau, the fusion's and the GNN's hyper-parameters.
  * The model as trained opens, so that every refusal is the edit's. */
 #include <check.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "align/aligner.h"
 #include "base/hash.h"
@@ -31,30 +29,19 @@ static char data[600], model[600];
  * The model, trained once
  * ------------------------------------------------------------------------ */
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int status = system(cmd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static int make_model(void)
 {
     const char *kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
     snprintf(data, sizeof data, "%s/data", kga_test_tmp_dir);
     snprintf(model, sizeof model, "%s/model.kgm", kga_test_tmp_dir);
     const char *dir = kga_test_tmp_dir;
-    if (run("%s synth --entities 600 --seed 3 %s/src > /dev/null", kgalign,
-            dir) != 0 ||
-        run("%s import --format openea %s/src %s > /dev/null", kgalign, dir,
-            data) != 0 ||
-        run("%s train %s -o %s --epochs 1 --threads 2 > %s/train.log 2>&1",
-            kgalign, data, model, dir) != 0) {
+    if (kga_test_system("%s synth --entities 600 --seed 3 %s/src > /dev/null",
+                        kgalign, dir) != 0 ||
+        kga_test_system("%s import --format openea %s/src %s > /dev/null",
+                        kgalign, dir, data) != 0 ||
+        kga_test_system("%s train %s -o %s --epochs 1 --threads 2 "
+                        "> %s/train.log 2>&1",
+                        kgalign, data, model, dir) != 0) {
         fprintf(stderr, "cannot train the test model with %s\n", kgalign);
         return -1;
     }

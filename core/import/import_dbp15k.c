@@ -210,12 +210,13 @@ static int has_uri(const by_uri_t *sorted, size_t n, const char *uri)
 }
 
 /* Gives every id whose URI another id of the file has the external id
- * "URI#ID", keeping the URI in shared_uri. In URI order, then id order, so
- * that the outcome does not depend on the order of the lines. A
- * disambiguated name that is another entity's URI (a file that holds both
- * "X" twice and "X#7") cannot be given, and is an error. */
+ * "URI#ID", keeping the URI in shared_uri. Should "URI#ID" be the URI of
+ * another line (a file with "X" twice and "X#7"), "#ID" is added again
+ * until it is not: no two entities get one external id, and, the ids being
+ * numbers without '#', two names made here never meet either. The outcome
+ * depends on the set of lines only, not on their order. */
 static int disambiguate_shared_uris(kga_import_ctx_t *ctx, dbp_t *d,
-                                    int side, const char *file)
+                                    int side)
 {
     id_map_t *m = &d->ents[side];
     by_uri_t *sorted = malloc((m->count ? m->count : 1) * sizeof *sorted);
@@ -231,20 +232,26 @@ static int disambiguate_shared_uris(kga_import_ctx_t *ctx, dbp_t *d,
             j++;
         for (size_t k = i; j - i > 1 && rc == 0 && k < j; k++) {
             id_entry_t *e = &m->items[sorted[k].pos];
-            char *ext = malloc(strlen(e->str) + 24);
-            if (ext == NULL) {
-                rc = out_of_memory(ctx, side);
-                break;
-            }
-            sprintf(ext, "%s#%" PRIu64, e->str, e->id);
-            if (has_uri(sorted, m->count, ext))
-                rc = kga_err_set(kga_import_err(ctx, side), KGA_EDUPLICATE,
-                                 "%s: id %" PRIu64 " shares its URI with "
-                                 "another id, and '%.*s', the external id "
-                                 "it would get, is the URI of another",
-                                 file, e->id, MSG_TEXT_MAX, ext);
+            char suffix[24];
+            int sl = snprintf(suffix, sizeof suffix, "#%" PRIu64, e->id);
+            size_t len = strlen(e->str), cap = len + (size_t)sl + 1;
+            char *ext = malloc(cap);
+            if (ext != NULL)
+                memcpy(ext, e->str, len + 1);
+            do {
+                if (ext != NULL && len + (size_t)sl + 1 > cap) {
+                    char *grown = realloc(ext, cap *= 2);
+                    if (grown == NULL)
+                        free(ext);
+                    ext = grown;
+                }
+                if (ext == NULL)
+                    break;
+                memcpy(ext + len, suffix, (size_t)sl + 1);
+                len += (size_t)sl;
+            } while (has_uri(sorted, m->count, ext));
             e->shared_uri = e->str;
-            if (rc == 0 &&
+            if (ext == NULL ||
                 (e->str = kga_import_strdup(ctx, side, ext)) == NULL)
                 rc = out_of_memory(ctx, side);
             free(ext);
@@ -264,12 +271,12 @@ static int shared_cmp(const void *a, const void *b)
 
 static int read_entities(kga_import_ctx_t *ctx, dbp_t *d, int side)
 {
-    char name[32], path[4096];
+    char name[32];
     snprintf(name, sizeof name, "ent_ids_%d", side + 1);
     id_map_t *m = &d->ents[side];
     int rc = read_id_file(ctx, side, name, 1, m, NULL);
-    if (rc == 0 && kga_import_path(ctx, name, path, sizeof path) == 0)
-        rc = disambiguate_shared_uris(ctx, d, side, path);
+    if (rc == 0)
+        rc = disambiguate_shared_uris(ctx, d, side);
     size_t shared = 0;
     for (size_t i = 0; rc == 0 && i < m->count; i++) {
         id_entry_t *e = &m->items[i];
