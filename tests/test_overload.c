@@ -406,6 +406,19 @@ static long server_unread(int server_port, int fd)
     return unread;
 }
 
+/* Whether the server's resident size measures its memory: under
+ * ThreadSanitizer every byte a body's buffer touches also makes shadow
+ * memory resident, several times its size, so only the budget's counters
+ * and answers are checked there. */
+static int rss_tells(void)
+{
+#ifdef KGA_SANITIZER_BUILD
+    return strcmp(KGA_SANITIZER_BUILD, "thread") != 0;
+#else
+    return 1;
+#endif
+}
+
 #define BODY_MIB (1 << 20)
 #define SLOW_CLIENTS 40
 #define BODY_BUDGET_MIB 8
@@ -493,6 +506,8 @@ START_TEST(slow_bodies_hold_bounded_memory)
     for (int round = 0; round < 2; round++) {
         long held_kib = slow_bodies_round(
             &s, base_kib, (double)round * (SLOW_CLIENTS - BODY_BUDGET_MIB));
+        if (!rss_tells())
+            continue;
         /* The budget, and room for libmicrohttpd's per-connection buffers
          * and the allocator. Forty bodies would be 40 MiB more. */
         ck_assert_msg(held_kib < (BODY_BUDGET_MIB + 8) * 1024,
