@@ -104,7 +104,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testutil.o $(APP_LIB) $(CORE
 	$(call quiet,LINK,$@)$(CC) $(FINAL_LDFLAGS) -o $@ $(filter %.o,$^) \
 	  $(filter %.a,$^) $(LIBS_CHECK) $(LIBS_SERVER) $(LIBS_CORE)
 
-$(BUILD)/tests/test_server $(BUILD)/tests/test_overload: \
+$(BUILD)/tests/test_server $(BUILD)/tests/test_overload \
+  $(BUILD)/tests/test_hostile_requests: \
   $(BUILD)/tests/server_harness.o $(BUILD)/tests/server_fake_aligner.o
 $(BUILD)/tests/test_service: $(BUILD)/tests/server_harness.o
 
@@ -143,7 +144,7 @@ test-deploy: deps
 # The programs that run the server's threads, built with ThreadSanitizer
 # (in $(BUILD)-tsan): a failed test or a data race reported by any process,
 # the servers they start included, fails. See docs/fuzzing.md.
-TSAN_TESTS := test_server test_overload test_service
+TSAN_TESTS := test_server test_overload test_service test_hostile_requests
 test-tsan: deps
 	$(Q)$(MAKE) --no-print-directory SANITIZER=thread BUILD=$(BUILD) \
 	  $(BUILD)-tsan/kgalign $(addprefix $(BUILD)-tsan/tests/,$(TSAN_TESTS))
@@ -154,7 +155,8 @@ test-tsan: deps
 # an invalid read or write, a use of an uninitialised value, a bad free or
 # a definite leak fails. Leaves out the real-data tests and the programs
 # that start servers (MEMCHECK_SKIP). See docs/fuzzing.md.
-MEMCHECK_SKIP ?= test_pipeline test_server test_service test_overload
+MEMCHECK_SKIP ?= test_pipeline test_server test_service test_overload \
+                 test_hostile_requests
 memcheck: deps
 ifneq ($(SANITIZER),)
 	$(error memcheck runs the plain build: drop SANITIZER)

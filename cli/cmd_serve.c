@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "config/config.h"
+#include "server/log.h"
 #include "server/server.h"
 
 #define CMD "serve"
@@ -23,9 +24,12 @@ static void serve_usage(FILE *out)
             "(/readyz turns 503, then in-flight requests finish) and exits\n"
             "0; a second SIGINT exits at once.\n\n");
     kga_config_usage(out);
-    fprintf(out, "\nLogs: one JSON object per line on stderr.\n"
+    fprintf(out, "\nLogs: one JSON object per line on stderr (a usage error "
+                 "is plain text).\n"
                  "Exit status: 0 after a clean drain, 1 when the service "
-                 "cannot start, 2 on a usage error.\n");
+                 "cannot start, 2 on a usage error, 3 when a mapped store\n"
+                 "or model was truncated under a request (install files by "
+                 "renaming new ones into place).\n");
 }
 
 int kga_cmd_serve(int argc, char **argv)
@@ -43,9 +47,11 @@ int kga_cmd_serve(int argc, char **argv)
         kga_config_destroy(&cfg);
         return 0;
     }
+    /* From here on stderr is the service's log: one JSON object a line,
+     * the reason it could not start included. */
     int rc = kga_server_run(&cfg, &err);
     if (rc != 0)
-        kga_cli_error(CMD, "%s", err.msg);
+        kga_log_event(KGA_LOG_ERROR, "startup_failed", "%s", err.msg);
     kga_config_destroy(&cfg);
     return rc == 0 ? 0 : 1;
 }

@@ -56,6 +56,11 @@ static const kga_config_option_t options[] = {
      FIELD(inline_max_us)},
     {"max_body_bytes", KGA_OPT_SIZE, "1MiB", 64, 1 << 30, NULL,
      "largest request body; larger ones get 413", FIELD(max_body_bytes)},
+    {"max_body_memory", KGA_OPT_SIZE, "0", 0, 1099511627776.0, NULL,
+     "most memory the request bodies being read or answered may hold at "
+     "once, on the whole server; a body past it gets 503 (0 = 64MiB, or "
+     "max_body_bytes when larger)",
+     FIELD(max_body_memory)},
     {"max_pairs", KGA_OPT_INT, "1024", 1, 1000000, NULL,
      "most pairs in one /align request; more get 413", FIELD(max_pairs)},
     {"max_inflight", KGA_OPT_INT, "0", 0, 1000000, NULL,
@@ -71,6 +76,12 @@ static const kga_config_option_t options[] = {
      "time a client has to send a whole request (headers and body) once its "
      "request line is in; slower ones are disconnected",
      FIELD(request_read_timeout_s)},
+    {"file_check_interval_ms", KGA_OPT_DURATION, "1000", 0, 3600000, NULL,
+     "how often the mapped stores and model are checked for a change in "
+     "place (size, modification time); a snapshot whose files changed is "
+     "no longer served and they are loaded again (0 = only before each "
+     "request and reload)",
+     FIELD(file_check_interval_ms)},
     {"max_connections", KGA_OPT_INT, "1024", 1, 1000000, NULL,
      "most open client connections", FIELD(max_connections)},
     {"drain_delay_ms", KGA_OPT_DURATION, "2000", 0, 600000, NULL,
@@ -86,7 +97,8 @@ static const kga_config_option_t options[] = {
     {"access_log", KGA_OPT_BOOL, "true", 0, 0, NULL,
      "one JSON log line per request", FIELD(access_log)},
     {"admin_token", KGA_OPT_STRING, "", 0, 0, NULL,
-     "token for POST /admin/reload from other hosts (empty = loopback only)",
+     "bearer token POST /admin/reload requires (empty = the route is off; "
+     "SIGHUP still reloads)",
      FIELD(admin_token)},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -694,6 +706,17 @@ static int finish(kga_server_config_t *c, kga_err_t *err)
     /* Each HTTP thread takes at least one of the connections. */
     if (c->http_threads > c->max_connections)
         c->http_threads = c->max_connections;
+    if (c->max_body_memory == 0)
+        c->max_body_memory = c->max_body_bytes > KGA_BODY_MEMORY_DEFAULT
+                                 ? c->max_body_bytes
+                                 : KGA_BODY_MEMORY_DEFAULT;
+    else if (c->max_body_memory < c->max_body_bytes)
+        return kga_err_set(err, KGA_ERANGE,
+                           "max_body_memory: %lld is below max_body_bytes "
+                           "(%lld): no body of the largest size could be "
+                           "read",
+                           (long long)c->max_body_memory,
+                           (long long)c->max_body_bytes);
     return 0;
 }
 

@@ -33,6 +33,9 @@
 
 #define KGA_CONFIG_LINE_MAX 16384
 
+/* max_body_memory = 0 resolves to this, or to max_body_bytes when larger. */
+#define KGA_BODY_MEMORY_DEFAULT ((int64_t)64 << 20)
+
 typedef enum {
     KGA_LOG_DEBUG = 0,
     KGA_LOG_INFO,
@@ -43,7 +46,9 @@ typedef enum {
 /* After kga_config_load() every field holds its effective value: paths
  * derived from data_dir are filled in, threads = 0 is resolved to the
  * usable CPUs and max_inflight = 0 to 4 x threads; http_threads = 0 is
- * resolved to the usable CPUs, and any value to at most max_connections.
+ * resolved to the usable CPUs, and any value to at most max_connections;
+ * max_body_memory = 0 to KGA_BODY_MEMORY_DEFAULT or max_body_bytes, the
+ * larger (another value below max_body_bytes is KGA_ERANGE).
  * Strings are malloc'd,
  * never NULL, owned by the struct. */
 typedef struct {
@@ -58,18 +63,20 @@ typedef struct {
     int http_threads;  /* event loops serving HTTP, <= max_connections */
     int inline_max_us; /* small cheap requests skip the pool (0 = never) */
     int64_t max_body_bytes;
+    int64_t max_body_memory; /* bodies in memory at once, all requests */
     int max_pairs;
     int max_inflight;
     int request_deadline_ms;
     int connection_timeout_s;
     int request_read_timeout_s;
+    int file_check_interval_ms; /* 0 = at requests and reloads only */
     int max_connections;
     int drain_delay_ms;
     int retry_after_s;
     double threshold;  /* < 0 = the model's default */
     kga_log_level_t log_level;
     int access_log;    /* one JSON log line per request */
-    char *admin_token; /* "" = /admin/reload from loopback only */
+    char *admin_token; /* "" = /admin/reload off */
     int help;          /* --help / -h was given: print usage, do nothing */
 } kga_server_config_t;
 

@@ -42,6 +42,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -124,7 +125,7 @@ static void log_read_timeout(const kga_conn_t *c, kga_read_phase_t what,
         kga_logline_str(&l, "method", r->method);
         kga_logline_str(&l, "path", r->path);
         kga_logline_int(&l, "body_bytes",
-                        (int64_t)(r->body_len + r->discarded));
+                        (int64_t)(r->body.len + r->discarded));
     }
     kga_logline_str(&l, "missing", names[what]);
     kga_logline_num(&l, "seconds", (double)(now - c->since_ns) / 1e9);
@@ -227,7 +228,15 @@ void *kga_conn_on_request_line(void *cls, const char *uri,
                                struct MHD_Connection *conn)
 {
     kga_conn_t *c = kga_conn_of(conn);
-    if (c != NULL && c->phase != KGA_CONN_CLOSING)
+    if (c == NULL)
+        return NULL;
+    /* The raw target: libmicrohttpd decodes it in place after this call,
+     * and what decoding hides (an encoded NUL or slash) is judged here. */
+    c->target = uri;
+    c->target_len = uri != NULL ? strlen(uri) : 0;
+    c->target_problem = uri != NULL ? kga_target_check(uri, c->target_len)
+                                    : KGA_TARGET_OK;
+    if (c->phase != KGA_CONN_CLOSING)
         kga_conn_enter(c, KGA_CONN_READING);
     return NULL;
 }

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "admin.h"
 #include "log.h"
@@ -102,7 +105,7 @@ enum MHD_Result kga_request_queue_prepared(kga_request_t *r)
     r->state = KGA_REQ_DONE;
     if (resp == NULL)
         return MHD_NO; /* out of memory building it: drop the connection */
-    if (kga_service_draining(r->srv->svc))
+    if (r->close_after || kga_service_draining(r->srv->svc))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status,
                                              resp);
@@ -170,10 +173,7 @@ static void reject(kga_request_t *r, kga_wire_code_t code, const char *fmt,
     va_end(ap);
     r->reject_code = code;
     r->reject_status = kga_wire_code_status(code);
-    if (r->body != r->inline_body)
-        free(r->body);
-    r->body = NULL;
-    r->body_len = r->body_cap = 0;
+    kga_body_free(&r->body, &r->srv->svc->bodies);
 }
 
 /* r, suspended, has its response: counted and logged here, queued by its
@@ -201,18 +201,27 @@ void kga_request_resume_with_error(kga_request_t *r, kga_wire_code_t code,
 static void check_admin(kga_request_t *r)
 {
     const char *token = r->srv->cfg->admin_token;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const char *auth = MHD_lookup_connection_value(
         r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (kga_admin_allowed(ci != NULL ? ci->client_addr : NULL, auth, token))
+    if (kga_admin_allowed(auth, token))
         return;
     if (token[0] == '\0')
         reject(r, KGA_WIRE_FORBIDDEN,
-               "/admin/reload is only reachable from loopback");
+               "/admin/reload is off: no admin_token is set (SIGHUP "
+               "reloads)");
     else
         reject(r, KGA_WIRE_FORBIDDEN,
                "/admin/reload needs the admin token as a bearer token");
+}
+
+/* 1 when the serving snapshot's files changed on disk (work.c, reload.c):
+ * it is not served until a reload succeeds. */
+static int serving_stale(kga_service_t *svc)
+{
+    kga_snapshot_t *snap = kga_service_snapshot_pin(svc);
+    int stale = snap != NULL && kga_snapshot_stale(snap);
+    kga_snapshot_unref(snap);
+    return stale;
 }
 
 /* Every HTTP thread's counters added up, and the shared gauges. */
@@ -239,7 +248,7 @@ static enum MHD_Result answer_metrics(kga_request_t *r)
     g.queue_depth = atomic_load_explicit(&svc->queued, memory_order_relaxed);
     g.draining = kga_service_draining(svc);
     kga_snapshot_t *snap = kga_service_snapshot_pin(svc);
-    g.ready = snap != NULL && !g.draining;
+    g.ready = snap != NULL && !g.draining && !kga_snapshot_stale(snap);
     g.has_snapshot = snap != NULL;
     if (snap != NULL) {
         g.snapshot_version = kga_snapshot_version(snap);
@@ -249,6 +258,9 @@ static enum MHD_Result answer_metrics(kga_request_t *r)
     }
     g.start_time = svc->start_time;
     g.max_inflight = r->srv->cfg->max_inflight;
+    g.body_bytes = atomic_load_explicit(&svc->bodies.used,
+                                        memory_order_relaxed);
+    g.max_body_bytes = svc->bodies.max;
     g.pool_threads = svc->pool_threads;
     g.http_threads = svc->n_threads;
     char *out;
@@ -274,6 +286,11 @@ static enum MHD_Result answer_get(kga_request_t *r)
         if (!kga_service_loaded(svc))
             return kga_request_answer_error(r, KGA_WIRE_NOT_READY,
                                             "no snapshot is loaded yet");
+        if (serving_stale(svc))
+            return kga_request_answer_error(
+                r, KGA_WIRE_UNAVAILABLE,
+                "the stores or the model changed on disk; loading them "
+                "again");
         return answer_status(r, 200, "ready");
     case KGA_ROUTE_METRICS:
         return answer_metrics(r);
@@ -283,10 +300,127 @@ static enum MHD_Result answer_get(kga_request_t *r)
     }
 }
 
+/* The headers that say where a body ends, as libmicrohttpd 0.9.75 leaves
+ * them: it takes the first Content-Length and ignores the rest, and ignores
+ * Content-Length whenever Transfer-Encoding is present, whatever its value.
+ * A proxy in front may read the same bytes otherwise, and the difference is
+ * a request smuggled past it. */
+typedef struct {
+    const char *content_length; /* the first one */
+    int content_lengths;
+    int content_lengths_differ;
+    const char *transfer_encoding;
+    int transfer_encodings;
+} framing_t;
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+    framing_t *f = cls;
+    if (value == NULL)
+        value = "";
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0)
+            f->content_length = value;
+        else if (strcmp(value, f->content_length) != 0)
+            f->content_lengths_differ = 1;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+        f->transfer_encoding = value;
+    }
+    return MHD_YES;
+}
+
+/* Why the body's framing is ambiguous, or NULL when it is not. Identical
+ * repeated Content-Length headers are one length (RFC 9110, 8.6). */
+static const char *framing_problem(struct MHD_Connection *conn,
+                                   framing_t *f)
+{
+    memset(f, 0, sizeof *f);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, note_framing, f);
+    if (f->content_lengths_differ)
+        return "two Content-Length headers with different values";
+    if (f->transfer_encodings > 0 && f->content_lengths > 0)
+        return "both Content-Length and Transfer-Encoding";
+    if (f->transfer_encodings > 1 ||
+        (f->transfer_encodings == 1 &&
+         strcasecmp(f->transfer_encoding, "chunked") != 0))
+        return "a Transfer-Encoding other than one 'chunked'";
+    return NULL;
+}
+
+/* 1 when a NUL byte the client sent ended the target early. libmicrohttpd
+ * 0.9.75 parses the request line in place: the target (url, the pointer
+ * kga_conn_on_request_line() was given) is ended by the NUL written over
+ * the space before the version, so the version starts one byte after the
+ * target's end. A NUL byte inside the target ends the C string before
+ * that, and "/admin/reload\0junk" would be routed as /admin/reload. When
+ * the buffer is not laid out that way (another libmicrohttpd), nothing is
+ * concluded. */
+static int target_cut_by_nul(const kga_conn_t *c, const char *url,
+                             const char *version)
+{
+    if (c->target == NULL || url != c->target || version <= c->target ||
+        (size_t)(version - c->target) > (1u << 16))
+        return 0;
+    return version != c->target + c->target_len + 1;
+}
+
+/* An answer now, in the first call: the rest of the request is neither
+ * read nor trusted, and the connection ends with the answer. */
+static enum MHD_Result refuse_now(kga_request_t *r, kga_wire_code_t code,
+                                  const char *message)
+{
+    r->close_after = 1;
+    return kga_request_answer_error(r, code, message);
+}
+
+/* A Content-Length libmicrohttpd accepted (only digits) as a size;
+ * SIZE_MAX when it does not fit. */
+static size_t content_length_value(const char *s)
+{
+    size_t n = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        size_t d = (size_t)(*s - '0');
+        if (n > (SIZE_MAX - d) / 10)
+            return SIZE_MAX;
+        n = n * 10 + d;
+    }
+    return n;
+}
+
+/* What a body that kga_body_reserve() or kga_body_append() refused (rc)
+ * is told: 503 when the budget is spent (other bodies will end), 500 out
+ * of memory. */
+static const char *body_refusal(kga_request_t *r, int rc,
+                                kga_wire_code_t *code, char *msg, size_t cap)
+{
+    if (rc == KGA_ELIMIT) {
+        *code = KGA_WIRE_UNAVAILABLE;
+        snprintf(msg, cap,
+                 "request bodies in memory reached max_body_memory (%lld "
+                 "bytes)",
+                 (long long)r->srv->cfg->max_body_memory);
+    } else {
+        *code = KGA_WIRE_INTERNAL;
+        snprintf(msg, cap, "out of memory for the body");
+    }
+    return msg;
+}
+
+static enum MHD_Result answer_body_refused(kga_request_t *r, int rc)
+{
+    kga_wire_code_t code;
+    char msg[128];
+    return kga_request_answer_error(r, code,
+                                    body_refusal(r, rc, &code, msg,
+                                                 sizeof msg));
+}
+
 static enum MHD_Result on_headers(kga_server_t *srv,
                                   struct MHD_Connection *conn,
                                   const char *url, const char *method,
-                                  void **con_cls)
+                                  const char *version, void **con_cls)
 {
     kga_request_t *r = malloc(sizeof *r);
     if (r == NULL)
@@ -299,16 +433,16 @@ static enum MHD_Result on_headers(kga_server_t *srv,
         r->cx->req = r;
     r->method = method;
     r->path = url;
-    r->route = kga_route_find(url);
+    r->route = KGA_ROUTE_UNKNOWN;
     r->state = KGA_REQ_READING;
     r->start_ns = kga_now_ns();
     r->deadline_ns = srv->cfg->request_deadline_ms > 0
                          ? r->start_ns + (uint64_t)srv->cfg->request_deadline_ms *
                                              1000000u
                          : 0;
-    r->body = NULL;
-    r->body_len = r->body_cap = 0;
+    kga_body_init(&r->body, r->inline_body, sizeof r->inline_body);
     r->discarded = 0;
+    r->close_after = 0;
     r->reject_status = 0;
     r->reject_msg[0] = '\0';
     r->snap = NULL;
@@ -326,6 +460,31 @@ static enum MHD_Result on_headers(kga_server_t *srv,
         memcpy(r->id, rid, rid_len + 1);
     else
         kga_request_id_generate(r->id);
+
+    /* The request line and the framing first: nothing else of a request
+     * whose target or length is in doubt is trusted. */
+    if (r->cx == NULL) /* its raw target was not kept */
+        return refuse_now(r, KGA_WIRE_UNAVAILABLE,
+                          "out of memory for the connection");
+    if (target_cut_by_nul(r->cx, url, version))
+        return refuse_now(r, KGA_WIRE_BAD_REQUEST,
+                          "the request target holds a NUL byte");
+    if (r->cx->target_problem != KGA_TARGET_OK)
+        return refuse_now(r, KGA_WIRE_BAD_REQUEST,
+                          kga_target_problem_message(r->cx->target_problem));
+    char path[KGA_ROUTE_PATH_MAX];
+    int prc = kga_path_normalise(url, path, sizeof path);
+    if (prc == KGA_PATH_ABOVE_ROOT)
+        return refuse_now(r, KGA_WIRE_BAD_REQUEST,
+                          "the path climbs above the root ('..')");
+    r->route = prc == 0 ? kga_route_find(path) : KGA_ROUTE_UNKNOWN;
+    framing_t framing;
+    const char *ambiguous = framing_problem(conn, &framing);
+    if (ambiguous != NULL) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the request has %s", ambiguous);
+        return refuse_now(r, KGA_WIRE_BAD_REQUEST, msg);
+    }
 
     if (r->route == KGA_ROUTE_UNKNOWN) {
         reject(r, KGA_WIRE_NOT_FOUND, "no route for %s %.100s", method, url);
@@ -347,27 +506,15 @@ static enum MHD_Result on_headers(kga_server_t *srv,
     /* POST: the size limit from Content-Length, before reading anything.
      * Answered at once, so libmicrohttpd closes the connection instead of
      * reading the body (and sends no 100 Continue). */
-    const char *cl = MHD_lookup_connection_value(
-        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (errno == 0 && end != cl &&
-            n > (unsigned long long)srv->cfg->max_body_bytes) {
-            char msg[128];
-            snprintf(msg, sizeof msg,
-                     "the body of %llu bytes exceeds max_body_bytes (%lld)", n,
-                     (long long)srv->cfg->max_body_bytes);
-            return kga_request_answer_error(r, KGA_WIRE_PAYLOAD_TOO_LARGE, msg);
-        }
-        if (errno == 0 && end != cl && n > KGA_INLINE_BODY) {
-            r->body = malloc((size_t)n);
-            if (r->body == NULL)
-                return kga_request_answer_error(r, KGA_WIRE_INTERNAL,
-                                                "out of memory");
-            r->body_cap = (size_t)n;
-        }
+    size_t announced = framing.content_lengths > 0
+                           ? content_length_value(framing.content_length)
+                           : 0;
+    if (announced > (size_t)srv->cfg->max_body_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "the body of %s bytes exceeds max_body_bytes (%lld)",
+                 framing.content_length, (long long)srv->cfg->max_body_bytes);
+        return kga_request_answer_error(r, KGA_WIRE_PAYLOAD_TOO_LARGE, msg);
     }
     if (r->route == KGA_ROUTE_RELOAD) {
         check_admin(r);
@@ -383,6 +530,15 @@ static enum MHD_Result on_headers(kga_server_t *srv,
         reject(r, KGA_WIRE_UNAVAILABLE, "%d requests in flight, the limit",
                srv->cfg->max_inflight);
     }
+    /* A body to be read is taken from the memory budget as announced, so
+     * that a client announcing more than is left is refused before it
+     * sends a byte (and before its slow sending could hold the memory). A
+     * body of unknown length is taken from it as it grows (on_body). */
+    if (r->reject_status == 0 && announced > 0) {
+        int rc = kga_body_reserve(&r->body, &srv->svc->bodies, announced);
+        if (rc != 0)
+            return answer_body_refused(r, rc);
+    }
     return MHD_YES;
 }
 
@@ -392,7 +548,7 @@ static enum MHD_Result on_body(kga_request_t *r, const char *data,
     size_t n = *size;
     *size = 0;
     size_t max = (size_t)r->srv->cfg->max_body_bytes;
-    if (r->reject_status == 0 && n > max - r->body_len)
+    if (r->reject_status == 0 && n > max - r->body.len)
         reject(r, KGA_WIRE_PAYLOAD_TOO_LARGE,
                "the body exceeds max_body_bytes (%zu)", max);
     if (r->reject_status != 0) {
@@ -408,29 +564,13 @@ static enum MHD_Result on_body(kga_request_t *r, const char *data,
         kga_logline_end(&l);
         return MHD_NO;
     }
-    if (r->body_len + n > r->body_cap) {
-        size_t cap = r->body_cap == 0 ? KGA_INLINE_BODY : r->body_cap;
-        while (cap < r->body_len + n)
-            cap = cap > max / 2 ? max : cap * 2;
-        char *p;
-        if (r->body == NULL && cap <= KGA_INLINE_BODY) {
-            p = r->inline_body;
-        } else if (r->body == r->inline_body) {
-            p = malloc(cap);
-            if (p != NULL)
-                memcpy(p, r->body, r->body_len);
-        } else {
-            p = realloc(r->body, cap);
-        }
-        if (p == NULL) {
-            reject(r, KGA_WIRE_INTERNAL, "out of memory for the body");
-            return MHD_YES;
-        }
-        r->body = p;
-        r->body_cap = cap;
+    int rc = kga_body_append(&r->body, &r->srv->svc->bodies, data, n, max);
+    if (rc != 0) {
+        kga_wire_code_t code;
+        char msg[128];
+        body_refusal(r, rc, &code, msg, sizeof msg);
+        reject(r, code, "%s", msg);
     }
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
     return MHD_YES;
 }
 
@@ -472,7 +612,7 @@ enum MHD_Result kga_handler_on_access(void *cls, struct MHD_Connection *conn,
     kga_request_t *r = *con_cls;
     enum MHD_Result ret;
     if (r == NULL) {
-        ret = on_headers(cls, conn, url, method, con_cls);
+        ret = on_headers(cls, conn, url, method, version, con_cls);
     } else if (*upload_data_size != 0) {
         if (r->state != KGA_REQ_READING) { /* answered early: drop the rest */
             *upload_data_size = 0;
@@ -539,19 +679,118 @@ void kga_handler_on_completed(void *cls, struct MHD_Connection *conn,
     if (r->response != NULL)
         MHD_destroy_response(r->response);
     kga_snapshot_unref(r->snap); /* NULL unless never queued */
-    if (r->body != r->inline_body)
-        free(r->body);
+    kga_body_free(&r->body, &srv->svc->bodies);
     free(r);
     srv->open_requests--;
     kga_server_maybe_finish_drain(srv);
 }
 
+/* The connection libmicrohttpd is refusing in its header parser (see
+ * refuse_unparsed_head()), or NULL: its request line is in (READING), the
+ * access handler has not run (no request), its headers are all in
+ * (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE answers only from the
+ * HEADERS_RECEIVED state on) and it has no response yet. Every other
+ * connection is either still reading its headers or has had the access
+ * handler called in the same turn of libmicrohttpd's state machine that
+ * received them. */
+static kga_conn_t *head_being_refused(kga_server_t *srv)
+{
+    for (kga_list_node_t *e = srv->reading.head; e != NULL; e = e->next) {
+        kga_conn_t *c = KGA_LIST_ENTRY(e, kga_conn_t, node);
+        if (c->req == NULL &&
+            MHD_get_connection_info(
+                c->mhd, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE) != NULL &&
+            MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_HTTP_STATUS) ==
+                NULL)
+            return c;
+    }
+    return NULL;
+}
+
+/* libmicrohttpd 0.9.75 refuses some request heads itself, before the
+ * access handler could: a Content-Length that is not a plain number
+ * ("-1", "5 ", "1, 2") or does not fit 64 bits. It then queues its 400,
+ * overwrites the state that says so, and builds the response's header a
+ * second time: the client gets the status line and headers twice, the
+ * second copy as the first one's body (libmicrohttpd 1.0 fixed it). Its
+ * only call into the server on that path is to the logger, just before it
+ * queues its answer. So the logger answers such a request itself, with
+ * one 400 in the service's own format and "Connection: close", and shuts
+ * the socket down for writing: libmicrohttpd's answer then fails to send,
+ * and it closes the connection. */
+static void refuse_unparsed_head(kga_server_t *srv, const char *why)
+{
+    kga_conn_t *c = head_being_refused(srv);
+    if (c == NULL)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return;
+    kga_request_t r = {.srv = srv, .route = KGA_ROUTE_UNKNOWN};
+    const char *rid =
+        MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id");
+    if (rid != NULL && kga_wire_request_id_valid(rid, strlen(rid)))
+        snprintf(r.id, sizeof r.id, "%s", rid);
+    else
+        kga_request_id_generate(r.id);
+    /* libmicrohttpd has decoded the target in place by now. */
+    const char *path = c->target != NULL ? c->target : "";
+    char norm[KGA_ROUTE_PATH_MAX];
+    if (kga_path_normalise(path, norm, sizeof norm) == 0)
+        r.route = kga_route_find(norm);
+    /* libmicrohttpd's reason, without its own "Closing connection." */
+    size_t why_len = strlen(why);
+    static const char closing[] = " Closing connection.";
+    if (why_len >= sizeof closing - 1 &&
+        strcmp(why + why_len - (sizeof closing - 1), closing) == 0)
+        why_len -= sizeof closing - 1;
+    char msg[256];
+    snprintf(msg, sizeof msg, "malformed request headers: %.*s",
+             (int)why_len, why);
+    kga_snapshot_t *snap = kga_service_snapshot_pin(srv->svc);
+    kga_wire_meta_t meta = {r.id, snap != NULL
+                                      ? kga_snapshot_model_version(snap)
+                                      : NULL};
+    char *body = NULL;
+    size_t body_len = 0;
+    int rc = kga_error_response_format(&meta, "bad_request", msg, &body,
+                                       &body_len);
+    kga_snapshot_unref(snap);
+    if (rc == 0) {
+        char head[256];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 400 Bad Request\r\n"
+                          "Connection: close\r\n"
+                          "Content-Type: " KGA_JSON_TYPE "\r\n"
+                          "X-Request-Id: %s\r\n"
+                          "Content-Length: %zu\r\n\r\n",
+                          r.id, body_len);
+        struct iovec iov[2] = {{head, (size_t)hl}, {body, body_len}};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+        /* A fresh answer on an idle socket: its buffer takes it whole.
+         * Should it not, the client gets a cut answer and the close. */
+        (void)sendmsg(ci->connect_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    free(body);
+    (void)shutdown(ci->connect_fd, SHUT_WR);
+    kga_conn_enter(c, KGA_CONN_CLOSING);
+    uint64_t now = kga_now_ns();
+    record_request(srv, r.route, 400, now, now, 0);
+    r.method = "";
+    r.path = path;
+    r.start_ns = now;
+    kga_request_log(&r, 400, now, 0);
+}
+
 void kga_handler_on_log(void *cls, const char *fmt, va_list ap)
 {
+    kga_server_t *srv = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     kga_log_event(KGA_LOG_WARN, "httpd", "%s", msg);
+    refuse_unparsed_head(srv, msg);
 }

@@ -1,6 +1,7 @@
 /* The service's JSON log lines (see log.h), built in the caller's fixed
  * buffer and written with one write(2): lines from several threads never
- * interleave and logging never allocates. Also the random request ids,
+ * interleave, and logging never allocates nor takes a lock, so that the
+ * SIGBUS handler (fault.c) may log a line too. Also the random request ids,
  * which every log line of a request carries. */
 #include "log.h"
 
@@ -14,6 +15,8 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/utf8.h"
 
 static atomic_int log_threshold = KGA_LOG_INFO;
 
@@ -48,26 +51,43 @@ static void putc_(kga_logline_t *l, char c)
         l->buf[l->len++] = c;
 }
 
-/* A JSON string; cut with "..." when the line is full. */
+/* A JSON string; cut with "..." when the line is full, never inside a
+ * character. Well-formed UTF-8 is copied as it is; a byte that is not part
+ * of a well-formed sequence (a raw 0xff in a request path) is written as
+ * \u00XX, its value read as a code point, so that the line stays valid JSON
+ * and the byte can still be told from the text around it: a real U+00XX
+ * would have been copied as UTF-8, never escaped. */
 static void put_json_string(kga_logline_t *l, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     putc_(l, '"');
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
+        /* Room for the longest unit below (6 bytes) and the marker. */
         if (l->len + 8 >= KGA_LOG_LINE_MAX - TAIL_RESERVE) {
             put(l, "...", 3);
             break;
         }
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t len = kga_utf8_decode((const unsigned char *)s + i, n - i,
+                                         NULL, NULL);
+            if (len != 0) {
+                put(l, s + i, len);
+                i += len;
+                continue;
+            }
+        }
         if (c == '"' || c == '\\') {
             l->buf[l->len++] = '\\';
             l->buf[l->len++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
+        } else if (c < 0x20 || c >= 0x7f) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             put(l, esc, sizeof esc);
         } else {
             l->buf[l->len++] = (char)c;
         }
+        i++;
     }
     putc_(l, '"');
 }
@@ -79,22 +99,48 @@ static void put_key(kga_logline_t *l, const char *key)
     putc_(l, ':');
 }
 
-/* "2024-05-01T12:00:00.123Z"; the part up to the seconds is formatted once
- * per second per thread. */
-static size_t format_time(char *out, size_t cap)
+/* Writes value in exactly width decimal digits at out. */
+static void put_digits(char *out, int64_t value, int width)
 {
-    static _Thread_local time_t cached_sec = -1;
-    static _Thread_local char cached[32];
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
+/* "2024-05-01T12:00:00.123Z" from the real-time clock, by arithmetic alone
+ * (the civil date of a day count, after Howard Hinnant): no gmtime_r, which
+ * takes glibc's time zone lock, no strftime or printf. So a line can be
+ * logged from a signal handler (server/fault.c) as from anywhere else.
+ * out holds at least 25 bytes; returns 24. */
+static size_t format_time(char *out)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    if (ts.tv_sec != cached_sec) {
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
-        cached_sec = ts.tv_sec;
+    int64_t days = (int64_t)ts.tv_sec / 86400;
+    int64_t secs = (int64_t)ts.tv_sec % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
     }
-    int n = snprintf(out, cap, "%s.%03ldZ", cached, ts.tv_nsec / 1000000);
-    return n > 0 ? (size_t)n : 0;
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                              /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);      /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                           /* [0, 11] */
+    int64_t day = doy - (153 * mp + 2) / 5 + 1;
+    int64_t month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+    put_digits(out, year, 4);
+    put_digits(out + 5, month, 2);
+    put_digits(out + 8, day, 2);
+    put_digits(out + 11, secs / 3600, 2);
+    put_digits(out + 14, secs / 60 % 60, 2);
+    put_digits(out + 17, secs % 60, 2);
+    put_digits(out + 20, ts.tv_nsec / 1000000, 3);
+    return 24;
 }
 
 void kga_logline_begin(kga_logline_t *l, kga_log_level_t level,
@@ -104,8 +150,8 @@ void kga_logline_begin(kga_logline_t *l, kga_log_level_t level,
     l->enabled = kga_log_enabled(level);
     if (!l->enabled)
         return;
-    char t[48];
-    size_t tn = format_time(t, sizeof t);
+    char t[32];
+    size_t tn = format_time(t);
     put(l, "{\"time\":", 8);
     put_json_string(l, t, tn);
     put_key(l, "level");

@@ -15,7 +15,9 @@
  * A line is built in a caller-owned kga_logline_t (no allocation) and
  * written with a single write(2), so lines from several threads never
  * interleave. The threshold is process-wide and set once before threads
- * start; every function below is thread-safe. */
+ * start; every function below is thread-safe. The kga_logline_*
+ * functions are also async-signal-safe (no lock, no allocation, no stdio):
+ * a signal handler may log a line with them. */
 
 /* Longest line; longer values are cut (strings end with "..."). */
 #define KGA_LOG_LINE_MAX 2048
@@ -35,7 +37,9 @@ int kga_log_enabled(kga_log_level_t level);
 /* Starts a line with time, level and event. */
 void kga_logline_begin(kga_logline_t *l, kga_log_level_t level,
                        const char *event);
-/* Adds "key": value. Strings are JSON-escaped (control bytes as \u00XX). */
+/* Adds "key": value. Strings are JSON-escaped: control bytes, and every
+ * byte that is not part of well-formed UTF-8, as \u00XX (so a line is
+ * always valid JSON, whatever bytes a client sent). */
 void kga_logline_str(kga_logline_t *l, const char *key, const char *value);
 void kga_logline_strn(kga_logline_t *l, const char *key, const char *value,
                       size_t len);

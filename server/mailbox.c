@@ -88,6 +88,8 @@ void kga_mail_on_wake(uv_async_t *a)
     }
     if (flags & KGA_MAIL_ACCEPT) /* below max_connections again */
         kga_acceptor_start(srv);
+    if (flags & KGA_MAIL_FILES)
+        kga_reload_check_files(srv);
     if (flags & KGA_MAIL_STOP)
         kga_server_stop(srv, 0);
     else if (flags & KGA_MAIL_DRAIN)

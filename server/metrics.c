@@ -215,6 +215,13 @@ int kga_metrics_format(const kga_metrics_t *m, const kga_metrics_gauges_t *g,
     gauge(&t, "kgalign_max_inflight_requests",
           "Configured cap on in-flight requests; more are answered 503.",
           g->max_inflight);
+    gauge(&t, "kgalign_body_memory_bytes",
+          "Bytes held by request bodies being read or answered.",
+          g->body_bytes);
+    gauge(&t, "kgalign_max_body_memory_bytes",
+          "Configured cap on those bytes (max_body_memory); a body past it "
+          "is answered 503.",
+          g->max_body_bytes);
     gauge(&t, "kgalign_queue_depth",
           "Accepted requests waiting for a worker thread.", g->queue_depth);
     gauge(&t, "kgalign_worker_threads", "Size of the worker pool.",

@@ -58,6 +58,8 @@ typedef struct {
     double snapshot_loaded_at; /* Unix seconds */
     double start_time;         /* Unix seconds */
     int max_inflight;
+    int64_t body_bytes;     /* held by request bodies (body.h) */
+    int64_t max_body_bytes; /* max_body_memory */
     int pool_threads;
     int http_threads;
     /* [http_threads]: the connections each HTTP thread serves */

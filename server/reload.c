@@ -1,9 +1,19 @@
-/* Snapshot loading: the first load at start-up, and reloads on SIGHUP and
- * POST /admin/reload. All of it runs on the first HTTP thread, which owns
- * the reloads; the open itself (kga_snapshot_open) runs on the worker pool,
- * and its result is swapped in under the service's snapshot lock. Requests
- * in flight keep the snapshot they pinned. A reload that fails keeps the
- * old snapshot; the first load failing stops the service. */
+/* Snapshot loading: the first load at start-up, and reloads on SIGHUP,
+ * POST /admin/reload and files changed on disk. All of it runs on the first
+ * HTTP thread, which owns the reloads; the open itself (kga_snapshot_open)
+ * runs on the worker pool, and its result is swapped in under the service's
+ * snapshot lock. Requests in flight keep the snapshot they pinned. A reload
+ * that fails keeps the old snapshot, unless its files changed in place (it
+ * is stale: nothing serves until a reload succeeds); the first load failing
+ * stops the service.
+ *
+ * Files changed in place: the stores and the model are mapped, so a file
+ * rewritten under the server (cp over it, not a rename) is no longer what
+ * was validated, and a read past a truncation faults. The serving
+ * snapshot's files are checked (size and modification time) before each
+ * request (work.c), every file_check_interval_ms here, and before each
+ * reload; once they changed, the snapshot is stale and the files are
+ * loaded again as soon as they differ from the last ones that failed. */
 #include <stdlib.h>
 
 #include "log.h"
@@ -58,6 +68,7 @@ static void reload_done(uv_work_t *w, int status)
     if (job->rc == 0 && !srv->stopping) {
         kga_snapshot_t *now_serving = job->result;
         job->serving = 1;
+        srv->failed_signature = 0;
         pthread_mutex_lock(&svc->snap_lock);
         kga_snapshot_t *old = svc->snap;
         svc->snap = now_serving;
@@ -85,13 +96,14 @@ static void reload_done(uv_work_t *w, int status)
         kga_server_metrics_unlock(srv);
         /* Only this thread swaps the pointer: no pin needed to read it. */
         kga_snapshot_t *serving = svc->snap;
+        srv->failed_signature = job->signature;
         kga_logline_t l;
         kga_logline_begin(&l, KGA_LOG_ERROR, "reload_failed");
         kga_logline_str(&l, "trigger", job->trigger);
         kga_logline_str(&l, "error", kga_err_name(job->rc));
         kga_logline_str(&l, "message", job->err.msg);
         kga_logline_int(&l, "serving_version",
-                        serving != NULL
+                        serving != NULL && !kga_snapshot_stale(serving)
                             ? (int64_t)kga_snapshot_version(serving)
                             : 0);
         kga_logline_end(&l);
@@ -115,11 +127,62 @@ static void reload_done(uv_work_t *w, int status)
     kga_server_maybe_finish_drain(srv);
 }
 
+/* Marks the serving snapshot stale when its files changed; returns 1 when
+ * it is stale. */
+static int serving_files_changed(kga_server_t *srv)
+{
+    kga_snapshot_t *snap = srv->svc->snap; /* this thread swaps it */
+    if (snap == NULL)
+        return 0;
+    kga_err_t err;
+    if (kga_snapshot_check_files(snap, &err) == 0 && !kga_snapshot_stale(snap))
+        return 0;
+    if (kga_snapshot_mark_stale(snap)) {
+        kga_logline_t l;
+        kga_logline_begin(&l, KGA_LOG_ERROR, "snapshot_files_changed");
+        kga_logline_int(&l, "snapshot_version",
+                        (int64_t)kga_snapshot_version(snap));
+        kga_logline_str(&l, "message", err.msg);
+        kga_logline_str(&l, "action",
+                        "no longer served; loading the files again");
+        kga_logline_end(&l);
+    }
+    return 1;
+}
+
+void kga_reload_check_files(kga_server_t *srv)
+{
+    if (srv->stopping || kga_service_draining(srv->svc) ||
+        !serving_files_changed(srv))
+        return;
+    const kga_server_config_t *cfg = srv->cfg;
+    kga_snapshot_source_t src = {cfg->left_store, cfg->right_store,
+                                 cfg->model, 1, -1.0f};
+    if (srv->reload == NULL &&
+        kga_snapshot_source_signature(&src) != srv->failed_signature)
+        (void)kga_reload_start(srv, "files_changed");
+}
+
+static void on_file_timer(uv_timer_t *t)
+{
+    kga_reload_check_files(t->data);
+}
+
+void kga_reload_watch_files(kga_server_t *srv)
+{
+    uint64_t ms = (uint64_t)srv->cfg->file_check_interval_ms;
+    if (ms > 0)
+        uv_timer_start(&srv->file_timer, on_file_timer, ms, ms);
+}
+
 /* Returns 0, or -1 when a reload is already running. */
 int kga_reload_start(kga_server_t *srv, const char *trigger)
 {
     if (srv->reload != NULL)
         return -1;
+    /* The serving files are checked first, so that a reload that fails
+     * does not leave a changed snapshot serving. */
+    (void)serving_files_changed(srv);
     kga_reload_job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
         return -1;
@@ -134,6 +197,7 @@ int kga_reload_start(kga_server_t *srv, const char *trigger)
      * traffic and take one. */
     job->src.threads = !kga_service_loaded(srv->svc) ? cfg->threads : 1;
     job->src.threshold = (float)cfg->threshold;
+    job->signature = kga_snapshot_source_signature(&job->src);
     job->work.data = job;
     if (uv_queue_work(&srv->loop, &job->work, reload_run, reload_done) != 0) {
         free(job);

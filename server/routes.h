@@ -22,8 +22,13 @@ typedef enum {
     KGA_ROUTE_COUNT_
 } kga_route_t;
 
-/* Route of a request path (query string already removed by libmicrohttpd);
- * KGA_ROUTE_UNKNOWN when none matches. */
+/* Longer than any route's path, with its NUL: a normalised path that does
+ * not fit in this many bytes is no route. */
+#define KGA_ROUTE_PATH_MAX 64
+
+/* Route of a request path (query string already removed by libmicrohttpd,
+ * normalised by kga_path_normalise()); KGA_ROUTE_UNKNOWN when none
+ * matches. */
 kga_route_t kga_route_find(const char *path);
 
 /* The path ("/align") or "other" for KGA_ROUTE_UNKNOWN: the metrics label. */

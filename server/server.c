@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 #include "server_internal.h"
 
@@ -158,6 +159,7 @@ void kga_server_stop(kga_server_t *srv, int exit_code)
     if (srv->index == 0) {
         close_handle(srv, (uv_handle_t *)&srv->accept_poll);
         close_handle(srv, (uv_handle_t *)&srv->accept_retry);
+        close_handle(srv, (uv_handle_t *)&srv->file_timer);
         close_handle(srv, (uv_handle_t *)&srv->sig_term);
         close_handle(srv, (uv_handle_t *)&srv->sig_int);
         close_handle(srv, (uv_handle_t *)&srv->sig_hup);
@@ -354,8 +356,10 @@ static void init_handles(kga_server_t *srv)
         return;
     uv_poll_init(&srv->loop, &srv->accept_poll, srv->svc->listen_fd);
     uv_timer_init(&srv->loop, &srv->accept_retry);
-    srv->accept_poll.data = srv->accept_retry.data = srv;
-    srv->handles_open += 2;
+    uv_timer_init(&srv->loop, &srv->file_timer);
+    srv->accept_poll.data = srv->accept_retry.data = srv->file_timer.data =
+        srv;
+    srv->handles_open += 3;
     uv_signal_init(&srv->loop, &srv->sig_term);
     uv_signal_init(&srv->loop, &srv->sig_int);
     uv_signal_init(&srv->loop, &srv->sig_hup);
@@ -423,7 +427,9 @@ static void log_listening(const kga_service_t *svc)
     kga_logline_int(&l, "connection_timeout_s", cfg->connection_timeout_s);
     kga_logline_int(&l, "request_read_timeout_s", cfg->request_read_timeout_s);
     kga_logline_int(&l, "request_deadline_ms", cfg->request_deadline_ms);
+    kga_logline_int(&l, "file_check_interval_ms", cfg->file_check_interval_ms);
     kga_logline_int(&l, "max_body_bytes", cfg->max_body_bytes);
+    kga_logline_int(&l, "max_body_memory", cfg->max_body_memory);
     kga_logline_int(&l, "max_pairs", cfg->max_pairs);
     kga_logline_int(&l, "pid", (int64_t)getpid());
     kga_logline_end(&l);
@@ -481,6 +487,7 @@ int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
     atomic_init(&svc->draining, 0);
     atomic_init(&svc->inflight, 0);
     atomic_init(&svc->queued, 0);
+    kga_body_budget_init(&svc->bodies, cfg->max_body_memory);
     pthread_mutex_init(&svc->snap_lock, NULL);
     kga_log_set_level(cfg->log_level);
     kga_wire_init();
@@ -495,6 +502,12 @@ int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
     snprintf(pool, sizeof pool, "%d", svc->pool_threads);
     setenv("UV_THREADPOOL_SIZE", pool, 1);
 
+    /* A read of a store or model truncated under the server: a logged
+     * exit rather than a bare SIGBUS (fault.h). */
+    if (kga_fault_handler_install() != 0)
+        kga_log_event(KGA_LOG_WARN, "fault_handler",
+                      "cannot install the SIGBUS handler: a file truncated "
+                      "in place would end the process without a log line");
     int rc = kga_acceptor_listen(svc, err);
     for (int i = 0; rc == 0 && i < n; i++)
         rc = thread_init(svc, i, err);
@@ -515,6 +528,7 @@ int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
     kga_server_t *first = svc->threads[0];
     first->fatal = err;
     kga_acceptor_start(first);
+    kga_reload_watch_files(first);
     if (rc != 0)
         kga_service_stop(svc, rc);
     else if (kga_reload_start(first, "startup") != 0)
@@ -528,6 +542,7 @@ int kga_server_run(const kga_server_config_t *cfg, kga_err_t *err)
 
 out:
     service_free(svc, rc);
+    kga_fault_handler_remove();
     if (rc == 0)
         kga_log_event(KGA_LOG_INFO, "drained",
                       "every in-flight request was answered; exiting");

@@ -29,9 +29,11 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "body.h"
 #include "list.h"
 #include "metrics.h"
 #include "proto/wire.h"
+#include "request_path.h"
 #include "routes.h"
 #include "server.h"
 #include "snapshot.h"
@@ -64,10 +66,13 @@ typedef struct kga_request {
     uint64_t deadline_ns; /* 0 = none */
     char id[KGA_WIRE_REQUEST_ID_MAX + 1];
 
-    /* body */
-    char *body;
-    size_t body_len, body_cap;
+    /* body: in inline_body while it fits, else charged to the service's
+     * budget */
+    kga_body_t body;
     size_t discarded;
+    /* The answer ends the connection (Connection: close): the request's
+     * framing cannot be trusted, so neither can what follows it. */
+    int close_after;
     /* An error decided before the body ended, answered when it ends. */
     int reject_status;
     kga_wire_code_t reject_code;
@@ -108,6 +113,14 @@ struct kga_conn {
     uint64_t due_ns;    /* when a waiting or reading phase runs out */
     kga_request_t *req; /* the request whose headers are in, or NULL */
     kga_list_node_t node; /* in the phase's list */
+    /* The current request's target as libmicrohttpd gave it to
+     * kga_conn_on_request_line(): a pointer into its read buffer (where it
+     * then decodes the path in place; valid until the request completes),
+     * the target's length before that, and what kga_target_check() found
+     * in it. NULL when the request line had no target. */
+    const char *target;
+    size_t target_len;
+    kga_target_problem_t target_problem;
 };
 
 /* Connections of one phase in phase-start order, which is deadline order
@@ -125,6 +138,7 @@ typedef struct {
     kga_err_t err;
     int rc;
     kga_request_t *waiter; /* an /admin/reload waiting for the result */
+    uint64_t signature; /* of the source's paths when it started */
 } kga_reload_job_t;
 
 /* What every HTTP thread shares. */
@@ -146,6 +160,7 @@ struct kga_service {
     atomic_int loaded;    /* a snapshot has been loaded */
     atomic_int draining;
 
+    kga_body_budget_t bodies; /* max_body_memory */
     atomic_int_fast64_t inflight; /* work requests queued or running */
     atomic_int_fast64_t queued;   /* of inflight, not started by a thread */
 
@@ -158,6 +173,7 @@ struct kga_service {
 #define KGA_MAIL_STOP 2u   /* stop now (the first load failed) */
 #define KGA_MAIL_RELOAD 4u /* to the first thread: an /admin/reload request */
 #define KGA_MAIL_ACCEPT 8u /* to the first thread: below max_connections */
+#define KGA_MAIL_FILES 16u /* to the first thread: a snapshot's files changed */
 
 /* A connection accepted by the first thread, for another one. */
 typedef struct {
@@ -205,6 +221,11 @@ struct kga_server {
     /* First thread only. */
     uv_poll_t accept_poll;   /* on the listen socket */
     uv_timer_t accept_retry; /* after accept() ran out of descriptors */
+    uv_timer_t file_timer;   /* file_check_interval_ms */
+    /* The signature (kga_snapshot_source_signature) of the files the last
+     * failed reload read, 0 after a success: a stale snapshot's files are
+     * loaded again only once they changed since. */
+    uint64_t failed_signature;
     int accepting;           /* accept_poll started */
     int listener_closed;
     uint64_t loads; /* successful loads so far */
@@ -408,5 +429,12 @@ int kga_reload_start(kga_server_t *srv, const char *trigger);
 /* First thread: an /admin/reload request from any thread, answered when
  * the reload is done. */
 void kga_reload_start_admin(kga_server_t *srv, kga_request_t *r);
+/* First thread: checks the serving snapshot's files; when they changed in
+ * place, marks it stale, logs why, and loads the files again (unless the
+ * last attempt read the very same files and failed). Called periodically,
+ * by KGA_MAIL_FILES and before a reload. */
+void kga_reload_check_files(kga_server_t *srv);
+/* First thread: starts the periodic check (file_check_interval_ms). */
+void kga_reload_watch_files(kga_server_t *srv);
 
 #endif

@@ -12,7 +12,12 @@
  * one reference to the current snapshot, each request pins the snapshot it
  * started with, and a reload swaps the server's pointer, so a request never
  * sees two models and the old snapshot is closed when its last request
- * ends. ref/unref are atomic and may be called from any thread. */
+ * ends. ref/unref are atomic and may be called from any thread.
+ *
+ * The files are memory-mapped: one rewritten in place (not replaced by
+ * rename) is no longer what was validated, and a truncated one faults when
+ * read. A snapshot whose files changed is marked stale and not served
+ * again (reload.c loads the files anew). */
 
 typedef struct kga_snapshot kga_snapshot_t;
 
@@ -35,6 +40,21 @@ int kga_snapshot_open(const kga_snapshot_source_t *src, uint64_t version,
 kga_snapshot_t *kga_snapshot_ref(kga_snapshot_t *s);
 /* Drops a reference; the last one closes the aligner. NULL is ignored. */
 void kga_snapshot_unref(kga_snapshot_t *s);
+
+/* Whether the mapped stores and model are as they were when loaded
+ * (kga_aligner_check_files): 0, or KGA_ECHANGED naming the file. Any
+ * thread. */
+int kga_snapshot_check_files(const kga_snapshot_t *s, kga_err_t *err);
+/* Marks s as not to be served any more (its files changed on disk).
+ * Returns 1 for the call that marked it, 0 when it already was. Any
+ * thread. */
+int kga_snapshot_mark_stale(kga_snapshot_t *s);
+int kga_snapshot_stale(const kga_snapshot_t *s);
+
+/* A fingerprint of what the source's three paths name now (device, inode,
+ * size, modification time of each): equal while nothing was written or
+ * renamed there. */
+uint64_t kga_snapshot_source_signature(const kga_snapshot_source_t *src);
 
 const kga_aligner_t *kga_snapshot_aligner(const kga_snapshot_t *s);
 /* 1 for the first snapshot of the process, then +1 per successful load. */

@@ -110,7 +110,7 @@ static void work_run(uv_work_t *w)
  * keep a cheap route off the HTTP thread for long (a dozen requests). */
 static void note_small_cost(kga_server_t *srv, const kga_request_t *r)
 {
-    if (r->body_len > SMALL_BODY)
+    if (r->body.len > SMALL_BODY)
         return;
     double us = fmin((double)r->work_ns / 1e3,
                      4.0 * (double)srv->cfg->inline_max_us);
@@ -126,7 +126,7 @@ static void note_small_cost(kga_server_t *srv, const kga_request_t *r)
 static int runs_inline(const kga_server_t *srv, const kga_request_t *r)
 {
     int max_us = srv->cfg->inline_max_us;
-    return max_us > 0 && r->body_len <= SMALL_BODY &&
+    return max_us > 0 && r->body.len <= SMALL_BODY &&
            srv->small_cost_us[r->route] <= (double)max_us;
 }
 
@@ -196,6 +196,22 @@ enum MHD_Result kga_work_start(kga_request_t *r)
     if (snap == NULL)
         return kga_request_answer_error(r, KGA_WIRE_NOT_READY,
                                         "no snapshot is loaded yet");
+    /* Its mapped files as they were loaded, or it is not used: a file
+     * rewritten in place is not what was validated, and a truncated one
+     * faults when read (fault.h). The first thread marks it stale, says
+     * why, and loads the files again once they changed since its last
+     * attempt (a request is what tells it when file_check_interval_ms is
+     * 0). */
+    kga_err_t ferr;
+    if (kga_snapshot_stale(snap) ||
+        kga_snapshot_check_files(snap, &ferr) != 0) {
+        (void)kga_mail_post(svc->threads[0], KGA_MAIL_FILES, NULL);
+        kga_snapshot_unref(snap);
+        return kga_request_answer_error(
+            r, KGA_WIRE_UNAVAILABLE,
+            "the stores or the model changed on disk since they were "
+            "loaded; the server is loading them again");
+    }
     if (atomic_fetch_add_explicit(&svc->inflight, 1, memory_order_relaxed) >=
         srv->cfg->max_inflight) {
         atomic_fetch_sub_explicit(&svc->inflight, 1, memory_order_relaxed);
@@ -206,8 +222,8 @@ enum MHD_Result kga_work_start(kga_request_t *r)
     kga_route_call_t *c = &r->call;
     memset(c, 0, sizeof *c);
     c->aligner = kga_snapshot_aligner(r->snap);
-    c->body = r->body != NULL ? r->body : "";
-    c->body_len = r->body_len;
+    c->body = r->body.data != NULL ? r->body.data : "";
+    c->body_len = r->body.len;
     c->limits = &srv->limits;
     c->request_id = r->id;
     c->deadline_ns = r->deadline_ns;

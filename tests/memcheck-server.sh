@@ -62,7 +62,7 @@ valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
   "$KGALIGN" serve --data-dir "$work/data" --listen 127.0.0.1 --port 0 \
   --threads 2 --max-inflight 2 --drain-delay-ms 0 --request-read-timeout-s 2 \
   --request-deadline-ms 30000 --max-body-bytes 64KiB --max-pairs 64 \
-  2>"$work/server.log" &
+  --admin-token memcheck-token 2>"$work/server.log" &
 server_pid=$!
 
 port=""
@@ -129,7 +129,8 @@ for round in $(seq "$ROUNDS"); do
   req 200 "$url/metrics"
   req 200 -H "X-Request-Id: memcheck-$round" "$url/healthz"
   if (( round % 10 == 0 )); then
-    req 200 -X POST "$url/admin/reload"
+    req 200 -X POST -H 'Authorization: Bearer memcheck-token' "$url/admin/reload"
+    req 403 -X POST "$url/admin/reload"
     loads=$(grep -c '"event":"snapshot_loaded"' "$work/server.log")
     kill -HUP "$server_pid"
     for _ in $(seq 600); do

@@ -108,6 +108,14 @@ void kga_aligner_close(kga_aligner_t *a)
     free(a);
 }
 
+/* The stores are real and mapped; the fake model is read once at open and
+ * not kept. */
+int kga_aligner_check_files(const kga_aligner_t *a, kga_err_t *err)
+{
+    int rc = kga_store_check_file(a->store[0], err);
+    return rc != 0 ? rc : kga_store_check_file(a->store[1], err);
+}
+
 const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side)
 {
     return a->store[side == KGA_SIDE_RIGHT];

@@ -186,8 +186,51 @@ void server_start(server_t *s, const char *const *env, const char *const *args)
                  read_log(s));
 }
 
+/* The log reader a log shipper would be: every line a JSON object (valid
+ * UTF-8 included, which jansson checks) with "time", "level" and "event"
+ * strings. Returns NULL, or what is wrong in why. */
+const char *log_lines_invalid(const char *log, char *why, size_t cap)
+{
+    size_t n = 0;
+    for (const char *line = log; *line != '\0'; n++) {
+        const char *nl = strchr(line, '\n');
+        if (nl == NULL) {
+            snprintf(why, cap, "line %zu has no newline: %.200s", n + 1, line);
+            return why;
+        }
+        json_error_t je;
+        json_t *j = json_loadb(line, (size_t)(nl - line),
+                               JSON_REJECT_DUPLICATES, &je);
+        const char *bad = j == NULL ? je.text
+                          : !json_is_object(j) ? "not an object"
+                          : json_str_at(j, "time") == NULL ? "no \"time\""
+                          : json_str_at(j, "level") == NULL ? "no \"level\""
+                          : json_str_at(j, "event") == NULL ? "no \"event\""
+                                                            : NULL;
+        json_decref(j);
+        if (bad != NULL) {
+            snprintf(why, cap, "line %zu: %s: %.*s", n + 1, bad,
+                     (int)(nl - line > 300 ? 300 : nl - line), line);
+            return why;
+        }
+        line = nl + 1;
+    }
+    return NULL;
+}
+
+void log_check_json(const server_t *s)
+{
+    char *log = read_log(s);
+    char why[512];
+    const char *bad = log_lines_invalid(log, why, sizeof why);
+    free(log);
+    ck_assert_msg(bad == NULL, "server log %s: %s", s->log, bad);
+}
+
 /* Waits for the child; its exit status, 128 + signal, or -1 on a
- * timeout. */
+ * timeout. Once it has exited, every line of its log is checked
+ * (log_check_json()), unless it exited 2: a usage error, told in plain
+ * text before the service logs anything. */
 int server_wait(server_t *s, double timeout_s)
 {
     double until = now_s() + timeout_s;
@@ -196,6 +239,8 @@ int server_wait(server_t *s, double timeout_s)
         pid_t p = waitpid(s->pid, &status, WNOHANG);
         if (p == s->pid) {
             s->pid = 0;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 2)
+                log_check_json(s);
             if (WIFEXITED(status))
                 return WEXITSTATUS(status);
             return 128 + WTERMSIG(status);

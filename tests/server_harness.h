@@ -91,13 +91,21 @@ int log_contains(const server_t *s, const char *needle);
  * does within harness.stop_timeout_s. */
 void log_wait(const server_t *s, const char *needle, int n);
 
+/* Checks every line of a server log as a log shipper would read it: a
+ * JSON object (in valid UTF-8) with "time", "level" and "event" strings.
+ * Returns NULL, or what is wrong (in why). Asserts nothing. */
+const char *log_lines_invalid(const char *log, char *why, size_t cap);
+/* Asserts log_lines_invalid() of s's whole log. */
+void log_check_json(const server_t *s);
+
 /* env: "NAME=value" strings for the child, NULL-terminated (may be NULL);
  * args: extra flags, NULL-terminated (may be NULL). Returns once the
  * server listens; does not wait for the snapshot (see wait_ready()). */
 void server_start(server_t *s, const char *const *env,
                   const char *const *args);
 /* Waits for the child; its exit status, 128 + signal, or -1 on a
- * timeout. */
+ * timeout. Once the child has exited its log is checked (log_check_json),
+ * unless it exited 2 (a usage error, in plain text). */
 int server_wait(server_t *s, double timeout_s);
 /* SIGTERM and the drain; asserts exit status 0. */
 void server_stop(server_t *s);

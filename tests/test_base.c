@@ -1,6 +1,7 @@
 /* The small shared modules of core/base/: the UTF-8 decoder (checked
  * exhaustively against a decoder written from the bit patterns), writing a
  * file by temporary and rename (planted symbolic links, failures, modes),
+ * mapped files changed in place,
  * the string arena, the hash index, string interning, and the allocation
  * helpers. */
 #include <check.h>
@@ -21,6 +22,7 @@
 #include "base/hash.h"
 #include "base/hash_index.h"
 #include "base/intern.h"
+#include "base/mapped_file.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 
@@ -690,6 +692,76 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
     return remove(path);
 }
 
+/* ------------------------------------------------------------------------
+ * Mapped files
+ * ------------------------------------------------------------------------ */
+
+static void write_bytes(const char *path, char fill, size_t n)
+{
+    char buf[8192];
+    memset(buf, fill, sizeof buf);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A file replaced by rename leaves the mapped inode as it was; one
+ * rewritten in place (same size, or truncated) is told apart, naming the
+ * file; the mapping is listed for a fault handler while it lives. */
+START_TEST(mapped_file_notices_a_change_in_place)
+{
+    char path[300], next[300];
+    tmp_path(path, sizeof path, "mapped.bin");
+    tmp_path(next, sizeof next, "mapped.bin.new");
+    write_bytes(path, 'a', 8192);
+    kga_mapped_file_t f;
+    kga_err_t err;
+    ck_assert_int_eq(kga_mapped_file_open(&f, path, "test file", &err), 0);
+    ck_assert_int_eq(kga_mapped_file_check(&f, &err), 0);
+    const char *data = f.data;
+    ck_assert_str_eq(kga_mapped_file_owner(data + 100), path);
+    ck_assert_str_eq(kga_mapped_file_owner(data + 8191), path);
+    ck_assert_ptr_null(kga_mapped_file_owner(data + 8192));
+    ck_assert_ptr_null(kga_mapped_file_owner(&f));
+
+    /* Replaced by rename: the mapping is the old file, unchanged. */
+    write_bytes(next, 'b', 4096);
+    ck_assert_int_eq(rename(next, path), 0);
+    ck_assert_int_eq(kga_mapped_file_check(&f, &err), 0);
+    ck_assert_int_eq(data[0], 'a');
+    kga_mapped_file_close(&f);
+    ck_assert_ptr_null(kga_mapped_file_owner(data + 100));
+
+    /* Rewritten in place, same size: the modification time tells. */
+    ck_assert_int_eq(kga_mapped_file_open(&f, path, "test file", &err), 0);
+    struct timespec times[2] = {{0, UTIME_OMIT}, {1, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+    int rc = kga_mapped_file_check(&f, &err);
+    ck_assert_int_eq(rc, KGA_ECHANGED);
+    ck_assert_ptr_nonnull(strstr(err.msg, path));
+    ck_assert_ptr_nonnull(strstr(err.msg, "modified again"));
+    kga_mapped_file_close(&f);
+
+    /* Truncated in place: the sizes are named. */
+    ck_assert_int_eq(kga_mapped_file_open(&f, path, "test file", &err), 0);
+    ck_assert_int_eq(truncate(path, 10), 0);
+    rc = kga_mapped_file_check(&f, &err);
+    ck_assert_int_eq(rc, KGA_ECHANGED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "4096 bytes, 10 now"));
+    kga_mapped_file_close(&f);
+    kga_mapped_file_close(&f); /* twice is allowed */
+
+    /* A zeroed struct (fd 0) is empty: nothing is closed. */
+    kga_mapped_file_t zero;
+    memset(&zero, 0, sizeof zero);
+    ck_assert_int_eq(kga_mapped_file_check(&zero, &err), 0);
+    kga_mapped_file_close(&zero);
+    ck_assert_int_ne(fcntl(0, F_GETFD), -1);
+    unlink(path);
+}
+END_TEST
+
 int main(void)
 {
     if (mkdtemp(tmp_dir) == NULL) {
@@ -711,6 +783,9 @@ int main(void)
     tcase_add_test(atomic, atomic_file_never_follows_a_planted_link);
     tcase_add_test(atomic, atomic_file_failures_leave_no_temporary);
     suite_add_tcase(s, atomic);
+    TCase *mapped = tcase_create("mapped file");
+    tcase_add_test(mapped, mapped_file_notices_a_change_in_place);
+    suite_add_tcase(s, mapped);
     TCase *arena = tcase_create("arena");
     tcase_add_test(arena, arena_keeps_every_string);
     tcase_add_test(arena, arena_gives_a_long_string_its_own_chunk);

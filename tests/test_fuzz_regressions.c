@@ -24,6 +24,7 @@
 #include "fuzz/fuzz_import_dbp15k.c"
 #include "fuzz/fuzz_import_openea.c"
 #include "fuzz/fuzz_model.c"
+#include "fuzz/fuzz_request_path.c"
 #include "fuzz/fuzz_store.c"
 #include "fuzz/fuzz_wire.c"
 
@@ -41,6 +42,7 @@ static const harness_t harnesses[] = {
     {"fuzz_import_openea", fuzz_import_openea_one},
     {"fuzz_import_dbp15k", fuzz_import_dbp15k_one},
     {"fuzz_config", fuzz_config_one},
+    {"fuzz_request_path", fuzz_request_path_one},
 };
 #define N_HARNESSES (sizeof harnesses / sizeof harnesses[0])
 

@@ -755,6 +755,90 @@ START_TEST(dbp15k_fixture)
 }
 END_TEST
 
+/* SRPRS DBpedia-Wikidata: several right ids with one URI. The id is the
+ * identity there, so each is an entity of its own, "URI#ID", named from the
+ * URI, with its own triple, the URI's attributes and its link; the summary
+ * counts them for the warning. Before, the import stopped ("linked
+ * twice"), and with --lenient merged the counties and dropped two links. */
+#define WD "http://www.wikidata.org/entity/"
+START_TEST(dbp15k_ids_sharing_a_uri_stay_apart)
+{
+    const char *out = tmp_path("out_shared");
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = KGA_IMPORT_DBP15K;
+    p.src_dir = fixture("dbp15k_shared_uri");
+    p.out_dir = out;
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = kga_import_run(&p, &s, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(s.side[0].entities, 6);
+    ck_assert_uint_eq(s.side[1].entities, 6);
+    ck_assert_uint_eq(s.side[0].shared_uri_ids, 0);
+    ck_assert_uint_eq(s.side[1].shared_uri_ids, 3);
+    ck_assert_str_eq(s.side[1].shared_uri_example, WD "Monroe_County");
+    ck_assert_uint_eq(s.side[1].triples, 3);
+    ck_assert_uint_eq(s.test_links, 3);
+
+    kga_store_t *rs = open_store(out, "right.kgs");
+    ck_assert_int_lt(kga_store_lookup(rs, WD "Monroe_County"), 0);
+    static const char *const counties[] = {WD "Monroe_County#100",
+                                           WD "Monroe_County#101",
+                                           WD "Monroe_County#102"};
+    static const char *const states[] = {WD "Alabama", WD "Florida",
+                                         WD "Ohio"};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(name_of(rs, counties[i]), "Monroe County");
+        int64_t c = kga_store_lookup(rs, counties[i]);
+        const kga_attr_t *attrs;
+        ck_assert_uint_eq(kga_store_attrs(rs, (uint32_t)c, &attrs), 1);
+        /* Its own triple: to its own state. */
+        const kga_edge_t *edges;
+        ck_assert_uint_eq(
+            kga_store_edges(rs, (uint32_t)c, KGA_DIR_OUT, &edges), 1);
+        ck_assert_int_eq((int64_t)edges[0].ent,
+                         kga_store_lookup(rs, states[i]));
+    }
+    kga_store_close(rs);
+
+    char *t = links_text(out, "test_links.tsv");
+    ck_assert_str_eq(t, "http://dbpedia.org/resource/Monroe_County,_Alabama\t"
+                        WD "Monroe_County#100\n"
+                        "http://dbpedia.org/resource/Monroe_County,_Florida\t"
+                        WD "Monroe_County#101\n"
+                        "http://dbpedia.org/resource/Monroe_County,_Ohio\t"
+                        WD "Monroe_County#102\n");
+    free(t);
+}
+END_TEST
+
+/* "URI#ID" that another line already has as its URI: "#ID" once more,
+ * and nothing is merged. */
+START_TEST(dbp15k_shared_uri_next_to_its_disambiguated_name)
+{
+    const char *src = tmp_path("shared_clash");
+    const char *out = tmp_path("out_clash");
+    copy_tree(fixture("dbp15k_shared_uri"), src, NULL);
+    append_str(src, "ent_ids_2", "106\t" WD "Monroe_County#101\n");
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_uint_eq(s.side[1].entities, 7);
+    ck_assert_uint_eq(s.side[1].shared_uri_ids, 3);
+    kga_store_t *rs = open_store(out, "right.kgs");
+    ck_assert_int_ge(kga_store_lookup(rs, WD "Monroe_County#101"), 0);
+    ck_assert_int_ge(kga_store_lookup(rs, WD "Monroe_County#101#101"), 0);
+    ck_assert_int_ne(kga_store_lookup(rs, WD "Monroe_County#101"),
+                     kga_store_lookup(rs, WD "Monroe_County#101#101"));
+    kga_store_close(rs);
+    char *t = links_text(out, "test_links.tsv");
+    ck_assert_ptr_nonnull(strstr(t, WD "Monroe_County#101#101\n"));
+    free(t);
+}
+END_TEST
+
 static void import_with_seed(const char *out, uint64_t seed,
                              kga_import_summary_t *s)
 {
@@ -1161,6 +1245,8 @@ START_TEST(permuted_fixtures_give_identical_outputs)
     check_permutation(KGA_IMPORT_OPENEA, fixture("openea_small"), "oe", 0);
     check_permutation(KGA_IMPORT_DBP15K, fixture("dbp15k_small"), "dbp", 0);
     check_permutation(KGA_IMPORT_DBP15K, fixture("dbp15k_refonly"), "ref", 0);
+    check_permutation(KGA_IMPORT_DBP15K, fixture("dbp15k_shared_uri"), "sh",
+                      0);
 }
 END_TEST
 
@@ -1369,6 +1455,8 @@ static Suite *import_suite(void)
     tcase_add_test(layouts, openea_fixture);
     tcase_add_test(layouts, dbp15k_fixture);
     tcase_add_test(layouts, dbp15k_seeded_split_of_ref_ent_ids);
+    tcase_add_test(layouts, dbp15k_ids_sharing_a_uri_stay_apart);
+    tcase_add_test(layouts, dbp15k_shared_uri_next_to_its_disambiguated_name);
     tcase_add_loop_test(layouts, malformed_line_strict_and_lenient, 0,
                         (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(layouts, lenient_counts_per_file);

@@ -1145,6 +1145,21 @@ static const kga_test_damage_t damages[] = {
      {EDIT_SWAP(ROW, IN_ROW("cube", 0), IN_ROW("empty", 0))}, 1, KGA_EFORMAT,
      "not sorted by name"},
 
+    /* Tensor values, the checksum made to agree: every one must be
+     * finite. "cube" holds 0.25, 1.25, ...; "stream" 1.0, 1.001, ... */
+    {"a NaN in a tensor", {EDIT_SET(4, IN_DATA("cube", 8), 0x7fc00000u)}, 1,
+     KGA_ENUMERIC, "section 'cube', byte @: value 2 is NaN"},
+    {"a signalling NaN", {EDIT_SET(4, IN_DATA("cube", 0), 0x7f800001u)}, 1,
+     KGA_ENUMERIC, "section 'cube', byte @: value 0 is NaN"},
+    {"+infinity", {EDIT_SET(4, IN_DATA("layer1.w_self", 4), 0x7f800000u)}, 1,
+     KGA_ENUMERIC, "section 'layer1.w_self', byte @: value 1 is infinite"},
+    {"-infinity as the last value",
+     {EDIT_SET(4, IN_DATA("stream", 4 * (STREAM_ROWS * STREAM_COLS - 1)),
+               0xff800000u)},
+     1, KGA_ENUMERIC, "value 34 is infinite"},
+    {"a NaN in a scalar", {EDIT_SET(4, IN_DATA("scalar", 0), 0xffc00000u)}, 1,
+     KGA_ENUMERIC, "section 'scalar', byte @: value 0 is NaN"},
+
     /* Text: "héllo wörld ✓\nsecond line". */
     {"a bad UTF-8 sequence", {EDIT_BYTES(IN_DATA("notes", 1), "\xc3\xff")}, 1,
      KGA_EFORMAT, "section 'notes', byte @: invalid UTF-8"},

@@ -9,13 +9,18 @@
  *   - max_connections held by idle and trickling clients (request line,
  *     headers, body) are freed at their deadlines, and a client waiting in
  *     the listen backlog is then served;
+ *   - forty clients stalling in 1 MiB bodies hold no more memory than the
+ *     body budget (max_body_memory), the rest answered 503 at once, and the
+ *     memory goes back to the system when they go;
  *   - at twice the saturating load (more clients than max_inflight, a slow
  *     scorer) every request is answered 200 or 503 with Retry-After, none
  *     hangs or misses its deadline, and the in-flight gauge returns to 0.
  * Only behaviour is asserted, never how long something took: the limits
  * are short, and every wait has a generous bound that fails the test
  * rather than hanging it. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -357,6 +362,173 @@ START_TEST(held_connections_are_freed)
 END_TEST
 
 /* ------------------------------------------------------------------------
+ * Memory held by bodies
+ * ------------------------------------------------------------------------ */
+
+/* A field of /proc/PID/status, in KiB ("VmRSS"). */
+static long proc_status_kib(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    long kib = -1;
+    size_t fl = strlen(field);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+            kib = atol(line + fl + 1);
+    fclose(f);
+    ck_assert_int_ge(kib, 0);
+    return kib;
+}
+
+/* The bytes waiting in the receive queue of the server's end of the
+ * loopback connection fd (/proc/net/tcp), or -1 when it is not listed. */
+static long server_unread(int server_port, int fd)
+{
+    struct sockaddr_in me;
+    socklen_t len = sizeof me;
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+    FILE *f = fopen("/proc/net/tcp", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    long unread = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned local_port, remote_port;
+        unsigned long tx, rx;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %lx:%lx", &local_port,
+                   &remote_port, &tx, &rx) == 4 &&
+            local_port == (unsigned)server_port &&
+            remote_port == ntohs(me.sin_port))
+            unread = (long)rx;
+    }
+    fclose(f);
+    return unread;
+}
+
+/* Whether the server's resident size measures its memory: under
+ * ThreadSanitizer every byte a body's buffer touches also makes shadow
+ * memory resident, several times its size, so only the budget's counters
+ * and answers are checked there. */
+static int rss_tells(void)
+{
+#ifdef KGA_SANITIZER_BUILD
+    return strcmp(KGA_SANITIZER_BUILD, "thread") != 0;
+#else
+    return 1;
+#endif
+}
+
+#define BODY_MIB (1 << 20)
+#define SLOW_CLIENTS 40
+#define BODY_BUDGET_MIB 8
+
+/* One round of (e): returns the growth of the resident size while the
+ * admitted bodies were held, in KiB, over base_kib. */
+static long slow_bodies_round(const server_t *s, long base_kib, double fails)
+{
+    char head[256];
+    int hl = snprintf(head, sizeof head,
+                      "POST /align HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Content-Length: %d\r\n\r\n",
+                      BODY_MIB);
+    int fd[SLOW_CLIENTS];
+    for (int i = 0; i < SLOW_CLIENTS; i++) {
+        fd[i] = http_connect(s->port);
+        ck_assert_int_eq(send_all(fd[i], head, (size_t)hl), 0);
+    }
+    /* Each announced body was taken from the budget or refused. */
+    free(metrics_wait(s, "kgalign_requests_total{route=\"/align\","
+                         "status=\"503\"}",
+                      fails + SLOW_CLIENTS - BODY_BUDGET_MIB));
+    char *m = get_metrics(s);
+    ck_assert_double_eq(metric_value(m, "kgalign_body_memory_bytes"),
+                        (double)BODY_BUDGET_MIB * BODY_MIB);
+    free(m);
+
+    char *body = malloc(BODY_MIB);
+    memset(body, ' ', BODY_MIB);
+    int admitted = 0;
+    for (int i = 0; i < SLOW_CLIENTS; i++) {
+        if (readable_now(fd[i])) { /* refused at its headers */
+            http_resp_t r;
+            ck_assert_int_eq(http_read(fd[i], &r), 0);
+            ck_assert_msg(r.status == 503, "%d %s", r.status, r.body);
+            char v[32];
+            ck_assert_ptr_nonnull(http_header(&r, "Retry-After", v, sizeof v));
+            http_resp_free(&r);
+            close(fd[i]);
+            fd[i] = -1;
+            continue;
+        }
+        ck_assert_int_eq(send_all(fd[i], body, BODY_MIB - 1), 0);
+        admitted++;
+    }
+    free(body);
+    ck_assert_int_eq(admitted, BODY_BUDGET_MIB);
+    /* The server has read every byte sent: they are in its memory. */
+    double until = now_s() + WAIT_MAX_S;
+    for (int i = 0; i < SLOW_CLIENTS; i++)
+        while (fd[i] >= 0 && server_unread(s->port, fd[i]) != 0 &&
+               now_s() < until)
+            sleep_ms(10);
+    for (int i = 0; i < SLOW_CLIENTS; i++)
+        ck_assert(fd[i] < 0 || server_unread(s->port, fd[i]) == 0);
+    long grown_kib = proc_status_kib(s->pid, "VmRSS") - base_kib;
+    for (int i = 0; i < SLOW_CLIENTS; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    free(metrics_wait(s, "kgalign_body_memory_bytes", 0));
+    return grown_kib;
+}
+
+/* (e) Forty clients each announce a 1 MiB body and send all of it but its
+ * last byte, then stall, as a slow sender would. The server takes the
+ * first bodies from its 8 MiB budget and answers the rest 503 at once,
+ * before they send a byte of body: its resident size grows by about the
+ * budget, not by forty bodies. When the clients go, the memory goes back
+ * to the system, in the second round too (after the first, glibc would
+ * serve 1 MiB from its heap, which keeps what is freed). */
+START_TEST(slow_bodies_hold_bounded_memory)
+{
+    server_t s;
+    const char *args[] = {"--max-body-memory", STR(BODY_BUDGET_MIB) "MiB",
+                          "--request-read-timeout-s", "300",
+                          "--connection-timeout-s", "300", NULL};
+    server_start(&s, NULL, args);
+    wait_ready(&s);
+    for (int i = 0; i < 20; i++) { /* the allocator and the pages warm */
+        http_resp_t r;
+        http_do(s.port, "POST", "/align", NULL, align_body, &r);
+        http_resp_free(&r);
+    }
+    long base_kib = proc_status_kib(s.pid, "VmRSS");
+    for (int round = 0; round < 2; round++) {
+        long held_kib = slow_bodies_round(
+            &s, base_kib, (double)round * (SLOW_CLIENTS - BODY_BUDGET_MIB));
+        if (!rss_tells())
+            continue;
+        /* The budget, and room for libmicrohttpd's per-connection buffers
+         * and the allocator. Forty bodies would be 40 MiB more. */
+        ck_assert_msg(held_kib < (BODY_BUDGET_MIB + 8) * 1024,
+                      "round %d: resident size grew by %ld KiB for %d "
+                      "admitted bodies",
+                      round, held_kib, BODY_BUDGET_MIB);
+        ck_assert_msg(held_kib > (BODY_BUDGET_MIB - 1) * 1024,
+                      "round %d: resident size grew by only %ld KiB: the "
+                      "bodies are not in memory",
+                      round, held_kib);
+        long after_kib = proc_status_kib(s.pid, "VmRSS") - base_kib;
+        ck_assert_msg(after_kib < 4 * 1024,
+                      "round %d: resident size still %ld KiB above the "
+                      "start after the bodies were freed",
+                      round, after_kib);
+    }
+    server_stop(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
  * Overload
  * ------------------------------------------------------------------------ */
 
@@ -509,6 +681,7 @@ static Suite *overload_suite(void)
     tcase_add_test(tc, idle_connections_time_out);
     tcase_add_test(tc, out_of_descriptors_then_accepting_again);
     tcase_add_test(tc, held_connections_are_freed);
+    tcase_add_test(tc, slow_bodies_hold_bounded_memory);
     tcase_add_test(tc, twice_saturation_is_shed_with_503);
     return s;
 }

@@ -1856,14 +1856,66 @@ static double served_distance(const server_t *s, size_t i, char *mv,
     return d;
 }
 
+/* The admin route is off without a token. */
+#define ADMIN_TOKEN "service-test-token"
+static const char *const admin_args[] = {"--admin-token", ADMIN_TOKEN, NULL};
+
 static void reload_expect(const server_t *s, int status, http_resp_t *r)
 {
-    http_do(s->port, "POST", "/admin/reload", NULL, NULL, r);
+    http_do(s->port, "POST", "/admin/reload",
+            "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL, r);
     if (status == 200) {
         expect(r, 200, "Status");
         ck_assert_str_eq(json_str_at(r->json, "status"), "reloaded");
     }
 }
+
+/* The real aligner, its left store truncated in place under the running
+ * server (cp over a file in use): the next /align is refused with 503 and
+ * the server lives; once the file is whole again (rewritten in place
+ * again), the next request has it loaded and scores as before. */
+START_TEST(store_truncated_under_the_server_is_survived)
+{
+    char dir[400], path[500], left[500];
+    snprintf(dir, sizeof dir, "%s/truncated-%d", tmp, (int)getpid());
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/left.kgs", dir);
+    snprintf(left, sizeof left, "%s/left.kgs", data_dir);
+    size_t len;
+    char *whole = kga_test_read_file(left, &len);
+    kga_test_write_file(path, whole, len);
+
+    server_t s;
+    const char *args[] = {"--left-store", path, "--file-check-interval-ms",
+                          "0", NULL};
+    service_start(&s, NULL, args);
+    wait_ready(&s);
+    char mv[32];
+    double d = served_distance(&s, 0, mv, sizeof mv);
+
+    ck_assert_int_eq(truncate(path, 4096), 0);
+    char *body = single_body(link_left[0], link_right[0], 0);
+    http_resp_t r;
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    expect_error(&r, 503, "unavailable", "changed on disk");
+    http_resp_free(&r);
+    log_wait(&s, "\"event\":\"reload_failed\"", 1);
+    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_resp_free(&r);
+
+    kga_test_write_file(path, whole, len);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    expect_error(&r, 503, "unavailable", "changed on disk");
+    http_resp_free(&r);
+    log_wait(&s, "\"event\":\"snapshot_loaded\"", 2);
+    ck_assert_double_eq(served_distance(&s, 0, mv, sizeof mv), d);
+    free(body);
+    free(whole);
+    server_stop(&s);
+    ck_assert(!log_contains(&s, "\"event\":\"mapped_file_fault\""));
+}
+END_TEST
 
 START_TEST(reload_keeps_the_old_snapshot_on_failure)
 {
@@ -1888,7 +1940,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     ck_assert_str_ne(v1, v2);
 
     server_t s;
-    service_start(&s, path, NULL);
+    service_start(&s, path, admin_args);
     wait_ready(&s);
     char mv[32];
     double d1 = served_distance(&s, 0, mv, sizeof mv);
@@ -2237,6 +2289,7 @@ static Suite *service_suite(void)
     tcase_add_test(tc, inflight_cap_gives_503_not_a_queue);
     tcase_add_test(tc, deadline_gives_504);
     tcase_add_test(tc, reload_keeps_the_old_snapshot_on_failure);
+    tcase_add_test(tc, store_truncated_under_the_server_is_survived);
     tcase_add_test(tc, sigterm_under_load_loses_no_request);
     return s;
 }

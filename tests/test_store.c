@@ -886,6 +886,30 @@ START_TEST(open_damaged_file_names_path)
 }
 END_TEST
 
+/* A symbolic link planted at every temporary name the writer could pick
+ * (and at the older NAME.tmp.PID) is never followed: the store is written
+ * beside them, the file they point to keeps its bytes. */
+START_TEST(write_never_follows_a_planted_link)
+{
+    char path[256], victim[256];
+    kga_test_tmp_path(path, sizeof path, "planted.kgs");
+    kga_test_tmp_path(victim, sizeof victim, "victim.txt");
+    kga_test_write_file(victim, "precious\n", 9);
+    kga_test_plant_links(path, victim, 32);
+    kga_graph_builder_t *b = build_graph(0);
+    kga_err_t err;
+    ck_assert_msg(kga_store_write(b, path, &err) == 0, "%s", err.msg);
+    kga_graph_builder_free(b);
+    kga_test_check_planted_links(path, victim, "precious\n", 32);
+    kga_store_t *s;
+    ck_assert_msg(kga_store_open(path, &s, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(kga_store_entity_count(s), N_ENTS);
+    kga_store_close(s);
+    unlink(path);
+    unlink(victim);
+}
+END_TEST
+
 START_TEST(write_to_missing_directory_fails)
 {
     kga_graph_builder_t *b = build_graph(0);
@@ -912,6 +936,7 @@ static Suite *store_suite(void)
     tcase_add_test(io, open_missing_empty_and_directory);
     tcase_add_test(io, open_damaged_file_names_path);
     tcase_add_test(io, write_to_missing_directory_fails);
+    tcase_add_test(io, write_never_follows_a_planted_link);
 
     TCase *val = kga_test_tcase(s, "validator", 120);
     tcase_add_test(val, intact_image_validates);

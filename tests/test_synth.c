@@ -482,6 +482,31 @@ START_TEST(test_unwritable_directory_named)
 }
 END_TEST
 
+/* Symbolic links planted at every temporary name of an output file (and at
+ * the older NAME.tmp.PID) are never followed. */
+START_TEST(test_planted_links_are_not_followed)
+{
+    char *dir = make_tmpdir();
+    char victim[512];
+    path_of(victim, sizeof victim, dir, "victim.txt");
+    kga_test_write_file(victim, "precious\n", 9);
+    char out[512];
+    for (size_t i = 0; i < sizeof top_files / sizeof top_files[0]; i++) {
+        path_of(out, sizeof out, dir, top_files[i]);
+        kga_test_plant_links(out, victim, 16);
+    }
+    generate(dir, 100, TEST_SEED);
+    for (size_t i = 0; i < sizeof top_files / sizeof top_files[0]; i++) {
+        path_of(out, sizeof out, dir, top_files[i]);
+        kga_test_check_planted_links(out, victim, "precious\n", 16);
+        struct stat st;
+        ck_assert_int_eq(lstat(out, &st), 0);
+        ck_assert(S_ISREG(st.st_mode) && st.st_size > 0);
+    }
+    remove_tree(dir);
+}
+END_TEST
+
 /* ---- determinism ------------------------------------------------------- */
 
 static int same_file(const char *a, const char *b)
@@ -1014,6 +1039,7 @@ static Suite *synth_suite(void)
     TCase *gen = kga_test_tcase(s, "generate", 60);
     tcase_add_test(gen, test_params_rejected);
     tcase_add_test(gen, test_unwritable_directory_named);
+    tcase_add_test(gen, test_planted_links_are_not_followed);
     tcase_add_test(gen, test_same_seed_same_bytes);
     tcase_add_test(gen, test_other_seed_other_bytes);
     tcase_add_test(gen, test_seed_extremes);

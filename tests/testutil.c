@@ -4,6 +4,7 @@
  * and turns tables of damage into damaged images. */
 #include "testutil.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------
  * Running a suite
@@ -152,6 +154,44 @@ int kga_test_system(const char *fmt, ...)
     }
     int status = system(cmd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The temporary names of path planted by kga_test_plant_links(): k < n is
+ * PATH.tmp.PID.k, k == n the older PATH.tmp.PID. */
+static void planted_name(char *out, size_t cap, const char *path, unsigned k,
+                         unsigned n)
+{
+    int len = k < n ? snprintf(out, cap, "%s.tmp.%ld.%u", path,
+                               (long)getpid(), k)
+                    : snprintf(out, cap, "%s.tmp.%ld", path, (long)getpid());
+    ck_assert(len > 0 && (size_t)len < cap);
+}
+
+void kga_test_plant_links(const char *path, const char *victim, unsigned n)
+{
+    char name[4200];
+    for (unsigned k = 0; k <= n; k++) {
+        planted_name(name, sizeof name, path, k, n);
+        ck_assert_msg(symlink(victim, name) == 0, "symlink %s: %s", name,
+                      strerror(errno));
+    }
+}
+
+void kga_test_check_planted_links(const char *path, const char *victim,
+                                  const char *content, unsigned n)
+{
+    char name[4200];
+    for (unsigned k = 0; k <= n; k++) {
+        planted_name(name, sizeof name, path, k, n);
+        struct stat st;
+        ck_assert_msg(lstat(name, &st) == 0 && S_ISLNK(st.st_mode),
+                      "%s is no longer the planted link", name);
+        unlink(name);
+    }
+    char *now = kga_test_read_file(victim, NULL);
+    ck_assert_msg(strcmp(now, content) == 0,
+                  "%s was written through a planted link", victim);
+    free(now);
 }
 
 /* ------------------------------------------------------------------------

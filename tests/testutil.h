@@ -57,6 +57,15 @@ char *kga_test_read_file(const char *path, size_t *len);
 /* Writes len bytes to path (created or truncated). */
 void kga_test_write_file(const char *path, const void *data, size_t len);
 
+/* Symbolic links to victim at every temporary name a writer of path could
+ * pick in this process (base/atomic_file.h: PATH.tmp.PID.N, N < n) and at
+ * the older PATH.tmp.PID: a writer that follows one writes into victim. */
+void kga_test_plant_links(const char *path, const char *victim, unsigned n);
+/* Asserts that the links planted for path are still links and victim still
+ * holds `content`, then removes the links. */
+void kga_test_check_planted_links(const char *path, const char *victim,
+                                  const char *content, unsigned n);
+
 /* Runs a shell command (printf-style); returns its exit status, or -1
  * when it did not exit. Asserts nothing. */
 int kga_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

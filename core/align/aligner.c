@@ -3,6 +3,7 @@
  * and the server share. */
 #include "align/aligner.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,8 @@ static int get_pairs(const kga_model_t *m, const char *name,
     return 0;
 }
 
+/* Doubles kept as their u64 bits: the container cannot tell them from
+ * integers, so their finiteness is checked here. */
 static int get_doubles(const kga_model_t *m, const char *name, size_t n,
                        double **out, kga_err_t *err)
 {
@@ -103,7 +106,24 @@ static int get_doubles(const kga_model_t *m, const char *name, size_t n,
     if (*out == NULL)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
     memcpy(*out, bits, n * sizeof **out);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite((*out)[i]))
+            return kga_err_set(err, KGA_ENUMERIC,
+                               "%s: section '%s': value %zu is not finite",
+                               kga_model_path(m), name, i);
     return 0;
+}
+
+/* A setting that must lie in [lo, hi] (or (lo, hi] with lo_open). */
+static int check_setting(const kga_model_t *m, const char *key, double v,
+                         double lo, int lo_open, double hi, kga_err_t *err)
+{
+    if (v >= lo && v <= hi && !(lo_open && v == lo))
+        return 0;
+    return kga_err_set(err, KGA_ERANGE,
+                       "%s: setting %s is %.17g, must be in %c%g, %g]",
+                       kga_model_path(m), key, v, lo_open ? '(' : '[', lo,
+                       hi);
 }
 
 static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
@@ -119,7 +139,11 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     if (!rc)
         rc = kga_model_kv_get_double(m, KGA_KEY_NAME_WEIGHT, &wn, err);
     if (!rc)
+        rc = check_setting(m, KGA_KEY_NAME_WEIGHT, wn, 0, 0, FLT_MAX, err);
+    if (!rc)
         rc = kga_model_kv_get_double(m, KGA_KEY_TAU, &st.tau, err);
+    if (!rc)
+        rc = check_setting(m, KGA_KEY_TAU, st.tau, 0, 1, FLT_MAX, err);
     if (!rc)
         rc = get_pairs(m, KGA_SEC_SEEDS, &seeds, &st.n_seeds, err);
     if (!rc)
@@ -264,6 +288,15 @@ static int load_open_world(kga_aligner_t *a, kga_err_t *err)
                                "entity %u of %u",
                                kga_model_path(m), KGA_SEC_OW_RIVAL_LEFT, r,
                                rival_left[r], nl);
+        /* The best rival and the second (both finite: the container
+         * refuses any other float). */
+        if (!(rival[2 * r] >= rival[2 * r + 1]))
+            return kga_err_set(err, KGA_ERANGE,
+                               "%s: section '%s': entry %u has a second "
+                               "rival (%g) above its best (%g)",
+                               kga_model_path(m), KGA_SEC_OW_RIVAL, r,
+                               (double)rival[2 * r + 1],
+                               (double)rival[2 * r]);
         a->ow.rival_best[r] = rival[2 * r];
         a->ow.rival_second[r] = rival[2 * r + 1];
         a->ow.rival_left[r] = rival_left[r];
@@ -286,8 +319,10 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
                            kga_model_path(m), (long long)format,
                            KGA_ALIGN_MODEL_FORMAT);
     if ((rc = kga_model_kv_get_int(m, KGA_KEY_GNN, &has_gnn, err)) ||
+        (rc = check_setting(m, KGA_KEY_GNN, (double)has_gnn, 0, 0, 1, err)) ||
         (rc = kga_model_kv_get_double(m, KGA_KEY_THRESHOLD, &threshold,
-                                      err)))
+                                      err)) ||
+        (rc = check_setting(m, KGA_KEY_THRESHOLD, threshold, 0, 0, 1, err)))
         return rc;
     if ((rc = check_fingerprints(a, err)) || (rc = load_fusion(a, o->threads,
                                                                 err)))
@@ -347,6 +382,16 @@ int kga_aligner_open(const char *left_store, const char *right_store,
     return 0;
 fail:
     kga_aligner_close(a);
+    return rc;
+}
+
+int kga_aligner_check_files(const kga_aligner_t *a, kga_err_t *err)
+{
+    int rc = kga_store_check_file(a->store[0], err);
+    if (rc == 0)
+        rc = kga_store_check_file(a->store[1], err);
+    if (rc == 0)
+        rc = kga_model_check_file(a->file, err);
     return rc;
 }
 

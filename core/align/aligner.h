@@ -71,6 +71,13 @@ int kga_aligner_open(const char *left_store, const char *right_store,
 
 void kga_aligner_close(kga_aligner_t *a);
 
+/* Whether the three files it maps are as they were when opened: 0, or
+ * KGA_ECHANGED (KGA_EIO) naming the first one rewritten in place since.
+ * A changed file's bytes are no longer the validated ones, and a truncated
+ * one faults (SIGBUS) when read: stop using the aligner. Any thread; three
+ * fstat calls. */
+int kga_aligner_check_files(const kga_aligner_t *a, kga_err_t *err);
+
 /* The stores (owned by the aligner). */
 const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side);
 

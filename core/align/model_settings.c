@@ -160,8 +160,9 @@ int kga_settings_get_fusion(const kga_model_t *m, kga_fusion_params_t *p,
 {
     kga_fusion_params_init(p);
     int rc = get_all(m, fusion_settings, COUNT(fusion_settings), p, err);
-    if (rc == 0)
-        rc = kga_fusion_params_check(p, err);
+    kga_err_t why;
+    if (rc == 0 && (rc = kga_fusion_params_check(p, &why)) != 0)
+        kga_err_set(err, rc, "%s: settings: %s", kga_model_path(m), why.msg);
     return rc;
 }
 
@@ -174,5 +175,9 @@ int kga_settings_get_gnn(const kga_model_t *m, kga_gnn_config_t *c,
                          kga_err_t *err)
 {
     *c = kga_gnn_config_default();
-    return get_all(m, gnn_settings, COUNT(gnn_settings), c, err);
+    int rc = get_all(m, gnn_settings, COUNT(gnn_settings), c, err);
+    kga_err_t why;
+    if (rc == 0 && (rc = kga_gnn_config_check(c, &why)) != 0)
+        kga_err_set(err, rc, "%s: settings: %s", kga_model_path(m), why.msg);
+    return rc;
 }

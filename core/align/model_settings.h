@@ -9,7 +9,9 @@
 /* The hyper-parameters of the fusion and of the GNN as model-file settings
  * ("fusion.tau=0.02", "gnn.dim_hidden=32", ...). One table per struct names
  * every field once, so saving and loading cannot drift apart. Loading fails
- * with a message naming the key when one is missing or out of range. */
+ * with a message naming the file and the key when one is missing, not of
+ * its type, or out of the range its struct's check allows
+ * (kga_fusion_params_check, kga_gnn_config_check). */
 
 int kga_settings_put_fusion(kga_model_kv_t *kv, const kga_fusion_params_t *p);
 int kga_settings_get_fusion(const kga_model_t *m, kga_fusion_params_t *p,

@@ -24,7 +24,8 @@
     X(LIMIT, "limit exceeded")                                             \
     X(MISMATCH, "model and stores do not match")                           \
     X(NUMERIC, "numerical failure")                                        \
-    X(UNSUPPORTED, "unsupported operation")
+    X(UNSUPPORTED, "unsupported operation")                                \
+    X(CHANGED, "file changed while in use")
 
 enum {
     KGA_OK = 0,

@@ -2,6 +2,7 @@
 #define KGA_MAPPED_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 
@@ -9,21 +10,50 @@
  * stores and model files are validated byte by byte as they are opened,
  * then read in place for as long as they are open.
  *
+ * A mapped file must never change in place: its bytes are the ones that
+ * were validated, and a truncation turns a read of the mapping into
+ * SIGBUS. Files are published by writing a new file and renaming it over
+ * the old one (base/atomic_file.h), which leaves the mapped inode as it
+ * was. Against an operator who does change one in place (cp over it), the
+ * mapping keeps its file open and remembers its size and modification
+ * time: kga_mapped_file_check() tells whether they changed since the file
+ * was mapped. And every live mapping is listed where a SIGBUS handler can
+ * find it (kga_mapped_file_owner()), so that a fault in one is reported
+ * with the file's name.
+ *
  * Ownership: the caller owns the struct (usually a member of the store or
- * model it backs); open fills it, close unmaps and empties it. */
+ * model it backs); open fills it, close unmaps, closes and empties it. */
 
 typedef struct {
     const void *data; /* the file's bytes; NULL when not open */
     size_t len;       /* their count (a mapped file is never empty) */
+    int fd;           /* the mapped file, kept open for fstat (only
+                         while data is not NULL) */
+    char *path;       /* as opened (malloc'd) */
+    int64_t mtime_ns; /* modification time when mapped */
 } kga_mapped_file_t;
 
 /* Maps the regular, non-empty file at path. `what` names the kind of file
  * in messages ("graph store", "model file"): "PATH: is a directory, not a
  * graph store". Returns 0, KGA_ENOENT, KGA_EIO (open, stat or mmap
- * failed), KGA_EINVAL (a directory or not a regular file) or
+ * failed), KGA_EINVAL (a directory or not a regular file), KGA_ENOMEM or
  * KGA_ETRUNCATED (empty); on failure *f is empty. */
 int kga_mapped_file_open(kga_mapped_file_t *f, const char *path,
                          const char *what, kga_err_t *err);
+
+/* Whether the mapped file (the inode mapped, whatever its path names now)
+ * still has the size and modification time it had when mapped. Returns 0,
+ * or KGA_ECHANGED with a message naming the file and what changed (or
+ * KGA_EIO when it cannot be asked). An empty f is unchanged. Any thread;
+ * one fstat. */
+int kga_mapped_file_check(const kga_mapped_file_t *f, kga_err_t *err);
+
+/* The path of the live mapping that holds addr, or NULL: for a SIGBUS or
+ * SIGSEGV handler, and async-signal-safe (no lock, no allocation). The
+ * string stays valid while that file is mapped. At most 64 mappings are
+ * listed at once; past that a mapping is not found here (and is otherwise
+ * as usable). */
+const char *kga_mapped_file_owner(const void *addr);
 
 /* Unmaps the file and empties *f. An empty (or zeroed) f is allowed. */
 void kga_mapped_file_close(kga_mapped_file_t *f);

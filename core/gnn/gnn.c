@@ -5,6 +5,7 @@
  * gnn_cache.c; gnn_internal.h holds what they share. */
 #include "gnn/gnn_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,63 @@ kga_gnn_config_t kga_gnn_config_default(void)
         .seed = 1,
     };
     return c;
+}
+
+/* A float field out of [lo, hi] (hi_open: [lo, hi)), or not finite. */
+static int float_out(float v, float lo, float hi, int hi_open)
+{
+    return !isfinite(v) || v < lo || v > hi || (hi_open && v >= hi);
+}
+
+int kga_gnn_config_check(const kga_gnn_config_t *c, kga_err_t *err)
+{
+    const struct {
+        const char *name;
+        uint32_t value, lo, hi;
+    } u[] = {
+        {"dim_proj", c->dim_proj, 0, KGA_GNN_DIM_MAX},
+        {"dim_name", c->dim_name, 0, KGA_GNN_DIM_MAX},
+        {"dim_entity", c->dim_entity, 0, KGA_GNN_DIM_MAX},
+        {"dim_hidden", c->dim_hidden, 1, KGA_GNN_DIM_MAX},
+        {"bases", c->bases, 1, KGA_GNN_BASES_MAX},
+        {"samples", c->samples, 1, KGA_SAMPLE_MAX},
+        {"uniform_sampling", (uint32_t)c->uniform_sampling, 0, 1},
+        {"cross_attention", (uint32_t)c->cross_attention, 0, 1},
+        {"self_attention", (uint32_t)c->self_attention, 0, 1},
+        {"neg_right", c->neg_right, 0, KGA_GNN_NEGATIVES_MAX},
+        {"neg_left", c->neg_left, 0, KGA_GNN_NEGATIVES_MAX},
+        {"hard_negatives", c->hard_negatives, 0,
+         c->neg_right < c->neg_left ? c->neg_right : c->neg_left},
+        {"hard_pool", c->hard_pool, 0, KGA_SAMPLE_MAX},
+        {"batch", c->batch, 1, KGA_GNN_BATCH_MAX},
+    };
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+        if (u[i].value < u[i].lo || u[i].value > u[i].hi)
+            return kga_err_set(err, KGA_ERANGE,
+                               "gnn.%s is %u, must be %u..%u", u[i].name,
+                               u[i].value, u[i].lo, u[i].hi);
+    const struct {
+        const char *name;
+        float value, lo, hi;
+        int hi_open;
+    } f[] = {
+        {"leaky_slope", c->leaky_slope, 0.0f, 1.0f, 0},
+        {"margin", c->margin, 0.0f, FLT_MAX, 0},
+        {"lr", c->lr, FLT_MIN, FLT_MAX, 0},
+        {"beta1", c->beta1, 0.0f, 1.0f, 1},
+        {"beta2", c->beta2, 0.0f, 1.0f, 1},
+        {"adam_eps", c->adam_eps, FLT_MIN, FLT_MAX, 0},
+        {"weight_decay", c->weight_decay, 0.0f, FLT_MAX, 0},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (float_out(f[i].value, f[i].lo, f[i].hi, f[i].hi_open))
+            return kga_err_set(err, KGA_ERANGE,
+                               "gnn.%s is %g, must be a finite value in "
+                               "[%g, %g%c",
+                               f[i].name, (double)f[i].value,
+                               (double)f[i].lo, (double)f[i].hi,
+                               f[i].hi_open ? ')' : ']');
+    return 0;
 }
 
 /* ------------------------------------------------------------------------

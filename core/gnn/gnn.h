@@ -62,6 +62,24 @@ typedef struct {
 
 kga_gnn_config_t kga_gnn_config_default(void);
 
+/* Bounds of the hyper-parameters kga_gnn_config_check() enforces: far
+ * above any useful value, far below what would overflow a size or exhaust
+ * memory. */
+#define KGA_GNN_DIM_MAX 4096u     /* each width */
+#define KGA_GNN_BASES_MAX 256u
+#define KGA_GNN_NEGATIVES_MAX 1024u
+#define KGA_GNN_BATCH_MAX 65536u
+
+/* Every field in its range: widths at most KGA_GNN_DIM_MAX (dim_hidden at
+ * least 1), bases 1..KGA_GNN_BASES_MAX, samples 1..KGA_SAMPLE_MAX, the
+ * switches 0 or 1, leaky_slope in [0, 1], margin >= 0, negatives at most
+ * KGA_GNN_NEGATIVES_MAX with hard_negatives at most either side's,
+ * hard_pool at most KGA_SAMPLE_MAX, batch 1..KGA_GNN_BATCH_MAX, lr and
+ * adam_eps > 0, beta1 and beta2 in [0, 1), weight_decay >= 0, every float
+ * finite. Returns 0 or KGA_ERANGE with a message naming the field as its
+ * model setting ("gnn.dim_hidden is 0, must be 1..4096"). */
+int kga_gnn_config_check(const kga_gnn_config_t *c, kga_err_t *err);
+
 /* What the parameters are sized by. */
 typedef struct {
     uint32_t entities[2];  /* left, right */

@@ -26,7 +26,12 @@
  * (numeric id pairs), or ref_ent_ids split 30% train / 70% test with the
  * seed, and optional training_attrs_{1,2} (URI, key, key, ...: each key an
  * attribute triple with an empty literal). Numeric ids only encode the files:
- * stores and link files hold the URIs.
+ * stores and link files hold the URIs, except where several ids of one
+ * ent_ids file share a URI (SRPRS DBpedia-Wikidata: one Wikidata URI for
+ * several counties): in this layout the id is the identity, so each such id
+ * is an entity of its own, with the external id "URI#ID" and the URI's
+ * local name as its name, its links kept, the attributes of the URI given
+ * to each, and the count in kga_import_side_t.shared_uri_ids.
  *
  * Names: the best label attribute (kga_names_label_rank(), ties broken by the
  * bytewise smallest text), else the URI's local name (kga_names_from_uri()).
@@ -52,6 +57,9 @@ typedef enum {
  * sup_pairs / ref_pairs (as in JAPE and GCN-Align). */
 #define KGA_IMPORT_DBP15K_TRAIN_FRACTION 0.3
 #define KGA_IMPORT_MAX_FILES 16
+/* Bytes of an example kept in the summary, NUL included (longer ones are
+ * cut between characters). */
+#define KGA_IMPORT_EXAMPLE_MAX 160
 
 typedef struct {
     kga_import_format_t format;
@@ -77,6 +85,11 @@ typedef struct {
     uint64_t attributes;   /* distinct attribute triples */
     uint64_t duplicate_triples; /* relation triples given more than once */
     uint64_t type_triples; /* rdf:type triples turned into types */
+    /* DBP15K: ids of ent_ids_K whose URI another id has too. Each is kept
+     * as an entity of its own, external id "URI#ID" (see the layout
+     * above): a warning for the caller to show. */
+    uint32_t shared_uri_ids;
+    char shared_uri_example[KGA_IMPORT_EXAMPLE_MAX]; /* the smallest URI */
 } kga_import_side_t;
 
 /* One input file: its path relative to SRC, lines read, lines skipped. */
@@ -220,6 +233,16 @@ kga_graph_builder_t *kga_import_builder(kga_import_ctx_t *ctx, int side);
 /* Interns an entity of a side; *ent gets its builder id. */
 int kga_import_entity(kga_import_ctx_t *ctx, int side, const char *ext_id,
                       uint32_t *ent);
+/* The same for an entity whose external id is not its URI: its name, unless
+ * a label attribute gives one, is name_uri's local name. */
+int kga_import_entity_named(kga_import_ctx_t *ctx, int side,
+                            const char *ext_id, const char *name_uri,
+                            uint32_t *ent);
+/* Counts an id that shares uri with another, for the summary's warning
+ * (the bytewise smallest uri is its example). uri must live until the
+ * import ends (kga_import_strdup). */
+void kga_import_note_shared_uri(kga_import_ctx_t *ctx, int side,
+                                const char *uri);
 /* Records a type candidate for ent (the smallest wins at the end). */
 int kga_import_type(kga_import_ctx_t *ctx, int side, uint32_t ent,
                     const char *type_name);

@@ -7,7 +7,11 @@
  *                          absent (split 30% / 70% with the seed)
  *   training_attrs_{1,2}   URI TAB key TAB key ...                (optional)
  * The numeric ids only encode these files: the graphs are built from the
- * URIs, so two copies with different numbering import identically. */
+ * URIs, so two copies with different numbering import identically. Where
+ * several ids of one ent_ids file share a URI (SRPRS DBpedia-Wikidata: one
+ * Wikidata URI for several counties), the id is the identity: each is an
+ * entity of its own, "URI#ID", named from the URI, so that no entity is
+ * merged and no link lost (import.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +31,9 @@
 
 typedef struct {
     uint64_t id;
-    const char *str;  /* URI or relation name, in the import's arena */
+    const char *str;  /* URI or relation name, in the import's arena; for
+                         an entity whose URI another id has, "URI#ID" */
+    const char *shared_uri; /* then that URI, else NULL */
     uint64_t line;    /* where it was defined; 0 when implicit */
     uint32_t value;   /* builder id of the entity / relation once made */
     int8_t is_type;   /* relation: -1 not yet known, else 0 / 1 */
@@ -75,7 +81,7 @@ static id_entry_t *id_map_insert(id_map_t *m, uint64_t id)
         m->items = items;
         m->cap = cap;
     }
-    m->items[m->count] = (id_entry_t){id, NULL, 0, NO_VALUE, -1};
+    m->items[m->count] = (id_entry_t){id, NULL, NULL, 0, NO_VALUE, -1};
     if (kga_hash_index_add(&m->index, id_hash(id), m->count, id_hash_of,
                            m) != 0)
         return NULL;
@@ -90,11 +96,21 @@ static void id_map_destroy(id_map_t *m)
 
 /* ---- reading ---- */
 
+/* An entity whose URI another id of its file has: the URI and the
+ * entity, in URI order so that the attributes of a URI reach all of its
+ * entities. */
+typedef struct {
+    const char *uri;
+    uint32_t value;
+} shared_t;
+
 /* The reader's state: per side, what the numbers of the files stand for.
  * read_side() touches only its side's maps. */
 typedef struct {
     id_map_t ents[2], rels[2];
     int have_rel_ids[2];
+    shared_t *shared[2];
+    size_t n_shared[2];
 } dbp_t;
 
 /* A decimal id without sign, spaces or overflow. */
@@ -162,15 +178,128 @@ static int read_id_file(kga_import_ctx_t *ctx, int side, const char *name,
                            KGA_SPLIT_NONE, 2, 1, add_id, map, found);
 }
 
+/* ---- ids that share a URI ---- */
+
+typedef struct {
+    const char *str;
+    uint64_t id;
+    size_t pos; /* in the id map */
+} by_uri_t;
+
+static int by_uri_cmp(const void *a, const void *b)
+{
+    const by_uri_t *x = a, *y = b;
+    int c = strcmp(x->str, y->str);
+    return c != 0 ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+static int has_uri(const by_uri_t *sorted, size_t n, const char *uri)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(sorted[mid].str, uri);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Gives every id whose URI another id of the file has the external id
+ * "URI#ID", keeping the URI in shared_uri. Should "URI#ID" be the URI of
+ * another line (a file with "X" twice and "X#7"), "#ID" is added again
+ * until it is not: no two entities get one external id, and, the ids being
+ * numbers without '#', two names made here never meet either. The outcome
+ * depends on the set of lines only, not on their order. */
+static int disambiguate_shared_uris(kga_import_ctx_t *ctx, dbp_t *d,
+                                    int side)
+{
+    id_map_t *m = &d->ents[side];
+    by_uri_t *sorted = malloc((m->count ? m->count : 1) * sizeof *sorted);
+    if (sorted == NULL)
+        return out_of_memory(ctx, side);
+    for (size_t i = 0; i < m->count; i++)
+        sorted[i] = (by_uri_t){m->items[i].str, m->items[i].id, i};
+    qsort(sorted, m->count, sizeof *sorted, by_uri_cmp);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < m->count;) {
+        size_t j = i + 1;
+        while (j < m->count && strcmp(sorted[j].str, sorted[i].str) == 0)
+            j++;
+        for (size_t k = i; j - i > 1 && rc == 0 && k < j; k++) {
+            id_entry_t *e = &m->items[sorted[k].pos];
+            char suffix[24];
+            int sl = snprintf(suffix, sizeof suffix, "#%" PRIu64, e->id);
+            size_t len = strlen(e->str), cap = len + (size_t)sl + 1;
+            char *ext = malloc(cap);
+            if (ext != NULL)
+                memcpy(ext, e->str, len + 1);
+            do {
+                if (ext != NULL && len + (size_t)sl + 1 > cap) {
+                    char *grown = realloc(ext, cap *= 2);
+                    if (grown == NULL)
+                        free(ext);
+                    ext = grown;
+                }
+                if (ext == NULL)
+                    break;
+                memcpy(ext + len, suffix, (size_t)sl + 1);
+                len += (size_t)sl;
+            } while (has_uri(sorted, m->count, ext));
+            e->shared_uri = e->str;
+            if (ext == NULL ||
+                (e->str = kga_import_strdup(ctx, side, ext)) == NULL)
+                rc = out_of_memory(ctx, side);
+            free(ext);
+        }
+        i = j;
+    }
+    free(sorted);
+    return rc;
+}
+
+static int shared_cmp(const void *a, const void *b)
+{
+    const shared_t *x = a, *y = b;
+    int c = strcmp(x->uri, y->uri);
+    return c != 0 ? c : (x->value > y->value) - (x->value < y->value);
+}
+
 static int read_entities(kga_import_ctx_t *ctx, dbp_t *d, int side)
 {
     char name[32];
     snprintf(name, sizeof name, "ent_ids_%d", side + 1);
     id_map_t *m = &d->ents[side];
     int rc = read_id_file(ctx, side, name, 1, m, NULL);
-    for (size_t i = 0; rc == 0 && i < m->count; i++)
-        rc = kga_import_entity(ctx, side, m->items[i].str, &m->items[i].value);
-    return rc;
+    if (rc == 0)
+        rc = disambiguate_shared_uris(ctx, d, side);
+    size_t shared = 0;
+    for (size_t i = 0; rc == 0 && i < m->count; i++) {
+        id_entry_t *e = &m->items[i];
+        if (e->shared_uri == NULL) {
+            rc = kga_import_entity(ctx, side, e->str, &e->value);
+            continue;
+        }
+        rc = kga_import_entity_named(ctx, side, e->str, e->shared_uri,
+                                     &e->value);
+        kga_import_note_shared_uri(ctx, side, e->shared_uri);
+        shared++;
+    }
+    if (rc != 0 || shared == 0)
+        return rc;
+    d->shared[side] = malloc(shared * sizeof *d->shared[side]);
+    if (d->shared[side] == NULL)
+        return out_of_memory(ctx, side);
+    for (size_t i = 0; i < m->count; i++)
+        if (m->items[i].shared_uri != NULL)
+            d->shared[side][d->n_shared[side]++] =
+                (shared_t){m->items[i].shared_uri, m->items[i].value};
+    qsort(d->shared[side], shared, sizeof *d->shared[side], shared_cmp);
+    return 0;
 }
 
 /* The relation of a triple: from rel_ids_K, or named by its id without. */
@@ -249,31 +378,68 @@ static int read_triples(kga_import_ctx_t *ctx, dbp_t *d, int side)
                            1, add_triple, d, NULL);
 }
 
-/* JAPE's attribute file: a URI, then the keys of its attributes. */
+/* The entities of a URI that several ids share: [*first, *first + n) of
+ * d->shared[side]; n is 0 for any other URI. */
+static size_t shared_entities(const dbp_t *d, int side, const char *uri,
+                              size_t *first)
+{
+    const shared_t *s = d->shared[side];
+    size_t lo = 0, hi = d->n_shared[side];
+    while (lo < hi) { /* the first entry not below uri */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(s[mid].uri, uri) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < d->n_shared[side] && strcmp(s[end].uri, uri) == 0)
+        end++;
+    *first = lo;
+    return end - lo;
+}
+
+/* The keys of a line of the attribute file (fields 2..n) to ent, each with
+ * an empty literal. */
+static int add_keys(kga_import_src_t *src, char **f, long n, uint32_t ent)
+{
+    const char *key = f[0] + strlen(f[0]) + 1;
+    int rc = 0;
+    for (long i = 1; i < n && rc == 0; i++, key += strlen(key) + 1)
+        rc = kga_import_attribute(src->ctx, src->side, ent, key, "");
+    return rc;
+}
+
+/* JAPE's attribute file: a URI, then the keys of its attributes. The
+ * attributes of a URI that several ids share go to each of them. */
 static int add_attribute_keys(kga_import_src_t *src, char **f, long n,
                               void *arg)
 {
-    (void)arg;
+    const dbp_t *d = arg;
     const char *key = f[0];
     int empty = 0;
     for (long i = 0; i < n; i++, key += strlen(key) + 1)
         empty |= key[0] == '\0';
     if (empty)
         return kga_import_bad_line(src, KGA_EPARSE, "empty field");
-    uint32_t ent;
-    int rc = kga_import_entity(src->ctx, src->side, f[0], &ent);
-    key = f[0] + strlen(f[0]) + 1;
-    for (long i = 1; i < n && rc == 0; i++, key += strlen(key) + 1)
-        rc = kga_import_attribute(src->ctx, src->side, ent, key, "");
+    size_t first, count = shared_entities(d, src->side, f[0], &first);
+    if (count == 0) {
+        uint32_t ent;
+        int rc = kga_import_entity(src->ctx, src->side, f[0], &ent);
+        return rc != 0 ? rc : add_keys(src, f, n, ent);
+    }
+    int rc = 0;
+    for (size_t k = 0; k < count && rc == 0; k++)
+        rc = add_keys(src, f, n, d->shared[src->side][first + k].value);
     return rc;
 }
 
-static int read_training_attrs(kga_import_ctx_t *ctx, int side)
+static int read_training_attrs(kga_import_ctx_t *ctx, dbp_t *d, int side)
 {
     char name[32];
     snprintf(name, sizeof name, "training_attrs_%d", side + 1);
     return kga_import_each(ctx, side, name, 0, NULL, KGA_SPLIT_NONE, 1, 0,
-                           add_attribute_keys, NULL, NULL);
+                           add_attribute_keys, d, NULL);
 }
 
 static int add_link(kga_import_src_t *src, char **f, long n, void *arg)
@@ -355,7 +521,7 @@ static int dbp15k_read_side(kga_import_ctx_t *ctx, void *state, int side)
     if (rc == 0)
         rc = read_triples(ctx, d, side);
     if (rc == 0)
-        rc = read_training_attrs(ctx, side);
+        rc = read_training_attrs(ctx, d, side);
     return rc;
 }
 
@@ -374,6 +540,7 @@ static void dbp15k_release(void *state)
     for (int side = 0; side < 2; side++) {
         id_map_destroy(&d->ents[side]);
         id_map_destroy(&d->rels[side]);
+        free(d->shared[side]);
     }
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "import/names.h"
 
 /* ---- the two graphs ---- */
@@ -71,6 +72,32 @@ int kga_import_entity(kga_import_ctx_t *ctx, int side, const char *ext_id,
         s->last_ent = *ent;
     }
     return rc;
+}
+
+int kga_import_entity_named(kga_import_ctx_t *ctx, int side,
+                            const char *ext_id, const char *name_uri,
+                            uint32_t *ent)
+{
+    side_t *s = &ctx->side[side];
+    int rc = kga_import_entity(ctx, side, ext_id, ent);
+    if (rc != 0 || s->label_rank[*ent] != 0)
+        return rc;
+    if (kga_names_from_uri(name_uri, s->scratch) == 0)
+        return 0;
+    rc = kga_graph_builder_set_name(s->b, *ent, s->scratch);
+    if (rc != 0)
+        return kga_import_builder_error(ctx, side, rc);
+    s->label_rank[*ent] = NAME_FROM_URI;
+    return 0;
+}
+
+void kga_import_note_shared_uri(kga_import_ctx_t *ctx, int side,
+                                const char *uri)
+{
+    side_t *s = &ctx->side[side];
+    s->shared_uri_ids++;
+    if (s->shared_uri_first == NULL || strcmp(uri, s->shared_uri_first) < 0)
+        s->shared_uri_first = uri;
 }
 
 int kga_import_type(kga_import_ctx_t *ctx, int side, uint32_t ent,
@@ -156,7 +183,9 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
     uint32_t named = 0, labelled = 0;
     for (uint32_t e = 0; e < n; e++) {
         int rc = 0;
-        if (s->label_rank[e] != 0) {
+        if (s->label_rank[e] == NAME_FROM_URI) {
+            named++;
+        } else if (s->label_rank[e] != 0) {
             labelled++;
             named++;
         } else {
@@ -182,5 +211,15 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
     out->attributes = kga_graph_builder_attribute_count(s->b);
     out->duplicate_triples = kga_graph_builder_duplicate_triples(s->b);
     out->type_triples = s->type_triples;
+    out->shared_uri_ids = s->shared_uri_ids;
+    out->shared_uri_example[0] = '\0';
+    if (s->shared_uri_first != NULL) {
+        const char *u = s->shared_uri_first;
+        size_t len = strlen(u);
+        if (len >= KGA_IMPORT_EXAMPLE_MAX)
+            len = kga_utf8_cut(u, KGA_IMPORT_EXAMPLE_MAX - 1);
+        memcpy(out->shared_uri_example, u, len);
+        out->shared_uri_example[len] = '\0';
+    }
     return 0;
 }

@@ -27,14 +27,20 @@
 
 /* An entity without a type (yet). */
 #define NO_TYPE UINT32_MAX
+/* label_rank of an entity named from a URI other than its external id
+ * (kga_import_entity_named): ranked after every label key. */
+#define NAME_FROM_URI (KGA_LABEL_NAME + 1)
 
 /* Everything one graph's thread touches. */
 typedef struct {
     kga_graph_builder_t *b;
-    uint8_t *label_rank; /* per entity: KGA_LABEL_* of its name, 0 none */
+    uint8_t *label_rank; /* per entity: KGA_LABEL_* of its name, or
+                            NAME_FROM_URI; 0 none */
     uint32_t *type;      /* per entity: index in types or NO_TYPE */
     size_t cap;
     uint64_t type_triples;
+    uint32_t shared_uri_ids;  /* kga_import_note_shared_uri() */
+    const char *shared_uri_first; /* bytewise smallest such URI */
     /* Type names interned once, so that a type that loses to a smaller one
      * never reaches the builder (its type table must not depend on
      * order). */

@@ -6,6 +6,7 @@
 #include "model/model_format.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 
 #include "base/hash.h"
@@ -368,11 +369,38 @@ static int kv_raw_cmp(const void *a, const void *b)
     return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+/* Tensors: every value finite, as the writer requires. A NaN or infinite
+ * weight in a model whose checksum was made to agree would load and serve
+ * NaN distances and probabilities; it is refused here, once, so that no
+ * reader has to look. Read with memcpy: payloads are 64-aligned in a file
+ * but a buffer handed to the validator need not be. */
+static int check_floats(vctx_t *v, const kga_model_row_t *r)
+{
+    const uint8_t *p = v->buf + r->offset;
+    uint64_t n = r->size / sizeof(float);
+    for (uint64_t i = 0; i < n; i++) {
+        float x;
+        memcpy(&x, p + i * sizeof x, sizeof x);
+        if (!isfinite(x))
+            return fail_sec(v, KGA_ENUMERIC, r, r->offset + i * sizeof x,
+                            "value %" PRIu64 " is %s (every value of a "
+                            "tensor must be finite)",
+                            i, isnan(x) ? "NaN" : "infinite");
+    }
+    return 0;
+}
+
 static int check_contents(vctx_t *v)
 {
     uint64_t kv_bytes = 0, kv_lines = 0;
     for (uint32_t i = 0; i < v->h.section_count; i++) {
         const kga_model_row_t *r = &v->rows[i];
+        if (r->kind == KGA_MODEL_F32) {
+            int rc = check_floats(v, r);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         if (r->kind != KGA_MODEL_TEXT && r->kind != KGA_MODEL_KV)
             continue;
         int rc = check_text(v, r);
@@ -532,6 +560,11 @@ int kga_model_open(const char *path, kga_model_t **out, kga_err_t *err)
     }
     (*out)->file = file;
     return 0;
+}
+
+int kga_model_check_file(const kga_model_t *m, kga_err_t *err)
+{
+    return kga_mapped_file_check(&m->file, err);
 }
 
 void kga_model_close(kga_model_t *m)

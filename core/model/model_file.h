@@ -151,10 +151,11 @@ void kga_model_writer_free(kga_model_writer_t *w);
 /* Checks every structural invariant of a model image in memory: magic,
  * version, endian mark, size, checksum, section table (names terminated,
  * sorted, unique; kinds; shapes; sizes; offsets aligned, in bounds, not
- * overlapping; zero padding), text terminated and UTF-8, settings well
- * formed and keys unique across the file. Returns 0, KGA_EMAGIC,
- * KGA_EVERSION, KGA_EENDIAN, KGA_ETRUNCATED, KGA_ECHECKSUM, KGA_EFORMAT (or
- * KGA_ENOMEM), with a message naming the section and the byte offset. Reads
+ * overlapping; zero padding), every tensor value finite, text terminated
+ * and UTF-8, settings well formed and keys unique across the file. Returns
+ * 0, KGA_EMAGIC, KGA_EVERSION, KGA_EENDIAN, KGA_ETRUNCATED, KGA_ECHECKSUM,
+ * KGA_EFORMAT, KGA_ENUMERIC (a NaN or infinite value) or KGA_ENOMEM, with a
+ * message naming the section and the byte offset. Reads
  * nothing outside [buf, buf+len); buf needs no alignment. */
 int kga_model_validate(const void *buf, size_t len, kga_err_t *err);
 
@@ -226,6 +227,11 @@ int kga_model_kv_get_double(const kga_model_t *m, const char *key,
 size_t kga_model_kv_count(const kga_model_t *m);
 void kga_model_kv_at(const kga_model_t *m, size_t i, const char **key,
                      const char **value);
+
+/* Whether the mapped file still has the size and modification time it had
+ * when opened (base/mapped_file.h): 0, or KGA_ECHANGED (or KGA_EIO) with a
+ * message naming the file. 0 for a model over a buffer. Any thread. */
+int kga_model_check_file(const kga_model_t *m, kga_err_t *err);
 
 /* Unmaps and frees; NULL is allowed. */
 void kga_model_close(kga_model_t *m);

@@ -863,6 +863,11 @@ int kga_store_open(const char *path, kga_store_t **out, kga_err_t *err)
     return 0;
 }
 
+int kga_store_check_file(const kga_store_t *s, kga_err_t *err)
+{
+    return kga_mapped_file_check(&s->file, err);
+}
+
 void kga_store_close(kga_store_t *s)
 {
     if (s == NULL)

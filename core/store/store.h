@@ -59,6 +59,11 @@ int kga_store_open_buffer(const void *buf, size_t len, kga_store_t **out,
 
 void kga_store_close(kga_store_t *s);
 
+/* Whether the mapped file still has the size and modification time it had
+ * when opened (base/mapped_file.h): 0, or KGA_ECHANGED (or KGA_EIO) with a
+ * message naming the file. 0 for a store over a buffer. Any thread. */
+int kga_store_check_file(const kga_store_t *s, kga_err_t *err);
+
 /* Counts. */
 uint32_t kga_store_entity_count(const kga_store_t *s);
 uint32_t kga_store_relation_count(const kga_store_t *s);

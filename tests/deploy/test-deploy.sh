@@ -3,7 +3,8 @@
 # kgalign replicas, on loopback only.
 #
 # 1. Static checks: `haproxy -c` on deploy/haproxy.cfg as it is (its
-#    ${KGA_...} variables set here), `nginx -t` on deploy/nginx.conf filled
+#    ${KGA_...} variables set here; and refused with a replica address
+#    unset), `nginx -t` on deploy/nginx.conf filled
 #    in, the Kubernetes manifests (tests/deploy/check_k8s.py when python3 has
 #    PyYAML, else a structural check), the ConfigMap's kgalign.conf against
 #    `kgalign serve --help` (every option, no unknown one), the systemd unit
@@ -15,7 +16,10 @@
 #    test_links.tsv (the ids it sends).
 # 3. Three `kgalign serve` replicas (the third reads the ConfigMap's
 #    kgalign.conf), a few requests through nginx with deploy/nginx.conf,
-#    then HAProxy with deploy/haproxy.cfg and a steady load of POST /align
+#    then HAProxy with deploy/haproxy.cfg; through each, POST /admin/reload
+#    spelled every way that could slip past a balancer (%61dmin, %2F, %00,
+#    dot segments, //...) with the replicas' admin token: all refused, no
+#    replica reloads. Then a steady load of POST /align
 #    through it: CLIENTS parallel curl loops, some opening a connection per
 #    request, some keeping it alive, some sending 100-pair batches; every
 #    request and its status are counted. Under that load: SIGTERM to
@@ -166,6 +170,14 @@ export KGA_BIND=127.0.0.1:$lb_port KGA_STATS_BIND=127.0.0.1:$stats_port \
        KGA_SERVER_1=127.0.0.1:${rport[1]} KGA_SERVER_2=127.0.0.1:${rport[2]} \
        KGA_SERVER_3=127.0.0.1:${rport[3]}
 "$HAPROXY" -c -q -f "$HAPROXY_CFG" || fail "haproxy -c $HAPROXY_CFG"
+# The replica addresses are required: without one HAProxy refuses to start
+# and says which is missing.
+for v in KGA_SERVER_1 KGA_SERVER_2 KGA_SERVER_3; do
+  if out=$(env -u "$v" "$HAPROXY" -c -f "$HAPROXY_CFG" 2>&1); then
+    fail "haproxy -c accepts $HAPROXY_CFG without $v"
+  fi
+  grep -q "$v is not set" <<<"$out" || fail "haproxy without $v does not name it: $out"
+done
 
 # nginx: the placeholders filled in, logs and pid under a temporary prefix.
 free_port; ngx_port=$port
@@ -236,10 +248,14 @@ awk -F'\t' -v n="$BATCH_PAIRS" 'NR <= n {
   END { printf "], \"explain\": true}" }' "$DATA/test_links.tsv" >"$work/bodies/batch.json"
 
 # ---------------------------------------------------------------- 3. replicas
+# Every replica has an admin token, so that an admin request a balancer
+# let through would reload it (and the test would see it in its log).
+ADMIN_TOKEN=deploy-test-admin-token
 start_replica() { # index; port from rport
   local i=$1 extra=()
   # The third replica reads the Kubernetes ConfigMap's file (flags win).
   [ "$i" = 3 ] && extra=(--config "$work/k8s-kgalign.conf")
+  KGALIGN_ADMIN_TOKEN=$ADMIN_TOKEN \
   "$BIN" serve "${extra[@]}" --data "$DATA" --listen 127.0.0.1 --port "${rport[$i]}" \
     --threads 1 --max-inflight "$MAXCONN" --access-log false $REPLICA_ARGS 2>>"$work/replica$i.log" &
   rpid[$i]=$!
@@ -257,6 +273,31 @@ for i in 1 2 3; do start_replica "$i"; done
 for i in 1 2 3; do wait_ready "$i"; done
 say "replicas ready on ports ${rport[1]} ${rport[2]} ${rport[3]}"
 
+# The admin route through a balancer: every spelling of it, with the
+# replicas' own token, must be refused by the balancer or the replica (any
+# status but 200), and no replica may reload. A kgalign that normalises
+# differently from the balancer, or a balancer that denies only the raw
+# path, shows up here as a 200 and an admin reload in a replica's log.
+admin_paths=(/admin/reload /%61dmin/reload /admin%2freload /admin%2Freload
+             /admin%5creload /admin/reload%00junk /x/../admin/reload
+             //admin/reload /./admin/reload /admin/./reload /ADMIN/reload
+             /%2e%2e/admin/reload /%2e/admin/reload /admin%252freload /%zz)
+admin_reloads() {
+  cat "$work"/replica*.log | grep -c '"event":"reload_started","trigger":"admin"' || true
+}
+probe_admin() { # balancer-name port
+  local p st
+  for p in "${admin_paths[@]}"; do
+    st=$(curl --path-as-is -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
+         -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$2$p") || true
+    case "$st" in
+      4??) ;;
+      *) fail "$1: POST $p answered $st, not refused" ;;
+    esac
+  done
+  [ "$(admin_reloads)" = 0 ] || fail "$1: an admin request reached a replica and reloaded it"
+}
+
 # A few requests through nginx: keep-alive to the replicas, round robin.
 "$NGINX" -p "$work/nginx/" -c "$work/nginx/nginx.conf" -g "$ngx_g daemon off;" 2>>"$work/nginx/stderr.log" &
 npid=$!
@@ -272,8 +313,9 @@ ngx_ok=$(awk '$2 == 200 {print $1}' <<<"$ngx_codes")
 [ "${ngx_ok:-0}" = 30 ] || fail "nginx: not 30 x 200 but: $ngx_codes"
 ngx_upstreams=$(grep -o 'upstream=[0-9.:]*' "$work/nginx/kgalign.access.log" | sort -u | wc -l)
 [ "$ngx_upstreams" = 3 ] || fail "nginx: requests went to $ngx_upstreams replicas, not 3"
+probe_admin nginx "$ngx_port"
 kill -TERM "$npid"; wait "$npid" 2>/dev/null || true; npid=""
-say "nginx: 30 requests, 30 x 200, over 3 replicas"
+say "nginx: 30 requests, 30 x 200, over 3 replicas; ${#admin_paths[@]} spellings of /admin/reload refused"
 
 # HAProxy, in the foreground, logging to its stderr.
 "$HAPROXY" -db -f "$HAPROXY_CFG" 2>"$work/haproxy.log" &
@@ -296,6 +338,14 @@ wait_status() { # server UP|DOWN seconds
 }
 for s in kga1 kga2 kga3; do wait_status "$s" UP 10; done
 say "haproxy on 127.0.0.1:$lb_port sees 3 replicas UP"
+probe_admin haproxy "$lb_port"
+# The token does reload a replica asked directly: the probes above would
+# have been seen.
+st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST \
+     -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:${rport[3]}/admin/reload") || true
+[ "$st" = 200 ] || fail "POST /admin/reload with the token to replica 3 answered $st, not 200"
+[ "$(admin_reloads)" = 1 ] || fail "the direct admin reload is not in replica 3's log"
+say "haproxy: ${#admin_paths[@]} spellings of /admin/reload refused; the token reloads a replica asked directly"
 
 # ---------------------------------------------------------------- load
 url="http://127.0.0.1:$lb_port/align"

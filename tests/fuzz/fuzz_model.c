@@ -7,10 +7,12 @@
  *      kga_model_open_buffer().
  * Oracles: documented return codes only, with a message; validate and open
  * agree; and a model that opens is read through every lookup (which do no
- * checks of their own) with the documented results: every section found by
+ * checks of their own) with the documented results: every tensor value
+ * finite (a NaN is KGA_ENUMERIC at validation), every section found by
  * its name and kind, payloads inside the buffer, text NUL-terminated at its
  * length, every setting found by its key, typed getters 0 / KGA_EPARSE /
  * KGA_ERANGE only. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,8 @@
 #define FUZZ_MODEL_TABLE_OFFSET 48
 
 static const int fuzz_model_codes[] = {
-    KGA_ETRUNCATED, KGA_EMAGIC,    KGA_EENDIAN, KGA_EVERSION,
-    KGA_EFORMAT,    KGA_ECHECKSUM, KGA_ENOMEM,  0};
+    KGA_ETRUNCATED, KGA_EMAGIC,    KGA_EENDIAN,  KGA_EVERSION,
+    KGA_EFORMAT,    KGA_ECHECKSUM, KGA_ENUMERIC, KGA_ENOMEM,  0};
 
 static uint64_t fuzz_model_elem(kga_model_kind_t kind)
 {
@@ -70,8 +72,13 @@ static int fuzz_model_section(const kga_model_t *m, const uint8_t *buf,
         const float *f = kga_model_tensor(m, s->name, &shape, &ndim);
         if (f == NULL || (const void *)f != s->data || ndim != s->ndim)
             return fuzz_fail("model: tensor '%s' not found", s->name);
-        for (uint64_t i = 0; i < s->count; i++)
+        for (uint64_t i = 0; i < s->count; i++) {
+            if (!isfinite(f[i]))
+                return fuzz_fail("model: tensor '%s' value %llu is not "
+                                 "finite, yet the model opened",
+                                 s->name, (unsigned long long)i);
             sum += f[i] > 0.0f;
+        }
         const float *again = NULL;
         kga_err_t err;
         if (kga_model_require_tensor(m, s->name, ndim, shape, &again,

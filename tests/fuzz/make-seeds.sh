@@ -19,7 +19,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kga-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 rm -rf "$C"
 for h in fuzz_wire fuzz_store fuzz_model fuzz_import_openea \
-         fuzz_import_dbp15k fuzz_config; do
+         fuzz_import_dbp15k fuzz_config fuzz_request_path; do
   mkdir -p "$C/$h"
 done
 
@@ -46,8 +46,22 @@ q "$CC" -std=c11 -D_GNU_SOURCE -I. -Icore tests/fuzz/seed_model.c \
   core/base/mapped_file.c core/base/atomic_file.c core/base/utf8.c \
   core/base/xalloc.c -o "$tmp/seed_model"
 q "$tmp/seed_model" "$C/fuzz_model/all_kinds.kgm"
-# Near-valid: cut short (the size field then exceeds the length).
+# Near-valid: cut short (the size field then exceeds the length); a NaN in
+# the first tensor's second value (the harness repairs the checksum).
 head -c 1000 "$C/fuzz_model/all_kinds.kgm" > "$C/fuzz_model/truncated.kgm"
+python3 - "$C/fuzz_model/all_kinds.kgm" "$C/fuzz_model/nan_tensor.kgm" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+count, table = struct.unpack_from('<I', b, 36)[0], struct.unpack_from('<Q', b, 48)[0]
+for i in range(count):
+    row = table + 128 * i
+    kind, = struct.unpack_from('<I', b, row + 64)
+    off, size = struct.unpack_from('<QQ', b, row + 104)
+    if kind == 1 and size >= 8:  # f32
+        struct.pack_into('<I', b, off + 4, 0x7fc00000)
+        break
+open(sys.argv[2], 'wb').write(b)
+PY
 head -c 600 "$C/fuzz_store/synth_left.kgs" > "$C/fuzz_store/truncated.kgs"
 
 # ---- request bodies: line 2 of every block of decode.test, and the
@@ -104,6 +118,13 @@ I="$tmp/fixtures"
   { echo '%% lenient'; layout $I/dbp15k_small $DBP; } \
     > "$C/fuzz_import_dbp15k/dbp15k_small_lenient"
   layout $I/dbp15k_refonly $DBP > "$C/fuzz_import_dbp15k/dbp15k_refonly"
+  layout $I/dbp15k_shared_uri $DBP > "$C/fuzz_import_dbp15k/dbp15k_shared_uri"
+  { echo '%% lenient'; layout $I/dbp15k_shared_uri $DBP; } \
+    > "$C/fuzz_import_dbp15k/dbp15k_shared_uri_lenient"
+  # "URI#ID" of a shared URI already another line's URI.
+  { layout $I/dbp15k_shared_uri $DBP |
+      sed 's|^105\t\(.*/Ohio\)$|105\t\1\n106\thttp://www.wikidata.org/entity/Monroe_County#101|'; } \
+    > "$C/fuzz_import_dbp15k/dbp15k_shared_uri_clash"
 }
 T=$'\t'
 cat > "$C/fuzz_import_openea/openea_min" <<EOF
@@ -174,6 +195,24 @@ cat > "$C/fuzz_import_dbp15k/dbp15k_bad" <<EOF
 %% sup_pairs
 1${T}1
 EOF
+
+# ---- request targets: a byte for the buffer size, then the target ----
+rp() { printf '%b' "$2" > "$C/fuzz_request_path/$1"; }
+rp plain '\x3f/align'
+rp admin '\x3f/admin/reload'
+rp encoded_letter '\x3f/%61dmin/reload'
+rp encoded_slash '\x3f/admin%2freload'
+rp encoded_backslash '\x3f/admin%5Creload'
+rp encoded_nul '\x3f/admin/reload%00junk'
+rp nul_byte '\x3f/admin/reload\x00junk'
+rp dot_segments '\x3f/x/../admin/./reload'
+rp double_slashes '\x3f//admin//reload/'
+rp above_root '\x3f/a/../../admin/reload'
+rp bad_escape '\x3f/%zz/%4'
+rp query_slash '\x3f/align?x=%2F&y=/'
+rp tiny_buffer '\x03/abc/def'
+rp relative '\x3fadmin/reload'
+rp not_utf8 '\x3f/x\xff\xfe/%ff'
 
 for h in "$C"/*; do
   printf '%-28s %3d files, %6d bytes\n' "$(basename "$h")" \

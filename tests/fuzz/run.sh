@@ -17,7 +17,8 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
-ALL="fuzz_wire fuzz_store fuzz_model fuzz_import_openea fuzz_import_dbp15k fuzz_config"
+ALL="fuzz_wire fuzz_store fuzz_model fuzz_import_openea fuzz_import_dbp15k fuzz_config
+     fuzz_request_path"
 HARNESSES=${*:-$ALL}
 mkdir -p "$OUT"
 
@@ -61,7 +62,7 @@ LIBS="-lopenblas -ljansson -lm -lpthread"
 # ---- build: the library sources once, then one binary per harness ----
 mkdir -p "$OUT/obj"
 export CC CFLAGS OUT
-newest_header=$(ls -t core/*/*.h proto/*.h config/*.h | head -n 1)
+newest_header=$(ls -t core/*/*.h proto/*.h config/*.h server/request_path.h | head -n 1)
 compile() {
   local src=$1 obj
   obj="$OUT/obj/$(echo "${1%.c}" | tr / _).o"
@@ -73,13 +74,17 @@ compile() {
 export -f compile
 export newest_header
 echo "building the library with $CC (ASan, UBSan, libFuzzer coverage)"
-# No main() in these directories; cli/ and server/ are not needed.
-if ! printf '%s\n' core/*/*.c proto/*.c config/*.c |
+# No main() in these directories; of cli/ and server/ only the pure
+# request-path rules are needed.
+LIB_SRC="core/*/*.c proto/*.c config/*.c server/request_path.c"
+# shellcheck disable=SC2086
+if ! printf '%s\n' $LIB_SRC |
      xargs -P "$(nproc)" -I{} bash -c 'compile {}'; then
   echo "run.sh: building the library failed" >&2
   exit 1
 fi
-objs=$(for src in core/*/*.c proto/*.c config/*.c; do
+# shellcheck disable=SC2086
+objs=$(for src in $LIB_SRC; do
          printf '%s/obj/%s.o ' "$OUT" "$(echo "${src%.c}" | tr / _)"
        done)
 for h in $HARNESSES; do
