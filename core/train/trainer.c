@@ -688,6 +688,9 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
     if ((rc = kga_ow_fit(&s, &s, tp, train->count, vp, valid->count, hide,
                          pool, &ow, &report->open_world, err)) != 0)
         goto out;
+    if (report->open_world.fallback)
+        train_log(p, "open world: too few validation links for a decision "
+                     "of its own: the pair probability decides");
     train_log(p, "open world: %u queries; simulated on %u validation links "
                  "(%u without counterpart), best candidate right %.3f there, "
                  "%.3f estimated on the queries; calibration error %.4f, "
