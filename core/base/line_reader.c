@@ -117,7 +117,7 @@ static int fill(kga_line_reader_t *r, kga_err_t *err)
             r->eof = 1;
             return 0;
         }
-        return kga_err_set(err, code == Z_ERRNO ? KGA_EIO : KGA_EPARSE,
+        return kga_err_set(err, code == Z_ERRNO ? KGA_EIO : KGA_EFORMAT,
                            "%s: gzip data after line %llu: %s", r->path,
                            (unsigned long long)r->line_no,
                            code == Z_ERRNO ? strerror(errno) : msg);

@@ -17,7 +17,7 @@
  * caller may count it and call again; every other error is final. A UTF-8
  * byte order mark at the start of the file is dropped. A gzip file (one
  * that starts with the gzip magic) is decompressed as it is read; corrupt
- * or truncated compressed data is KGA_EPARSE. Sizes and byte counts are
+ * or truncated compressed data is KGA_EFORMAT, final like KGA_EIO. Sizes and byte counts are
  * then those of the decompressed text, except kga_line_reader_size(), the
  * file's. */
 

@@ -17,7 +17,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
-ALL="fuzz_wire fuzz_store fuzz_model fuzz_import_openea fuzz_import_dbp15k fuzz_config"
+ALL="fuzz_wire fuzz_store fuzz_model fuzz_import_openea fuzz_import_dbp15k fuzz_import_records fuzz_import_ntriples fuzz_config"
 HARNESSES=${*:-$ALL}
 mkdir -p "$OUT"
 
