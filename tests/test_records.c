@@ -37,8 +37,8 @@ static char *tmp_path(const char *name)
 static void write_str(const char *dir, const char *name, const char *text)
 {
     char path[4096];
-    kga_test_system("mkdir -p '%s'", dir);
     snprintf(path, sizeof path, "%s/%s", dir, name);
+    kga_test_system("mkdir -p \"$(dirname '%s')\"", path);
     kga_test_write_file(path, text, strlen(text));
 }
 
@@ -765,6 +765,50 @@ START_TEST(ntriples_bad_input)
 }
 END_TEST
 
+/* A title attribute in the OpenEA layout: a hint without the predicate,
+ * names with it (every format takes --name-predicate). */
+START_TEST(openea_name_predicate)
+{
+    const char *src = tmp_path("oe_src"), *out = tmp_path("oe_out");
+    write_str(src, "rel_triples_1", "http://a/1\thttp://a/r\thttp://a/2\n");
+    write_str(src, "rel_triples_2", "http://b/1\thttp://b/r\thttp://b/2\n");
+    write_str(src, "attr_triples_1", "http://a/1\thttp://a/title\tOne\n"
+                                     "http://a/2\thttp://a/full_name\tTwo\n");
+    write_str(src, "attr_triples_2", "http://b/1\thttp://b/title\tOne\n"
+                                     "http://b/2\thttp://b/title\tTwo\n");
+    write_str(src, "721_5fold/1/train_links", "http://a/1\thttp://b/1\n");
+    write_str(src, "721_5fold/1/test_links", "http://a/2\thttp://b/2\n");
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = KGA_IMPORT_OPENEA;
+    p.src_dir = src;
+    p.out_dir = out;
+    kga_import_summary_t sum;
+    kga_err_t err;
+    ck_assert_msg(kga_import_run(&p, &sum, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(sum.side[0].labelled, 0);
+    ck_assert_uint_eq(sum.side[0].n_name_hints, 2);
+    ck_assert_str_eq(sum.side[0].name_hints[0].key, "http://a/full_name");
+    ck_assert_str_eq(sum.side[0].name_hints[1].key, "http://a/title");
+    p.name_predicates[p.n_name_predicates++] = "title";
+    p.name_predicates[p.n_name_predicates++] = "http://a/full_name";
+    ck_assert_msg(kga_import_run(&p, &sum, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(sum.side[0].labelled, 2);
+    ck_assert_uint_eq(sum.side[1].labelled, 2);
+    ck_assert_uint_eq(sum.side[0].n_name_keys, 2);
+    ck_assert_uint_eq(sum.side[0].n_name_hints, 0);
+    kga_store_t *a = open_store(out, "left.kgs");
+    ck_assert_str_eq(kga_store_entity_name(
+                         a, (uint32_t)kga_store_lookup(a, "http://a/2")),
+                     "Two");
+    kga_store_close(a);
+    /* Name columns are for record tables. */
+    p.name_column = "title";
+    kga_test_expect_error(kga_import_run(&p, &sum, NULL, &err), &err,
+                          KGA_EINVAL, "records format");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Attribute features
  * ------------------------------------------------------------------------ */
@@ -886,6 +930,7 @@ static Suite *records_suite(void)
     tcase_add_test(layouts, records_order_independent);
     tcase_add_test(layouts, ntriples_import);
     tcase_add_test(layouts, ntriples_bad_input);
+    tcase_add_test(layouts, openea_name_predicate);
 
     TCase *features = kga_test_tcase(s, "attribute features", 30);
     tcase_add_test(features, attribute_features);
