@@ -111,21 +111,10 @@ int kga_names_is_type_key(const char *key)
            local_is(s, n, "type");
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int is_escape(const char *s, size_t n)
 {
-    return n >= 3 && s[0] == '%' && hex_value(s[1]) >= 0 &&
-           hex_value(s[2]) >= 0;
+    return n >= 3 && s[0] == '%' && kga_hex_digit(s[1]) >= 0 &&
+           kga_hex_digit(s[2]) >= 0;
 }
 
 /* Decodes the run of %XX escapes at s (n bytes available) into out, keeping
@@ -139,7 +128,8 @@ static size_t decode_escapes(const char *s, size_t n, char *out,
     size_t count = 0;
     while (count < sizeof bytes && is_escape(s + 3 * count, n - 3 * count)) {
         const char *e = s + 3 * count;
-        bytes[count++] = (unsigned char)(hex_value(e[1]) << 4 | hex_value(e[2]));
+        bytes[count++] =
+            (unsigned char)(kga_hex_digit(e[1]) << 4 | kga_hex_digit(e[2]));
     }
     size_t w = 0;
     for (size_t i = 0; i < count;) {

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 typedef struct {
     const char *s;
     size_t len, pos;
@@ -38,42 +40,6 @@ static void skip_space(scan_t *sc)
         sc->pos++;
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Writes code point cp as UTF-8. */
-static void put_utf8(scan_t *sc, uint32_t cp)
-{
-    char *o = sc->out + sc->w;
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        sc->w += 1;
-    } else if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        sc->w += 2;
-    } else if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        sc->w += 3;
-    } else {
-        o[0] = (char)(0xF0 | (cp >> 18));
-        o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[3] = (char)(0x80 | (cp & 0x3F));
-        sc->w += 4;
-    }
-}
-
 /* \uXXXX or \UXXXXXXXX at sc->pos (the backslash). */
 static int uchar(scan_t *sc)
 {
@@ -83,7 +49,7 @@ static int uchar(scan_t *sc)
         return fail(sc, at, "\\u needs 4 and \\U 8 hexadecimal digits");
     uint32_t cp = 0;
     for (size_t i = 0; i < digits; i++) {
-        int h = hex(sc->s[at + 2 + i]);
+        int h = kga_hex_digit(sc->s[at + 2 + i]);
         if (h < 0)
             return fail(sc, at, "\\u needs 4 and \\U 8 hexadecimal digits");
         cp = cp << 4 | (uint32_t)h;
@@ -93,7 +59,7 @@ static int uchar(scan_t *sc)
     if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
         return fail(sc, at, "an escape decodes to no character (a surrogate "
                             "or beyond U+10FFFF)");
-    put_utf8(sc, cp);
+    sc->w += kga_utf8_encode(cp, sc->out + sc->w);
     sc->pos = at + 2 + digits;
     return 0;
 }
