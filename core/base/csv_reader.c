@@ -15,12 +15,10 @@ struct kga_csv_reader {
     char *rec; /* the current record, its lines joined by "\n" */
     size_t len, cap;
     char **fields;
-    size_t *starts; /* offset in rec where each field started */
-    size_t *outs;   /* offset of each unquoted field (rec may move while a
-                       record grows, so fields[] is filled at the end) */
+    size_t *outs; /* offset of each unquoted field (rec may move while a
+                     record grows, so fields[] is filled at the end) */
     size_t n_fields, fields_cap;
     uint64_t line_no; /* first line of the record */
-    size_t first_line_len;
 };
 
 int kga_csv_reader_open(const char *path, kga_csv_reader_t **out,
@@ -46,7 +44,6 @@ void kga_csv_reader_close(kga_csv_reader_t *r)
     kga_line_reader_close(r->lines);
     free(r->rec);
     free(r->fields);
-    free(r->starts);
     free(r->outs);
     free(r);
 }
@@ -54,13 +51,6 @@ void kga_csv_reader_close(kga_csv_reader_t *r)
 uint64_t kga_csv_reader_line_no(const kga_csv_reader_t *r)
 {
     return r->line_no;
-}
-
-size_t kga_csv_reader_column(const kga_csv_reader_t *r, size_t i)
-{
-    if (i >= r->n_fields || r->starts[i] > r->first_line_len)
-        return 0;
-    return r->starts[i] + 1;
 }
 
 uint64_t kga_csv_reader_bytes(const kga_csv_reader_t *r)
@@ -105,8 +95,7 @@ static int append(kga_csv_reader_t *r, const char *s, size_t n,
     return 0;
 }
 
-static int add_field(kga_csv_reader_t *r, size_t out, size_t offset,
-                     kga_err_t *err)
+static int add_field(kga_csv_reader_t *r, size_t out, kga_err_t *err)
 {
     if (r->n_fields == KGA_CSV_FIELDS_MAX)
         return kga_err_set(err, KGA_ELIMIT,
@@ -120,19 +109,13 @@ static int add_field(kga_csv_reader_t *r, size_t out, size_t offset,
         if (f == NULL)
             return kga_err_set(err, KGA_ENOMEM, "out of memory");
         r->fields = f;
-        size_t *s = realloc(r->starts, cap * sizeof *s);
-        if (s == NULL)
-            return kga_err_set(err, KGA_ENOMEM, "out of memory");
-        r->starts = s;
-        s = realloc(r->outs, cap * sizeof *s);
+        size_t *s = realloc(r->outs, cap * sizeof *s);
         if (s == NULL)
             return kga_err_set(err, KGA_ENOMEM, "out of memory");
         r->outs = s;
         r->fields_cap = cap;
     }
-    r->outs[r->n_fields] = out;
-    r->starts[r->n_fields] = offset;
-    r->n_fields++;
+    r->outs[r->n_fields++] = out;
     return 0;
 }
 
@@ -167,7 +150,6 @@ static int next_line(kga_csv_reader_t *r, int first, kga_err_t *err)
         if (first) {
             r->len = 0;
             r->line_no = kga_line_reader_line_no(r->lines);
-            r->first_line_len = len;
         } else if ((rc = append(r, "\n", 1, err)) != 0) {
             return rc;
         }
@@ -186,7 +168,7 @@ long kga_csv_reader_next(kga_csv_reader_t *r, char ***fields,
     size_t p = 0, w = 0;
     for (;;) {
         /* At the start of a field. */
-        rc = add_field(r, w, p, err);
+        rc = add_field(r, w, err);
         if (rc != 0)
             return rc;
         if (r->rec[p] == '"') {

@@ -38,10 +38,8 @@ long kga_csv_reader_next(kga_csv_reader_t *r, char ***fields,
                          kga_err_t *err);
 
 /* The line on which the current record starts (1-based; 0 before the
- * first), and the 1-based column (byte) of field i of the current record on
- * that line, 0 when the field starts on a later line of the record. */
+ * first). */
 uint64_t kga_csv_reader_line_no(const kga_csv_reader_t *r);
-size_t kga_csv_reader_column(const kga_csv_reader_t *r, size_t i);
 
 /* Bytes consumed so far and the file's size, as the line reader counts. */
 uint64_t kga_csv_reader_bytes(const kga_csv_reader_t *r);

@@ -589,8 +589,6 @@ static int records_read_side(kga_import_ctx_t *ctx, void *state, int side)
                                  "the header changed while importing");
     while (rc == 0 && n > 0 && (n = kga_import_next_record(&src, &f)) > 0) {
         rc = add_record(&src, r, t, f, n);
-        if (rc > 0)
-            rc = 0;
     }
     if (rc == 0 && n < 0)
         rc = (int)n;
