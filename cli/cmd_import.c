@@ -149,8 +149,10 @@ static void print_names(const kga_import_summary_t *s)
             continue;
         fprintf(stderr,
                 "kgalign import: warning: no attribute gave names to the %s "
-                "graph: its names come from the ids",
-                k == 0 ? "left" : "right");
+                "graph%s: its names come from the ids (a URI's last "
+                "segment)",
+                k == 0 ? "left" : "right",
+                side->attributes == 0 ? " (it has no attributes)" : "");
         if (side->n_name_hints > 0) {
             fprintf(stderr, "; keys that look like names:");
             for (unsigned i = 0; i < side->n_name_hints; i++)
