@@ -125,6 +125,9 @@ static int parse_args(int argc, char **argv, align_args_t *a)
                                    argv);
     if (status == KGA_OPTIONS_RUN && a->output == NULL)
         return kga_cli_usage_error(CMD, "missing -o MATCHES.tsv");
+    if (status == KGA_OPTIONS_RUN && a->pairs != NULL && a->one_to_one)
+        return kga_cli_usage_error(CMD, "--pairs scores each pair alone: "
+                                        "--one-to-one does not apply");
     return status;
 }
 
