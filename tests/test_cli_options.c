@@ -444,8 +444,7 @@ static const struct {
     {kga_cmd_import, {"import", "--format=openea", "a", "b",
                       "--valid-fraction", "1"},
      "kgalign import: --valid-fraction: '1' is not a number in [0, 1)"},
-    {kga_cmd_align, {"align", "d", "m", "-o", "x", "--pairs", "p",
-                     "--one-to-one"},
+    {kga_cmd_align, {"align", "d", "m", "-ox", "--pairs=p", "--one-to-one"},
      "kgalign align: --pairs scores each pair alone: --one-to-one does not "
      "apply"},
     {kga_cmd_info, {"info"}, "kgalign info: missing STORE"},
