@@ -43,7 +43,7 @@ CFLAGS  ?=
 FINAL_CFLAGS  = $(CFLAGS_BASE) $(SANFLAGS) $(SANDEFS) $(CFLAGS)
 LDFLAGS ?=
 FINAL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
-LIBS_CORE   = -lopenblas -lm
+LIBS_CORE   = -lopenblas -lz -lm
 LIBS_SERVER = -lmicrohttpd -ljansson -luv
 LIBS_CHECK  = -lcheck_pic -lsubunit -lrt -lm
 
@@ -112,7 +112,7 @@ $(BUILD)/tests/test_service: $(BUILD)/tests/server_harness.o
 # Debian packages the build, the tests and the benchmarks need. Installed only
 # when missing, so a prepared machine does not touch the network.
 DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
-                libopenblas-dev libuv1-dev check curl time python3 python3-yaml prometheus
+                libopenblas-dev libuv1-dev zlib1g-dev check curl time python3 python3-yaml prometheus
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

@@ -4,19 +4,21 @@ DATA_DIR=${KGA_DATA_DIR:-../shared/data}
 BENCH_TMP=${BENCH_TMP:-$(pwd)/build/bench}
 mkdir -p "$BENCH_TMP"
 
-# measure NAME CMD...: runs CMD under GNU time and sets NAME_seconds and
-# NAME_rss_mb to the wall time and the peak resident memory. Output of the
-# command goes to $BENCH_TMP/NAME.log; a failure aborts the benchmark.
+# measure NAME CMD...: runs CMD under GNU time and sets NAME_seconds,
+# NAME_cpu_seconds and NAME_rss_mb to the wall time, the CPU time (user +
+# system) and the peak resident memory. Output of the command goes to
+# $BENCH_TMP/NAME.log; a failure aborts the benchmark.
 measure() {
   local name=$1; shift
   local tfile="$BENCH_TMP/$name.time"
-  if ! /usr/bin/time -f '%e %M' -o "$tfile" "$@" >"$BENCH_TMP/$name.log" 2>&1; then
+  if ! /usr/bin/time -f '%e %M %U %S' -o "$tfile" "$@" >"$BENCH_TMP/$name.log" 2>&1; then
     echo "bench: '$*' failed, see $BENCH_TMP/$name.log" >&2
     tail -5 "$BENCH_TMP/$name.log" >&2
     exit 1
   fi
-  read -r secs kb <"$tfile"
+  read -r secs kb usr sys <"$tfile"
   printf -v "${name}_seconds" '%s' "$secs"
+  printf -v "${name}_cpu_seconds" '%s' "$(awk -v u="$usr" -v s="$sys" 'BEGIN{printf "%.2f", u+s}')"
   printf -v "${name}_rss_mb" '%s' "$(awk -v k="$kb" 'BEGIN{printf "%.1f", k/1024}')"
 }
 

@@ -6,7 +6,9 @@
 # BENCHMARKS picks others. Left out of the default list, being long and
 # meant for a quiet machine: bench/overload.sh (twice the saturating load,
 # about 75 s) and bench/soak.sh (SOAK_SECONDS at 80% of it, 10 minutes by
-# default), e.g. `BENCHMARKS=bench/soak.sh make bench`.
+# default), e.g. `BENCHMARKS=bench/soak.sh make bench`; and the model's
+# quality runs, bench/ablation.sh and bench/records.sh (F1 on the record
+# matching sets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${KGALIGN:?KGALIGN must name the kgalign binary}"

@@ -1,15 +1,19 @@
 /* kgalign align: the best right entity of every left entity under a trained
  * model, written as a TSV of matches; optionally the greedy one-to-one
- * assignment of core/align/assign.h. */
+ * assignment of core/align/assign.h; or, with --pairs, the decision on each
+ * pair of a given list. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "align/aligner.h"
 #include "align/assign.h"
 #include "base/atomic_file.h"
 #include "base/clock.h"
+#include "base/csv_reader.h"
+#include "base/line_reader.h"
 #include "base/xalloc.h"
 #include "commands.h"
 #include "options.h"
@@ -62,6 +66,7 @@ static void usage(FILE *out)
 "  --k K              candidates per left entity, 1 to %u (default %u);\n"
 "                     the decision itself always weighs the first 20\n"
 "  --threads T        threads of the model, 0 = all cores (default 0)\n"
+"  --pairs FILE       score the pairs of FILE instead (see below)\n"
 "  -h, --help         this text\n"
 "\n"
 "Output: one line per left entity, sorted bytewise by left id, after a\n"
@@ -76,13 +81,23 @@ static void usage(FILE *out)
 "stderr; progress too when it is a terminal (KGALIGN_PROGRESS=1 forces\n"
 "it).\n"
 "\n"
+"Pairs (--pairs FILE): instead of searching, scores the given pairs, each\n"
+"alone, with the pair model (the probability that the two are one\n"
+"entity; 'match' at the model's pair threshold, chosen for the best F1 on\n"
+"labelled validation pairs where training had some). FILE is tab-\n"
+"separated, LEFT_ID<TAB>RIGHT_ID per line (more fields are ignored, so a\n"
+"*_pairs.tsv of the import will do), or a CSV pair file with the columns\n"
+"ltable_id and rtable_id (train.csv of the records layout). The output has\n"
+"one line per pair, in the order of FILE, after a header line:\n"
+"  LEFT_ID  RIGHT_ID  PROBABILITY  match|no-match\n"
+"\n"
 "Exit status: 0 success, 1 failure (store, model or output), 2 usage\n"
 "error.\n",
             ALIGN_K_MAX, ALIGN_DEFAULT_K);
 }
 
 typedef struct {
-    const char *data_dir, *model, *output;
+    const char *data_dir, *model, *output, *pairs;
     int one_to_one;
     double threshold; /* < 0: the model's */
     size_t k;
@@ -103,12 +118,16 @@ static int parse_args(int argc, char **argv, align_args_t *a)
         KGA_OPTION_DOUBLE("threshold", 0, &a->threshold, 0, 1),
         KGA_OPTION_SIZE("k", 0, &a->k, 1, ALIGN_K_MAX),
         KGA_OPTION_INT("threads", 0, &a->threads, 0, ALIGN_THREADS_MAX),
+        KGA_OPTION_FILE("pairs", 0, &a->pairs),
     };
     int status = kga_options_parse(CMD, usage, options,
                                    sizeof options / sizeof options[0], argc,
                                    argv);
     if (status == KGA_OPTIONS_RUN && a->output == NULL)
         return kga_cli_usage_error(CMD, "missing -o MATCHES.tsv");
+    if (status == KGA_OPTIONS_RUN && a->pairs != NULL && a->one_to_one)
+        return kga_cli_usage_error(CMD, "--pairs scores each pair alone: "
+                                        "--one-to-one does not apply");
     return status;
 }
 
@@ -237,6 +256,165 @@ static int write_matches(FILE *f, const kga_aligner_t *a,
     return 0;
 }
 
+/* ---- --pairs ---- */
+
+typedef struct {
+    uint32_t *left, *right;
+    size_t n, cap;
+} pair_list_t;
+
+static int pair_list_add(pair_list_t *l, uint32_t a, uint32_t b)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        uint32_t *x = realloc(l->left, cap * sizeof *x);
+        if (x == NULL)
+            return KGA_ENOMEM;
+        l->left = x;
+        uint32_t *y = realloc(l->right, cap * sizeof *y);
+        if (y == NULL)
+            return KGA_ENOMEM;
+        l->right = y;
+        l->cap = cap;
+    }
+    l->left[l->n] = a;
+    l->right[l->n++] = b;
+    return 0;
+}
+
+/* Resolves one pair of ids read at path:line and appends it. */
+static int add_pair(const kga_aligner_t *a, pair_list_t *l, const char *path,
+                    uint64_t line, const char *left, const char *right,
+                    kga_err_t *err)
+{
+    int64_t x = kga_store_lookup(kga_aligner_store(a, KGA_SIDE_LEFT), left);
+    int64_t y = kga_store_lookup(kga_aligner_store(a, KGA_SIDE_RIGHT), right);
+    if (x < 0 || y < 0)
+        return kga_err_set(err, KGA_EUNKNOWN_ID,
+                           "%s:%llu: %s id '%.200s' is not in the %s store",
+                           path, (unsigned long long)line,
+                           x < 0 ? "left" : "right", x < 0 ? left : right,
+                           x < 0 ? "left" : "right");
+    if (pair_list_add(l, (uint32_t)x, (uint32_t)y) != 0)
+        return kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
+    return 0;
+}
+
+static long column_of(char **f, long n, const char *name)
+{
+    for (long i = 0; i < n; i++)
+        if (strcasecmp(f[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* A CSV pair file with ltable_id and rtable_id columns. */
+static int read_csv_pairs(const kga_aligner_t *a, const char *path,
+                          pair_list_t *l, kga_err_t *err)
+{
+    kga_csv_reader_t *r;
+    int rc = kga_csv_reader_open(path, &r, err);
+    if (rc != 0)
+        return rc;
+    char **f;
+    long n = kga_csv_reader_next(r, &f, err), li = -1, ri = -1, cols = n;
+    if (n > 0) {
+        li = column_of(f, n, "ltable_id");
+        ri = column_of(f, n, "rtable_id");
+    }
+    if (n >= 0 && (li < 0 || ri < 0))
+        rc = kga_err_set(err, KGA_EPARSE,
+                         "%s:1: a pair file is tab-separated (LEFT<TAB>"
+                         "RIGHT) or a CSV file with the columns ltable_id "
+                         "and rtable_id", path);
+    else if (n < 0)
+        rc = (int)n;
+    while (rc == 0 && (n = kga_csv_reader_next(r, &f, err)) > 0) {
+        uint64_t line = kga_csv_reader_line_no(r);
+        if (n != cols)
+            rc = kga_err_set(err, KGA_EPARSE,
+                             "%s:%llu: expected %ld fields (as the header "
+                             "has), found %ld",
+                             path, (unsigned long long)line, cols, n);
+        else
+            rc = add_pair(a, l, path, line, f[li], f[ri], err);
+    }
+    if (rc == 0 && n < 0)
+        rc = (int)n;
+    kga_csv_reader_close(r);
+    return rc;
+}
+
+/* The pairs of path, tab-separated or CSV (see the usage). */
+static int read_pair_list(const kga_aligner_t *a, const char *path,
+                          pair_list_t *l, kga_err_t *err)
+{
+    kga_line_reader_t *r;
+    int rc = kga_line_reader_open(path, &r, err);
+    if (rc != 0)
+        return rc;
+    char *line;
+    size_t len;
+    int first = 1;
+    while ((rc = kga_line_reader_next(r, &line, &len, err)) == 1) {
+        if (len == 0)
+            continue;
+        if (first && memchr(line, '\t', len) == NULL) {
+            kga_line_reader_close(r);
+            return read_csv_pairs(a, path, l, err);
+        }
+        first = 0;
+        char *f[2];
+        uint64_t no = kga_line_reader_line_no(r);
+        if (kga_split_tabs(line, len, f, 2) < 2) {
+            rc = kga_err_set(err, KGA_EPARSE,
+                             "%s:%llu: expected LEFT<TAB>RIGHT", path,
+                             (unsigned long long)no);
+            break;
+        }
+        if ((rc = add_pair(a, l, path, no, f[0], f[1], err)) != 0)
+            break;
+    }
+    kga_line_reader_close(r);
+    return rc < 0 ? rc : 0;
+}
+
+/* Scores the pairs of args->pairs into out; the summary to stderr. */
+static int align_pairs(const align_args_t *args, const kga_aligner_t *a,
+                       FILE *out, kga_err_t *err)
+{
+    pair_list_t l = {0};
+    int rc = read_pair_list(a, args->pairs, &l, err);
+    kga_pair_score_t *scores = NULL;
+    if (rc == 0 && l.n > 0 &&
+        (scores = malloc(l.n * sizeof *scores)) == NULL)
+        rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
+    if (rc == 0) {
+        kga_aligner_score(a, l.left, l.right, l.n, scores);
+        const kga_store_t *left = kga_aligner_store(a, KGA_SIDE_LEFT);
+        const kga_store_t *right = kga_aligner_store(a, KGA_SIDE_RIGHT);
+        uint64_t matches = 0;
+        fputs("#left_id\tright_id\tprobability\tdecision\n", out);
+        for (size_t i = 0; i < l.n; i++) {
+            fprintf(out, "%s\t%s\t%.6f\t%s\n",
+                    kga_store_entity_ext_id(left, l.left[i]),
+                    kga_store_entity_ext_id(right, l.right[i]),
+                    (double)scores[i].probability,
+                    scores[i].match ? "match" : "no-match");
+            matches += (uint64_t)scores[i].match;
+        }
+        fprintf(stderr,
+                "kgalign align: %s: %zu pairs of %s scored, %llu matches at "
+                "probability >= %.4g\n",
+                args->output, l.n, args->pairs, (unsigned long long)matches,
+                (double)kga_aligner_pair_threshold(a));
+    }
+    free(scores);
+    free(l.left);
+    free(l.right);
+    return rc;
+}
+
 int kga_cmd_align(int argc, char **argv)
 {
     align_args_t args;
@@ -267,6 +445,15 @@ int kga_cmd_align(int argc, char **argv)
     if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
                          &err) != 0) {
         kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    if (args.pairs != NULL) {
+        if (align_pairs(&args, a, out.stream, &err) != 0 ||
+            kga_atomic_file_commit(&out, &err) != 0) {
+            kga_cli_error(CMD, "%s", err.msg);
+            goto out;
+        }
+        status = EXIT_OK;
         goto out;
     }
     double t_open = kga_clock_seconds();

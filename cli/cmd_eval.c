@@ -1,7 +1,8 @@
 /* kgalign eval: ranking and pair classification of a trained model on one
- * split of gold links, left to right (core/eval/evaluate.h does the work; this
- * file parses options and prints the table, the JSON that proto/eval_json.c
- * encodes, or the report). */
+ * split of gold links, left to right, or on the split's labelled pairs
+ * (core/eval/evaluate.h and pair_eval.h do the work; this file parses
+ * options and prints the table, the JSON that proto/eval_json.c encodes, or
+ * the report). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "commands.h"
 #include "eval/evaluate.h"
 #include "eval/open_world_eval.h"
+#include "eval/pair_eval.h"
 #include "options.h"
 #include "proto/eval_json.h"
 #include "store/dataset.h"
@@ -35,7 +37,8 @@ static void usage(FILE *out)
 "\n"
 "Evaluates a trained model on the gold links of one split of DATA_DIR (as\n"
 "'kgalign import' writes it: left.kgs, right.kgs, {train,valid,test}_links\n"
-".tsv). Only the chosen split's links file is read.\n"
+".tsv), or on its labelled pairs ({train,valid,test}_pairs.tsv) where the\n"
+"split has them. Only the chosen split's files are read.\n"
 "\n"
 "Options:\n"
 "  --split test|valid|train  the links to evaluate on (default test)\n"
@@ -51,7 +54,22 @@ static void usage(FILE *out)
 "                            scale with the threshold, the worst errors)\n"
 "  --open-world              the open-world protocol below instead of the\n"
 "                            closed one\n"
+"  --ranking                 the closed ranking protocol on the split's\n"
+"                            links even where it has labelled pairs\n"
 "  -h, --help                this text\n"
+"\n"
+"Labelled-pair protocol (record matching: Magellan, DeepMatcher; the\n"
+"default where the split has labelled pairs): exactly the labelled rows\n"
+"of {split}_pairs.tsv, repeats included, each scored alone. Reported:\n"
+"precision, recall and F1 of the model's decisions (probability at least\n"
+"the model's pair threshold, chosen for the best F1 on the validation\n"
+"pairs), PRAUC and recall at precision 0.95 over the rows ranked by\n"
+"probability, overall and per type of the left entity. JSON keys:\n"
+"protocol, split, pairs, positives, precision, recall, f1, prauc,\n"
+"recall_at_p95, threshold, predicted_matches, true_positives,\n"
+"p95_threshold, best_f1, best_threshold, eval_seconds, model_version,\n"
+"per_type ({TYPE: {pairs, positives, precision, recall, f1, prauc,\n"
+"recall_at_p95}}).\n"
 "\n"
 "Closed protocol (OpenEA / DBP15K, the default), direction left to right:\n"
 "every left entity of the split's links is a query, and its candidate\n"
@@ -115,7 +133,7 @@ static void usage(FILE *out)
 typedef struct {
     const char *data_dir, *model, *report;
     kga_split_t split;
-    int json, open_world;
+    int json, open_world, ranking;
     size_t k;
     int threads;
 } eval_args_t;
@@ -141,6 +159,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
         KGA_OPTION_FLAG("json", 0, &a->json),
         KGA_OPTION_FILE("report", 0, &a->report),
         KGA_OPTION_FLAG("open-world", 0, &a->open_world),
+        KGA_OPTION_FLAG("ranking", 0, &a->ranking),
     };
     return kga_options_parse(CMD, usage, options,
                              sizeof options / sizeof options[0], argc, argv);
@@ -396,6 +415,127 @@ out:
     return rc;
 }
 
+static void print_pair_metrics_row(const char *name, int width,
+                                   const kga_pair_metrics_t *m)
+{
+    printf("  %-*s %8" PRIu64 " %9" PRIu64 " %9.4f %7.4f %7.4f %7.4f %9.4f\n",
+           width, name, m->pairs, m->positives, m->precision, m->recall,
+           m->f1, m->ranked.prauc, m->ranked.recall_at_p95);
+}
+
+static void print_pairs_text(const eval_args_t *args, const kga_aligner_t *a,
+                             const kga_pair_eval_result_t *r)
+{
+    const kga_pair_metrics_t *m = &r->all;
+    printf("data:              %s, %s\n", args->data_dir,
+           kga_split_pairs_file(args->split));
+    printf("protocol:          labelled pairs: each row scored alone "
+           "(--ranking for the ranking protocol on the links)\n");
+    printf("model:             %s (version %s)\n", args->model,
+           kga_aligner_model_version(a));
+    printf("pairs:             %" PRIu64 " labelled, %" PRIu64
+           " matches\n", m->pairs, m->positives);
+    printf("threshold:         %.4g (the model's pair threshold)\n",
+           r->threshold);
+    printf("called a match:    %" PRIu64 ", of which %" PRIu64 " right\n",
+           m->predicted, m->true_positives);
+    printf("precision:         %.4f\n", m->precision);
+    printf("recall:            %.4f\n", m->recall);
+    printf("F1:                %.4f\n", m->f1);
+    printf("PRAUC:             %.4f\n", m->ranked.prauc);
+    printf("recall@P95:        %.4f\n", m->ranked.recall_at_p95);
+    printf("best F1:           %.4f (at probability >= %.4g)\n",
+           m->ranked.best_f1, m->ranked.best_threshold);
+    printf("eval_seconds:      %.3f\n", r->eval_seconds);
+    if (r->n_groups == 0)
+        return;
+    int width = 4;
+    for (size_t i = 0; i < r->n_groups; i++) {
+        size_t w = display_width(r->groups[i].name);
+        if ((int)w > width)
+            width = w > 40 ? 40 : (int)w;
+    }
+    printf("\nper entity type (left entity):\n");
+    printf("  %-*s %8s %9s %9s %7s %7s %7s %9s\n", width, "type", "pairs",
+           "matches", "precision", "recall", "F1", "PRAUC", "R@P95");
+    for (size_t i = 0; i < r->n_groups; i++)
+        print_pair_metrics_row(r->groups[i].name, width,
+                               &r->groups[i].metrics);
+}
+
+/* The labelled-pair protocol on path (the split's pairs file). */
+static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
+                     const char *path, kga_err_t *err)
+{
+    kga_labelled_t rows;
+    int rc = kga_labelled_read(path, kga_aligner_store(a, KGA_SIDE_LEFT),
+                               kga_aligner_store(a, KGA_SIDE_RIGHT), &rows,
+                               err);
+    if (rc != 0)
+        return rc;
+    kga_pair_eval_result_t r;
+    if (rows.count == 0) {
+        kga_labelled_destroy(&rows);
+        return kga_err_set(err, KGA_EINVAL, "%s: no pairs to evaluate",
+                           path);
+    }
+    rc = kga_pair_evaluate(a, &rows, &r, err);
+    kga_labelled_destroy(&rows);
+    if (rc != 0)
+        return rc;
+    if (args->json) {
+        char *json;
+        size_t len;
+        if (kga_pair_eval_json_format(kga_split_name(args->split),
+                                      kga_aligner_model_version(a), &r, &json,
+                                      &len) != 0) {
+            rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
+            goto out;
+        }
+        fwrite(json, 1, len, stdout);
+        putchar('\n');
+        free(json);
+    } else {
+        print_pairs_text(args, a, &r);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        rc = kga_err_set(err, KGA_EIO, "writing the results: %s",
+                         strerror(errno));
+        goto out;
+    }
+    if (args->report != NULL) {
+        char counts[96], at[160], seconds[32];
+        snprintf(counts, sizeof counts,
+                 "%" PRIu64 " labelled pairs, %" PRIu64 " matches",
+                 r.all.pairs, r.all.positives);
+        snprintf(at, sizeof at,
+                 "precision %.4f, recall %.4f, F1 %.4f at probability >= "
+                 "%.4g",
+                 r.all.precision, r.all.recall, r.all.f1, r.threshold);
+        snprintf(seconds, sizeof seconds, "%.3f s", r.eval_seconds);
+        const kga_report_note_t notes[] = {
+            {"split", kga_split_name(args->split)},
+            {"protocol", "labelled pairs"},
+            {"counts", counts},
+            {"decisions", at},
+            {"model version", kga_aligner_model_version(a)},
+            {"evaluation time", seconds},
+        };
+        kga_report_input_t in = {
+            .title = "kgalign evaluation: labelled pairs",
+            .dataset = args->data_dir,
+            .model = args->model,
+            .pairs = &r.all.ranked,
+            .notes = notes,
+            .n_notes = sizeof notes / sizeof notes[0],
+        };
+        rc = kga_report_write_html(args->report, &in, err);
+    }
+out:
+    kga_pair_eval_result_destroy(&r);
+    return rc;
+}
+
 int kga_cmd_eval(int argc, char **argv)
 {
     eval_args_t args;
@@ -407,6 +547,8 @@ int kga_cmd_eval(int argc, char **argv)
     char *right_path = kga_xasprintf("%s/right.kgs", args.data_dir);
     char *links_path =
         kga_xasprintf("%s/%s", args.data_dir, kga_split_file(args.split));
+    char *pairs_path = kga_xasprintf("%s/%s", args.data_dir,
+                                     kga_split_pairs_file(args.split));
     kga_aligner_t *a = NULL;
     kga_pairs_t links = {0};
     kga_eval_result_t res = {0};
@@ -417,7 +559,9 @@ int kga_cmd_eval(int argc, char **argv)
     /* A missing links file is the likeliest mistake: say so before the
      * model is loaded, which can take long. */
     struct stat st;
-    if (stat(links_path, &st) != 0) {
+    int pairs = !args.open_world && !args.ranking &&
+                stat(pairs_path, &st) == 0;
+    if (!pairs && stat(links_path, &st) != 0) {
         kga_cli_error(CMD, "%s: %s", links_path, strerror(errno));
         goto out;
     }
@@ -425,6 +569,14 @@ int kga_cmd_eval(int argc, char **argv)
     if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
                          &err) != 0) {
         kga_cli_error(CMD, "%s", err.msg);
+        goto out;
+    }
+    if (pairs) {
+        if (run_pairs(&args, a, pairs_path, &err) != 0) {
+            kga_cli_error(CMD, "%s", err.msg);
+            goto out;
+        }
+        status = EXIT_OK;
         goto out;
     }
     /* Resolved against the aligner's own stores: the ids are the model's. */
@@ -473,6 +625,7 @@ out:
     if (a != NULL)
         kga_aligner_close(a);
     free(links_path);
+    free(pairs_path);
     free(right_path);
     free(left_path);
     return status;

@@ -13,25 +13,40 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-"usage: kgalign import --format openea|dbp15k SRC_DIR OUT_DIR [OPTIONS]\n"
+"usage: kgalign import --format openea|dbp15k|records|ntriples SRC_DIR OUT_DIR\n"
+"                      [OPTIONS]\n"
 "\n"
-"Imports two knowledge graphs and their alignment links from a benchmark\n"
-"layout into OUT_DIR (created when missing):\n"
+"Imports two knowledge graphs (or two record tables) and their alignment\n"
+"links into OUT_DIR (created when missing):\n"
 "  left.kgs, right.kgs    graph stores of the first and second graph\n"
 "  train_links.tsv, valid_links.tsv, test_links.tsv\n"
 "                         one link per line, LEFT_ID<TAB>RIGHT_ID, with the\n"
 "                         entities' external ids (URIs), sorted bytewise\n"
+"  train_pairs.tsv, valid_pairs.tsv, test_pairs.tsv\n"
+"                         labelled candidate pairs, LEFT<TAB>RIGHT<TAB>0|1,\n"
+"                         for the splits whose input has labels and a 0\n"
 "The output does not depend on the order of the input lines.\n"
 "\n"
 "Options:\n"
-"  --format openea|dbp15k  layout of SRC_DIR (required, see below)\n"
+"  --format F              layout of SRC_DIR (required, see below): openea,\n"
+"                          dbp15k, records or ntriples\n"
+"  --name-predicate KEY    the attribute that holds names (repeatable, in\n"
+"                          order of preference), for every format: a full\n"
+"                          IRI, or a bare word that matches a key's local\n"
+"                          name or a column (title, full_name)\n"
+"  --name-column COL       records: the column that names the records\n"
+"                          (default: chosen from the data, and printed)\n"
+"  --entity-columns A,B    records: columns whose values are entities\n"
+"                          (an artist, an album): each distinct value\n"
+"                          becomes one node of type A, linked from every\n"
+"                          record that has it by the relation A\n"
 "  --fold K                OpenEA fold to use, 721_5fold/K (default %u)\n"
 "  --seed S                seed of every random split (default %u)\n"
 "  --valid-fraction F      share of the training links set aside as\n"
 "                          validation links when the source has none\n"
 "                          (DBP15K always; OpenEA without valid_links),\n"
 "                          0 <= F < 1 (default %g)\n"
-"  --lenient               skip malformed lines, links to unknown\n"
+"  --lenient               skip malformed lines (records), links to unknown\n"
 "                          entities and links that are not 1:1, and count\n"
 "                          them per file, instead of failing on the first\n"
 "  -h, --help              this text\n"
@@ -58,9 +73,33 @@ static void usage(FILE *out)
 "entities, URI#ID, named from the URI, with every link (a warning counts\n"
 "them).\n"
 "\n"
-"Entity names come from a label attribute (rdfs:label, skos:prefLabel,\n"
-"foaf:name, ...: quotes, @lang and ^^type removed), else from the URI's\n"
-"last segment, percent-decoded, '_' read as a space. rdf:type triples and\n"
+"Records layout (Magellan / DeepMatcher; RFC 4180 CSV, UTF-8):\n"
+"  tableA.csv, tableB.csv          a header id,<columns>, one record a row;\n"
+"                                  every other non-empty value is an\n"
+"                                  attribute keyed by its column\n"
+"  train.csv, valid.csv (optional), test.csv\n"
+"                                  ltable_id,rtable_id[,label]: pairs of a\n"
+"                                  tableA id and a tableB id, label 1 match\n"
+"                                  or 0 non-match. A file with a 0 is a set\n"
+"                                  of labelled pairs (all rows kept, the\n"
+"                                  matches also links); a file without is\n"
+"                                  a link set. Without valid.csv a share of\n"
+"                                  train.csv becomes the validation split.\n"
+"\n"
+"N-Triples layout:\n"
+"  left.nt, right.nt               RDF, one triple a line, gzip or plain\n"
+"                                  (also left.nt.gz, right.nt.gz); IRIs and\n"
+"                                  blank nodes are entities, literals\n"
+"                                  attributes, rdf:type gives the type\n"
+"  train_links, valid_links (optional), test_links (also *.tsv)\n"
+"                                  LEFT<TAB>RIGHT[<TAB>LABEL], IRIs with or\n"
+"                                  without <>\n"
+"\n"
+"Entity names come from the --name-predicate attributes, else from a label\n"
+"attribute (rdfs:label, skos:prefLabel, foaf:name, ...: quotes, @lang and\n"
+"^^type removed), else from the URI's last segment, percent-decoded, '_'\n"
+"read as a space. The summary says which keys gave names, and warns when\n"
+"none did. rdf:type triples and\n"
 "attributes give entity types (the bytewise smallest when several) and are\n"
 "not kept as relation triples. Duplicate triples are kept once and counted;\n"
 "blank lines are ignored.\n"
@@ -74,6 +113,59 @@ static void usage(FILE *out)
 static int parse_format(const char *text, void *to)
 {
     return kga_import_format_parse(text, to);
+}
+
+/* --name-predicate: appended, in order. */
+static int parse_name_predicate(const char *text, void *to)
+{
+    kga_import_params_t *p = to;
+    if (text[0] == '\0' || p->n_name_predicates == KGA_IMPORT_MAX_NAME_PREDICATES)
+        return -1;
+    p->name_predicates[p->n_name_predicates++] = text;
+    return 0;
+}
+
+static void print_keys(const char *side, const kga_import_key_count_t *k,
+                       unsigned n)
+{
+    printf("  %-6s", side);
+    for (unsigned i = 0; i < n; i++)
+        printf("%s %s (%" PRIu32 ")", i ? "," : "", k[i].key, k[i].entities);
+    putchar('\n');
+}
+
+/* Which keys named the entities; a warning (stderr) for a graph where none
+ * did, with the keys that look like names. */
+static void print_names(const kga_import_summary_t *s)
+{
+    if (s->name_note[0] != '\0')
+        printf("%s\n", s->name_note);
+    int any = s->side[0].n_name_keys + s->side[1].n_name_keys > 0;
+    if (any) {
+        printf("names from:\n");
+        print_keys("left", s->side[0].name_keys, s->side[0].n_name_keys);
+        print_keys("right", s->side[1].name_keys, s->side[1].n_name_keys);
+    }
+    for (int k = 0; k < 2; k++) {
+        const kga_import_side_t *side = &s->side[k];
+        if (side->labelled > 0 || side->entities == 0)
+            continue;
+        fprintf(stderr,
+                "kgalign import: warning: no attribute gave names to the %s "
+                "graph%s: its names come from the ids (a URI's last "
+                "segment)",
+                k == 0 ? "left" : "right",
+                side->attributes == 0 ? " (it has no attributes)" : "");
+        if (side->n_name_hints > 0) {
+            fprintf(stderr, "; keys that look like names:");
+            for (unsigned i = 0; i < side->n_name_hints; i++)
+                fprintf(stderr, "%s %s (%" PRIu32 " entities)", i ? "," : "",
+                        side->name_hints[i].key,
+                        side->name_hints[i].entities);
+            fprintf(stderr, "; choose one with --name-predicate KEY");
+        }
+        fputc('\n', stderr);
+    }
 }
 
 /* The range is half-open, which the table's [min, max] cannot say. */
@@ -147,6 +239,15 @@ static void print_summary(const kga_import_params_t *p,
         printf("training links: %" PRIu64 " train, %" PRIu64 " valid\n",
                s->train_links, s->valid_links);
     printf("test links: %" PRIu64 "\n", s->test_links);
+    static const char *const split[3] = {"train", "valid", "test"};
+    for (int i = 0; i < 3; i++)
+        if (s->pairs[i] > 0)
+            printf("%s pairs: %" PRIu64 " labelled (%" PRIu64 " matches)%s\n",
+                   split[i], s->pairs[i], s->pair_matches[i],
+                   i == 1 && s->valid_carved ? ", drawn from the training "
+                                               "pairs"
+                                             : "");
+    print_names(s);
     printf("skipped lines: %" PRIu64 "\n", s->skipped_lines);
     for (unsigned i = 0; i < s->file_count; i++)
         if (s->files[i].skipped > 0)
@@ -164,12 +265,16 @@ int kga_cmd_import(int argc, char **argv)
         KGA_OPTION_ARG("SRC_DIR", &p.src_dir),
         KGA_OPTION_ARG("OUT_DIR", &p.out_dir),
         KGA_OPTION_CHOICE("format", 0, &p.format, parse_format,
-                          "openea or dbp15k"),
+                          "openea, dbp15k, records or ntriples"),
         KGA_OPTION_U32("fold", 0, &p.fold, 1, 1000000),
         KGA_OPTION_U64("seed", 0, &p.seed, 0, UINT64_MAX),
         KGA_OPTION_CHOICE("valid-fraction", 0, &p.valid_fraction,
                           parse_valid_fraction, "a number in [0, 1)"),
         KGA_OPTION_FLAG("lenient", 0, &p.lenient),
+        KGA_OPTION_CHOICE("name-predicate", 0, &p, parse_name_predicate,
+                          "a key (at most 8 of them)"),
+        KGA_OPTION_FILE("name-column", 0, &p.name_column),
+        KGA_OPTION_FILE("entity-columns", 0, &p.entity_columns),
     };
     int status = kga_options_parse(CMD, usage, options,
                                    sizeof options / sizeof options[0], argc,
@@ -177,7 +282,12 @@ int kga_cmd_import(int argc, char **argv)
     if (status != KGA_OPTIONS_RUN)
         return status;
     if (p.format == 0)
-        return kga_cli_usage_error(CMD, "--format openea|dbp15k is required");
+        return kga_cli_usage_error(
+            CMD, "--format openea|dbp15k|records|ntriples is required");
+    if ((p.name_column != NULL || p.entity_columns != NULL) &&
+        p.format != KGA_IMPORT_RECORDS)
+        return kga_cli_usage_error(CMD, "--name-column and --entity-columns "
+                                        "are for --format records");
 
     kga_import_summary_t summary;
     kga_err_t err;

@@ -11,17 +11,22 @@ static const char usage_text[] =
     "usage: kgalign train DATA_DIR -o MODEL [OPTIONS]\n"
     "\n"
     "Trains the aligner on DATA_DIR (as written by 'kgalign import': left.kgs,\n"
-    "right.kgs, train_links.tsv, valid_links.tsv) and writes MODEL. The test\n"
-    "links are never read. The validation links decide whether the names are\n"
-    "usable, when bootstrapping stops, and calibrate the probabilities.\n"
+    "right.kgs, train_links.tsv, valid_links.tsv, and train_pairs.tsv,\n"
+    "valid_pairs.tsv where there are labelled pairs) and writes MODEL. The\n"
+    "test links and pairs are never read. The validation links decide\n"
+    "whether the names are usable, when bootstrapping stops, and calibrate\n"
+    "the probabilities; labelled validation pairs, where there are some,\n"
+    "calibrate instead and set the pair threshold (best validation F1).\n"
     "\n"
     "Stages: fused names + seed-anchored structure with Sinkhorn\n"
-    "normalisation and bootstrapping; the CG-MuAlign graph neural network\n"
-    "(cross-graph and relation-aware self-attention, fan-out weighted\n"
-    "sampling, hinge loss with hard negatives) when the names are not used;\n"
-    "the pair scorer;\n"
-    "the open-world decision (match or no-match, fitted in a simulated\n"
-    "open world on the validation links).\n"
+    "normalisation and bootstrapping; per-attribute features (n-grams of each\n"
+    "shared attribute and relation, numbers, dates and durations compared as\n"
+    "values) weighed by a logistic regression on the training pairs; the\n"
+    "CG-MuAlign graph neural network (cross-graph and relation-aware\n"
+    "self-attention, fan-out weighted sampling, hinge loss with hard\n"
+    "negatives) when the names are not used and both graphs have relations;\n"
+    "the pair scorer; the open-world decision (match or no-match, fitted in\n"
+    "a simulated open world on the validation links).\n"
     "\n"
     "Example:\n"
     "  kgalign import --format openea pair/ data/\n"
@@ -85,9 +90,14 @@ static void print_report(const kga_train_report_t *r, const char *model)
     const kga_fusion_report_t *f = &r->fusion;
     fprintf(stderr,
             "trained %s in %.1f s: fusion %.1f s (%u rounds, kept round %u), "
-            "GNN %.1f s (%u epochs), validation Hits@1 %.4f\n",
+            "GNN %.1f s (%u epochs), ",
             model, r->seconds, f->seconds, f->n_rounds, f->best_round + 1,
-            r->gnn_seconds, r->epochs_run, r->valid_hits1);
+            r->gnn_seconds, r->epochs_run);
+    if (r->labelled)
+        fprintf(stderr, "validation F1 %.4f at the pair threshold %.4g\n",
+                r->valid_f1, r->pair_threshold);
+    else
+        fprintf(stderr, "validation Hits@1 %.4f\n", r->valid_hits1);
 }
 
 int kga_cmd_train(int argc, char **argv)

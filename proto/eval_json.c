@@ -167,3 +167,58 @@ int kga_owe_json_format(const char *split, const char *model_version,
     kga_json_char(&b, '}');
     return kga_json_buf_finish(&b, out, out_len);
 }
+
+static void put_pair_metrics(kga_json_buf_t *b, const kga_pair_metrics_t *m)
+{
+    kga_json_printf(b, "\"pairs\": %" PRIu64 ", \"positives\": %" PRIu64,
+                    m->pairs, m->positives);
+    KGA_JSON_LIT(b, ", \"precision\": ");
+    put_number(b, m->precision);
+    KGA_JSON_LIT(b, ", \"recall\": ");
+    put_number(b, m->recall);
+    KGA_JSON_LIT(b, ", \"f1\": ");
+    put_number(b, m->f1);
+    KGA_JSON_LIT(b, ", \"prauc\": ");
+    put_number(b, m->ranked.prauc);
+    KGA_JSON_LIT(b, ", \"recall_at_p95\": ");
+    put_number(b, m->ranked.recall_at_p95);
+}
+
+int kga_pair_eval_json_format(const char *split, const char *model_version,
+                              const kga_pair_eval_result_t *res, char **out,
+                              size_t *out_len)
+{
+    const kga_pair_metrics_t *m = &res->all;
+    kga_json_buf_t b;
+    kga_json_buf_init(&b, 1024 + res->n_groups * 200);
+    KGA_JSON_LIT(&b, "{\"protocol\": \"labelled pairs\", \"split\": ");
+    put_str(&b, split);
+    KGA_JSON_LIT(&b, ", ");
+    put_pair_metrics(&b, m);
+    KGA_JSON_LIT(&b, ", \"threshold\": ");
+    put_number(&b, res->threshold);
+    kga_json_printf(&b,
+                    ", \"predicted_matches\": %" PRIu64
+                    ", \"true_positives\": %" PRIu64,
+                    m->predicted, m->true_positives);
+    KGA_JSON_LIT(&b, ", \"p95_threshold\": ");
+    put_number(&b, m->ranked.p95_threshold);
+    KGA_JSON_LIT(&b, ", \"best_f1\": ");
+    put_number(&b, m->ranked.best_f1);
+    KGA_JSON_LIT(&b, ", \"best_threshold\": ");
+    put_number(&b, m->ranked.best_threshold);
+    kga_json_printf(&b, ", \"eval_seconds\": %.3f", res->eval_seconds);
+    KGA_JSON_LIT(&b, ", \"model_version\": ");
+    put_str(&b, model_version);
+    KGA_JSON_LIT(&b, ", \"per_type\": {");
+    for (size_t i = 0; i < res->n_groups; i++) {
+        if (i > 0)
+            KGA_JSON_LIT(&b, ", ");
+        put_str(&b, res->groups[i].name);
+        KGA_JSON_LIT(&b, ": {");
+        put_pair_metrics(&b, &res->groups[i].metrics);
+        KGA_JSON_LIT(&b, "}");
+    }
+    KGA_JSON_LIT(&b, "}}");
+    return kga_json_buf_finish(&b, out, out_len);
+}

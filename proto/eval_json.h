@@ -5,6 +5,7 @@
 
 #include "eval/evaluate.h"
 #include "eval/open_world_eval.h"
+#include "eval/pair_eval.h"
 #include "store/store.h"
 
 /* The JSON document of `kgalign eval --json`: one object with the protocol
@@ -35,5 +36,16 @@ int kga_owe_json_format(const char *split, const char *model_version,
                         const kga_owe_result_t *res, const kga_store_t *left,
                         const kga_store_t *right, const size_t *worst,
                         size_t n_worst, char **out, size_t *out_len);
+
+/* The JSON document of `kgalign eval --json` on labelled pairs: protocol
+ * "labelled pairs", the split, pairs, positives, the threshold,
+ * predicted_matches, true_positives, precision, recall, f1, prauc,
+ * recall_at_p95, p95_threshold, best_f1, best_threshold, eval_seconds,
+ * model_version and per_type ({TYPE: {pairs, positives, precision, recall,
+ * f1, prauc, recall_at_p95}}). Same conventions and ownership as
+ * kga_eval_json_format(). */
+int kga_pair_eval_json_format(const char *split, const char *model_version,
+                              const kga_pair_eval_result_t *res, char **out,
+                              size_t *out_len);
 
 #endif

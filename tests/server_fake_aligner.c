@@ -131,6 +131,11 @@ float kga_aligner_threshold(const kga_aligner_t *a)
     return a->threshold;
 }
 
+float kga_aligner_pair_threshold(const kga_aligner_t *a)
+{
+    return a->threshold;
+}
+
 static const char *fake_suffix(const char *id)
 {
     const char *c = strchr(id, ':');

@@ -433,12 +433,20 @@ static const struct {
      "kgalign synth: --seed: '0xg' is not a non-negative integer"},
     {kga_cmd_synth, {"synth"}, "kgalign synth: missing OUT_SRC_DIR"},
     {kga_cmd_import, {"import", "--format", "nope", "a", "b"},
-     "kgalign import: --format: 'nope' is not openea or dbp15k"},
+     "kgalign import: --format: 'nope' is not openea, dbp15k, records or "
+     "ntriples"},
     {kga_cmd_import, {"import", "a", "b"},
-     "kgalign import: --format openea|dbp15k is required"},
+     "kgalign import: --format openea|dbp15k|records|ntriples is required"},
+    {kga_cmd_import, {"import", "--format=openea", "--name-column", "t", "a",
+                      "b"},
+     "kgalign import: --name-column and --entity-columns are for --format "
+     "records"},
     {kga_cmd_import, {"import", "--format=openea", "a", "b",
                       "--valid-fraction", "1"},
      "kgalign import: --valid-fraction: '1' is not a number in [0, 1)"},
+    {kga_cmd_align, {"align", "d", "m", "-ox", "--pairs=p", "--one-to-one"},
+     "kgalign align: --pairs scores each pair alone: --one-to-one does not "
+     "apply"},
     {kga_cmd_info, {"info"}, "kgalign info: missing STORE"},
     {kga_cmd_info, {"info", "a", "b"}, "kgalign info: unexpected argument 'b'"},
 };

@@ -142,6 +142,11 @@ float kga_aligner_threshold(const kga_aligner_t *a)
     return a->threshold;
 }
 
+float kga_aligner_pair_threshold(const kga_aligner_t *a)
+{
+    return a->threshold;
+}
+
 static kga_pair_score_t fake_score(const kga_aligner_t *a, uint32_t l,
                                    uint32_t r)
 {

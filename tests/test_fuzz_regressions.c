@@ -22,7 +22,9 @@
 #define KGA_FUZZ_REPLAY 1
 #include "fuzz/fuzz_config.c"
 #include "fuzz/fuzz_import_dbp15k.c"
+#include "fuzz/fuzz_import_ntriples.c"
 #include "fuzz/fuzz_import_openea.c"
+#include "fuzz/fuzz_import_records.c"
 #include "fuzz/fuzz_model.c"
 #include "fuzz/fuzz_request_path.c"
 #include "fuzz/fuzz_store.c"
@@ -41,6 +43,8 @@ static const harness_t harnesses[] = {
     {"fuzz_model", fuzz_model_one},
     {"fuzz_import_openea", fuzz_import_openea_one},
     {"fuzz_import_dbp15k", fuzz_import_dbp15k_one},
+    {"fuzz_import_records", fuzz_import_records_one},
+    {"fuzz_import_ntriples", fuzz_import_ntriples_one},
     {"fuzz_config", fuzz_config_one},
     {"fuzz_request_path", fuzz_request_path_one},
 };

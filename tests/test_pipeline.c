@@ -1,8 +1,9 @@
 /* End to end through the kgalign command: synth -> import -> train -> eval
  * -> align on a small synthetic pair, the guarantees of training (it never
  * reads the test links; same seed and threads give the same model bytes; a
- * model refuses other stores), and the quality targets on the shared
- * benchmarks when ../shared/data is there. The benchmarks train the full
+ * model refuses other stores), the README's record example (import ->
+ * train -> eval on labelled pairs -> align --pairs), and the quality
+ * targets on the shared benchmarks when ../shared/data is there. The benchmarks train the full
  * model, minutes in a plain build and far longer under a sanitizer or
  * valgrind: a sanitizer build (KGA_SANITIZER_BUILD) and KGA_SKIP_REAL_DATA
  * leave them out, with a message. */
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -199,6 +201,152 @@ START_TEST(openea_d_y_target)
 }
 END_TEST
 
+/* ---- record tables ---- */
+
+static void records_setup(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/kga_test_pipeline_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+}
+
+static void write_text(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    kga_test_write_file(path, text, strlen(text));
+}
+
+/* The example of README.md, "Bring your own data", file for file. */
+START_TEST(readme_record_example)
+{
+    ck_assert_int_eq(kga_test_system("mkdir -p %s/src", tmp), 0);
+    write_text("src/tableA.csv",
+               "id,title,artist,price,released\n"
+               "a1,Hello World,The Band,$ 1.29,18-May-15\n"
+               "a2,\"Goodbye, Moon\",The Band,$ 0.99,1-Aug-12\n"
+               "a3,Quiet Night,Other Group,$ 1.99,5-Jan-13\n"
+               "a4,Loud Day,Someone,$ 2.49,3-Mar-10\n");
+    write_text("src/tableB.csv",
+               "id,title,artist,price,released\n"
+               "b1,Hello World (Live),the band,1.29,\"May 18 , 2015\"\n"
+               "b2,Goodbye Moon,The Band,0.99,\"August 1 , 2012\"\n"
+               "b3,A Quiet Night,Other Group,1.99,\"January 5 , 2013\"\n"
+               "b4,Loud Day,Someone Else,2.49,\"March 3 , 2010\"\n");
+    write_text("src/train.csv", "ltable_id,rtable_id,label\na1,b1,1\n"
+                                "a1,b2,0\na2,b2,1\na2,b1,0\n");
+    write_text("src/valid.csv", "ltable_id,rtable_id,label\na3,b3,1\n"
+                                "a3,b4,0\n");
+    write_text("src/test.csv", "ltable_id,rtable_id,label\na4,b4,1\n"
+                               "a4,b3,0\n");
+    ck_assert_int_eq(
+        kga_test_system("cd %s && %s import --format records src data "
+                        "> import.txt && grep -q 'name column: title' "
+                        "import.txt && %s train data -o data/model.kgm "
+                        "2> train.txt",
+                        tmp, kgalign, kgalign),
+        0);
+    char data[300], model[300];
+    snprintf(data, sizeof data, "%s/data", tmp);
+    snprintf(model, sizeof model, "%s/data/model.kgm", tmp);
+    json_t *j = eval_json(data, model);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "protocol")),
+                     "labelled pairs");
+    ck_assert_int_eq((int)num(j, "pairs"), 2);
+    ck_assert_int_eq((int)num(j, "positives"), 1);
+    ck_assert(num(j, "f1") == 1.0 && num(j, "precision") == 1.0 &&
+              num(j, "recall") == 1.0);
+    ck_assert(num(j, "prauc") == 1.0 && num(j, "recall_at_p95") == 1.0);
+    json_decref(j);
+    ck_assert_int_eq(
+        kga_test_system("cd %s && %s align data data/model.kgm --pairs "
+                        "src/test.csv -o scores.tsv 2>/dev/null && "
+                        "test \"$(cut -f1,2,4 scores.tsv | tr '\\t\\n' ' |')\" "
+                        "= '#left_id right_id decision|a4 b4 match|a4 b3 "
+                        "no-match|'",
+                        tmp, kgalign),
+        0);
+    /* The pair list may also be the imported pairs file, tab-separated. */
+    ck_assert_int_eq(
+        kga_test_system("cd %s && %s align data data/model.kgm --pairs "
+                        "data/test_pairs.tsv -o scores2.tsv 2>/dev/null && "
+                        "test $(grep -c match scores2.tsv) = 2",
+                        tmp, kgalign),
+        0);
+    /* A pair naming an unknown id is an error naming the line. */
+    write_text("bad.tsv", "a4\tb4\na4\tzz\n");
+    ck_assert_int_eq(
+        kga_test_system("cd %s && %s align data data/model.kgm --pairs "
+                        "bad.tsv -o s.tsv 2> err.txt; test $? = 1 && grep -q "
+                        "\"bad.tsv:2: right id 'zz'\" err.txt",
+                        tmp, kgalign),
+        0);
+}
+END_TEST
+
+/* The record sets of ../shared/data/records: F1 on the test pairs at the
+ * model's threshold at least DeepMatcher's published figure and the TF-IDF
+ * floor of the set's README (the larger of the two), and training within
+ * 60 s. */
+static void records_target(const char *set, const char *import_options,
+                           double min_f1)
+{
+    const char *root = getenv("KGA_DATA_DIR") ? getenv("KGA_DATA_DIR")
+                                              : "../shared/data";
+    char src[512];
+    snprintf(src, sizeof src, "%s/records/%s", root, set);
+    struct stat st;
+    if (stat(src, &st) != 0) {
+        printf("skipped: %s not found\n", src);
+        return;
+    }
+    ck_assert_int_eq(
+        kga_test_system("%s import --format records %s %s/rec %s > /dev/null",
+                        kgalign, src, tmp, import_options),
+        0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(
+        kga_test_system("%s train %s/rec -o %s/rec.kgm 2> %s/rec.log",
+                        kgalign, tmp, tmp, tmp),
+        0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = (double)(t1.tv_sec - t0.tv_sec) +
+                     (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    char data[300], model[300];
+    snprintf(data, sizeof data, "%s/rec", tmp);
+    snprintf(model, sizeof model, "%s/rec.kgm", tmp);
+    json_t *j = eval_json(data, model);
+    double f1 = num(j, "f1");
+    printf("%s%s%s: test F1 %.4f (precision %.4f, recall %.4f), trained in "
+           "%.1f s\n",
+           set, import_options[0] ? " " : "", import_options, f1,
+           num(j, "precision"), num(j, "recall"), seconds);
+    ck_assert_msg(f1 >= min_f1, "%s F1 %.4f < %.3f", set, f1, min_f1);
+    ck_assert_msg(seconds < 60, "%s trained in %.1f s", set, seconds);
+    json_decref(j);
+}
+
+START_TEST(itunes_amazon_target)
+{
+    records_target("iTunes-Amazon", "", 0.885);
+    records_target("iTunes-Amazon", "--entity-columns Artist_Name,Album_Name",
+                   0.885);
+}
+END_TEST
+
+START_TEST(dblp_acm_target)
+{
+    records_target("DBLP-ACM", "", 0.984);
+}
+END_TEST
+
+START_TEST(beer_target)
+{
+    records_target("Beer", "", 0.867);
+}
+END_TEST
+
 /* Why the real-data benchmarks are left out, or NULL when they run. */
 static const char *real_data_skipped(void)
 {
@@ -220,10 +368,14 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, train_never_reads_test_links);
     tcase_add_test(tc, same_seed_same_model_bytes);
     tcase_add_test(tc, model_refuses_other_stores);
+    TCase *rec = kga_test_tcase(s, "records", 120);
+    tcase_add_checked_fixture(rec, records_setup, teardown);
+    tcase_add_test(rec, readme_record_example);
     const char *skipped = real_data_skipped();
     if (skipped != NULL) {
         printf("test_pipeline: skipping the real-data benchmark targets "
-               "(dbp15k_fr_en, openea_D_Y_15K_V1): %s; a plain `make test` "
+               "(dbp15k_fr_en, openea_D_Y_15K_V1, records): %s; a plain "
+               "`make test` "
                "runs them\n",
                skipped);
     } else {
@@ -231,6 +383,11 @@ static Suite *pipeline_suite(void)
         tcase_add_checked_fixture(real, setup, teardown);
         tcase_add_test(real, dbp15k_fr_en_target);
         tcase_add_test(real, openea_d_y_target);
+        TCase *records = kga_test_tcase(s, "record benchmarks", 300);
+        tcase_add_checked_fixture(records, records_setup, teardown);
+        tcase_add_test(records, itunes_amazon_target);
+        tcase_add_test(records, dblp_acm_target);
+        tcase_add_test(records, beer_target);
     }
     return s;
 }

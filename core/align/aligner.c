@@ -27,7 +27,8 @@ struct kga_aligner {
     size_t n_free_right;
     kga_explainer_t *explainer;
     kga_pool_t *pool;
-    float threshold;
+    float threshold;      /* open-world decisions */
+    float pair_threshold; /* a pair scored alone */
     char version[17];
 };
 
@@ -57,6 +58,11 @@ const char *kga_aligner_model_version(const kga_aligner_t *a)
 float kga_aligner_threshold(const kga_aligner_t *a)
 {
     return a->threshold;
+}
+
+float kga_aligner_pair_threshold(const kga_aligner_t *a)
+{
+    return a->pair_threshold;
 }
 
 static int check_fingerprints(const kga_aligner_t *a, kga_err_t *err)
@@ -304,12 +310,42 @@ static int load_open_world(kga_aligner_t *a, kga_err_t *err)
     return 0;
 }
 
+/* The attribute model: channels rebuilt from the stores, weights from the
+ * file; the channels must give the trained number of features. */
+static int load_attributes(kga_aligner_t *a, kga_err_t *err)
+{
+    const kga_model_t *m = a->file;
+    int64_t dim = 0;
+    int rc = kga_model_kv_get_int(m, KGA_KEY_ATTR_FEATURES, &dim, err);
+    if (rc != 0 || dim == 0)
+        return rc;
+    if ((rc = kga_scorer_attr_new(&a->scorer, err)) != 0)
+        return rc;
+    const uint64_t *shape = NULL;
+    uint32_t ndim = 0;
+    const float *lr = kga_model_tensor(m, KGA_SEC_ATTR_LOGREG, &shape, &ndim);
+    if (lr == NULL || ndim != 1)
+        return kga_err_set(err, KGA_EFORMAT, "%s: no '%s' section",
+                           kga_model_path(m), KGA_SEC_ATTR_LOGREG);
+    rc = kga_logreg_unpack(lr, shape[0], &a->scorer.attr_logreg, err);
+    if (rc != 0)
+        return rc;
+    uint32_t have = kga_attr_feature_count(a->scorer.attr);
+    if (a->scorer.attr_logreg.dim != (uint32_t)dim || have != (uint32_t)dim)
+        return kga_err_set(err, KGA_EMISMATCH,
+                           "%s: the attribute model has %lld features, the "
+                           "stores' attributes give %u",
+                           kga_model_path(m), (long long)dim, have);
+    a->scorer.has_attr_logreg = 1;
+    return 0;
+}
+
 static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
                        kga_err_t *err)
 {
     const kga_model_t *m = a->file;
     int64_t format = 0, has_gnn = 0;
-    double threshold = 0.5;
+    double threshold = 0.5, pair_threshold = 0.5;
     int rc = kga_model_kv_get_int(m, KGA_KEY_FORMAT, &format, err);
     if (rc != 0)
         return rc;
@@ -322,12 +358,18 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
         (rc = check_setting(m, KGA_KEY_GNN, (double)has_gnn, 0, 0, 1, err)) ||
         (rc = kga_model_kv_get_double(m, KGA_KEY_THRESHOLD, &threshold,
                                       err)) ||
-        (rc = check_setting(m, KGA_KEY_THRESHOLD, threshold, 0, 0, 1, err)))
+        (rc = check_setting(m, KGA_KEY_THRESHOLD, threshold, 0, 0, 1, err)) ||
+        (rc = kga_model_kv_get_double(m, KGA_KEY_PAIR_THRESHOLD,
+                                      &pair_threshold, err)) ||
+        (rc = check_setting(m, KGA_KEY_PAIR_THRESHOLD, pair_threshold, 0, 0,
+                            1, err)))
         return rc;
     if ((rc = check_fingerprints(a, err)) || (rc = load_fusion(a, o->threads,
                                                                 err)))
         return rc;
     if (has_gnn && (rc = load_gnn(a, o->threads, err)) != 0)
+        return rc;
+    if ((rc = load_attributes(a, err)) != 0)
         return rc;
     size_t count = 0;
     const uint64_t *shape = NULL;
@@ -350,6 +392,8 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
     if ((rc = load_known(a, err)) != 0 || (rc = load_open_world(a, err)) != 0)
         return rc;
     a->threshold = o->threshold >= 0 ? o->threshold : (float)threshold;
+    a->pair_threshold =
+        o->threshold >= 0 ? o->threshold : (float)pair_threshold;
     return 0;
 }
 
@@ -418,7 +462,7 @@ static kga_pair_score_t score_of(const kga_aligner_t *a, const float *f)
     kga_pair_score_t s;
     s.distance = (float)-logit;
     s.probability = (float)(1.0 / (1.0 + exp(-logit)));
-    s.match = s.probability >= a->threshold;
+    s.match = s.probability >= a->pair_threshold;
     return s;
 }
 

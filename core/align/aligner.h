@@ -25,7 +25,8 @@ typedef enum { KGA_SIDE_LEFT = 0, KGA_SIDE_RIGHT = 1 } kga_side_t;
 typedef struct {
     float distance;    /* model distance, lower = more alike */
     float probability; /* calibrated probability that the pair matches */
-    int match;         /* probability >= the decision threshold */
+    int match;         /* probability >= the decision threshold (the pair
+                          threshold for a pair scored alone) */
 } kga_pair_score_t;
 
 typedef struct {
@@ -83,7 +84,12 @@ const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side);
 
 /* Identifies the model: the model file's checksum as 16 hex digits. */
 const char *kga_aligner_model_version(const kga_aligner_t *a);
+/* The decision threshold of the open-world decisions (kga_aligner_decide,
+ * kga_aligner_match), and of a pair scored alone (kga_aligner_score: the
+ * threshold of the best F1 on labelled validation pairs, where the model
+ * had some). options.threshold, when given, sets both. */
 float kga_aligner_threshold(const kga_aligner_t *a);
+float kga_aligner_pair_threshold(const kga_aligner_t *a);
 
 /* Scores n pairs (internal ids, left[i] with right[i]) into out[i]. Ids must
  * be in range (callers resolve external ids with kga_store_lookup). Runs on

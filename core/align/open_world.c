@@ -495,12 +495,26 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
                                           "training links");
         goto out;
     }
-    kga_logreg_options_t opt;
-    kga_logreg_options_init(&opt);
-    rc = kga_logreg_fit(f, y, rows, KGA_OW_FEATURES, &opt, &out->logreg,
-                        err);
-    if (rc != 0)
-        goto out;
+    size_t positives = 0;
+    for (size_t i = 0; i < rows; i++)
+        positives += y[i];
+    if (positives == 0 || positives == rows) {
+        /* Too few validation links for both kinds of row (a handful of
+         * labelled pairs): the pair's own logit decides. */
+        memset(&out->logreg, 0, sizeof out->logreg);
+        out->logreg.dim = KGA_OW_FEATURES;
+        for (uint32_t j = 0; j < KGA_OW_FEATURES; j++)
+            out->logreg.scale[j] = 1;
+        out->logreg.w[0] = 1;
+        report->fallback = 1;
+    } else {
+        kga_logreg_options_t opt;
+        kga_logreg_options_init(&opt);
+        rc = kga_logreg_fit(f, y, rows, KGA_OW_FEATURES, &opt, &out->logreg,
+                            err);
+        if (rc != 0)
+            goto out;
+    }
     for (size_t i = 0; i < rows; i++)
         pf[i] = (float)kga_logreg_prob(&out->logreg, f + i * KGA_OW_FEATURES);
     report->sim_ece = kga_calib_ece(pf, y, rows, 10);

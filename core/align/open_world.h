@@ -36,7 +36,9 @@
  * share of queries with a counterpart differs between that simulation and
  * the real graph, so the intercept is then moved to the share estimated on
  * the real queries (EM over the classifier's own probabilities, Saerens,
- * Latinne and Decaestecker 2002): nothing reads a test link.
+ * Latinne and Decaestecker 2002): nothing reads a test link. With too few
+ * validation links for rows of both kinds (a handful of labelled pairs)
+ * the decision falls back to the sigmoid of the pair logit.
  *
  * Queries are the left entities in no known link (training or validation);
  * candidates the right entities in no known link: a right entity already
@@ -79,6 +81,8 @@ typedef struct {
     double sim_prior;          /* share of simulated best rows correct */
     double real_prior;         /* share estimated on the real queries */
     double sim_ece;            /* calibration error on the fitted rows */
+    int fallback;              /* the rows held one class only: the
+                                  decision is the pair logit's sigmoid */
     double seconds;
 } kga_ow_report_t;
 

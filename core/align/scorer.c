@@ -1,6 +1,6 @@
 /* The final pair scorer (see scorer.h): the fusion's scores, the GNN built
- * on the fusion's structural features, and the logistic regression over
- * both. The trainer builds and fits it, the aligner rebuilds it from a
+ * on the fusion's structural features, the attribute model, and the
+ * logistic regression over them. The trainer builds and fits it, the aligner rebuilds it from a
  * model file: one file computes a pair's features for both, so training
  * and serving cannot score a pair differently. */
 #include "align/scorer.h"
@@ -143,6 +143,54 @@ int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err)
     return 0;
 }
 
+int kga_scorer_attr_new(kga_scorer_t *s, kga_err_t *err)
+{
+    kga_attr_model_free(s->attr);
+    s->attr = NULL;
+    return kga_attr_model_new(s->store[0], s->store[1], &s->attr, err);
+}
+
+_Static_assert(KGA_ATTR_MAX_FEATURES <= KGA_LOGREG_MAX_DIM,
+               "the attribute model fits the logistic regression");
+
+int kga_scorer_attr_fit(kga_scorer_t *s, const uint32_t *left,
+                        const uint32_t *right, const uint8_t *label,
+                        size_t n, kga_err_t *err)
+{
+    s->has_attr_logreg = 0;
+    uint32_t dim = s->attr != NULL ? kga_attr_feature_count(s->attr) : 0;
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++)
+        pos += label[i] != 0;
+    if (dim == 0 || pos == 0 || pos == n)
+        return 0;
+    float *f = malloc(n * dim * sizeof *f);
+    if (f == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "attributes: out of memory");
+    for (size_t i = 0; i < n; i++)
+        kga_attr_features(s->attr, left[i], right[i], f + i * dim);
+    kga_logreg_options_t opt;
+    kga_logreg_options_init(&opt);
+    int rc = kga_logreg_fit(f, label, n, dim, &opt, &s->attr_logreg, err);
+    free(f);
+    if (rc == 0)
+        s->has_attr_logreg = 1;
+    return rc;
+}
+
+/* Feature 4 of a pair. */
+static float attr_logit(const kga_scorer_t *s, uint32_t left, uint32_t right)
+{
+    if (!s->has_attr_logreg)
+        return 0.0f;
+    float f[KGA_ATTR_MAX_FEATURES];
+    kga_attr_features(s->attr, left, right, f);
+    double z = kga_logreg_logit(&s->attr_logreg, f);
+    if (!(z < KGA_SCORER_ATTR_CLIP)) /* NaN too */
+        return KGA_SCORER_ATTR_CLIP;
+    return z > -KGA_SCORER_ATTR_CLIP ? (float)z : -KGA_SCORER_ATTR_CLIP;
+}
+
 /* Pairs are scored through the GNN in slices so that the stack buffer for
  * distances stays small. */
 #define SCORE_SLICE 256
@@ -170,6 +218,7 @@ void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
             row[1] = score;
             row[2] = s->use_names ? kga_tfidf_cosine(names, i, j) : 0.0f;
             row[3] = s->gnn != NULL && s->cache != NULL ? -dist[k] : 0.0f;
+            row[4] = attr_logit(s, i, j);
         }
     }
 }
@@ -183,6 +232,7 @@ double kga_scorer_logit(const kga_scorer_t *s, const float *f)
 
 void kga_scorer_destroy(kga_scorer_t *s)
 {
+    kga_attr_model_free(s->attr);
     kga_gnn_cache_free(s->cache);
     kga_gnn_free(s->gnn);
     for (int side = 0; side < 2; side++) {

@@ -7,13 +7,17 @@
 #include "stats/calibrate.h"
 #include "base/error.h"
 #include "align/fusion.h"
+#include "features/attributes.h"
 #include "gnn/gnn.h"
 #include "store/store.h"
 
 /* The final scorer of a pair: the fused structural and name scores
- * (fusion.h), the CG-MuAlign GNN distance (gnn.h), and a logistic
- * regression over them fitted on the validation links, whose sigmoid is
- * the calibrated probability. The trainer builds it piece by piece; the
+ * (fusion.h), the CG-MuAlign GNN distance (gnn.h), the attribute model
+ * (a logistic regression over the per-attribute features of
+ * attributes.h, fitted on the training pairs: it learns which attributes
+ * matter), and a logistic regression over them all fitted on the
+ * validation links or pairs, whose sigmoid is the calibrated
+ * probability. The trainer builds it piece by piece; the
  * aligner rebuilds it from a model file. Once complete it is read-only and
  * may be used from any number of threads.
  *
@@ -21,9 +25,12 @@
  *   0  log P(i, j)   Sinkhorn-normalised fused score (kga_fusion_log_p)
  *   1  S(i, j)       fused score (kga_fusion_score)
  *   2  namecos(i, j) TF-IDF name cosine, 0 when the names are not used
- *   3  -d(i, j)      negated GNN distance, 0 when the GNN is off */
+ *   3  -d(i, j)      negated GNN distance, 0 when the GNN is off
+ *   4  a(i, j)       logit of the attribute model, clipped to
+ *                    +-KGA_SCORER_ATTR_CLIP, 0 when there is none */
 
-#define KGA_SCORER_FEATURES 4u
+#define KGA_SCORER_FEATURES 5u
+#define KGA_SCORER_ATTR_CLIP 30.0f
 
 /* Width of the GNN's fixed level-0 input: the fusion's structural features
  * (1280 wide by default) through a fixed random projection. Dot products
@@ -45,6 +52,13 @@ typedef struct {
     kga_gnn_data_t data;
     kga_gnn_cache_t *cache;
 
+    /* The attribute model; attr NULL until built, attr_logreg fitted only
+     * where the stores share attributes and the training pairs hold both
+     * classes. */
+    kga_attr_model_t *attr;
+    int has_attr_logreg;
+    kga_logreg_t attr_logreg;
+
     int has_logreg;
     kga_logreg_t logreg;
 } kga_scorer_t;
@@ -62,6 +76,17 @@ void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
 int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
                        const kga_pair_t *anchors, size_t n_anchors,
                        kga_err_t *err);
+
+/* Builds the attribute channels of the two stores (attributes.h). Returns
+ * 0 or a KGA_E* code with a message. */
+int kga_scorer_attr_new(kga_scorer_t *s, kga_err_t *err);
+
+/* Fits the attribute model on n labelled pairs (internal ids; label 1 a
+ * match). Without attribute features or without both classes among the
+ * pairs it stays unfitted (feature 4 is then 0) and 0 is returned. */
+int kga_scorer_attr_fit(kga_scorer_t *s, const uint32_t *left,
+                        const uint32_t *right, const uint8_t *label,
+                        size_t n, kga_err_t *err);
 
 /* Builds the inference cache of the GNN (after training or loading). */
 int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err);

@@ -15,7 +15,11 @@
  * or invalid UTF-8 make kga_line_reader_next() return KGA_ELIMIT / KGA_EPARSE
  * with a message "PATH:LINE: what". Such a line is consumed, so a lenient
  * caller may count it and call again; every other error is final. A UTF-8
- * byte order mark at the start of the file is dropped. */
+ * byte order mark at the start of the file is dropped. A gzip file (one
+ * that starts with the gzip magic) is decompressed as it is read; corrupt
+ * or truncated compressed data is KGA_EFORMAT, final like KGA_EIO. Sizes and byte counts are
+ * then those of the decompressed text, except kga_line_reader_size(), the
+ * file's. */
 
 #define KGA_LINE_MAX (1u << 20)
 

@@ -35,4 +35,9 @@ size_t kga_utf8_cut(const char *s, size_t n);
  * not. */
 int kga_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 
+/* Writes code point cp (at most U+10FFFF, not a surrogate: the caller
+ * checks) as UTF-8 to out, which has room for 4 bytes. Returns the length,
+ * 1 to 4. For escapes that spell code points (N-Triples' \uXXXX). */
+size_t kga_utf8_encode(uint32_t cp, char *out);
+
 #endif

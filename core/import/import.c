@@ -1,9 +1,10 @@
 /* Running an import: parameters, the string arenas, the two graphs read
  * and written on two threads, the links phase between, and writing
  * OUT_DIR. The input files are import_files.c, the graphs import_graph.c,
- * the links import_links.c (what they share is import_internal.h); the two
- * layouts are read by import_openea.c and import_dbp15k.c through the
- * functions declared at the end of import.h.
+ * the links import_links.c (what they share is import_internal.h); the
+ * layouts are read by import_openea.c, import_dbp15k.c, import_records.c
+ * and import_ntriples.c through the functions declared at the end of
+ * import.h.
  *
  * The two graphs are independent until the links join them, so each is read
  * (and later written) on its own thread; the links are read on the calling
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "store/store.h"
@@ -40,6 +42,10 @@ int kga_import_format_parse(const char *name, kga_import_format_t *out)
         *out = KGA_IMPORT_OPENEA;
     else if (strcmp(name, "dbp15k") == 0 || strcmp(name, "gcn-align") == 0)
         *out = KGA_IMPORT_DBP15K;
+    else if (strcmp(name, "records") == 0)
+        *out = KGA_IMPORT_RECORDS;
+    else if (strcmp(name, "ntriples") == 0)
+        *out = KGA_IMPORT_NTRIPLES;
     else
         return KGA_EINVAL;
     return 0;
@@ -52,6 +58,10 @@ const char *kga_import_format_name(kga_import_format_t format)
         return "openea";
     case KGA_IMPORT_DBP15K:
         return "dbp15k";
+    case KGA_IMPORT_RECORDS:
+        return "records";
+    case KGA_IMPORT_NTRIPLES:
+        return "ntriples";
     }
     return "unknown";
 }
@@ -59,6 +69,24 @@ const char *kga_import_format_name(kga_import_format_t format)
 const kga_import_params_t *kga_import_params(const kga_import_ctx_t *ctx)
 {
     return ctx->p;
+}
+
+kga_import_summary_t *kga_import_summary(kga_import_ctx_t *ctx)
+{
+    return ctx->summary;
+}
+
+int kga_import_add_name_predicate(kga_import_ctx_t *ctx, const char *key)
+{
+    if (ctx->n_name_predicates > KGA_IMPORT_MAX_NAME_PREDICATES)
+        return kga_err_set(ctx->err, KGA_ELIMIT,
+                           "import: more than %u name predicates",
+                           KGA_IMPORT_MAX_NAME_PREDICATES);
+    const char *copy = kga_import_strdup(ctx, -1, key);
+    if (copy == NULL)
+        return kga_err_set(ctx->err, KGA_ENOMEM, "import: out of memory");
+    ctx->name_predicates[ctx->n_name_predicates++] = copy;
+    return 0;
 }
 
 kga_err_t *kga_import_err(kga_import_ctx_t *ctx, int side)
@@ -209,10 +237,13 @@ static int write_side_job(kga_import_ctx_t *ctx, void *arg, int side)
     return rc;
 }
 
-static int write_outputs(kga_import_ctx_t *ctx, kga_links_t *sets[OUT_COUNT])
+static int write_outputs(kga_import_ctx_t *ctx, kga_links_t *sets[OUT_COUNT],
+                         kga_links_t *rows[3])
 {
     static const char *const link_names[3] = {
         "train_links.tsv", "valid_links.tsv", "test_links.tsv"};
+    static const char *const pair_names[3] = {
+        "train_pairs.tsv", "valid_pairs.tsv", "test_pairs.tsv"};
     char path[4096];
     int rc = make_dirs(ctx->p->out_dir, ctx->err);
     if (rc != 0)
@@ -225,6 +256,16 @@ static int write_outputs(kga_import_ctx_t *ctx, kga_links_t *sets[OUT_COUNT])
         if (rc == 0)
             rc = kga_links_write(path, sets[i], ctx->err);
     }
+    /* A split without labelled pairs must not keep the pairs file of an
+     * earlier import into the same directory: evaluation would read it. */
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        rc = out_path(ctx->p, pair_names[i], path, sizeof path, ctx->err);
+        if (rc == 0 && kga_links_count(rows[i]) > 0)
+            rc = kga_links_write_labelled(path, rows[i], ctx->err);
+        else if (rc == 0 && unlink(path) != 0 && errno != ENOENT)
+            rc = kga_err_set(ctx->err, KGA_EIO, "%s: cannot remove: %s",
+                             path, strerror(errno));
+    }
     return rc;
 }
 
@@ -232,9 +273,25 @@ static int write_outputs(kga_import_ctx_t *ctx, kga_links_t *sets[OUT_COUNT])
 
 static int check_params(const kga_import_params_t *p, kga_err_t *err)
 {
-    if (p->format != KGA_IMPORT_OPENEA && p->format != KGA_IMPORT_DBP15K)
+    if (p->format != KGA_IMPORT_OPENEA && p->format != KGA_IMPORT_DBP15K &&
+        p->format != KGA_IMPORT_RECORDS && p->format != KGA_IMPORT_NTRIPLES)
         return kga_err_set(err, KGA_EINVAL,
-                           "import: format must be openea or dbp15k");
+                           "import: format must be openea, dbp15k, records "
+                           "or ntriples");
+    if (p->n_name_predicates > KGA_IMPORT_MAX_NAME_PREDICATES)
+        return kga_err_set(err, KGA_EINVAL,
+                           "import: at most %u name predicates",
+                           KGA_IMPORT_MAX_NAME_PREDICATES);
+    for (unsigned i = 0; i < p->n_name_predicates; i++)
+        if (p->name_predicates[i] == NULL || p->name_predicates[i][0] == '\0')
+            return kga_err_set(err, KGA_EINVAL,
+                               "import: an empty name predicate");
+    if ((p->name_column != NULL || p->entity_columns != NULL) &&
+        p->format != KGA_IMPORT_RECORDS)
+        return kga_err_set(err, KGA_EINVAL,
+                           "import: name and entity columns are for the "
+                           "records format (--name-predicate names the "
+                           "name attribute of the others)");
     if (p->src_dir == NULL || p->src_dir[0] == '\0' || p->out_dir == NULL ||
         p->out_dir[0] == '\0')
         return kga_err_set(err, KGA_EINVAL,
@@ -264,7 +321,8 @@ static int ctx_init(kga_import_ctx_t *ctx)
         ok &= ctx->side[side].b != NULL && ctx->side[side].scratch != NULL;
     }
     ctx->links = kga_links_new("import");
-    return ok && ctx->links != NULL ? 0 : KGA_ENOMEM;
+    ctx->rows = kga_links_new("import");
+    return ok && ctx->links != NULL && ctx->rows != NULL ? 0 : KGA_ENOMEM;
 }
 
 static void ctx_free(kga_import_ctx_t *ctx)
@@ -274,12 +332,15 @@ static void ctx_free(kga_import_ctx_t *ctx)
         kga_graph_builder_free(s->b);
         free(s->label_rank);
         free(s->type);
+        free(s->name_key);
         free(s->scratch);
         kga_intern_destroy(&s->types);
+        kga_intern_destroy(&s->name_keys);
         kga_arena_destroy(&s->arena);
     }
     kga_arena_destroy(&ctx->arena);
     kga_links_free(ctx->links);
+    kga_links_free(ctx->rows);
     free(ctx->link_ent[0]);
     free(ctx->link_ent[1]);
     pthread_mutex_destroy(&ctx->lock);
@@ -300,16 +361,22 @@ int kga_import_run(const kga_import_params_t *p,
     if (rc != 0)
         return rc;
 
-    const kga_import_reader_t *reader = p->format == KGA_IMPORT_OPENEA
-                                            ? &kga_import_openea_reader
-                                            : &kga_import_dbp15k_reader;
+    const kga_import_reader_t *reader =
+        p->format == KGA_IMPORT_OPENEA    ? &kga_import_openea_reader
+        : p->format == KGA_IMPORT_DBP15K  ? &kga_import_dbp15k_reader
+        : p->format == KGA_IMPORT_RECORDS ? &kga_import_records_reader
+                                          : &kga_import_ntriples_reader;
     kga_import_ctx_t *ctx = calloc(1, sizeof *ctx);
     void *state = calloc(1, reader->state_size ? reader->state_size : 1);
-    kga_links_t *sets[OUT_COUNT] = {NULL};
+    kga_links_t *sets[OUT_COUNT] = {NULL}, *rows[3] = {NULL};
     int sets_ok = 1;
     for (int i = 0; i < OUT_COUNT; i++) {
         sets[i] = kga_links_new("import");
         sets_ok &= sets[i] != NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        rows[i] = kga_links_new("import");
+        sets_ok &= rows[i] != NULL;
     }
     if (ctx == NULL || state == NULL || !sets_ok) {
         rc = kga_err_set(err, KGA_ENOMEM, "import: out of memory");
@@ -325,6 +392,9 @@ int kga_import_run(const kga_import_params_t *p,
         goto out;
     }
     ctx->bytes_total = kga_import_estimate_input(ctx);
+    for (unsigned i = 0; i < p->n_name_predicates; i++)
+        ctx->name_predicates[ctx->n_name_predicates++] =
+            p->name_predicates[i];
 
     rc = reader->check(ctx, state);
     if (rc == 0) {
@@ -334,13 +404,15 @@ int kga_import_run(const kga_import_params_t *p,
     if (rc == 0)
         rc = reader->read_links(ctx, state);
     if (rc == 0)
-        rc = kga_import_finish_links(ctx, sets);
+        rc = kga_import_finish_links(ctx, sets, rows);
     if (rc == 0)
-        rc = write_outputs(ctx, sets);
+        rc = write_outputs(ctx, sets, rows);
     kga_import_fill_file_stats(ctx);
 out:
     for (int i = 0; i < OUT_COUNT; i++)
         kga_links_free(sets[i]);
+    for (int i = 0; i < 3; i++)
+        kga_links_free(rows[i]);
     if (reader->release != NULL && state != NULL)
         reader->release(state);
     free(state);

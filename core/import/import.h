@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/csv_reader.h"
 #include "base/error.h"
 #include "store/graph_builder.h"
 #include "base/line_reader.h"
@@ -33,8 +34,42 @@
  * local name as its name, its links kept, the attributes of the URI given
  * to each, and the count in kga_import_side_t.shared_uri_ids.
  *
- * Names: the best label attribute (kga_names_label_rank(), ties broken by the
- * bytewise smallest text), else the URI's local name (kga_names_from_uri()).
+ * Record tables (the Magellan / DeepMatcher layout): tableA.csv and
+ * tableB.csv (RFC 4180, a header with an `id` column, one record a row)
+ * and the labelled pairs train.csv, valid.csv (optional), test.csv
+ * (ltable_id, rtable_id and optionally label). A record is an entity (its
+ * id the external id), every other non-empty value an attribute keyed by
+ * its column, except in the entity columns (params.entity_columns): there
+ * a value becomes a node of type COLUMN, external id "COLUMN:value" (the
+ * value lower-cased, white space collapsed, so that one artist written
+ * twice is one node), linked from every record that carries it by the
+ * relation COLUMN, and the records get the type "record". The name column
+ * (params.name_column, else chosen from the data: the most distinct text
+ * column, preferring one named like a name) gives the records' names.
+ *
+ * N-Triples: left.nt and right.nt (gzip or plain, by content), IRIs and
+ * blank nodes entities, literals attributes (their lexical form), rdf:type
+ * the type; links in train_links, valid_links (optional) and test_links
+ * (".tsv" optional): two tab-separated ids (IRIs, with or without <>) and
+ * optionally a label.
+ *
+ * Labelled pairs. A pair file (records) or links file (N-Triples) whose
+ * rows carry a label 0 or 1 and hold at least one 0 is a set of labelled
+ * candidate pairs: every row is kept, repeats included, in
+ * OUT_DIR/{train,valid,test}_pairs.tsv (LEFT TAB RIGHT TAB LABEL, sorted);
+ * its matches also go to the links file of the split, made 1:1 without
+ * complaint (the canonically first link of an entity is kept). A file all
+ * of whose labels are 1, or without labels, is a link set as in the other
+ * layouts. Without a validation file a share of the training rows
+ * (valid_fraction, seeded) becomes the validation rows.
+ *
+ * Names: an explicit name (a records node, the name column), else the
+ * attribute of the first --name-predicate that the entity has
+ * (params.name_predicates), else the best label attribute
+ * (kga_names_label_rank()), ties broken by the bytewise smallest text,
+ * else the URI's local name (kga_names_from_uri()). The summary says which
+ * keys gave the names, and, for a graph where none did, which keys look
+ * like names.
  * Types: rdf:type triples (kga_names_is_type_key()) give the type of their
  * head and are not kept as relation triples; type attributes likewise; the
  * bytewise smallest type wins. Every result is independent of the order of
@@ -47,7 +82,9 @@
 
 typedef enum {
     KGA_IMPORT_OPENEA = 1,
-    KGA_IMPORT_DBP15K = 2
+    KGA_IMPORT_DBP15K = 2,
+    KGA_IMPORT_RECORDS = 3,
+    KGA_IMPORT_NTRIPLES = 4
 } kga_import_format_t;
 
 #define KGA_IMPORT_DEFAULT_FOLD 1u
@@ -60,6 +97,10 @@ typedef enum {
 /* Bytes of an example kept in the summary, NUL included (longer ones are
  * cut between characters). */
 #define KGA_IMPORT_EXAMPLE_MAX 160
+#define KGA_IMPORT_MAX_NAME_PREDICATES 8
+/* Keys listed per graph in the summary's name sources and hints. */
+#define KGA_IMPORT_KEY_LIST 4
+#define KGA_IMPORT_KEY_MAX 128
 
 typedef struct {
     kga_import_format_t format;
@@ -71,7 +112,19 @@ typedef struct {
                               validation links when the source has none,
                               in [0, 1) */
     int lenient;           /* skip and count malformed lines */
+    /* Name attributes by preference (not owned); for every format. */
+    const char *name_predicates[KGA_IMPORT_MAX_NAME_PREDICATES];
+    unsigned n_name_predicates;
+    const char *name_column;    /* records: the name column, NULL: chosen */
+    const char *entity_columns; /* records: "A,B" columns that hold
+                                   entities, NULL: none */
 } kga_import_params_t;
+
+/* A key and how many entities it concerns. */
+typedef struct {
+    char key[KGA_IMPORT_KEY_MAX]; /* cut to fit */
+    uint32_t entities;
+} kga_import_key_count_t;
 
 /* Counts of one imported graph. */
 typedef struct {
@@ -90,6 +143,13 @@ typedef struct {
      * above): a warning for the caller to show. */
     uint32_t shared_uri_ids;
     char shared_uri_example[KGA_IMPORT_EXAMPLE_MAX]; /* the smallest URI */
+    /* The keys whose values became names, most entities first. */
+    kga_import_key_count_t name_keys[KGA_IMPORT_KEY_LIST];
+    unsigned n_name_keys;
+    /* Where no attribute gave a name: the attribute keys that look like
+     * names (kga_names_key_looks_like_name), most entities first. */
+    kga_import_key_count_t name_hints[KGA_IMPORT_KEY_LIST];
+    unsigned n_name_hints;
 } kga_import_side_t;
 
 /* One input file: its path relative to SRC, lines read, lines skipped. */
@@ -102,6 +162,9 @@ typedef struct {
 typedef struct {
     kga_import_side_t side[2];   /* [0] left (KG1), [1] right (KG2) */
     uint64_t train_links, valid_links, test_links;
+    /* Labelled pairs per split (train, valid, test): rows and matches;
+     * rows 0 where the split is a link set. */
+    uint64_t pairs[3], pair_matches[3];
     int valid_carved;     /* valid links drawn from the training links */
     int test_carved;      /* train/test drawn from ref_ent_ids (DBP15K) */
     kga_import_file_t files[KGA_IMPORT_MAX_FILES];
@@ -109,12 +172,16 @@ typedef struct {
     uint64_t skipped_lines; /* sum over files */
     uint64_t bytes_read;
     double seconds;
+    /* How the names were chosen, when the layout chose (records: the name
+     * column and why); "" otherwise. */
+    char name_note[256];
 } kga_import_summary_t;
 
 /* Fills *p with the defaults (format unset: 0). */
 void kga_import_params_init(kga_import_params_t *p);
 
-/* "openea" / "dbp15k" (also "gcn-align") to a format; KGA_EINVAL otherwise. */
+/* "openea", "dbp15k" (also "gcn-align"), "records", "ntriples" to a
+ * format; KGA_EINVAL otherwise. */
 int kga_import_format_parse(const char *name, kga_import_format_t *out);
 const char *kga_import_format_name(kga_import_format_t format);
 
@@ -161,10 +228,14 @@ typedef struct {
 
 extern const kga_import_reader_t kga_import_openea_reader;
 extern const kga_import_reader_t kga_import_dbp15k_reader;
+extern const kga_import_reader_t kga_import_records_reader;
+extern const kga_import_reader_t kga_import_ntriples_reader;
 
-/* An open input file. */
+/* An open input file: lines (kga_import_open) or CSV records
+ * (kga_import_open_csv). */
 typedef struct {
     kga_line_reader_t *reader;
+    kga_csv_reader_t *csv;
     unsigned index; /* in the import's file table */
     int side;       /* 0, 1, or -1 for the links phase */
     kga_import_ctx_t *ctx;
@@ -186,13 +257,32 @@ int kga_import_exists(const kga_import_ctx_t *ctx, const char *name);
 int kga_import_open(kga_import_ctx_t *ctx, int side, const char *name,
                     int required, const char *hint, kga_import_split_t split,
                     kga_import_src_t *src);
+/* The same for a CSV file, read with kga_import_next_record(). */
+int kga_import_open_csv(kga_import_ctx_t *ctx, int side, const char *name,
+                        int required, const char *hint,
+                        kga_import_split_t split, kga_import_src_t *src);
 void kga_import_close(kga_import_src_t *src);
+/* 1 when src is open. */
+int kga_import_is_open(const kga_import_src_t *src);
+/* The path of src and the (first) line of its current line or record. */
+const char *kga_import_src_path(const kga_import_src_t *src);
+uint64_t kga_import_src_line(const kga_import_src_t *src);
 
 /* Next non-blank line split at tabs: returns the field count (>= 1) with
  * fields[0..min(count, max)) set, 0 at end of file, or a negative code.
  * Lines the reader rejects (too long, NUL, bad UTF-8) are skipped and
  * counted when lenient. */
 long kga_import_next(kga_import_src_t *src, char **fields, size_t max);
+
+/* The next non-blank line of src as it is (not split): 1 with *line and
+ * *len set, 0 at end of file, or a negative code; lines the reader rejects
+ * are skipped and counted when lenient. */
+long kga_import_next_line(kga_import_src_t *src, char **line, size_t *len);
+
+/* Next CSV record of src: the field count (>= 1) with *fields set, 0 at
+ * end of file, or a negative code; malformed records (csv_reader.h) are
+ * skipped and counted when lenient. */
+long kga_import_next_record(kga_import_src_t *src, char ***fields);
 
 /* Reports a malformed current line: with lenient it is counted and 0 is
  * returned (skip it); otherwise the error gets "PATH:LINE: message" and
@@ -250,10 +340,19 @@ int kga_import_type(kga_import_ctx_t *ctx, int side, uint32_t ent,
  * (then tail is a type name, not an entity). */
 int kga_import_triple(kga_import_ctx_t *ctx, int side, const char *head,
                       const char *rel, const char *tail);
-/* Adds an attribute triple; a label or type key also gives a name or type
- * candidate. */
+/* Adds an attribute triple; a name predicate, label or type key also gives
+ * a name or type candidate. */
 int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
                          const char *key, const char *literal);
+/* Gives ent a name that beats every attribute's (the bytewise smallest of
+ * several); `source` is the key reported for it. */
+int kga_import_name(kga_import_ctx_t *ctx, int side, uint32_t ent,
+                    const char *name, const char *source);
+/* Adds a name predicate after those of the parameters (check phase only):
+ * a layout that chooses its name key from the data (copied). */
+int kga_import_add_name_predicate(kga_import_ctx_t *ctx, const char *key);
+/* The summary of the import, for a layout's notes. */
+kga_import_summary_t *kga_import_summary(kga_import_ctx_t *ctx);
 /* Counts a type triple (the DBP15K reader handles its own). */
 void kga_import_count_type_triple(kga_import_ctx_t *ctx, int side);
 /* Reports a builder failure (KGA_ENOMEM, KGA_ELIMIT) of side. */
@@ -264,5 +363,10 @@ int kga_import_builder_error(kga_import_ctx_t *ctx, int side, int code);
  * (KGA_EUNKNOWN_ID). Links phase only. */
 int kga_import_link(kga_import_src_t *src, const char *left,
                     const char *right);
+/* Adds a labelled pair (label 0 or 1) read from the current line of src:
+ * ids checked as kga_import_link does; a match is also a link of the split
+ * (see "Labelled pairs" above). Links phase only. */
+int kga_import_pair(kga_import_src_t *src, const char *left,
+                    const char *right, int label);
 
 #endif

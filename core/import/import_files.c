@@ -40,12 +40,13 @@ static uint64_t file_size(const char *path)
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-int kga_import_open(kga_import_ctx_t *ctx, int side, const char *name,
-                    int required, const char *hint, kga_import_split_t split,
-                    kga_import_src_t *src)
+static int open_file(kga_import_ctx_t *ctx, int side, const char *name,
+                     int required, const char *hint, kga_import_split_t split,
+                     int csv, kga_import_src_t *src)
 {
     kga_err_t *err = kga_import_err(ctx, side);
     src->reader = NULL;
+    src->csv = NULL;
     src->ctx = ctx;
     src->side = side;
     char path[4096];
@@ -59,7 +60,8 @@ int kga_import_open(kga_import_ctx_t *ctx, int side, const char *name,
                                : KGA_IMPORT_MAX_FILES;
     if (slot >= limit)
         return kga_err_set(err, KGA_ELIMIT, "%s: too many input files", path);
-    int rc = kga_line_reader_open(path, &src->reader, err);
+    int rc = csv ? kga_csv_reader_open(path, &src->csv, err)
+                 : kga_line_reader_open(path, &src->reader, err);
     if (rc == KGA_ENOENT && !required) {
         kga_err_clear(err);
         return 0;
@@ -70,8 +72,7 @@ int kga_import_open(kga_import_ctx_t *ctx, int side, const char *name,
         return rc;
     const char *copy = kga_import_strdup(ctx, side, path);
     if (copy == NULL) {
-        kga_line_reader_close(src->reader);
-        src->reader = NULL;
+        kga_import_close(src);
         return kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
     }
     if (side >= 0)
@@ -86,6 +87,43 @@ int kga_import_open(kga_import_ctx_t *ctx, int side, const char *name,
     f->split = split;
     f->used = 1;
     return 0;
+}
+
+int kga_import_open(kga_import_ctx_t *ctx, int side, const char *name,
+                    int required, const char *hint, kga_import_split_t split,
+                    kga_import_src_t *src)
+{
+    return open_file(ctx, side, name, required, hint, split, 0, src);
+}
+
+int kga_import_open_csv(kga_import_ctx_t *ctx, int side, const char *name,
+                        int required, const char *hint,
+                        kga_import_split_t split, kga_import_src_t *src)
+{
+    return open_file(ctx, side, name, required, hint, split, 1, src);
+}
+
+int kga_import_is_open(const kga_import_src_t *src)
+{
+    return src->reader != NULL || src->csv != NULL;
+}
+
+const char *kga_import_src_path(const kga_import_src_t *src)
+{
+    return src->csv != NULL ? kga_csv_reader_path(src->csv)
+                            : kga_line_reader_path(src->reader);
+}
+
+uint64_t kga_import_src_line(const kga_import_src_t *src)
+{
+    return src->csv != NULL ? kga_csv_reader_line_no(src->csv)
+                            : kga_line_reader_line_no(src->reader);
+}
+
+static uint64_t src_bytes(const kga_import_src_t *src)
+{
+    return src->csv != NULL ? kga_csv_reader_bytes(src->csv)
+                            : kga_line_reader_bytes(src->reader);
 }
 
 void kga_import_report_progress(kga_import_ctx_t *ctx, uint64_t shared_in_file)
@@ -117,29 +155,30 @@ static void publish_bytes(kga_import_src_t *src, uint64_t in_file)
 
 void kga_import_close(kga_import_src_t *src)
 {
-    if (src->reader == NULL)
+    if (!kga_import_is_open(src))
         return;
     kga_import_ctx_t *ctx = src->ctx;
     file_slot_t *f = &ctx->files[src->index];
-    f->bytes = kga_line_reader_bytes(src->reader);
-    f->stats.lines = kga_line_reader_line_no(src->reader);
+    f->bytes = src_bytes(src);
+    f->stats.lines = src->csv != NULL ? kga_csv_reader_line_no(src->csv)
+                                      : kga_line_reader_line_no(src->reader);
     if (src->side >= 0)
         ctx->side[src->side].bytes_closed += f->bytes;
     else
         ctx->bytes_shared += f->bytes;
     publish_bytes(src, 0);
     kga_line_reader_close(src->reader);
+    kga_csv_reader_close(src->csv);
     src->reader = NULL;
+    src->csv = NULL;
 }
 
-long kga_import_next(kga_import_src_t *src, char **fields, size_t max)
+long kga_import_next_line(kga_import_src_t *src, char **line, size_t *len)
 {
     kga_import_ctx_t *ctx = src->ctx;
     kga_err_t *err = kga_import_err(ctx, src->side);
     for (;;) {
-        char *line;
-        size_t len;
-        int rc = kga_line_reader_next(src->reader, &line, &len, err);
+        int rc = kga_line_reader_next(src->reader, line, len, err);
         if (rc == 0)
             return 0;
         if (rc < 0) {
@@ -152,9 +191,37 @@ long kga_import_next(kga_import_src_t *src, char **fields, size_t max)
         }
         if (kga_line_reader_line_no(src->reader) % PROGRESS_EVERY_LINES == 0)
             publish_bytes(src, kga_line_reader_bytes(src->reader));
-        if (len == 0)
+        if (*len == 0)
             continue;
-        return (long)kga_split_tabs(line, len, fields, max);
+        return 1;
+    }
+}
+
+long kga_import_next(kga_import_src_t *src, char **fields, size_t max)
+{
+    char *line;
+    size_t len;
+    long rc = kga_import_next_line(src, &line, &len);
+    if (rc <= 0)
+        return rc;
+    return (long)kga_split_tabs(line, len, fields, max);
+}
+
+long kga_import_next_record(kga_import_src_t *src, char ***fields)
+{
+    kga_import_ctx_t *ctx = src->ctx;
+    kga_err_t *err = kga_import_err(ctx, src->side);
+    for (;;) {
+        long n = kga_csv_reader_next(src->csv, fields, err);
+        if ((n == KGA_EPARSE || n == KGA_ELIMIT) && ctx->p->lenient) {
+            kga_err_clear(err);
+            ctx->files[src->index].stats.skipped++;
+            continue;
+        }
+        if (n > 0 && kga_csv_reader_line_no(src->csv) %
+                             (PROGRESS_EVERY_LINES / 16) == 0)
+            publish_bytes(src, kga_csv_reader_bytes(src->csv));
+        return n;
     }
 }
 
@@ -171,9 +238,8 @@ int kga_import_bad_line(kga_import_src_t *src, int code, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return kga_err_set(kga_import_err(ctx, src->side), code, "%s:%llu: %s",
-                       kga_line_reader_path(src->reader),
-                       (unsigned long long)kga_line_reader_line_no(src->reader),
-                       msg);
+                       kga_import_src_path(src),
+                       (unsigned long long)kga_import_src_line(src), msg);
 }
 
 int kga_import_check_fields(kga_import_src_t *src, long count,
@@ -212,8 +278,8 @@ int kga_import_each(kga_import_ctx_t *ctx, int side, const char *name,
                            "import: %zu fields (limit %d)", max, MAX_FIELDS);
     int rc = kga_import_open(ctx, side, name, required, hint, split, &src);
     if (found != NULL)
-        *found = src.reader != NULL;
-    if (rc != 0 || src.reader == NULL)
+        *found = kga_import_is_open(&src);
+    if (rc != 0 || !kga_import_is_open(&src))
         return rc;
     long n;
     while ((n = kga_import_next(&src, f, max)) > 0) {
@@ -242,7 +308,9 @@ uint64_t kga_import_estimate_input(kga_import_ctx_t *ctx)
         "rel_triples_1", "rel_triples_2", "attr_triples_1", "attr_triples_2",
         "ent_links", "ent_ids_1", "ent_ids_2", "rel_ids_1", "rel_ids_2",
         "triples_1", "triples_2", "sup_pairs", "ref_pairs", "ref_ent_ids",
-        "training_attrs_1", "training_attrs_2"};
+        "training_attrs_1", "training_attrs_2", "tableA.csv", "tableB.csv",
+        "train.csv", "valid.csv", "test.csv", "left.nt", "right.nt",
+        "left.nt.gz", "right.nt.gz"};
     char path[4096];
     uint64_t total = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

@@ -1,10 +1,11 @@
 /* The two graphs of an import: entities, relation triples and attributes
  * into each side's builder, with the name and type candidates decided in
  * an order-independent way (the best label, the bytewise smallest type),
- * then the names from URIs and the types at the end. Each side is touched
- * by its own thread only. */
+ * then the names from URIs and the types at the end, and which keys gave
+ * the names. Each side is touched by its own thread only. */
 #include "import/import_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +41,13 @@ static int side_reserve(side_t *s, size_t need)
     if (type == NULL)
         return KGA_ENOMEM;
     s->type = type;
+    uint32_t *key = realloc(s->name_key, cap * sizeof *key);
+    if (key == NULL)
+        return KGA_ENOMEM;
+    s->name_key = key;
     memset(rank + s->cap, 0, cap - s->cap);
     memset(type + s->cap, 0xff, (cap - s->cap) * sizeof *type);
+    memset(key + s->cap, 0xff, (cap - s->cap) * sizeof *key);
     s->cap = cap;
     return 0;
 }
@@ -145,6 +151,45 @@ int kga_import_triple(kga_import_ctx_t *ctx, int side, const char *head,
     return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
 }
 
+/* The rank of a name from key (lower is better, 0: key gives no name):
+ * 1 is an explicit name (kga_import_name), then the name predicates in
+ * order, then the label keys (KGA_LABEL_*). */
+static int name_rank(const kga_import_ctx_t *ctx, const char *key)
+{
+    for (unsigned i = 0; i < ctx->n_name_predicates; i++)
+        if (kga_names_key_is(key, ctx->name_predicates[i]))
+            return 2 + (int)i;
+    int label = kga_names_label_rank(key);
+    return label == KGA_LABEL_NONE
+               ? 0
+               : 1 + (int)ctx->n_name_predicates + label;
+}
+
+/* Makes name (len bytes in s->scratch or elsewhere) the name of ent when
+ * it beats the current one: a better rank, or the same rank and a bytewise
+ * smaller text. */
+static int offer_name(kga_import_ctx_t *ctx, int side, uint32_t ent,
+                      int rank, const char *name, const char *source)
+{
+    side_t *s = &ctx->side[side];
+    int cur = s->label_rank[ent];
+    if (cur != 0 &&
+        (rank > cur ||
+         (rank == cur &&
+          strcmp(name, kga_graph_builder_entity_name(s->b, ent)) >= 0)))
+        return 0;
+    uint32_t key;
+    int rc = kga_graph_builder_set_name(s->b, ent, name);
+    if (rc == 0)
+        rc = kga_intern_add(&s->name_keys, &s->arena, source, strlen(source),
+                            &key, NULL);
+    if (rc != 0)
+        return kga_import_builder_error(ctx, side, rc);
+    s->label_rank[ent] = (uint8_t)rank;
+    s->name_key[ent] = key;
+    return 0;
+}
+
 int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
                          const char *key, const char *literal)
 {
@@ -152,26 +197,122 @@ int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
     int rc = kga_graph_builder_attribute(s->b, ent, key, literal);
     if (rc != 0)
         return kga_import_builder_error(ctx, side, rc);
-    int rank = kga_names_label_rank(key);
-    int is_type = rank == KGA_LABEL_NONE && kga_names_is_type_key(key);
-    if (rank == KGA_LABEL_NONE && !is_type)
+    int rank = name_rank(ctx, key);
+    int is_type = rank == 0 && kga_names_is_type_key(key);
+    if (rank == 0 && !is_type)
         return 0;
     size_t len = kga_names_clean_literal(literal, strlen(literal), s->scratch);
     if (len == 0)
         return 0;
     if (is_type)
         return kga_import_type(ctx, side, ent, s->scratch);
-    int cur = s->label_rank[ent];
-    if (cur != 0 &&
-        (rank > cur ||
-         (rank == cur &&
-          strcmp(s->scratch, kga_graph_builder_entity_name(s->b, ent)) >= 0)))
+    return offer_name(ctx, side, ent, rank, s->scratch, key);
+}
+
+int kga_import_name(kga_import_ctx_t *ctx, int side, uint32_t ent,
+                    const char *name, const char *source)
+{
+    if (name[0] == '\0')
         return 0;
-    rc = kga_graph_builder_set_name(s->b, ent, s->scratch);
-    if (rc != 0)
-        return kga_import_builder_error(ctx, side, rc);
-    s->label_rank[ent] = (uint8_t)rank;
-    return 0;
+    return offer_name(ctx, side, ent, 1, name, source);
+}
+
+typedef struct {
+    uint32_t key;
+    uint32_t entities;
+} key_count_t;
+
+static int u64_cmp(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+static int key_count_cmp(const void *pa, const void *pb, void *arg)
+{
+    const key_count_t *a = pa, *b = pb;
+    const kga_intern_t *keys = arg;
+    if (a->entities != b->entities)
+        return a->entities > b->entities ? -1 : 1;
+    return strcmp(kga_intern_str(keys, a->key), kga_intern_str(keys, b->key));
+}
+
+/* The n counts (sorted here) into the summary's list, most first. */
+static void list_keys(key_count_t *counts, uint32_t n,
+                      const kga_intern_t *keys, kga_import_key_count_t *out,
+                      unsigned *n_out)
+{
+    qsort_r(counts, n, sizeof *counts, key_count_cmp, (void *)keys);
+    *n_out = 0;
+    for (uint32_t i = 0; i < n && *n_out < KGA_IMPORT_KEY_LIST; i++) {
+        if (counts[i].entities == 0)
+            break;
+        kga_import_key_count_t *o = &out[(*n_out)++];
+        snprintf(o->key, sizeof o->key, "%s",
+                 kga_intern_str(keys, counts[i].key));
+        o->entities = counts[i].entities;
+    }
+}
+
+/* Which keys gave the names of side, and where none did, which attribute
+ * keys look like names (each entity counted once per key). */
+static int name_sources(kga_import_ctx_t *ctx, int side,
+                        kga_import_side_t *out)
+{
+    side_t *s = &ctx->side[side];
+    uint32_t n = kga_graph_builder_entity_count(s->b);
+    uint32_t nk = kga_intern_count(&s->name_keys);
+    key_count_t *counts = calloc(nk ? nk : 1, sizeof *counts);
+    if (counts == NULL)
+        return kga_import_builder_error(ctx, side, KGA_ENOMEM);
+    for (uint32_t k = 0; k < nk; k++)
+        counts[k].key = k;
+    for (uint32_t e = 0; e < n; e++)
+        if (s->label_rank[e] != 0 && s->label_rank[e] != NAME_FROM_URI)
+            counts[s->name_key[e]].entities++;
+    list_keys(counts, nk, &s->name_keys, out->name_keys, &out->n_name_keys);
+    free(counts);
+    out->n_name_hints = 0;
+    if (out->labelled > 0)
+        return 0;
+    uint32_t na = kga_graph_builder_attr_key_count(s->b);
+    uint64_t n_attrs;
+    const kga_graph_builder_attr_t *attrs =
+        kga_graph_builder_attributes(s->b, &n_attrs);
+    counts = calloc(na ? na : 1, sizeof *counts);
+    uint8_t *hint = calloc(na ? na : 1, 1);
+    kga_intern_t names;
+    kga_intern_init(&names);
+    int rc = counts && hint ? 0 : KGA_ENOMEM;
+    for (uint32_t k = 0; k < na && rc == 0; k++) {
+        const char *key = kga_graph_builder_attr_key_name(s->b, k);
+        rc = kga_intern_add(&names, &s->arena, key, strlen(key),
+                            &counts[k].key, NULL);
+        hint[k] = (uint8_t)kga_names_key_looks_like_name(key);
+    }
+    /* (key, entity) of the name-like triples, sorted: an entity counts
+     * once per key however many values it has. */
+    uint64_t m = 0, *pairs = NULL;
+    for (uint64_t i = 0; i < n_attrs && rc == 0; i++)
+        m += hint[attrs[i].key];
+    if (rc == 0 && (pairs = malloc((m ? m : 1) * sizeof *pairs)) == NULL)
+        rc = KGA_ENOMEM;
+    m = 0;
+    for (uint64_t i = 0; i < n_attrs && rc == 0; i++)
+        if (hint[attrs[i].key])
+            pairs[m++] = (uint64_t)attrs[i].key << 32 | attrs[i].ent;
+    if (rc == 0)
+        qsort(pairs, m, sizeof *pairs, u64_cmp);
+    for (uint64_t i = 0; i < m && rc == 0; i++)
+        if (i == 0 || pairs[i] != pairs[i - 1])
+            counts[pairs[i] >> 32].entities++;
+    free(pairs);
+    free(hint);
+    if (rc == 0)
+        list_keys(counts, na, &names, out->name_hints, &out->n_name_hints);
+    kga_intern_destroy(&names);
+    free(counts);
+    return rc != 0 ? kga_import_builder_error(ctx, side, rc) : 0;
 }
 
 /* Names from URIs for entities without a label; types into the builder. */
@@ -221,5 +362,5 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
         memcpy(out->shared_uri_example, u, len);
         out->shared_uri_example[len] = '\0';
     }
-    return 0;
+    return name_sources(ctx, side, out);
 }

@@ -28,15 +28,17 @@
 /* An entity without a type (yet). */
 #define NO_TYPE UINT32_MAX
 /* label_rank of an entity named from a URI other than its external id
- * (kga_import_entity_named): ranked after every label key. */
-#define NAME_FROM_URI (KGA_LABEL_NAME + 1)
+ * (kga_import_entity_named): ranked after every name key (name_rank() is
+ * at most 1 + KGA_IMPORT_MAX_NAME_PREDICATES + KGA_LABEL_NAME). */
+#define NAME_FROM_URI UINT8_MAX
 
 /* Everything one graph's thread touches. */
 typedef struct {
     kga_graph_builder_t *b;
-    uint8_t *label_rank; /* per entity: KGA_LABEL_* of its name, or
+    uint8_t *label_rank; /* per entity: name_rank() of its name, or
                             NAME_FROM_URI; 0 none */
     uint32_t *type;      /* per entity: index in types or NO_TYPE */
+    uint32_t *name_key;  /* per entity: index in name_keys, NO_TYPE none */
     size_t cap;
     uint64_t type_triples;
     uint32_t shared_uri_ids;  /* kga_import_note_shared_uri() */
@@ -45,6 +47,7 @@ typedef struct {
      * never reaches the builder (its type table must not depend on
      * order). */
     kga_intern_t types;
+    kga_intern_t name_keys; /* keys that gave a name at some point */
     kga_arena_t arena;
     char *scratch; /* KGA_LINE_MAX + 1 bytes: any field fits */
     kga_err_t err;
@@ -65,6 +68,7 @@ typedef struct {
     kga_import_split_t split;
     uint64_t bytes;
     int used;
+    uint64_t negatives; /* labelled pairs with label 0 read from it */
 } file_slot_t;
 
 struct kga_import_ctx {
@@ -79,6 +83,11 @@ struct kga_import_ctx {
     unsigned next_shared_file;
     uint64_t bytes_shared, bytes_total;
     kga_links_t *links;    /* every link read; tag = file slot */
+    /* Every labelled pair read; tag = file slot << 1 | label. */
+    kga_links_t *rows;
+    /* The name predicates: the parameters', then the layout's. */
+    const char *name_predicates[KGA_IMPORT_MAX_NAME_PREDICATES + 1];
+    unsigned n_name_predicates;
     uint32_t *link_ent[2]; /* builder ids of each link's ends */
     size_t link_ent_cap;
     /* Completion of the side threads, for the progress loop. */
@@ -105,8 +114,11 @@ int kga_import_finish_side(kga_import_ctx_t *ctx, int side,
                            kga_import_side_t *out);
 
 /* Resolves conflicts and distributes the links over sets[] (train, valid,
- * test, and ALL as scratch), carving the seeded splits. */
+ * test, and ALL as scratch), carving the seeded splits; the labelled pairs
+ * of each split with a non-match go to rows[] (tag = label), the others
+ * stay empty. */
 int kga_import_finish_links(kga_import_ctx_t *ctx,
-                            kga_links_t *sets[OUT_COUNT]);
+                            kga_links_t *sets[OUT_COUNT],
+                            kga_links_t *rows[3]);
 
 #endif

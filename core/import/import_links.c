@@ -1,8 +1,9 @@
 /* The links of an import: each link read is checked against both graphs
  * and kept with its file and line; at the end conflicts are resolved (or
  * reported), the links are put in canonical order and distributed over the
- * train, valid and test sets, and the seeded splits are carved. Runs on
- * the calling thread once both graphs are complete. */
+ * train, valid and test sets, and the seeded splits are carved. Labelled
+ * pairs are kept beside them, each match also a link. Runs on the calling
+ * thread once both graphs are complete. */
 #include "import/import_internal.h"
 
 #include <math.h>
@@ -16,12 +17,13 @@
 
 /* ---- links ---- */
 
-int kga_import_link(kga_import_src_t *src, const char *left,
-                    const char *right)
+/* Checks both ids; *found is 0 when the line was skipped (lenient). */
+static int find_ends(kga_import_src_t *src, const char *left,
+                     const char *right, int64_t ent[2], int *found)
 {
     kga_import_ctx_t *ctx = src->ctx;
     const char *ids[2] = {left, right};
-    int64_t ent[2];
+    *found = 0;
     for (int side = 0; side < 2; side++) {
         ent[side] = kga_graph_builder_find_entity(ctx->side[side].b, ids[side]);
         if (ent[side] < 0)
@@ -31,6 +33,51 @@ int kga_import_link(kga_import_src_t *src, const char *left,
                 side == 0 ? "left" : "right", MSG_ID_MAX, ids[side],
                 side + 1);
     }
+    *found = 1;
+    return 0;
+}
+
+static int add_link(kga_import_src_t *src, const char *left,
+                    const char *right, const int64_t ent[2]);
+
+int kga_import_pair(kga_import_src_t *src, const char *left,
+                    const char *right, int label)
+{
+    kga_import_ctx_t *ctx = src->ctx;
+    int64_t ent[2];
+    int found;
+    int rc = find_ends(src, left, right, ent, &found);
+    if (rc != 0 || !found)
+        return rc;
+    if (ctx->files[src->index].split == KGA_SPLIT_NONE)
+        return 0;
+    rc = kga_links_add(ctx->rows, left, right, kga_import_src_line(src),
+                       src->index << 1 | (label != 0));
+    if (rc == KGA_EINVAL)
+        return kga_import_bad_line(src, KGA_EPARSE,
+                                   "an id holds a tab or a line break");
+    if (rc != 0)
+        return kga_err_set(ctx->err, rc, "import: %s", kga_strerror(rc));
+    if (label == 0) {
+        ctx->files[src->index].negatives++;
+        return 0;
+    }
+    return add_link(src, left, right, ent);
+}
+
+int kga_import_link(kga_import_src_t *src, const char *left,
+                    const char *right)
+{
+    int64_t ent[2];
+    int found;
+    int rc = find_ends(src, left, right, ent, &found);
+    return rc != 0 || !found ? rc : add_link(src, left, right, ent);
+}
+
+static int add_link(kga_import_src_t *src, const char *left,
+                    const char *right, const int64_t ent[2])
+{
+    kga_import_ctx_t *ctx = src->ctx;
     if (ctx->files[src->index].split == KGA_SPLIT_NONE)
         return 0;
     size_t n = kga_links_count(ctx->links);
@@ -45,8 +92,8 @@ int kga_import_link(kga_import_src_t *src, const char *left,
         }
         ctx->link_ent_cap = cap;
     }
-    int rc = kga_links_add(ctx->links, left, right,
-                           kga_line_reader_line_no(src->reader), src->index);
+    int rc = kga_links_add(ctx->links, left, right, kga_import_src_line(src),
+                           src->index);
     if (rc == KGA_EINVAL)
         return kga_import_bad_line(src, KGA_EPARSE,
                                    "a link id holds a carriage return");
@@ -92,7 +139,10 @@ static int check_one_to_one(kga_import_ctx_t *ctx, size_t n, uint8_t *drop)
                 first = &items[i];
                 later = &items[owner[e]];
             }
-            if (!ctx->p->lenient) {
+            /* Matches among labelled pairs are made 1:1 without a word:
+             * the rows themselves are all kept. */
+            int quiet = ctx->files[later->tag].negatives > 0;
+            if (!ctx->p->lenient && !quiet) {
                 const char *id = side == 0 ? later->left : later->right;
                 free(owner);
                 return kga_err_set(
@@ -106,7 +156,8 @@ static int check_one_to_one(kga_import_ctx_t *ctx, size_t n, uint8_t *drop)
             }
             drop[later - items] = 1;
             owner[e] = (uint32_t)(first - items);
-            ctx->files[later->tag].stats.skipped++;
+            if (!quiet)
+                ctx->files[later->tag].stats.skipped++;
         }
         free(owner);
     }
@@ -157,10 +208,90 @@ static int carve(kga_links_t **from, kga_links_t *to, double fraction,
     return 0;
 }
 
+/* The output set of a file's split (OUT_ALL for the seeded split). */
+static int out_of(kga_import_split_t split)
+{
+    switch (split) {
+    case KGA_SPLIT_TRAIN:
+        return OUT_TRAIN;
+    case KGA_SPLIT_VALID:
+        return OUT_VALID;
+    case KGA_SPLIT_TEST:
+        return OUT_TEST;
+    case KGA_SPLIT_NONE:
+    case KGA_SPLIT_ALL:
+        break;
+    }
+    return OUT_ALL;
+}
+
+/* The labelled pairs of every split that has a non-match into rows[]
+ * (tag = label); the other splits' pairs are link sets. */
+static int distribute_rows(kga_import_ctx_t *ctx, kga_links_t *rows[3])
+{
+    int labelled[OUT_COUNT] = {0};
+    for (unsigned f = 0; f < KGA_IMPORT_MAX_FILES; f++)
+        if (ctx->files[f].used && ctx->files[f].negatives > 0)
+            labelled[out_of(ctx->files[f].split)] = 1;
+    const kga_link_t *items = kga_links_items(ctx->rows);
+    int rc = 0;
+    for (size_t i = 0; i < kga_links_count(ctx->rows) && rc == 0; i++) {
+        int o = out_of(ctx->files[items[i].tag >> 1].split);
+        if (o < 3 && labelled[o])
+            rc = kga_links_add(rows[o], items[i].left, items[i].right,
+                               items[i].line, items[i].tag & 1);
+    }
+    return rc;
+}
+
+static int cmp_pair_ptrs(const void *pa, const void *pb)
+{
+    const kga_link_t *a = *(const kga_link_t *const *)pa;
+    const kga_link_t *b = *(const kga_link_t *const *)pb;
+    int c = strcmp(a->left, b->left);
+    return c != 0 ? c : strcmp(a->right, b->right);
+}
+
+/* After validation rows were carved from the training rows: the links of
+ * their matches move from the training to the validation links. */
+static int move_carved_links(kga_links_t **train, kga_links_t *valid,
+                             const kga_links_t *valid_rows)
+{
+    size_t nr = kga_links_count(valid_rows);
+    const kga_link_t *rows = kga_links_items(valid_rows);
+    const kga_link_t **matches = malloc((nr ? nr : 1) * sizeof *matches);
+    kga_links_t *rest = kga_links_new(kga_links_source(*train));
+    int rc = matches && rest ? 0 : KGA_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < nr && rc == 0; i++)
+        if (rows[i].tag == 1)
+            matches[m++] = &rows[i];
+    if (rc == 0)
+        qsort(matches, m, sizeof *matches, cmp_pair_ptrs);
+    const kga_link_t *links = kga_links_items(*train);
+    for (size_t i = 0; i < kga_links_count(*train) && rc == 0; i++) {
+        const kga_link_t *key = &links[i];
+        int carved = m > 0 && bsearch(&key, matches, m, sizeof *matches,
+                                      cmp_pair_ptrs) != NULL;
+        rc = kga_links_add(carved ? valid : rest, key->left, key->right,
+                           key->line, key->tag);
+    }
+    free(matches);
+    if (rc != 0) {
+        kga_links_free(rest);
+        return rc;
+    }
+    kga_links_free(*train);
+    *train = rest;
+    return 0;
+}
+
 /* Resolves conflicts, distributes the links over the splits in canonical
- * order and carves the seeded ones. sets[] receive train, valid, test. */
+ * order and carves the seeded ones. sets[] receive train, valid, test;
+ * rows[] the labelled pairs. */
 int kga_import_finish_links(kga_import_ctx_t *ctx,
-                            kga_links_t *sets[OUT_COUNT])
+                            kga_links_t *sets[OUT_COUNT],
+                            kga_links_t *rows[3])
 {
     size_t n = kga_links_count(ctx->links);
     const kga_link_t *items = kga_links_items(ctx->links);
@@ -185,24 +316,11 @@ int kga_import_finish_links(kga_import_ctx_t *ctx,
         const kga_link_t *link = v[k];
         if (drop[link - items])
             continue;
-        int which = OUT_ALL;
-        switch (ctx->files[link->tag].split) {
-        case KGA_SPLIT_TRAIN:
-            which = OUT_TRAIN;
-            break;
-        case KGA_SPLIT_VALID:
-            which = OUT_VALID;
-            break;
-        case KGA_SPLIT_TEST:
-            which = OUT_TEST;
-            break;
-        case KGA_SPLIT_NONE:
-        case KGA_SPLIT_ALL:
-            break;
-        }
-        rc = kga_links_add(sets[which], link->left, link->right, link->line,
-                           link->tag);
+        rc = kga_links_add(sets[out_of(ctx->files[link->tag].split)],
+                           link->left, link->right, link->line, link->tag);
     }
+    if (rc == 0)
+        rc = distribute_rows(ctx, rows);
     if (rc == 0 && kga_links_count(sets[OUT_ALL]) > 0) {
         /* Training share of ALL with the seed; the rest is the test set. */
         kga_links_t *all = sets[OUT_ALL];
@@ -216,7 +334,16 @@ int kga_import_finish_links(kga_import_ctx_t *ctx,
         }
         ctx->summary->test_carved = 1;
     }
-    if (rc == 0 && !have_valid) {
+    if (rc == 0 && !have_valid && kga_links_count(rows[OUT_TRAIN]) > 0) {
+        /* Labelled training pairs: the validation share is of the rows,
+         * and their matches' links follow them. */
+        rc = carve(&rows[OUT_TRAIN], rows[OUT_VALID], ctx->p->valid_fraction,
+                   ctx->p->seed, STREAM_VALID_SPLIT);
+        if (rc == 0)
+            rc = move_carved_links(&sets[OUT_TRAIN], sets[OUT_VALID],
+                                   rows[OUT_VALID]);
+        ctx->summary->valid_carved = 1;
+    } else if (rc == 0 && !have_valid) {
         rc = carve(&sets[OUT_TRAIN], sets[OUT_VALID], ctx->p->valid_fraction,
                    ctx->p->seed, STREAM_VALID_SPLIT);
         ctx->summary->valid_carved = 1;
@@ -226,6 +353,12 @@ int kga_import_finish_links(kga_import_ctx_t *ctx,
     ctx->summary->train_links = kga_links_count(sets[OUT_TRAIN]);
     ctx->summary->valid_links = kga_links_count(sets[OUT_VALID]);
     ctx->summary->test_links = kga_links_count(sets[OUT_TEST]);
+    for (int i = 0; i < 3; i++) {
+        ctx->summary->pairs[i] = kga_links_count(rows[i]);
+        ctx->summary->pair_matches[i] = 0;
+        for (size_t k = 0; k < kga_links_count(rows[i]); k++)
+            ctx->summary->pair_matches[i] += kga_links_items(rows[i])[k].tag;
+    }
 out:
     free(drop);
     free(v);

@@ -58,6 +58,51 @@ int kga_names_label_rank(const char *key)
     return KGA_LABEL_NONE;
 }
 
+int kga_names_key_is(const char *key, const char *predicate)
+{
+    const char *k = key, *p = predicate;
+    size_t kn = strlen(key), pn = strlen(predicate);
+    strip_angles(&k, &kn);
+    strip_angles(&p, &pn);
+    if (kn == pn && memcmp(k, p, kn) == 0)
+        return 1;
+    if (pn == 0 || memchr(p, '/', pn) || memchr(p, '#', pn) ||
+        memchr(p, ':', pn))
+        return 0;
+    size_t len;
+    const char *local = kga_names_key_local(key, &len);
+    return len == pn && memcmp(local, p, pn) == 0;
+}
+
+/* 1 when the len bytes at s contain word, ASCII case ignored. */
+static int contains_word(const char *s, size_t len, const char *word)
+{
+    size_t wn = strlen(word);
+    for (size_t i = 0; i + wn <= len; i++) {
+        size_t j = 0;
+        while (j < wn) {
+            char c = s[i + j];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c + 32);
+            if (c != word[j])
+                break;
+            j++;
+        }
+        if (j == wn)
+            return 1;
+    }
+    return 0;
+}
+
+int kga_names_key_looks_like_name(const char *key)
+{
+    size_t len;
+    const char *local = kga_names_key_local(key, &len);
+    return contains_word(local, len, "name") ||
+           contains_word(local, len, "title") ||
+           contains_word(local, len, "label");
+}
+
 int kga_names_is_type_key(const char *key)
 {
     const char *s = key;
@@ -84,7 +129,8 @@ static size_t decode_escapes(const char *s, size_t n, char *out,
     size_t count = 0;
     while (count < sizeof bytes && is_escape(s + 3 * count, n - 3 * count)) {
         const char *e = s + 3 * count;
-        bytes[count++] = (unsigned char)(kga_hex_digit_value(e[1]) << 4 | kga_hex_digit_value(e[2]));
+        bytes[count++] = (unsigned char)(kga_hex_digit_value(e[1]) << 4 |
+                                         kga_hex_digit_value(e[2]));
     }
     size_t w = 0;
     for (size_t i = 0; i < count;) {

@@ -24,6 +24,17 @@ const char *kga_names_key_local(const char *key, size_t *len);
 /* Rank of key as a label key (KGA_LABEL_*), from its local name. */
 int kga_names_label_rank(const char *key);
 
+/* 1 when key is the name predicate `predicate` (a --name-predicate):
+ * equal once a surrounding "<...>" is stripped from both, or, when the
+ * predicate is a bare word without '/', '#' or ':' (a CSV column, "title"),
+ * equal to the key's local name. */
+int kga_names_key_is(const char *key, const char *predicate);
+
+/* 1 when the local name of key looks like it holds names: it contains
+ * "name", "title" or "label" in any case ("full_name", "dc:title",
+ * "Song_Name"). For the hint printed when no label attribute gave names. */
+int kga_names_key_looks_like_name(const char *key);
+
 /* 1 when key names the type of an entity: rdf:type written as the full URI
  * (http://www.w3.org/1999/02/22-rdf-syntax-ns#type), as "rdf:type" or as a
  * bare "type", with or without "<...>". A "type" property in another

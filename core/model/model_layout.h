@@ -5,7 +5,7 @@
  * trainer that writes it and the aligner that reads it. A change here that
  * old files cannot satisfy bumps KGA_ALIGN_MODEL_FORMAT. */
 
-#define KGA_ALIGN_MODEL_FORMAT 2
+#define KGA_ALIGN_MODEL_FORMAT 3
 
 #define KGA_SEC_SETTINGS "settings"       /* key=value settings */
 #define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */
@@ -15,6 +15,9 @@
 #define KGA_SEC_ANCHORS "gnn.anchors"     /* u32[2n]: left, right, ... */
 #define KGA_SEC_GNN_PREFIX "gnn.param."   /* + tensor name */
 #define KGA_SEC_LOGREG "scorer.logreg"    /* f32: kga_logreg_pack */
+#define KGA_SEC_ATTR_LOGREG "scorer.attr_logreg" /* f32: kga_logreg_pack;
+                                                    absent: no attribute
+                                                    model */
 #define KGA_SEC_KNOWN "links.known"       /* u32[2n]: training + validation */
 #define KGA_SEC_OW_LOGREG "openworld.logreg" /* f32: kga_logreg_pack */
 #define KGA_SEC_OW_RIVAL "openworld.rival"   /* f32[right n][2]: best, second */
@@ -26,5 +29,12 @@
 #define KGA_KEY_TAU "model.tau"
 #define KGA_KEY_GNN "model.gnn"                 /* 1: GNN present */
 #define KGA_KEY_THRESHOLD "model.threshold"     /* decision probability */
+/* Decision probability of a pair scored alone (kga_aligner_score): chosen
+ * on the validation pairs where there are labelled ones, else the
+ * threshold. */
+#define KGA_KEY_PAIR_THRESHOLD "model.pair_threshold"
+/* Features of the attribute model: 0 when absent; otherwise the rebuilt
+ * channels must give as many. */
+#define KGA_KEY_ATTR_FEATURES "model.attr_features"
 
 #endif

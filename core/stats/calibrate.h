@@ -25,7 +25,8 @@
  * allocates or keeps a pointer to the caller's arrays; a fit costs about
  * n * (dim + 1)^2 operations per Newton iteration (typically 5 to 10). */
 
-#define KGA_LOGREG_MAX_DIM 32u
+/* Enough for the attribute features (KGA_ATTR_MAX_FEATURES). */
+#define KGA_LOGREG_MAX_DIM 64u
 
 /* ------------------------------------------------------------------------
  * One-value calibration

@@ -216,7 +216,9 @@ static void sweep(const uint64_t *v, size_t m, kga_pairs_result_t *out)
     kga_pr_point_t pt = {0};
 
     out->best_threshold = INFINITY;
+    out->below_best = -INFINITY;
     out->p95_threshold = INFINITY;
+    int want_next = 0;
     for (size_t i = m; i > 0;) {
         uint64_t key = v[i - 1] >> 1;
         uint64_t group_tp = 0;
@@ -231,6 +233,10 @@ static void sweep(const uint64_t *v, size_t m, kga_pairs_result_t *out)
             continue;
 
         pt.threshold = key_score((uint32_t)key);
+        if (want_next) {
+            out->below_best = pt.threshold;
+            want_next = 0;
+        }
         pt.precision = (double)tp / (double)(tp + fp);
         pt.recall = (double)tp / (double)P;
         out->prauc += (double)group_tp / (double)P * pt.precision;
@@ -241,6 +247,8 @@ static void sweep(const uint64_t *v, size_t m, kga_pairs_result_t *out)
             out->best_precision = pt.precision;
             out->best_recall = pt.recall;
             out->best_threshold = pt.threshold;
+            out->below_best = -INFINITY;
+            want_next = 1;
         }
         if (tp > best_tp && KGA_RECALL_PRECISION_DEN * tp >=
                                 KGA_RECALL_PRECISION_NUM * (tp + fp)) {

@@ -124,6 +124,9 @@ typedef struct {
  *                  (new tp of the group / P) * precision at the group;
  *   best_f1        max over groups of 2 tp / (tp + fp + P), reached first
  *                  (at the highest threshold) at best_threshold;
+ *                  below_best is the score of the next group down
+ *                  (-INFINITY when there is none), so that a threshold
+ *                  between the two splits the pairs the same way;
  *   recall_at_p95  the largest recall over groups whose precision is >=
  *                  0.95 (exactly: 100 tp >= 95 (tp + fp)), 0 if none;
  *                  p95_threshold is the highest threshold reaching it.
@@ -150,6 +153,7 @@ typedef struct {
     double prauc;
     double best_f1, best_precision, best_recall;
     float best_threshold;
+    float below_best;
     double recall_at_p95;
     float p95_threshold;
 

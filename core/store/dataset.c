@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/links.h"
 
@@ -14,6 +15,13 @@ static const char *const split_files[KGA_SPLIT_COUNT] = {
     "train_links.tsv", "valid_links.tsv", "test_links.tsv"};
 static const char *const split_names[KGA_SPLIT_COUNT] = {"train", "valid",
                                                          "test"};
+static const char *const pair_files[KGA_SPLIT_COUNT] = {
+    "train_pairs.tsv", "valid_pairs.tsv", "test_pairs.tsv"};
+
+const char *kga_split_pairs_file(kga_split_t s)
+{
+    return pair_files[s];
+}
 
 const char *kga_split_file(kga_split_t s)
 {
@@ -70,6 +78,45 @@ fail:
     return rc;
 }
 
+void kga_labelled_destroy(kga_labelled_t *p)
+{
+    free(p->left);
+    free(p->right);
+    free(p->label);
+    memset(p, 0, sizeof *p);
+}
+
+int kga_labelled_read(const char *path, const kga_store_t *left,
+                      const kga_store_t *right, kga_labelled_t *out,
+                      kga_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    kga_links_t *rows = NULL;
+    int rc = kga_links_read_labelled(path, &rows, err);
+    if (rc != 0)
+        return rc;
+    size_t n = kga_links_count(rows);
+    out->left = malloc((n ? n : 1) * sizeof *out->left);
+    out->right = malloc((n ? n : 1) * sizeof *out->right);
+    out->label = malloc(n ? n : 1);
+    if (out->left == NULL || out->right == NULL || out->label == NULL) {
+        rc = kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    rc = kga_links_resolve(rows, left, right, out->left, out->right, err);
+    if (rc != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        out->label[i] = (uint8_t)kga_links_items(rows)[i].tag;
+    out->count = n;
+    kga_links_free(rows);
+    return 0;
+fail:
+    kga_links_free(rows);
+    kga_labelled_destroy(out);
+    return rc;
+}
+
 static int open_store(kga_dataset_t *ds, int side, kga_err_t *err)
 {
     char path[4096];
@@ -101,6 +148,15 @@ int kga_dataset_open(kga_dataset_t *ds, const char *dir, unsigned splits,
         if (rc != 0)
             goto fail;
         ds->loaded |= KGA_SPLIT_BIT(s);
+        snprintf(path, sizeof path, "%s/%s", dir, pair_files[s]);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        rc = kga_labelled_read(path, ds->store[0], ds->store[1],
+                               &ds->labelled[s], err);
+        if (rc != 0)
+            goto fail;
+        ds->labelled_loaded |= KGA_SPLIT_BIT(s);
     }
     return 0;
 fail:
@@ -110,8 +166,10 @@ fail:
 
 void kga_dataset_close(kga_dataset_t *ds)
 {
-    for (int s = 0; s < KGA_SPLIT_COUNT; s++)
+    for (int s = 0; s < KGA_SPLIT_COUNT; s++) {
         kga_pairs_destroy(&ds->split[s]);
+        kga_labelled_destroy(&ds->labelled[s]);
+    }
     for (int side = 0; side < 2; side++)
         kga_store_close(ds->store[side]);
     free(ds->dir);

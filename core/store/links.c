@@ -176,7 +176,10 @@ int kga_links_check_one_to_one(const kga_links_t *l, kga_err_t *err)
     return 0;
 }
 
-int kga_links_read(const char *path, kga_links_t **out, kga_err_t *err)
+/* Reads path: `fields` (2 or 3) tab-separated fields a line, the third a
+ * label 0 or 1 into the tag. */
+static int read_file(const char *path, size_t fields, kga_links_t **out,
+                     kga_err_t *err)
 {
     *out = NULL;
     kga_line_reader_t *r = NULL;
@@ -191,21 +194,32 @@ int kga_links_read(const char *path, kga_links_t **out, kga_err_t *err)
     while ((rc = kga_line_reader_next(r, &line, &len, err)) == 1) {
         if (len == 0)
             continue;
-        char *f[2];
-        size_t n = kga_split_tabs(line, len, f, 2);
+        char *f[3];
+        size_t n = kga_split_tabs(line, len, f, 3);
         unsigned long long line_no = kga_line_reader_line_no(r);
-        if (n != 2) {
+        if (n != fields) {
             rc = kga_err_set(err, KGA_EPARSE,
-                             "%s:%llu: expected 2 tab-separated fields, "
-                             "found %zu", path, line_no, n);
+                             "%s:%llu: expected %zu tab-separated fields, "
+                             "found %zu", path, line_no, fields, n);
             goto fail;
         }
-        if (f[0][0] == '\0' || f[1][0] == '\0') {
-            rc = kga_err_set(err, KGA_EPARSE, "%s:%llu: empty field %d",
-                             path, line_no, f[0][0] == '\0' ? 1 : 2);
-            goto fail;
+        for (size_t i = 0; i < fields; i++)
+            if (f[i][0] == '\0') {
+                rc = kga_err_set(err, KGA_EPARSE, "%s:%llu: empty field %zu",
+                                 path, line_no, i + 1);
+                goto fail;
+            }
+        uint32_t label = 0;
+        if (fields == 3) {
+            if ((f[2][0] != '0' && f[2][0] != '1') || f[2][1] != '\0') {
+                rc = kga_err_set(err, KGA_EPARSE,
+                                 "%s:%llu: field 3: label '%.40s' is not 0 "
+                                 "or 1", path, line_no, f[2]);
+                goto fail;
+            }
+            label = (uint32_t)(f[2][0] - '0');
         }
-        rc = kga_links_add(l, f[0], f[1], line_no, 0);
+        rc = kga_links_add(l, f[0], f[1], line_no, label);
         if (rc != 0) {
             kga_err_set(err, rc, "%s:%llu: %s", path, line_no,
                         kga_strerror(rc));
@@ -214,8 +228,7 @@ int kga_links_read(const char *path, kga_links_t **out, kga_err_t *err)
     }
     if (rc < 0)
         goto fail;
-    rc = kga_links_check_one_to_one(l, err);
-    if (rc != 0)
+    if (fields == 2 && (rc = kga_links_check_one_to_one(l, err)) != 0)
         goto fail;
     kga_line_reader_close(r);
     *out = l;
@@ -226,7 +239,19 @@ fail:
     return rc;
 }
 
-int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err)
+int kga_links_read(const char *path, kga_links_t **out, kga_err_t *err)
+{
+    return read_file(path, 2, out, err);
+}
+
+int kga_links_read_labelled(const char *path, kga_links_t **out,
+                            kga_err_t *err)
+{
+    return read_file(path, 3, out, err);
+}
+
+static int write_file(const char *path, const kga_links_t *l, int labels,
+                      kga_err_t *err)
 {
     const kga_link_t **v = sorted_view(l, ptr_cmp_left);
     if (v == NULL)
@@ -236,14 +261,30 @@ int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err)
     if (rc == 0) {
         /* A failed print shows in the stream's error flag at commit. */
         FILE *f = file.stream;
-        for (size_t i = 0; i < l->count; i++)
+        for (size_t i = 0; i < l->count; i++) {
             if (fputs(v[i]->left, f) == EOF || putc('\t', f) == EOF ||
-                fputs(v[i]->right, f) == EOF || putc('\n', f) == EOF)
+                fputs(v[i]->right, f) == EOF)
                 break;
+            if (labels && fprintf(f, "\t%u", v[i]->tag != 0) < 0)
+                break;
+            if (putc('\n', f) == EOF)
+                break;
+        }
         rc = kga_atomic_file_commit(&file, err);
     }
     free(v);
     return rc;
+}
+
+int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err)
+{
+    return write_file(path, l, 0, err);
+}
+
+int kga_links_write_labelled(const char *path, const kga_links_t *l,
+                             kga_err_t *err)
+{
+    return write_file(path, l, 1, err);
 }
 
 int kga_links_resolve(const kga_links_t *l, const kga_store_t *left,

@@ -61,6 +61,19 @@ int kga_links_read(const char *path, kga_links_t **out, kga_err_t *err);
  * a temporary file next to path, fsyncs it and renames it into place. */
 int kga_links_write(const char *path, const kga_links_t *l, kga_err_t *err);
 
+/* Labelled pairs: the same sets with the label (0 or 1) as the tag. On
+ * disk "LEFT<TAB>RIGHT<TAB>LABEL\n", sorted canonically, repeats kept: a
+ * labelled pair file is the candidate pairs a blocker produced with their
+ * labels (the import writes OUT_DIR/{train,valid,test}_pairs.tsv). */
+int kga_links_write_labelled(const char *path, const kga_links_t *l,
+                             kga_err_t *err);
+
+/* Reads a labelled pair file: three non-empty tab-separated fields per
+ * line, the third 0 or 1 (the tag), blank lines ignored, no 1:1 rule.
+ * Errors as kga_links_read, naming the line and the field. */
+int kga_links_read_labelled(const char *path, kga_links_t **out,
+                            kga_err_t *err);
+
 /* Resolves every link against the stores: left_ids[i] / right_ids[i] (the
  * caller's arrays of kga_links_count() entries) get the internal ids of
  * link i. KGA_EUNKNOWN_ID naming the source, line and id when an id is not

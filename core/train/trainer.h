@@ -17,10 +17,17 @@
  *   2. the CG-MuAlign GNN (gnn.h) on the training links, with the fusion's
  *      structural features (and the names, when usable) as level 0 and the
  *      fusion's candidates' hard negatives;
- *   3. the final scorer (scorer.h): a logistic regression over the fused
- *      score, the name cosine and the GNN distance, fitted on the validation
- *      links against their candidates, whose sigmoid is the calibrated
- *      probability. */
+ *   3. the attribute model (scorer.h, attributes.h): a logistic regression
+ *      over the per-attribute features, fitted on the labelled training
+ *      pairs where there are some (train_pairs.tsv), else on the training
+ *      links against their fusion candidates;
+ *   4. the final scorer (scorer.h): a logistic regression over the fused
+ *      score, the name cosine, the GNN distance and the attribute logit,
+ *      fitted on the labelled validation pairs where there are some (and
+ *      then the pair threshold is the one of the best validation F1), else
+ *      on the validation links against their candidates; its sigmoid is
+ *      the calibrated probability;
+ *   5. the open-world decision (open_world.h) on the validation links. */
 
 typedef enum {
     KGA_FEATURES_AUTO = 0, /* names when the validation links show them usable */
@@ -56,7 +63,16 @@ typedef struct {
     uint32_t epochs_run;
     double gnn_loss;          /* mean loss of the last epoch */
     double gnn_seconds;
-    double valid_hits1;       /* validation Hits@1 of the final scorer */
+    uint32_t attr_channels;   /* attribute channels the stores share */
+    uint32_t attr_features;   /* features of the attribute model */
+    uint64_t attr_pairs;      /* pairs it was fitted on (0: not fitted) */
+    uint64_t attr_matches;    /* of which matches */
+    int labelled;             /* calibrated on labelled validation pairs */
+    double valid_hits1;       /* validation Hits@1 of the final scorer
+                                 (validation links) */
+    double valid_f1;          /* validation F1 at the pair threshold
+                                 (labelled validation pairs) */
+    double pair_threshold;    /* decision probability of a pair */
     double calib_ece;         /* expected calibration error on validation */
     uint64_t calib_pairs;
     kga_ow_report_t open_world; /* the open-world decision's fit */

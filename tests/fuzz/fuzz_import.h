@@ -1,4 +1,5 @@
-/* The shared half of fuzz_import_openea.c and fuzz_import_dbp15k.c.
+/* The shared half of fuzz_import_openea.c, fuzz_import_dbp15k.c,
+ * fuzz_import_records.c and fuzz_import_ntriples.c.
  *
  * The importers' line parsers are static and read files, so the harnesses
  * go through the public path: the input describes a source directory, which
@@ -7,7 +8,9 @@
  * Input format: marker lines "%% NAME" start a file; its content is every
  * byte up to the next marker line (the newline before the marker included)
  * or the end. NAME is one of fuzz_import_names (other names are ignored); a
- * file not named is absent. The marker "%% lenient" turns on lenient mode.
+ * file not named is absent. The marker "%% lenient" turns on lenient mode,
+ * "%% entity-columns A,B" sets the records layout's entity columns and
+ * "%% name-predicate KEY" adds a name predicate.
  * Example:
  *   %% rel_triples_1
  *   a<TAB>r<TAB>b
@@ -17,8 +20,9 @@
  * Oracles: documented return codes with a message; with lenient only the
  * layout-level ones (a missing file, a limit); and after a success the
  * written stores open (so they passed the validator), their counts are the
- * summary's, and the three link files read back, resolve against the stores
- * and are one-to-one across all three. */
+ * summary's, the three link files read back, resolve against the stores
+ * and are one-to-one across all three, and each labelled pairs file reads
+ * back, resolves and holds the summary's count of rows and matches. */
 #ifndef KGA_FUZZ_IMPORT_H
 #define KGA_FUZZ_IMPORT_H
 
@@ -49,7 +53,22 @@ static const char *const fuzz_import_names[] = {
     "triples_2",              "sup_pairs",
     "ref_pairs",              "ref_ent_ids",
     "training_attrs_1",       "training_attrs_2",
+    "tableA.csv",             "tableB.csv",
+    "train.csv",              "valid.csv",
+    "test.csv",               "left.nt",
+    "right.nt",               "left.nt.gz",
+    "right.nt.gz",            "train_links",
+    "valid_links",            "test_links",
+    "train_links.tsv",        "valid_links.tsv",
+    "test_links.tsv",
 };
+
+/* The options an input may set with its markers. */
+typedef struct {
+    int lenient;
+    char entity_columns[256];
+    char name_predicate[256];
+} fuzz_import_opts_t;
 
 static char fuzz_import_root[4096];
 
@@ -137,13 +156,26 @@ static const uint8_t *fuzz_import_next_mark(const uint8_t *p,
     return end;
 }
 
-/* Writes the files of the input into src; sets *lenient. */
+/* The marker "%% WORD VALUE" with WORD = word: VALUE into out (cap). */
+static int fuzz_import_option(const uint8_t *name, size_t len,
+                              const char *word, char *out, size_t cap)
+{
+    size_t wl = strlen(word);
+    if (len <= wl + 1 || memcmp(name, word, wl) != 0 || name[wl] != ' ')
+        return 0;
+    size_t n = len - wl - 1 < cap - 1 ? len - wl - 1 : cap - 1;
+    memcpy(out, name + wl + 1, n);
+    out[n] = '\0';
+    return 1;
+}
+
+/* Writes the files of the input into src; sets the options. */
 static int fuzz_import_layout(const char *src, const uint8_t *data,
-                              size_t size, int *lenient)
+                              size_t size, fuzz_import_opts_t *opts)
 {
     const uint8_t *end = data + size;
     const uint8_t *m = fuzz_import_next_mark(data, end);
-    *lenient = 0;
+    memset(opts, 0, sizeof *opts);
     while (m < end) {
         const uint8_t *name = m + 3;
         const uint8_t *nl = memchr(name, '\n', (size_t)(end - name));
@@ -151,7 +183,11 @@ static int fuzz_import_layout(const char *src, const uint8_t *data,
         const uint8_t *body = nl != NULL ? nl + 1 : end;
         const uint8_t *next = fuzz_import_next_mark(body, end);
         if (name_len == 7 && memcmp(name, "lenient", 7) == 0)
-            *lenient = 1;
+            opts->lenient = 1;
+        fuzz_import_option(name, name_len, "entity-columns",
+                           opts->entity_columns, sizeof opts->entity_columns);
+        fuzz_import_option(name, name_len, "name-predicate",
+                           opts->name_predicate, sizeof opts->name_predicate);
         for (size_t i = 0;
              i < sizeof fuzz_import_names / sizeof fuzz_import_names[0]; i++)
             if (strlen(fuzz_import_names[i]) == name_len &&
@@ -214,6 +250,38 @@ static int fuzz_import_check_outputs(const char *out,
     }
     if (!bad && kga_links_check_one_to_one(all, &err) != 0)
         bad = fuzz_fail("import: splits are not one-to-one: %s", err.msg);
+    static const char *const pairs[3] = {"train_pairs.tsv", "valid_pairs.tsv",
+                                         "test_pairs.tsv"};
+    for (int k = 0; k < 3 && !bad; k++) {
+        snprintf(path, sizeof path, "%s/%s", out, pairs[k]);
+        if (access(path, F_OK) != 0) {
+            if (sum->pairs[k] != 0)
+                bad = fuzz_fail("import: %s missing, summary says %llu rows",
+                                pairs[k], (unsigned long long)sum->pairs[k]);
+            continue;
+        }
+        kga_links_t *l = NULL;
+        if (kga_links_read_labelled(path, &l, &err) != 0) {
+            bad = fuzz_fail("import wrote unreadable pairs: %s", err.msg);
+            break;
+        }
+        size_t n = kga_links_count(l);
+        uint64_t matches = 0;
+        for (size_t i = 0; i < n; i++)
+            matches += kga_links_items(l)[i].tag;
+        uint32_t *ids = malloc((2 * n + 1) * sizeof *ids);
+        if (n != sum->pairs[k] || matches != sum->pair_matches[k])
+            bad = fuzz_fail("import: %s has %zu rows, %llu matches; summary "
+                            "says %llu, %llu",
+                            pairs[k], n, (unsigned long long)matches,
+                            (unsigned long long)sum->pairs[k],
+                            (unsigned long long)sum->pair_matches[k]);
+        else if (ids != NULL &&
+                 kga_links_resolve(l, st[0], st[1], ids, ids + n, &err) != 0)
+            bad = fuzz_fail("import: pairs do not resolve: %s", err.msg);
+        free(ids);
+        kga_links_free(l);
+    }
     kga_links_free(all);
     kga_store_close(st[0]);
     kga_store_close(st[1]);
@@ -225,9 +293,15 @@ static int fuzz_import_one(kga_import_format_t format, const uint8_t *data,
 {
     static const int strict_codes[] = {KGA_ENOENT,     KGA_EPARSE,
                                        KGA_EUNKNOWN_ID, KGA_EDUPLICATE,
-                                       KGA_ELIMIT,     KGA_ENOMEM, 0};
+                                       KGA_ELIMIT,     KGA_ENOMEM,
+                                       KGA_EFORMAT,    KGA_EINVAL, 0};
     static const int lenient_codes[] = {KGA_ENOENT, KGA_ELIMIT, KGA_ENOMEM,
-                                        0};
+                                        KGA_EFORMAT, 0};
+    /* The records layout's headers and options are checked before any
+     * line, lenient or not. */
+    static const int lenient_records_codes[] = {KGA_ENOENT,  KGA_ELIMIT,
+                                                KGA_ENOMEM,  KGA_EFORMAT,
+                                                KGA_EPARSE,  KGA_EINVAL, 0};
     const char *root = fuzz_import_workspace();
     if (root == NULL)
         return fuzz_fail("import: no scratch directory");
@@ -238,9 +312,10 @@ static int fuzz_import_one(kga_import_format_t format, const uint8_t *data,
     fuzz_import_rmtree(out);
     if (mkdir(src, 0777) != 0)
         return fuzz_fail("import: cannot make %s", src);
-    int lenient;
-    if (fuzz_import_layout(src, data, size, &lenient) != 0)
+    fuzz_import_opts_t opts;
+    if (fuzz_import_layout(src, data, size, &opts) != 0)
         return fuzz_fail("import: cannot write the source files");
+    int lenient = opts.lenient;
 
     kga_import_params_t p;
     kga_import_params_init(&p);
@@ -248,11 +323,18 @@ static int fuzz_import_one(kga_import_format_t format, const uint8_t *data,
     p.src_dir = src;
     p.out_dir = out;
     p.lenient = lenient;
+    if (format == KGA_IMPORT_RECORDS && opts.entity_columns[0] != '\0')
+        p.entity_columns = opts.entity_columns;
+    if (opts.name_predicate[0] != '\0')
+        p.name_predicates[p.n_name_predicates++] = opts.name_predicate;
     kga_import_summary_t sum;
     kga_err_t err;
     int rc = kga_import_run(&p, &sum, NULL, &err);
     int bad = fuzz_check_rc(lenient ? "import (lenient)" : "import", rc, &err,
-                            lenient ? lenient_codes : strict_codes);
+                            !lenient ? strict_codes
+                            : format == KGA_IMPORT_RECORDS
+                                ? lenient_records_codes
+                                : lenient_codes);
     if (!bad && rc == 0)
         bad = fuzz_import_check_outputs(out, &sum);
     fuzz_import_rmtree(src);

@@ -19,7 +19,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kga-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 rm -rf "$C"
 for h in fuzz_wire fuzz_store fuzz_model fuzz_import_openea \
-         fuzz_import_dbp15k fuzz_config fuzz_request_path; do
+for h in fuzz_wire fuzz_store fuzz_model fuzz_import_openea \
+         fuzz_import_dbp15k fuzz_import_records fuzz_import_ntriples \
+         fuzz_config fuzz_request_path; do
   mkdir -p "$C/$h"
 done
 
@@ -213,6 +215,98 @@ rp query_slash '\x3f/align?x=%2F&y=/'
 rp tiny_buffer '\x03/abc/def'
 rp relative '\x3fadmin/reload'
 rp not_utf8 '\x3f/x\xff\xfe/%ff'
+
+# ---- record tables (the README's example), labelled and not ----
+R="$C/fuzz_import_records"
+cat > "$R/readme" <<'EOF'
+%% tableA.csv
+id,title,artist,price,released
+a1,Hello World,The Band,$ 1.29,18-May-15
+a2,"Goodbye, Moon",The Band,$ 0.99,1-Aug-12
+a3,Quiet Night,Other Group,$ 1.99,5-Jan-13
+a4,Loud Day,Someone,$ 2.49,3-Mar-10
+%% tableB.csv
+id,title,artist,price,released
+b1,Hello World (Live),the band,1.29,"May 18 , 2015"
+b2,Goodbye Moon,The Band,0.99,"August 1 , 2012"
+b3,A Quiet Night,Other Group,1.99,"January 5 , 2013"
+b4,Loud Day,Someone Else,2.49,"March 3 , 2010"
+%% train.csv
+ltable_id,rtable_id,label
+a1,b1,1
+a1,b2,0
+a2,b2,1
+a2,b1,0
+%% valid.csv
+ltable_id,rtable_id,label
+a3,b3,1
+a3,b4,0
+%% test.csv
+ltable_id,rtable_id,label
+a4,b4,1
+a4,b3,0
+EOF
+{ echo '%% entity-columns artist'; cat "$R/readme"; } > "$R/readme_entities"
+{ echo '%% name-predicate artist'; echo '%% lenient'; cat "$R/readme"; } \
+  > "$R/readme_lenient"
+# Near-valid: quotes, a line break in a field, a short row, a duplicate id,
+# a stray quote, an unclosed one, link sets without labels, an unknown id,
+# a bad label, no valid.csv.
+cat > "$R/records_bad" <<'EOF'
+%% tableA.csv
+id,name,note
+1,"a ""quoted"" name","two
+lines"
+2,short
+1,dup,x
+%% tableB.csv
+id,name,note
+7,x"y,z
+8,b,"open
+%% train.csv
+ltable_id,rtable_id
+1,7
+2,8
+%% test.csv
+ltable_id,rtable_id,label
+1,9,1
+2,8,yes
+EOF
+
+# ---- N-Triples ----
+N="$C/fuzz_import_ntriples"
+cat > "$N/ntriples_small" <<EOF
+%% left.nt
+# people
+<http://a/p1> <http://www.w3.org/2000/01/rdf-schema#label> "Ada"@en .
+<http://a/p1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://s/Person> .
+<http://a/p1> <http://a/born> "1815-12-10"^^<http://www.w3.org/2001/XMLSchema#date> .
+<http://a/p2> <http://a/knows> <http://a/p1> .
+_:b1 <http://a/knows> <http://a/p2> .
+<http://a/p3> <http://a/says> "tab\\there \\"q\\" \\u00E9 \\U0001F600" .
+%% right.nt
+<http://b/x1> <http://purl.org/dc/terms/title> "Ada" .
+<http://b/x2> <http://b/friend> <http://b/x1> .
+%% train_links
+<http://a/p1>${T}<http://b/x1>
+%% test_links.tsv
+http://a/p2${T}http://b/x2${T}1
+http://a/p3${T}http://b/x2${T}0
+EOF
+{ echo '%% name-predicate title'; echo '%% lenient'; cat "$N/ntriples_small"; } \
+  > "$N/ntriples_lenient"
+cat > "$N/ntriples_bad" <<EOF
+%% left.nt
+<http://a/p1> <http://a/p> "x\\q" .
+<http://a/p1> <http://a/p> <http://a/o>
+<> <http://a/p> "\\u0000" .
+%% right.nt
+_:x <http://b/p> _:y .
+%% train_links
+http://a/p1${T}_:x${T}2
+%% test_links
+http://a/o${T}_:y
+EOF
 
 for h in "$C"/*; do
   printf '%-28s %3d files, %6d bytes\n' "$(basename "$h")" \

@@ -17,8 +17,8 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
-ALL="fuzz_wire fuzz_store fuzz_model fuzz_import_openea fuzz_import_dbp15k fuzz_config
-     fuzz_request_path"
+ALL="fuzz_wire fuzz_store fuzz_model fuzz_import_openea fuzz_import_dbp15k
+     fuzz_import_records fuzz_import_ntriples fuzz_config fuzz_request_path"
 HARNESSES=${*:-$ALL}
 mkdir -p "$OUT"
 
@@ -57,7 +57,7 @@ done
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -pthread -I. -Icore $SAN"
-LIBS="-lopenblas -ljansson -lm -lpthread"
+LIBS="-lopenblas -ljansson -lz -lm -lpthread"
 
 # ---- build: the library sources once, then one binary per harness ----
 mkdir -p "$OUT/obj"
