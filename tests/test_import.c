@@ -19,7 +19,7 @@
 #include "import/import.h"
 #include "base/line_reader.h"
 #include "store/links.h"
-#include "import/names.h"
+#include "store/names.h"
 #include "store/store.h"
 
 #include "testutil.h"

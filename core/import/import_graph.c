@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "import/names.h"
+#include "store/names.h"
 
 /* ---- the two graphs ---- */
 
@@ -135,10 +135,9 @@ int kga_import_attribute(kga_import_ctx_t *ctx, int side, uint32_t ent,
     if (is_type)
         return kga_import_type(ctx, side, ent, s->scratch);
     int cur = s->label_rank[ent];
-    if (cur != 0 &&
-        (rank > cur ||
-         (rank == cur &&
-          strcmp(s->scratch, kga_graph_builder_entity_name(s->b, ent)) >= 0)))
+    if (!kga_names_label_better(rank, s->scratch, cur,
+                                cur ? kga_graph_builder_entity_name(s->b, ent)
+                                    : ""))
         return 0;
     rc = kga_graph_builder_set_name(s->b, ent, s->scratch);
     if (rc != 0)
