@@ -100,25 +100,37 @@ void kga_csr_normalize_rows(kga_csr_t *m)
     }
 }
 
-float kga_csr_row_dot(const kga_csr_t *a, uint32_t i, const kga_csr_t *b,
-                      uint32_t j)
+kga_sparse_vec_t kga_csr_row(const kga_csr_t *m, uint32_t r)
 {
-    uint64_t x = a->indptr[i], xe = a->indptr[i + 1];
-    uint64_t y = b->indptr[j], ye = b->indptr[j + 1];
+    uint64_t o = m->indptr[r];
+    kga_sparse_vec_t v = {m->indices + o, m->data + o,
+                          (uint32_t)(m->indptr[r + 1] - o)};
+    return v;
+}
+
+float kga_sparse_dot(kga_sparse_vec_t a, kga_sparse_vec_t b)
+{
+    uint32_t x = 0, y = 0;
     float s = 0.0f;
-    while (x < xe && y < ye) {
-        uint32_t ca = a->indices[x], cb = b->indices[y];
+    while (x < a.n && y < b.n) {
+        uint32_t ca = a.indices[x], cb = b.indices[y];
         if (ca < cb) {
             x++;
         } else if (cb < ca) {
             y++;
         } else {
-            s += a->data[x] * b->data[y];
+            s += a.data[x] * b.data[y];
             x++;
             y++;
         }
     }
     return s;
+}
+
+float kga_csr_row_dot(const kga_csr_t *a, uint32_t i, const kga_csr_t *b,
+                      uint32_t j)
+{
+    return kga_sparse_dot(kga_csr_row(a, i), kga_csr_row(b, j));
 }
 
 void kga_csr_destroy(kga_csr_t *m)

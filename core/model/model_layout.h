@@ -26,5 +26,10 @@
 #define KGA_KEY_TAU "model.tau"
 #define KGA_KEY_GNN "model.gnn"                 /* 1: GNN present */
 #define KGA_KEY_THRESHOLD "model.threshold"     /* decision probability */
+/* The generation (store.h) of each store trained on; absent: 1. Later
+ * generations that only add are accepted (the fingerprints section names
+ * the ones trained on). */
+#define KGA_KEY_GENERATION_LEFT "stores.generation.left"
+#define KGA_KEY_GENERATION_RIGHT "stores.generation.right"
 
 #endif
