@@ -624,14 +624,14 @@ static const char *const summaries[] = {
 };
 
 static const kga_align_result_t align_results[] = {
-    {"http://l/Alice", "http://r/Alice", 0, {0.125f, 0.9f, 1}, evidence, 3},
+    {"http://l/Alice", "http://r/Alice", 0, {0.125f, 0.9f, 1}, evidence, 3, {0, 0, 0}},
     {"http://l/Nobody", "http://r/Alice", KGA_WIRE_UNKNOWN_LEFT, {0, 0, 0},
-     NULL, 0},
+     NULL, 0, {0, 0, 0}},
     {"http://l/Alice", "http://r/Nobody", KGA_WIRE_UNKNOWN_RIGHT, {0, 0, 0},
-     NULL, 0},
+     NULL, 0, {0, 0, 0}},
     {"L?", "R?", KGA_WIRE_UNKNOWN_LEFT | KGA_WIRE_UNKNOWN_RIGHT, {0, 0, 0},
-     NULL, 0},
-    {"http://l/Carol", "http://r/Dave", 0, {3.5f, 1e-6f, 0}, evidence + 3, 2},
+     NULL, 0, {0, 0, 0}},
+    {"http://l/Carol", "http://r/Dave", 0, {3.5f, 1e-6f, 0}, evidence + 3, 2, {0, 0, 0}},
 };
 #define N_ALIGN_RESULTS (sizeof align_results / sizeof align_results[0])
 _Static_assert(N_ALIGN_RESULTS == N_ALIGN_RESULTS_FIXTURE,
@@ -749,7 +749,7 @@ END_TEST
 START_TEST(small_align_response_bytes)
 {
     /* The exact bytes: compact, keys in contract order, %.9g floats. */
-    kga_align_result_t r = {"a", "b", 0, {0.5f, 0.25f, 0}, NULL, 0};
+    kga_align_result_t r = {"a", "b", 0, {0.5f, 0.25f, 0}, NULL, 0, {0, 0, 0}};
     kga_wire_meta_t m = {"r", "0123456789abcdef"};
     char *out;
     size_t len;
@@ -773,7 +773,7 @@ START_TEST(match_response_round_trip)
     char *out;
     size_t len;
     ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT,
-                                               "http://l/Alice", cands, 3, 0,
+                                               "http://l/Alice", NULL, cands, 3, 0,
                                                &out, &len),
                      0);
     json_t *got = parse_strict(out, len);
@@ -789,7 +789,7 @@ START_TEST(match_response_round_trip)
 
     /* With explanations: each candidate's, in order; [] for none. */
     ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT,
-                                               "http://l/Alice", cands, 3, 1,
+                                               "http://l/Alice", NULL, cands, 3, 1,
                                                &out, &len),
                      0);
     got = parse_strict(out, len);
@@ -808,7 +808,7 @@ START_TEST(match_response_round_trip)
     free(out);
 
     /* No candidates, right side. */
-    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_RIGHT, "x",
+    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_RIGHT, "x", NULL,
                                                NULL, 0, 0, &out, &len),
                      0);
     got = parse_strict(out, len);
@@ -821,7 +821,7 @@ END_TEST
 
 START_TEST(non_finite_numbers_are_null)
 {
-    kga_align_result_t r = {"a", "b", 0, {INFINITY, NAN, 0}, NULL, 0};
+    kga_align_result_t r = {"a", "b", 0, {INFINITY, NAN, 0}, NULL, 0, {0, 0, 0}};
     char *out;
     size_t len;
     ck_assert_int_eq(kga_align_response_format(&meta, &r, 1, 0, &out, &len),
@@ -841,7 +841,7 @@ static char *echo_id(const char *s, char **raw)
 {
     char *out;
     size_t len;
-    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT, s, NULL,
+    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT, s, NULL, NULL,
                                                0, 0, &out, &len),
                      0);
     json_t *doc = parse_strict(out, len);

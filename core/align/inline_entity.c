@@ -314,13 +314,12 @@ int kga_inline_entity_new(const kga_aligner_t *a, kga_side_t side,
     *out = NULL;
     const char *where = side == KGA_SIDE_LEFT ? "left" : "right";
     if (d->id == NULL || d->id[0] == '\0')
-        return kga_err_set(err, KGA_EINVAL, "%s: inline entity without id",
-                           where);
+        return kga_err_set(err, KGA_EINVAL, "inline entity without id");
     if (d->n_attrs > KGA_INLINE_MAX_ATTRS || d->n_edges > KGA_INLINE_MAX_EDGES)
         return kga_err_set(err, KGA_EINVAL,
-                           "%s: inline entity '%s' has %zu attributes and "
-                           "%zu edges, more than the %u and %u allowed",
-                           where, d->id, d->n_attrs, d->n_edges,
+                           "inline entity '%s' has %zu attributes and %zu "
+                           "edges, more than the %u and %u allowed",
+                           d->id, d->n_attrs, d->n_edges,
                            KGA_INLINE_MAX_ATTRS, KGA_INLINE_MAX_EDGES);
     const kga_scorer_t *s = kga_aligner_scorer(a);
     const kga_store_t *st = kga_aligner_store(a, side);
@@ -343,10 +342,10 @@ int kga_inline_entity_new(const kga_aligner_t *a, kga_side_t side,
         e->view.degree[0] + e->view.degree[1] == 0)
         rc = kga_err_set(
             err, KGA_EINVAL,
-            "%s: inline entity '%s' has no attributes and none of its %zu "
+            "inline entity '%s' has no attributes and none of its %zu "
             "edges reaches an entity of the %s graph (%u neighbours and %u "
             "relations unknown): the model has nothing to compare it by",
-            where, d->id, d->n_edges, where, e->unknown_neighbours,
+            d->id, d->n_edges, where, e->unknown_neighbours,
             e->unknown_relations);
     if (rc == 0) {
         int64_t t = type_name != NULL ? kga_store_type_lookup(st, type_name)
