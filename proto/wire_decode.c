@@ -298,6 +298,12 @@ static int check_edges(const json_t *v, const char *where, sizes_t *sz,
 static int check_entity(const json_t *v, const char *field, sizes_t *sz,
                         kga_wire_error_t *err)
 {
+    if (v != NULL && !json_is_object(v) && !json_is_string(v))
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "%s: expected an id (a string) or an "
+                                  "entity described inline (an object), "
+                                  "got %s",
+                                  field, json_type_name(v));
     if (v == NULL || !json_is_object(v))
         return check_id(v, field, &sz->strings, err);
     static const char *const fields[] = {"id", "attributes", "edges", NULL};
