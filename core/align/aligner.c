@@ -27,6 +27,7 @@ struct kga_aligner {
     kga_scorer_t scorer;
     kga_ow_t ow;
     uint32_t *known[2];  /* per entity: its partner in a known link */
+    uint8_t *taken[2];   /* per entity: 1 when in a known link */
     uint32_t *free_right; /* right entities in no known link */
     size_t n_free_right;
     kga_explainer_t *explainer;
@@ -41,6 +42,11 @@ uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
     if (ent >= kga_store_entity_count(a->store[side]))
         return UINT32_MAX;
     return a->known[side][ent];
+}
+
+const uint8_t *kga_aligner_known_mask(const kga_aligner_t *a, kga_side_t side)
+{
+    return a->taken[side];
 }
 
 const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a)
@@ -239,6 +245,13 @@ static int load_known(kga_aligner_t *a, kga_err_t *err)
         a->known[0][l] = r;
         a->known[1][r] = l;
     }
+    for (int side = 0; side < 2; side++) {
+        a->taken[side] = malloc(count[side] ? count[side] : 1);
+        if (a->taken[side] == NULL)
+            return kga_err_set(err, KGA_ENOMEM, "out of memory");
+        for (uint32_t i = 0; i < count[side]; i++)
+            a->taken[side][i] = a->known[side][i] != UINT32_MAX;
+    }
     a->free_right = malloc((count[1] ? count[1] : 1) * sizeof(uint32_t));
     if (a->free_right == NULL)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
@@ -396,6 +409,8 @@ void kga_aligner_close(kga_aligner_t *a)
     kga_explainer_free(a->explainer);
     free(a->known[0]);
     free(a->known[1]);
+    free(a->taken[0]);
+    free(a->taken[1]);
     free(a->free_right);
     kga_pool_free(a->pool);
     kga_model_close(a->file);
@@ -620,26 +635,26 @@ static void known_row(const kga_aligner_t *a, uint32_t left, uint32_t right,
         c[r].entity = UINT32_MAX;
 }
 
-/* The fetch best candidates of query q by fused score, into idx: a stored
- * entity's from the fusion, an inline entity's from its build when it
- * found enough. */
+/* The fetch best candidates of query q by fused score, into idx, those
+ * marked in skip left out: a stored entity's from the fusion, an inline
+ * entity's from its build when it found them (for an open-world query). */
 static int fetch_candidates(const kga_aligner_t *a,
                             const kga_entity_ref_t *ref,
-                            const kga_scorer_entity_t *q, size_t fetch,
-                            uint32_t *idx, float *score)
+                            const kga_scorer_entity_t *q, const uint8_t *skip,
+                            size_t fetch, uint32_t *idx, float *score)
 {
     const kga_fusion_t *f = a->scorer.fusion;
     if (ref->inl == NULL)
-        return kga_fusion_topk_one(f, q->side, q->id, fetch, idx, score,
-                                   NULL);
+        return kga_fusion_topk_one(f, q->side, q->id, skip, fetch, idx,
+                                   score, NULL);
     size_t have = 0;
     const uint32_t *kept = kga_inline_entity_candidates(ref->inl, &have);
-    if (kept != NULL && have >= fetch) {
+    if (kept != NULL && skip != NULL && have >= fetch) {
         memcpy(idx, kept, fetch * sizeof *idx);
         return 0;
     }
-    return kga_fusion_topk_row(f, q->side, q->features, q->name, fetch, idx,
-                               score, NULL);
+    return kga_fusion_topk_row(f, q->side, q->features, q->name, skip, fetch,
+                               idx, score, NULL);
 }
 
 /* Right-side queries: the fusion generates left-to-right candidates only,
@@ -658,9 +673,8 @@ size_t kga_aligner_match_ref(const kga_aligner_t *a, kga_side_t side,
      * need not hold the model's k best, and the pool costs little beside
      * the pass over the other side's features that finds it. A left
      * entity's pool is the one kga_aligner_decide() reranks: the
-     * KGA_OW_PROPOSALS best free right entities by fused score, found among
-     * twice as many since known links' right entities are left out. An
-     * entity described inline is in no known link. */
+     * KGA_OW_PROPOSALS best right entities in no known link by fused
+     * score. An entity described inline is in no known link. */
     size_t pool = k < MATCH_POOL ? MATCH_POOL : k;
     int right_query = side == KGA_SIDE_RIGHT;
     uint32_t partner = ref->inl == NULL && !right_query
@@ -669,22 +683,20 @@ size_t kga_aligner_match_ref(const kga_aligner_t *a, kga_side_t side,
     int open_world = !right_query && partner == UINT32_MAX;
     if (open_world && pool < KGA_OW_PROPOSALS)
         pool = KGA_OW_PROPOSALS;
-    size_t fetch = open_world ? 2 * pool : pool;
-    if (fetch > KGA_FUSION_MAX_TOPK)
-        fetch = KGA_FUSION_MAX_TOPK;
-    uint32_t *idx = malloc(fetch * sizeof *idx);
-    float *score = malloc(fetch * sizeof *score);
-    kga_candidate_t *cand = malloc(fetch * sizeof *cand);
+    if (pool > KGA_FUSION_MAX_TOPK)
+        pool = KGA_FUSION_MAX_TOPK;
+    uint32_t *idx = malloc(pool * sizeof *idx);
+    float *score = malloc(pool * sizeof *score);
+    kga_candidate_t *cand = malloc(pool * sizeof *cand);
     float *scratch = malloc(kga_scorer_scratch(&a->scorer) * sizeof *scratch);
     size_t n = 0;
     if (idx == NULL || score == NULL || cand == NULL || scratch == NULL ||
-        fetch_candidates(a, ref, q, fetch, idx, score) != 0)
+        fetch_candidates(a, ref, q, open_world ? a->taken[1] : NULL, pool,
+                         idx, score) != 0)
         goto out;
     size_t m = 0;
-    for (size_t r = 0; r < fetch && m < pool; r++)
-        if (!open_world ||
-            (idx[r] != UINT32_MAX && a->known[1][idx[r]] == UINT32_MAX))
-            cand[m++].entity = idx[r];
+    for (size_t r = 0; r < pool && idx[r] != UINT32_MAX; r++)
+        cand[m++].entity = idx[r];
     for (size_t r = m; r < pool; r++)
         cand[r].entity = UINT32_MAX;
     if (right_query) {

@@ -140,6 +140,11 @@ int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
 uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
                                    uint32_t ent);
 
+/* One byte per entity of side: 1 when it is in a known link (owned by
+ * the aligner). */
+const uint8_t *kga_aligner_known_mask(const kga_aligner_t *a,
+                                      kga_side_t side);
+
 /* The open-world decision for each left entity lefts[q] (q < nl): its k
  * best candidates among the right entities in no known link, each with
  * the probability that it is the counterpart (open_world.h), best first,

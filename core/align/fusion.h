@@ -225,22 +225,24 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     kga_err_t *err);
 
 /* The k best candidates of the other side for one entity `ent` of side
- * `side` (0 left, 1 right), as kga_fusion_topk() finds them for a left
- * entity and all right ones (the same results for side 0), on the calling
- * thread: the query of the service's /match. Safe to call from several
- * threads at once when OpenBLAS runs single-threaded (the service sets
- * it so). Errors as kga_fusion_topk(). */
+ * `side` (0 left, 1 right), leaving out the entities e of the other side
+ * with skip[e] != 0 (NULL: none): for a left entity what kga_fusion_topk()
+ * finds with the others as `rights` (up to the rounding of the structural
+ * product, sgemv here, which only decides which candidates are scored
+ * exactly), on the calling thread: the query of the service's /match.
+ * Safe to call from several threads at once when OpenBLAS runs
+ * single-threaded (the service sets it so). Errors as kga_fusion_topk(). */
 int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
-                        size_t k, uint32_t *out_idx, float *out_score,
-                        kga_err_t *err);
+                        const uint8_t *skip, size_t k, uint32_t *out_idx,
+                        float *out_score, kga_err_t *err);
 
 /* kga_fusion_topk_one() for an entity of `side` that is not in the
  * stores, given its feature row and its TF-IDF row (kga_tfidf_vectorize
  * with f's name model): the candidates a stored entity with these rows
  * would get. Same threading and errors. */
 int kga_fusion_topk_row(const kga_fusion_t *f, int side, const float *row,
-                        kga_sparse_vec_t name, size_t k, uint32_t *out_idx,
-                        float *out_score, kga_err_t *err);
+                        kga_sparse_vec_t name, const uint8_t *skip, size_t k,
+                        uint32_t *out_idx, float *out_score, kga_err_t *err);
 
 void kga_fusion_free(kga_fusion_t *f);
 

@@ -143,10 +143,11 @@ static void union_exact(const kga_fusion_t *f, const query_t *q,
     }
 }
 
-/* The k best of row[0 .. n) (ties: the lower key[x]) into st, best first;
- * returns how many (min(k, n)). ent of each is its position x. */
+/* The k best of row[0 .. n) (ties: the lower key[x]) into st, best first,
+ * leaving out x where skip[x] (skip NULL: none; the caller has set their
+ * scores to -INFINITY); returns how many. ent of each is its position x. */
 static size_t scan_row(const float *row, size_t n, const uint64_t *key,
-                       size_t k, cand_t *st)
+                       const uint8_t *skip, size_t k, cand_t *st)
 {
     size_t ns = 0;
     for (size_t x = 0; x < n;) {
@@ -164,7 +165,8 @@ static size_t scan_row(const float *row, size_t n, const uint64_t *key,
         }
         size_t end = x + SCAN_CHUNK < n ? x + SCAN_CHUNK : n;
         for (; x < end; x++) {
-            if (ns == k && row[x] < st[k - 1].s)
+            if ((ns == k && row[x] < st[k - 1].s) ||
+                (skip != NULL && skip[x]))
                 continue;
             cand_t cd = {row[x], (uint32_t)x, key[x]};
             cand_insert(st, &ns, k, cd);
@@ -179,7 +181,7 @@ static void topk_row(const topk_ctx_t *c, size_t q, const float *row,
 {
     size_t k = c->k;
     cand_t *st = work, *un = work + k, *best = work + 2 * k;
-    size_t ns = scan_row(row, c->nr, c->rkey, k, st);
+    size_t ns = scan_row(row, c->nr, c->rkey, NULL, k, st);
     for (size_t x = 0; x < ns; x++)
         if (c->rights != NULL)
             st[x].ent = c->rights[st[x].ent];
@@ -380,10 +382,13 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
     return rc;
 }
 
-/* One query against every entity of the other side, on the calling
- * thread: one sgemv, the scan, the name candidates, the union. */
-static int topk_query(const kga_fusion_t *f, const query_t *query, size_t k,
-                      uint32_t *out_idx, float *out_score, kga_err_t *err)
+/* One query against every entity of the other side but those marked in
+ * skip (NULL: none), on the calling thread: one sgemv, the scan, the name
+ * candidates, the union; as kga_fusion_topk() finds them with the others
+ * as `rights`. */
+static int topk_query(const kga_fusion_t *f, const query_t *query,
+                      const uint8_t *skip, size_t k, uint32_t *out_idx,
+                      float *out_score, kga_err_t *err)
 {
     int q = query->side, o = !q;
     int rc = 0;
@@ -400,11 +405,12 @@ static int topk_query(const kga_fusion_t *f, const query_t *query, size_t k,
         rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory (candidates)");
         goto out;
     }
-    if (ni != NULL && query->ent != NONE)
-        rc = kga_tfidf_topk(f->names, q, &query->ent, 1, NULL, 0, k, 1, ni,
-                            nc, err);
-    else if (ni != NULL)
-        rc = kga_tfidf_topk_vec(f->names, query->name, o, k, ni, nc, err);
+    if (ni != NULL) {
+        kga_sparse_vec_t name = query->ent != NONE
+                                    ? kga_tfidf_row(f->names, q, query->ent)
+                                    : query->name;
+        rc = kga_tfidf_topk_vec(f->names, name, o, skip, k, ni, nc, err);
+    }
     if (rc != 0)
         goto out;
     if (no > 0 && no <= INT_MAX) {
@@ -412,8 +418,12 @@ static int topk_query(const kga_fusion_t *f, const query_t *query, size_t k,
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)no, (int)w, 1.0f,
                     f->F[o], (int)w, query->row, 1, 0.0f, row, 1);
         kga_blas_serial_leave(blas);
+        for (size_t x = 0; skip != NULL && x < no; x++)
+            if (skip[x])
+                row[x] = -INFINITY;
     }
-    size_t ns = no <= INT_MAX ? scan_row(row, no, f->key[o], k, work) : 0;
+    size_t ns =
+        no <= INT_MAX ? scan_row(row, no, f->key[o], skip, k, work) : 0;
     union_exact(f, query, work, ns, ni, nc, k, work + k, work + 2 * k,
                 out_idx, out_score);
 out:
@@ -425,29 +435,27 @@ out:
 }
 
 int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
-                        size_t k, uint32_t *out_idx, float *out_score,
-                        kga_err_t *err)
+                        const uint8_t *skip, size_t k, uint32_t *out_idx,
+                        float *out_score, kga_err_t *err)
 {
     int q = side != 0;
-    if (q == 0)
-        return kga_fusion_topk(f, &ent, 1, NULL, 0, k, NULL, out_idx,
-                               out_score, err);
     if (k > KGA_FUSION_MAX_TOPK)
         return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
                            KGA_FUSION_MAX_TOPK);
     if (ent >= f->n[q])
         return kga_err_set(err, KGA_EINVAL,
-                           "fusion: query: right id %u out of range", ent);
+                           "fusion: query: %s id %u out of range",
+                           q ? "right" : "left", ent);
     if (k == 0)
         return 0;
-    query_t query = {1, ent, f->F[1] + (size_t)ent * f->width,
+    query_t query = {q, ent, f->F[q] + (size_t)ent * f->width,
                      {NULL, NULL, 0}};
-    return topk_query(f, &query, k, out_idx, out_score, err);
+    return topk_query(f, &query, skip, k, out_idx, out_score, err);
 }
 
 int kga_fusion_topk_row(const kga_fusion_t *f, int side, const float *row,
-                        kga_sparse_vec_t name, size_t k, uint32_t *out_idx,
-                        float *out_score, kga_err_t *err)
+                        kga_sparse_vec_t name, const uint8_t *skip, size_t k,
+                        uint32_t *out_idx, float *out_score, kga_err_t *err)
 {
     if (k > KGA_FUSION_MAX_TOPK)
         return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
@@ -455,5 +463,5 @@ int kga_fusion_topk_row(const kga_fusion_t *f, int side, const float *row,
     if (k == 0)
         return 0;
     query_t query = {side != 0, NONE, row, name};
-    return topk_query(f, &query, k, out_idx, out_score, err);
+    return topk_query(f, &query, skip, k, out_idx, out_score, err);
 }

@@ -13,9 +13,9 @@
 #include "gnn/relation_map.h"
 #include "store/names.h"
 
-/* Candidates kept from the build: what kga_aligner_match_entity() fetches
- * for the default pool, so that /match searches once. */
-#define INLINE_FETCH (2u * KGA_OW_PROPOSALS)
+/* Candidates kept from the build: what kga_aligner_match_ref() fetches for
+ * the default pool, so that /match searches once. */
+#define INLINE_FETCH KGA_OW_PROPOSALS
 
 struct kga_inline_entity {
     kga_side_t side;
@@ -279,30 +279,20 @@ static int scaling(kga_inline_entity_t *e, const kga_aligner_t *a,
     }
     float *score = malloc(INLINE_FETCH * sizeof *score);
     e->cand = malloc(INLINE_FETCH * sizeof *e->cand);
-    uint32_t *free_c = malloc(INLINE_FETCH * sizeof *free_c);
-    float *free_s = malloc(INLINE_FETCH * sizeof *free_s);
     int rc = 0;
-    if (score == NULL || e->cand == NULL || free_c == NULL || free_s == NULL)
+    if (score == NULL || e->cand == NULL)
         rc = oom(err);
+    /* The rows of the normalisation ranged over the right entities in no
+     * training link; those of known links are taken, and are no
+     * candidates of an open-world query either. */
     if (rc == 0)
         rc = kga_fusion_topk_row(f, 0, e->features, e->view.name,
+                                 kga_aligner_known_mask(a, KGA_SIDE_RIGHT),
                                  INLINE_FETCH, e->cand, score, err);
     if (rc == 0) {
-        /* The rows of the normalisation ranged over the right entities in
-         * no training link; those of known links are taken. */
-        size_t m = 0;
-        for (size_t i = 0; i < INLINE_FETCH; i++)
-            if (e->cand[i] != KGA_ENTITY_INLINE &&
-                kga_aligner_known_partner(a, KGA_SIDE_RIGHT, e->cand[i]) ==
-                    UINT32_MAX) {
-                free_c[m] = e->cand[i];
-                free_s[m++] = score[i];
-            }
-        e->view.scale = kga_fusion_row_scale(f, free_c, free_s, m);
+        e->view.scale = kga_fusion_row_scale(f, e->cand, score, INLINE_FETCH);
         e->n_cand = INLINE_FETCH;
     }
-    free(free_s);
-    free(free_c);
     free(score);
     return rc;
 }

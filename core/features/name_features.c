@@ -720,16 +720,16 @@ kga_sparse_vec_t kga_tfidf_row(const kga_tfidf_t *t, int side, uint32_t ent)
 }
 
 int kga_tfidf_topk_vec(const kga_tfidf_t *t, kga_sparse_vec_t row, int other,
-                       size_t k, uint32_t *out_idx, float *out_score,
-                       kga_err_t *err)
+                       const uint8_t *skip, size_t k, uint32_t *out_idx,
+                       float *out_score, kga_err_t *err)
 {
     int o = other == KGA_TFIDF_RIGHT;
     /* A one-row matrix over the caller's arrays, read only. */
     uint64_t indptr[2] = {0, row.n};
     kga_csr_t q = {1, t->side[o].cols, indptr, (uint32_t *)row.indices,
                    (float *)row.data};
-    return kga_sparse_topk_indexed(&q, NULL, 1, t->index[o], k, 1, out_idx,
-                                   out_score, err);
+    return kga_sparse_topk_indexed_skip(&q, NULL, 1, t->index[o], skip, k, 1,
+                                        out_idx, out_score, err);
 }
 
 int kga_tfidf_topk(const kga_tfidf_t *t, int query_side,

@@ -136,12 +136,13 @@ int kga_tfidf_vectorize(const kga_tfidf_t *t, const char *name,
 /* The row of entity `ent` of side (ids in range). */
 kga_sparse_vec_t kga_tfidf_row(const kga_tfidf_t *t, int side, uint32_t ent);
 
-/* Name candidates of a row from outside (kga_tfidf_vectorize()) against
- * every entity of side `other`: as kga_tfidf_topk() gives them for an
- * entity with that row. */
+/* Name candidates of one row (an entity's, kga_tfidf_row(), or one from
+ * outside, kga_tfidf_vectorize()) against the entities of side `other`
+ * but those with skip[e] != 0 (NULL: none): as kga_tfidf_topk() gives them
+ * for an entity with that row and the others as candidates. */
 int kga_tfidf_topk_vec(const kga_tfidf_t *t, kga_sparse_vec_t row, int other,
-                       size_t k, uint32_t *out_idx, float *out_score,
-                       kga_err_t *err);
+                       const uint8_t *skip, size_t k, uint32_t *out_idx,
+                       float *out_score, kga_err_t *err);
 
 /* Name candidates: for each of the nq entities queries[] of side
  * query_side, the k entities of the other side among cands[] (NULL: all of

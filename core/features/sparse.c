@@ -161,6 +161,7 @@ typedef struct {
     const uint64_t *key;      /* position -> tie key */
     const uint64_t *post_off; /* column -> first posting, cols + 1 */
     const posting_t *post;
+    const uint8_t *skip;      /* row of cands -> 1: never a hit; or NULL */
     size_t k;
     uint32_t *out_idx;
     float *out_score;
@@ -263,6 +264,8 @@ static void topk_one(topk_worker_t *w, size_t q)
         hit_t h = {acc[pos], pos};
         acc[pos] = 0.0f;
         seen[pos] = 0;
+        if (j->skip != NULL && j->skip[j->cand_row[pos]])
+            continue;
         if (n < k) {
             heap_push(j, heap, n++, h);
         } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
@@ -534,6 +537,17 @@ int kga_sparse_topk_indexed(const kga_csr_t *queries,
                             int threads, uint32_t *out_idx, float *out_score,
                             kga_err_t *err)
 {
+    return kga_sparse_topk_indexed_skip(queries, query_rows, nq, ix, NULL, k,
+                                        threads, out_idx, out_score, err);
+}
+
+int kga_sparse_topk_indexed_skip(const kga_csr_t *queries,
+                                 const uint32_t *query_rows, size_t nq,
+                                 const kga_sparse_index_t *ix,
+                                 const uint8_t *skip, size_t k, int threads,
+                                 uint32_t *out_idx, float *out_score,
+                                 kga_err_t *err)
+{
     int rc;
     if (query_rows == NULL)
         nq = queries->rows;
@@ -546,7 +560,8 @@ int kga_sparse_topk_indexed(const kga_csr_t *queries,
     topk_job_t job = {
         .queries = queries, .query_rows = query_rows, .nq = nq,
         .cand_row = ix->cand_row, .key = ix->key, .post_off = ix->post_off,
-        .post = ix->post, .k = k, .out_idx = out_idx, .out_score = out_score,
+        .post = ix->post, .skip = skip, .k = k, .out_idx = out_idx,
+        .out_score = out_score,
     };
     return topk_search(&job, ix->rows, threads, err);
 }

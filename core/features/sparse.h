@@ -118,6 +118,16 @@ int kga_sparse_topk_indexed(const kga_csr_t *queries,
                             int threads, uint32_t *out_idx, float *out_score,
                             kga_err_t *err);
 
+/* The same with the rows r of the indexed matrix where skip[r] != 0 left
+ * out (skip NULL: none): the results kga_sparse_topk() gives with the
+ * other rows as cand_rows (in increasing order), bit for bit. */
+int kga_sparse_topk_indexed_skip(const kga_csr_t *queries,
+                                 const uint32_t *query_rows, size_t nq,
+                                 const kga_sparse_index_t *ix,
+                                 const uint8_t *skip, size_t k, int threads,
+                                 uint32_t *out_idx, float *out_score,
+                                 kga_err_t *err);
+
 /* Frees the arrays; *m is left empty (0 rows) and may be destroyed again. */
 void kga_csr_destroy(kga_csr_t *m);
 
