@@ -6,6 +6,8 @@
  * store and two plain files, and must never renumber what a model knows. */
 #include "import/import_add.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,27 +138,31 @@ static int offer_label(add_t *a, uint32_t ent, const char *key,
 }
 
 /* "FILE:LINE: what" for the current line of r. */
-static int bad_line(add_t *a, kga_line_reader_t *r, const char *what,
-                    size_t count)
+__attribute__((format(printf, 3, 4))) static int
+bad_line(add_t *a, kga_line_reader_t *r, const char *fmt, ...)
 {
-    return kga_err_set(a->err, KGA_EPARSE,
-                       "%s:%llu: expected 3 tab-separated fields (%s), got "
-                       "%zu, or an empty one",
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return kga_err_set(a->err, KGA_EPARSE, "%s:%llu: %s",
                        kga_line_reader_path(r),
-                       (unsigned long long)kga_line_reader_line_no(r), what,
-                       count);
+                       (unsigned long long)kga_line_reader_line_no(r), what);
 }
 
-/* The first three fields are there and none is empty; exactly three when
- * `exact`. */
+/* The three fields (names, comma-separated in `what`) are there and none
+ * is empty; exactly three when `exact`. */
 static int check_fields(add_t *a, kga_line_reader_t *r, char **f,
                         size_t count, int exact, const char *what)
 {
     if (count < 3 || (exact && count != 3))
-        return bad_line(a, r, what, count);
+        return bad_line(a, r,
+                        "expected 3 tab-separated fields (%s), got %zu", what,
+                        count);
     for (size_t i = 0; i < 3; i++)
         if (f[i][0] == '\0')
-            return bad_line(a, r, what, count);
+            return bad_line(a, r, "field %zu of (%s) is empty", i + 1, what);
     return 0;
 }
 
