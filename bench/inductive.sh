@@ -10,6 +10,8 @@
 #           in a /match request (one at a time; latency percentiles);
 #   add     the same model on the store's next generation, the entities
 #           brought back with `kgalign add` (`align`).
+# With $BENCH_BIN (make bench), also the work of each inline /match
+# without HTTP, wall and CPU time, beside /match by id (bench_inline.c).
 # Pairs: `kgalign synth --entities 30000 --seed 21` and DBP15K fr_en (when
 # present). Then `kgalign add` of about 10,000 entities to a store of
 # about 200,000 (synth, the same removal): wall and CPU time.
@@ -60,6 +62,10 @@ run() {
   local full inline add
   full=$($IND hits-align "$dir/full.tsv" "$removed/links.tsv")
   inline=$(serve_match "$dir/red" "$dir/red.kgm" "$removed/requests.jsonl" "$removed/links.tsv")
+  local cpu="null"
+  if [ -x "${BENCH_BIN:-}/bench_inline" ]; then
+    cpu=$("$BENCH_BIN/bench_inline" "$dir/red" "$dir/red.kgm" "$removed/requests.jsonl")
+  fi
   cp -r "$dir/red" "$dir/added"
   local attrs=()
   [ -f "$removed/attr_triples" ] && attrs=(--attributes "$removed/attr_triples")
@@ -68,8 +74,8 @@ run() {
   measure "${name}_align_add" "$KGALIGN" align "$dir/added" "$dir/red.kgm" -o "$dir/added.tsv"
   add=$($IND hits-align "$dir/added.tsv" "$removed/links.tsv")
   local t="${name}_train_seconds" tf="${name}_train_full_seconds"
-  printf '"%s": {"full": %s, "inline": %s, "add": %s, "train_seconds": %s, "train_full_seconds": %s}' \
-    "$name" "$full" "$inline" "$add" "${!t}" "${!tf}"
+  printf '"%s": {"full": %s, "inline": %s, "add": %s, "inline_work": %s, "train_seconds": %s, "train_full_seconds": %s}' \
+    "$name" "$full" "$inline" "$add" "$cpu" "${!t}" "${!tf}"
 }
 
 # add_speed: `kgalign add` of about 10,000 entities to a store of about
