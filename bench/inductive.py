@@ -29,14 +29,8 @@ tests/test_inductive.c.
 """
 import http.client, json, os, random, sys, time, urllib.parse
 
-def read_tsv(path):
-    with open(path, encoding='utf-8') as f:
-        return [l.rstrip('\n').split('\t') for l in f if l.strip()]
-
-def write_tsv(path, rows):
-    with open(path, 'w', encoding='utf-8') as f:
-        for r in rows:
-            f.write('\t'.join(r) + '\n')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from open_world import read_tsv, write_tsv
 
 def pick(lefts, share, seed):
     lefts = sorted(set(lefts))

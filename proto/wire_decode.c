@@ -135,32 +135,6 @@ static int only_fields(const json_t *obj, const char *const *allowed,
     return 0;
 }
 
-/* Checks that v is an id: a non-empty string of at most KGA_WIRE_ID_MAX
- * bytes. field names it in the message ("pairs[3].left"). Adds its size,
- * NUL included, to *bytes. */
-static int check_id(const json_t *v, const char *field, size_t *bytes,
-                    kga_wire_error_t *err)
-{
-    if (v == NULL)
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST, "%s: required",
-                                  field);
-    if (!json_is_string(v))
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s: expected a string, got %s", field,
-                                  json_type_name(v));
-    size_t n = json_string_length(v);
-    if (n == 0)
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s: must not be empty", field);
-    if (n > KGA_WIRE_ID_MAX)
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s: id is %zu bytes, longer than the limit "
-                                  "of %d",
-                                  field, n, KGA_WIRE_ID_MAX);
-    *bytes += n + 1;
-    return 0;
-}
-
 /* Copies the string v into *cursor and advances it. */
 static const char *copy_id(const json_t *v, char **cursor)
 {
@@ -182,9 +156,12 @@ typedef struct {
 } sizes_t;
 
 /* v is a string (no NUL inside, guaranteed by the parser), at most
- * KGA_WIRE_ID_MAX bytes, not empty unless may_be_empty; field names it. */
-static int check_text(const json_t *v, const char *field, int may_be_empty,
-                      size_t *bytes, kga_wire_error_t *err)
+ * KGA_WIRE_ID_MAX bytes, not empty unless may_be_empty; field names it
+ * and `what` the thing ("id is ", or ""). Adds its size, NUL included, to
+ * *bytes. */
+static int check_string(const json_t *v, const char *field, const char *what,
+                        int may_be_empty, size_t *bytes,
+                        kga_wire_error_t *err)
 {
     if (v == NULL)
         return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST, "%s: required",
@@ -199,10 +176,43 @@ static int check_text(const json_t *v, const char *field, int may_be_empty,
                                   "%s: must not be empty", field);
     if (n > KGA_WIRE_ID_MAX)
         return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s: %zu bytes, longer than the limit of "
+                                  "%s: %s%zu bytes, longer than the limit of "
                                   "%d",
-                                  field, n, KGA_WIRE_ID_MAX);
+                                  field, what, n, KGA_WIRE_ID_MAX);
     *bytes += n + 1;
+    return 0;
+}
+
+/* A string that is not an id (an attribute, a relation). */
+static int check_text(const json_t *v, const char *field, int may_be_empty,
+                      size_t *bytes, kga_wire_error_t *err)
+{
+    return check_string(v, field, "", may_be_empty, bytes, err);
+}
+
+/* Checks that v is an id: a non-empty string of at most KGA_WIRE_ID_MAX
+ * bytes. field names it in the message ("pairs[3].left"). */
+static int check_id(const json_t *v, const char *field, size_t *bytes,
+                    kga_wire_error_t *err)
+{
+    return check_string(v, field, "id is ", 0, bytes, err);
+}
+
+/* The array `name` of an inline entity (where.name): of `what` (its
+ * items, as the message calls them), at most max items (413 beyond). */
+static int check_list(const json_t *v, const char *where, const char *name,
+                      const char *what, size_t max, kga_wire_error_t *err)
+{
+    if (!json_is_array(v))
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "%s.%s: expected an array%s%s, got %s",
+                                  where, name, *what ? " of " : "", what,
+                                  json_type_name(v));
+    if (json_array_size(v) > max)
+        return kga_wire_error_set(err, KGA_WIRE_PAYLOAD_TOO_LARGE,
+                                  "%s.%s: %zu %s exceed the limit of %zu",
+                                  where, name, json_array_size(v), name,
+                                  max);
     return 0;
 }
 
@@ -211,17 +221,11 @@ static int check_attributes(const json_t *v, const char *where,
                             sizes_t *sz, kga_wire_error_t *err)
 {
     char field[160];
-    if (!json_is_array(v))
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s.attributes: expected an array of "
-                                  "[key, value] pairs, got %s",
-                                  where, json_type_name(v));
+    int rc = check_list(v, where, "attributes", "[key, value] pairs",
+                        KGA_INLINE_MAX_ATTRS, err);
+    if (rc != 0)
+        return rc;
     size_t n = json_array_size(v);
-    if (n > KGA_INLINE_MAX_ATTRS)
-        return kga_wire_error_set(err, KGA_WIRE_PAYLOAD_TOO_LARGE,
-                                  "%s.attributes: %zu attributes exceed the "
-                                  "limit of %u",
-                                  where, n, KGA_INLINE_MAX_ATTRS);
     for (size_t i = 0; i < n; i++) {
         const json_t *a = json_array_get(v, i);
         snprintf(field, sizeof field, "%s.attributes[%zu]", where, i);
@@ -235,8 +239,8 @@ static int check_attributes(const json_t *v, const char *where,
                                                  : json_type_name(a));
         char sub[176];
         snprintf(sub, sizeof sub, "%s[0]", field);
-        int rc = check_text(json_array_get(a, 0), sub, 0, &sz->strings, err);
-        if (rc != 0)
+        if ((rc = check_text(json_array_get(a, 0), sub, 0, &sz->strings,
+                             err)) != 0)
             return rc;
         snprintf(sub, sizeof sub, "%s[1]", field);
         if ((rc = check_text(json_array_get(a, 1), sub, 1, &sz->strings,
@@ -252,16 +256,10 @@ static int check_edges(const json_t *v, const char *where, sizes_t *sz,
                        kga_wire_error_t *err)
 {
     char field[160], sub[192];
-    if (!json_is_array(v))
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s.edges: expected an array, got %s",
-                                  where, json_type_name(v));
+    int rc = check_list(v, where, "edges", "", KGA_INLINE_MAX_EDGES, err);
+    if (rc != 0)
+        return rc;
     size_t n = json_array_size(v);
-    if (n > KGA_INLINE_MAX_EDGES)
-        return kga_wire_error_set(err, KGA_WIRE_PAYLOAD_TOO_LARGE,
-                                  "%s.edges: %zu edges exceed the limit of "
-                                  "%u",
-                                  where, n, KGA_INLINE_MAX_EDGES);
     static const char *const fields[] = {"relation", "neighbour",
                                          "direction", NULL};
     for (size_t i = 0; i < n; i++) {
@@ -271,8 +269,8 @@ static int check_edges(const json_t *v, const char *where, sizes_t *sz,
             return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
                                       "%s: expected an object, got %s", field,
                                       json_type_name(e));
-        int rc = only_fields(e, fields, field,
-                             "relation, neighbour, direction", err);
+        rc = only_fields(e, fields, field, "relation, neighbour, direction",
+                         err);
         for (int f = 0; rc == 0 && f < 2; f++) {
             snprintf(sub, sizeof sub, "%s.%s", field, fields[f]);
             rc = check_text(json_object_get(e, fields[f]), sub, 0,

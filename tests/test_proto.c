@@ -341,6 +341,31 @@ START_TEST(request_examples_decode)
     ck_assert_uint_eq(mreq.k, 3);
     kga_match_request_destroy(&mreq);
     free(body);
+
+    /* The inline examples (proto/openapi.yaml): the entity is described. */
+    body = read_fixture("match_request_inline.json", &len);
+    ck_assert_int_eq(
+        kga_match_request_parse(&mreq, body, len, &default_limits, &err), 0);
+    ck_assert_ptr_nonnull(mreq.inline_desc);
+    ck_assert_str_eq(mreq.id, "new:film-42");
+    ck_assert_uint_eq(mreq.inline_desc->n_attrs, 2);
+    ck_assert_uint_eq(mreq.inline_desc->n_edges, 2);
+    ck_assert_int_eq(mreq.inline_desc->edges[0].dir, KGA_DIR_IN);
+    kga_match_request_destroy(&mreq);
+    free(body);
+    body = read_fixture("align_request_inline.json", &len);
+    ck_assert_int_eq(
+        kga_align_request_parse(&req, body, len, &default_limits, &err), 0);
+    ck_assert_uint_eq(req.n_inline, 1);
+    ck_assert_ptr_nonnull(req.pairs[0].left_inline);
+    ck_assert_ptr_null(req.pairs[0].right_inline);
+    json_t *resp_inline = load_fixture("align_response_inline.json");
+    json_t *res0 = json_array_get(json_object_get(resp_inline, "results"), 0);
+    ck_assert_str_eq(req.pairs[0].left, str_at(res0, "left"));
+    ck_assert_str_eq(req.pairs[0].right, str_at(res0, "right"));
+    json_decref(resp_inline);
+    kga_align_request_destroy(&req);
+    free(body);
 }
 END_TEST
 

@@ -932,6 +932,10 @@ START_TEST(proto_fixtures_follow_the_contract)
         {"match_response.json", "MatchResponse"},
         {"match_response_explained.json", "MatchResponse"},
         {"error_response.json", "Error"},
+        {"align_request_inline.json", "AlignRequest"},
+        {"align_response_inline.json", "AlignResponse"},
+        {"match_request_inline.json", "MatchRequest"},
+        {"match_response_inline.json", "MatchResponse"},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[256], why[1024];

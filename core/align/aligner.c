@@ -688,9 +688,13 @@ size_t kga_aligner_match_ref(const kga_aligner_t *a, kga_side_t side,
     uint32_t *idx = malloc(pool * sizeof *idx);
     float *score = malloc(pool * sizeof *score);
     kga_candidate_t *cand = malloc(pool * sizeof *cand);
-    float *scratch = malloc(kga_scorer_scratch(&a->scorer) * sizeof *scratch);
+    /* Views of an inline entity are scored one pair at a time. */
+    float *scratch = ref->inl != NULL ? malloc(kga_scorer_scratch(&a->scorer) *
+                                               sizeof *scratch)
+                                      : NULL;
     size_t n = 0;
-    if (idx == NULL || score == NULL || cand == NULL || scratch == NULL ||
+    if (idx == NULL || score == NULL || cand == NULL ||
+        (ref->inl != NULL && scratch == NULL) ||
         fetch_candidates(a, ref, q, open_world ? a->taken[1] : NULL, pool,
                          idx, score) != 0)
         goto out;

@@ -81,10 +81,10 @@ const char *kga_inline_entity_name(const kga_inline_entity_t *e);
 uint32_t kga_inline_entity_unknown_neighbours(const kga_inline_entity_t *e);
 uint32_t kga_inline_entity_unknown_relations(const kga_inline_entity_t *e);
 
-/* The candidates found when it was built (left entities only; the first
- * *n of the other side's entities by fused score, kga_fusion_topk_row()),
- * or NULL: what kga_aligner_match_entity() reuses instead of searching
- * again. */
+/* The candidates found when it was built, or NULL for a right entity:
+ * the *n best right entities in no known link by fused score
+ * (kga_fusion_topk_row()), what kga_aligner_match_ref() reuses instead of
+ * searching again. */
 const uint32_t *kga_inline_entity_candidates(const kga_inline_entity_t *e,
                                              size_t *n);
 
