@@ -72,8 +72,12 @@ typedef struct {
 } kga_aligner_options_t;
 
 /* Opens left_store, right_store and model_path and prepares the caches.
- * Fails (KGA_EMISMATCH) when the model was trained on other stores. On
- * failure *out is NULL and err names the file and what was wrong. */
+ * The stores may be the ones the model was trained on or later generations
+ * of them (store.h, `kgalign add`): the entities they added are scored
+ * from their names and neighbours, as entities described inline are
+ * (inline_entity.h). Fails (KGA_EMISMATCH, with a message that says to
+ * train a model on them) for any other stores. On failure *out is NULL and
+ * err names the file and what was wrong. */
 int kga_aligner_open(const char *left_store, const char *right_store,
                      const char *model_path,
                      const kga_aligner_options_t *options,

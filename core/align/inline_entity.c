@@ -20,6 +20,7 @@
 struct kga_inline_entity {
     kga_side_t side;
     char *id, *name;
+    char *type_attr; /* the best type attribute, cleaned, or "" */
     uint32_t unknown_neighbours, unknown_relations;
     kga_edge_t *edges[2];
     float *features;
@@ -37,6 +38,7 @@ void kga_inline_entity_free(kga_inline_entity_t *e)
         return;
     free(e->id);
     free(e->name);
+    free(e->type_attr);
     free(e->edges[0]);
     free(e->edges[1]);
     free(e->features);
@@ -92,7 +94,8 @@ static int oom(kga_err_t *err)
 
 /* The name and the type from the attributes, as the importer decides
  * them: the best label, else the id's last segment; the bytewise smallest
- * type. *type_name points into d (NULL: none). */
+ * type, literals cleaned as labels are. *type_name is e->type_attr, or
+ * NULL when there is none. */
 static int name_and_type(kga_inline_entity_t *e, const kga_inline_desc_t *d,
                          const char **type_name, kga_err_t *err)
 {
@@ -103,29 +106,32 @@ static int name_and_type(kga_inline_entity_t *e, const kga_inline_desc_t *d,
     }
     char *buf = malloc(longest + 1);
     e->name = malloc(longest + 1);
-    if (buf == NULL || e->name == NULL) {
+    e->type_attr = malloc(longest + 1);
+    if (buf == NULL || e->name == NULL || e->type_attr == NULL) {
         free(buf);
         return oom(err);
     }
     int best = KGA_LABEL_NONE;
-    e->name[0] = '\0';
-    *type_name = NULL;
+    e->name[0] = e->type_attr[0] = '\0';
     for (size_t i = 0; i < d->n_attrs; i++) {
         const char *key = d->attrs[i].key, *value = d->attrs[i].value;
         int rank = kga_names_label_rank(key);
-        if (rank == KGA_LABEL_NONE && kga_names_is_type_key(key)) {
-            if (*type_name == NULL || strcmp(value, *type_name) < 0)
-                *type_name = value;
+        int is_type = rank == KGA_LABEL_NONE && kga_names_is_type_key(key);
+        if (rank == KGA_LABEL_NONE && !is_type)
             continue;
-        }
-        kga_names_clean_literal(value, strlen(value), buf);
-        if (kga_names_label_better(rank, buf, best, e->name)) {
+        size_t len = kga_names_clean_literal(value, strlen(value), buf);
+        if (is_type) {
+            if (len > 0 && (e->type_attr[0] == '\0' ||
+                            strcmp(buf, e->type_attr) < 0))
+                strcpy(e->type_attr, buf);
+        } else if (kga_names_label_better(rank, buf, best, e->name)) {
             strcpy(e->name, buf);
             best = rank;
         }
     }
     if (best == KGA_LABEL_NONE)
         kga_names_from_uri(d->id, e->name);
+    *type_name = e->type_attr[0] != '\0' ? e->type_attr : NULL;
     free(buf);
     return 0;
 }

@@ -10,6 +10,8 @@
 #define KGA_SEC_SETTINGS "settings"       /* key=value settings */
 #define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */
 #define KGA_SEC_SEEDS "fusion.seeds"      /* u32[2n]: left, right, ... */
+/* Per-entity sections hold the entities of the stores trained on; a later
+ * generation of a store (store.h) adds entities after them. */
 #define KGA_SEC_LU "fusion.lu"            /* u64[left n]: double bits */
 #define KGA_SEC_LV "fusion.lv"            /* u64[right n]: double bits */
 #define KGA_SEC_ANCHORS "gnn.anchors"     /* u32[2n]: left, right, ... */
