@@ -33,8 +33,10 @@ trap stop_server EXIT
 # a time, against `kgalign serve` on DATA and MODEL; prints the JSON.
 serve_match() {
   local log="$BENCH_TMP/inductive_serve.log"
+  # A generous deadline: on a shared machine a request may wait long for a
+  # core, and the latencies are what is measured.
   "$KGALIGN" serve --data-dir "$1" --model "$2" --port 0 --http-threads 1 \
-    >"$log" 2>&1 &
+    --request-deadline-ms 60000 >"$log" 2>&1 &
   server_pid=$!
   local port
   port=$(listening_port "$log" "$server_pid")
