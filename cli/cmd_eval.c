@@ -42,6 +42,10 @@ static void usage(FILE *out)
 "\n"
 "Options:\n"
 "  --split test|valid|train  the links to evaluate on (default test)\n"
+"  --links FILE              evaluate on the links of FILE instead\n"
+"                            (LEFT_ID<TAB>RIGHT_ID, as the split files): for\n"
+"                            entities added after training ('kgalign add')\n"
+"                            or any subset; reported as split FILE\n"
 "  --k K                     candidates per query, 1 to %u (default %u;\n"
 "                            at most the number of links is used)\n"
 "  --threads T               threads of the model, 0 = all cores (default 0)\n"
@@ -132,7 +136,9 @@ static void usage(FILE *out)
 
 typedef struct {
     const char *data_dir, *model, *report;
+    const char *links; /* --links FILE, or NULL for the split's file */
     kga_split_t split;
+    int split_given;
     int json, open_world, ranking;
     size_t k;
     int threads;
@@ -143,11 +149,17 @@ static int parse_split(const char *text, void *to)
     return kga_split_parse(text, to);
 }
 
+/* What the output calls the links: the split, or the --links file. */
+static const char *split_label(const eval_args_t *a)
+{
+    return a->links != NULL ? a->links : kga_split_name(a->split);
+}
+
 /* Returns -1 to go on, or an exit status (help printed, usage error). */
 static int parse_args(int argc, char **argv, eval_args_t *a)
 {
     memset(a, 0, sizeof *a);
-    a->split = KGA_SPLIT_TEST;
+    a->split = (kga_split_t)-1;
     a->k = KGA_EVAL_DEFAULT_K;
     const kga_option_t options[] = {
         KGA_OPTION_ARG("DATA_DIR", &a->data_dir),
@@ -160,9 +172,20 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
         KGA_OPTION_FILE("report", 0, &a->report),
         KGA_OPTION_FLAG("open-world", 0, &a->open_world),
         KGA_OPTION_FLAG("ranking", 0, &a->ranking),
+        KGA_OPTION_FILE("links", 0, &a->links),
     };
-    return kga_options_parse(CMD, usage, options,
-                             sizeof options / sizeof options[0], argc, argv);
+    int status = kga_options_parse(CMD, usage, options,
+                                   sizeof options / sizeof options[0], argc,
+                                   argv);
+    if (status != KGA_OPTIONS_RUN)
+        return status;
+    a->split_given = a->split != (kga_split_t)-1;
+    if (a->split_given && a->links != NULL)
+        return kga_cli_usage_error(CMD, "--split and --links name the links "
+                                        "twice: give one of them");
+    if (!a->split_given)
+        a->split = KGA_SPLIT_TEST;
+    return status;
 }
 
 /* The JSON object and a newline on stdout. */
@@ -171,7 +194,7 @@ static int print_json(const eval_args_t *args, const kga_aligner_t *a,
 {
     char *json;
     size_t len;
-    if (kga_eval_json_format(DIRECTION, kga_split_name(args->split),
+    if (kga_eval_json_format(DIRECTION, split_label(args),
                              kga_aligner_model_version(a), res, &json,
                              &len) != 0)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
@@ -196,7 +219,7 @@ static void print_text(const eval_args_t *args, const kga_aligner_t *a,
 {
     const kga_ranking_result_t *r = &res->ranking;
     const kga_pairs_result_t *pr = &res->classification;
-    const char *split = kga_split_name(args->split);
+    const char *split = split_label(args);
     printf("data:              %s, split %s\n", args->data_dir, split);
     printf("protocol:          closed (the split's entities only; "
            "--open-world for the decisions on the whole graph)\n");
@@ -279,7 +302,7 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
         {"protocol", "closed: the split's left entities ranked against its "
                      "right entities (--open-world for the decisions on the "
                      "whole graph)"},
-        {"split", kga_split_name(args->split)},
+        {"split", split_label(args)},
         {"candidates per query (k)", k},
         {"counts", counts},
         {"model version", kga_aligner_model_version(a)},
@@ -315,7 +338,7 @@ static void print_open_world_text(const eval_args_t *args,
     const kga_store_t *left = kga_aligner_store(a, KGA_SIDE_LEFT);
     const kga_store_t *right = kga_aligner_store(a, KGA_SIDE_RIGHT);
     printf("data:              %s, gold links %s\n", args->data_dir,
-           kga_split_file(args->split));
+           args->links != NULL ? args->links : kga_split_file(args->split));
     printf("model:             %s (version %s)\n", args->model,
            kga_aligner_model_version(a));
     printf("protocol:          open world: every left entity in no known "
@@ -383,7 +406,7 @@ static int run_open_world(const eval_args_t *args, const kga_aligner_t *a,
     if (args->json) {
         char *json;
         size_t len;
-        if (kga_owe_json_format(kga_split_name(args->split),
+        if (kga_owe_json_format(split_label(args),
                                 kga_aligner_model_version(a), &r, left, right,
                                 worst, n_worst, &json, &len) != 0) {
             rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
@@ -546,7 +569,9 @@ int kga_cmd_eval(int argc, char **argv)
     char *left_path = kga_xasprintf("%s/left.kgs", args.data_dir);
     char *right_path = kga_xasprintf("%s/right.kgs", args.data_dir);
     char *links_path =
-        kga_xasprintf("%s/%s", args.data_dir, kga_split_file(args.split));
+        args.links != NULL
+            ? kga_xasprintf("%s", args.links)
+            : kga_xasprintf("%s/%s", args.data_dir, kga_split_file(args.split));
     char *pairs_path = kga_xasprintf("%s/%s", args.data_dir,
                                      kga_split_pairs_file(args.split));
     kga_aligner_t *a = NULL;
@@ -559,7 +584,7 @@ int kga_cmd_eval(int argc, char **argv)
     /* A missing links file is the likeliest mistake: say so before the
      * model is loaded, which can take long. */
     struct stat st;
-    int pairs = !args.open_world && !args.ranking &&
+    int pairs = !args.open_world && !args.ranking && args.links == NULL &&
                 stat(pairs_path, &st) == 0;
     if (!pairs && stat(links_path, &st) != 0) {
         kga_cli_error(CMD, "%s: %s", links_path, strerror(errno));

@@ -16,7 +16,8 @@ static void info_usage(FILE *out)
             "Opens a graph store written by 'kgalign import', checks its\n"
             "checksum and every structural invariant, and prints its counts:\n"
             "entities, relations, triples, attribute triples, types,\n"
-            "attribute keys, size in bytes, format version and fingerprint\n"
+            "attribute keys, size in bytes, format version, generation (1 when\n"
+            "imported, one more after each 'kgalign add') and fingerprint\n"
             "(the content checksum that model files record).\n\n"
             "Options:\n"
             "  --json      print one JSON object instead of text\n"
@@ -36,6 +37,7 @@ static void print_text(const kga_store_t *s)
     printf("attribute keys:    %" PRIu32 "\n", kga_store_attr_key_count(s));
     printf("bytes:             %" PRIu64 "\n", kga_store_byte_size(s));
     printf("version:           %" PRIu32 "\n", kga_store_version(s));
+    printf("generation:        %" PRIu32 "\n", kga_store_generation(s));
     printf("fingerprint:       %016" PRIx64 "\n", kga_store_fingerprint(s));
 }
 
@@ -67,6 +69,7 @@ static void print_json(const kga_store_t *s)
     printf(", \"attribute_keys\": %" PRIu32, kga_store_attr_key_count(s));
     printf(", \"bytes\": %" PRIu64, kga_store_byte_size(s));
     printf(", \"version\": %" PRIu32, kga_store_version(s));
+    printf(", \"generation\": %" PRIu32, kga_store_generation(s));
     /* A string: 64-bit values do not survive JSON readers that use doubles. */
     printf(", \"fingerprint\": \"%016" PRIx64 "\"}\n",
            kga_store_fingerprint(s));

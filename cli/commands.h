@@ -11,6 +11,7 @@
 typedef int (*kga_command_fn)(int argc, char **argv);
 
 int kga_cmd_import(int argc, char **argv);
+int kga_cmd_add(int argc, char **argv);
 int kga_cmd_info(int argc, char **argv);
 int kga_cmd_synth(int argc, char **argv);
 int kga_cmd_train(int argc, char **argv);

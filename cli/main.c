@@ -16,6 +16,8 @@ typedef struct {
 static const command_t commands[] = {
     {"import", kga_cmd_import,
      "import two graphs (OpenEA or DBP15K layout) into graph stores"},
+    {"add", kga_cmd_add,
+     "add entities and triples to a store (its next generation)"},
     {"info", kga_cmd_info, "print the counts of a graph store"},
     {"synth", kga_cmd_synth, "generate a synthetic pair of graphs"},
     {"train", kga_cmd_train, "train the aligner from seed links"},

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "align/aligner.h"
+#include "align/inline_entity.h"
 #include "base/error.h"
 
 /* The wire format of the alignment service (the contract is
@@ -28,11 +29,15 @@
 #define KGA_WIRE_K_MAX 1000
 #define KGA_WIRE_K_DEFAULT 10
 /* Deepest nesting of arrays and objects accepted in a body (the requests
- * need 3); deeper bodies are refused before jansson builds anything. */
+ * need 6, with entities described inline); deeper bodies are refused
+ * before jansson builds anything. */
 #define KGA_WIRE_DEPTH_MAX 16
 /* Longest X-Request-Id accepted from a client (see kga_wire_request_id_valid). */
 #define KGA_WIRE_REQUEST_ID_MAX 128
 #define KGA_WIRE_MSG_MAX 512
+/* Entities described inline in one request, at most: each costs a pass
+ * over the other graph, where an id costs a lookup. */
+#define KGA_WIRE_INLINE_MAX 64
 
 /* Every error the service answers with: symbolic name, HTTP status, the
  * "code" string of the body. */
@@ -73,14 +78,20 @@ typedef struct {
 } kga_wire_limits_t;
 
 /* One pair of a decoded /align request: NUL-terminated UTF-8 ids (JSON
- * "\u0000" is refused, so the ids contain no NUL), 1..KGA_WIRE_ID_MAX bytes. */
+ * "\u0000" is refused, so the ids contain no NUL), 1..KGA_WIRE_ID_MAX bytes.
+ * A side given as an object describes its entity inline: its description
+ * (align/inline_entity.h, the strings checked as ids are, the attribute
+ * values as any string) is then left_inline / right_inline, and left /
+ * right its "id"; NULL for a side given by id. */
 typedef struct {
     const char *left, *right;
+    const kga_inline_desc_t *left_inline, *right_inline;
 } kga_wire_pair_t;
 
 typedef struct {
     kga_wire_pair_t *pairs; /* n_pairs >= 1 entries */
     size_t n_pairs;
+    size_t n_inline; /* sides described inline, <= KGA_WIRE_INLINE_MAX */
     int batch;   /* 1 for {"pairs": [...]}, 0 for {"left", "right"} */
     int explain; /* "explain": true */
     void *mem_;  /* the single allocation behind pairs and the ids */
@@ -89,6 +100,8 @@ typedef struct {
 typedef struct {
     kga_side_t side; /* the side of the query entity ("left" or "right") */
     const char *id;  /* 1..KGA_WIRE_ID_MAX bytes, NUL-terminated */
+    /* The query described inline, or NULL when it is given by id. */
+    const kga_inline_desc_t *inline_desc;
     size_t k;        /* KGA_WIRE_K_MIN..KGA_WIRE_K_MAX */
     int explain;     /* "explain": true */
     void *mem_;
@@ -121,6 +134,15 @@ typedef struct {
 #define KGA_WIRE_UNKNOWN_LEFT 1u
 #define KGA_WIRE_UNKNOWN_RIGHT 2u
 
+/* What a request's entities described inline met (inline_entity.h): set
+ * (described != 0) when the pair or the query had one, the counts summed
+ * over its inline sides. Encoded as "unknown_neighbours" and
+ * "unknown_relations". */
+typedef struct {
+    int described;
+    uint32_t unknown_neighbours, unknown_relations;
+} kga_wire_inline_t;
+
 /* The outcome for one pair. When unknown != 0 the result is encoded as
  * {"left", "right", "error": {"code": "unknown_id", "message": ...}} and
  * score and evidence are ignored. */
@@ -130,6 +152,7 @@ typedef struct {
     kga_pair_score_t score;
     const kga_wire_evidence_t *evidence; /* n_evidence entries, best first */
     size_t n_evidence;
+    kga_wire_inline_t inl;
 } kga_align_result_t;
 
 /* One /match candidate: external id on the other side, its score, and
@@ -211,11 +234,13 @@ int kga_align_response_format(const kga_wire_meta_t *meta,
                               const kga_align_result_t *results, size_t n,
                               int explain, char **out, size_t *out_len);
 
-/* {"request_id", "model_version", "query": {"side", "id"},
- *  "candidates": [...]}; each candidate carries "explanation": [...] when
- * explain is non-zero. */
+/* {"request_id", "model_version", "query": {"side", "id"} and, for a query
+ * described inline (inl->described), "unknown_neighbours" and
+ * "unknown_relations"; "candidates": [...]}; each candidate carries
+ * "explanation": [...] when explain is non-zero. inl may be NULL. */
 int kga_match_response_format(const kga_wire_meta_t *meta, kga_side_t side,
                               const char *query_id,
+                              const kga_wire_inline_t *inl,
                               const kga_match_candidate_t *candidates,
                               size_t n, int explain, char **out,
                               size_t *out_len);

@@ -13,6 +13,8 @@
 
 static const char *json_type_name(const json_t *v)
 {
+    if (v == NULL)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "an object";
@@ -133,32 +135,6 @@ static int only_fields(const json_t *obj, const char *const *allowed,
     return 0;
 }
 
-/* Checks that v is an id: a non-empty string of at most KGA_WIRE_ID_MAX
- * bytes. field names it in the message ("pairs[3].left"). Adds its size,
- * NUL included, to *bytes. */
-static int check_id(const json_t *v, const char *field, size_t *bytes,
-                    kga_wire_error_t *err)
-{
-    if (v == NULL)
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST, "%s: required",
-                                  field);
-    if (!json_is_string(v))
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s: expected a string, got %s", field,
-                                  json_type_name(v));
-    size_t n = json_string_length(v);
-    if (n == 0)
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s: must not be empty", field);
-    if (n > KGA_WIRE_ID_MAX)
-        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
-                                  "%s: id is %zu bytes, longer than the limit "
-                                  "of %d",
-                                  field, n, KGA_WIRE_ID_MAX);
-    *bytes += n + 1;
-    return 0;
-}
-
 /* Copies the string v into *cursor and advances it. */
 static const char *copy_id(const json_t *v, char **cursor)
 {
@@ -170,10 +146,250 @@ static const char *copy_id(const json_t *v, char **cursor)
     return dst;
 }
 
+/* ---- entities described inline ---------------------------------------- */
+
+/* Sizes of a request's copy: the structs (all of pointer alignment) and
+ * the strings, each in its own part of the one allocation. */
+typedef struct {
+    size_t structs, strings;
+    size_t inline_count;
+} sizes_t;
+
+/* v is a string (no NUL inside, guaranteed by the parser), at most
+ * KGA_WIRE_ID_MAX bytes, not empty unless may_be_empty; field names it
+ * and `what` the thing ("id is ", or ""). Adds its size, NUL included, to
+ * *bytes. */
+static int check_string(const json_t *v, const char *field, const char *what,
+                        int may_be_empty, size_t *bytes,
+                        kga_wire_error_t *err)
+{
+    if (v == NULL)
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST, "%s: required",
+                                  field);
+    if (!json_is_string(v))
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "%s: expected a string, got %s", field,
+                                  json_type_name(v));
+    size_t n = json_string_length(v);
+    if (n == 0 && !may_be_empty)
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "%s: must not be empty", field);
+    if (n > KGA_WIRE_ID_MAX)
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "%s: %s%zu bytes, longer than the limit of "
+                                  "%d",
+                                  field, what, n, KGA_WIRE_ID_MAX);
+    *bytes += n + 1;
+    return 0;
+}
+
+/* A string that is not an id (an attribute, a relation). */
+static int check_text(const json_t *v, const char *field, int may_be_empty,
+                      size_t *bytes, kga_wire_error_t *err)
+{
+    return check_string(v, field, "", may_be_empty, bytes, err);
+}
+
+/* Checks that v is an id: a non-empty string of at most KGA_WIRE_ID_MAX
+ * bytes. field names it in the message ("pairs[3].left"). */
+static int check_id(const json_t *v, const char *field, size_t *bytes,
+                    kga_wire_error_t *err)
+{
+    return check_string(v, field, "id is ", 0, bytes, err);
+}
+
+/* The array `name` of an inline entity (where.name): of `what` (its
+ * items, as the message calls them), at most max items (413 beyond). */
+static int check_list(const json_t *v, const char *where, const char *name,
+                      const char *what, size_t max, kga_wire_error_t *err)
+{
+    if (!json_is_array(v))
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "%s.%s: expected an array%s%s, got %s",
+                                  where, name, *what ? " of " : "", what,
+                                  json_type_name(v));
+    if (json_array_size(v) > max)
+        return kga_wire_error_set(err, KGA_WIRE_PAYLOAD_TOO_LARGE,
+                                  "%s.%s: %zu %s exceed the limit of %zu",
+                                  where, name, json_array_size(v), name,
+                                  max);
+    return 0;
+}
+
+/* "attributes": [[key, value], ...]. */
+static int check_attributes(const json_t *v, const char *where,
+                            sizes_t *sz, kga_wire_error_t *err)
+{
+    char field[160];
+    int rc = check_list(v, where, "attributes", "[key, value] pairs",
+                        KGA_INLINE_MAX_ATTRS, err);
+    if (rc != 0)
+        return rc;
+    size_t n = json_array_size(v);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *a = json_array_get(v, i);
+        snprintf(field, sizeof field, "%s.attributes[%zu]", where, i);
+        if (!json_is_array(a) || json_array_size(a) != 2)
+            return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                      "%s: expected a [key, value] pair, "
+                                      "got %s",
+                                      field, json_is_array(a)
+                                                 ? "another number of "
+                                                   "items"
+                                                 : json_type_name(a));
+        char sub[176];
+        snprintf(sub, sizeof sub, "%s[0]", field);
+        if ((rc = check_text(json_array_get(a, 0), sub, 0, &sz->strings,
+                             err)) != 0)
+            return rc;
+        snprintf(sub, sizeof sub, "%s[1]", field);
+        if ((rc = check_text(json_array_get(a, 1), sub, 1, &sz->strings,
+                             err)) != 0)
+            return rc;
+    }
+    sz->structs += n * sizeof(kga_inline_attr_t);
+    return 0;
+}
+
+/* "edges": [{"relation", "neighbour", "direction": "in"|"out"}, ...]. */
+static int check_edges(const json_t *v, const char *where, sizes_t *sz,
+                       kga_wire_error_t *err)
+{
+    char field[160], sub[192];
+    int rc = check_list(v, where, "edges", "", KGA_INLINE_MAX_EDGES, err);
+    if (rc != 0)
+        return rc;
+    size_t n = json_array_size(v);
+    static const char *const fields[] = {"relation", "neighbour",
+                                         "direction", NULL};
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(v, i);
+        snprintf(field, sizeof field, "%s.edges[%zu]", where, i);
+        if (!json_is_object(e))
+            return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                      "%s: expected an object, got %s", field,
+                                      json_type_name(e));
+        rc = only_fields(e, fields, field, "relation, neighbour, direction",
+                         err);
+        for (int f = 0; rc == 0 && f < 2; f++) {
+            snprintf(sub, sizeof sub, "%s.%s", field, fields[f]);
+            rc = check_text(json_object_get(e, fields[f]), sub, 0,
+                            &sz->strings, err);
+        }
+        if (rc != 0)
+            return rc;
+        const json_t *d = json_object_get(e, "direction");
+        const char *ds = json_is_string(d) ? json_string_value(d) : NULL;
+        if (ds == NULL || (strcmp(ds, "in") != 0 && strcmp(ds, "out") != 0))
+            return kga_wire_error_set(
+                err, KGA_WIRE_BAD_REQUEST,
+                "%s.direction: expected \"in\" (the neighbour is the head "
+                "of the triple) or \"out\" (it is the tail), got %s",
+                field, json_type_name(d));
+    }
+    sz->structs += n * sizeof(kga_inline_edge_t);
+    return 0;
+}
+
+/* An entity: a string id, or an object that describes it inline. field
+ * names it ("pairs[3].left"). */
+static int check_entity(const json_t *v, const char *field, sizes_t *sz,
+                        kga_wire_error_t *err)
+{
+    if (v != NULL && !json_is_object(v) && !json_is_string(v))
+        return kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
+                                  "%s: expected an id (a string) or an "
+                                  "entity described inline (an object), "
+                                  "got %s",
+                                  field, json_type_name(v));
+    if (v == NULL || !json_is_object(v))
+        return check_id(v, field, &sz->strings, err);
+    static const char *const fields[] = {"id", "attributes", "edges", NULL};
+    int rc = only_fields(v, fields, field, "id, attributes, edges", err);
+    if (rc != 0)
+        return rc;
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s.id", field);
+    if ((rc = check_id(json_object_get(v, "id"), sub, &sz->strings, err)))
+        return rc;
+    const json_t *attrs = json_object_get(v, "attributes");
+    const json_t *edges = json_object_get(v, "edges");
+    if (attrs != NULL && (rc = check_attributes(attrs, field, sz, err)) != 0)
+        return rc;
+    if (edges != NULL && (rc = check_edges(edges, field, sz, err)) != 0)
+        return rc;
+    sz->structs += sizeof(kga_inline_desc_t);
+    sz->inline_count++;
+    return 0;
+}
+
+/* The copy of an entity checked by check_entity(): its id, and its
+ * description for an object (else NULL). */
+typedef struct {
+    char *structs, *strings;
+} cursor_t;
+
+static const kga_inline_desc_t *copy_entity(const json_t *v, cursor_t *c,
+                                            const char **id)
+{
+    if (!json_is_object(v)) {
+        *id = copy_id(v, &c->strings);
+        return NULL;
+    }
+    kga_inline_desc_t *d = (kga_inline_desc_t *)(void *)c->structs;
+    c->structs += sizeof *d;
+    memset(d, 0, sizeof *d);
+    d->id = *id = copy_id(json_object_get(v, "id"), &c->strings);
+    const json_t *attrs = json_object_get(v, "attributes");
+    const json_t *edges = json_object_get(v, "edges");
+    if (attrs != NULL) {
+        kga_inline_attr_t *a = (kga_inline_attr_t *)(void *)c->structs;
+        d->n_attrs = json_array_size(attrs);
+        c->structs += d->n_attrs * sizeof *a;
+        for (size_t i = 0; i < d->n_attrs; i++) {
+            const json_t *kv = json_array_get(attrs, i);
+            a[i].key = copy_id(json_array_get(kv, 0), &c->strings);
+            a[i].value = copy_id(json_array_get(kv, 1), &c->strings);
+        }
+        d->attrs = a;
+    }
+    if (edges != NULL) {
+        kga_inline_edge_t *e = (kga_inline_edge_t *)(void *)c->structs;
+        d->n_edges = json_array_size(edges);
+        c->structs += d->n_edges * sizeof *e;
+        for (size_t i = 0; i < d->n_edges; i++) {
+            const json_t *x = json_array_get(edges, i);
+            e[i].relation = copy_id(json_object_get(x, "relation"),
+                                    &c->strings);
+            e[i].neighbour = copy_id(json_object_get(x, "neighbour"),
+                                     &c->strings);
+            e[i].dir = strcmp(json_string_value(json_object_get(
+                                  x, "direction")),
+                              "in") == 0
+                           ? KGA_DIR_IN
+                           : KGA_DIR_OUT;
+        }
+        d->edges = e;
+    }
+    return d;
+}
+
+/* Refuses more entities described inline than a request may hold. */
+static int check_inline_count(const sizes_t *sz, kga_wire_error_t *err)
+{
+    if (sz->inline_count > KGA_WIRE_INLINE_MAX)
+        return kga_wire_error_set(err, KGA_WIRE_PAYLOAD_TOO_LARGE,
+                                  "body: %zu entities described inline "
+                                  "exceed the limit of %d per request",
+                                  sz->inline_count, KGA_WIRE_INLINE_MAX);
+    return 0;
+}
+
 /* One element of "pairs": an object with exactly "left" and "right". */
-static int check_pair(const json_t *elem, size_t i, size_t *bytes,
+static int check_pair(const json_t *elem, size_t i, sizes_t *sz,
                       kga_wire_error_t *err)
 {
+    size_t *bytes = &sz->strings;
     /* The common case without building field names: a batch of 256 pairs
      * spent more time in snprintf here than in parsing. */
     if (json_is_object(elem) && json_object_size(elem) == 2) {
@@ -200,11 +416,11 @@ static int check_pair(const json_t *elem, size_t i, size_t *bytes,
         return rc;
     char sub[64];
     snprintf(sub, sizeof sub, "%s.left", field);
-    rc = check_id(json_object_get(elem, "left"), sub, bytes, err);
+    rc = check_entity(json_object_get(elem, "left"), sub, sz, err);
     if (rc != 0)
         return rc;
     snprintf(sub, sizeof sub, "%s.right", field);
-    return check_id(json_object_get(elem, "right"), sub, bytes, err);
+    return check_entity(json_object_get(elem, "right"), sub, sz, err);
 }
 
 /* "explain", when given, is a boolean. */
@@ -241,7 +457,8 @@ int kga_align_request_parse(kga_align_request_t *req, const char *body,
     json_t *pairs = json_object_get(root, "pairs");
     json_t *left = json_object_get(root, "left");
     json_t *right = json_object_get(root, "right");
-    size_t n, bytes = 0;
+    size_t n;
+    sizes_t sz = {0, 0, 0};
     if (pairs != NULL) {
         if (left != NULL || right != NULL) {
             rc = kga_wire_error_set(err, KGA_WIRE_BAD_REQUEST,
@@ -268,7 +485,7 @@ int kga_align_request_parse(kga_align_request_t *req, const char *body,
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
-            rc = check_pair(json_array_get(pairs, i), i, &bytes, err);
+            rc = check_pair(json_array_get(pairs, i), i, &sz, err);
             if (rc != 0)
                 goto out;
         }
@@ -280,34 +497,36 @@ int kga_align_request_parse(kga_align_request_t *req, const char *body,
             goto out;
         }
         n = 1;
-        rc = check_id(left, "left", &bytes, err);
+        rc = check_entity(left, "left", &sz, err);
         if (rc == 0)
-            rc = check_id(right, "right", &bytes, err);
+            rc = check_entity(right, "right", &sz, err);
         if (rc != 0)
             goto out;
     }
+    if ((rc = check_inline_count(&sz, err)) != 0)
+        goto out;
 
-    /* Bounded by the body size: every id was a string in it. */
-    char *mem = malloc(n * sizeof(kga_wire_pair_t) + bytes);
+    /* Bounded by the body size: every id was a string in it, and every
+     * struct stands for an array or object of it. */
+    size_t head = n * sizeof(kga_wire_pair_t) + sz.structs;
+    char *mem = malloc(head + sz.strings);
     if (mem == NULL) {
         rc = KGA_ENOMEM;
         goto out;
     }
     kga_wire_pair_t *out_pairs = (kga_wire_pair_t *)(void *)mem;
-    char *cursor = mem + n * sizeof(kga_wire_pair_t);
-    if (pairs != NULL) {
-        for (size_t i = 0; i < n; i++) {
-            json_t *elem = json_array_get(pairs, i);
-            out_pairs[i].left = copy_id(json_object_get(elem, "left"), &cursor);
-            out_pairs[i].right =
-                copy_id(json_object_get(elem, "right"), &cursor);
-        }
-    } else {
-        out_pairs[0].left = copy_id(left, &cursor);
-        out_pairs[0].right = copy_id(right, &cursor);
+    cursor_t cur = {mem + n * sizeof(kga_wire_pair_t), mem + head};
+    for (size_t i = 0; i < n; i++) {
+        json_t *elem = pairs != NULL ? json_array_get(pairs, i) : root;
+        kga_wire_pair_t *p = &out_pairs[i];
+        p->left_inline = copy_entity(json_object_get(elem, "left"), &cur,
+                                     &p->left);
+        p->right_inline = copy_entity(json_object_get(elem, "right"), &cur,
+                                      &p->right);
     }
     req->pairs = out_pairs;
     req->n_pairs = n;
+    req->n_inline = sz.inline_count;
     req->batch = pairs != NULL;
     req->explain = json_is_true(explain);
     req->mem_ = mem;
@@ -358,8 +577,8 @@ int kga_match_request_parse(kga_match_request_t *req, const char *body,
     }
     kga_side_t side = left != NULL ? KGA_SIDE_LEFT : KGA_SIDE_RIGHT;
     json_t *id = left != NULL ? left : right;
-    size_t bytes = 0;
-    rc = check_id(id, side == KGA_SIDE_LEFT ? "left" : "right", &bytes, err);
+    sizes_t sz = {0, 0, 0};
+    rc = check_entity(id, side == KGA_SIDE_LEFT ? "left" : "right", &sz, err);
     if (rc != 0)
         goto out;
 
@@ -382,14 +601,14 @@ int kga_match_request_parse(kga_match_request_t *req, const char *body,
         }
     }
 
-    char *mem = malloc(bytes);
+    char *mem = malloc(sz.structs + sz.strings);
     if (mem == NULL) {
         rc = KGA_ENOMEM;
         goto out;
     }
-    char *cursor = mem;
+    cursor_t cur = {mem, mem + sz.structs};
     req->side = side;
-    req->id = copy_id(id, &cursor);
+    req->inline_desc = copy_entity(id, &cur, &req->id);
     req->k = (size_t)k;
     req->explain = json_is_true(explain);
     req->mem_ = mem;

@@ -287,6 +287,17 @@ static void put_error(kga_json_buf_t *b, const char *code,
     kga_json_char(b, '}');
 }
 
+/* ,"unknown_neighbours":N,"unknown_relations":M for an entity described
+ * inline; nothing otherwise. */
+static void put_inline(kga_json_buf_t *b, const kga_wire_inline_t *inl)
+{
+    if (inl == NULL || !inl->described)
+        return;
+    kga_json_printf(b, ",\"unknown_neighbours\":%u,\"unknown_relations\":%u",
+                    (unsigned)inl->unknown_neighbours,
+                    (unsigned)inl->unknown_relations);
+}
+
 static void put_result(kga_json_buf_t *b, const kga_align_result_t *r,
                        int explain)
 {
@@ -305,6 +316,7 @@ static void put_result(kga_json_buf_t *b, const kga_align_result_t *r,
     }
     kga_json_char(b, ',');
     put_score(b, &r->score);
+    put_inline(b, &r->inl);
     if (explain)
         put_explanation(b, r->evidence, r->n_evidence);
     kga_json_char(b, '}');
@@ -331,6 +343,7 @@ int kga_align_response_format(const kga_wire_meta_t *meta,
 
 int kga_match_response_format(const kga_wire_meta_t *meta, kga_side_t side,
                               const char *query_id,
+                              const kga_wire_inline_t *inl,
                               const kga_match_candidate_t *candidates,
                               size_t n, int explain, char **out,
                               size_t *out_len)
@@ -343,6 +356,7 @@ int kga_match_response_format(const kga_wire_meta_t *meta, kga_side_t side,
     put_str(&b, side == KGA_SIDE_RIGHT ? "right" : "left");
     KGA_JSON_LIT(&b, ",\"id\":");
     put_str(&b, query_id);
+    put_inline(&b, inl);
     KGA_JSON_LIT(&b, "},\"candidates\":[");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)

@@ -1,9 +1,11 @@
 /* Routing table and the pool-side work of /align and /match: decode with
- * proto/wire, resolve external ids in the snapshot's stores, score, encode.
- * Everything here runs on a pool thread and touches only the call's own
- * memory and the immutable aligner. */
+ * proto/wire, resolve external ids in the snapshot's stores (or build the
+ * entities a request describes inline), score, encode. Everything here
+ * runs on a pool thread and touches only the call's own memory and the
+ * immutable aligner. */
 #include "routes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -148,23 +150,33 @@ static int scratch_init(align_scratch_t *s, align_small_t *small, size_t n,
     return 0;
 }
 
+/* The display name of a reference. */
+static const char *ref_name(const kga_aligner_t *a, kga_side_t side,
+                            const kga_entity_ref_t *r)
+{
+    if (r->inl != NULL)
+        return kga_inline_entity_name(r->inl);
+    return kga_store_entity_name(kga_aligner_store(a, side), r->id);
+}
+
 /* The evidence for (left, right) into ev, resolved to ids, names and
  * relation names in wev (EXPLAIN_MAX slots each). Returns the count. */
-static size_t explain_into(const kga_aligner_t *a, uint32_t left,
-                           uint32_t right, kga_evidence_t *ev,
+static size_t explain_refs(const kga_aligner_t *a,
+                           const kga_entity_ref_t *left,
+                           const kga_entity_ref_t *right, kga_evidence_t *ev,
                            kga_wire_evidence_t *wev)
 {
     const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
     const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
-    size_t n = kga_aligner_explain(a, left, right, ev, EXPLAIN_MAX);
+    size_t n = kga_aligner_explain_ref(a, left, right, ev, EXPLAIN_MAX);
     for (size_t i = 0; i < n; i++) {
         kga_wire_evidence_t *w = &wev[i];
         memset(w, 0, sizeof *w);
         w->kind = ev[i].kind;
         w->weight = ev[i].weight;
         if (ev[i].kind == KGA_EVIDENCE_NAMES) {
-            w->left_name = kga_store_entity_name(ls, left);
-            w->right_name = kga_store_entity_name(rs, right);
+            w->left_name = ref_name(a, KGA_SIDE_LEFT, left);
+            w->right_name = ref_name(a, KGA_SIDE_RIGHT, right);
             continue;
         }
         w->left_neighbour = kga_store_entity_ext_id(ls, ev[i].left_neighbour);
@@ -180,12 +192,22 @@ static size_t explain_into(const kga_aligner_t *a, uint32_t left,
     return n;
 }
 
+static size_t explain_into(const kga_aligner_t *a, uint32_t left,
+                           uint32_t right, kga_evidence_t *ev,
+                           kga_wire_evidence_t *wev)
+{
+    kga_entity_ref_t l = {left, NULL}, r = {right, NULL};
+    return explain_refs(a, &l, &r, ev, wev);
+}
+
 static void explain_pair(const kga_aligner_t *a, align_scratch_t *s,
                          size_t k, kga_align_result_t *r)
 {
-    kga_wire_evidence_t *wev = s->wire_ev + k * EXPLAIN_MAX;
+    /* Slots by the pair's index: the pairs described inline use theirs. */
+    size_t at = s->slot[k] * EXPLAIN_MAX;
+    kga_wire_evidence_t *wev = s->wire_ev + at;
     r->n_evidence = explain_into(a, s->left[k], s->right[k],
-                                 s->evidence + k * EXPLAIN_MAX, wev);
+                                 s->evidence + at, wev);
     r->evidence = wev;
 }
 
@@ -198,6 +220,115 @@ static kga_wire_meta_t call_begin(kga_route_call_t *c)
     kga_wire_meta_t meta = {c->request_id,
                             kga_aligner_model_version(c->aligner)};
     return meta;
+}
+
+/* Builds the entity described inline as `field` ("pairs[3].left"), or
+ * answers the call: 400 naming the field when the model cannot read it,
+ * 500 when memory ran out. Returns 0 or -1 (answered). */
+static int build_inline(kga_route_call_t *c, const kga_wire_meta_t *meta,
+                        kga_side_t side, const kga_inline_desc_t *d,
+                        const char *field, kga_inline_entity_t **out)
+{
+    kga_err_t err;
+    int rc = kga_inline_entity_new(c->aligner, side, d, out, &err);
+    if (rc == 0)
+        return 0;
+    if (rc == KGA_ENOMEM) {
+        answer_code(c, meta, KGA_WIRE_INTERNAL, "out of memory");
+    } else {
+        kga_wire_error_t e;
+        kga_wire_error_set(&e, KGA_WIRE_BAD_REQUEST, "%s: %s", field,
+                           err.msg);
+        answer_error(c, meta, &e);
+    }
+    return -1;
+}
+
+/* What a pair's or a query's inline entities met, for the answer. */
+static void note_inline(kga_wire_inline_t *w, const kga_inline_entity_t *e)
+{
+    if (e == NULL)
+        return;
+    w->described = 1;
+    w->unknown_neighbours += kga_inline_entity_unknown_neighbours(e);
+    w->unknown_relations += kga_inline_entity_unknown_relations(e);
+}
+
+/* The entities of an /align request described inline, two slots a pair
+ * (NULL for a side given by id). Returns 0 or -1 (answered). */
+static int build_pairs_inline(kga_route_call_t *c,
+                              const kga_wire_meta_t *meta,
+                              const kga_align_request_t *req,
+                              kga_inline_entity_t **ents)
+{
+    for (size_t i = 0; i < req->n_pairs; i++)
+        for (int side = 0; side < 2; side++) {
+            const kga_inline_desc_t *d = side == 0
+                                             ? req->pairs[i].left_inline
+                                             : req->pairs[i].right_inline;
+            if (d == NULL)
+                continue;
+            char field[64];
+            if (req->batch)
+                snprintf(field, sizeof field, "pairs[%zu].%s", i,
+                         side == 0 ? "left" : "right");
+            else
+                snprintf(field, sizeof field, "%s",
+                         side == 0 ? "left" : "right");
+            if (build_inline(c, meta, (kga_side_t)side, d, field,
+                             &ents[2 * i + (size_t)side]) != 0)
+                return -1;
+            if (past_deadline(c)) {
+                answer_deadline(c, meta);
+                return -1;
+            }
+        }
+    return 0;
+}
+
+static void free_inline(kga_inline_entity_t **ents, size_t n)
+{
+    for (size_t i = 0; ents != NULL && i < n; i++)
+        kga_inline_entity_free(ents[i]);
+    free(ents);
+}
+
+/* The pairs with an entity described inline: scored (and explained) one
+ * by one through references, after the pairs of ids. Returns 1 when the
+ * deadline passed, 0 otherwise (-1 on out of memory). */
+static int score_inline_pairs(kga_route_call_t *c,
+                              const kga_align_request_t *req,
+                              kga_inline_entity_t **ents,
+                              align_scratch_t *s)
+{
+    const kga_aligner_t *a = c->aligner;
+    for (size_t i = 0; i < req->n_pairs; i++) {
+        kga_align_result_t *r = &s->results[i];
+        kga_inline_entity_t *li = ents[2 * i], *ri = ents[2 * i + 1];
+        if ((li == NULL && ri == NULL) || r->unknown != 0)
+            continue;
+        const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
+        const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
+        kga_entity_ref_t l = {li ? 0 : (uint32_t)kga_store_lookup(ls, r->left),
+                              li};
+        kga_entity_ref_t rr = {ri ? 0
+                                  : (uint32_t)kga_store_lookup(rs, r->right),
+                               ri};
+        if (kga_aligner_score_refs(a, &l, &rr, 1, &r->score) != 0)
+            return -1;
+        c->pairs++;
+        note_inline(&r->inl, li);
+        note_inline(&r->inl, ri);
+        if (req->explain) {
+            kga_wire_evidence_t *wev = s->wire_ev + i * EXPLAIN_MAX;
+            r->n_evidence = explain_refs(a, &l, &rr,
+                                         s->evidence + i * EXPLAIN_MAX, wev);
+            r->evidence = wev;
+        }
+        if (past_deadline(c))
+            return 1;
+    }
+    return 0;
 }
 
 /* A request body that did not decode: 400 with the field, or 500. */
@@ -233,6 +364,18 @@ void kga_route_align(kga_route_call_t *c)
         kga_align_request_destroy(&req);
         return;
     }
+    /* Entities described inline: built first, so that one the model
+     * cannot read fails the request before any work. */
+    kga_inline_entity_t **ents = NULL;
+    if (req.n_inline > 0) {
+        ents = calloc(2 * n, sizeof *ents);
+        if (ents == NULL) {
+            answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
+            goto done;
+        }
+        if (build_pairs_inline(c, &meta, &req, ents) != 0)
+            goto done;
+    }
 
     const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
     const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
@@ -242,14 +385,18 @@ void kga_route_align(kga_route_call_t *c)
         memset(r, 0, sizeof *r);
         r->left = req.pairs[i].left;
         r->right = req.pairs[i].right;
+        int described = req.pairs[i].left_inline != NULL ||
+                        req.pairs[i].right_inline != NULL;
+        if (req.pairs[i].left_inline == NULL &&
+            kga_store_lookup(ls, r->left) < 0)
+            r->unknown |= KGA_WIRE_UNKNOWN_LEFT;
+        if (req.pairs[i].right_inline == NULL &&
+            kga_store_lookup(rs, r->right) < 0)
+            r->unknown |= KGA_WIRE_UNKNOWN_RIGHT;
+        if (r->unknown != 0 || described)
+            continue;
         int64_t l = kga_store_lookup(ls, r->left);
         int64_t rr = kga_store_lookup(rs, r->right);
-        if (l < 0)
-            r->unknown |= KGA_WIRE_UNKNOWN_LEFT;
-        if (rr < 0)
-            r->unknown |= KGA_WIRE_UNKNOWN_RIGHT;
-        if (r->unknown != 0)
-            continue;
         s.left[known] = (uint32_t)l;
         s.right[known] = (uint32_t)rr;
         s.slot[known] = i;
@@ -275,6 +422,14 @@ void kga_route_align(kga_route_call_t *c)
     }
     if (!late && req.explain)
         late = past_deadline(c);
+    if (!late && ents != NULL) {
+        int st = score_inline_pairs(c, &req, ents, &s);
+        if (st < 0) {
+            answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
+            goto done;
+        }
+        late = st > 0;
+    }
 
     if (late) {
         answer_deadline(c, &meta);
@@ -284,6 +439,8 @@ void kga_route_align(kga_route_call_t *c)
                                       &c->out, &c->out_len) != 0)
             answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
     }
+done:
+    free_inline(ents, 2 * n);
     free(s.heap);
     kga_align_request_destroy(&req);
 }
@@ -306,30 +463,45 @@ void kga_route_match(kga_route_call_t *c)
                                                  : KGA_SIDE_LEFT;
     const kga_store_t *qs = kga_aligner_store(a, req.side);
     const kga_store_t *os = kga_aligner_store(a, other);
-    int64_t ent = kga_store_lookup(qs, req.id);
-    if (ent < 0) {
-        kga_wire_error_unknown_id(&werr, req.side, req.id);
-        answer_error(c, &meta, &werr);
-        kga_match_request_destroy(&req);
-        return;
+    kga_entity_ref_t query = {0, NULL};
+    kga_inline_entity_t *described = NULL;
+    kga_wire_inline_t inl = {0, 0, 0};
+    kga_candidate_t *cand = NULL;
+    kga_match_candidate_t *wire = NULL;
+    kga_evidence_t *ev = NULL;
+    kga_wire_evidence_t *wev = NULL;
+    if (req.inline_desc != NULL) {
+        if (build_inline(c, &meta, req.side, req.inline_desc,
+                         req.side == KGA_SIDE_LEFT ? "left" : "right",
+                         &described) != 0)
+            goto out;
+        query.inl = described;
+        note_inline(&inl, described);
+    } else {
+        int64_t ent = kga_store_lookup(qs, req.id);
+        if (ent < 0) {
+            kga_wire_error_unknown_id(&werr, req.side, req.id);
+            answer_error(c, &meta, &werr);
+            goto out;
+        }
+        query.id = (uint32_t)ent;
     }
     if (past_deadline(c)) {
         answer_deadline(c, &meta);
-        kga_match_request_destroy(&req);
-        return;
+        goto out;
     }
 
     /* k <= KGA_WIRE_K_MAX (checked by the decoder). */
     size_t nev = req.explain ? req.k * EXPLAIN_MAX : 0;
-    kga_candidate_t *cand = malloc(req.k * sizeof *cand);
-    kga_match_candidate_t *wire = malloc(req.k * sizeof *wire);
-    kga_evidence_t *ev = nev ? malloc(nev * sizeof *ev) : NULL;
-    kga_wire_evidence_t *wev = nev ? malloc(nev * sizeof *wev) : NULL;
+    cand = malloc(req.k * sizeof *cand);
+    wire = malloc(req.k * sizeof *wire);
+    ev = nev ? malloc(nev * sizeof *ev) : NULL;
+    wev = nev ? malloc(nev * sizeof *wev) : NULL;
     if (cand == NULL || wire == NULL || (nev && (ev == NULL || wev == NULL))) {
         answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
         goto out;
     }
-    size_t n = kga_aligner_match(a, req.side, (uint32_t)ent, req.k, cand);
+    size_t n = kga_aligner_match_ref(a, req.side, &query, req.k, cand);
     c->pairs = n;
     if (past_deadline(c)) {
         answer_deadline(c, &meta);
@@ -342,12 +514,12 @@ void kga_route_match(kga_route_call_t *c)
         wire[i].n_evidence = 0;
         if (!req.explain)
             continue;
-        uint32_t q = (uint32_t)ent, o = cand[i].entity;
+        kga_entity_ref_t o = {cand[i].entity, NULL};
+        int left_query = req.side == KGA_SIDE_LEFT;
         wire[i].evidence = wev + i * EXPLAIN_MAX;
-        wire[i].n_evidence = explain_into(
-            a, req.side == KGA_SIDE_LEFT ? q : o,
-            req.side == KGA_SIDE_LEFT ? o : q, ev + i * EXPLAIN_MAX,
-            wev + i * EXPLAIN_MAX);
+        wire[i].n_evidence = explain_refs(
+            a, left_query ? &query : &o, left_query ? &o : &query,
+            ev + i * EXPLAIN_MAX, wev + i * EXPLAIN_MAX);
         if ((i + 1) % KGA_ROUTE_SCORE_BATCH == 0 && past_deadline(c)) {
             answer_deadline(c, &meta);
             goto out;
@@ -358,7 +530,7 @@ void kga_route_match(kga_route_call_t *c)
         goto out;
     }
     c->status = 200;
-    if (kga_match_response_format(&meta, req.side, req.id, wire, n,
+    if (kga_match_response_format(&meta, req.side, req.id, &inl, wire, n,
                                   req.explain, &c->out, &c->out_len) != 0)
         answer_code(c, &meta, KGA_WIRE_INTERNAL, "out of memory");
 out:
@@ -366,5 +538,6 @@ out:
     free(ev);
     free(wire);
     free(cand);
+    kga_inline_entity_free(described);
     kga_match_request_destroy(&req);
 }

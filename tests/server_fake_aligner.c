@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "align/aligner.h"
+#include "align/inline_entity.h"
 #include "store/graph_builder.h"
 #include "store/store.h"
 
@@ -142,11 +143,94 @@ static const char *fake_suffix(const char *id)
     return c != NULL ? c + 1 : id;
 }
 
-static kga_pair_score_t fake_score(const kga_aligner_t *a, uint32_t l,
-                                   uint32_t r)
+static kga_pair_score_t fake_score_ids(const kga_aligner_t *a,
+                                       const char *ls, const char *rs);
+
+void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
+                       const uint32_t *right, size_t n,
+                       kga_pair_score_t *out)
 {
-    const char *ls = kga_store_entity_ext_id(a->store[0], l);
-    const char *rs = kga_store_entity_ext_id(a->store[1], r);
+    fake_hold(a);
+    for (size_t i = 0; i < n; i++)
+        out[i] = fake_score_ids(
+            a, kga_store_entity_ext_id(a->store[0], left[i]),
+            kga_store_entity_ext_id(a->store[1], right[i]));
+}
+
+/* An entity described inline: its id, and the edges it had to entities
+ * of the store, which count as the real ones do. */
+struct kga_inline_entity {
+    kga_side_t side;
+    char *id;
+    uint32_t unknown_neighbours, unknown_relations;
+};
+
+int kga_inline_entity_new(const kga_aligner_t *a, kga_side_t side,
+                          const kga_inline_desc_t *d,
+                          kga_inline_entity_t **out, kga_err_t *err)
+{
+    *out = NULL;
+    const kga_store_t *st = a->store[side == KGA_SIDE_RIGHT];
+    kga_inline_entity_t *e = calloc(1, sizeof *e);
+    if (e == NULL || (e->id = strdup(d->id)) == NULL) {
+        free(e);
+        return kga_err_set(err, KGA_ENOMEM, "out of memory");
+    }
+    e->side = side;
+    size_t known = 0;
+    for (size_t i = 0; i < d->n_edges; i++) {
+        if (kga_store_relation_lookup(st, d->edges[i].relation) < 0)
+            e->unknown_relations++;
+        else if (kga_store_lookup(st, d->edges[i].neighbour) < 0)
+            e->unknown_neighbours++;
+        else
+            known++;
+    }
+    if (d->n_attrs == 0 && known == 0) {
+        kga_inline_entity_free(e);
+        return kga_err_set(err, KGA_EINVAL,
+                           "inline entity '%s' has nothing to compare it by",
+                           d->id);
+    }
+    *out = e;
+    return 0;
+}
+
+void kga_inline_entity_free(kga_inline_entity_t *e)
+{
+    if (e == NULL)
+        return;
+    free(e->id);
+    free(e);
+}
+
+const char *kga_inline_entity_name(const kga_inline_entity_t *e)
+{
+    return e->id;
+}
+
+uint32_t kga_inline_entity_unknown_neighbours(const kga_inline_entity_t *e)
+{
+    return e->unknown_neighbours;
+}
+
+uint32_t kga_inline_entity_unknown_relations(const kga_inline_entity_t *e)
+{
+    return e->unknown_relations;
+}
+
+/* The external id of a reference. */
+static const char *fake_ref_id(const kga_aligner_t *a, kga_side_t side,
+                               const kga_entity_ref_t *r)
+{
+    if (r->inl != NULL)
+        return r->inl->id;
+    return kga_store_entity_ext_id(a->store[side == KGA_SIDE_RIGHT], r->id);
+}
+
+static kga_pair_score_t fake_score_ids(const kga_aligner_t *a,
+                                       const char *ls, const char *rs)
+{
     kga_pair_score_t s;
     int same = strcmp(fake_suffix(ls), fake_suffix(rs)) == 0;
     s.distance = same ? 0.1f : 0.9f;
@@ -155,26 +239,29 @@ static kga_pair_score_t fake_score(const kga_aligner_t *a, uint32_t l,
     return s;
 }
 
-void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
-                       const uint32_t *right, size_t n,
-                       kga_pair_score_t *out)
+int kga_aligner_score_refs(const kga_aligner_t *a,
+                           const kga_entity_ref_t *left,
+                           const kga_entity_ref_t *right, size_t n,
+                           kga_pair_score_t *out)
 {
     fake_hold(a);
     for (size_t i = 0; i < n; i++)
-        out[i] = fake_score(a, left[i], right[i]);
+        out[i] = fake_score_ids(a, fake_ref_id(a, KGA_SIDE_LEFT, &left[i]),
+                                fake_ref_id(a, KGA_SIDE_RIGHT, &right[i]));
+    return 0;
 }
 
 /* The first k entities of the other side, the true match (same suffix)
  * first when it exists. */
-size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
-                         uint32_t ent, size_t k, kga_candidate_t *out)
+size_t kga_aligner_match_ref(const kga_aligner_t *a, kga_side_t side,
+                             const kga_entity_ref_t *ref, size_t k,
+                             kga_candidate_t *out)
 {
     fake_hold(a);
-    const kga_store_t *qs = a->store[side == KGA_SIDE_RIGHT];
     const kga_store_t *os = a->store[side != KGA_SIDE_RIGHT];
     uint32_t n_other = kga_store_entity_count(os);
     size_t n = 0;
-    const char *q = fake_suffix(kga_store_entity_ext_id(qs, ent));
+    const char *q = fake_suffix(fake_ref_id(a, side, ref));
     for (uint32_t e = 0; e < n_other && n < k; e++) {
         if (strcmp(fake_suffix(kga_store_entity_ext_id(os, e)), q) == 0) {
             out[n].entity = e;
@@ -187,17 +274,25 @@ size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
         out[n].entity = e;
         n++;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        const char *o = kga_store_entity_ext_id(os, out[i].entity);
         out[i].score = side == KGA_SIDE_LEFT
-                           ? fake_score(a, ent, out[i].entity)
-                           : fake_score(a, out[i].entity, ent);
+                           ? fake_score_ids(a, fake_ref_id(a, side, ref), o)
+                           : fake_score_ids(a, o, fake_ref_id(a, side, ref));
+    }
     return n;
 }
 
-/* One piece of evidence: the first out-edges of both entities. */
-size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
-                           uint32_t right, kga_evidence_t *out, size_t cap)
+/* One piece of evidence: the first out-edges of both entities (none for
+ * an entity described inline). */
+size_t kga_aligner_explain_ref(const kga_aligner_t *a,
+                               const kga_entity_ref_t *lref,
+                               const kga_entity_ref_t *rref,
+                               kga_evidence_t *out, size_t cap)
 {
+    if (lref->inl != NULL || rref->inl != NULL)
+        return 0;
+    uint32_t left = lref->id, right = rref->id;
     const kga_edge_t *le, *re;
     uint32_t nl = kga_store_edges(a->store[0], left, KGA_DIR_OUT, &le);
     uint32_t nr = kga_store_edges(a->store[1], right, KGA_DIR_OUT, &re);

@@ -1,11 +1,14 @@
 #ifndef KGA_TESTS_SERVER_FAKE_ALIGNER_H
 #define KGA_TESTS_SERVER_FAKE_ALIGNER_H
 
-/* A test double of core/align/aligner.h for the server's tests, and the
+/* A test double of core/align/aligner.h (and of the entities described
+ * inline, core/align/inline_entity.h) for the server's tests, and the
  * fixture it serves (tests/server_fake_aligner.c). Linked before the
  * libraries into tests/test_server and tests/test_overload, so that its
- * kga_aligner_* functions stand in for the real ones there; never linked
- * into kgalign.
+ * kga_aligner_* and kga_inline_entity_* functions stand in for the real
+ * ones there; never linked into kgalign. An entity described inline scores
+ * as a stored entity with its id would; it is refused when it has no
+ * attribute and no edge to an entity of the store.
  *
  * The "model" is a text file whose first line is
  *   kgalign-fake-model <16 hex digits: the model version>

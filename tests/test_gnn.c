@@ -361,7 +361,7 @@ START_TEST(no_nan_on_empty_neighbourhoods)
         kga_gnn_config_t cfg = small_config();
         cfg.cross_attention = variant != 1;
         cfg.self_attention = variant != 2;
-        kga_gnn_shape_t shape = {{4, 3}, 2, 0, 0};
+        kga_gnn_shape_t shape = {{4, 3}, 2, 0, 0, {0, 0}};
         kga_pair_t anchor = {1, 1};
         kga_gnn_t *m;
         ck_assert_int_eq(kga_gnn_new(&cfg, &shape, &anchor, 1, &m), 0);
@@ -429,7 +429,7 @@ START_TEST(cache_matches_batch)
     synth_t s;
     synth_make(&s, 60, 200, 3, 11);
     kga_gnn_config_t cfg = small_config();
-    kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0};
+    kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0, {0, 0}};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, NULL, 0, &m), 0);
     kga_pair_t pairs[20];
@@ -516,7 +516,7 @@ static kga_gnn_t *train_synth(const synth_t *s, int threads, uint32_t epochs,
     kga_pair_t *links = malloc(ntrain * sizeof *links);
     for (uint32_t i = 0; i < ntrain; i++)
         links[i] = (kga_pair_t){i, s->perm[i]};
-    kga_gnn_shape_t shape = {{s->n, s->n}, s->rels, 0, 0};
+    kga_gnn_shape_t shape = {{s->n, s->n}, s->rels, 0, 0, {0, 0}};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, links, ntrain, &m), 0);
     kga_gnn_trainer_t *t;
@@ -549,7 +549,7 @@ START_TEST(training_learns)
     /* untrained model */
     kga_gnn_config_t cfg = small_config();
     cfg.seed = 3;
-    kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0};
+    kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0, {0, 0}};
     kga_gnn_t *m0;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, NULL, 0, &m0), 0);
     kga_gnn_cache_t *c0;
@@ -606,7 +606,7 @@ START_TEST(training_deterministic)
     /* and training did change them */
     kga_gnn_config_t cfg = small_config();
     cfg.seed = 3;
-    kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0};
+    kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0, {0, 0}};
     kga_gnn_t *fresh;
     uint32_t ntrain = s.n * 2 / 5;
     kga_pair_t *links = malloc(ntrain * sizeof *links);
@@ -627,7 +627,7 @@ END_TEST
 START_TEST(model_tensors)
 {
     kga_gnn_config_t cfg = kga_gnn_config_default();
-    kga_gnn_shape_t shape = {{5, 4}, 6, 7, 32};
+    kga_gnn_shape_t shape = {{5, 4}, 6, 7, 32, {0, 0}};
     kga_pair_t anchors[3] = {{0, 3}, {2, 3}, {4, 0}};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, anchors, 3, &m), 0);

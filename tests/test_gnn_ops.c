@@ -685,7 +685,7 @@ static void model_gradcheck(int cross, int self, int threads)
     cfg.cross_attention = cross;
     cfg.self_attention = self;
     cfg.seed = 5;
-    kga_gnn_shape_t shape = {{GL, GR}, GREL, GFIX, GB};
+    kga_gnn_shape_t shape = {{GL, GR}, GREL, GFIX, GB, {0, 0}};
     kga_pair_t anchors[2] = {{0, 0}, {3, 5}};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, anchors, 2, &m), 0);
@@ -785,7 +785,7 @@ START_TEST(model_gradient_thread_independent)
     kga_gnn_config_t cfg = kga_gnn_config_default();
     cfg.dim_hidden = 8;
     cfg.samples = 4;
-    kga_gnn_shape_t shape = {{GL, GR}, GREL, GFIX, GB};
+    kga_gnn_shape_t shape = {{GL, GR}, GREL, GFIX, GB, {0, 0}};
     kga_gnn_t *m;
     ck_assert_int_eq(kga_gnn_new(&cfg, &shape, NULL, 0, &m), 0);
     kga_pair_t pairs[6] = {{0, 0}, {0, 1}, {2, 3}, {5, 5}, {5, 2}, {8, 8}};

@@ -17,9 +17,10 @@
 
 #include "cli/commands.h"
 #include "import/import.h"
+#include "import/import_add.h"
 #include "base/line_reader.h"
 #include "store/links.h"
-#include "import/names.h"
+#include "store/names.h"
 #include "store/store.h"
 
 #include "testutil.h"
@@ -1433,6 +1434,138 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 
 /* NULL when the fixtures cannot be laid out. */
+
+/* ------------------------------------------------------------------------
+ * kgalign add: a store's next generation
+ * ------------------------------------------------------------------------ */
+
+/* The openea fixture imported into out; returns its left store's path. */
+static const char *imported_left(const char *out)
+{
+    kga_import_summary_t s;
+    kga_err_t err;
+    int rc = run_import(KGA_IMPORT_OPENEA, fixture("openea_small"), out, 0,
+                        &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/left.kgs", out);
+    return path;
+}
+
+START_TEST(add_writes_the_next_generation)
+{
+    const char *out = tmp_path("out_add");
+    const char *store = imported_left(out);
+    kga_store_t *before = open_store(out, "left.kgs");
+    uint32_t n0 = kga_store_entity_count(before);
+    uint64_t print0 = kga_store_fingerprint(before);
+    const char *alice_name = name_of(before, KG1 "Alice");
+    char *alice_name_copy = strdup(alice_name);
+    /* New entities, edges to and from the store's, a type triple, a
+     * relation the store lacks, a duplicate, a blank line. */
+    write_str(out, "add_triples",
+              KG1 "Zoe\thttp://ex.org/p/livesIn\t" KG1 "Paris\n"
+              KG1 "Alice\thttp://ex.org/p/knows\t" KG1 "Zoe\n"
+              KG1 "Zoe\trdf:type\thttp://ex.org/class/City\n"
+              KG1 "Zoe\thttp://ex.org/p/admires\t" KG1 "Alice\n"
+              "\n"
+              KG1 "Alice\thttp://ex.org/p/livesIn\t" KG1 "Paris\n"
+              KG1 "Yan_Li\thttp://ex.org/p/livesIn\t" KG1 "Paris\n");
+    write_str(out, "add_attrs",
+              KG1 "Zoe\thttp://www.w3.org/2000/01/rdf-schema#label\t"
+              "\"Zoé\"@fr\n"
+              KG1 "Alice\thttp://www.w3.org/2000/01/rdf-schema#label\t"
+              "Another Alice\n");
+    kga_add_params_t p = {store, tmp_path("out_add/add_triples"),
+                          tmp_path("out_add/add_attrs")};
+    kga_add_summary_t sum;
+    kga_err_t err;
+    ck_assert_msg(kga_add_run(&p, &sum, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(sum.generation, 2);
+    ck_assert_uint_eq(sum.entities_before, n0);
+    ck_assert_uint_eq(sum.entities, n0 + 2);
+    ck_assert_uint_eq(sum.unknown_relations, 1);
+    ck_assert_uint_eq(sum.duplicates, 1);
+    ck_assert_uint_eq(sum.triples, sum.triples_before + 3);
+    ck_assert_uint_eq(sum.attributes, sum.attributes_before + 2);
+    ck_assert_uint_eq(sum.touched, 2); /* Alice and Paris */
+
+    kga_store_t *after = open_store(out, "left.kgs");
+    ck_assert_uint_eq(kga_store_generation(after), 2);
+    uint32_t n = 0;
+    ck_assert_uint_eq(kga_store_find_generation(after, print0, &n), 1);
+    ck_assert_uint_eq(n, n0);
+    for (uint32_t e = 0; e < n0; e++)
+        ck_assert_str_eq(kga_store_entity_ext_id(after, e),
+                         kga_store_entity_ext_id(before, e));
+    /* The store's entity gains the edge and the attribute, not a name. */
+    ck_assert_str_eq(name_of(after, KG1 "Alice"), alice_name_copy);
+    uint32_t alice = (uint32_t)kga_store_lookup(after, KG1 "Alice");
+    const kga_edge_t *ed;
+    ck_assert_uint_eq(kga_store_edges(after, alice, KGA_DIR_OUT, &ed),
+                      kga_store_edges(before, alice, KGA_DIR_OUT, &ed) + 1);
+    /* New entities: named by the best label, else by the URI; typed. */
+    ck_assert_str_eq(name_of(after, KG1 "Zoe"), "Zoé");
+    ck_assert_str_eq(type_of(after, KG1 "Zoe"), "http://ex.org/class/City");
+    ck_assert_str_eq(name_of(after, KG1 "Yan_Li"), "Yan Li");
+    ck_assert_int_ge(kga_store_lookup(after, KG1 "Zoe"), n0);
+    ck_assert_int_lt(kga_store_relation_lookup(after, "http://ex.org/p/admires"),
+                     0);
+    free(alice_name_copy);
+    kga_store_close(before);
+    kga_store_close(after);
+}
+END_TEST
+
+START_TEST(add_refuses_malformed_lines)
+{
+    const char *out = tmp_path("out_add_bad");
+    const char *store = imported_left(out);
+    kga_store_t *before = open_store(out, "left.kgs");
+    uint64_t print0 = kga_store_fingerprint(before);
+    kga_store_close(before);
+    static const struct {
+        const char *triples, *attrs, *needle;
+    } cases[] = {
+        {KG1 "A\thttp://ex.org/p/knows\t" KG1 "Alice\n" KG1 "B\tonly two\n",
+         NULL, "add_t:2: expected 3 tab-separated fields (head, relation, "
+               "tail), got 2"},
+        {KG1 "A\thttp://ex.org/p/knows\t" KG1 "B\textra\n", NULL,
+         "add_t:1: expected 3 tab-separated fields (head, relation, tail), "
+         "got 4"},
+        {KG1 "A\t\t" KG1 "B\n", NULL,
+         "add_t:1: field 2 of (head, relation, tail) is empty"},
+        {NULL, KG1 "A\tkey\n", "add_a:1: expected 3 tab-separated fields "
+                               "(entity, key, literal), got 2"},
+        {"\xff\xfe\n", NULL, "add_t:1:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].triples != NULL)
+            write_str(out, "add_t", cases[i].triples);
+        if (cases[i].attrs != NULL)
+            write_str(out, "add_a", cases[i].attrs);
+        kga_add_params_t p = {
+            store,
+            cases[i].triples != NULL ? tmp_path("out_add_bad/add_t") : NULL,
+            cases[i].attrs != NULL ? tmp_path("out_add_bad/add_a") : NULL};
+        kga_err_t err;
+        int rc = kga_add_run(&p, NULL, &err);
+        ck_assert_msg(rc != 0, "case %zu accepted", i);
+        ck_assert_msg(strstr(err.msg, cases[i].needle) != NULL,
+                      "case %zu: %s", i, err.msg);
+        /* Nothing written: the store is the one imported. */
+        kga_store_t *s = open_store(out, "left.kgs");
+        ck_assert_uint_eq(kga_store_fingerprint(s), print0);
+        kga_store_close(s);
+    }
+    /* A missing file is named. */
+    kga_add_params_t p = {store, tmp_path("out_add_bad/nope"), NULL};
+    kga_err_t err;
+    kga_test_expect_error(kga_add_run(&p, NULL, &err), &err, KGA_ENOENT,
+                          "nope");
+}
+END_TEST
+
 static Suite *import_suite(void)
 {
     if (materialise_fixtures() != 0) {
@@ -1464,6 +1597,8 @@ static Suite *import_suite(void)
     tcase_add_test(layouts, openea_fold_without_valid_links);
     tcase_add_test(layouts, missing_files_are_named);
     tcase_add_test(layouts, command_exit_codes);
+    tcase_add_test(layouts, add_writes_the_next_generation);
+    tcase_add_test(layouts, add_refuses_malformed_lines);
 
     TCase *order = kga_test_tcase(s, "order independence", 120);
     tcase_add_test(order, permuted_fixtures_give_identical_outputs);

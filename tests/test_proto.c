@@ -184,22 +184,49 @@ static void free_decode_cases(void)
     free(decode_cases);
 }
 
+/* An entity of a decoded request: its id, or for one described inline
+ * {"id", "attributes": [[key, value]], "edges": [[relation, neighbour,
+ * "in"|"out"]]}. */
+static json_t *entity_json(const char *id, const kga_inline_desc_t *d)
+{
+    if (d == NULL)
+        return json_string(id);
+    ck_assert_str_eq(d->id, id);
+    json_t *attrs = json_array(), *edges = json_array();
+    for (size_t i = 0; i < d->n_attrs; i++)
+        json_array_append_new(attrs, json_pack("[ss]", d->attrs[i].key,
+                                               d->attrs[i].value));
+    for (size_t i = 0; i < d->n_edges; i++)
+        json_array_append_new(
+            edges, json_pack("[sss]", d->edges[i].relation,
+                             d->edges[i].neighbour,
+                             d->edges[i].dir == KGA_DIR_IN ? "in" : "out"));
+    return json_pack("{s:s, s:o, s:o}", "id", id, "attributes", attrs,
+                     "edges", edges);
+}
+
 static json_t *align_request_json(const kga_align_request_t *req)
 {
     json_t *pairs = json_array();
-    for (size_t i = 0; i < req->n_pairs; i++)
-        json_array_append_new(pairs, json_pack("[ss]", req->pairs[i].left,
-                                               req->pairs[i].right));
+    size_t described = 0;
+    for (size_t i = 0; i < req->n_pairs; i++) {
+        const kga_wire_pair_t *p = &req->pairs[i];
+        described += (p->left_inline != NULL) + (p->right_inline != NULL);
+        json_array_append_new(
+            pairs, json_pack("[oo]", entity_json(p->left, p->left_inline),
+                             entity_json(p->right, p->right_inline)));
+    }
+    ck_assert_uint_eq(req->n_inline, described);
     return json_pack("{s:b, s:b, s:o}", "batch", req->batch, "explain",
                      req->explain, "pairs", pairs);
 }
 
 static json_t *match_request_json(const kga_match_request_t *req)
 {
-    return json_pack("{s:s, s:s, s:I, s:b}", "side",
+    return json_pack("{s:s, s:o, s:I, s:b}", "side",
                      req->side == KGA_SIDE_LEFT ? "left" : "right", "id",
-                     req->id, "k", (json_int_t)req->k, "explain",
-                     req->explain);
+                     entity_json(req->id, req->inline_desc), "k",
+                     (json_int_t)req->k, "explain", req->explain);
 }
 
 START_TEST(decode_fixture_case)
@@ -313,6 +340,31 @@ START_TEST(request_examples_decode)
     ck_assert_str_eq(mreq.id, "http://l/Alice");
     ck_assert_uint_eq(mreq.k, 3);
     kga_match_request_destroy(&mreq);
+    free(body);
+
+    /* The inline examples (proto/openapi.yaml): the entity is described. */
+    body = read_fixture("match_request_inline.json", &len);
+    ck_assert_int_eq(
+        kga_match_request_parse(&mreq, body, len, &default_limits, &err), 0);
+    ck_assert_ptr_nonnull(mreq.inline_desc);
+    ck_assert_str_eq(mreq.id, "new:film-42");
+    ck_assert_uint_eq(mreq.inline_desc->n_attrs, 2);
+    ck_assert_uint_eq(mreq.inline_desc->n_edges, 2);
+    ck_assert_int_eq(mreq.inline_desc->edges[0].dir, KGA_DIR_IN);
+    kga_match_request_destroy(&mreq);
+    free(body);
+    body = read_fixture("align_request_inline.json", &len);
+    ck_assert_int_eq(
+        kga_align_request_parse(&req, body, len, &default_limits, &err), 0);
+    ck_assert_uint_eq(req.n_inline, 1);
+    ck_assert_ptr_nonnull(req.pairs[0].left_inline);
+    ck_assert_ptr_null(req.pairs[0].right_inline);
+    json_t *resp_inline = load_fixture("align_response_inline.json");
+    json_t *res0 = json_array_get(json_object_get(resp_inline, "results"), 0);
+    ck_assert_str_eq(req.pairs[0].left, str_at(res0, "left"));
+    ck_assert_str_eq(req.pairs[0].right, str_at(res0, "right"));
+    json_decref(resp_inline);
+    kga_align_request_destroy(&req);
     free(body);
 }
 END_TEST
@@ -444,6 +496,85 @@ START_TEST(max_pairs_boundary)
     body = batch_body(1025, &len);
     expect_align_error(body, len, &default_limits, 413, "payload_too_large",
                        "pairs: 1025 pairs exceed the limit of 1024");
+    free(body);
+}
+END_TEST
+
+/* A batch of n pairs whose left sides are described inline, each with
+ * `attrs` attributes and `edges` edges. */
+static char *inline_batch_body(size_t n, size_t attrs, size_t edges,
+                               size_t *len)
+{
+    size_t cap = 256 + n * (64 + attrs * 24 + edges * 64);
+    char *body = malloc(cap);
+    size_t off = (size_t)snprintf(body, cap, "{\"pairs\": [");
+    for (size_t i = 0; i < n; i++) {
+        off += (size_t)snprintf(body + off, cap - off,
+                                "%s{\"left\": {\"id\": \"new%zu\", "
+                                "\"attributes\": [",
+                                i > 0 ? ", " : "", i);
+        for (size_t a = 0; a < attrs; a++)
+            off += (size_t)snprintf(body + off, cap - off, "%s[\"k\", \"v%zu\"]",
+                                    a > 0 ? ", " : "", a);
+        off += (size_t)snprintf(body + off, cap - off, "], \"edges\": [");
+        for (size_t e = 0; e < edges; e++)
+            off += (size_t)snprintf(body + off, cap - off,
+                                    "%s{\"relation\": \"r\", \"neighbour\": "
+                                    "\"n%zu\", \"direction\": \"out\"}",
+                                    e > 0 ? ", " : "", e);
+        off += (size_t)snprintf(body + off, cap - off,
+                                "]}, \"right\": \"r%zu\"}", i);
+    }
+    off += (size_t)snprintf(body + off, cap - off, "]}");
+    *len = off;
+    return body;
+}
+
+START_TEST(inline_entity_limits)
+{
+    kga_wire_limits_t big = {64u << 20, 1024};
+    size_t len;
+    kga_align_request_t req;
+    kga_wire_error_t err;
+    /* At the limit of 64 entities; the copy holds every string and
+     * pointer. */
+    char *body = inline_batch_body(KGA_WIRE_INLINE_MAX, 3, 2, &len);
+    ck_assert_int_eq(kga_align_request_parse(&req, body, len, &big, &err), 0);
+    ck_assert_uint_eq(req.n_inline, KGA_WIRE_INLINE_MAX);
+    const kga_inline_desc_t *d = req.pairs[63].left_inline;
+    ck_assert_ptr_nonnull(d);
+    ck_assert_str_eq(d->id, "new63");
+    ck_assert_uint_eq(d->n_attrs, 3);
+    ck_assert_str_eq(d->attrs[2].value, "v2");
+    ck_assert_uint_eq(d->n_edges, 2);
+    ck_assert_str_eq(d->edges[1].neighbour, "n1");
+    ck_assert_int_eq(d->edges[1].dir, KGA_DIR_OUT);
+    ck_assert_str_eq(req.pairs[63].right, "r63");
+    ck_assert_ptr_null(req.pairs[63].right_inline);
+    kga_align_request_destroy(&req);
+    free(body);
+
+    body = inline_batch_body(KGA_WIRE_INLINE_MAX + 1, 1, 1, &len);
+    expect_align_error(body, len, &big, 413, "payload_too_large",
+                       "body: 65 entities described inline exceed the limit "
+                       "of 64 per request");
+    free(body);
+
+    body = inline_batch_body(1, KGA_INLINE_MAX_ATTRS, 0, &len);
+    ck_assert_int_eq(kga_align_request_parse(&req, body, len, &big, &err), 0);
+    ck_assert_uint_eq(req.pairs[0].left_inline->n_attrs,
+                      KGA_INLINE_MAX_ATTRS);
+    kga_align_request_destroy(&req);
+    free(body);
+    body = inline_batch_body(1, KGA_INLINE_MAX_ATTRS + 1, 0, &len);
+    expect_align_error(body, len, &big, 413, "payload_too_large",
+                       "pairs[0].left.attributes: 4097 attributes exceed the "
+                       "limit of 4096");
+    free(body);
+    body = inline_batch_body(1, 0, KGA_INLINE_MAX_EDGES + 1, &len);
+    expect_align_error(body, len, &big, 413, "payload_too_large",
+                       "pairs[0].left.edges: 65537 edges exceed the limit of "
+                       "65536");
     free(body);
 }
 END_TEST
@@ -624,14 +755,14 @@ static const char *const summaries[] = {
 };
 
 static const kga_align_result_t align_results[] = {
-    {"http://l/Alice", "http://r/Alice", 0, {0.125f, 0.9f, 1}, evidence, 3},
+    {"http://l/Alice", "http://r/Alice", 0, {0.125f, 0.9f, 1}, evidence, 3, {0, 0, 0}},
     {"http://l/Nobody", "http://r/Alice", KGA_WIRE_UNKNOWN_LEFT, {0, 0, 0},
-     NULL, 0},
+     NULL, 0, {0, 0, 0}},
     {"http://l/Alice", "http://r/Nobody", KGA_WIRE_UNKNOWN_RIGHT, {0, 0, 0},
-     NULL, 0},
+     NULL, 0, {0, 0, 0}},
     {"L?", "R?", KGA_WIRE_UNKNOWN_LEFT | KGA_WIRE_UNKNOWN_RIGHT, {0, 0, 0},
-     NULL, 0},
-    {"http://l/Carol", "http://r/Dave", 0, {3.5f, 1e-6f, 0}, evidence + 3, 2},
+     NULL, 0, {0, 0, 0}},
+    {"http://l/Carol", "http://r/Dave", 0, {3.5f, 1e-6f, 0}, evidence + 3, 2, {0, 0, 0}},
 };
 #define N_ALIGN_RESULTS (sizeof align_results / sizeof align_results[0])
 _Static_assert(N_ALIGN_RESULTS == N_ALIGN_RESULTS_FIXTURE,
@@ -749,7 +880,7 @@ END_TEST
 START_TEST(small_align_response_bytes)
 {
     /* The exact bytes: compact, keys in contract order, %.9g floats. */
-    kga_align_result_t r = {"a", "b", 0, {0.5f, 0.25f, 0}, NULL, 0};
+    kga_align_result_t r = {"a", "b", 0, {0.5f, 0.25f, 0}, NULL, 0, {0, 0, 0}};
     kga_wire_meta_t m = {"r", "0123456789abcdef"};
     char *out;
     size_t len;
@@ -773,7 +904,7 @@ START_TEST(match_response_round_trip)
     char *out;
     size_t len;
     ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT,
-                                               "http://l/Alice", cands, 3, 0,
+                                               "http://l/Alice", NULL, cands, 3, 0,
                                                &out, &len),
                      0);
     json_t *got = parse_strict(out, len);
@@ -789,7 +920,7 @@ START_TEST(match_response_round_trip)
 
     /* With explanations: each candidate's, in order; [] for none. */
     ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT,
-                                               "http://l/Alice", cands, 3, 1,
+                                               "http://l/Alice", NULL, cands, 3, 1,
                                                &out, &len),
                      0);
     got = parse_strict(out, len);
@@ -808,7 +939,7 @@ START_TEST(match_response_round_trip)
     free(out);
 
     /* No candidates, right side. */
-    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_RIGHT, "x",
+    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_RIGHT, "x", NULL,
                                                NULL, 0, 0, &out, &len),
                      0);
     got = parse_strict(out, len);
@@ -821,7 +952,7 @@ END_TEST
 
 START_TEST(non_finite_numbers_are_null)
 {
-    kga_align_result_t r = {"a", "b", 0, {INFINITY, NAN, 0}, NULL, 0};
+    kga_align_result_t r = {"a", "b", 0, {INFINITY, NAN, 0}, NULL, 0, {0, 0, 0}};
     char *out;
     size_t len;
     ck_assert_int_eq(kga_align_response_format(&meta, &r, 1, 0, &out, &len),
@@ -841,7 +972,7 @@ static char *echo_id(const char *s, char **raw)
 {
     char *out;
     size_t len;
-    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT, s, NULL,
+    ck_assert_int_eq(kga_match_response_format(&meta, KGA_SIDE_LEFT, s, NULL, NULL,
                                                0, 0, &out, &len),
                      0);
     json_t *doc = parse_strict(out, len);
@@ -1181,6 +1312,7 @@ static Suite *proto_suite(void)
     tcase_add_test(decode, body_over_limit_is_413);
     tcase_add_test(decode, id_length_limit);
     tcase_add_test(decode, max_pairs_boundary);
+    tcase_add_test(decode, inline_entity_limits);
     tcase_add_test(decode, brackets_inside_strings_do_not_count_as_nesting);
     tcase_add_test(decode, invalid_utf8_and_nul_bytes_in_body_are_400);
     tcase_add_test(decode, destroy_is_idempotent);

@@ -14,7 +14,7 @@
 #include "base/value.h"
 #include "features/attributes.h"
 #include "import/import.h"
-#include "import/names.h"
+#include "store/names.h"
 #include "import/ntriples.h"
 #include "store/links.h"
 #include "store/store.h"

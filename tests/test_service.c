@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "align/aligner.h"
+#include "align/inline_entity.h"
 #include "store/store.h"
 
 #include "server_harness.h"
@@ -931,6 +932,10 @@ START_TEST(proto_fixtures_follow_the_contract)
         {"match_response.json", "MatchResponse"},
         {"match_response_explained.json", "MatchResponse"},
         {"error_response.json", "Error"},
+        {"align_request_inline.json", "AlignRequest"},
+        {"align_response_inline.json", "AlignResponse"},
+        {"match_request_inline.json", "MatchRequest"},
+        {"match_response_inline.json", "MatchResponse"},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[256], why[1024];
@@ -2232,6 +2237,316 @@ START_TEST(sigterm_under_load_loses_no_request)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------------
+ * Entities described inline, and later generations of the stores
+ * ------------------------------------------------------------------------ */
+
+/* Stored entity e of side as an inline description (JSON) with id `id`:
+ * its attributes and its edges, as an import would read them. */
+static json_t *describe(const kga_store_t *st, uint32_t e, const char *id)
+{
+    json_t *attrs = json_array(), *edges = json_array();
+    const kga_attr_t *at;
+    uint32_t na = kga_store_attrs(st, e, &at);
+    for (uint32_t i = 0; i < na; i++)
+        json_array_append_new(
+            attrs, json_pack("[ss]", kga_store_attr_key_name(st, at[i].key),
+                             kga_store_attr_literal(st, &at[i])));
+    for (int d = 0; d < 2; d++) {
+        const kga_edge_t *ed;
+        uint32_t n = kga_store_edges(st, e, (kga_dir_t)d, &ed);
+        for (uint32_t i = 0; i < n; i++)
+            json_array_append_new(
+                edges,
+                json_pack("{s:s, s:s, s:s}", "relation",
+                          kga_store_relation_name(st, ed[i].rel),
+                          "neighbour", kga_store_entity_ext_id(st, ed[i].ent),
+                          "direction", d == KGA_DIR_OUT ? "out" : "in"));
+    }
+    return json_pack("{s:s, s:o, s:o}", "id", id, "attributes", attrs,
+                     "edges", edges);
+}
+
+/* The description's C form, pointing into the JSON. */
+typedef struct {
+    kga_inline_desc_t d;
+    kga_inline_attr_t attrs[256];
+    kga_inline_edge_t edges[512];
+} desc_buf_t;
+
+static void desc_of(json_t *j, desc_buf_t *b)
+{
+    json_t *attrs = json_object_get(j, "attributes");
+    json_t *edges = json_object_get(j, "edges");
+    ck_assert_uint_le(json_array_size(attrs), 256);
+    ck_assert_uint_le(json_array_size(edges), 512);
+    memset(b, 0, sizeof *b);
+    b->d.id = json_string_value(json_object_get(j, "id"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(attrs, i, v)
+    {
+        b->attrs[i].key = json_string_value(json_array_get(v, 0));
+        b->attrs[i].value = json_string_value(json_array_get(v, 1));
+    }
+    json_array_foreach(edges, i, v)
+    {
+        b->edges[i].relation = json_str_at(v, "relation");
+        b->edges[i].neighbour = json_str_at(v, "neighbour");
+        b->edges[i].dir = strcmp(json_str_at(v, "direction"), "in") == 0
+                              ? KGA_DIR_IN
+                              : KGA_DIR_OUT;
+    }
+    b->d.attrs = b->attrs;
+    b->d.n_attrs = json_array_size(attrs);
+    b->d.edges = b->edges;
+    b->d.n_edges = json_array_size(edges);
+}
+
+/* POSTs {side: entity, "k": k, "explain": explain} to /match. */
+static void match_inline(const server_t *s, const char *side, json_t *entity,
+                         int k, int explain, http_resp_t *r)
+{
+    json_t *req = json_pack("{s:O, s:i, s:b}", side, entity, "k", k,
+                            "explain", explain);
+    char *body = json_dumps(req, 0);
+    http_do(s->port, "POST", "/match", NULL, body, r);
+    free(body);
+    json_decref(req);
+}
+
+START_TEST(inline_entities_are_scored_by_the_model)
+{
+    server_t s;
+    service_start(&s, NULL, NULL);
+    kga_aligner_t *a = open_aligner(model1);
+    const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
+    const kga_store_t *rs = kga_aligner_store(a, KGA_SIDE_RIGHT);
+    wait_ready(&s);
+    http_resp_t r;
+
+    /* Test entities described inline under new ids: the server's answer
+     * is the model's (the aligner in this process, the same description),
+     * and mostly the one the stored entity gets: the inline entity lacks
+     * only what training learnt of the stored one's id. */
+    size_t agree = 0, n = 20;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = lookup(a, KGA_SIDE_LEFT, link_left[i]);
+        char id[32];
+        snprintf(id, sizeof id, "new:copy-%zu", i);
+        json_t *desc = describe(ls, e, id);
+        match_inline(&s, "left", desc, 5, i < 3, &r);
+        expect(&r, 200, "MatchResponse");
+        ck_assert_str_eq(json_str_at(r.json, "query.id"), id);
+        ck_assert_int_eq(json_integer_value(json_at(r.json,
+                                                    "query.unknown_neighbours")),
+                         0);
+        json_t *cands = json_at(r.json, "candidates");
+        ck_assert_uint_eq(json_array_size(cands), 5);
+
+        desc_buf_t b;
+        desc_of(desc, &b);
+        kga_inline_entity_t *ent;
+        kga_err_t err;
+        ck_assert_msg(kga_inline_entity_new(a, KGA_SIDE_LEFT, &b.d, &ent,
+                                            &err) == 0,
+                      "%s", err.msg);
+        kga_entity_ref_t ref = {0, ent};
+        kga_candidate_t c[5];
+        ck_assert_uint_eq(kga_aligner_match_ref(a, KGA_SIDE_LEFT, &ref, 5, c),
+                          5);
+        for (size_t k = 0; k < 5; k++) {
+            json_t *got = json_array_get(cands, k);
+            ck_assert_str_eq(json_str_at(got, "id"),
+                             kga_store_entity_ext_id(rs, c[k].entity));
+            expect_close(json_object_get(got, "probability"),
+                         c[k].score.probability, "probability", k);
+        }
+        kga_candidate_t stored[1];
+        ck_assert_uint_eq(kga_aligner_match(a, KGA_SIDE_LEFT, e, 1, stored),
+                          1);
+        agree += stored[0].entity == c[0].entity;
+        if (i < 3) {
+            /* Explained: the name item names the inline entity. */
+            json_t *ex = json_object_get(json_array_get(cands, 0),
+                                         "explanation");
+            ck_assert_uint_ge(json_array_size(ex), 1);
+            ck_assert_str_eq(json_str_at(json_array_get(ex, 0), "kind"),
+                             "names");
+            ck_assert_str_eq(json_str_at(json_array_get(ex, 0), "left_name"),
+                             kga_store_entity_name(ls, e));
+        }
+        kga_inline_entity_free(ent);
+        http_resp_free(&r);
+        json_decref(desc);
+    }
+    ck_assert_msg(agree >= n - 2, "%zu of %zu agree with the stored entity",
+                  agree, n);
+
+    /* /align: an inline right entity against its left counterpart, an
+     * inline left one in a batch beside ids; edges to a neighbour and by
+     * a relation the graph lacks are skipped and counted. */
+    uint32_t e = lookup(a, KGA_SIDE_LEFT, link_left[0]);
+    json_t *left = describe(ls, e, "new:left");
+    json_array_append_new(json_object_get(left, "edges"),
+                          json_pack("{s:s, s:s, s:s}", "relation",
+                                    kga_store_relation_name(ls, 0),
+                                    "neighbour", "nobody:1", "direction",
+                                    "in"));
+    json_array_append_new(json_object_get(left, "edges"),
+                          json_pack("{s:s, s:s, s:s}", "relation",
+                                    "no:such-relation", "neighbour",
+                                    link_left[1], "direction", "out"));
+    json_t *right = describe(rs, lookup(a, KGA_SIDE_RIGHT, link_right[1]),
+                             "new:right");
+    json_t *req = json_pack(
+        "{s:[{s:O, s:s}, {s:s, s:O}, {s:s, s:s}], s:b}", "pairs", "left",
+        left, "right", link_right[0], "left", link_left[1], "right", right,
+        "left", link_left[2], "right", link_right[2], "explain", 1);
+    char *body = json_dumps(req, 0);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    free(body);
+    json_decref(req);
+    expect(&r, 200, "AlignResponse");
+    json_t *res = json_at(r.json, "results");
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_array_get(res, 0), "unknown_neighbours")),
+                     1);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_array_get(res, 0), "unknown_relations")),
+                     1);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_array_get(res, 1), "unknown_neighbours")),
+                     0);
+    ck_assert_ptr_null(json_object_get(json_array_get(res, 2),
+                                       "unknown_neighbours"));
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_msg(json_real_value(json_object_get(json_array_get(res, i),
+                                                      "probability")) > 0.5,
+                      "pair %zu: %s", i, r.body);
+    http_resp_free(&r);
+    json_decref(left);
+    json_decref(right);
+
+    /* Nothing to compare: no attribute, and no neighbour in the graph. */
+    json_t *empty = json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "id", "new:empty",
+                              "edges", "relation",
+                              kga_store_relation_name(ls, 0), "neighbour",
+                              "nobody:2", "direction", "out");
+    match_inline(&s, "left", empty, 3, 0, &r);
+    expect_error(&r, 400, "bad_request",
+                 "left: inline entity 'new:empty' has no attributes and none "
+                 "of its 1 edges reaches an entity of the left graph");
+    http_resp_free(&r);
+    req = json_pack("{s:[{s:s, s:O}]}", "pairs", "left", link_left[0],
+                    "right", empty);
+    body = json_dumps(req, 0);
+    http_do(s.port, "POST", "/align", NULL, body, &r);
+    free(body);
+    json_decref(req);
+    expect_error(&r, 400, "bad_request", "pairs[0].right: inline entity");
+    http_resp_free(&r);
+    json_decref(empty);
+
+    kga_aligner_close(a);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(reload_picks_up_a_new_generation)
+{
+    /* A copy of the stores, grown by `kgalign add` while the server
+     * serves them with the model trained on the first generation. */
+    char dir[400], lpath[500], rpath[500], tpath[500], apath[500];
+    snprintf(dir, sizeof dir, "%s/gen-%d", tmp, (int)getpid());
+    ck_assert_int_eq(kga_test_system("mkdir -p %s && cp %s/left.kgs "
+                                     "%s/right.kgs %s/",
+                                     dir, data_dir, data_dir, dir),
+                     0);
+    snprintf(lpath, sizeof lpath, "%s/left.kgs", dir);
+    snprintf(rpath, sizeof rpath, "%s/right.kgs", dir);
+    const char *args[] = {"--left-store", lpath, "--right-store", rpath, NULL};
+    server_t s;
+    service_start(&s, NULL, args);
+    wait_ready(&s);
+    http_resp_t r;
+    const char *body = "{\"left\": \"new:gen-1\", \"k\": 3}";
+    http_do(s.port, "POST", "/match", NULL, body, &r);
+    expect_error(&r, 404, "unknown_id", "new:gen-1");
+    http_resp_free(&r);
+
+    /* Each new entity copies a test entity's edges and label. */
+    kga_aligner_t *a = open_aligner(model1);
+    const kga_store_t *ls = kga_aligner_store(a, KGA_SIDE_LEFT);
+    snprintf(tpath, sizeof tpath, "%s/triples", dir);
+    snprintf(apath, sizeof apath, "%s/attributes", dir);
+    FILE *t = fopen(tpath, "w"), *at = fopen(apath, "w");
+    ck_assert(t != NULL && at != NULL);
+    enum { N_NEW = 5 };
+    for (int k = 0; k < N_NEW; k++) {
+        uint32_t e = lookup(a, KGA_SIDE_LEFT, link_left[k]);
+        for (int d = 0; d < 2; d++) {
+            const kga_edge_t *ed;
+            uint32_t n = kga_store_edges(ls, e, (kga_dir_t)d, &ed);
+            for (uint32_t i = 0; i < n; i++) {
+                const char *o = kga_store_entity_ext_id(ls, ed[i].ent);
+                const char *rel = kga_store_relation_name(ls, ed[i].rel);
+                if (d == KGA_DIR_OUT)
+                    fprintf(t, "new:gen-%d\t%s\t%s\n", k + 1, rel, o);
+                else
+                    fprintf(t, "%s\t%s\tnew:gen-%d\n", o, rel, k + 1);
+            }
+        }
+        fprintf(at,
+                "new:gen-%d\thttp://www.w3.org/2000/01/rdf-schema#label\t%s\n",
+                k + 1, kga_store_entity_name(ls, e));
+    }
+    fclose(t);
+    fclose(at);
+    ck_assert_int_eq(kga_test_system("%s add %s --side left --triples %s "
+                                     "--attributes %s > %s/add.log",
+                                     kgalign, dir, tpath, apath, dir),
+                     0);
+
+    /* Until the reload the old generation answers; then the new one,
+     * with the same model. */
+    http_do(s.port, "POST", "/match", NULL, body, &r);
+    expect(&r, 404, "Error");
+    http_resp_free(&r);
+    reload_expect(&s, 200, &r);
+    ck_assert_str_eq(json_str_at(r.json, "model_version"),
+                     kga_aligner_model_version(a));
+    http_resp_free(&r);
+    /* The new entities are matched as their twins are (all but what
+     * training learnt of a twin's id). */
+    int agree = 0;
+    for (int k = 0; k < N_NEW; k++) {
+        char req[64];
+        snprintf(req, sizeof req, "{\"left\": \"new:gen-%d\", \"k\": 3}",
+                 k + 1);
+        http_do(s.port, "POST", "/match", NULL, req, &r);
+        expect(&r, 200, "MatchResponse");
+        json_t *cands = json_at(r.json, "candidates");
+        ck_assert_uint_eq(json_array_size(cands), 3);
+        kga_candidate_t c[1];
+        ck_assert_uint_eq(
+            kga_aligner_match(a, KGA_SIDE_LEFT,
+                              lookup(a, KGA_SIDE_LEFT, link_left[k]), 1, c),
+            1);
+        agree += strcmp(json_str_at(json_array_get(cands, 0), "id"),
+                        kga_store_entity_ext_id(
+                            kga_aligner_store(a, KGA_SIDE_RIGHT),
+                            c[0].entity)) == 0;
+        http_resp_free(&r);
+    }
+    ck_assert_msg(agree >= N_NEW - 1, "%d of %d agree with their twins",
+                  agree, N_NEW);
+    kga_aligner_close(a);
+    server_stop(&s);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Fixture and main
  * ------------------------------------------------------------------------ */
@@ -2291,6 +2606,8 @@ static Suite *service_suite(void)
     tcase_add_test(tc, reload_keeps_the_old_snapshot_on_failure);
     tcase_add_test(tc, store_truncated_under_the_server_is_survived);
     tcase_add_test(tc, sigterm_under_load_loses_no_request);
+    tcase_add_test(tc, inline_entities_are_scored_by_the_model);
+    tcase_add_test(tc, reload_picks_up_a_new_generation);
     return s;
 }
 

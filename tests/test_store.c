@@ -473,6 +473,8 @@ END_TEST
 
 static void expect_truncated_at(kga_test_image_t img, size_t cut)
 {
+    if (cut >= img.len)
+        return; /* an empty last section starts at the end of the file */
     kga_err_t err;
     int rc = kga_store_validate(img.data, cut, &err);
     ck_assert_msg(rc == KGA_ETRUNCATED, "cut at %zu: %s (%s)", cut,
@@ -922,6 +924,278 @@ START_TEST(write_to_missing_directory_fails)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------------
+ * Generations: a store written on an earlier one keeps its ids
+ * ------------------------------------------------------------------------ */
+
+/* New entities of the second generation, and their triples (with one to
+ * an entity of the first). */
+static const ent_spec_t new_ents[] = {
+    {"http://ex.org/Eve", "Eve", "Person"},
+    {"http://ex.org/Bern", "Bern", "Town"}, /* a new type */
+    {"http://ex.org/Frank", NULL, NULL},
+};
+static const triple_spec_t new_triples[] = {
+    {"http://ex.org/Eve", "livesIn", "http://ex.org/Bern"},
+    {ALICE, "knows", "http://ex.org/Eve"},
+    {"http://ex.org/Frank", "knows", "http://ex.org/Eve"},
+};
+
+/* A builder that holds store prev as kga_store_write_next() wants it:
+ * its entities in id order, its relations, triples and attributes. */
+static kga_graph_builder_t *copy_of(const kga_store_t *prev)
+{
+    kga_graph_builder_t *b = kga_graph_builder_new();
+    for (uint32_t r = 0; r < kga_store_relation_count(prev); r++) {
+        uint32_t id;
+        ck_assert_int_eq(kga_graph_builder_relation(
+                             b, kga_store_relation_name(prev, r), &id),
+                         0);
+    }
+    for (uint32_t e = 0; e < kga_store_entity_count(prev); e++) {
+        ck_assert_uint_eq(builder_ent(b, kga_store_entity_ext_id(prev, e)), e);
+        const char *name = kga_store_entity_name(prev, e);
+        if (name[0] != '\0')
+            ck_assert_int_eq(kga_graph_builder_set_name(b, e, name), 0);
+        uint32_t t = kga_store_entity_type(prev, e);
+        if (t != KGA_NO_TYPE)
+            ck_assert_int_eq(kga_graph_builder_set_type(
+                                 b, e, kga_store_type_name(prev, t)),
+                             0);
+    }
+    for (uint32_t e = 0; e < kga_store_entity_count(prev); e++) {
+        const kga_edge_t *ed;
+        uint32_t n = kga_store_edges(prev, e, KGA_DIR_OUT, &ed);
+        for (uint32_t i = 0; i < n; i++)
+            ck_assert_int_eq(kga_graph_builder_triple(b, e, ed[i].rel,
+                                                      ed[i].ent),
+                             0);
+    }
+    return b;
+}
+
+/* Writes the second generation of the test graph on prev into path. */
+static void write_second(const kga_store_t *prev, const char *path)
+{
+    kga_graph_builder_t *b = copy_of(prev);
+    for (size_t k = 0; k < sizeof new_ents / sizeof new_ents[0]; k++)
+        add_entity(b, &new_ents[k]);
+    for (size_t k = 0; k < sizeof new_triples / sizeof new_triples[0]; k++)
+        add_triple(b, &new_triples[k]);
+    kga_err_t err;
+    ck_assert_msg(kga_store_write_next(b, prev, path, &err) == 0, "%s",
+                  err.msg);
+    kga_graph_builder_free(b);
+}
+
+START_TEST(later_generation_keeps_ids)
+{
+    char p1[256], p2[256], p3[256];
+    write_graph(0, "gen1.kgs", p1, sizeof p1);
+    kga_test_tmp_path(p2, sizeof p2, "gen2.kgs");
+    kga_test_tmp_path(p3, sizeof p3, "gen3.kgs");
+    kga_store_t *s1, *s2, *s3;
+    kga_err_t err;
+    ck_assert_msg(kga_store_open(p1, &s1, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(kga_store_generation(s1), 1);
+    write_second(s1, p2);
+    ck_assert_msg(kga_store_open(p2, &s2, &err) == 0, "%s", err.msg);
+    uint32_t n1 = kga_store_entity_count(s1), n2 = kga_store_entity_count(s2);
+    ck_assert_uint_eq(kga_store_generation(s2), 2);
+    ck_assert_uint_eq(n2, n1 + 3);
+    /* The first generation's entities keep their ids, names and types. */
+    for (uint32_t e = 0; e < n1; e++) {
+        ck_assert_str_eq(kga_store_entity_ext_id(s2, e),
+                         kga_store_entity_ext_id(s1, e));
+        ck_assert_str_eq(kga_store_entity_name(s2, e),
+                         kga_store_entity_name(s1, e));
+        uint32_t t1 = kga_store_entity_type(s1, e);
+        uint32_t t2 = kga_store_entity_type(s2, e);
+        ck_assert_int_eq(t1 == KGA_NO_TYPE, t2 == KGA_NO_TYPE);
+        if (t1 != KGA_NO_TYPE)
+            ck_assert_str_eq(kga_store_type_name(s2, t2),
+                             kga_store_type_name(s1, t1));
+    }
+    /* The new ones follow, in the canonical order among themselves. */
+    for (uint32_t e = n1 + 1; e < n2; e++) {
+        const char *a = kga_store_entity_ext_id(s2, e - 1);
+        const char *b = kga_store_entity_ext_id(s2, e);
+        ck_assert_uint_le(kga_hash64(a, strlen(a)), kga_hash64(b, strlen(b)));
+    }
+    ck_assert_int_ge(kga_store_lookup(s2, "http://ex.org/Bern"), n1);
+    /* Alice knows one more; the relations are the same. */
+    uint32_t alice = (uint32_t)kga_store_lookup(s1, ALICE);
+    const kga_edge_t *ed;
+    ck_assert_uint_eq(kga_store_edges(s2, alice, KGA_DIR_OUT, &ed),
+                      kga_store_edges(s1, alice, KGA_DIR_OUT, &ed) + 1);
+    ck_assert_uint_eq(kga_store_relation_count(s2),
+                      kga_store_relation_count(s1));
+    /* The lineage: generation 1's fingerprint and size. */
+    const kga_store_generation_t *rows;
+    ck_assert_uint_eq(kga_store_generations(s2, &rows), 1);
+    ck_assert_uint_eq(rows[0].fingerprint, kga_store_fingerprint(s1));
+    ck_assert_uint_eq(rows[0].entities, n1);
+    uint32_t n = 0;
+    ck_assert_uint_eq(kga_store_find_generation(s2, kga_store_fingerprint(s1),
+                                                &n),
+                      1);
+    ck_assert_uint_eq(n, n1);
+    ck_assert_uint_eq(kga_store_find_generation(s2, kga_store_fingerprint(s2),
+                                                &n),
+                      2);
+    ck_assert_uint_eq(n, n2);
+    ck_assert_uint_eq(kga_store_find_generation(s1, kga_store_fingerprint(s2),
+                                                &n),
+                      0);
+
+    /* A third generation that adds nothing but keeps the lineage. */
+    kga_graph_builder_t *b = copy_of(s2);
+    ck_assert_msg(kga_store_write_next(b, s2, p3, &err) == 0, "%s", err.msg);
+    kga_graph_builder_free(b);
+    ck_assert_msg(kga_store_open(p3, &s3, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(kga_store_generation(s3), 3);
+    ck_assert_uint_eq(kga_store_find_generation(s3, kga_store_fingerprint(s1),
+                                                &n),
+                      1);
+    ck_assert_uint_eq(n, n1);
+    ck_assert_uint_eq(kga_store_entity_count(s3), n2);
+    kga_store_close(s3);
+    kga_store_close(s2);
+    kga_store_close(s1);
+    unlink(p1);
+    unlink(p2);
+    unlink(p3);
+}
+END_TEST
+
+START_TEST(later_generation_refuses_what_is_not_an_addition)
+{
+    char p1[256], p2[256];
+    write_graph(0, "base.kgs", p1, sizeof p1);
+    kga_test_tmp_path(p2, sizeof p2, "next.kgs");
+    kga_store_t *s1;
+    kga_err_t err;
+    ck_assert_msg(kga_store_open(p1, &s1, &err) == 0, "%s", err.msg);
+
+    /* The entities in another order. */
+    kga_graph_builder_t *b = build_graph(1);
+    kga_test_expect_error(kga_store_write_next(b, s1, p2, &err), &err,
+                          KGA_EINVAL, "in the earlier generation");
+    kga_graph_builder_free(b);
+    /* A relation more. */
+    b = copy_of(s1);
+    triple_spec_t t = {ALICE, "admires", BOB};
+    add_triple(b, &t);
+    kga_test_expect_error(kga_store_write_next(b, s1, p2, &err), &err,
+                          KGA_EINVAL, "a later generation keeps the relations");
+    kga_graph_builder_free(b);
+    ck_assert_int_ne(access(p2, F_OK), 0);
+    kga_store_close(s1);
+    unlink(p1);
+}
+END_TEST
+
+/* A version-1 image: the second generation's layout without the
+ * generations row (its payload is empty, at the end of the file). */
+START_TEST(version_1_reads_as_generation_1)
+{
+    kga_test_image_t img = graph_image();
+    uint64_t row = row_of(img, KGA_SEC_GENERATIONS);
+    ck_assert_uint_eq(row, KGA_STORE_HEADER_SIZE +
+                               (KGA_SEC_COUNT_ - 1) *
+                                   sizeof(kga_store_section_t));
+    memset(img.data + row, 0, sizeof(kga_store_section_t));
+    kga_test_put32(img, offsetof(kga_store_header_t, version), 1);
+    kga_test_put32(img, offsetof(kga_store_header_t, section_count),
+                   KGA_STORE_V1_SECTIONS);
+    fix_checksum(img);
+    kga_store_t *s;
+    kga_err_t err;
+    ck_assert_msg(kga_store_open_buffer(img.data, img.len, &s, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_uint_eq(kga_store_version(s), 1);
+    ck_assert_uint_eq(kga_store_generation(s), 1);
+    ck_assert_uint_eq(kga_store_entity_count(s), N_ENTS);
+    kga_store_close(s);
+    /* Version 3 is refused, version 1 with 14 sections too. */
+    kga_test_put32(img, offsetof(kga_store_header_t, version), 3);
+    kga_test_expect_error(kga_store_validate(img.data, img.len, &err), &err,
+                          KGA_EVERSION, "versions 1 and 2");
+    free(img.data);
+}
+END_TEST
+
+/* Damaged lineages of a second-generation image. */
+START_TEST(damaged_generations_are_rejected)
+{
+    char p1[256], p2[256];
+    write_graph(0, "lin1.kgs", p1, sizeof p1);
+    kga_test_tmp_path(p2, sizeof p2, "lin2.kgs");
+    kga_store_t *s1;
+    kga_err_t err;
+    ck_assert_msg(kga_store_open(p1, &s1, &err) == 0, "%s", err.msg);
+    write_second(s1, p2);
+    kga_store_close(s1);
+    kga_test_image_t img = kga_test_image_read(p2);
+    ck_assert_int_eq(kga_store_validate(img.data, img.len, &err), 0);
+    uint64_t row = row_of(img, KGA_SEC_GENERATIONS);
+    uint64_t gen = kga_test_get64(img, row + offsetof(kga_store_section_t,
+                                                      offset));
+    uint64_t at = gen + offsetof(kga_store_generation_t, entities);
+    uint32_t n1 = kga_test_get32(img, at);
+
+    /* More entities than the store holds. */
+    kga_test_image_t c = kga_test_image_copy(img);
+    kga_test_put32(c, at, (uint32_t)N_ENTS + 10);
+    fix_checksum(c);
+    kga_test_expect_error(kga_store_validate(c.data, c.len, &err), &err,
+                          KGA_ERANGE, "generations section");
+    free(c.data);
+    /* A reserved field set. */
+    c = kga_test_image_copy(img);
+    kga_test_put32(c, gen + offsetof(kga_store_generation_t, reserved), 1);
+    fix_checksum(c);
+    kga_test_expect_error(kga_store_validate(c.data, c.len, &err), &err,
+                          KGA_EFORMAT, "reserved field of generation 1");
+    free(c.data);
+    /* A block boundary elsewhere: the blocks are out of canonical order. */
+    c = kga_test_image_copy(img);
+    kga_test_put32(c, at, n1 + 2);
+    fix_checksum(c);
+    kga_test_expect_error(kga_store_validate(c.data, c.len, &err), &err,
+                          KGA_EFORMAT, "canonical order");
+    free(c.data);
+    free(img.data);
+
+    /* An external id in two blocks: a second generation of one entity,
+     * whose id is rewritten in place to an old one of the same length
+     * (a block of one is in order whatever its id). */
+    ck_assert_msg(kga_store_open(p1, &s1, &err) == 0, "%s", err.msg);
+    kga_graph_builder_t *b = copy_of(s1);
+    builder_ent(b, "http://ex.org/Zoe");
+    ck_assert_msg(kga_store_write_next(b, s1, p2, &err) == 0, "%s", err.msg);
+    kga_graph_builder_free(b);
+    kga_store_close(s1);
+    img = kga_test_image_read(p2);
+    uint64_t strs = kga_test_get64(
+        img, row_of(img, KGA_SEC_STRINGS) + offsetof(kga_store_section_t,
+                                                     offset));
+    uint64_t len = kga_test_get64(
+        img, row_of(img, KGA_SEC_STRINGS) + offsetof(kga_store_section_t,
+                                                     size));
+    char *zoe = memmem(img.data + strs, len, "http://ex.org/Zoe", 18);
+    ck_assert_ptr_nonnull(zoe);
+    memcpy(zoe, BOB, strlen(BOB));
+    fix_checksum(img);
+    kga_test_expect_error(kga_store_validate(img.data, img.len, &err), &err,
+                          KGA_EFORMAT, "repeats the external id");
+    free(img.data);
+    unlink(p1);
+    unlink(p2);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 static Suite *store_suite(void)
@@ -937,6 +1211,12 @@ static Suite *store_suite(void)
     tcase_add_test(io, open_damaged_file_names_path);
     tcase_add_test(io, write_to_missing_directory_fails);
     tcase_add_test(io, write_never_follows_a_planted_link);
+
+    TCase *gen = kga_test_tcase(s, "generations", 0);
+    tcase_add_test(gen, later_generation_keeps_ids);
+    tcase_add_test(gen, later_generation_refuses_what_is_not_an_addition);
+    tcase_add_test(gen, version_1_reads_as_generation_1);
+    tcase_add_test(gen, damaged_generations_are_rejected);
 
     TCase *val = kga_test_tcase(s, "validator", 120);
     tcase_add_test(val, intact_image_validates);

@@ -12,6 +12,7 @@
 #include "model/model_file.h"
 #include "model/model_layout.h"
 #include "align/explain.h"
+#include "align/inline_entity.h"
 #include "align/model_settings.h"
 #include "align/open_world.h"
 #include "features/name_features.h"
@@ -19,10 +20,14 @@
 
 struct kga_aligner {
     kga_store_t *store[2];
+    /* Entities of each store the model was trained on: all of them, or
+     * the first ones when the store is a later generation (store.h). */
+    uint32_t trained[2];
     kga_model_t *file;
     kga_scorer_t scorer;
     kga_ow_t ow;
     uint32_t *known[2];  /* per entity: its partner in a known link */
+    uint8_t *taken[2];   /* per entity: 1 when in a known link */
     uint32_t *free_right; /* right entities in no known link */
     size_t n_free_right;
     kga_explainer_t *explainer;
@@ -38,6 +43,11 @@ uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
     if (ent >= kga_store_entity_count(a->store[side]))
         return UINT32_MAX;
     return a->known[side][ent];
+}
+
+const uint8_t *kga_aligner_known_mask(const kga_aligner_t *a, kga_side_t side)
+{
+    return a->taken[side];
 }
 
 const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a)
@@ -65,23 +75,40 @@ float kga_aligner_pair_threshold(const kga_aligner_t *a)
     return a->pair_threshold;
 }
 
-static int check_fingerprints(const kga_aligner_t *a, kga_err_t *err)
+/* The stores must be the ones trained on or later generations of them
+ * (store.h): then the model's entity ids still mean the same entities, and
+ * a->trained gets how many of each store's entities it knows. */
+static int check_fingerprints(kga_aligner_t *a, kga_err_t *err)
 {
     const uint64_t *prints = NULL;
     int rc = kga_model_require_u64s(a->file, KGA_SEC_FINGERPRINTS, 2,
                                     &prints, err);
     if (rc != 0)
         return rc;
-    for (int side = 0; side < 2; side++)
-        if (prints[side] != kga_store_fingerprint(a->store[side]))
-            return kga_err_set(
-                err, KGA_EMISMATCH,
-                "%s: trained on another %s store (fingerprint %016llx, "
-                "%s has %016llx)",
-                kga_model_path(a->file), side == 0 ? "left" : "right",
-                (unsigned long long)prints[side],
-                kga_store_path(a->store[side]),
-                (unsigned long long)kga_store_fingerprint(a->store[side]));
+    static const char *const keys[2] = {KGA_KEY_GENERATION_LEFT,
+                                        KGA_KEY_GENERATION_RIGHT};
+    for (int side = 0; side < 2; side++) {
+        const kga_store_t *st = a->store[side];
+        int64_t trained_gen = 1; /* models from before generations */
+        kga_err_t ignored;
+        if (kga_model_kv_get_int(a->file, keys[side], &trained_gen,
+                                 &ignored) != 0)
+            trained_gen = 1;
+        if (kga_store_find_generation(st, prints[side],
+                                      &a->trained[side]) != 0)
+            continue;
+        return kga_err_set(
+            err, KGA_EMISMATCH,
+            "%s: trained on generation %lld of a %s store with fingerprint "
+            "%016llx; %s (generation %u, fingerprint %016llx) is neither "
+            "that store nor a later generation of it (kgalign add), so the "
+            "model does not know its entities: train a model on it "
+            "(kgalign train)",
+            kga_model_path(a->file), (long long)trained_gen,
+            side == 0 ? "left" : "right", (unsigned long long)prints[side],
+            kga_store_path(st), kga_store_generation(st),
+            (unsigned long long)kga_store_fingerprint(st));
+    }
     return 0;
 }
 
@@ -153,13 +180,13 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     if (!rc)
         rc = get_pairs(m, KGA_SEC_SEEDS, &seeds, &st.n_seeds, err);
     if (!rc)
-        rc = get_doubles(m, KGA_SEC_LU, kga_store_entity_count(a->store[0]),
-                         &lu, err);
+        rc = get_doubles(m, KGA_SEC_LU, a->trained[0], &lu, err);
     if (!rc)
-        rc = get_doubles(m, KGA_SEC_LV, kga_store_entity_count(a->store[1]),
-                         &lv, err);
+        rc = get_doubles(m, KGA_SEC_LV, a->trained[1], &lv, err);
     if (rc == 0) {
         fp.threads = threads;
+        fp.trained[0] = a->trained[0];
+        fp.trained[1] = a->trained[1];
         st.name_weight = (float)wn;
         st.seeds = (const kga_pair_t *)(const void *)seeds;
         st.lu = lu;
@@ -169,9 +196,18 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     }
     free(lu);
     free(lv);
+    /* The entities of a later generation: scaled as training would have. */
     if (rc == 0)
-        kga_scorer_init(&a->scorer, a->store[0], a->store[1], fusion);
-    return rc;
+        rc = kga_fusion_extend(fusion, a->free_right, a->n_free_right,
+                               a->pool, err);
+    if (rc != 0) {
+        kga_fusion_free(fusion);
+        return rc;
+    }
+    kga_scorer_init(&a->scorer, a->store[0], a->store[1], fusion);
+    a->scorer.trained[0] = a->trained[0];
+    a->scorer.trained[1] = a->trained[1];
+    return 0;
 }
 
 static int load_gnn(kga_aligner_t *a, int threads, kga_err_t *err)
@@ -228,7 +264,7 @@ static int load_known(kga_aligner_t *a, kga_err_t *err)
     }
     for (size_t i = 0; i < n; i++) {
         uint32_t l = pairs[2 * i], r = pairs[2 * i + 1];
-        if (l >= count[0] || r >= count[1] ||
+        if (l >= a->trained[0] || r >= a->trained[1] ||
             a->known[0][l] != UINT32_MAX || a->known[1][r] != UINT32_MAX)
             return kga_err_set(err, KGA_EFORMAT,
                                "%s: section '%s': pair %zu (%u, %u) is out "
@@ -237,6 +273,13 @@ static int load_known(kga_aligner_t *a, kga_err_t *err)
                                r);
         a->known[0][l] = r;
         a->known[1][r] = l;
+    }
+    for (int side = 0; side < 2; side++) {
+        a->taken[side] = malloc(count[side] ? count[side] : 1);
+        if (a->taken[side] == NULL)
+            return kga_err_set(err, KGA_ENOMEM, "out of memory");
+        for (uint32_t i = 0; i < count[side]; i++)
+            a->taken[side][i] = a->known[side][i] != UINT32_MAX;
     }
     a->free_right = malloc((count[1] ? count[1] : 1) * sizeof(uint32_t));
     if (a->free_right == NULL)
@@ -266,14 +309,15 @@ static int load_open_world(kga_aligner_t *a, kga_err_t *err)
                            kga_model_path(m), KGA_SEC_OW_LOGREG,
                            a->ow.logreg.dim, KGA_OW_FEATURES);
     const float *rival;
-    uint64_t want[2] = {nr, 2};
+    uint32_t tr = a->trained[1]; /* right entities the rivals cover */
+    uint64_t want[2] = {tr, 2};
     const uint32_t *rival_left;
     if ((rc = kga_model_require_tensor(m, KGA_SEC_OW_RIVAL, 2, want, &rival,
                                        err)) != 0)
         return rc;
     size_t count = 0;
     rival_left = kga_model_get_u32s(m, KGA_SEC_OW_RIVAL_LEFT, &count);
-    if (rival_left == NULL || count != nr)
+    if (rival_left == NULL || count != tr)
         return kga_err_set(err, KGA_EFORMAT,
                            "%s: section '%s' is missing or not one entry "
                            "per right entity",
@@ -286,8 +330,13 @@ static int load_open_world(kga_aligner_t *a, kga_err_t *err)
     a->ow.rival_left = malloc((nr ? nr : 1) * sizeof(uint32_t));
     if (!a->ow.rival_best || !a->ow.rival_second || !a->ow.rival_left)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
-    uint32_t nl = kga_store_entity_count(a->store[0]);
-    for (uint32_t r = 0; r < nr; r++) {
+    uint32_t nl = a->trained[0];
+    /* A right entity of a later generation has no rival yet. */
+    for (uint32_t r = tr; r < nr; r++) {
+        a->ow.rival_best[r] = a->ow.rival_second[r] = -FLT_MAX;
+        a->ow.rival_left[r] = UINT32_MAX;
+    }
+    for (uint32_t r = 0; r < tr; r++) {
         if (rival_left[r] != UINT32_MAX && rival_left[r] >= nl)
             return kga_err_set(err, KGA_EFORMAT,
                                "%s: section '%s': entry %u names left "
@@ -364,8 +413,8 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
         (rc = check_setting(m, KGA_KEY_PAIR_THRESHOLD, pair_threshold, 0, 0,
                             1, err)))
         return rc;
-    if ((rc = check_fingerprints(a, err)) || (rc = load_fusion(a, o->threads,
-                                                                err)))
+    if ((rc = check_fingerprints(a, err)) || (rc = load_known(a, err)) ||
+        (rc = load_fusion(a, o->threads, err)))
         return rc;
     if (has_gnn && (rc = load_gnn(a, o->threads, err)) != 0)
         return rc;
@@ -389,7 +438,7 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
                            kga_model_path(m), a->scorer.logreg.dim,
                            KGA_SCORER_FEATURES);
     a->scorer.has_logreg = 1;
-    if ((rc = load_known(a, err)) != 0 || (rc = load_open_world(a, err)) != 0)
+    if ((rc = load_open_world(a, err)) != 0)
         return rc;
     a->threshold = o->threshold >= 0 ? o->threshold : (float)threshold;
     a->pair_threshold =
@@ -448,6 +497,8 @@ void kga_aligner_close(kga_aligner_t *a)
     kga_explainer_free(a->explainer);
     free(a->known[0]);
     free(a->known[1]);
+    free(a->taken[0]);
+    free(a->taken[1]);
     free(a->free_right);
     kga_pool_free(a->pool);
     kga_model_close(a->file);
@@ -481,6 +532,61 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
     }
 }
 
+/* The view of a reference on side (scorer.h): the inline entity's own,
+ * or a stored entity's in tmp. */
+static const kga_scorer_entity_t *view_of(const kga_aligner_t *a,
+                                          kga_side_t side,
+                                          const kga_entity_ref_t *r,
+                                          kga_scorer_entity_t *tmp)
+{
+    if (r->inl != NULL)
+        return kga_inline_entity_view(r->inl);
+    kga_scorer_entity(&a->scorer, side, r->id, tmp);
+    return tmp;
+}
+
+static int ref_valid(const kga_aligner_t *a, kga_side_t side,
+                     const kga_entity_ref_t *r)
+{
+    if (r->inl != NULL)
+        return kga_inline_entity_side(r->inl) == side;
+    return r->id < kga_store_entity_count(a->store[side]);
+}
+
+/* The score of one pair of views. */
+static kga_pair_score_t view_score(const kga_aligner_t *a,
+                                   const kga_scorer_entity_t *l,
+                                   const kga_scorer_entity_t *r,
+                                   float *scratch)
+{
+    float f[KGA_SCORER_FEATURES];
+    kga_scorer_pair_features(&a->scorer, l, r, scratch, f);
+    return score_of(a, f);
+}
+
+int kga_aligner_score_refs(const kga_aligner_t *a,
+                           const kga_entity_ref_t *left,
+                           const kga_entity_ref_t *right, size_t n,
+                           kga_pair_score_t *out)
+{
+    float *scratch = malloc(kga_scorer_scratch(&a->scorer) * sizeof *scratch);
+    if (scratch == NULL)
+        return KGA_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!ref_valid(a, KGA_SIDE_LEFT, &left[i]) ||
+            !ref_valid(a, KGA_SIDE_RIGHT, &right[i])) {
+            free(scratch);
+            return KGA_EINVAL;
+        }
+        kga_scorer_entity_t tl, tr;
+        out[i] = view_score(a, view_of(a, KGA_SIDE_LEFT, &left[i], &tl),
+                            view_of(a, KGA_SIDE_RIGHT, &right[i], &tr),
+                            scratch);
+    }
+    free(scratch);
+    return 0;
+}
+
 /* Orders candidates by distance, then by external id, so that ties never
  * follow internal ids. */
 static _Thread_local const kga_store_t *sort_store;
@@ -500,19 +606,37 @@ static int cand_cmp(const void *pa, const void *pb)
     return strcmp(ix, iy);
 }
 
-static void rerank(const kga_aligner_t *a, kga_side_t other, uint32_t query,
-                   kga_side_t query_side, kga_candidate_t *c, size_t k)
+/* Scores the candidates c[0..k) of query q (up to the first empty slot)
+ * by the full model and sorts them, best first. A stored query goes
+ * through the batched scorer; the same values come from the views. */
+static void rerank(const kga_aligner_t *a, const kga_scorer_entity_t *q,
+                   kga_candidate_t *c, size_t k, float *scratch)
 {
-    uint32_t left[KGA_FUSION_MAX_TOPK] = {0}, right[KGA_FUSION_MAX_TOPK] = {0};
+    kga_side_t other = q->side == KGA_SIDE_LEFT ? KGA_SIDE_RIGHT
+                                                : KGA_SIDE_LEFT;
     size_t n = 0;
-    for (size_t r = 0; r < k && c[r].entity != UINT32_MAX; r++, n++) {
-        left[n] = query_side == KGA_SIDE_LEFT ? query : c[r].entity;
-        right[n] = query_side == KGA_SIDE_LEFT ? c[r].entity : query;
+    while (n < k && c[n].entity != UINT32_MAX)
+        n++;
+    if (q->id != KGA_ENTITY_INLINE) {
+        uint32_t left[KGA_FUSION_MAX_TOPK] = {0};
+        uint32_t right[KGA_FUSION_MAX_TOPK] = {0};
+        kga_pair_score_t scores[KGA_FUSION_MAX_TOPK];
+        for (size_t r = 0; r < n; r++) {
+            left[r] = q->side == KGA_SIDE_LEFT ? q->id : c[r].entity;
+            right[r] = q->side == KGA_SIDE_LEFT ? c[r].entity : q->id;
+        }
+        kga_aligner_score(a, left, right, n, scores);
+        for (size_t r = 0; r < n; r++)
+            c[r].score = scores[r];
+    } else {
+        for (size_t r = 0; r < n; r++) {
+            kga_scorer_entity_t o;
+            kga_scorer_entity(&a->scorer, other, c[r].entity, &o);
+            c[r].score = q->side == KGA_SIDE_LEFT
+                             ? view_score(a, q, &o, scratch)
+                             : view_score(a, &o, q, scratch);
+        }
     }
-    kga_pair_score_t scores[KGA_FUSION_MAX_TOPK];
-    kga_aligner_score(a, left, right, n, scores);
-    for (size_t r = 0; r < n; r++)
-        c[r].score = scores[r];
     sort_store = a->store[other];
     qsort(c, n, sizeof *c, cand_cmp);
 }
@@ -539,7 +663,9 @@ int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
         kga_candidate_t *c = out + q * k;
         for (size_t r = 0; r < k; r++)
             c[r].entity = idx[q * k + r];
-        rerank(a, KGA_SIDE_RIGHT, lefts[q], KGA_SIDE_LEFT, c, k);
+        kga_scorer_entity_t view;
+        kga_scorer_entity(&a->scorer, KGA_SIDE_LEFT, lefts[q], &view);
+        rerank(a, &view, c, k, NULL);
     }
 out:
     free(idx);
@@ -560,10 +686,10 @@ static int decided_cmp(const void *pa, const void *pb)
 }
 
 /* Turns candidates ranked by pair distance (best first, n of them) into
- * the open-world decision for left entity `query`: probabilities that each
- * is its counterpart, best first; only the first may be a match. */
-static void decide(const kga_aligner_t *a, uint32_t query, kga_candidate_t *c,
-                   size_t n)
+ * the open-world decision for left entity q: probabilities that each is
+ * its counterpart, best first; only the first may be a match. */
+static void decide(const kga_aligner_t *a, const kga_scorer_entity_t *q,
+                   kga_candidate_t *c, size_t n, float *scratch)
 {
     uint32_t ent[KGA_FUSION_MAX_TOPK];
     float logit[KGA_FUSION_MAX_TOPK];
@@ -572,8 +698,11 @@ static void decide(const kga_aligner_t *a, uint32_t query, kga_candidate_t *c,
         logit[r] = -c[r].score.distance;
     }
     for (size_t r = 0; r < n; r++) {
-        c[r].score.probability =
-            (float)kga_ow_prob(&a->ow, &a->scorer, query, ent, logit, n, r);
+        c[r].score.probability = (float)(
+            q->id != KGA_ENTITY_INLINE
+                ? kga_ow_prob(&a->ow, &a->scorer, q->id, ent, logit, n, r)
+                : kga_ow_prob_view(&a->ow, &a->scorer, q, ent, logit, n, r,
+                                   scratch));
         c[r].score.match = 0;
     }
     sort_store = a->store[KGA_SIDE_RIGHT];
@@ -594,63 +723,101 @@ static void known_row(const kga_aligner_t *a, uint32_t left, uint32_t right,
         c[r].entity = UINT32_MAX;
 }
 
+/* The fetch best candidates of query q by fused score, into idx, those
+ * marked in skip left out: a stored entity's from the fusion, an inline
+ * entity's from its build when it found them (for an open-world query). */
+static int fetch_candidates(const kga_aligner_t *a,
+                            const kga_entity_ref_t *ref,
+                            const kga_scorer_entity_t *q, const uint8_t *skip,
+                            size_t fetch, uint32_t *idx, float *score)
+{
+    const kga_fusion_t *f = a->scorer.fusion;
+    if (ref->inl == NULL)
+        return kga_fusion_topk_one(f, q->side, q->id, skip, fetch, idx,
+                                   score, NULL);
+    size_t have = 0;
+    const uint32_t *kept = kga_inline_entity_candidates(ref->inl, &have);
+    if (kept != NULL && skip != NULL && have >= fetch) {
+        memcpy(idx, kept, fetch * sizeof *idx);
+        return 0;
+    }
+    return kga_fusion_topk_row(f, q->side, q->features, q->name, skip, fetch,
+                               idx, score, NULL);
+}
+
 /* Right-side queries: the fusion generates left-to-right candidates only,
  * so a right entity is compared with every left entity by S directly. */
-size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
-                         uint32_t ent, size_t k, kga_candidate_t *out)
+size_t kga_aligner_match_ref(const kga_aligner_t *a, kga_side_t side,
+                             const kga_entity_ref_t *ref, size_t k,
+                             kga_candidate_t *out)
 {
-    if (k == 0)
+    if (k == 0 || !ref_valid(a, side, ref))
         return 0;
     if (k > KGA_FUSION_MAX_TOPK)
         k = KGA_FUSION_MAX_TOPK;
+    kga_scorer_entity_t tmp;
+    const kga_scorer_entity_t *q = view_of(a, side, ref, &tmp);
     /* The full model reranks a pool wider than k: the fused score's k best
      * need not hold the model's k best, and the pool costs little beside
      * the pass over the other side's features that finds it. A left
      * entity's pool is the one kga_aligner_decide() reranks: the
-     * KGA_OW_PROPOSALS best free right entities by fused score, found among
-     * twice as many since known links' right entities are left out. */
+     * KGA_OW_PROPOSALS best right entities in no known link by fused
+     * score. An entity described inline is in no known link. */
     size_t pool = k < MATCH_POOL ? MATCH_POOL : k;
-    int q = side == KGA_SIDE_RIGHT;
-    int open_world = !q && a->known[0][ent] == UINT32_MAX;
+    int right_query = side == KGA_SIDE_RIGHT;
+    uint32_t partner = ref->inl == NULL && !right_query
+                           ? a->known[0][ref->id]
+                           : UINT32_MAX;
+    int open_world = !right_query && partner == UINT32_MAX;
     if (open_world && pool < KGA_OW_PROPOSALS)
         pool = KGA_OW_PROPOSALS;
-    size_t fetch = open_world ? 2 * pool : pool;
-    if (fetch > KGA_FUSION_MAX_TOPK)
-        fetch = KGA_FUSION_MAX_TOPK;
-    uint32_t *idx = malloc(fetch * sizeof *idx);
-    float *score = malloc(fetch * sizeof *score);
-    kga_candidate_t *cand = malloc(fetch * sizeof *cand);
+    if (pool > KGA_FUSION_MAX_TOPK)
+        pool = KGA_FUSION_MAX_TOPK;
+    uint32_t *idx = malloc(pool * sizeof *idx);
+    float *score = malloc(pool * sizeof *score);
+    kga_candidate_t *cand = malloc(pool * sizeof *cand);
+    /* Views of an inline entity are scored one pair at a time. */
+    float *scratch = ref->inl != NULL ? malloc(kga_scorer_scratch(&a->scorer) *
+                                               sizeof *scratch)
+                                      : NULL;
     size_t n = 0;
     if (idx == NULL || score == NULL || cand == NULL ||
-        kga_fusion_topk_one(a->scorer.fusion, q, ent, fetch, idx, score,
-                            NULL) != 0)
+        (ref->inl != NULL && scratch == NULL) ||
+        fetch_candidates(a, ref, q, open_world ? a->taken[1] : NULL, pool,
+                         idx, score) != 0)
         goto out;
     size_t m = 0;
-    for (size_t r = 0; r < fetch && m < pool; r++)
-        if (!open_world ||
-            (idx[r] != UINT32_MAX && a->known[1][idx[r]] == UINT32_MAX))
-            cand[m++].entity = idx[r];
+    for (size_t r = 0; r < pool && idx[r] != UINT32_MAX; r++)
+        cand[m++].entity = idx[r];
     for (size_t r = m; r < pool; r++)
         cand[r].entity = UINT32_MAX;
-    if (q) {
-        rerank(a, KGA_SIDE_LEFT, ent, KGA_SIDE_RIGHT, cand, pool);
+    if (right_query) {
+        rerank(a, q, cand, pool, scratch);
     } else if (!open_world) {
-        known_row(a, ent, a->known[0][ent], cand, pool);
+        known_row(a, ref->id, partner, cand, pool);
     } else {
-        rerank(a, KGA_SIDE_RIGHT, ent, KGA_SIDE_LEFT, cand, pool);
+        rerank(a, q, cand, pool, scratch);
         while (m > 0 && cand[m - 1].entity == UINT32_MAX)
             m--;
-        decide(a, ent, cand, m);
+        decide(a, q, cand, m, scratch);
     }
     for (; n < k && cand[n].entity != UINT32_MAX; n++)
         out[n] = cand[n];
     for (size_t r = n; r < k; r++)
         out[r].entity = UINT32_MAX;
 out:
+    free(scratch);
     free(cand);
     free(score);
     free(idx);
     return n;
+}
+
+size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
+                         uint32_t ent, size_t k, kga_candidate_t *out)
+{
+    kga_entity_ref_t ref = {ent, NULL};
+    return kga_aligner_match_ref(a, side, &ref, k, out);
 }
 
 int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
@@ -698,7 +865,9 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
             c[n].entity = ent[i * kr + n];
             c[n].score.distance = -logit[i * kr + n];
         }
-        decide(a, query[i], c, n);
+        kga_scorer_entity_t view;
+        kga_scorer_entity(&a->scorer, KGA_SIDE_LEFT, query[i], &view);
+        decide(a, &view, c, n, NULL);
         kga_candidate_t *o = out + slot[i] * k;
         for (size_t r = 0; r < k; r++)
             if (r < n)
@@ -714,11 +883,24 @@ out:
     return rc;
 }
 
+size_t kga_aligner_explain_ref(const kga_aligner_t *a,
+                               const kga_entity_ref_t *left,
+                               const kga_entity_ref_t *right,
+                               kga_evidence_t *out, size_t cap)
+{
+    if (!ref_valid(a, KGA_SIDE_LEFT, left) ||
+        !ref_valid(a, KGA_SIDE_RIGHT, right))
+        return 0;
+    kga_scorer_entity_t tl, tr;
+    return kga_explainer_explain(a->explainer, a,
+                                 view_of(a, KGA_SIDE_LEFT, left, &tl),
+                                 view_of(a, KGA_SIDE_RIGHT, right, &tr), out,
+                                 cap);
+}
+
 size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
                            uint32_t right, kga_evidence_t *out, size_t cap)
 {
-    if (left >= kga_store_entity_count(a->store[0]) ||
-        right >= kga_store_entity_count(a->store[1]))
-        return 0;
-    return kga_explainer_explain(a->explainer, a, left, right, out, cap);
+    kga_entity_ref_t l = {left, NULL}, r = {right, NULL};
+    return kga_aligner_explain_ref(a, &l, &r, out, cap);
 }

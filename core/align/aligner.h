@@ -19,6 +19,16 @@ typedef struct kga_aligner kga_aligner_t;
 
 typedef enum { KGA_SIDE_LEFT = 0, KGA_SIDE_RIGHT = 1 } kga_side_t;
 
+/* An entity a request describes instead of naming (inline_entity.h). */
+typedef struct kga_inline_entity kga_inline_entity_t;
+
+/* An entity to score: a stored one (inl NULL, id its internal id) or one
+ * described inline (inl, id ignored). */
+typedef struct {
+    uint32_t id;
+    const kga_inline_entity_t *inl;
+} kga_entity_ref_t;
+
 /* The distance is the negated logit of the calibrated final scorer, so that
  * ranking by distance and by probability agree, but distances keep their
  * order where probabilities round to 0 or 1 in float. */
@@ -63,8 +73,12 @@ typedef struct {
 } kga_aligner_options_t;
 
 /* Opens left_store, right_store and model_path and prepares the caches.
- * Fails (KGA_EMISMATCH) when the model was trained on other stores. On
- * failure *out is NULL and err names the file and what was wrong. */
+ * The stores may be the ones the model was trained on or later generations
+ * of them (store.h, `kgalign add`): the entities they added are scored
+ * from their names and neighbours, as entities described inline are
+ * (inline_entity.h). Fails (KGA_EMISMATCH, with a message that says to
+ * train a model on them) for any other stores. On failure *out is NULL and
+ * err names the file and what was wrong. */
 int kga_aligner_open(const char *left_store, const char *right_store,
                      const char *model_path,
                      const kga_aligner_options_t *options,
@@ -98,6 +112,15 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
                        const uint32_t *right, size_t n,
                        kga_pair_score_t *out);
 
+/* kga_aligner_score() for pairs of references, either side possibly an
+ * entity described inline (of the right side). The same scores for stored
+ * entities. Returns 0, KGA_EINVAL (an id out of range or an inline entity
+ * of the other side) or KGA_ENOMEM. */
+int kga_aligner_score_refs(const kga_aligner_t *a,
+                           const kga_entity_ref_t *left,
+                           const kga_entity_ref_t *right, size_t n,
+                           kga_pair_score_t *out);
+
 /* The k best candidates on the other side for entity `ent` of `side`,
  * generated (kga_fusion_topk_one(), a pool of at least 32) and reranked by
  * the full model, best first. For a left entity they are decided as
@@ -107,6 +130,15 @@ void kga_aligner_score(const kga_aligner_t *a, const uint32_t *left,
  * k; 0 when out of memory); the slots after them have entity UINT32_MAX. */
 size_t kga_aligner_match(const kga_aligner_t *a, kga_side_t side,
                          uint32_t ent, size_t k, kga_candidate_t *out);
+
+/* kga_aligner_match() for a reference: a stored entity as above, or an
+ * entity described inline, matched as a stored entity with its names and
+ * neighbours would be (a left one in no known link: the open-world
+ * decision, with the model's rivals). 0 for a reference of the other
+ * side. */
+size_t kga_aligner_match_ref(const kga_aligner_t *a, kga_side_t side,
+                             const kga_entity_ref_t *ref, size_t k,
+                             kga_candidate_t *out);
 
 /* Batch candidates and reranking, for evaluation and bulk alignment: for
  * each left entity lefts[q] (q < nl), the at most k best right entities
@@ -124,6 +156,11 @@ int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
  * validation links the model was trained with), or UINT32_MAX. */
 uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
                                    uint32_t ent);
+
+/* One byte per entity of side: 1 when it is in a known link (owned by
+ * the aligner). */
+const uint8_t *kga_aligner_known_mask(const kga_aligner_t *a,
+                                      kga_side_t side);
 
 /* The open-world decision for each left entity lefts[q] (q < nl): its k
  * best candidates among the right entities in no known link, each with
@@ -145,5 +182,12 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
  * written (at most cap). Allocation-free; thread-safe. */
 size_t kga_aligner_explain(const kga_aligner_t *a, uint32_t left,
                            uint32_t right, kga_evidence_t *out, size_t cap);
+
+/* kga_aligner_explain() for references (none for one out of range or of
+ * the other side). */
+size_t kga_aligner_explain_ref(const kga_aligner_t *a,
+                               const kga_entity_ref_t *left,
+                               const kga_entity_ref_t *right,
+                               kga_evidence_t *out, size_t cap);
 
 #endif

@@ -88,7 +88,8 @@ typedef struct {
     const kga_explainer_t *x;
     const kga_aligner_t *a;
     const kga_store_t *store[2];
-    uint32_t ent[2]; /* the pair explained */
+    const kga_scorer_entity_t *view[2]; /* the pair explained */
+    uint32_t ent[2]; /* their ids (KGA_ENTITY_INLINE: described inline) */
     uint32_t type[2];
     free_t free[2][KGA_EXPLAIN_FREE];
     size_t n_free[2];
@@ -151,8 +152,8 @@ static void find_free(walk_t *w, int side)
     free_t *f = w->free[side];
     size_t n = 0;
     for (int d = 0; d < 2; d++) {
-        const kga_edge_t *e;
-        uint32_t ne = kga_store_edges(s, w->ent[side], (kga_dir_t)d, &e);
+        const kga_edge_t *e = w->view[side]->edges[d];
+        uint32_t ne = w->view[side]->degree[d];
         for (uint32_t i = 0; i < ne; i++) {
             kga_evidence_kind_t kind;
             if (e[i].ent == w->ent[side] ||
@@ -295,13 +296,18 @@ static void collect(walk_t *w, const item_t *cand)
 static void match_right(walk_t *w, item_t *cand)
 {
     const kga_store_t *rs = w->store[1];
+    const kga_scorer_entity_t *rv = w->view[1];
     uint32_t right = w->ent[1], q = cand->q;
-    int from_q = degree(rs, q) < degree(rs, right);
+    /* An entity described inline is in no stored adjacency list. */
+    int from_q = right != KGA_ENTITY_INLINE &&
+                 degree(rs, q) < rv->degree[0] + rv->degree[1];
     float left_fanout = kga_store_fanout(w->store[0], w->type[0],
                                          cand->rel[0], cand->dir[0]);
     for (int d = 0; d < 2; d++) {
-        const kga_edge_t *e;
-        uint32_t n = kga_store_edges(rs, from_q ? q : right, (kga_dir_t)d, &e);
+        const kga_edge_t *e = rv->edges[d];
+        uint32_t n = rv->degree[d];
+        if (from_q)
+            n = kga_store_edges(rs, q, (kga_dir_t)d, &e);
         uint32_t want = from_q ? right : q;
         for (uint32_t i = 0; i < n; i++) {
             if (e[i].ent != want)
@@ -349,13 +355,15 @@ static void weigh(walk_t *w, size_t wanted)
 }
 
 size_t kga_explainer_explain(const kga_explainer_t *x, const kga_aligner_t *a,
-                             uint32_t left, uint32_t right,
+                             const kga_scorer_entity_t *lv,
+                             const kga_scorer_entity_t *rv,
                              kga_evidence_t *out, size_t cap)
 {
     size_t n = 0;
     if (cap == 0)
         return 0;
     const kga_scorer_t *sc = kga_aligner_scorer(a);
+    uint32_t left = lv->id, right = rv->id;
     if (sc->use_names) {
         kga_evidence_t *e = &out[n++];
         memset(e, 0, sizeof *e);
@@ -363,8 +371,7 @@ size_t kga_explainer_explain(const kga_explainer_t *x, const kga_aligner_t *a,
         e->left_neighbour = e->right_neighbour = UINT32_MAX;
         e->left_relation = e->right_relation = UINT32_MAX;
         /* A cosine of unit rows, kept within [0, 1] against rounding. */
-        float cosine = kga_tfidf_cosine(kga_fusion_names(sc->fusion), left,
-                                        right);
+        float cosine = kga_sparse_dot(lv->name, rv->name);
         e->weight = fminf(1.0f, fmaxf(0.0f, cosine));
     }
 
@@ -372,16 +379,18 @@ size_t kga_explainer_explain(const kga_explainer_t *x, const kga_aligner_t *a,
     w.x = x;
     w.a = a;
     w.n = 0;
+    w.view[0] = lv;
+    w.view[1] = rv;
     for (int side = 0; side < 2; side++) {
         w.store[side] = kga_aligner_store(a, (kga_side_t)side);
-        w.ent[side] = side == 0 ? left : right;
-        w.type[side] = kga_store_entity_type(w.store[side], w.ent[side]);
+        w.ent[side] = w.view[side]->id;
+        w.type[side] = w.view[side]->type;
         find_free(&w, side);
     }
     find_mutual(&w);
     for (int d = 0; d < 2; d++) {
-        const kga_edge_t *e;
-        uint32_t ne = kga_store_edges(w.store[0], left, (kga_dir_t)d, &e);
+        const kga_edge_t *e = lv->edges[d];
+        uint32_t ne = lv->degree[d];
         for (uint32_t i = 0; i < ne; i++) {
             item_t cand;
             cand.p = e[i].ent;

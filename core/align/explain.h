@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "align/aligner.h"
+#include "align/scorer.h"
 #include "base/error.h"
 
 /* Explanations of a pair for a reviewer (kga_aligner_explain()): the
@@ -55,12 +56,15 @@ int kga_explainer_new(const kga_aligner_t *a, kga_explainer_t **out,
 
 void kga_explainer_free(kga_explainer_t *x);
 
-/* The evidence for (left, right) (ids in range), strongest first: the name
- * item first when the model uses names, then the neighbour pairs by
- * weight. Writes at most cap items and returns their number. Runs on the
- * calling thread without allocating. */
+/* The evidence for the pair (left, right), given by their views
+ * (scorer.h: stored entities, or entities described inline, whose
+ * neighbours are stored), strongest first: the name item first when the
+ * model uses names, then the neighbour pairs by weight. Writes at most cap
+ * items and returns their number. Runs on the calling thread without
+ * allocating. */
 size_t kga_explainer_explain(const kga_explainer_t *x, const kga_aligner_t *a,
-                             uint32_t left, uint32_t right,
+                             const kga_scorer_entity_t *left,
+                             const kga_scorer_entity_t *right,
                              kga_evidence_t *out, size_t cap);
 
 #endif

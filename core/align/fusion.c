@@ -71,6 +71,7 @@ void kga_fusion_free(kga_fusion_t *f)
 {
     if (f == NULL)
         return;
+    kga_structure_relations_free(f->relations);
     free(f->lv);
     free(f->lu);
     free(f->seeds);
@@ -95,6 +96,11 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
     f->n[1] = kga_store_entity_count(right);
     f->width = kga_structure_width(&p->structure);
     f->tau = p->tau;
+    f->topk = p->topk;
+    for (int s = 0; s < 2; s++)
+        f->trained[s] = p->trained[s] > 0 && p->trained[s] < f->n[s]
+                            ? p->trained[s]
+                            : f->n[s];
     for (int s = 0; s < 2; s++) {
         if ((size_t)f->n[s] > SIZE_MAX / sizeof(float) / f->width) {
             kga_fusion_free(f);
@@ -108,7 +114,8 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
         kga_fusion_free(f);
         return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     }
-    if ((rc = kga_tfidf_build(left, right, &p->names, &f->names, err)) != 0) {
+    if ((rc = kga_tfidf_build_docs(left, right, &p->names, f->trained,
+                                   &f->names, err)) != 0) {
         kga_fusion_free(f);
         return rc;
     }
@@ -146,6 +153,17 @@ const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f)
     return f->names;
 }
 
+const kga_structure_relations_t *kga_fusion_relations(const kga_fusion_t *f)
+{
+    return f->relations;
+}
+
+float kga_fusion_score_rows(const kga_fusion_t *f, const float *left,
+                            const float *right, float cosine)
+{
+    return rows_score(f, left, right, cosine);
+}
+
 float kga_fusion_score(const kga_fusion_t *f, uint32_t left, uint32_t right)
 {
     float c = f->wn > 0.0f ? kga_tfidf_cosine(f->names, left, right) : 0.0f;
@@ -156,6 +174,76 @@ double kga_fusion_log_p(const kga_fusion_t *f, uint32_t left, uint32_t right)
 {
     return kga_sinkhorn_log_p(kga_fusion_score(f, left, right), f->tau,
                               f->lu[left], f->lv[right]);
+}
+
+double kga_fusion_row_scale(const kga_fusion_t *f, const uint32_t *cand,
+                            const float *score, size_t n)
+{
+    double m = -INFINITY, sum = 0.0;
+    size_t used = 0;
+    for (size_t x = 0; x < n && used < f->topk; x++)
+        if (cand[x] != NONE) {
+            double v = (double)score[x] / f->tau + f->lv[cand[x]];
+            m = v > m ? v : m;
+            used++;
+        }
+    if (m == -INFINITY)
+        return 0.0;
+    used = 0;
+    for (size_t x = 0; x < n && used < f->topk; x++)
+        if (cand[x] != NONE) {
+            sum += exp((double)score[x] / f->tau + f->lv[cand[x]] - m);
+            used++;
+        }
+    return -(m + log(sum));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double kga_fusion_outside_lv(const kga_fusion_t *f)
+{
+    return f->lv_median;
+}
+
+int kga_fusion_extend(kga_fusion_t *f, const uint32_t *rights, size_t nr,
+                      kga_pool_t *pool, kga_err_t *err)
+{
+    uint32_t tl = f->trained[0], tr = f->trained[1];
+    double *v = malloc(((size_t)tr + 1) * sizeof *v);
+    if (v == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
+    memcpy(v, f->lv, (size_t)tr * sizeof *v);
+    qsort(v, tr, sizeof *v, cmp_double);
+    f->lv_median = tr > 0 ? v[(tr - 1) / 2] : 0.0;
+    free(v);
+    for (uint32_t j = tr; j < f->n[1]; j++)
+        f->lv[j] = f->lv_median;
+    size_t nl = f->n[0] - tl, k = f->topk;
+    if (nl == 0 || k == 0)
+        return 0;
+    uint32_t *lefts = malloc(nl * sizeof *lefts);
+    uint32_t *idx = malloc(nl * k * sizeof *idx);
+    float *score = malloc(nl * k * sizeof *score);
+    int rc = 0;
+    if (lefts == NULL || idx == NULL || score == NULL) {
+        rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
+        goto out;
+    }
+    for (size_t q = 0; q < nl; q++)
+        lefts[q] = tl + (uint32_t)q;
+    rc = kga_fusion_topk(f, lefts, nl, rights, nr, k, pool, idx, score, err);
+    for (size_t q = 0; rc == 0 && q < nl; q++)
+        f->lu[lefts[q]] = kga_fusion_row_scale(f, idx + q * k,
+                                               score + q * k, k);
+out:
+    free(score);
+    free(idx);
+    free(lefts);
+    return rc;
 }
 
 int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
@@ -185,7 +273,9 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
     for (int s = 0; s < 2; s++) {
         const double *src = s ? state->lv : state->lu;
         double *dst = s ? f->lv : f->lu;
-        for (uint32_t i = 0; i < f->n[s]; i++) {
+        for (uint32_t i = f->trained[s]; i < f->n[s]; i++)
+            dst[i] = 0.0; /* kga_fusion_extend() decides */
+        for (uint32_t i = 0; i < f->trained[s]; i++) {
             if (!isfinite(src[i])) {
                 rc = kga_err_set(err, KGA_EINVAL,
                                  "fusion: state: %s[%u] is not finite",
@@ -205,7 +295,9 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
     f->n_seeds = state->n_seeds;
     if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
         (rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, f->F[0],
-                                     f->F[1], NULL, err)) != 0)
+                                     f->F[1], NULL, err)) != 0 ||
+        (rc = kga_structure_relations_new(g, f->seeds, f->n_seeds,
+                                          &f->relations, err)) != 0)
         goto fail;
     *out = f;
     f = NULL;

@@ -89,6 +89,11 @@ typedef struct {
      * hidden counterparts, which would otherwise pair with another
      * entity's counterpart and take it from that entity. */
     const uint8_t *no_seed_left;
+    /* Entities of each store the state was decided on, the first ones (0:
+     * all; rebuild only, not saved): a later generation of the stores
+     * (store.h) counts the name idf over these alone, so that they keep
+     * the model's rows, and kga_fusion_extend() scales the others. */
+    uint32_t trained[2];
 } kga_fusion_params_t;
 
 /* What one round did. */
@@ -151,12 +156,35 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
  * training: the same stores and structure / name parameters give bit for
  * bit the same features and scores, for any number of threads (p->threads
  * threads are used while building). p's Sinkhorn and round settings are
- * not used: tau and wn come from the state. Errors as kga_fusion_train,
+ * not used: tau and wn come from the state. With p->trained set (a later
+ * generation of the stores), lu and lv hold the trained entities only and
+ * the others get 0 until kga_fusion_extend(). Errors as kga_fusion_train,
  * and KGA_EINVAL when lu or lv hold a non-finite value. */
 int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                        const kga_fusion_params_t *p,
                        const kga_fusion_state_t *state, kga_fusion_t **out,
                        kga_err_t *err);
+
+/* The Sinkhorn scaling of a row that was not in the normalisation: one
+ * more row step against the right scalings, -log sum_j exp(S_j / tau +
+ * lv[j]) over its candidates, the first topk (the parameter) of cand[0..n)
+ * with scores S, best first (UINT32_MAX slots skipped), so that its P sums
+ * to one over them as every row's did. A row without candidates gets 0. */
+double kga_fusion_row_scale(const kga_fusion_t *f, const uint32_t *cand,
+                            const float *score, size_t n);
+
+/* Gives the entities that a rebuild on a later generation of the stores
+ * added (ids from p->trained[side] on) their scalings: a new left entity
+ * the row step of kga_fusion_row_scale() over its best p->topk right
+ * entities among rights[0..nr) (NULL: all); a new right entity the
+ * median lv of the others, the fallback of a right entity no row chose.
+ * Runs on pool. Returns 0 or a code of kga_fusion_topk(). */
+int kga_fusion_extend(kga_fusion_t *f, const uint32_t *rights, size_t nr,
+                      kga_pool_t *pool, kga_err_t *err);
+
+/* The lv of a right entity from outside the stores: the median lv that
+ * kga_fusion_extend() found (0 before it ran). */
+double kga_fusion_outside_lv(const kga_fusion_t *f);
 
 /* The state, pointing into f (valid until kga_fusion_free). */
 void kga_fusion_get_state(const kga_fusion_t *f, kga_fusion_state_t *out);
@@ -170,6 +198,16 @@ const float *kga_fusion_features(const kga_fusion_t *f, int side,
 
 /* The name model, owned by f. */
 const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f);
+
+/* What the feature row of an entity outside the stores needs
+ * (kga_structure_row()); NULL unless f was rebuilt (kga_fusion_rebuild). */
+const kga_structure_relations_t *kga_fusion_relations(const kga_fusion_t *f);
+
+/* S of a left and a right feature row (width floats each) with their
+ * name cosine: kga_fusion_score() of two stored entities is this on
+ * their rows, bit for bit. */
+float kga_fusion_score_rows(const kga_fusion_t *f, const float *left,
+                            const float *right, float cosine);
 
 /* S(i, j) and log P(i, j) of one pair (ids in range). Thread-safe,
  * allocation-free; the values kga_fusion_topk() gives bit for bit. */
@@ -195,14 +233,24 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     kga_err_t *err);
 
 /* The k best candidates of the other side for one entity `ent` of side
- * `side` (0 left, 1 right), as kga_fusion_topk() finds them for a left
- * entity and all right ones (the same results for side 0), on the calling
- * thread: the query of the service's /match. Safe to call from several
- * threads at once when OpenBLAS runs single-threaded (the service sets
- * it so). Errors as kga_fusion_topk(). */
+ * `side` (0 left, 1 right), leaving out the entities e of the other side
+ * with skip[e] != 0 (NULL: none): for a left entity what kga_fusion_topk()
+ * finds with the others as `rights` (up to the rounding of the structural
+ * product, sgemv here, which only decides which candidates are scored
+ * exactly), on the calling thread: the query of the service's /match.
+ * Safe to call from several threads at once when OpenBLAS runs
+ * single-threaded (the service sets it so). Errors as kga_fusion_topk(). */
 int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
-                        size_t k, uint32_t *out_idx, float *out_score,
-                        kga_err_t *err);
+                        const uint8_t *skip, size_t k, uint32_t *out_idx,
+                        float *out_score, kga_err_t *err);
+
+/* kga_fusion_topk_one() for an entity of `side` that is not in the
+ * stores, given its feature row and its TF-IDF row (kga_tfidf_vectorize
+ * with f's name model): the candidates a stored entity with these rows
+ * would get. Same threading and errors. */
+int kga_fusion_topk_row(const kga_fusion_t *f, int side, const float *row,
+                        kga_sparse_vec_t name, const uint8_t *skip, size_t k,
+                        uint32_t *out_idx, float *out_score, kga_err_t *err);
 
 void kga_fusion_free(kga_fusion_t *f);
 

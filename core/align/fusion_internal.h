@@ -23,18 +23,30 @@ struct kga_fusion {
     const uint64_t *key[2]; /* hash of each external id (owned by names) */
     float wn;
     double tau;
+    uint32_t topk;       /* candidates per row of the normalisation */
+    uint32_t trained[2]; /* entities the state was decided on */
     kga_pair_t *seeds;
     size_t n_seeds;
     double *lu, *lv;
+    /* For rows of entities outside the stores; rebuilds only, else NULL. */
+    kga_structure_relations_t *relations;
+    double lv_median; /* kga_fusion_extend() */
 };
 
-/* S given the name cosine: the one expression behind every score. */
+/* S of two feature rows given the name cosine: the one expression behind
+ * every score. */
+static inline float rows_score(const kga_fusion_t *f, const float *left,
+                               const float *right, float cosine)
+{
+    float s = kga_vdot(left, right, f->width);
+    return f->wn > 0.0f ? s + f->wn * cosine : s;
+}
+
 static inline float pair_score(const kga_fusion_t *f, uint32_t i, uint32_t j,
                                float cosine)
 {
-    float s = kga_vdot(f->F[0] + (size_t)i * f->width,
-                       f->F[1] + (size_t)j * f->width, f->width);
-    return f->wn > 0.0f ? s + f->wn * cosine : s;
+    return rows_score(f, f->F[0] + (size_t)i * f->width,
+                      f->F[1] + (size_t)j * f->width, cosine);
 }
 
 /* Allocates the scorer of two stores (features, scalings) and builds its

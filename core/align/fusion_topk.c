@@ -76,20 +76,44 @@ typedef struct {
     float *out_score;
 } topk_ctx_t;
 
+/* A query: an entity of `side`, stored (ent) or from outside the stores
+ * (ent NONE, its rows given). */
+typedef struct {
+    int side;
+    uint32_t ent;
+    const float *row;      /* its feature row */
+    kga_sparse_vec_t name; /* its TF-IDF row, when ent is NONE */
+} query_t;
+
+/* S of the query and entity j of the other side, given the cosine. */
+static float query_score(const kga_fusion_t *f, const query_t *q, uint32_t j,
+                         float cosine)
+{
+    const float *o = f->F[!q->side] + (size_t)j * f->width;
+    return q->side == 0 ? rows_score(f, q->row, o, cosine)
+                        : rows_score(f, o, q->row, cosine);
+}
+
+static float query_cosine(const kga_fusion_t *f, const query_t *q, uint32_t j)
+{
+    if (q->ent != NONE)
+        return q->side == 0 ? kga_tfidf_cosine(f->names, q->ent, j)
+                            : kga_tfidf_cosine(f->names, j, q->ent);
+    return kga_sparse_dot(q->name, kga_tfidf_row(f->names, !q->side, j));
+}
+
 /* The k best of the union of st[0 .. ns) (entities of the other side,
  * ranked by the feature product) and the name candidates ni / nc (NULL when
- * wn is 0), each scored exactly, into oi / os; un and best hold k each.
- * ent is an entity of side `side`. */
-static void union_exact(const kga_fusion_t *f, int side, uint32_t ent,
+ * wn is 0), each scored exactly, into oi / os; un and best hold k each. */
+static void union_exact(const kga_fusion_t *f, const query_t *q,
                         const cand_t *st, size_t ns, const uint32_t *ni,
                         const float *nc, size_t k, cand_t *un, cand_t *best,
                         uint32_t *oi, float *os)
 {
     size_t nu = 0, nb = 0;
-    const uint64_t *okey = f->key[!side];
+    const uint64_t *okey = f->key[!q->side];
     for (size_t x = 0; x < ns; x++) {
         uint32_t j = st[x].ent;
-        uint32_t l = side == 0 ? ent : j, r = side == 0 ? j : ent;
         float cosine = 0.0f;
         int named = 0;
         for (size_t y = 0; ni != NULL && y < k && ni[y] != NONE; y++)
@@ -99,8 +123,8 @@ static void union_exact(const kga_fusion_t *f, int side, uint32_t ent,
                 break;
             }
         if (!named && f->wn > 0.0f)
-            cosine = kga_tfidf_cosine(f->names, l, r);
-        un[nu++] = (cand_t){pair_score(f, l, r, cosine), j, st[x].key};
+            cosine = query_cosine(f, q, j);
+        un[nu++] = (cand_t){query_score(f, q, j, cosine), j, st[x].key};
     }
     for (size_t y = 0; ni != NULL && y < k && ni[y] != NONE; y++) {
         uint32_t j = ni[y];
@@ -109,9 +133,7 @@ static void union_exact(const kga_fusion_t *f, int side, uint32_t ent,
             seen = un[x].ent == j;
         if (!seen)
             cand_insert(best, &nb, k,
-                        (cand_t){side == 0 ? pair_score(f, ent, j, nc[y])
-                                           : pair_score(f, j, ent, nc[y]),
-                                 j, okey[j]});
+                        (cand_t){query_score(f, q, j, nc[y]), j, okey[j]});
     }
     for (size_t x = 0; x < nu; x++)
         cand_insert(best, &nb, k, un[x]);
@@ -121,10 +143,11 @@ static void union_exact(const kga_fusion_t *f, int side, uint32_t ent,
     }
 }
 
-/* The k best of row[0 .. n) (ties: the lower key[x]) into st, best first;
- * returns how many (min(k, n)). ent of each is its position x. */
+/* The k best of row[0 .. n) (ties: the lower key[x]) into st, best first,
+ * leaving out x where skip[x] (skip NULL: none; the caller has set their
+ * scores to -INFINITY); returns how many. ent of each is its position x. */
 static size_t scan_row(const float *row, size_t n, const uint64_t *key,
-                       size_t k, cand_t *st)
+                       const uint8_t *skip, size_t k, cand_t *st)
 {
     size_t ns = 0;
     for (size_t x = 0; x < n;) {
@@ -142,7 +165,8 @@ static size_t scan_row(const float *row, size_t n, const uint64_t *key,
         }
         size_t end = x + SCAN_CHUNK < n ? x + SCAN_CHUNK : n;
         for (; x < end; x++) {
-            if (ns == k && row[x] < st[k - 1].s)
+            if ((ns == k && row[x] < st[k - 1].s) ||
+                (skip != NULL && skip[x]))
                 continue;
             cand_t cd = {row[x], (uint32_t)x, key[x]};
             cand_insert(st, &ns, k, cd);
@@ -157,13 +181,16 @@ static void topk_row(const topk_ctx_t *c, size_t q, const float *row,
 {
     size_t k = c->k;
     cand_t *st = work, *un = work + k, *best = work + 2 * k;
-    size_t ns = scan_row(row, c->nr, c->rkey, k, st);
+    size_t ns = scan_row(row, c->nr, c->rkey, NULL, k, st);
     for (size_t x = 0; x < ns; x++)
         if (c->rights != NULL)
             st[x].ent = c->rights[st[x].ent];
     const uint32_t *ni = c->name_idx != NULL ? c->name_idx + q * k : NULL;
     const float *nc = c->name_idx != NULL ? c->name_cos + q * k : NULL;
-    union_exact(c->f, 0, c->lefts[q], st, ns, ni, nc, k, un, best,
+    uint32_t ent = c->lefts[q];
+    query_t query = {0, ent, c->f->F[0] + (size_t)ent * c->f->width,
+                     {NULL, NULL, 0}};
+    union_exact(c->f, &query, st, ns, ni, nc, k, un, best,
                 c->out_idx + q * k, c->out_score + q * k);
 }
 
@@ -355,22 +382,15 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
     return rc;
 }
 
-int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
-                        size_t k, uint32_t *out_idx, float *out_score,
-                        kga_err_t *err)
+/* One query against every entity of the other side but those marked in
+ * skip (NULL: none), on the calling thread: one sgemv, the scan, the name
+ * candidates, the union; as kga_fusion_topk() finds them with the others
+ * as `rights`. */
+static int topk_query(const kga_fusion_t *f, const query_t *query,
+                      const uint8_t *skip, size_t k, uint32_t *out_idx,
+                      float *out_score, kga_err_t *err)
 {
-    int q = side != 0, o = !q;
-    if (q == 0)
-        return kga_fusion_topk(f, &ent, 1, NULL, 0, k, NULL, out_idx,
-                               out_score, err);
-    if (k > KGA_FUSION_MAX_TOPK)
-        return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
-                           KGA_FUSION_MAX_TOPK);
-    if (ent >= f->n[q])
-        return kga_err_set(err, KGA_EINVAL,
-                           "fusion: query: right id %u out of range", ent);
-    if (k == 0)
-        return 0;
+    int q = query->side, o = !q;
     int rc = 0;
     size_t no = f->n[o], w = f->width;
     float *row = malloc((no + 1) * sizeof *row);
@@ -385,18 +405,26 @@ int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
         rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory (candidates)");
         goto out;
     }
-    if (ni != NULL && (rc = kga_tfidf_topk(f->names, KGA_TFIDF_RIGHT, &ent, 1,
-                                           NULL, 0, k, 1, ni, nc, err)) != 0)
+    if (ni != NULL) {
+        kga_sparse_vec_t name = query->ent != NONE
+                                    ? kga_tfidf_row(f->names, q, query->ent)
+                                    : query->name;
+        rc = kga_tfidf_topk_vec(f->names, name, o, skip, k, ni, nc, err);
+    }
+    if (rc != 0)
         goto out;
     if (no > 0 && no <= INT_MAX) {
         int blas = kga_blas_serial_enter();
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)no, (int)w, 1.0f,
-                    f->F[o], (int)w, f->F[q] + (size_t)ent * w, 1, 0.0f, row,
-                    1);
+                    f->F[o], (int)w, query->row, 1, 0.0f, row, 1);
         kga_blas_serial_leave(blas);
+        for (size_t x = 0; skip != NULL && x < no; x++)
+            if (skip[x])
+                row[x] = -INFINITY;
     }
-    size_t ns = no <= INT_MAX ? scan_row(row, no, f->key[o], k, work) : 0;
-    union_exact(f, q, ent, work, ns, ni, nc, k, work + k, work + 2 * k,
+    size_t ns =
+        no <= INT_MAX ? scan_row(row, no, f->key[o], skip, k, work) : 0;
+    union_exact(f, query, work, ns, ni, nc, k, work + k, work + 2 * k,
                 out_idx, out_score);
 out:
     free(nc);
@@ -404,4 +432,36 @@ out:
     free(work);
     free(row);
     return rc;
+}
+
+int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
+                        const uint8_t *skip, size_t k, uint32_t *out_idx,
+                        float *out_score, kga_err_t *err)
+{
+    int q = side != 0;
+    if (k > KGA_FUSION_MAX_TOPK)
+        return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
+                           KGA_FUSION_MAX_TOPK);
+    if (ent >= f->n[q])
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: query: %s id %u out of range",
+                           q ? "right" : "left", ent);
+    if (k == 0)
+        return 0;
+    query_t query = {q, ent, f->F[q] + (size_t)ent * f->width,
+                     {NULL, NULL, 0}};
+    return topk_query(f, &query, skip, k, out_idx, out_score, err);
+}
+
+int kga_fusion_topk_row(const kga_fusion_t *f, int side, const float *row,
+                        kga_sparse_vec_t name, const uint8_t *skip, size_t k,
+                        uint32_t *out_idx, float *out_score, kga_err_t *err)
+{
+    if (k > KGA_FUSION_MAX_TOPK)
+        return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
+                           KGA_FUSION_MAX_TOPK);
+    if (k == 0)
+        return 0;
+    query_t query = {side != 0, NONE, row, name};
+    return topk_query(f, &query, skip, k, out_idx, out_score, err);
 }

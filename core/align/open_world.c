@@ -56,13 +56,12 @@ static int u32_cmp(const void *a, const void *b)
 
 /* Neighbours of the right entity, sorted, in buf (cap entries) or, when
  * they are more, in *heap (the caller frees it). */
-static uint32_t right_neighbours(const kga_store_t *s, uint32_t r,
-                                 uint32_t *buf, uint32_t cap,
-                                 uint32_t **list, uint32_t **heap)
+static uint32_t right_neighbours(const kga_scorer_entity_t *r, uint32_t *buf,
+                                 uint32_t cap, uint32_t **list,
+                                 uint32_t **heap)
 {
-    const kga_edge_t *out, *in;
-    uint32_t no = kga_store_edges(s, r, KGA_DIR_OUT, &out);
-    uint32_t ni = kga_store_edges(s, r, KGA_DIR_IN, &in);
+    const kga_edge_t *out = r->edges[KGA_DIR_OUT], *in = r->edges[KGA_DIR_IN];
+    uint32_t no = r->degree[KGA_DIR_OUT], ni = r->degree[KGA_DIR_IN];
     uint32_t n = no + ni;
     *list = buf;
     if (n > cap) {
@@ -81,20 +80,19 @@ static uint32_t right_neighbours(const kga_store_t *s, uint32_t r,
 
 /* Neighbours of `left` whose seed partner neighbours `right`: *agree is
  * log(1 + their count), *share their share of the smaller degree. */
-static void agreement(const kga_ow_t *ow, const kga_scorer_t *s,
-                      uint32_t left, uint32_t right, float *agree,
+static void agreement(const kga_ow_t *ow, const kga_scorer_entity_t *left,
+                      const kga_scorer_entity_t *right, float *agree,
                       float *share)
 {
     uint32_t buf[512], *list, *heap = NULL;
     *agree = *share = 0;
     if (ow->partner == NULL)
         return;
-    uint32_t nr = right_neighbours(s->store[1], right, buf, 512, &list,
-                                   &heap);
+    uint32_t nr = right_neighbours(right, buf, 512, &list, &heap);
     uint32_t count = 0, nl = 0;
     for (int dir = 0; dir < 2; dir++) {
-        const kga_edge_t *e;
-        uint32_t n = kga_store_edges(s->store[0], left, (kga_dir_t)dir, &e);
+        const kga_edge_t *e = left->edges[dir];
+        uint32_t n = left->degree[dir];
         nl += n;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t p = ow->partner[e[i].ent];
@@ -110,9 +108,13 @@ static void agreement(const kga_ow_t *ow, const kga_scorer_t *s,
         *share = 1; /* several edges to one neighbour */
 }
 
-void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
-                     uint32_t left, uint32_t right, float logit,
-                     float margin, float rival_margin, size_t rank, float *f)
+/* The features before the pair's own: the margins, the rank and the
+ * neighbourhood agreement. */
+static void decision_features(const kga_ow_t *ow,
+                              const kga_scorer_entity_t *left,
+                              const kga_scorer_entity_t *right, float logit,
+                              float margin, float rival_margin, size_t rank,
+                              float *f)
 {
     float m = clip(margin), v = clip(rival_margin);
     f[0] = logit;
@@ -120,8 +122,28 @@ void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
     f[2] = v;
     f[3] = m < v ? m : v;
     f[4] = rank == 0;
-    agreement(ow, s, left, right, &f[5], &f[6]);
+    agreement(ow, left, right, &f[5], &f[6]);
+}
+
+void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
+                     uint32_t left, uint32_t right, float logit,
+                     float margin, float rival_margin, size_t rank, float *f)
+{
+    kga_scorer_entity_t l, r;
+    kga_scorer_entity(s, 0, left, &l);
+    kga_scorer_entity(s, 1, right, &r);
+    decision_features(ow, &l, &r, logit, margin, rival_margin, rank, f);
     kga_scorer_features(s, &left, &right, 1, f + 7);
+}
+
+void kga_ow_features_view(const kga_ow_t *ow, const kga_scorer_t *s,
+                          const kga_scorer_entity_t *left,
+                          const kga_scorer_entity_t *right, float logit,
+                          float margin, float rival_margin, size_t rank,
+                          float *scratch, float *f)
+{
+    decision_features(ow, left, right, logit, margin, rival_margin, rank, f);
+    kga_scorer_pair_features(s, left, right, scratch, f + 7);
 }
 
 float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
@@ -152,6 +174,22 @@ double kga_ow_prob(const kga_ow_t *ow, const kga_scorer_t *s,
     float f[KGA_OW_FEATURES];
     kga_ow_features(ow, s, query, ent[r], logit[r], list_margin(logit, n, r),
                     kga_ow_rival_margin(ow, query, ent[r], logit[r]), r, f);
+    return kga_logreg_prob(&ow->logreg, f);
+}
+
+double kga_ow_prob_view(const kga_ow_t *ow, const kga_scorer_t *s,
+                        const kga_scorer_entity_t *query,
+                        const uint32_t *ent, const float *logit, size_t n,
+                        size_t r, float *scratch)
+{
+    if (r >= KGA_OW_TOPK)
+        return 0.0;
+    float f[KGA_OW_FEATURES];
+    kga_scorer_entity_t cand;
+    kga_scorer_entity(s, 1, ent[r], &cand);
+    kga_ow_features_view(
+        ow, s, query, &cand, logit[r], list_margin(logit, n, r),
+        kga_ow_rival_margin(ow, query->id, ent[r], logit[r]), r, scratch, f);
     return kga_logreg_prob(&ow->logreg, f);
 }
 

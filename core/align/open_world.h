@@ -96,6 +96,15 @@ void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
                      uint32_t left, uint32_t right, float logit,
                      float margin, float rival_margin, size_t rank, float *f);
 
+/* kga_ow_features() for a pair given by views (scorer.h), the query
+ * possibly an entity described inline; scratch holds
+ * kga_scorer_scratch() floats. The same values for stored entities. */
+void kga_ow_features_view(const kga_ow_t *ow, const kga_scorer_t *s,
+                          const kga_scorer_entity_t *left,
+                          const kga_scorer_entity_t *right, float logit,
+                          float margin, float rival_margin, size_t rank,
+                          float *scratch, float *f);
+
 /* The rival margin of candidate `right` of query `left` with pair logit
  * `logit` (a rival that is the query itself does not count). */
 float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
@@ -107,6 +116,13 @@ float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
 double kga_ow_prob(const kga_ow_t *ow, const kga_scorer_t *s,
                    uint32_t query, const uint32_t *ent, const float *logit,
                    size_t n, size_t r);
+
+/* kga_ow_prob() for a query given by its view (stored candidates ent). An
+ * inline query is no stored query, so every rival counts against it. */
+double kga_ow_prob_view(const kga_ow_t *ow, const kga_scorer_t *s,
+                        const kga_scorer_entity_t *query,
+                        const uint32_t *ent, const float *logit, size_t n,
+                        size_t r, float *scratch);
 
 /* Candidates by the full pair scorer: for each query lefts[q], its k best
  * right entities among rights[0..nr) (NULL: all), best first by pair logit

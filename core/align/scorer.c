@@ -106,7 +106,7 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
     for (int side = 0; side < 2 && rc == 0; side++)
         rc = project_features(s, side, g, width);
-    free(g);
+    s->projection = g; /* kept for entities from outside the stores */
     if (rc != 0)
         return kga_err_set(err, rc, "out of memory");
     for (int side = 0; side < 2; side++) {
@@ -123,6 +123,7 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
         .relations = s->relations,
         .fixed_dim = KGA_SCORER_FIXED_DIM,
         .name_buckets = 0,
+        .trained = {s->trained[0], s->trained[1]},
     };
     if (s->learned_names)
         shape.name_buckets =
@@ -131,6 +132,17 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
     if (rc != 0)
         return kga_err_set(err, rc, "GNN: %s", kga_strerror(rc));
     return kga_gnn_data_check(s->gnn, &s->data, err);
+}
+
+void kga_scorer_project(const kga_scorer_t *s, const float *row, float *out)
+{
+    uint32_t width;
+    kga_fusion_features(s->fusion, 0, &width);
+    int blas = kga_blas_serial_enter();
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)width, KGA_SCORER_FIXED_DIM,
+                1.0f, s->projection, KGA_SCORER_FIXED_DIM, row, 1, 0.0f, out,
+                1);
+    kga_blas_serial_leave(blas);
 }
 
 int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err)
@@ -191,6 +203,72 @@ static float attr_logit(const kga_scorer_t *s, uint32_t left, uint32_t right)
     return z > -KGA_SCORER_ATTR_CLIP ? (float)z : -KGA_SCORER_ATTR_CLIP;
 }
 
+/* The features from a pair's parts: S, its name cosine, the two
+ * scalings, the GNN distance and the attribute logit; one expression for
+ * every path. */
+static void features_of(const kga_scorer_t *s, double tau, float score,
+                        float cosine, double lu, double lv, float dist,
+                        float attr, float *row)
+{
+    row[0] = (float)kga_sinkhorn_log_p(score, tau, lu, lv);
+    row[1] = score;
+    row[2] = s->use_names ? cosine : 0.0f;
+    row[3] = s->gnn != NULL && s->cache != NULL ? -dist : 0.0f;
+    row[4] = attr;
+}
+
+void kga_scorer_entity(const kga_scorer_t *s, int side, uint32_t id,
+                       kga_scorer_entity_t *out)
+{
+    memset(out, 0, sizeof *out);
+    side = side != 0;
+    uint32_t width;
+    kga_fusion_state_t st;
+    kga_fusion_get_state(s->fusion, &st);
+    out->side = side;
+    out->id = id;
+    out->features = kga_fusion_features(s->fusion, side, &width) +
+                    (size_t)id * width;
+    out->name = kga_tfidf_row(kga_fusion_names(s->fusion), side, id);
+    out->scale = side ? st.lv[id] : st.lu[id];
+    if (s->gnn != NULL && s->cache != NULL)
+        kga_gnn_cache_view(s->cache, side, id, &out->gnn);
+    for (int d = 0; d < 2; d++)
+        out->degree[d] = kga_store_edges(s->store[side], id, (kga_dir_t)d,
+                                         &out->edges[d]);
+    out->type = kga_store_entity_type(s->store[side], id);
+}
+
+size_t kga_scorer_scratch(const kga_scorer_t *s)
+{
+    return s->gnn != NULL ? kga_gnn_pair_scratch(s->gnn) : 1;
+}
+
+void kga_scorer_pair_features(const kga_scorer_t *s,
+                              const kga_scorer_entity_t *left,
+                              const kga_scorer_entity_t *right,
+                              float *scratch, float *f)
+{
+    kga_fusion_state_t st;
+    kga_fusion_get_state(s->fusion, &st);
+    float cosine =
+        s->use_names ? kga_sparse_dot(left->name, right->name) : 0.0f;
+    float score = kga_fusion_score_rows(s->fusion, left->features,
+                                        right->features, cosine);
+    float dist = 0.0f;
+    if (s->gnn != NULL && s->cache != NULL)
+        dist = kga_gnn_view_distance(s->gnn, &left->gnn, &right->gnn,
+                                     scratch);
+    /* The attribute model reads the stores' attribute channels: an entity
+     * described inline has none there, so its pairs get the neutral 0. */
+    float attr = left->id != KGA_ENTITY_INLINE &&
+                         right->id != KGA_ENTITY_INLINE
+                     ? attr_logit(s, left->id, right->id)
+                     : 0.0f;
+    features_of(s, st.tau, score, cosine, left->scale, right->scale, dist,
+                attr, f);
+}
+
 /* Pairs are scored through the GNN in slices so that the stack buffer for
  * distances stays small. */
 #define SCORE_SLICE 256
@@ -201,7 +279,9 @@ void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
     const kga_tfidf_t *names = kga_fusion_names(s->fusion);
     kga_fusion_state_t st;
     kga_fusion_get_state(s->fusion, &st);
-    float dist[SCORE_SLICE];
+    float dist[SCORE_SLICE] = {0};
+    uint32_t width;
+    kga_fusion_features(s->fusion, 0, &width);
     for (size_t begin = 0; begin < n; begin += SCORE_SLICE) {
         size_t m = n - begin < SCORE_SLICE ? n - begin : SCORE_SLICE;
         if (s->gnn != NULL && s->cache != NULL)
@@ -212,13 +292,15 @@ void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
             float *row = f + (begin + k) * KGA_SCORER_FEATURES;
             /* log P from S, as kga_fusion_log_p does, without a second
              * dot product. */
-            float score = kga_fusion_score(s->fusion, i, j);
-            row[0] = (float)kga_sinkhorn_log_p(score, st.tau, st.lu[i],
-                                               st.lv[j]);
-            row[1] = score;
-            row[2] = s->use_names ? kga_tfidf_cosine(names, i, j) : 0.0f;
-            row[3] = s->gnn != NULL && s->cache != NULL ? -dist[k] : 0.0f;
-            row[4] = attr_logit(s, i, j);
+            float cosine =
+                s->use_names ? kga_tfidf_cosine(names, i, j) : 0.0f;
+            float score = kga_fusion_score_rows(
+                s->fusion, kga_fusion_features(s->fusion, 0, NULL) +
+                               (size_t)i * width,
+                kga_fusion_features(s->fusion, 1, NULL) + (size_t)j * width,
+                cosine);
+            features_of(s, st.tau, score, cosine, st.lu[i], st.lv[j],
+                        dist[k], attr_logit(s, i, j), row);
         }
     }
 }
@@ -240,6 +322,7 @@ void kga_scorer_destroy(kga_scorer_t *s)
         free(s->relmap[side]);
         free(s->fixed[side]);
     }
+    free(s->projection);
     kga_fusion_free(s->fusion);
     memset(s, 0, sizeof *s);
 }

@@ -39,6 +39,9 @@
 
 typedef struct {
     const kga_store_t *store[2]; /* not owned */
+    /* Entities of each store the model was trained on, the first ones
+     * (0: all): the GNN has learned vectors for these only. */
+    uint32_t trained[2];
     kga_fusion_t *fusion;        /* owned */
     int use_names;               /* name weight of the fusion > 0 */
     int learned_names;           /* GNN level 0 has learned n-gram vectors */
@@ -48,6 +51,7 @@ typedef struct {
     uint32_t *relmap[2];
     uint32_t relations;
     kga_neighbours_t *nbrs[2];
+    float *projection; /* fusion width x 128: the fixed projection */
     float *fixed[2]; /* projected structural features, entities x 128 */
     kga_gnn_data_t data;
     kga_gnn_cache_t *cache;
@@ -62,6 +66,25 @@ typedef struct {
     int has_logreg;
     kga_logreg_t logreg;
 } kga_scorer_t;
+
+/* One entity as the scorer and the decisions read it: a stored entity
+ * (kga_scorer_entity()) or one a request describes (align/inline_entity.h),
+ * which is not in the stores and has these from its description. The
+ * pointers are into the scorer, the store or the inline entity. */
+typedef struct {
+    int side;
+    uint32_t id;              /* internal id, or KGA_ENTITY_INLINE */
+    const float *features;    /* its structural row (fusion width) */
+    kga_sparse_vec_t name;    /* its TF-IDF row */
+    double scale;             /* its Sinkhorn scaling, lu or lv */
+    kga_gnn_view_t gnn;       /* when the scorer has the GNN */
+    const kga_edge_t *edges[2]; /* adjacency by kga_dir_t, as the store's */
+    uint32_t degree[2];
+    uint32_t type;            /* type id in the store, or KGA_NO_TYPE */
+} kga_scorer_entity_t;
+
+/* The id of an entity that is not in the store. */
+#define KGA_ENTITY_INLINE UINT32_MAX
 
 /* Starts a scorer over two stores with a trained or rebuilt fusion (taken
  * over: freed by kga_scorer_destroy). */
@@ -88,6 +111,11 @@ int kga_scorer_attr_fit(kga_scorer_t *s, const uint32_t *left,
                         const uint32_t *right, const uint8_t *label,
                         size_t n, kga_err_t *err);
 
+/* out (KGA_SCORER_FIXED_DIM floats) = a structural row (fusion width)
+ * through the GNN's fixed projection, for an entity outside the stores.
+ * Only with the GNN. */
+void kga_scorer_project(const kga_scorer_t *s, const float *row, float *out);
+
 /* Builds the inference cache of the GNN (after training or loading). */
 int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err);
 
@@ -95,6 +123,21 @@ int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err);
  * on the calling thread. */
 void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
                          const uint32_t *right, size_t n, float *f);
+
+/* The entity `id` of `side` (in range) as a view. */
+void kga_scorer_entity(const kga_scorer_t *s, int side, uint32_t id,
+                       kga_scorer_entity_t *out);
+
+/* Floats of scratch kga_scorer_pair_features() needs. */
+size_t kga_scorer_scratch(const kga_scorer_t *s);
+
+/* f (KGA_SCORER_FEATURES floats) = the features of the pair (left, right):
+ * what kga_scorer_features() gives for two stored entities, bit for bit,
+ * and the same formulas for entities described inline. */
+void kga_scorer_pair_features(const kga_scorer_t *s,
+                              const kga_scorer_entity_t *left,
+                              const kga_scorer_entity_t *right,
+                              float *scratch, float *f);
 
 /* The logit of the final scorer for one feature vector. */
 double kga_scorer_logit(const kga_scorer_t *s, const float *f);

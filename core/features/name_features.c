@@ -528,10 +528,11 @@ static int features_into(feature_buf_t *fb, const char *name,
 }
 
 /* Raw counts of one side into m (rows = entities), document frequencies
- * into df. */
+ * of its first `docs` rows into df. */
 static int count_side(const name_source_t *src,
-                      const kga_name_feature_params_t *p, feature_buf_t *fb,
-                      kga_csr_t *m, uint32_t *df, kga_err_t *err)
+                      const kga_name_feature_params_t *p, uint32_t docs,
+                      feature_buf_t *fb, kga_csr_t *m, uint32_t *df,
+                      kga_err_t *err)
 {
     uint32_t rows = source_count(src);
     uint64_t cap = (uint64_t)rows * 16 + 16, nnz = 0;
@@ -565,7 +566,7 @@ static int count_side(const name_source_t *src,
         for (size_t x = 0; x < n; x++) {
             m->indices[nnz + x] = fb->buckets[x];
             m->data[nnz + x] = fb->weights[x];
-            df[fb->buckets[x]]++;
+            df[fb->buckets[x]] += r < docs;
         }
         nnz += n;
         m->indptr[r + 1] = nnz;
@@ -589,7 +590,8 @@ static void weigh_row(const float *idf, int sublinear, const uint32_t *ix,
 }
 
 static int tfidf_build(const name_source_t src[2],
-                       const kga_name_feature_params_t *p, kga_tfidf_t **out,
+                       const kga_name_feature_params_t *p,
+                       const uint32_t *docs, kga_tfidf_t **out,
                        kga_err_t *err)
 {
     int rc = kga_name_feature_params_check(p, err);
@@ -606,8 +608,12 @@ static int tfidf_build(const name_source_t src[2],
     }
     t->params = *p;
 
+    double ndocs = 0;
     for (int s = 0; s < 2; s++) {
-        rc = count_side(&src[s], p, &fb, &t->side[s], df, err);
+        uint32_t count = source_count(&src[s]);
+        uint32_t nd = docs != NULL && docs[s] < count ? docs[s] : count;
+        ndocs += nd;
+        rc = count_side(&src[s], p, nd, &fb, &t->side[s], df, err);
         if (rc != 0)
             goto fail;
         uint32_t rows = t->side[s].rows;
@@ -622,7 +628,6 @@ static int tfidf_build(const name_source_t src[2],
         }
     }
 
-    double ndocs = (double)t->side[0].rows + t->side[1].rows;
     for (size_t b = 0; b < nb; b++)
         t->idf[b] = (float)(log((ndocs + 1.0) / (df[b] + 1.0)) + 1.0);
     for (int s = 0; s < 2; s++) {
@@ -652,8 +657,16 @@ int kga_tfidf_build(const kga_store_t *left, const kga_store_t *right,
                     const kga_name_feature_params_t *p, kga_tfidf_t **out,
                     kga_err_t *err)
 {
+    return kga_tfidf_build_docs(left, right, p, NULL, out, err);
+}
+
+int kga_tfidf_build_docs(const kga_store_t *left, const kga_store_t *right,
+                         const kga_name_feature_params_t *p,
+                         const uint32_t *docs, kga_tfidf_t **out,
+                         kga_err_t *err)
+{
     name_source_t src[2] = {{left, NULL}, {right, NULL}};
-    return tfidf_build(src, p, out, err);
+    return tfidf_build(src, p, docs, out, err);
 }
 
 int kga_tfidf_build_lists(const kga_name_list_t *left,
@@ -668,7 +681,7 @@ int kga_tfidf_build_lists(const kga_name_list_t *left,
         return kga_err_set(err, KGA_EINVAL,
                            "tf-idf: name list without names or ext ids");
     name_source_t src[2] = {{NULL, left}, {NULL, right}};
-    return tfidf_build(src, p, out, err);
+    return tfidf_build(src, p, NULL, out, err);
 }
 
 const kga_csr_t *kga_tfidf_matrix(const kga_tfidf_t *t, int side)
@@ -699,6 +712,24 @@ int kga_tfidf_vectorize(const kga_tfidf_t *t, const char *name,
     if (rc == 0)
         weigh_row(t->idf, t->params.sublinear_tf, buckets, values, *n);
     return rc;
+}
+
+kga_sparse_vec_t kga_tfidf_row(const kga_tfidf_t *t, int side, uint32_t ent)
+{
+    return kga_csr_row(&t->side[side == KGA_TFIDF_RIGHT], ent);
+}
+
+int kga_tfidf_topk_vec(const kga_tfidf_t *t, kga_sparse_vec_t row, int other,
+                       const uint8_t *skip, size_t k, uint32_t *out_idx,
+                       float *out_score, kga_err_t *err)
+{
+    int o = other == KGA_TFIDF_RIGHT;
+    /* A one-row matrix over the caller's arrays, read only. */
+    uint64_t indptr[2] = {0, row.n};
+    kga_csr_t q = {1, t->side[o].cols, indptr, (uint32_t *)row.indices,
+                   (float *)row.data};
+    return kga_sparse_topk_indexed_skip(&q, NULL, 1, t->index[o], skip, k, 1,
+                                        out_idx, out_score, err);
 }
 
 int kga_tfidf_topk(const kga_tfidf_t *t, int query_side,

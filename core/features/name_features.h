@@ -99,6 +99,15 @@ int kga_tfidf_build(const kga_store_t *left, const kga_store_t *right,
                     const kga_name_feature_params_t *p, kga_tfidf_t **out,
                     kga_err_t *err);
 
+/* Same, with the document frequencies counted over the first docs[0] left
+ * and docs[1] right entities only (NULL: all): a later generation of the
+ * stores (store.h) keeps the idf of the generation a model was trained
+ * on, so that its entities' rows stay the model's. */
+int kga_tfidf_build_docs(const kga_store_t *left, const kga_store_t *right,
+                         const kga_name_feature_params_t *p,
+                         const uint32_t *docs, kga_tfidf_t **out,
+                         kga_err_t *err);
+
 /* Same over two name lists; the strings are not kept. */
 int kga_tfidf_build_lists(const kga_name_list_t *left,
                           const kga_name_list_t *right,
@@ -123,6 +132,17 @@ float kga_tfidf_cosine(const kga_tfidf_t *t, uint32_t left, uint32_t right);
 int kga_tfidf_vectorize(const kga_tfidf_t *t, const char *name,
                         uint32_t *buckets, float *values, size_t cap,
                         size_t *n);
+
+/* The row of entity `ent` of side (ids in range). */
+kga_sparse_vec_t kga_tfidf_row(const kga_tfidf_t *t, int side, uint32_t ent);
+
+/* Name candidates of one row (an entity's, kga_tfidf_row(), or one from
+ * outside, kga_tfidf_vectorize()) against the entities of side `other`
+ * but those with skip[e] != 0 (NULL: none): as kga_tfidf_topk() gives them
+ * for an entity with that row and the others as candidates. */
+int kga_tfidf_topk_vec(const kga_tfidf_t *t, kga_sparse_vec_t row, int other,
+                       const uint8_t *skip, size_t k, uint32_t *out_idx,
+                       float *out_score, kga_err_t *err);
 
 /* Name candidates: for each of the nq entities queries[] of side
  * query_side, the k entities of the other side among cands[] (NULL: all of

@@ -100,25 +100,37 @@ void kga_csr_normalize_rows(kga_csr_t *m)
     }
 }
 
-float kga_csr_row_dot(const kga_csr_t *a, uint32_t i, const kga_csr_t *b,
-                      uint32_t j)
+kga_sparse_vec_t kga_csr_row(const kga_csr_t *m, uint32_t r)
 {
-    uint64_t x = a->indptr[i], xe = a->indptr[i + 1];
-    uint64_t y = b->indptr[j], ye = b->indptr[j + 1];
+    uint64_t o = m->indptr[r];
+    kga_sparse_vec_t v = {m->indices + o, m->data + o,
+                          (uint32_t)(m->indptr[r + 1] - o)};
+    return v;
+}
+
+float kga_sparse_dot(kga_sparse_vec_t a, kga_sparse_vec_t b)
+{
+    uint32_t x = 0, y = 0;
     float s = 0.0f;
-    while (x < xe && y < ye) {
-        uint32_t ca = a->indices[x], cb = b->indices[y];
+    while (x < a.n && y < b.n) {
+        uint32_t ca = a.indices[x], cb = b.indices[y];
         if (ca < cb) {
             x++;
         } else if (cb < ca) {
             y++;
         } else {
-            s += a->data[x] * b->data[y];
+            s += a.data[x] * b.data[y];
             x++;
             y++;
         }
     }
     return s;
+}
+
+float kga_csr_row_dot(const kga_csr_t *a, uint32_t i, const kga_csr_t *b,
+                      uint32_t j)
+{
+    return kga_sparse_dot(kga_csr_row(a, i), kga_csr_row(b, j));
 }
 
 void kga_csr_destroy(kga_csr_t *m)
@@ -149,6 +161,7 @@ typedef struct {
     const uint64_t *key;      /* position -> tie key */
     const uint64_t *post_off; /* column -> first posting, cols + 1 */
     const posting_t *post;
+    const uint8_t *skip;      /* row of cands -> 1: never a hit; or NULL */
     size_t k;
     uint32_t *out_idx;
     float *out_score;
@@ -251,6 +264,8 @@ static void topk_one(topk_worker_t *w, size_t q)
         hit_t h = {acc[pos], pos};
         acc[pos] = 0.0f;
         seen[pos] = 0;
+        if (j->skip != NULL && j->skip[j->cand_row[pos]])
+            continue;
         if (n < k) {
             heap_push(j, heap, n++, h);
         } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
@@ -522,6 +537,17 @@ int kga_sparse_topk_indexed(const kga_csr_t *queries,
                             int threads, uint32_t *out_idx, float *out_score,
                             kga_err_t *err)
 {
+    return kga_sparse_topk_indexed_skip(queries, query_rows, nq, ix, NULL, k,
+                                        threads, out_idx, out_score, err);
+}
+
+int kga_sparse_topk_indexed_skip(const kga_csr_t *queries,
+                                 const uint32_t *query_rows, size_t nq,
+                                 const kga_sparse_index_t *ix,
+                                 const uint8_t *skip, size_t k, int threads,
+                                 uint32_t *out_idx, float *out_score,
+                                 kga_err_t *err)
+{
     int rc;
     if (query_rows == NULL)
         nq = queries->rows;
@@ -534,7 +560,8 @@ int kga_sparse_topk_indexed(const kga_csr_t *queries,
     topk_job_t job = {
         .queries = queries, .query_rows = query_rows, .nq = nq,
         .cand_row = ix->cand_row, .key = ix->key, .post_off = ix->post_off,
-        .post = ix->post, .k = k, .out_idx = out_idx, .out_score = out_score,
+        .post = ix->post, .skip = skip, .k = k, .out_idx = out_idx,
+        .out_score = out_score,
     };
     return topk_search(&job, ix->rows, threads, err);
 }

@@ -25,6 +25,14 @@ typedef struct {
     float *data;       /* value of each stored entry */
 } kga_csr_t;
 
+/* One sparse row outside a matrix, or a view of a matrix row: n entries,
+ * columns strictly increasing. Points into the caller's arrays. */
+typedef struct {
+    const uint32_t *indices;
+    const float *data;
+    uint32_t n;
+} kga_sparse_vec_t;
+
 /* Upper bounds on what kga_csr_init() allocates, so that sizes coming from
  * input fail with KGA_ELIMIT instead of exhausting memory. */
 #define KGA_CSR_MAX_ROWS (UINT32_MAX - 1u)
@@ -56,6 +64,13 @@ void kga_csr_normalize_rows(kga_csr_t *m);
  * bit for bit the score kga_sparse_topk() reports for the pair. */
 float kga_csr_row_dot(const kga_csr_t *a, uint32_t i, const kga_csr_t *b,
                       uint32_t j);
+
+/* Row r of m as a vector (r in range). */
+kga_sparse_vec_t kga_csr_row(const kga_csr_t *m, uint32_t r);
+
+/* The dot product of two vectors, computed as kga_csr_row_dot() computes
+ * it: the same value for the same rows, bit for bit. */
+float kga_sparse_dot(kga_sparse_vec_t a, kga_sparse_vec_t b);
 
 /* Exact top-K search: for each of the nq query rows query_rows[q] of
  * `queries`, the k rows among the nc candidate rows cand_rows[] of `cands`
@@ -102,6 +117,16 @@ int kga_sparse_topk_indexed(const kga_csr_t *queries,
                             const kga_sparse_index_t *ix, size_t k,
                             int threads, uint32_t *out_idx, float *out_score,
                             kga_err_t *err);
+
+/* The same with the rows r of the indexed matrix where skip[r] != 0 left
+ * out (skip NULL: none): the results kga_sparse_topk() gives with the
+ * other rows as cand_rows (in increasing order), bit for bit. */
+int kga_sparse_topk_indexed_skip(const kga_csr_t *queries,
+                                 const uint32_t *query_rows, size_t nq,
+                                 const kga_sparse_index_t *ix,
+                                 const uint8_t *skip, size_t k, int threads,
+                                 uint32_t *out_idx, float *out_score,
+                                 kga_err_t *err);
 
 /* Frees the arrays; *m is left empty (0 rows) and may be destroyed again. */
 void kga_csr_destroy(kga_csr_t *m);

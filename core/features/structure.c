@@ -588,6 +588,39 @@ static int check_seeds(const kga_structure_t *g, const kga_pair_t *seeds,
     return 0;
 }
 
+/* The relation vectors of both sides for a seed list, allocated into
+ * v[0] (left) and v[1] (right). */
+static int seeded_relations(const kga_structure_t *g, const kga_pair_t *seeds,
+                            size_t n, float *v[2],
+                            kga_structure_stats_t *stats, kga_err_t *err)
+{
+    const side_graph_t *L = &g->side[0], *R = &g->side[1];
+    uint32_t d = g->p.dim;
+    uint32_t *map = malloc(((size_t)L->n + 1) * sizeof *map);
+    uint8_t *right_used = malloc((size_t)R->n + 1);
+    v[0] = malloc(((size_t)2 * L->nrel * d + 1) * sizeof *v[0]);
+    v[1] = malloc(((size_t)2 * R->nrel * d + 1) * sizeof *v[1]);
+    int rc;
+    if (!map || !right_used || !v[0] || !v[1]) {
+        rc = kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
+        goto out;
+    }
+    if ((rc = check_seeds(g, seeds, n, map, right_used, err)) != 0)
+        goto out;
+    if ((rc = relation_vectors(g, map, v[0], v[1], stats)) != 0)
+        kga_err_set(err, rc, "structure: relation alignment: %s",
+                    kga_strerror(rc));
+out:
+    free(right_used);
+    free(map);
+    if (rc != 0) {
+        free(v[0]);
+        free(v[1]);
+        v[0] = v[1] = NULL;
+    }
+    return rc;
+}
+
 int kga_structure_features(const kga_structure_t *g,
                            const kga_pair_t *seeds, size_t n,
                            kga_pool_t *pool, float *left_out,
@@ -595,7 +628,7 @@ int kga_structure_features(const kga_structure_t *g,
                            kga_err_t *err)
 {
     const kga_structure_params_t *p = &g->p;
-    const side_graph_t *L = &g->side[0], *R = &g->side[1];
+    const side_graph_t *R = &g->side[1];
     uint32_t d = p->dim, D = kga_structure_width(p);
     kga_structure_stats_t local;
     int rc;
@@ -606,21 +639,10 @@ int kga_structure_features(const kga_structure_t *g,
     stats->seeds = (uint32_t)n;
     stats->right_relations = 2 * R->nrel;
 
-    uint32_t *map = malloc(((size_t)L->n + 1) * sizeof *map);
-    uint8_t *right_used = malloc((size_t)R->n + 1);
-    float *vl = malloc(((size_t)2 * L->nrel * d + 1) * sizeof *vl);
-    float *vr = malloc(((size_t)2 * R->nrel * d + 1) * sizeof *vr);
-    if (!map || !right_used || !vl || !vr) {
-        rc = kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
-        goto out;
-    }
-    if ((rc = check_seeds(g, seeds, n, map, right_used, err)) != 0)
-        goto out;
-    if ((rc = relation_vectors(g, map, vl, vr, stats)) != 0) {
-        kga_err_set(err, rc, "structure: relation alignment: %s",
-                    kga_strerror(rc));
-        goto out;
-    }
+    float *v[2] = {NULL, NULL};
+    if ((rc = seeded_relations(g, seeds, n, v, stats, err)) != 0)
+        return rc;
+    float *vl = v[0], *vr = v[1];
 
     prop_ctx_t c = {.g = g, .F = {left_out, right_out}, .relv = {vl, vr},
                     .D = D, .d = d};
@@ -635,11 +657,106 @@ int kga_structure_features(const kga_structure_t *g,
     if (p->signature)
         run_stage(pool, &c, STAGE_SIGNATURE, 0, 1 + p->hops + p->typed_hops);
     run_stage(pool, &c, STAGE_FINISH, 0, 0);
-    rc = 0;
-out:
     free(vr);
     free(vl);
-    free(right_used);
-    free(map);
-    return rc;
+    return 0;
+}
+
+/* ---- entities outside the graph ------------------------------------------ */
+
+struct kga_structure_relations {
+    kga_structure_params_t p;
+    uint32_t nrel[2];
+    float *w[2]; /* per directed relation: its edges' propagation weight */
+    float *v[2]; /* per directed relation: dim floats */
+};
+
+void kga_structure_relations_free(kga_structure_relations_t *r)
+{
+    if (r == NULL)
+        return;
+    for (int s = 0; s < 2; s++) {
+        free(r->w[s]);
+        free(r->v[s]);
+    }
+    free(r);
+}
+
+int kga_structure_relations_new(const kga_structure_t *g,
+                                const kga_pair_t *seeds, size_t n,
+                                kga_structure_relations_t **out,
+                                kga_err_t *err)
+{
+    *out = NULL;
+    kga_structure_relations_t *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
+    r->p = g->p;
+    kga_structure_stats_t stats;
+    memset(&stats, 0, sizeof stats);
+    int rc = seeded_relations(g, seeds, n, r->v, &stats, err);
+    for (int s = 0; rc == 0 && s < 2; s++) {
+        const side_graph_t *sg = &g->side[s];
+        r->nrel[s] = sg->nrel;
+        r->w[s] = malloc(((size_t)2 * sg->nrel + 1) * sizeof *r->w[s]);
+        if (r->w[s] == NULL) {
+            rc = kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
+            break;
+        }
+        /* A relation without triples has no weight in the graph; 1 is the
+         * weight of a relation whose every triple is distinct. */
+        for (uint32_t q = 0; q < 2 * sg->nrel; q++)
+            r->w[s][q] = 1.0f;
+        for (uint64_t x = 0; x < sg->off[sg->n]; x++)
+            r->w[s][sg->drel[x]] = sg->w[x];
+    }
+    if (rc != 0) {
+        kga_structure_relations_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Block b of a graph entity's row as propagation wrote it, before the
+ * row was normalised: every block was unit or zero then, and the final
+ * normalisation scaled them alike. */
+static void block_of(const float *row, uint32_t b, uint32_t d, float *x)
+{
+    memcpy(x, row + (size_t)b * d, (size_t)d * sizeof *x);
+    normalize(x, d);
+}
+
+void kga_structure_row(const kga_structure_relations_t *r, int side,
+                       const kga_structure_edge_t *edges, size_t n,
+                       const float *F, float *out)
+{
+    const kga_structure_params_t *p = &r->p;
+    uint32_t d = p->dim, D = kga_structure_width(p);
+    side = side != 0;
+    float x[KGA_STRUCTURE_MAX_DIM];
+    memset(out, 0, (size_t)D * sizeof *out); /* X0: in no seed */
+    for (size_t e = 0; e < n; e++) {
+        uint32_t q = 2 * edges[e].rel + (edges[e].dir != 0);
+        const float *row = F + (size_t)edges[e].nbr * D;
+        float w = r->w[side][q];
+        const float *v = r->v[side] + (size_t)q * d;
+        for (uint32_t h = 1; h <= p->hops; h++) {
+            block_of(row, h - 1, d, x);
+            kga_vaxpy(out + (size_t)h * d, w, x, d);
+        }
+        for (uint32_t h = 1; h <= p->typed_hops; h++) {
+            block_of(row, h - 1, d, x);
+            float *y = out + (size_t)(p->hops + h) * d;
+            for (uint32_t k = 0; k < d; k++)
+                y[k] += w * (v[k] * x[k]);
+        }
+        if (p->signature)
+            kga_vaxpy(out + (size_t)(1 + p->hops + p->typed_hops) * d, 1.0f,
+                      v, d);
+    }
+    uint32_t blocks = 1 + p->hops + p->typed_hops + (p->signature ? 1 : 0);
+    for (uint32_t b = 1; b < blocks; b++)
+        normalize(out + (size_t)b * d, d);
+    normalize(out, D);
 }

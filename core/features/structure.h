@@ -100,4 +100,40 @@ int kga_structure_features(const kga_structure_t *g,
 
 void kga_structure_free(kga_structure_t *g);
 
+/* ---- entities outside the graph ------------------------------------------ */
+
+/* What the features of an entity that is not in the graph need besides
+ * its neighbours' rows: the relation vectors of both sides for a seed
+ * list, and the propagation weight of each directed relation. Owned by
+ * the caller (kga_structure_relations_free); refers to nothing else. */
+typedef struct kga_structure_relations kga_structure_relations_t;
+
+/* An edge of such an entity: the neighbour (an entity of the graph), the
+ * store relation, and KGA_DIR_OUT when the entity is the head. */
+typedef struct {
+    uint32_t nbr;
+    uint32_t rel;
+    uint32_t dir;
+} kga_structure_edge_t;
+
+/* The relations of the features kga_structure_features() computes for the
+ * same seeds. Returns 0, KGA_EINVAL (seeds) or KGA_ENOMEM, with err. */
+int kga_structure_relations_new(const kga_structure_t *g,
+                                const kga_pair_t *seeds, size_t n,
+                                kga_structure_relations_t **out,
+                                kga_err_t *err);
+
+void kga_structure_relations_free(kga_structure_relations_t *r);
+
+/* The feature row (kga_structure_width() floats into out) of an entity of
+ * `side` that is not in the graph and in no seed, with edges[0..n) to
+ * entities of the graph whose rows are in F (the side's features as
+ * kga_structure_features() wrote them): each propagation step as the
+ * graph's, from the neighbours' previous blocks, so that an entity with
+ * the same edges in the graph gets the same row up to rounding (the
+ * graph's entities do not hear from it). Ids must be in range. */
+void kga_structure_row(const kga_structure_relations_t *r, int side,
+                       const kga_structure_edge_t *edges, size_t n,
+                       const float *F, float *out);
+
 #endif

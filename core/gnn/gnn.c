@@ -136,7 +136,8 @@ static uint32_t uf_find(uint32_t *parent, uint32_t x)
 }
 
 /* Entity vector rows: one per connected component of the anchor links,
- * numbered in the order left 0.., right 0... */
+ * numbered in the order left 0.., right 0..; entities past the trained
+ * ones get KGA_GNN_NO_ROW. */
 static int build_slots(kga_gnn_t *m, const kga_pair_t *anchors,
                        size_t count)
 {
@@ -163,7 +164,14 @@ static int build_slots(kga_gnn_t *m, const kga_pair_t *anchors,
             parent[a > b ? a : b] = a < b ? a : b;
     }
     uint32_t rows = 0;
+    const uint32_t *tr = m->shape.trained;
     for (size_t i = 0; i < n; i++) {
+        int right = i >= nl;
+        uint32_t e = right ? (uint32_t)(i - nl) : (uint32_t)i;
+        if (tr[right] > 0 && e >= tr[right]) {
+            m->slot[right][e] = KGA_GNN_NO_ROW;
+            continue;
+        }
         uint32_t r = uf_find(parent, (uint32_t)i);
         if (row[r] == UINT32_MAX)
             row[r] = rows++;

@@ -86,6 +86,11 @@ typedef struct {
     uint32_t relations;    /* R model relations (see kga_relation_map_build) */
     uint32_t fixed_dim;    /* width of the fixed features; 0: none */
     uint32_t name_buckets; /* B; 0: no name part */
+    /* Entities with a learned entity vector, the first ones of each side
+     * (0: all). The others, added to the graph after training (a later
+     * generation, store.h), have none: their vector part is zero, the
+     * mean of the vectors' initial distribution. */
+    uint32_t trained[2];
 } kga_gnn_shape_t;
 
 /* The inputs of one side. */
@@ -233,12 +238,72 @@ void kga_gnn_cache_free(kga_gnn_cache_t *c);
 const float *kga_gnn_cache_vectors(const kga_gnn_cache_t *c, int side,
                                    uint32_t *dim);
 
+/* What a pair's last layer needs of one entity: its sampled neighbours'
+ * messages Z (m x dim_hidden), their self-attention beta (m) and the self
+ * half s2 (dim_hidden). Points into a cache or a probe, valid while that
+ * lives. */
+typedef struct {
+    const float *Z, *beta, *s2;
+    uint32_t m;
+} kga_gnn_view_t;
+
+/* The view of a cached entity (ids in range). */
+void kga_gnn_cache_view(const kga_gnn_cache_t *c, int side, uint32_t ent,
+                        kga_gnn_view_t *out);
+
+/* Floats of scratch kga_gnn_view_distance() needs. */
+size_t kga_gnn_pair_scratch(const kga_gnn_t *m);
+
+/* The distance of a pair given by its two views: the value
+ * kga_gnn_score_pairs() gives for cached entities, bit for bit. */
+float kga_gnn_view_distance(const kga_gnn_t *m, const kga_gnn_view_t *left,
+                            const kga_gnn_view_t *right, float *scratch);
+
 /* dist[k] = d(left[k], right[k]) under the full pair model. threads <= 0:
  * one per CPU (small n runs in the caller). Returns 0 or KGA_EINVAL (an id
  * out of range; dist is then unspecified). */
 int kga_gnn_score_pairs(const kga_gnn_t *m, const kga_gnn_cache_t *c,
                         const uint32_t *left, const uint32_t *right, size_t n,
                         float *dist, int threads);
+
+/* ------------------------------------------------------------------------
+ * Probes: an entity that is not in the graph (gnn_probe.c)
+ * ------------------------------------------------------------------------ */
+
+/* An edge of a probe to an entity of the graph: the neighbour's id on the
+ * probe's side, the model relation that reaches it, and the relation's
+ * average fan-out from entities like the probe (>= 1; the sampling weight
+ * is its inverse, as kga_neighbours_from_store() gives it). */
+typedef struct {
+    uint32_t nbr;
+    uint32_t rel;
+    float fanout;
+} kga_gnn_probe_edge_t;
+
+typedef struct kga_gnn_probe kga_gnn_probe_t;
+
+/* The view of an entity of side `side` that is not in the graph, computed
+ * as the cache computes a graph entity's: level 0 from its fixed row
+ * (fixed_dim floats; NULL only when the model has no fixed part) and its
+ * name buckets (name_count of them, weights may be NULL), with a zero
+ * entity vector (it was not trained); its sample drawn from edges as
+ * kga_sample_neighbours() draws with the inference seed, keyed by `key`
+ * (the hash of its external id) and the neighbours' keys; layer 1 over
+ * the sample's level 0, and the last layer's messages from the sample's
+ * cached layer-1 outputs. The graph's entities are not changed: they do
+ * not hear from the probe. Returns 0, KGA_EINVAL (a neighbour, relation
+ * or bucket out of range) or KGA_ENOMEM. Thread-safe; the probe is the
+ * caller's (kga_gnn_probe_free). */
+int kga_gnn_probe_new(const kga_gnn_t *m, const kga_gnn_cache_t *c,
+                      const kga_gnn_data_t *d, int side, const float *fixed,
+                      const uint32_t *name_bucket, const float *name_weight,
+                      size_t name_count, uint64_t key,
+                      const kga_gnn_probe_edge_t *edges, size_t n_edges,
+                      kga_gnn_probe_t **out);
+
+void kga_gnn_probe_view(const kga_gnn_probe_t *p, kga_gnn_view_t *out);
+
+void kga_gnn_probe_free(kga_gnn_probe_t *p);
 
 /* One piece of evidence for a pair: left neighbour p reached through model
  * relation left_rel, right neighbour q through right_rel, and the weight of

@@ -74,11 +74,15 @@ void kga_gnn_level0_chunk(void *ctx, size_t b, size_t e, int worker)
                                 ? 1.0f / total
                                 : 0.0f;
         }
-        if (m->de > 0)
-            memcpy(h + m->dp + m->dn,
-                   m->p.t[T_ENT] +
-                       (size_t)m->slot[side[i]][ent[i]] * m->de,
-                   m->de * sizeof(float));
+        if (m->de > 0) {
+            uint32_t row = m->slot[side[i]][ent[i]];
+            if (row == KGA_GNN_NO_ROW)
+                memset(h + m->dp + m->dn, 0, m->de * sizeof(float));
+            else
+                memcpy(h + m->dp + m->dn,
+                       m->p.t[T_ENT] + (size_t)row * m->de,
+                       m->de * sizeof(float));
+        }
     }
 }
 
@@ -499,7 +503,7 @@ static void table_scatter(void *ctx, size_t b, size_t e, int worker)
             }
             if (m->de > 0) {
                 uint32_t row = m->slot[s][ent];
-                if ((row & mask) == part) {
+                if (row != KGA_GNN_NO_ROW && (row & mask) == part) {
                     kga_vaxpy(dEnt + (size_t)row * m->de, 1.0f,
                               dh0 + m->dp + m->dn, m->de);
                     te[row] = 1;

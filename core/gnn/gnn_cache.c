@@ -13,15 +13,6 @@
  * Inference cache
  * ------------------------------------------------------------------------ */
 
-struct kga_gnn_cache {
-    uint32_t n[2];
-    uint32_t S, dh, d1;
-    uint32_t *cnt; /* per node: left entities, then right entities */
-    uint32_t *nbr; /* entity ids on the node's side */
-    uint32_t *rel;
-    float *Z, *beta, *s2, *vec;
-};
-
 void kga_gnn_cache_free(kga_gnn_cache_t *c)
 {
     if (c == NULL)
@@ -33,6 +24,7 @@ void kga_gnn_cache_free(kga_gnn_cache_t *c)
     free(c->beta);
     free(c->s2);
     free(c->vec);
+    free(c->h1);
     free(c);
 }
 
@@ -56,6 +48,9 @@ static void cache_finish_chunk(void *ctx, size_t b, size_t e, int worker)
             c->nbr[i * S + k] = U(w->ent)[U(w->nbr)[i * S + k]];
             c->rel[i * S + k] = U(w->rel)[i * S + k];
         }
+        /* Centres are the first nodes, one per entity, in entity order. */
+        memcpy(c->h1 + i * m->d1, F(w->H1) + i * m->d1,
+               m->d1 * sizeof(float));
         float *v = c->vec + i * m->d1;
         memcpy(v, c->s2 + i * dh, dh * sizeof(float));
         kga_op_wsum_fwd(c->beta + i * S, c->Z + i * S * dh, cnt, m->dh,
@@ -90,9 +85,10 @@ int kga_gnn_cache_build(const kga_gnn_t *m, const kga_gnn_data_t *d,
     c->beta = malloc(n1 * S * sizeof *c->beta);
     c->s2 = malloc(n1 * m->dh * sizeof *c->s2);
     c->vec = malloc(n1 * m->d1 * sizeof *c->vec);
+    c->h1 = malloc(n1 * m->d1 * sizeof *c->h1);
     rc = KGA_ENOMEM;
     if (c->cnt == NULL || c->nbr == NULL || c->rel == NULL || c->Z == NULL ||
-        c->beta == NULL || c->s2 == NULL || c->vec == NULL)
+        c->beta == NULL || c->s2 == NULL || c->vec == NULL || c->h1 == NULL)
         goto fail;
     if ((rc = kga_pool_new(threads, &pool)) != 0 ||
         (rc = kga_gnn_work_new(m, pool, &w)) != 0)
@@ -148,6 +144,12 @@ static view_t cache_view(const kga_gnn_cache_t *c, int side, uint32_t ent)
     return v;
 }
 
+void kga_gnn_cache_view(const kga_gnn_cache_t *c, int side, uint32_t ent,
+                        kga_gnn_view_t *out)
+{
+    *out = cache_view(c, side, ent);
+}
+
 /* ------------------------------------------------------------------------
  * Scoring and explanations
  * ------------------------------------------------------------------------ */
@@ -168,6 +170,19 @@ static pairbuf_t pairbuf_at(const kga_gnn_t *m, float *p)
         .h2 = {p + 2 * SS + 4 * S, p + 2 * SS + 4 * S + m->d1},
     };
     return pb;
+}
+
+size_t kga_gnn_pair_scratch(const kga_gnn_t *m)
+{
+    return pairbuf_floats(m);
+}
+
+float kga_gnn_view_distance(const kga_gnn_t *m, const kga_gnn_view_t *left,
+                            const kga_gnn_view_t *right, float *scratch)
+{
+    pairbuf_t pb = pairbuf_at(m, scratch);
+    view_t v[2] = {*left, *right};
+    return kga_gnn_pair_forward(m, v, &pb);
 }
 
 typedef struct {

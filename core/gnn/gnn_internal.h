@@ -37,6 +37,9 @@ enum {
 #define ID_ANCHOR_LEFT T_COUNT
 #define ID_ANCHOR_RIGHT (T_COUNT + 1)
 
+/* The entity-vector row of an entity without one (kga_gnn_shape_t). */
+#define KGA_GNN_NO_ROW UINT32_MAX
+
 /* Rows per chunk of the row-parallel stages, items (centres, pairs) per
  * chunk of the others. */
 #define ROW_GRAIN 128
@@ -171,12 +174,8 @@ void kga_gnn_layer1_chunk(void *ctx, size_t b, size_t e, int worker);
 void kga_gnn_relation_chunk(void *ctx, size_t b, size_t e, int worker);
 void kga_gnn_centre_chunk(void *ctx, size_t b, size_t e, int worker);
 
-/* One side of a pair's last layer: the centre's m messages Z (m x dh),
- * their self-attention beta and the self half s2 (dh). */
-typedef struct {
-    const float *Z, *beta, *s2;
-    uint32_t m;
-} view_t;
+/* One side of a pair's last layer (gnn.h). */
+typedef kga_gnn_view_t view_t;
 
 /* What the last layer of one pair keeps for its backward pass. */
 typedef struct {
@@ -184,6 +183,19 @@ typedef struct {
     float *alpha[2], *w[2]; /* S each */
     float *h2[2];         /* d1 each */
 } pairbuf_t;
+
+/* The inference cache's layout, shared with the probes (gnn_probe.c),
+ * which read the graph entities' layer-1 outputs from it. Entities are
+ * indexed left first, then right. */
+struct kga_gnn_cache {
+    uint32_t n[2];
+    uint32_t S, dh, d1;
+    uint32_t *cnt; /* per entity: sample size */
+    uint32_t *nbr; /* S per entity: ids on the entity's side */
+    uint32_t *rel;
+    float *Z, *beta, *s2, *vec;
+    float *h1; /* d1 per entity: layer-1 output */
+};
 
 /* 1 when the pair's last layer uses cross-graph attention. */
 int kga_gnn_pair_cross(const kga_gnn_t *m, const view_t v[2]);

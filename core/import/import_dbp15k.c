@@ -19,7 +19,7 @@
 
 #include "base/hash_index.h"
 #include "import/import.h"
-#include "import/names.h"
+#include "store/names.h"
 
 #define LAYOUT_HINT                                                        \
     "the dbp15k layout needs ent_ids_1, ent_ids_2, triples_1, triples_2 "  \

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/utf8.h"
-#include "import/names.h"
+#include "store/names.h"
 
 /* ---- the two graphs ---- */
 

@@ -15,7 +15,7 @@
 #include "base/hash.h"
 #include "base/value.h"
 #include "import/import.h"
-#include "import/names.h"
+#include "store/names.h"
 
 #define LAYOUT_HINT                                                        \
     "the records layout needs tableA.csv, tableB.csv, train.csv and "      \

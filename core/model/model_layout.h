@@ -10,6 +10,8 @@
 #define KGA_SEC_SETTINGS "settings"       /* key=value settings */
 #define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */
 #define KGA_SEC_SEEDS "fusion.seeds"      /* u32[2n]: left, right, ... */
+/* Per-entity sections hold the entities of the stores trained on; a later
+ * generation of a store (store.h) adds entities after them. */
 #define KGA_SEC_LU "fusion.lu"            /* u64[left n]: double bits */
 #define KGA_SEC_LV "fusion.lv"            /* u64[right n]: double bits */
 #define KGA_SEC_ANCHORS "gnn.anchors"     /* u32[2n]: left, right, ... */
@@ -36,5 +38,10 @@
 /* Features of the attribute model: 0 when absent; otherwise the rebuilt
  * channels must give as many. */
 #define KGA_KEY_ATTR_FEATURES "model.attr_features"
+/* The generation (store.h) of each store trained on; absent: 1. Later
+ * generations that only add are accepted (the fingerprints section names
+ * the ones trained on). */
+#define KGA_KEY_GENERATION_LEFT "stores.generation.left"
+#define KGA_KEY_GENERATION_RIGHT "stores.generation.right"
 
 #endif

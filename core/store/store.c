@@ -27,6 +27,8 @@ struct kga_store {
     char *path;
     uint32_t version;
     uint64_t checksum;
+    const kga_store_generation_t *generations;
+    uint32_t generation_count; /* earlier generations */
 
     const char *strings;
     const kga_store_entity_t *entities;
@@ -51,13 +53,11 @@ struct kga_store {
  * Validation
  * ------------------------------------------------------------------------ */
 
-#define SECTION_TABLE_END \
-    (KGA_STORE_HEADER_SIZE + KGA_SEC_COUNT_ * sizeof(kga_store_section_t))
-
 typedef struct {
     const uint8_t *buf;
     uint64_t size; /* file size, equal to the buffer length once checked */
     kga_err_t *err;
+    int nsec; /* sections of the file's version */
     kga_store_section_t sec[KGA_SEC_COUNT_ + 1]; /* indexed by section id */
     uint64_t strings_size;
     uint64_t n, types, rels, keys; /* entity, type, relation, key counts */
@@ -77,6 +77,7 @@ static const char *const section_names[KGA_SEC_COUNT_ + 1] = {
     [KGA_SEC_ATTRS] = "attributes",
     [KGA_SEC_FANOUT] = "fan-out",
     [KGA_SEC_ID_INDEX] = "id index",
+    [KGA_SEC_GENERATIONS] = "generations",
 };
 
 /* Bytes per element of each section: size must equal count times this. */
@@ -94,6 +95,7 @@ static const uint64_t section_elem_size[KGA_SEC_COUNT_ + 1] = {
     [KGA_SEC_ATTRS] = sizeof(kga_attr_t),
     [KGA_SEC_FANOUT] = sizeof(kga_store_fanout_t),
     [KGA_SEC_ID_INDEX] = sizeof(uint32_t),
+    [KGA_SEC_GENERATIONS] = sizeof(kga_store_generation_t),
 };
 
 /* Alignment-free little-endian loads: the validator may be handed any
@@ -118,6 +120,13 @@ static inline float rdf32(const uint8_t *p)
     float v;
     memcpy(&v, p, sizeof v);
     return v;
+}
+
+/* End of the section table of the file's version. */
+static uint64_t table_end(const vctx_t *v)
+{
+    return KGA_STORE_HEADER_SIZE +
+           (uint64_t)v->nsec * sizeof(kga_store_section_t);
 }
 
 /* Records "<section> section, byte <offset>: <what>" and returns code. */
@@ -156,11 +165,11 @@ static int check_header_fixed(vctx_t *v, const kga_store_header_t *h)
                        offsetof(kga_store_header_t, header_size),
                        "header size is %u, expected %u", h->header_size,
                        KGA_STORE_HEADER_SIZE);
-    if (h->section_count != KGA_SEC_COUNT_)
+    if (h->section_count != (uint32_t)v->nsec)
         return fail_at(v, KGA_EFORMAT, 0,
                        offsetof(kga_store_header_t, section_count),
                        "section count is %u, expected %d", h->section_count,
-                       KGA_SEC_COUNT_);
+                       v->nsec);
     if (h->section_entry_size != sizeof(kga_store_section_t))
         return fail_at(v, KGA_EFORMAT, 0,
                        offsetof(kga_store_header_t, section_entry_size),
@@ -198,11 +207,14 @@ static int check_header(vctx_t *v, size_t len, kga_store_header_t *h)
                              "order"
                            : "bad endian mark 0x%08x",
                        h->endian);
-    if (h->version != KGA_STORE_VERSION)
+    /* Version 1 is version 2 without generations: read as generation 1. */
+    if (h->version != KGA_STORE_VERSION && h->version != 1)
         return fail_at(v, KGA_EVERSION, 0,
                        offsetof(kga_store_header_t, version),
-                       "format version %u, this build reads version %u",
+                       "format version %u, this build reads versions 1 and "
+                       "%u",
                        h->version, KGA_STORE_VERSION);
+    v->nsec = h->version == 1 ? (int)KGA_STORE_V1_SECTIONS : KGA_SEC_COUNT_;
     if (h->file_size > len)
         return kga_err_set(v->err, KGA_ETRUNCATED,
                            "file size field says %llu bytes but only %zu are "
@@ -214,7 +226,7 @@ static int check_header(vctx_t *v, size_t len, kga_store_header_t *h)
                        "file size field says %llu bytes but the file has "
                        "%zu",
                        (unsigned long long)h->file_size, len);
-    if (h->file_size % KGA_STORE_ALIGN != 0 || h->file_size < SECTION_TABLE_END)
+    if (h->file_size % KGA_STORE_ALIGN != 0 || h->file_size < table_end(v))
         return fail_at(v, KGA_EFORMAT, 0,
                        offsetof(kga_store_header_t, file_size),
                        "file size %llu is not a multiple of %u holding the "
@@ -241,7 +253,7 @@ static int check_checksum(vctx_t *v, const kga_store_header_t *h)
 static int check_section_row(vctx_t *v, const kga_store_section_t *row,
                              uint64_t row_pos)
 {
-    if (row->id < 1 || row->id > KGA_SEC_COUNT_)
+    if (row->id < 1 || row->id > (uint32_t)v->nsec)
         return fail_at(v, KGA_EFORMAT, 0, row_pos,
                        "section table: unknown section id %u", row->id);
     int id = (int)row->id;
@@ -253,7 +265,7 @@ static int check_section_row(vctx_t *v, const kga_store_section_t *row,
         return fail_at(v, KGA_EFORMAT, 0, row_pos,
                        "section table: reserved field of %s is not zero",
                        section_names[id]);
-    if (row->offset % KGA_STORE_ALIGN != 0 || row->offset < SECTION_TABLE_END)
+    if (row->offset % KGA_STORE_ALIGN != 0 || row->offset < table_end(v))
         return fail_at(v, KGA_EFORMAT, id, row->offset,
                        "section offset is not %u-aligned after the table",
                        KGA_STORE_ALIGN);
@@ -287,14 +299,14 @@ static int check_zero_bytes(const vctx_t *v, uint64_t from, uint64_t to)
 static int check_section_layout(vctx_t *v)
 {
     int order[KGA_SEC_COUNT_] = {0}; /* section ids by offset */
-    for (int i = 0; i < KGA_SEC_COUNT_; i++) {
+    for (int i = 0; i < v->nsec; i++) {
         int id = i + 1, j = i;
         for (; j > 0 && v->sec[order[j - 1]].offset > v->sec[id].offset; j--)
             order[j] = order[j - 1];
         order[j] = id;
     }
-    uint64_t end = SECTION_TABLE_END;
-    for (int i = 0; i < KGA_SEC_COUNT_; i++) {
+    uint64_t end = table_end(v);
+    for (int i = 0; i < v->nsec; i++) {
         const kga_store_section_t *s = &v->sec[order[i]];
         if (s->offset < end)
             return fail_at(v, KGA_EFORMAT, order[i], s->offset,
@@ -311,7 +323,7 @@ static int check_section_layout(vctx_t *v)
 
 static int check_section_table(vctx_t *v)
 {
-    for (int i = 0; i < KGA_SEC_COUNT_; i++) {
+    for (int i = 0; i < v->nsec; i++) {
         uint64_t pos = KGA_STORE_HEADER_SIZE + (uint64_t)i *
                                                    sizeof(kga_store_section_t);
         kga_store_section_t row;
@@ -445,11 +457,84 @@ static int check_entity_row(vctx_t *v, uint64_t i, const uint8_t *row)
     return 0;
 }
 
+/* The earlier generations: entity counts that never decrease and stay
+ * within the store, reserved fields zero. */
+static int check_generations(vctx_t *v)
+{
+    const uint8_t *p = sec_ptr(v, KGA_SEC_GENERATIONS);
+    uint64_t prev = 0;
+    for (uint64_t g = 0; g < v->sec[KGA_SEC_GENERATIONS].count; g++) {
+        const uint8_t *row = p + g * sizeof(kga_store_generation_t);
+        uint64_t pos = sec_pos(v, KGA_SEC_GENERATIONS, g);
+        uint32_t n = rd32(row + offsetof(kga_store_generation_t, entities));
+        if (n < prev || n > v->n)
+            return fail_at(v, KGA_ERANGE, KGA_SEC_GENERATIONS, pos,
+                           "generation %llu holds %u entities, not within "
+                           "%llu..%llu",
+                           (unsigned long long)g + 1, n,
+                           (unsigned long long)prev,
+                           (unsigned long long)v->n);
+        if (rd32(row + offsetof(kga_store_generation_t, reserved)) != 0)
+            return fail_at(v, KGA_EFORMAT, KGA_SEC_GENERATIONS, pos,
+                           "reserved field of generation %llu is not zero",
+                           (unsigned long long)g + 1);
+        prev = n;
+    }
+    return 0;
+}
+
+typedef struct {
+    uint64_t hash;
+    const char *ext;
+    uint32_t id;
+} ent_key_t;
+
+static int ent_key_cmp(const void *pa, const void *pb)
+{
+    const ent_key_t *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return strcmp(a->ext, b->ext);
+}
+
+/* No external id in two generations' blocks (each block is strictly
+ * ordered, so a repeat can only cross blocks): one sort of the keys,
+ * O(n log n), done only for stores with more than one block. */
+static int check_unique_across(vctx_t *v)
+{
+    ent_key_t *k = malloc((v->n + 1) * sizeof *k);
+    if (k == NULL)
+        return kga_err_set(v->err, KGA_ENOMEM,
+                           "out of memory checking the entities");
+    const uint8_t *p = sec_ptr(v, KGA_SEC_ENTITIES);
+    for (uint64_t i = 0; i < v->n; i++) {
+        k[i].ext = str_at(v, rd64(p + i * sizeof(kga_store_entity_t)));
+        k[i].hash = ext_hash(k[i].ext);
+        k[i].id = (uint32_t)i;
+    }
+    qsort(k, v->n, sizeof *k, ent_key_cmp);
+    int rc = 0;
+    for (uint64_t i = 1; i < v->n && rc == 0; i++)
+        if (ent_key_cmp(&k[i - 1], &k[i]) == 0) {
+            uint32_t later = k[i].id > k[i - 1].id ? k[i].id : k[i - 1].id;
+            rc = fail_at(v, KGA_EFORMAT, KGA_SEC_ENTITIES,
+                         sec_pos(v, KGA_SEC_ENTITIES, later),
+                         "entity %u repeats the external id of entity %u",
+                         later, k[i].id ^ k[i - 1].id ^ later);
+        }
+    free(k);
+    return rc;
+}
+
 /* Rows in range, and in the canonical order (hash of the external id, then
- * the id itself) with no two equal: that also makes external ids unique. */
+ * the id itself) within each generation's block, with no two equal: that
+ * also makes external ids unique within a block, and check_unique_across()
+ * across blocks. */
 static int check_entities(vctx_t *v)
 {
     const uint8_t *p = sec_ptr(v, KGA_SEC_ENTITIES);
+    const uint8_t *gens = sec_ptr(v, KGA_SEC_GENERATIONS);
+    uint64_t n_gens = v->sec[KGA_SEC_GENERATIONS].count, g = 0;
     uint64_t prev_hash = 0;
     const char *prev_ext = NULL;
     for (uint64_t i = 0; i < v->n; i++) {
@@ -457,6 +542,13 @@ static int check_entities(vctx_t *v)
         int rc = check_entity_row(v, i, row);
         if (rc != 0)
             return rc;
+        /* A new block starts where an earlier generation ended. */
+        while (g < n_gens &&
+               rd32(gens + g * sizeof(kga_store_generation_t) +
+                    offsetof(kga_store_generation_t, entities)) == i) {
+            prev_ext = NULL;
+            g++;
+        }
         const char *ext = str_at(v, rd64(row));
         uint64_t h = ext_hash(ext);
         if (prev_ext != NULL &&
@@ -469,7 +561,7 @@ static int check_entities(vctx_t *v)
         prev_hash = h;
         prev_ext = ext;
     }
-    return 0;
+    return n_gens > 0 ? check_unique_across(v) : 0;
 }
 
 /* Offsets start at 0, never decrease, end at the element count, and give no
@@ -754,6 +846,8 @@ static int validate(vctx_t *v, const void *buf, size_t len, kga_err_t *err)
         rc = check_counts(v);
     if (rc == 0)
         rc = check_strings(v);
+    if (rc == 0)
+        rc = check_generations(v);
     for (int id = KGA_SEC_TYPES; rc == 0 && id <= KGA_SEC_ATTR_KEYS; id++)
         rc = check_name_table(v, id);
     if (rc == 0)
@@ -803,6 +897,8 @@ static void store_bind(kga_store_t *s, const vctx_t *v)
     s->attrs = section_at(v, KGA_SEC_ATTRS);
     s->fanout = section_at(v, KGA_SEC_FANOUT);
     s->index = section_at(v, KGA_SEC_ID_INDEX);
+    s->generations = section_at(v, KGA_SEC_GENERATIONS);
+    s->generation_count = (uint32_t)v->sec[KGA_SEC_GENERATIONS].count;
     s->entity_count = (uint32_t)v->n;
     s->type_count = (uint32_t)v->types;
     s->relation_count = (uint32_t)v->rels;
@@ -931,6 +1027,33 @@ const char *kga_store_path(const kga_store_t *s)
     return s->path;
 }
 
+uint32_t kga_store_generation(const kga_store_t *s)
+{
+    return s->generation_count + 1;
+}
+
+uint32_t kga_store_generations(const kga_store_t *s,
+                               const kga_store_generation_t **rows)
+{
+    *rows = s->generations;
+    return s->generation_count;
+}
+
+uint32_t kga_store_find_generation(const kga_store_t *s, uint64_t fingerprint,
+                                   uint32_t *entities)
+{
+    if (fingerprint == s->checksum) {
+        *entities = s->entity_count;
+        return s->generation_count + 1;
+    }
+    for (uint32_t g = 0; g < s->generation_count; g++)
+        if (s->generations[g].fingerprint == fingerprint) {
+            *entities = s->generations[g].entities;
+            return g + 1;
+        }
+    return 0;
+}
+
 const char *kga_store_entity_ext_id(const kga_store_t *s, uint32_t ent)
 {
     return s->strings + s->entities[ent].ext_id;
@@ -973,6 +1096,35 @@ int64_t kga_store_lookup(const kga_store_t *s, const char *ext_id)
         if (strcmp(kga_store_entity_ext_id(s, e), ext_id) == 0)
             return e;
     }
+}
+
+/* The id whose name is `name` in a table of string offsets sorted by name,
+ * or -1. */
+static int64_t name_lookup(const kga_store_t *s, const uint64_t *names,
+                           uint32_t count, const char *name)
+{
+    uint32_t lo = 0, hi = count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->strings + names[mid], name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+int64_t kga_store_relation_lookup(const kga_store_t *s, const char *name)
+{
+    return name_lookup(s, s->rel_names, s->relation_count, name);
+}
+
+int64_t kga_store_type_lookup(const kga_store_t *s, const char *name)
+{
+    return name_lookup(s, s->type_names, s->type_count, name);
 }
 
 uint32_t kga_store_edges(const kga_store_t *s, uint32_t ent, kga_dir_t dir,

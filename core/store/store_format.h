@@ -31,7 +31,7 @@ typedef struct {
     uint64_t file_size;        /* whole file, a multiple of KGA_STORE_ALIGN */
     uint64_t checksum;         /* XXH64 of bytes [64, file_size) */
     uint32_t header_size;      /* KGA_STORE_HEADER_SIZE */
-    uint32_t section_count;    /* KGA_SEC_COUNT_ */
+    uint32_t section_count;    /* KGA_SEC_COUNT_ (13 in version 1) */
     uint32_t section_entry_size; /* sizeof(kga_store_section_t) */
     uint32_t flags;            /* 0 */
     uint8_t reserved[16];      /* 0 */
@@ -61,8 +61,13 @@ typedef enum {
     KGA_SEC_ATTRS = 11,      /* kga_attr_t[attribute_count] */
     KGA_SEC_FANOUT = 12,     /* kga_store_fanout_t[], sorted by key */
     KGA_SEC_ID_INDEX = 13,   /* uint32_t slot[2^k]: entity id or EMPTY */
-    KGA_SEC_COUNT_ = 13
+    KGA_SEC_GENERATIONS = 14, /* kga_store_generation_t[earlier generations]
+                                 (since version 2) */
+    KGA_SEC_COUNT_ = 14
 } kga_store_section_id_t;
+
+/* Sections of a version-1 file: all but the generations. */
+#define KGA_STORE_V1_SECTIONS 13u
 
 typedef struct {
     uint64_t ext_id; /* string offset, non-empty */
@@ -95,5 +100,7 @@ _Static_assert(sizeof(kga_store_entity_t) == 24, "entity row is 24 bytes");
 _Static_assert(sizeof(kga_store_fanout_t) == 16, "fan-out row is 16 bytes");
 _Static_assert(sizeof(kga_edge_t) == 8, "edge is 8 bytes");
 _Static_assert(sizeof(kga_attr_t) == 16, "attribute is 16 bytes");
+_Static_assert(sizeof(kga_store_generation_t) == 16,
+               "generation row is 16 bytes");
 
 #endif

@@ -3,7 +3,9 @@
  * the graph only, never on the order it was added in:
  *   entities   by (XXH64 of the external id, external id); hashing first keeps
  *              ids uncorrelated between two graphs that share external ids
- *              (alphabetic ids would leak the gold alignment);
+ *              (alphabetic ids would leak the gold alignment); in a later
+ *              generation (kga_store_write_next) the earlier generations'
+ *              entities keep their ids and only the new ones are sorted;
  *   relations, types, attribute keys   by name, bytewise;
  *   edges      per entity by (relation, entity);
  *   attributes per entity by (key, literal bytes).
@@ -146,6 +148,12 @@ typedef struct {
     const kga_graph_builder_t *b;
     kga_err_t *err;
     uint32_t n, types, rels, keys;
+    /* The generation written on (kga_store_write_next), or NULL; its
+     * entities, the first `kept` of the builder, keep their ids. */
+    const kga_store_t *prev;
+    uint32_t kept;
+    kga_store_generation_t *generations; /* earlier generations */
+    uint32_t generation_count;
 
     ent_key_t *ent_order; /* new id -> (hash, ext, old id) */
     uint32_t *ent_new;    /* old id -> new id */
@@ -201,6 +209,7 @@ static void writer_destroy(writer_t *w)
     free(w->attrs);
     free(w->fanout);
     free(w->index);
+    free(w->generations);
 }
 
 /* ------------------------------------------------------------------------
@@ -232,11 +241,21 @@ static int number_entities(writer_t *w)
         if (ext == NULL || ext[0] == '\0')
             return kga_err_set(w->err, KGA_EINVAL,
                                "entity %u has an empty external id", i);
+        if (i < w->kept &&
+            strcmp(ext, kga_store_entity_ext_id(w->prev, i)) != 0)
+            return kga_err_set(w->err, KGA_EINVAL,
+                               "entity %u is '%s', but it is '%s' in the "
+                               "earlier generation %s",
+                               i, ext, kga_store_entity_ext_id(w->prev, i),
+                               kga_store_path(w->prev));
         w->ent_order[i] = (ent_key_t){kga_hash64(ext, strlen(ext)), ext, i};
     }
-    qsort(w->ent_order, w->n, sizeof *w->ent_order, ent_key_cmp);
+    /* The earlier generations' entities keep their ids. */
+    qsort(w->ent_order + w->kept, w->n - w->kept, sizeof *w->ent_order,
+          ent_key_cmp);
     for (uint32_t i = 0; i < w->n; i++) {
-        if (i > 0 && ent_key_cmp(&w->ent_order[i - 1], &w->ent_order[i]) == 0)
+        if (i > w->kept &&
+            ent_key_cmp(&w->ent_order[i - 1], &w->ent_order[i]) == 0)
             return kga_err_set(w->err, KGA_EDUPLICATE,
                                "external id '%s' is held by two entities",
                                w->ent_order[i].ext);
@@ -689,6 +708,7 @@ static void collect_sections(const writer_t *w,
     SEC(KGA_SEC_ATTRS, w->attrs, w->attr_count);
     SEC(KGA_SEC_FANOUT, w->fanout, w->fanout_count);
     SEC(KGA_SEC_ID_INDEX, w->index, w->index_slots);
+    SEC(KGA_SEC_GENERATIONS, w->generations, (uint64_t)w->generation_count);
 #undef SEC
 }
 
@@ -848,8 +868,49 @@ static int build_all(writer_t *w)
     return rc;
 }
 
-int kga_store_write(const kga_graph_builder_t *b, const char *path,
-                    kga_err_t *err)
+/* The generation rows of the store written on prev: prev's own, then
+ * prev itself. Also checks that the relations are prev's. */
+static int continue_lineage(writer_t *w)
+{
+    const kga_store_t *prev = w->prev;
+    if (w->n < kga_store_entity_count(prev))
+        return kga_err_set(w->err, KGA_EINVAL,
+                           "%u entities, fewer than the %u of the earlier "
+                           "generation %s",
+                           w->n, kga_store_entity_count(prev),
+                           kga_store_path(prev));
+    if (w->rels != kga_store_relation_count(prev))
+        return kga_err_set(w->err, KGA_EINVAL,
+                           "%u relations, but the earlier generation %s has "
+                           "%u: a later generation keeps the relations",
+                           w->rels, kga_store_path(prev),
+                           kga_store_relation_count(prev));
+    for (uint32_t r = 0; r < w->rels; r++) {
+        const char *name = kga_graph_builder_relation_name(w->b, r);
+        if (kga_store_relation_lookup(prev, name != NULL ? name : "") < 0)
+            return kga_err_set(w->err, KGA_EINVAL,
+                               "relation '%s' is not in the earlier "
+                               "generation %s: a later generation keeps the "
+                               "relations",
+                               name != NULL ? name : "",
+                               kga_store_path(prev));
+    }
+    const kga_store_generation_t *rows;
+    uint32_t count = kga_store_generations(prev, &rows);
+    w->generations = malloc(((size_t)count + 1) * sizeof *w->generations);
+    if (w->generations == NULL)
+        return oom(w);
+    if (count > 0)
+        memcpy(w->generations, rows, count * sizeof *rows);
+    w->generations[count] = (kga_store_generation_t){
+        kga_store_fingerprint(prev), kga_store_entity_count(prev), 0};
+    w->generation_count = count + 1;
+    w->kept = kga_store_entity_count(prev);
+    return 0;
+}
+
+static int write_store(const kga_graph_builder_t *b, const kga_store_t *prev,
+                       const char *path, kga_err_t *err)
 {
     kga_err_clear(err);
     if (b == NULL || path == NULL || path[0] == '\0')
@@ -858,13 +919,30 @@ int kga_store_write(const kga_graph_builder_t *b, const char *path,
     memset(&w, 0, sizeof w);
     w.b = b;
     w.err = err;
+    w.prev = prev;
     w.n = kga_graph_builder_entity_count(b);
     w.types = kga_graph_builder_type_count(b);
     w.rels = kga_graph_builder_relation_count(b);
     w.keys = kga_graph_builder_attr_key_count(b);
-    int rc = build_all(&w);
+    int rc = prev != NULL ? continue_lineage(&w) : 0;
+    if (rc == 0)
+        rc = build_all(&w);
     if (rc == 0)
         rc = write_file(&w, path);
     writer_destroy(&w);
     return rc;
+}
+
+int kga_store_write(const kga_graph_builder_t *b, const char *path,
+                    kga_err_t *err)
+{
+    return write_store(b, NULL, path, err);
+}
+
+int kga_store_write_next(const kga_graph_builder_t *b, const kga_store_t *prev,
+                         const char *path, kga_err_t *err)
+{
+    if (prev == NULL)
+        return kga_err_set(err, KGA_EINVAL, "no earlier generation");
+    return write_store(b, prev, path, err);
 }

@@ -484,6 +484,12 @@ static int put_settings(kga_model_writer_t *w, const kga_scorer_t *s,
                                   s->has_attr_logreg ? s->attr_logreg.dim
                                                      : 0);
     if (!rc)
+        rc = kga_model_kv_set_int(kv, KGA_KEY_GENERATION_LEFT,
+                                  kga_store_generation(s->store[0]));
+    if (!rc)
+        rc = kga_model_kv_set_int(kv, KGA_KEY_GENERATION_RIGHT,
+                                  kga_store_generation(s->store[1]));
+    if (!rc)
         rc = kga_settings_put_fusion(kv, &p->fusion);
     if (!rc)
         rc = kga_settings_put_gnn(kv, s->gnn != NULL ? kga_gnn_config(s->gnn)

@@ -146,7 +146,8 @@ static int fuzz_wire_check_align(const kga_align_request_t *req)
                                       .weight = 0.5f};
         results[i] = (kga_align_result_t){
             p->left, p->right, (unsigned)(i % 4),
-            {(float)i - 1.5f, 1.0f / 3.0f, (int)(i & 1)}, &ev[i], 1};
+            {(float)i - 1.5f, 1.0f / 3.0f, (int)(i & 1)}, &ev[i], 1,
+            {0, 0, 0}};
     }
     kga_wire_meta_t meta = {"req-2", "0123456789abcdef"};
     char *out = NULL;
@@ -195,7 +196,7 @@ static int fuzz_wire_check_match(const kga_match_request_t *req)
     kga_wire_meta_t meta = {"req-3", NULL};
     char *out = NULL;
     size_t out_len = 0;
-    if (kga_match_response_format(&meta, req->side, req->id, cand, 2,
+    if (kga_match_response_format(&meta, req->side, req->id, NULL, cand, 2,
                                   req->explain, &out, &out_len) != 0)
         return 0;
     int bad = 0;

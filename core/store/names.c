@@ -1,7 +1,10 @@
 /* Display names from URIs and label literals, and which keys are labels or
  * types (see names.h). Pure string functions, tested on their own, kept
- * apart from the file handling of import.c and of the two layouts. */
-#include "import/names.h"
+ * apart from the file handling of the importers. They sit beside the store
+ * because they define what its names and types mean: the importers, `kgalign
+ * add` and the entities a request describes inline (align/inline_entity.c)
+ * all apply them. */
+#include "store/names.h"
 
 #include <string.h>
 
@@ -101,6 +104,16 @@ int kga_names_key_looks_like_name(const char *key)
     return contains_word(local, len, "name") ||
            contains_word(local, len, "title") ||
            contains_word(local, len, "label");
+}
+
+int kga_names_label_better(int rank, const char *text, int cur_rank,
+                           const char *cur_text)
+{
+    if (rank == KGA_LABEL_NONE || text[0] == '\0')
+        return 0;
+    if (cur_rank == KGA_LABEL_NONE)
+        return 1;
+    return rank < cur_rank || (rank == cur_rank && strcmp(text, cur_text) < 0);
 }
 
 int kga_names_is_type_key(const char *key)

@@ -35,6 +35,14 @@ int kga_names_key_is(const char *key, const char *predicate);
  * "Song_Name"). For the hint printed when no label attribute gave names. */
 int kga_names_key_looks_like_name(const char *key);
 
+/* 1 when a label of rank `rank` (KGA_LABEL_*) and cleaned text `text`
+ * (kga_names_clean_literal()) should replace an entity's current label of
+ * rank cur_rank with text cur_text (cur_rank KGA_LABEL_NONE: none yet): the
+ * better rank wins, then the bytewise smaller text, so that the name does
+ * not depend on the order of the attributes. An empty text never wins. */
+int kga_names_label_better(int rank, const char *text, int cur_rank,
+                           const char *cur_text);
+
 /* 1 when key names the type of an entity: rdf:type written as the full URI
  * (http://www.w3.org/1999/02/22-rdf-syntax-ns#type), as "rdf:type" or as a
  * bare "type", with or without "<...>". A "type" property in another
