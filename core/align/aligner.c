@@ -13,7 +13,7 @@
 #include "align/explain.h"
 #include "align/model_settings.h"
 #include "align/open_world.h"
-#include "features/name_features.h"
+#include "features/name_tfidf.h"
 #include "align/scorer.h"
 
 struct kga_aligner {
@@ -112,12 +112,14 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     kga_fusion_params_t fp;
     kga_fusion_state_t st;
     memset(&st, 0, sizeof st);
-    double *lu = NULL, *lv = NULL, wn = 0;
+    double *lu = NULL, *lv = NULL, wn = 0, wt = 0;
     const uint32_t *seeds;
     kga_fusion_t *fusion = NULL;
     int rc = kga_settings_get_fusion(m, &fp, err);
     if (!rc)
         rc = kga_model_kv_get_double(m, KGA_KEY_NAME_WEIGHT, &wn, err);
+    if (!rc)
+        rc = kga_model_kv_get_double(m, KGA_KEY_TRANSLIT_WEIGHT, &wt, err);
     if (!rc)
         rc = kga_model_kv_get_double(m, KGA_KEY_TAU, &st.tau, err);
     if (!rc)
@@ -131,6 +133,7 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     if (rc == 0) {
         fp.threads = threads;
         st.name_weight = (float)wn;
+        st.translit_weight = (float)wt;
         st.seeds = (const kga_pair_t *)(const void *)seeds;
         st.lu = lu;
         st.lv = lv;

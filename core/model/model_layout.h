@@ -5,7 +5,7 @@
  * trainer that writes it and the aligner that reads it. A change here that
  * old files cannot satisfy bumps KGA_ALIGN_MODEL_FORMAT. */
 
-#define KGA_ALIGN_MODEL_FORMAT 2
+#define KGA_ALIGN_MODEL_FORMAT 3
 
 #define KGA_SEC_SETTINGS "settings"       /* key=value settings */
 #define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */
@@ -23,6 +23,7 @@
 #define KGA_KEY_FORMAT "model.format"
 #define KGA_KEY_FEATURES "model.features"      /* names|ids|both|auto */
 #define KGA_KEY_NAME_WEIGHT "model.name_weight" /* wn decided by training */
+#define KGA_KEY_TRANSLIT_WEIGHT "model.translit_weight" /* likewise */
 #define KGA_KEY_TAU "model.tau"
 #define KGA_KEY_GNN "model.gnn"                 /* 1: GNN present */
 #define KGA_KEY_THRESHOLD "model.threshold"     /* decision probability */
