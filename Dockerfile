@@ -26,12 +26,13 @@ RUN make && ./kgalign --version
 FROM debian:12-slim
 # libmicrohttpd12 (HTTP), libjansson4 (JSON), libuv1 (event loop),
 # libopenblas0-pthread (libopenblas.so.0; the server runs it single-threaded
-# inside its own worker threads), zlib1g (gzip input of the importers).
+# inside its own worker threads), zlib1g (gzip input of the importers),
+# libicu72 (the Latin form of names).
 # tests/deploy/test-deploy.sh checks that
 # this list covers every library the binary needs.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libjansson4 libuv1 libopenblas0-pthread zlib1g \
+      libmicrohttpd12 libjansson4 libuv1 libopenblas0-pthread zlib1g libicu72 \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 kgalign \
  && useradd --uid 10001 --gid kgalign --no-create-home \

@@ -43,7 +43,8 @@ CFLAGS  ?=
 FINAL_CFLAGS  = $(CFLAGS_BASE) $(SANFLAGS) $(SANDEFS) $(CFLAGS)
 LDFLAGS ?=
 FINAL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
-LIBS_CORE   = -lopenblas -lz -lm
+# ICU (libicu-dev): the Latin form of names, core/features/translit.c.
+LIBS_CORE   = -lopenblas -licui18n -licuuc -licudata -lz -lm
 LIBS_SERVER = -lmicrohttpd -ljansson -luv
 LIBS_CHECK  = -lcheck_pic -lsubunit -lrt -lm
 
@@ -111,7 +112,7 @@ $(BUILD)/tests/test_service: $(BUILD)/tests/server_harness.o
 
 # Debian packages the build, the tests and the benchmarks need. Installed only
 # when missing, so a prepared machine does not touch the network.
-DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
+DEB_PACKAGES := build-essential pkg-config libmicrohttpd-dev libjansson-dev libicu-dev \
                 libopenblas-dev libuv1-dev zlib1g-dev check curl time python3 python3-yaml prometheus
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

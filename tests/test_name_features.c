@@ -1,5 +1,6 @@
-/* The name channel: normalisation, hashed features, TF-IDF cosine and the
- * exact sparse top-K search behind name candidates. */
+/* The name channel: normalisation, hashed features, the Latin form by ICU,
+ * TF-IDF cosine over one or two forms and the exact sparse top-K search
+ * behind name candidates. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,8 +10,11 @@
 
 #include "store/graph_builder.h"
 #include "base/hash.h"
+#include "base/pool.h"
 #include "features/name_features.h"
+#include "features/name_tfidf.h"
 #include "features/sparse.h"
+#include "features/translit.h"
 #include "store/store.h"
 
 #include "testutil.h"
@@ -313,8 +317,8 @@ static kga_tfidf_t *build(const char *const *ln, const char *const *lx,
     kga_name_list_t l = {nl, ln, lx}, r = {nr, rn, rx};
     kga_tfidf_t *t = NULL;
     kga_err_t err;
-    ck_assert_msg(kga_tfidf_build_lists(&l, &r, &p, &t, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(kga_tfidf_build_lists(&l, &r, &p, NULL, &t, &err) == 0,
+                  "%s", err.msg);
     return t;
 }
 
@@ -340,7 +344,8 @@ START_TEST(tfidf_cosines)
         const kga_csr_t *m = kga_tfidf_matrix(t, side);
         ck_assert_int_eq(kga_csr_validate(m, NULL), 0);
         ck_assert_uint_eq(m->rows, side == KGA_TFIDF_LEFT ? 4 : 6);
-        ck_assert_uint_eq(m->cols, 1u << kga_tfidf_params(t)->bucket_bits);
+        ck_assert_uint_eq(m->cols, (uint32_t)kga_tfidf_forms(t)
+                                       << kga_tfidf_params(t)->bucket_bits);
         for (uint32_t r = 0; r < m->rows; r++) {
             double ss = 0;
             for (uint64_t x = m->indptr[r]; x < m->indptr[r + 1]; x++)
@@ -517,7 +522,8 @@ START_TEST(tfidf_from_stores)
     kga_name_feature_params_t p;
     kga_name_feature_params_init(&p);
     kga_tfidf_t *t;
-    ck_assert_msg(kga_tfidf_build(ls, rs, &p, &t, &err) == 0, "%s", err.msg);
+    ck_assert_msg(kga_tfidf_build(ls, rs, &p, NULL, &t, &err) == 0, "%s",
+                  err.msg);
     uint32_t jl = (uint32_t)kga_store_lookup(ls, "fr:Jose");
     uint32_t jr = (uint32_t)kga_store_lookup(rs, "en:Jose");
     uint32_t al = (uint32_t)kga_store_lookup(ls, "fr:Anon");
@@ -538,6 +544,188 @@ START_TEST(tfidf_from_stores)
     unlink(lp);
     unlink(rp);
     rmdir(dir);
+}
+END_TEST
+
+/* ---- the Latin form ------------------------------------------------------ */
+
+static const struct {
+    const char *in, *out;
+} latin_examples[] = {
+    {"バラク・オバマ", "baraku obama"}, /* the middle dot becomes a space */
+    {"Barack Obama", "Barack Obama"},  /* ASCII: never reaches ICU */
+    {"Москва", "Moskva"},
+    {"Αθήνα", "Athena"},
+    {"서울", "seoul"},
+    {"北京", "bei jing"},              /* Han: pinyin, whatever the language */
+    {"Zürich Straße", "Zurich Strasse"},
+    {"ｶﾀｶﾅ", "katakana"},              /* half-width katakana */
+    {"", ""},
+};
+
+START_TEST(latin_forms)
+{
+    kga_translit_t *t;
+    kga_err_t err;
+    ck_assert_msg(kga_translit_new(&t, &err) == 0, "%s", err.msg);
+    for (size_t i = 0; i < sizeof latin_examples / sizeof latin_examples[0];
+         i++) {
+        size_t len;
+        const char *o = kga_translit_name(t, latin_examples[i].in, &len);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_str_eq(o, latin_examples[i].out);
+        ck_assert_uint_eq(len, strlen(latin_examples[i].out));
+    }
+    /* NULL is the empty name; a byte that is not UTF-8 is U+FFFD. */
+    ck_assert_str_eq(kga_translit_name(t, NULL, NULL), "");
+    ck_assert_str_eq(kga_translit_name(t, "a\xff\xd0\x91", NULL),
+                     "a\xef\xbf\xbd" "B");
+    /* Only the first KGA_TRANSLIT_MAX_BYTES bytes are read, cut before a
+     * character: 1000 x "ж" (2 bytes each) = 2000 bytes, then 47 ASCII
+     * bytes and "ю" across the limit, at 2047..2048. */
+    size_t cap = 2 * KGA_TRANSLIT_MAX_BYTES + 8, at = 0;
+    char *longname = malloc(cap);
+    ck_assert_ptr_nonnull(longname);
+    for (int i = 0; i < 1000; i++, at += 2)
+        memcpy(longname + at, "\xd0\xb6", 2);
+    memset(longname + at, 'x', 47);
+    at += 47;
+    memcpy(longname + at, "\xd1\x8e", 2);
+    at += 2;
+    memset(longname + at, 'y', 100);
+    longname[at + 100] = '\0';
+    size_t len;
+    const char *o = kga_translit_name(t, longname, &len);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(len, 1000 + 47); /* z per letter, the x's, no yu */
+    ck_assert(strncmp(o, "zzzz", 4) == 0);
+    ck_assert(o[len - 1] == 'x');
+    free(longname);
+    kga_translit_free(t);
+}
+END_TEST
+
+/* The table gives every name its form, the same on any number of
+ * threads. */
+START_TEST(latin_table_on_threads)
+{
+    enum { N = 700 };
+    static const char *const pool_names[] = {"ゲーム", "Лев Толстой", NULL,
+                                             "plain", "東京タワー"};
+    const char *names[N];
+    for (int i = 0; i < N; i++)
+        names[i] = pool_names[i % 5];
+    kga_err_t err;
+    kga_translit_table_t *one, *two;
+    kga_pool_t *pool;
+    ck_assert_int_eq(kga_pool_new(2, &pool), 0);
+    ck_assert_msg(kga_translit_table_new(names, N, NULL, &one, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_msg(kga_translit_table_new(names, N, pool, &two, &err) == 0,
+                  "%s", err.msg);
+    const char *const *a = kga_translit_table_forms(one);
+    const char *const *b = kga_translit_table_forms(two);
+    for (int i = 0; i < N; i++) {
+        if (names[i] == NULL) {
+            REQUIRE(a[i] == NULL && b[i] == NULL, "name %d", i);
+            continue;
+        }
+        REQUIRE(a[i] != NULL && b[i] != NULL && strcmp(a[i], b[i]) == 0,
+                "name %d", i);
+    }
+    ck_assert_str_eq(a[1], "Lev Tolstoj");
+    ck_assert_str_eq(a[3], "plain");
+    kga_translit_table_free(two);
+    kga_translit_table_free(one);
+    kga_pool_free(pool);
+}
+END_TEST
+
+/* Names in different scripts meet in their Latin forms; the translit
+ * weight mixes the two cosines, and a weight of 0 leaves the name's own
+ * rows exactly. */
+START_TEST(tfidf_latin_form_weight)
+{
+    const char *ln[] = {"バラク・オバマ", "ジョージ・リンチ", "Tokyo"};
+    const char *lx[] = {"l0", "l1", "l2"};
+    const char *rn[] = {"Barack Obama", "George Lynch", "Tokyo",
+                        "Obama Beach"};
+    const char *rx[] = {"r0", "r1", "r2", "r3"};
+    kga_tfidf_t *t = build(ln, lx, 3, rn, rx, 4);
+    kga_err_t err;
+    ck_assert_int_eq(kga_tfidf_forms(t), 2);
+    uint32_t idx[3];
+    float sc[3];
+    ck_assert_float_eq(kga_tfidf_translit_weight(t), 0.0f);
+    float c0 = kga_tfidf_cosine(t, 0, 0), tokyo0 = kga_tfidf_cosine(t, 2, 2);
+    ck_assert_float_eq(c0, 0.0f); /* no shared n-gram across scripts */
+    ck_assert_float_eq_tol(tokyo0, 1.0f, 1e-6f);
+    ck_assert_msg(kga_tfidf_set_translit_weight(t, 1.0f, &err) == 0, "%s",
+                  err.msg);
+    float c1 = kga_tfidf_cosine(t, 0, 0), tokyo1 = kga_tfidf_cosine(t, 2, 2);
+    ck_assert_msg(c1 > 0.3f && c1 > kga_tfidf_cosine(t, 0, 1), "%g",
+                  (double)c1);
+    ck_assert_int_eq(kga_tfidf_topk(t, KGA_TFIDF_LEFT, NULL, 0, NULL, 0, 1,
+                                    1, idx, sc, &err),
+                     0);
+    ck_assert_uint_eq(idx[0], 0); /* baraku obama -> Barack Obama */
+    ck_assert_uint_eq(idx[1], 1); /* joji rinchi -> George Lynch */
+    ck_assert_msg(kga_tfidf_set_translit_weight(t, 0.25f, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_float_eq_tol(kga_tfidf_cosine(t, 0, 0), 0.75f * c0 + 0.25f * c1,
+                           1e-5f);
+    ck_assert_float_eq_tol(kga_tfidf_cosine(t, 2, 2),
+                           0.75f * tokyo0 + 0.25f * tokyo1, 1e-5f);
+    /* A new name is vectorised with both forms, as the built rows. */
+    const kga_csr_t *L = kga_tfidf_matrix(t, KGA_TFIDF_LEFT);
+    uint32_t b[512];
+    float v[512];
+    size_t n;
+    ck_assert_int_eq(kga_tfidf_vectorize(t, ln[0], b, v, 512, &n), 0);
+    ck_assert_uint_eq(n, L->indptr[1] - L->indptr[0]);
+    ck_assert(memcmp(b, L->indices, n * sizeof *b) == 0);
+    for (size_t x = 0; x < n; x++)
+        ck_assert_float_eq_tol(v[x], L->data[x], 1e-6f);
+    size_t need;
+    ck_assert_int_eq(kga_tfidf_vectorize(t, ln[0], b, v, 3, &need),
+                     KGA_ERANGE);
+    ck_assert_uint_eq(need, n);
+    /* Back to 0: the name's own rows, bit for bit. */
+    kga_tfidf_t *plain;
+    kga_name_feature_params_t p;
+    kga_name_feature_params_init(&p);
+    p.translit = 0;
+    kga_name_list_t l = {3, ln, lx}, r = {4, rn, rx};
+    ck_assert_int_eq(kga_tfidf_build_lists(&l, &r, &p, NULL, &plain, &err),
+                     0);
+    ck_assert_int_eq(kga_tfidf_forms(plain), 1);
+    ck_assert_int_eq(kga_tfidf_set_translit_weight(t, 0.0f, &err), 0);
+    for (int side = 0; side < 2; side++) {
+        const kga_csr_t *x = kga_tfidf_matrix(t, side);
+        const kga_csr_t *y = kga_tfidf_matrix(plain, side);
+        ck_assert_uint_eq(kga_csr_nnz(x), kga_csr_nnz(y));
+        ck_assert(memcmp(x->indptr, y->indptr,
+                         (x->rows + 1) * sizeof *x->indptr) == 0);
+        ck_assert(memcmp(x->data, y->data, kga_csr_nnz(x) * sizeof(float)) ==
+                  0);
+    }
+    /* Weights outside [0, 1], or above 0 with one form, are refused and
+     * change nothing. */
+    ck_assert_int_eq(kga_tfidf_set_translit_weight(t, 1.5f, &err),
+                     KGA_EINVAL);
+    ck_assert_int_eq(kga_tfidf_set_translit_weight(t, -0.1f, &err),
+                     KGA_EINVAL);
+    ck_assert_int_eq(kga_tfidf_set_translit_weight(t, NAN, &err),
+                     KGA_EINVAL);
+    ck_assert_int_eq(kga_tfidf_set_translit_weight(plain, 0.5f, &err),
+                     KGA_EINVAL);
+    ck_assert_float_eq(kga_tfidf_translit_weight(t), 0.0f);
+    kga_tfidf_free(plain);
+    p.translit = 2;
+    ck_assert_int_eq(kga_tfidf_build_lists(&l, &r, &p, NULL, &plain, &err),
+                     KGA_EINVAL);
+    ck_assert_ptr_null(plain);
+    kga_tfidf_free(t);
 }
 END_TEST
 
@@ -868,6 +1056,9 @@ static Suite *name_features_suite(void)
     tcase_add_test(tt, tfidf_ties_follow_external_ids);
     tcase_add_test(tt, tfidf_topk_both_directions_with_allowed_set);
     tcase_add_test(tt, tfidf_from_stores);
+    tcase_add_test(tt, latin_forms);
+    tcase_add_test(tt, latin_table_on_threads);
+    tcase_add_test(tt, tfidf_latin_form_weight);
     TCase *tk = kga_test_tcase(s, "topk", 60);
     tcase_add_test(tk, topk_matches_brute_force);
     tcase_add_test(tk, topk_same_for_any_thread_count);

@@ -15,7 +15,7 @@
 #include "align/inline_entity.h"
 #include "align/model_settings.h"
 #include "align/open_world.h"
-#include "features/name_features.h"
+#include "features/name_tfidf.h"
 #include "align/scorer.h"
 
 struct kga_aligner {
@@ -165,7 +165,7 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     kga_fusion_params_t fp;
     kga_fusion_state_t st;
     memset(&st, 0, sizeof st);
-    double *lu = NULL, *lv = NULL, wn = 0;
+    double *lu = NULL, *lv = NULL, wn = 0, wt = 0;
     const uint32_t *seeds;
     kga_fusion_t *fusion = NULL;
     int rc = kga_settings_get_fusion(m, &fp, err);
@@ -173,6 +173,10 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
         rc = kga_model_kv_get_double(m, KGA_KEY_NAME_WEIGHT, &wn, err);
     if (!rc)
         rc = check_setting(m, KGA_KEY_NAME_WEIGHT, wn, 0, 0, FLT_MAX, err);
+    if (!rc)
+        rc = kga_model_kv_get_double(m, KGA_KEY_TRANSLIT_WEIGHT, &wt, err);
+    if (!rc)
+        rc = check_setting(m, KGA_KEY_TRANSLIT_WEIGHT, wt, 0, 0, 1, err);
     if (!rc)
         rc = kga_model_kv_get_double(m, KGA_KEY_TAU, &st.tau, err);
     if (!rc)
@@ -188,6 +192,7 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
         fp.trained[0] = a->trained[0];
         fp.trained[1] = a->trained[1];
         st.name_weight = (float)wn;
+        st.translit_weight = (float)wt;
         st.seeds = (const kga_pair_t *)(const void *)seeds;
         st.lu = lu;
         st.lv = lv;

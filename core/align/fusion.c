@@ -84,8 +84,8 @@ void kga_fusion_free(kga_fusion_t *f)
 /* Allocates the scorer of two stores: feature matrices, scalings, and the
  * name model (built here). */
 int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
-                     const kga_fusion_params_t *p, kga_fusion_t **out,
-                     kga_err_t *err)
+                     const kga_fusion_params_t *p, kga_pool_t *pool,
+                     kga_fusion_t **out, kga_err_t *err)
 {
     int rc;
     *out = NULL;
@@ -114,7 +114,7 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
         kga_fusion_free(f);
         return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     }
-    if ((rc = kga_tfidf_build_docs(left, right, &p->names, f->trained,
+    if ((rc = kga_tfidf_build_docs(left, right, &p->names, f->trained, pool,
                                    &f->names, err)) != 0) {
         kga_fusion_free(f);
         return rc;
@@ -128,6 +128,7 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
 void kga_fusion_get_state(const kga_fusion_t *f, kga_fusion_state_t *out)
 {
     out->name_weight = f->wn;
+    out->translit_weight = kga_tfidf_translit_weight(f->names);
     out->tau = f->tau;
     out->seeds = f->seeds;
     out->n_seeds = f->n_seeds;
@@ -266,10 +267,13 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                            state->tau, (double)state->name_weight);
     if ((rc = kga_pool_new(p->threads, &pool)) != 0)
         return kga_err_set(err, rc, "fusion: cannot start threads");
-    if ((rc = kga_fusion_alloc(left, right, p, &f, err)) != 0)
+    if ((rc = kga_fusion_alloc(left, right, p, pool, &f, err)) != 0)
         goto fail;
     f->wn = state->name_weight;
     f->tau = state->tau;
+    if ((rc = kga_tfidf_set_translit_weight(f->names, state->translit_weight,
+                                            err)) != 0)
+        goto fail;
     for (int s = 0; s < 2; s++) {
         const double *src = s ? state->lv : state->lu;
         double *dst = s ? f->lv : f->lu;

@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 #include "base/pool.h"
-#include "features/name_features.h"
+#include "features/name_tfidf.h"
 #include "base/progress.h"
 #include "store/store.h"
 #include "features/structure.h"
@@ -29,10 +29,12 @@
  * scalings. Both formulas are defined for ANY pair, so a service scores a
  * pair exactly as the evaluator does.
  *
- * Training (kga_fusion_train). wn: name-only validation Hits@1 (each
- * validation left entity ranked against all of R, ties against) below
- * name_threshold gives wn = 0. Then rounds, the first from the training
- * links alone:
+ * Training (kga_fusion_train). First the names: name-only validation
+ * Hits@1 (each validation left entity ranked against all of R by the name
+ * cosine, ties against) under each translit weight of the grid (how much
+ * the names' Latin form counts, name_tfidf.h; the lesser weight on a tie);
+ * the best weight is kept, and its Hits@1 below name_threshold gives
+ * wn = 0. Then rounds, the first from the training links alone:
  *   1. F from the current seeds;
  *   2. candidates: for each left entity of L its topk right entities of R
  *      by S (kga_fusion_topk);
@@ -106,11 +108,18 @@ typedef struct {
     double features_seconds, candidates_seconds, sinkhorn_seconds;
 } kga_fusion_round_t;
 
+/* Translit weights training tries: 0, 0.25, 0.5, 0.75, 1. */
+#define KGA_FUSION_TRANSLIT_GRID 5
+
 /* What training did, for logs and reports. */
 typedef struct {
     uint32_t domain_left, domain_right; /* |L|, |R| */
     uint32_t valid_used;     /* validation links inside the domain */
-    double name_valid_hits1; /* name-only validation Hits@1 */
+    double name_valid_hits1; /* name-only validation Hits@1 (kept weight) */
+    /* Name-only validation Hits@1 under each translit weight tried (only
+     * the first with one form), and the weight kept. */
+    double translit_hits1[KGA_FUSION_TRANSLIT_GRID];
+    float translit_weight;
     float name_weight;       /* wn chosen */
     uint32_t n_rounds;       /* rounds run */
     uint32_t best_round;     /* the round whose state was kept */
@@ -122,6 +131,7 @@ typedef struct {
  * rebuilds the scorer exactly (kga_fusion_rebuild). */
 typedef struct {
     float name_weight;        /* wn */
+    float translit_weight;    /* of the names' Latin form (name_tfidf.h) */
     double tau;
     const kga_pair_t *seeds;  /* training links + pseudo-seeds */
     size_t n_seeds;

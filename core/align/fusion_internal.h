@@ -52,8 +52,8 @@ static inline float pair_score(const kga_fusion_t *f, uint32_t i, uint32_t j,
 /* Allocates the scorer of two stores (features, scalings) and builds its
  * name model; 0 or an error with err set. */
 int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
-                     const kga_fusion_params_t *p, kga_fusion_t **out,
-                     kga_err_t *err);
+                     const kga_fusion_params_t *p, kga_pool_t *pool,
+                     kga_fusion_t **out, kga_err_t *err);
 
 /* The name candidates of the queries (wn > 0 only): nl x k right entities
  * and cosines, allocated here. */

@@ -122,8 +122,9 @@ static int domain_init(domain_t *d, const kga_fusion_t *f,
     return 0;
 }
 
-/* Name-only Hits@1 of the validation links: rank 1 means the true match
- * has the highest cosine over R, strictly. */
+/* Name-only Hits@1 of the validation links under the model's current
+ * translit weight: rank 1 means the true match has the highest cosine over
+ * R, strictly. */
 static int name_hits1(const kga_fusion_t *f, const domain_t *d, int threads,
                       double *out, kga_err_t *err)
 {
@@ -154,6 +155,45 @@ out:
     free(idx);
     free(q);
     return rc;
+}
+
+/* The translit weights tried, the name alone first: with equal Hits@1 the
+ * lesser weight is kept, so that names in one script keep the name's own
+ * TF-IDF. */
+static const float translit_grid[KGA_FUSION_TRANSLIT_GRID] = {
+    0.0f, 0.25f, 0.5f, 0.75f, 1.0f};
+
+/* How much the Latin form of the names counts: the weight of the grid with
+ * the best name-only validation Hits@1, set in f->names; *hits1 gets that
+ * Hits@1. Without validation links the forms count equally. */
+static int choose_translit(kga_fusion_t *f, const domain_t *d, int threads,
+                           kga_fusion_report_t *report, kga_err_t *err)
+{
+    int rc;
+    size_t n = kga_tfidf_forms(f->names) > 1
+                   ? sizeof translit_grid / sizeof translit_grid[0]
+                   : 1;
+    float best = 0.0f;
+    double best_hits = -1.0;
+    if (n > 1 && d->nv == 0) {
+        report->translit_weight = 0.5f;
+        return kga_tfidf_set_translit_weight(f->names, 0.5f, err);
+    }
+    for (size_t g = 0; g < n; g++) {
+        double h;
+        if ((rc = kga_tfidf_set_translit_weight(f->names, translit_grid[g],
+                                                err)) != 0 ||
+            (rc = name_hits1(f, d, threads, &h, err)) != 0)
+            return rc;
+        report->translit_hits1[g] = h;
+        if (h > best_hits) {
+            best_hits = h;
+            best = translit_grid[g];
+        }
+    }
+    report->name_valid_hits1 = best_hits < 0.0 ? 0.0 : best_hits;
+    report->translit_weight = best;
+    return kga_tfidf_set_translit_weight(f->names, best, err);
 }
 
 /* log P of every candidate, by the formula of kga_sinkhorn_log_p. */
@@ -462,7 +502,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
 
     uint32_t total = p->rounds + 1;
     kga_progress_report(progress, "names", 0, total);
-    if ((rc = kga_fusion_alloc(left, right, p, &f, err)) != 0 ||
+    if ((rc = kga_fusion_alloc(left, right, p, pool, &f, err)) != 0 ||
         (rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
         (rc = domain_init(&d, f, train, n_train, valid, n_valid, p->topk,
                           p->exclude_right, err)) != 0)
@@ -470,8 +510,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     report->domain_left = d.nL;
     report->domain_right = d.nR;
     report->valid_used = d.nv;
-    rc = name_hits1(f, &d, kga_pool_threads(pool), &report->name_valid_hits1,
-                    err);
+    rc = choose_translit(f, &d, kga_pool_threads(pool), report, err);
     if (rc != 0)
         goto fail;
     f->wn = d.nv == 0 || report->name_valid_hits1 >= p->name_threshold

@@ -35,6 +35,7 @@ static const setting_t fusion_settings[] = {
     FIELD("fusion.", SET_FLOAT, kga_fusion_params_t, names.word_weight),
     FIELD("fusion.", SET_INT, kga_fusion_params_t, names.accents),
     FIELD("fusion.", SET_INT, kga_fusion_params_t, names.sublinear_tf),
+    FIELD("fusion.", SET_INT, kga_fusion_params_t, names.translit),
     FIELD("fusion.", SET_FLOAT, kga_fusion_params_t, name_weight),
     FIELD("fusion.", SET_DOUBLE, kga_fusion_params_t, name_threshold),
     FIELD("fusion.", SET_U32, kga_fusion_params_t, topk),

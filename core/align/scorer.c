@@ -11,7 +11,7 @@
 
 #include <cblas.h>
 
-#include "features/name_features.h"
+#include "features/name_tfidf.h"
 #include "base/rng.h"
 #include "gnn/neighbours.h"
 #include "gnn/relation_map.h"

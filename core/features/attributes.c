@@ -13,6 +13,7 @@
 
 #include "base/arena.h"
 #include "features/name_features.h"
+#include "features/name_tfidf.h"
 
 #define MAX_CHANNELS (KGA_ATTR_MAX_KEYS + KGA_ATTR_MAX_RELATIONS)
 #define NORM_MAX 64
@@ -409,14 +410,15 @@ static int build_channel(const kga_store_t *st[2], uint32_t *chan[2],
     } else {
         kga_name_feature_params_t np;
         kga_name_feature_params_init(&np);
+        np.translit = 0; /* values are compared as written */
         kga_name_list_t lists[2];
         for (int side = 0; side < 2; side++)
             lists[side] = (kga_name_list_t){
                 kga_store_entity_count(st[side]),
                 (const char *const *)texts[side],
                 (const char *const *)ids[side]};
-        rc = kga_tfidf_build_lists(&lists[0], &lists[1], &np, &ch->tfidf,
-                                   err);
+        rc = kga_tfidf_build_lists(&lists[0], &lists[1], &np, NULL,
+                                   &ch->tfidf, err);
     }
     for (int side = 0; side < 2; side++) {
         free(texts[side]);

@@ -45,6 +45,7 @@ void kga_name_feature_params_init(kga_name_feature_params_t *p)
     p->word_weight = 1.0f;
     p->accents = KGA_ACCENTS_STRIP;
     p->sublinear_tf = 1;
+    p->translit = 1;
 }
 
 int kga_name_feature_params_check(const kga_name_feature_params_t *p,
@@ -70,6 +71,14 @@ int kga_name_feature_params_check(const kga_name_feature_params_t *p,
         return kga_err_set(err, KGA_EINVAL,
                            "name features: unknown accents mode %d",
                            (int)p->accents);
+    if (p->sublinear_tf != 0 && p->sublinear_tf != 1)
+        return kga_err_set(err, KGA_EINVAL,
+                           "name features: sublinear_tf must be 0 or 1, not %d",
+                           p->sublinear_tf);
+    if (p->translit != 0 && p->translit != 1)
+        return kga_err_set(err, KGA_EINVAL,
+                           "name features: translit must be 0 or 1, not %d",
+                           p->translit);
     return 0;
 }
 
@@ -177,6 +186,7 @@ static int is_separator(uint32_t c)
         return 1;
     return (c >= 0x2000 && c <= 0x206F) || (c >= 0x2E00 && c <= 0x2E7F) ||
            (c >= 0x3000 && c <= 0x3003) || (c >= 0x3008 && c <= 0x3011) ||
+           c == 0x30A0 || c == 0x30FB || /* katakana double hyphen, dot */
            (c >= 0xFF01 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) ||
            (c >= 0xFF3B && c <= 0xFF40) || (c >= 0xFF5B && c <= 0xFF65) ||
            c == 0xFEFF;
@@ -460,301 +470,3 @@ int kga_name_features(const char *name, const kga_name_feature_params_t *p,
     return rc;
 }
 
-/* ---- TF-IDF -------------------------------------------------------------- */
-
-struct kga_tfidf {
-    kga_name_feature_params_t params;
-    kga_csr_t side[2];
-    uint64_t *keys[2];
-    float *idf; /* one per bucket */
-    /* Each side's inverted index over all of its rows, for the searches
-     * against a whole side (one-entity queries would otherwise rebuild it,
-     * at many times the cost of the search). */
-    kga_sparse_index_t *index[2];
-};
-
-/* Where the names come from: a store or a list. */
-typedef struct {
-    const kga_store_t *store;
-    const kga_name_list_t *list;
-} name_source_t;
-
-static uint32_t source_count(const name_source_t *s)
-{
-    return s->store != NULL ? kga_store_entity_count(s->store)
-                            : s->list->count;
-}
-
-static const char *source_name(const name_source_t *s, uint32_t i)
-{
-    return s->store != NULL ? kga_store_entity_name(s->store, i)
-                            : s->list->names[i];
-}
-
-static const char *source_ext_id(const name_source_t *s, uint32_t i)
-{
-    return s->store != NULL ? kga_store_entity_ext_id(s->store, i)
-                            : s->list->ext_ids[i];
-}
-
-static float tf_of(float count, int sublinear)
-{
-    return sublinear && count > 1.0f ? 1.0f + logf(count) : count;
-}
-
-/* Scratch arrays for one name's features, grown on demand. */
-typedef struct {
-    uint32_t *buckets;
-    float *weights;
-    size_t cap;
-} feature_buf_t;
-
-static int features_into(feature_buf_t *fb, const char *name,
-                         const kga_name_feature_params_t *p, size_t *n)
-{
-    size_t need = kga_name_features_bound(name_span(name), p);
-    if (need > fb->cap) {
-        uint32_t *b = realloc(fb->buckets, need * sizeof *b);
-        if (b == NULL)
-            return KGA_ENOMEM;
-        fb->buckets = b;
-        float *w = realloc(fb->weights, need * sizeof *w);
-        if (w == NULL)
-            return KGA_ENOMEM;
-        fb->weights = w;
-        fb->cap = need;
-    }
-    return kga_name_features(name, p, fb->buckets, fb->weights, fb->cap, n);
-}
-
-/* Raw counts of one side into m (rows = entities), document frequencies
- * of its first `docs` rows into df. */
-static int count_side(const name_source_t *src,
-                      const kga_name_feature_params_t *p, uint32_t docs,
-                      feature_buf_t *fb, kga_csr_t *m, uint32_t *df,
-                      kga_err_t *err)
-{
-    uint32_t rows = source_count(src);
-    uint64_t cap = (uint64_t)rows * 16 + 16, nnz = 0;
-    int rc = kga_csr_init(m, rows, 1u << p->bucket_bits, cap);
-    if (rc != 0)
-        return kga_err_set(err, rc, "tf-idf: %u entities: %s", rows,
-                           kga_strerror(rc));
-    for (uint32_t r = 0; r < rows; r++) {
-        size_t n;
-        const char *name = source_name(src, r);
-        rc = features_into(fb, name, p, &n);
-        if (rc != 0)
-            return kga_err_set(err, rc, "tf-idf: entity %u: %s", r,
-                               kga_strerror(rc));
-        if (nnz + n > cap) {
-            uint64_t ncap = cap * 2 > nnz + n ? cap * 2 : nnz + n;
-            if (ncap > KGA_CSR_MAX_NNZ)
-                return kga_err_set(err, KGA_ELIMIT,
-                                   "tf-idf: more than %llu features",
-                                   (unsigned long long)KGA_CSR_MAX_NNZ);
-            uint32_t *ix = realloc(m->indices, (size_t)ncap * sizeof *ix);
-            if (ix == NULL)
-                return kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
-            m->indices = ix;
-            float *d = realloc(m->data, (size_t)ncap * sizeof *d);
-            if (d == NULL)
-                return kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
-            m->data = d;
-            cap = ncap;
-        }
-        for (size_t x = 0; x < n; x++) {
-            m->indices[nnz + x] = fb->buckets[x];
-            m->data[nnz + x] = fb->weights[x];
-            df[fb->buckets[x]] += r < docs;
-        }
-        nnz += n;
-        m->indptr[r + 1] = nnz;
-    }
-    return 0;
-}
-
-static void weigh_row(const float *idf, int sublinear, const uint32_t *ix,
-                      float *v, size_t n)
-{
-    double ss = 0;
-    for (size_t x = 0; x < n; x++) {
-        v[x] = tf_of(v[x], sublinear) * idf[ix[x]];
-        ss += (double)v[x] * v[x];
-    }
-    if (ss <= 0)
-        return;
-    double inv = 1.0 / sqrt(ss);
-    for (size_t x = 0; x < n; x++)
-        v[x] = (float)(v[x] * inv);
-}
-
-static int tfidf_build(const name_source_t src[2],
-                       const kga_name_feature_params_t *p,
-                       const uint32_t *docs, kga_tfidf_t **out,
-                       kga_err_t *err)
-{
-    int rc = kga_name_feature_params_check(p, err);
-    if (rc != 0)
-        return rc;
-    size_t nb = (size_t)1 << p->bucket_bits;
-    feature_buf_t fb = {NULL, NULL, 0};
-    uint32_t *df = calloc(nb, sizeof *df);
-    kga_tfidf_t *t = calloc(1, sizeof *t);
-    if (df == NULL || t == NULL || (t->idf = malloc(nb * sizeof *t->idf)) ==
-                                       NULL) {
-        rc = kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
-        goto fail;
-    }
-    t->params = *p;
-
-    double ndocs = 0;
-    for (int s = 0; s < 2; s++) {
-        uint32_t count = source_count(&src[s]);
-        uint32_t nd = docs != NULL && docs[s] < count ? docs[s] : count;
-        ndocs += nd;
-        rc = count_side(&src[s], p, nd, &fb, &t->side[s], df, err);
-        if (rc != 0)
-            goto fail;
-        uint32_t rows = t->side[s].rows;
-        t->keys[s] = malloc((rows ? rows : 1) * sizeof *t->keys[s]);
-        if (t->keys[s] == NULL) {
-            rc = kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
-            goto fail;
-        }
-        for (uint32_t r = 0; r < rows; r++) {
-            const char *ext = source_ext_id(&src[s], r);
-            t->keys[s][r] = kga_hash64(ext, ext != NULL ? strlen(ext) : 0);
-        }
-    }
-
-    for (size_t b = 0; b < nb; b++)
-        t->idf[b] = (float)(log((ndocs + 1.0) / (df[b] + 1.0)) + 1.0);
-    for (int s = 0; s < 2; s++) {
-        kga_csr_t *m = &t->side[s];
-        for (uint32_t r = 0; r < m->rows; r++)
-            weigh_row(t->idf, p->sublinear_tf, m->indices + m->indptr[r],
-                      m->data + m->indptr[r],
-                      (size_t)(m->indptr[r + 1] - m->indptr[r]));
-        if ((rc = kga_sparse_index_new(m, t->keys[s], &t->index[s], err)) != 0)
-            goto fail;
-    }
-    free(fb.weights);
-    free(fb.buckets);
-    free(df);
-    *out = t;
-    return 0;
-
-fail:
-    free(fb.weights);
-    free(fb.buckets);
-    free(df);
-    kga_tfidf_free(t);
-    return rc;
-}
-
-int kga_tfidf_build(const kga_store_t *left, const kga_store_t *right,
-                    const kga_name_feature_params_t *p, kga_tfidf_t **out,
-                    kga_err_t *err)
-{
-    return kga_tfidf_build_docs(left, right, p, NULL, out, err);
-}
-
-int kga_tfidf_build_docs(const kga_store_t *left, const kga_store_t *right,
-                         const kga_name_feature_params_t *p,
-                         const uint32_t *docs, kga_tfidf_t **out,
-                         kga_err_t *err)
-{
-    name_source_t src[2] = {{left, NULL}, {right, NULL}};
-    return tfidf_build(src, p, docs, out, err);
-}
-
-int kga_tfidf_build_lists(const kga_name_list_t *left,
-                          const kga_name_list_t *right,
-                          const kga_name_feature_params_t *p,
-                          kga_tfidf_t **out, kga_err_t *err)
-{
-    if ((left->count > 0 && left->ext_ids == NULL) ||
-        (right->count > 0 && right->ext_ids == NULL) ||
-        (left->count > 0 && left->names == NULL) ||
-        (right->count > 0 && right->names == NULL))
-        return kga_err_set(err, KGA_EINVAL,
-                           "tf-idf: name list without names or ext ids");
-    name_source_t src[2] = {{NULL, left}, {NULL, right}};
-    return tfidf_build(src, p, NULL, out, err);
-}
-
-const kga_csr_t *kga_tfidf_matrix(const kga_tfidf_t *t, int side)
-{
-    return &t->side[side == KGA_TFIDF_RIGHT];
-}
-
-const uint64_t *kga_tfidf_keys(const kga_tfidf_t *t, int side)
-{
-    return t->keys[side == KGA_TFIDF_RIGHT];
-}
-
-const kga_name_feature_params_t *kga_tfidf_params(const kga_tfidf_t *t)
-{
-    return &t->params;
-}
-
-float kga_tfidf_cosine(const kga_tfidf_t *t, uint32_t left, uint32_t right)
-{
-    return kga_csr_row_dot(&t->side[0], left, &t->side[1], right);
-}
-
-int kga_tfidf_vectorize(const kga_tfidf_t *t, const char *name,
-                        uint32_t *buckets, float *values, size_t cap,
-                        size_t *n)
-{
-    int rc = kga_name_features(name, &t->params, buckets, values, cap, n);
-    if (rc == 0)
-        weigh_row(t->idf, t->params.sublinear_tf, buckets, values, *n);
-    return rc;
-}
-
-kga_sparse_vec_t kga_tfidf_row(const kga_tfidf_t *t, int side, uint32_t ent)
-{
-    return kga_csr_row(&t->side[side == KGA_TFIDF_RIGHT], ent);
-}
-
-int kga_tfidf_topk_vec(const kga_tfidf_t *t, kga_sparse_vec_t row, int other,
-                       const uint8_t *skip, size_t k, uint32_t *out_idx,
-                       float *out_score, kga_err_t *err)
-{
-    int o = other == KGA_TFIDF_RIGHT;
-    /* A one-row matrix over the caller's arrays, read only. */
-    uint64_t indptr[2] = {0, row.n};
-    kga_csr_t q = {1, t->side[o].cols, indptr, (uint32_t *)row.indices,
-                   (float *)row.data};
-    return kga_sparse_topk_indexed_skip(&q, NULL, 1, t->index[o], skip, k, 1,
-                                        out_idx, out_score, err);
-}
-
-int kga_tfidf_topk(const kga_tfidf_t *t, int query_side,
-                   const uint32_t *queries, size_t nq, const uint32_t *cands,
-                   size_t nc, size_t k, int threads, uint32_t *out_idx,
-                   float *out_score, kga_err_t *err)
-{
-    int q = query_side == KGA_TFIDF_RIGHT;
-    if (cands == NULL)
-        return kga_sparse_topk_indexed(&t->side[q], queries, nq,
-                                       t->index[!q], k, threads, out_idx,
-                                       out_score, err);
-    return kga_sparse_topk(&t->side[q], queries, nq, &t->side[!q], cands, nc,
-                           t->keys[!q], k, threads, out_idx, out_score, err);
-}
-
-void kga_tfidf_free(kga_tfidf_t *t)
-{
-    if (t == NULL)
-        return;
-    for (int s = 0; s < 2; s++) {
-        kga_sparse_index_free(t->index[s]);
-        free(t->keys[s]);
-        kga_csr_destroy(&t->side[s]);
-    }
-    free(t->idf);
-    free(t);
-}

@@ -5,13 +5,11 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "features/sparse.h"
-#include "store/store.h"
 
 /* The name channel of level 0 (docs/model.md): a normalised name becomes a
  * bag of hashed character n-grams and word tokens. The same buckets feed the
  * learned bucket-vector average of the model and the TF-IDF name similarity
- * that generates candidates and scores pairs.
+ * (name_tfidf.h) that generates candidates and scores pairs.
  *
  * Normalisation works on code points, with fixed tables and no locale:
  * lower-case ASCII, Latin-1, Latin Extended-A, basic Greek and Cyrillic;
@@ -42,6 +40,7 @@ typedef struct {
     float word_weight;    /* count of one word token (an n-gram counts 1) */
     kga_accents_t accents;
     int sublinear_tf;     /* TF-IDF: tf = 1 + log(count) instead of count */
+    int translit;         /* TF-IDF: 1 adds the Latin form (translit.h) */
 } kga_name_feature_params_t;
 
 /* Fills *p with the defaults (measured on DBP15K fr_en, see name_features.c). */
@@ -73,87 +72,5 @@ int kga_name_features(const char *name, const kga_name_feature_params_t *p,
                       uint32_t *buckets, float *weights, size_t cap,
                       size_t *n);
 
-/* ---- TF-IDF name similarity ---------------------------------------------- */
-
-/* The TF-IDF model of the names of two graphs: one L2-normalised row per
- * entity and side (row = internal entity id), columns = buckets, value =
- * tf * idf with idf = log((N + 1) / (df + 1)) + 1 counted over the N
- * entities of both graphs. Entities without a name have an empty row. */
-typedef struct kga_tfidf kga_tfidf_t;
-
-#define KGA_TFIDF_LEFT 0
-#define KGA_TFIDF_RIGHT 1
-
-/* Names and external ids of one side, for callers without a store (tests,
- * tools). ext_ids only serve as tie-breaking keys in the top-K search. */
-typedef struct {
-    uint32_t count;
-    const char *const *names;   /* count names; NULL or "" for none */
-    const char *const *ext_ids; /* count external ids, not NULL */
-} kga_name_list_t;
-
-/* Builds the model over the entity names of both stores. The result is owned
- * by the caller (kga_tfidf_free) and does not refer to the stores. Returns 0,
- * KGA_EINVAL (parameters) or KGA_ENOMEM / KGA_ELIMIT, with a message. */
-int kga_tfidf_build(const kga_store_t *left, const kga_store_t *right,
-                    const kga_name_feature_params_t *p, kga_tfidf_t **out,
-                    kga_err_t *err);
-
-/* Same, with the document frequencies counted over the first docs[0] left
- * and docs[1] right entities only (NULL: all): a later generation of the
- * stores (store.h) keeps the idf of the generation a model was trained
- * on, so that its entities' rows stay the model's. */
-int kga_tfidf_build_docs(const kga_store_t *left, const kga_store_t *right,
-                         const kga_name_feature_params_t *p,
-                         const uint32_t *docs, kga_tfidf_t **out,
-                         kga_err_t *err);
-
-/* Same over two name lists; the strings are not kept. */
-int kga_tfidf_build_lists(const kga_name_list_t *left,
-                          const kga_name_list_t *right,
-                          const kga_name_feature_params_t *p,
-                          kga_tfidf_t **out, kga_err_t *err);
-
-/* The matrix of one side (KGA_TFIDF_LEFT or KGA_TFIDF_RIGHT), owned by t. */
-const kga_csr_t *kga_tfidf_matrix(const kga_tfidf_t *t, int side);
-
-/* Tie-breaking keys of one side (a hash of each external id), owned by t. */
-const uint64_t *kga_tfidf_keys(const kga_tfidf_t *t, int side);
-
-const kga_name_feature_params_t *kga_tfidf_params(const kga_tfidf_t *t);
-
-/* Cosine of left entity `left` and right entity `right` (ids in range; 0
- * when either name is empty). Equal to the score kga_tfidf_topk() gives. */
-float kga_tfidf_cosine(const kga_tfidf_t *t, uint32_t left, uint32_t right);
-
-/* The normalised TF-IDF row of a name that was not part of the build (a new
- * entity), with the model's idf: like kga_name_features() but the weights
- * are the row values. */
-int kga_tfidf_vectorize(const kga_tfidf_t *t, const char *name,
-                        uint32_t *buckets, float *values, size_t cap,
-                        size_t *n);
-
-/* The row of entity `ent` of side (ids in range). */
-kga_sparse_vec_t kga_tfidf_row(const kga_tfidf_t *t, int side, uint32_t ent);
-
-/* Name candidates of one row (an entity's, kga_tfidf_row(), or one from
- * outside, kga_tfidf_vectorize()) against the entities of side `other`
- * but those with skip[e] != 0 (NULL: none): as kga_tfidf_topk() gives them
- * for an entity with that row and the others as candidates. */
-int kga_tfidf_topk_vec(const kga_tfidf_t *t, kga_sparse_vec_t row, int other,
-                       const uint8_t *skip, size_t k, uint32_t *out_idx,
-                       float *out_score, kga_err_t *err);
-
-/* Name candidates: for each of the nq entities queries[] of side
- * query_side, the k entities of the other side among cands[] (NULL: all of
- * them, nc ignored) with the highest cosine, by kga_sparse_topk() (same
- * output layout and padding; ties ordered by the hash of the external id).
- * queries NULL means every entity of query_side. */
-int kga_tfidf_topk(const kga_tfidf_t *t, int query_side,
-                   const uint32_t *queries, size_t nq, const uint32_t *cands,
-                   size_t nc, size_t k, int threads, uint32_t *out_idx,
-                   float *out_score, kga_err_t *err);
-
-void kga_tfidf_free(kga_tfidf_t *t);
 
 #endif

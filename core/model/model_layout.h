@@ -28,6 +28,7 @@
 #define KGA_KEY_FORMAT "model.format"
 #define KGA_KEY_FEATURES "model.features"      /* names|ids|both|auto */
 #define KGA_KEY_NAME_WEIGHT "model.name_weight" /* wn decided by training */
+#define KGA_KEY_TRANSLIT_WEIGHT "model.translit_weight" /* likewise */
 #define KGA_KEY_TAU "model.tau"
 #define KGA_KEY_GNN "model.gnn"                 /* 1: GNN present */
 #define KGA_KEY_THRESHOLD "model.threshold"     /* decision probability */

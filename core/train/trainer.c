@@ -471,6 +471,9 @@ static int put_settings(kga_model_writer_t *w, const kga_scorer_t *s,
     if (!rc)
         rc = kga_model_kv_set_double(kv, KGA_KEY_NAME_WEIGHT, st.name_weight);
     if (!rc)
+        rc = kga_model_kv_set_double(kv, KGA_KEY_TRANSLIT_WEIGHT,
+                                     st.translit_weight);
+    if (!rc)
         rc = kga_model_kv_set_double(kv, KGA_KEY_TAU, st.tau);
     if (!rc)
         rc = kga_model_kv_set_int(kv, KGA_KEY_GNN, s->gnn != NULL);
@@ -684,8 +687,10 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
         goto out;
     kga_scorer_init(&s, ds->store[0], ds->store[1], fusion);
     const kga_fusion_report_t *fr = &report->fusion;
-    train_log(p, "names: validation Hits@1 %.4f alone -> %s",
-              fr->name_valid_hits1, fr->name_weight > 0 ? "used" : "not used");
+    train_log(p, "names: validation Hits@1 %.4f alone (Latin form weight "
+                 "%.2f) -> %s",
+              fr->name_valid_hits1, (double)fr->translit_weight,
+              fr->name_weight > 0 ? "used" : "not used");
     for (uint32_t r = 0; r < fr->n_rounds && r < KGA_FUSION_MAX_ROUNDS; r++)
         train_log(p, "fusion round %u: %u seeds, validation Hits@1 %.4f, "
                      "%.1f s",

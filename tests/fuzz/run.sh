@@ -57,7 +57,7 @@ done
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -pthread -I. -Icore $SAN"
-LIBS="-lopenblas -ljansson -lz -lm -lpthread"
+LIBS="-lopenblas -licui18n -licuuc -licudata -ljansson -lz -lm -lpthread"
 
 # ---- build: the library sources once, then one binary per harness ----
 mkdir -p "$OUT/obj"
