@@ -53,6 +53,8 @@ static const char usage_text[] =
     "      --no-self-attention  GNN without self-attention (ablation)\n"
     "      --uniform-sampling   uniform neighbour sampling (ablation)\n"
     "      --no-hard-negatives  random negatives only (ablation)\n"
+    "      --no-latin-form      names compared as written only, without their\n"
+    "                           Latin form (ablation)\n"
     "  -h, --help               this text\n";
 
 static void usage(FILE *out)
@@ -107,7 +109,7 @@ int kga_cmd_train(int argc, char **argv)
     p.log = log_line;
     const char *dir = NULL, *model = NULL;
     int learned_names = 0, gnn = 0, no_gnn = 0, no_cross = 0, no_self = 0,
-        no_hard = 0;
+        no_hard = 0, no_latin = 0;
     const kga_option_t options[] = {
         KGA_OPTION_ARG("DATA_DIR", &dir),
         KGA_OPTION_FILE("output", 'o', &model),
@@ -125,6 +127,7 @@ int kga_cmd_train(int argc, char **argv)
         KGA_OPTION_FLAG("no-self-attention", 0, &no_self),
         KGA_OPTION_FLAG("uniform-sampling", 0, &p.gnn.uniform_sampling),
         KGA_OPTION_FLAG("no-hard-negatives", 0, &no_hard),
+        KGA_OPTION_FLAG("no-latin-form", 0, &no_latin),
     };
     int status = kga_options_parse("train", usage, options,
                                    sizeof options / sizeof options[0], argc,
@@ -141,6 +144,8 @@ int kga_cmd_train(int argc, char **argv)
         p.gnn.self_attention = 0;
     if (no_hard)
         p.gnn.hard_negatives = 0;
+    if (no_latin)
+        p.fusion.names.translit = 0;
     if (gnn && no_gnn)
         return kga_cli_usage_error("train", "--gnn and --no-gnn contradict "
                                             "each other");
