@@ -42,6 +42,7 @@ static void usage(FILE *out)
 "  --k K                     candidates per query, 1 to %u (default %u;\n"
 "                            at most the number of links is used)\n"
 "  --threads T               threads of the model, 0 = all cores (default 0)\n"
+KGA_CLI_SEARCH_HELP
 "  --json                    print one JSON object instead of the table\n"
 "  --report FILE.html        also write a self-contained HTML report: the\n"
 "                            metrics, per-type rows, precision-recall curve\n"
@@ -117,6 +118,7 @@ typedef struct {
     int json, open_world;
     size_t k;
     int threads;
+    int search;
 } eval_args_t;
 
 static int parse_split(const char *text, void *to)
@@ -137,6 +139,8 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
                           "test, valid or train"),
         KGA_OPTION_SIZE("k", 0, &a->k, 1, EVAL_K_MAX),
         KGA_OPTION_INT("threads", 0, &a->threads, 0, EVAL_THREADS_MAX),
+        KGA_OPTION_CHOICE("search", 0, &a->search, kga_cli_parse_search,
+                          "one of auto, exact, approx"),
         KGA_OPTION_FLAG("json", 0, &a->json),
         KGA_OPTION_FILE("report", 0, &a->report),
         KGA_OPTION_FLAG("open-world", 0, &a->open_world),
@@ -417,7 +421,8 @@ int kga_cmd_eval(int argc, char **argv)
         kga_cli_error(CMD, "%s: %s", links_path, strerror(errno));
         goto out;
     }
-    kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1};
+    kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1,
+                                  .search = args.search};
     if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
                          &err) != 0) {
         kga_cli_error(CMD, "%s", err.msg);

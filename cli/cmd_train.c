@@ -29,6 +29,8 @@ static const char usage_text[] =
     "      --seed S             seed of every random choice (default 1)\n"
     "      --threads T          threads (default: all cores)\n"
     "      --rounds N           bootstrapping rounds after the first (default 3)\n"
+"      --search MODE        candidate search: auto (exact up to about\n"
+"                           60,000 entities a side), exact or approx\n"
     "      --learned-names      GNN level 0 also learns hashed n-gram vectors\n"
     "                           (off by default: ten times slower per epoch)\n"
     "      --no-gnn             fused scorer only (ablation)\n"
@@ -68,14 +70,33 @@ static void log_line(void *ctx, const char *line)
     fprintf(stderr, "train: %s\n", line);
 }
 
+/* Where the time went: every stage with its wall and CPU seconds (CPU
+ * of all threads; on a loaded machine the two part ways) and its share of
+ * the wall time. */
+static void print_times(const kga_timeline_t *t, double total)
+{
+    double cpu = 0.0;
+    fprintf(stderr, "%-40s %10s %10s %6s\n", "stage", "wall s", "cpu s",
+            "share");
+    for (size_t i = 0; i < t->n; i++) {
+        const kga_timeline_entry_t *e = &t->entry[i];
+        fprintf(stderr, "%-40s %10.1f %10.1f %5.1f%%\n", e->name, e->wall,
+                e->cpu, total > 0 ? 100.0 * e->wall / total : 0.0);
+        cpu += e->cpu;
+    }
+    fprintf(stderr, "%-40s %10.1f %10.1f\n", "total", total, cpu);
+}
+
 static void print_report(const kga_train_report_t *r, const char *model)
 {
     const kga_fusion_report_t *f = &r->fusion;
+    print_times(&r->timeline, r->seconds);
     fprintf(stderr,
-            "trained %s in %.1f s: fusion %.1f s (%u rounds, kept round %u), "
-            "GNN %.1f s (%u epochs), validation Hits@1 %.4f\n",
+            "trained %s in %.1f s: fusion %.1f s (%u rounds, kept round %u, "
+            "%s search), GNN %.1f s (%u epochs), validation Hits@1 %.4f\n",
             model, r->seconds, f->seconds, f->n_rounds, f->best_round + 1,
-            r->gnn_seconds, r->epochs_run, r->valid_hits1);
+            f->approx ? "approximate" : "exact", r->gnn_seconds,
+            r->epochs_run, r->valid_hits1);
 }
 
 int kga_cmd_train(int argc, char **argv)
@@ -85,6 +106,7 @@ int kga_cmd_train(int argc, char **argv)
     p.log = log_line;
     const char *dir = NULL, *model = NULL;
     int learned_names = 0, no_gnn = 0, no_cross = 0, no_self = 0, no_hard = 0;
+    int search = KGA_SEARCH_AUTO;
     const kga_option_t options[] = {
         KGA_OPTION_ARG("DATA_DIR", &dir),
         KGA_OPTION_FILE("output", 'o', &model),
@@ -95,6 +117,8 @@ int kga_cmd_train(int argc, char **argv)
         KGA_OPTION_INT("threads", 0, &p.threads, 1, 256),
         KGA_OPTION_U32("rounds", 0, &p.fusion.rounds, 0,
                        KGA_FUSION_MAX_ROUNDS - 1),
+        KGA_OPTION_CHOICE("search", 0, &search, kga_cli_parse_search,
+                          "one of auto, exact, approx"),
         KGA_OPTION_FLAG("learned-names", 0, &learned_names),
         KGA_OPTION_FLAG("no-gnn", 0, &no_gnn),
         KGA_OPTION_FLAG("no-cross-attention", 0, &no_cross),
@@ -109,6 +133,7 @@ int kga_cmd_train(int argc, char **argv)
         return status;
     if (model == NULL)
         return kga_cli_usage_error("train", "missing -o MODEL");
+    p.fusion.search = (kga_search_t)search;
     if (learned_names)
         p.gnn.dim_name = kga_gnn_config_default().dim_name;
     if (no_cross)

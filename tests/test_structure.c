@@ -166,7 +166,7 @@ static void feats_compute(feats_t *f, const kga_structure_t *g,
     for (int s = 0; s < 2; s++)
         f->F[s] = malloc((size_t)kga_structure_entities(g, s) * f->width *
                          sizeof(float));
-    ck_assert_msg(kga_structure_features(g, seeds, n, pool, f->F[0], f->F[1],
+    ck_assert_msg(kga_structure_features(g, seeds, n, pool, NULL, f->F[0], f->F[1],
                                          stats, &err) == 0,
                   "%s", err.msg);
 }
@@ -394,18 +394,18 @@ START_TEST(rejects_bad_seeds)
     uint32_t w = kga_structure_width(&p);
     float *a = malloc(30 * w * sizeof *a), *b = malloc(30 * w * sizeof *b);
     kga_pair_t s1[] = {{x.left[0], 30}};
-    ck_assert_int_eq(kga_structure_features(g, s1, 1, NULL, a, b, NULL, &err),
+    ck_assert_int_eq(kga_structure_features(g, s1, 1, NULL, NULL, a, b, NULL, &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
     kga_pair_t s2[] = {{x.left[0], x.right[0]}, {x.left[0], x.right[1]}};
-    ck_assert_int_eq(kga_structure_features(g, s2, 2, NULL, a, b, NULL, &err),
+    ck_assert_int_eq(kga_structure_features(g, s2, 2, NULL, NULL, a, b, NULL, &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "left"));
     kga_pair_t s3[] = {{x.left[0], x.right[0]}, {x.left[1], x.right[0]}};
-    ck_assert_int_eq(kga_structure_features(g, s3, 2, NULL, a, b, NULL, &err),
+    ck_assert_int_eq(kga_structure_features(g, s3, 2, NULL, NULL, a, b, NULL, &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "right"));
-    ck_assert_int_eq(kga_structure_features(g, NULL, 0, NULL, a, b, NULL, &err),
+    ck_assert_int_eq(kga_structure_features(g, NULL, 0, NULL, NULL, a, b, NULL, &err),
                      0);
     free(a);
     free(b);

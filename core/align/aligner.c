@@ -106,8 +106,10 @@ static int get_doubles(const kga_model_t *m, const char *name, size_t n,
     return 0;
 }
 
-static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
+static int load_fusion(kga_aligner_t *a, const kga_aligner_options_t *o,
+                       kga_err_t *err)
 {
+    int threads = o->threads;
     const kga_model_t *m = a->file;
     kga_fusion_params_t fp;
     kga_fusion_state_t st;
@@ -130,6 +132,16 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
                          &lv, err);
     if (rc == 0) {
         fp.threads = threads;
+        fp.search = (kga_search_t)o->search;
+        if (o->probes != 0)
+            fp.probes = o->probes;
+        if (o->coarse != 0)
+            fp.coarse = o->coarse;
+        if (o->name_budget != 0)
+            fp.name_budget = o->name_budget;
+        rc = kga_fusion_params_check(&fp, err);
+    }
+    if (rc == 0) {
         st.name_weight = (float)wn;
         st.seeds = (const kga_pair_t *)(const void *)seeds;
         st.lu = lu;
@@ -139,8 +151,12 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     }
     free(lu);
     free(lv);
+    if (rc == 0 && o->right_queries)
+        rc = kga_fusion_prepare(fusion, 1, threads, err);
     if (rc == 0)
         kga_scorer_init(&a->scorer, a->store[0], a->store[1], fusion);
+    else
+        kga_fusion_free(fusion);
     return rc;
 }
 
@@ -289,8 +305,7 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
         (rc = kga_model_kv_get_double(m, KGA_KEY_THRESHOLD, &threshold,
                                       err)))
         return rc;
-    if ((rc = check_fingerprints(a, err)) || (rc = load_fusion(a, o->threads,
-                                                                err)))
+    if ((rc = check_fingerprints(a, err)) || (rc = load_fusion(a, o, err)))
         return rc;
     if (has_gnn && (rc = load_gnn(a, o->threads, err)) != 0)
         return rc;
@@ -323,7 +338,7 @@ int kga_aligner_open(const char *left_store, const char *right_store,
                      const kga_aligner_options_t *options,
                      kga_aligner_t **out, kga_err_t *err)
 {
-    kga_aligner_options_t defaults = {0, -1.0f};
+    kga_aligner_options_t defaults = {.threads = 0, .threshold = -1.0f};
     const kga_aligner_options_t *o = options ? options : &defaults;
     *out = NULL;
     kga_aligner_t *a = calloc(1, sizeof *a);
@@ -443,7 +458,7 @@ int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
         goto out;
     }
     rc = kga_fusion_topk(a->scorer.fusion, lefts, nl, rights, nr, k,
-                         a->pool, idx, score, err);
+                         a->pool, NULL, idx, score, err);
     if (rc != 0)
         goto out;
     for (size_t q = 0; q < nl; q++) {
@@ -599,7 +614,7 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
         query[nq++] = lefts[q];
     }
     rc = kga_ow_rank(&a->scorer, query, nq, a->free_right, a->n_free_right,
-                     kr, a->pool, ent, logit, err);
+                     kr, a->pool, NULL, NULL, ent, logit, err);
     if (rc != 0)
         goto out;
     for (size_t i = 0; i < nq; i++) {

@@ -59,6 +59,16 @@ typedef struct {
 typedef struct {
     int threads;     /* for the work done at open (0 = all cores) */
     float threshold; /* decision threshold; < 0 = the model's default */
+    /* The candidate search (the fusion's kga_search_t: 0 auto, 1 exact,
+     * 2 approximate). */
+    int search;
+    /* 1: also prepares the approximate search of right-side queries
+     * (kga_aligner_match() with KGA_SIDE_RIGHT; the service), which
+     * otherwise compares the query with every left entity. */
+    int right_queries;
+    /* The approximate search's knobs (kga_fusion_params_t); 0: the
+     * defaults. */
+    uint32_t probes, coarse, name_budget;
 } kga_aligner_options_t;
 
 /* Opens left_store, right_store and model_path and prepares the caches.

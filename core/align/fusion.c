@@ -5,11 +5,21 @@
  * fusion_train.c; fusion_internal.h holds what they share. */
 #include "align/fusion_internal.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "align/sinkhorn.h"
+#include "base/rng.h"
+
+/* Seed of the projection G: a constant, so that a model file needs no copy
+ * of the matrix and every build projects alike. (The value the GNN's
+ * input projection has always had.) */
+#define PROJECTION_SEED UINT64_C(0x6b67612d70726f6a)
+
+/* Rows projected per product. */
+#define PROJECT_ROWS 1024u
 
 /* ---- parameters --------------------------------------------------------- */
 
@@ -26,6 +36,10 @@ void kga_fusion_params_init(kga_fusion_params_t *p)
     p->rounds = 3;
     p->min_gain = 0.003;
     p->threads = 0;
+    p->search = KGA_SEARCH_AUTO;
+    p->probes = 16;
+    p->coarse = 2;
+    p->name_budget = 8192;
 }
 
 int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
@@ -57,6 +71,21 @@ int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
                            KGA_FUSION_MAX_ROUNDS, p->rounds);
     if (!isfinite(p->min_gain))
         return kga_err_set(err, KGA_EINVAL, "fusion: min_gain must be finite");
+    if (p->search != KGA_SEARCH_AUTO && p->search != KGA_SEARCH_EXACT &&
+        p->search != KGA_SEARCH_APPROX)
+        return kga_err_set(err, KGA_EINVAL, "fusion: unknown search %d",
+                           (int)p->search);
+    if (p->probes < 1 || p->probes > KGA_ANN_MAX_PROBES)
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: probes must be in [1, %u], not %u",
+                           KGA_ANN_MAX_PROBES, p->probes);
+    if (p->coarse < 1 || p->coarse > 16)
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: coarse must be in [1, 16], not %u",
+                           p->coarse);
+    if (p->name_budget < 1)
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: name_budget must be positive");
     return 0;
 }
 
@@ -70,8 +99,11 @@ void kga_fusion_free(kga_fusion_t *f)
     free(f->lu);
     free(f->seeds);
     kga_tfidf_free(f->names);
-    free(f->F[1]);
-    free(f->F[0]);
+    for (int s = 0; s < 2; s++) {
+        kga_ann_free(f->ann[s]);
+        free(f->P[s]);
+        free(f->F[s]);
+    }
     free(f);
 }
 
@@ -96,10 +128,12 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
             return kga_err_set(err, KGA_ELIMIT, "fusion: features too large");
         }
         f->F[s] = malloc(((size_t)f->n[s] * f->width + 1) * sizeof(float));
+        f->P[s] = malloc(((size_t)f->n[s] * KGA_FUSION_COARSE_DIM + 1) *
+                         sizeof(float));
     }
     f->lu = malloc(((size_t)f->n[0] + 1) * sizeof *f->lu);
     f->lv = malloc(((size_t)f->n[1] + 1) * sizeof *f->lv);
-    if (!f->F[0] || !f->F[1] || !f->lu || !f->lv) {
+    if (!f->F[0] || !f->F[1] || !f->P[0] || !f->P[1] || !f->lu || !f->lv) {
         kga_fusion_free(f);
         return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     }
@@ -109,8 +143,133 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
     }
     f->key[0] = kga_tfidf_keys(f->names, KGA_TFIDF_LEFT);
     f->key[1] = kga_tfidf_keys(f->names, KGA_TFIDF_RIGHT);
+    f->approx = p->search == KGA_SEARCH_APPROX ||
+                (p->search == KGA_SEARCH_AUTO &&
+                 (double)f->n[0] * (double)f->n[1] > KGA_FUSION_EXACT_PAIRS);
+    f->probes = p->probes;
+    f->coarse = p->coarse;
+    f->name_budget = p->name_budget;
     *out = f;
     return 0;
+}
+
+/* ---- projection and index ----------------------------------------------- */
+
+/* G: width x KGA_FUSION_COARSE_DIM Gaussian entries scaled by
+ * 1/sqrt(KGA_FUSION_COARSE_DIM), so that P_i . P_j estimates F_i . F_j
+ * (Johnson-Lindenstrauss). */
+static float *projection_new(uint32_t width)
+{
+    size_t n = (size_t)width * KGA_FUSION_COARSE_DIM;
+    float *g = malloc(n * sizeof *g);
+    if (g == NULL)
+        return NULL;
+    kga_rng_t rng;
+    kga_rng_init(&rng, PROJECTION_SEED, 0);
+    const double scale = 1.0 / sqrt((double)KGA_FUSION_COARSE_DIM);
+    for (size_t i = 0; i < n; i++) {
+        /* Box-Muller; 1 - u keeps the logarithm finite. */
+        double u = 1.0 - kga_rng_unit(&rng), v = kga_rng_unit(&rng);
+        g[i] = (float)(scale * sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v));
+    }
+    return g;
+}
+
+typedef struct {
+    const kga_fusion_t *f;
+    int side;
+    const float *G;
+} project_ctx_t;
+
+static void project_chunk(void *vctx, size_t b, size_t e, int worker)
+{
+    const project_ctx_t *c = vctx;
+    const kga_fusion_t *f = c->f;
+    (void)worker;
+    for (size_t blk = b; blk < e; blk++) {
+        size_t r0 = blk * PROJECT_ROWS;
+        size_t m = f->n[c->side] - r0 < PROJECT_ROWS ? f->n[c->side] - r0
+                                                      : PROJECT_ROWS;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+                    KGA_FUSION_COARSE_DIM, (int)f->width, 1.0f,
+                    f->F[c->side] + r0 * f->width, (int)f->width, c->G,
+                    KGA_FUSION_COARSE_DIM, 0.0f,
+                    f->P[c->side] + r0 * KGA_FUSION_COARSE_DIM,
+                    KGA_FUSION_COARSE_DIM);
+    }
+}
+
+int kga_fusion_project(kga_fusion_t *f, int side, kga_pool_t *pool)
+{
+    size_t n = f->n[side];
+    if (n == 0)
+        return 0;
+    float *G = projection_new(f->width);
+    if (G == NULL)
+        return KGA_ENOMEM;
+    project_ctx_t c = {f, side, G};
+    int blas = kga_blas_serial_enter();
+    kga_pool_run(pool, (n + PROJECT_ROWS - 1) / PROJECT_ROWS, 1,
+                 project_chunk, &c);
+    kga_blas_serial_leave(blas);
+    free(G);
+    return 0;
+}
+
+int kga_fusion_index(kga_fusion_t *f, int side, const uint32_t *rows,
+                     size_t n, kga_pool_t *pool,
+                     const kga_progress_t *progress, kga_err_t *err)
+{
+    kga_ann_free(f->ann[side]);
+    f->ann[side] = NULL;
+    if (!f->approx)
+        return 0;
+    kga_ann_params_t ap;
+    kga_ann_params_init(&ap);
+    ap.metric = KGA_ANN_DOT;
+    ap.probes = f->probes;
+    return kga_ann_new(f->P[side], KGA_FUSION_COARSE_DIM, rows,
+                       rows != NULL ? n : f->n[side], f->key[side], &ap, pool,
+                       progress, &f->ann[side], err);
+}
+
+int kga_fusion_approx(const kga_fusion_t *f)
+{
+    return f->approx;
+}
+
+int kga_fusion_prepare(kga_fusion_t *f, int side, int threads,
+                       kga_err_t *err)
+{
+    int other = side == 0;
+    if (!f->approx || f->ann[other] != NULL)
+        return 0;
+    kga_pool_t *pool = NULL;
+    if (kga_pool_new(threads, &pool) != 0)
+        return kga_err_set(err, KGA_ENOMEM, "fusion: cannot start threads");
+    int rc = kga_fusion_index(f, other, NULL, 0, pool, NULL, err);
+    kga_pool_free(pool);
+    return rc;
+}
+
+const float *kga_fusion_coarse(const kga_fusion_t *f, int side)
+{
+    return f->P[side != 0];
+}
+
+size_t kga_fusion_bytes(const kga_fusion_t *f)
+{
+    size_t b = sizeof *f;
+    for (int s = 0; s < 2; s++) {
+        b += (size_t)f->n[s] * (f->width + KGA_FUSION_COARSE_DIM) *
+             sizeof(float);
+        b += (size_t)f->n[s] * sizeof(double);
+        if (f->ann[s] != NULL)
+            b += kga_ann_bytes(f->ann[s]);
+    }
+    b += f->n_seeds * sizeof *f->seeds;
+    b += kga_tfidf_bytes(f->names);
+    return b;
 }
 
 void kga_fusion_get_state(const kga_fusion_t *f, kga_fusion_state_t *out)
@@ -199,8 +358,15 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
         memcpy(f->seeds, state->seeds, state->n_seeds * sizeof *f->seeds);
     f->n_seeds = state->n_seeds;
     if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
-        (rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, f->F[0],
-                                     f->F[1], NULL, err)) != 0)
+        (rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, NULL,
+                                     f->F[0], f->F[1], NULL, err)) != 0)
+        goto fail;
+    for (int s = 0; s < 2 && rc == 0; s++)
+        if ((rc = kga_fusion_project(f, s, pool)) != 0)
+            kga_err_set(err, rc, "fusion: out of memory (projection)");
+    if (rc == 0)
+        rc = kga_fusion_index(f, 1, NULL, 0, pool, NULL, err);
+    if (rc != 0)
         goto fail;
     *out = f;
     f = NULL;

@@ -8,6 +8,7 @@
 #include "base/pool.h"
 #include "features/name_features.h"
 #include "base/progress.h"
+#include "base/timeline.h"
 #include "store/store.h"
 #include "features/structure.h"
 
@@ -61,6 +62,27 @@
 #define KGA_FUSION_MAX_ROUNDS 16u
 #define KGA_FUSION_MAX_TOPK 1024u
 
+/* Width of the projected features (P = F G, G a fixed Gaussian matrix):
+ * the approximate search compares them first, the GNN takes them as
+ * input. */
+#define KGA_FUSION_COARSE_DIM 128u
+
+/* How candidates are searched. Exact: every pair's S, by blocks of matrix
+ * products, and every posting of the name index: the cost grows with the
+ * product of the sides. Approximate: an inverted-file index over P
+ * (features/ann.h) proposes `coarse` candidates a query, whose S is then
+ * computed exactly, and the name index is read by blocking
+ * (kga_tfidf_topk_blocked): the cost grows about linearly. Auto: exact
+ * while the sides hold at most KGA_FUSION_EXACT_PAIRS pairs, where it is
+ * faster and loses nothing. */
+typedef enum {
+    KGA_SEARCH_AUTO = 0,
+    KGA_SEARCH_EXACT = 1,
+    KGA_SEARCH_APPROX = 2
+} kga_search_t;
+
+#define KGA_FUSION_EXACT_PAIRS 4.0e9
+
 typedef struct {
     kga_structure_params_t structure;
     kga_name_feature_params_t names;
@@ -81,6 +103,13 @@ typedef struct {
      * hidden counterparts, which would otherwise pair with another
      * entity's counterpart and take it from that entity. */
     const uint8_t *no_seed_left;
+    /* The candidate search (not saved: a choice of the machine, not of
+     * the model). */
+    kga_search_t search;     /* (auto) */
+    uint32_t probes;         /* index cells a query searches (16) */
+    uint32_t coarse;         /* index candidates a query, as a multiple
+                                of the candidates asked for (2) */
+    uint32_t name_budget;    /* name postings a query reads (8192) */
 } kga_fusion_params_t;
 
 /* What one round did. */
@@ -90,7 +119,8 @@ typedef struct {
     uint32_t relations_aligned; /* right directed relations aligned */
     double valid_hits1;     /* validation Hits@1 by log P */
     double seconds;         /* wall time, of which: */
-    double features_seconds, candidates_seconds, sinkhorn_seconds;
+    double features_seconds, index_seconds, candidates_seconds,
+        sinkhorn_seconds;
 } kga_fusion_round_t;
 
 /* What training did, for logs and reports. */
@@ -101,8 +131,11 @@ typedef struct {
     float name_weight;       /* wn chosen */
     uint32_t n_rounds;       /* rounds run */
     uint32_t best_round;     /* the round whose state was kept */
+    int approx;              /* the approximate search was used */
     kga_fusion_round_t round[KGA_FUSION_MAX_ROUNDS];
-    double names_seconds, fallback_seconds, seconds;
+    double names_seconds, name_candidates_seconds, fallback_seconds,
+        seconds;
+    kga_timeline_t timeline; /* the same, stage by stage, with CPU time */
 } kga_fusion_report_t;
 
 /* Everything training decides: with the stores and the parameters it
@@ -127,8 +160,8 @@ int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err);
 
 /* Trains on the training links (1:1, internal ids) with the validation
  * links (may be empty) for the decisions above. progress (may be NULL) gets
- * stages "names", "features", "candidates", "sinkhorn", "fallback" with
- * done = the round, total = the most rounds. report may be NULL. The
+ * the stages ("fusion round 2 of 4: candidate search") with their items
+ * (rows, queries, iterations). report may be NULL. The
  * result is owned by the caller (kga_fusion_free) and does not refer to the
  * stores. On failure *out is NULL and err says why: KGA_EINVAL (parameters,
  * an id out of range, links not 1:1), KGA_ELIMIT, KGA_ENOMEM. */
@@ -173,18 +206,38 @@ double kga_fusion_log_p(const kga_fusion_t *f, uint32_t left,
  * entities among rights[] (distinct; NULL: all right entities, nr
  * ignored) with the highest S, best first, in out_idx[q*k ..] (right
  * entity ids) and out_score[q*k ..] (S). They are found as the union of the
- * k best by F_i . F_j (an sgemm over blocks of rows, never the whole
- * matrix) and, when wn > 0, the k best by name cosine, each scored exactly;
- * ties go to the lower hash of the right external id. Slots beyond the
- * candidates are UINT32_MAX / -INFINITY. Runs on pool (NULL: the calling
- * thread); not to be called from several threads at once (OpenBLAS
- * threading is a process setting). Returns 0, KGA_EINVAL (an id out of
- * range, a repeated right entity, k > KGA_FUSION_MAX_TOPK), KGA_ELIMIT or
- * KGA_ENOMEM. */
+ * k best by F_i . F_j and, when wn > 0, the k best by name cosine, each
+ * scored exactly; ties go to the lower hash of the right external id. The
+ * exact search finds those k best (an sgemm over blocks of rows, never the
+ * whole matrix); the approximate one (see kga_search_t) proposes them.
+ * Slots beyond the candidates are UINT32_MAX / -INFINITY. Runs on pool
+ * (NULL: the calling thread); ticker (may be NULL) counts the queries done.
+ * Not to be called from several threads at once (OpenBLAS threading is a
+ * process setting). Returns 0, KGA_EINVAL (an id out of range, a repeated
+ * right entity, k > KGA_FUSION_MAX_TOPK), KGA_ELIMIT or KGA_ENOMEM. */
 int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     const uint32_t *rights, size_t nr, size_t k,
-                    kga_pool_t *pool, uint32_t *out_idx, float *out_score,
-                    kga_err_t *err);
+                    kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                    uint32_t *out_idx, float *out_score, kga_err_t *err);
+
+/* Whether candidates are searched approximately (see kga_search_t). */
+int kga_fusion_approx(const kga_fusion_t *f);
+
+/* Builds the index that the approximate search of queries of side `side`
+ * reads (the other side's), if it is not built yet; nothing with the exact
+ * search. Left queries find theirs built by training and rebuilding; a
+ * service that answers right-side queries builds the other before it
+ * serves. Returns 0 or an error (KGA_ENOMEM). */
+int kga_fusion_prepare(kga_fusion_t *f, int side, int threads,
+                       kga_err_t *err);
+
+/* The projected features of a side (entities x KGA_FUSION_COARSE_DIM),
+ * owned by f. */
+const float *kga_fusion_coarse(const kga_fusion_t *f, int side);
+
+/* Bytes f holds (features, projections, indexes, names), for the memory
+ * accounts of the scale benchmark. */
+size_t kga_fusion_bytes(const kga_fusion_t *f);
 
 /* The k best candidates of the other side for one entity `ent` of side
  * `side` (0 left, 1 right), as kga_fusion_topk() finds them for a left

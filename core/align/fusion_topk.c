@@ -1,8 +1,11 @@
 /* Candidate search of the fused aligner: the k best right entities of
- * each query by the fused score, from one matrix product of the feature
+ * each query by the fused score. Exact: one matrix product of the feature
  * blocks (sgemm, split over the pool) unioned with the name candidates and
- * rescored exactly. Ties go to the lower external-id hash, and each query
- * is scored on its own, so the result does not depend on the threads. */
+ * rescored exactly. Approximate: the nearest-neighbour index over the
+ * projected features (features/ann.h) and the blocked name search propose,
+ * the same union rescores exactly. Ties go to the lower external-id hash,
+ * and each query is scored on its own, so the result does not depend on
+ * the threads. */
 #include "align/fusion_internal.h"
 
 #include <cblas.h>
@@ -21,6 +24,10 @@
 
 /* Scores tested at once when scanning a row of the product. */
 #define SCAN_CHUNK 32
+
+/* Queries the approximate search proposes for at a time: bounds the
+ * memory of the proposals, and paces the progress line. */
+#define APPROX_CHUNK 16384u
 
 /* ---- candidates --------------------------------------------------------- */
 
@@ -72,6 +79,7 @@ typedef struct {
     size_t block;
     float **A, **C;         /* per worker: block x width, block x nr */
     cand_t **work;          /* per worker: 3 k */
+    kga_progress_ticker_t *ticker;
     uint32_t *out_idx;
     float *out_score;
 } topk_ctx_t;
@@ -191,6 +199,7 @@ static void topk_blocks(void *ctx, size_t begin, size_t end, int worker)
                         0.0f, C, (int)c->nr);
         for (size_t r = 0; r < m; r++)
             topk_row(c, q0 + r, C + r * c->nr, c->work[worker]);
+        kga_progress_tick(c->ticker, m, worker);
     }
 }
 
@@ -234,8 +243,8 @@ static int topk_check(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
  * and cosines, allocated here. */
 int kga_fusion_name_topk(const kga_fusion_t *f, const uint32_t *lefts,
                          size_t nl, const uint32_t *rights, size_t nr,
-                         size_t k, int threads, uint32_t **idx, float **cosine,
-                         kga_err_t *err)
+                         const uint8_t *allowed, size_t k, int threads,
+                         uint32_t **idx, float **cosine, kga_err_t *err)
 {
     *idx = malloc((nl * k + 1) * sizeof **idx);
     *cosine = malloc((nl * k + 1) * sizeof **cosine);
@@ -246,18 +255,154 @@ int kga_fusion_name_topk(const kga_fusion_t *f, const uint32_t *lefts,
         *cosine = NULL;
         return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory (names)");
     }
+    if (f->approx)
+        return kga_tfidf_topk_blocked(f->names, KGA_TFIDF_LEFT, lefts, nl,
+                                      allowed, f->name_budget, 2 * k, k,
+                                      threads, *idx, *cosine, err);
     return kga_tfidf_topk(f->names, KGA_TFIDF_LEFT, lefts, nl, rights, nr, k,
                           threads, *idx, *cosine, err);
+}
+
+/* ---- the approximate search --------------------------------------------- */
+
+/* Proposals a query gets from the index for k candidates. */
+static size_t coarse_k(const kga_fusion_t *f, size_t k)
+{
+    size_t kc = k * f->coarse;
+    return kc > KGA_ANN_MAX_K ? KGA_ANN_MAX_K : kc < k ? k : kc;
+}
+
+typedef struct {
+    const kga_fusion_t *f;
+    const uint32_t *lefts;   /* of the chunk */
+    const uint32_t *coarse;  /* chunk x kc proposals */
+    size_t kc, k;
+    const uint32_t *name_idx; /* chunk x k, or NULL */
+    const float *name_cos;
+    cand_t **work;           /* per worker: 2 kc + k */
+    uint32_t *out_idx;       /* chunk x k */
+    float *out_score;
+} rescore_ctx_t;
+
+/* The k best of n proposals st[] (entities of the other side of `ent`,
+ * a query of side `side`) by the exact F_i . F_j, in place, best first;
+ * returns how many: the list the exact search's sgemm would have given, when
+ * the proposals hold it. */
+static size_t dense_best(const kga_fusion_t *f, int side, uint32_t ent,
+                         cand_t *st, size_t n, size_t k, cand_t *tmp)
+{
+    const float *q = f->F[side] + (size_t)ent * f->width;
+    const float *F = f->F[!side];
+    size_t nb = 0;
+    for (size_t x = 0; x < n; x++) {
+        cand_t c = st[x];
+        c.s = kga_vdot(q, F + (size_t)c.ent * f->width, f->width);
+        cand_insert(tmp, &nb, k, c);
+    }
+    memcpy(st, tmp, nb * sizeof *st);
+    return nb;
+}
+
+static void rescore_chunk(void *vctx, size_t b, size_t e, int worker)
+{
+    const rescore_ctx_t *c = vctx;
+    const kga_fusion_t *f = c->f;
+    cand_t *st = c->work[worker];
+    for (size_t q = b; q < e; q++) {
+        size_t ns = 0;
+        for (size_t x = 0; x < c->kc; x++) {
+            uint32_t j = c->coarse[q * c->kc + x];
+            if (j == NONE)
+                break;
+            st[ns++] = (cand_t){0.0f, j, f->key[1][j]};
+        }
+        ns = dense_best(f, 0, c->lefts[q], st, ns, c->k, st + c->kc);
+        const uint32_t *ni = c->name_idx != NULL ? c->name_idx + q * c->k
+                                                 : NULL;
+        const float *nc = c->name_idx != NULL ? c->name_cos + q * c->k : NULL;
+        union_exact(f, 0, c->lefts[q], st, ns, ni, nc, c->k, st + c->kc,
+                    st + c->kc + c->k, c->out_idx + q * c->k,
+                    c->out_score + q * c->k);
+    }
+}
+
+/* The approximate search of kga_fusion_topk_run(): proposals by ann[1]
+ * (filtered by allowed), union with the name candidates, exact scores;
+ * chunk by chunk. name_idx NULL with wn > 0: searched here, by chunk. */
+static int approx_run(const kga_fusion_t *f, const uint32_t *lefts,
+                      size_t nl, const uint8_t *allowed, size_t k,
+                      const uint32_t *name_idx, const float *name_cos,
+                      kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                      uint32_t *out_idx, float *out_score, kga_err_t *err)
+{
+    int nw = kga_pool_threads(pool), rc = 0;
+    size_t kc = coarse_k(f, k);
+    size_t chunk = nl < APPROX_CHUNK ? nl : APPROX_CHUNK;
+    uint32_t *coarse = malloc((chunk * kc + 1) * sizeof *coarse);
+    float *cscore = malloc((chunk * kc + 1) * sizeof *cscore);
+    cand_t **work = calloc((size_t)nw, sizeof *work);
+    int own_names = f->wn > 0.0f && name_idx == NULL;
+    uint32_t *ni = NULL;
+    float *nc = NULL;
+    if (own_names) {
+        ni = malloc((chunk * k + 1) * sizeof *ni);
+        nc = malloc((chunk * k + 1) * sizeof *nc);
+    }
+    if (!coarse || !cscore || !work || (own_names && (!ni || !nc))) {
+        rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory "
+                                          "(candidates)");
+        goto out;
+    }
+    for (int t = 0; t < nw; t++)
+        if ((work[t] = malloc((2 * kc + k) * sizeof **work)) == NULL) {
+            rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory "
+                                              "(candidates)");
+            goto out;
+        }
+    for (size_t q0 = 0; q0 < nl && rc == 0; q0 += chunk) {
+        size_t m = nl - q0 < chunk ? nl - q0 : chunk;
+        rc = kga_ann_search(f->ann[1], f->P[0], lefts + q0, m, allowed, kc,
+                            f->probes, pool, NULL, coarse, cscore, err);
+        if (rc == 0 && own_names)
+            rc = kga_tfidf_topk_blocked(f->names, KGA_TFIDF_LEFT, lefts + q0,
+                                        m, allowed, f->name_budget, 2 * k, k,
+                                        nw, ni, nc, err);
+        if (rc != 0)
+            break;
+        rescore_ctx_t c = {
+            .f = f, .lefts = lefts + q0, .coarse = coarse, .kc = kc, .k = k,
+            .name_idx = own_names ? ni : name_idx != NULL ? name_idx + q0 * k
+                                                          : NULL,
+            .name_cos = own_names ? nc : name_idx != NULL ? name_cos + q0 * k
+                                                          : NULL,
+            .work = work, .out_idx = out_idx + q0 * k,
+            .out_score = out_score + q0 * k};
+        kga_pool_run(pool, m, 64, rescore_chunk, &c);
+        kga_progress_tick(ticker, m, 0);
+    }
+out:
+    for (int t = 0; work != NULL && t < nw; t++)
+        free(work[t]);
+    free(work);
+    free(nc);
+    free(ni);
+    free(cscore);
+    free(coarse);
+    return rc;
 }
 
 /* kga_fusion_topk() on checked input, the name candidates given (NULL
  * when wn is 0). */
 int kga_fusion_topk_run(const kga_fusion_t *f, const uint32_t *lefts,
-                        size_t nl, const uint32_t *rights, size_t nr, size_t k,
+                        size_t nl, const uint32_t *rights, size_t nr,
+                        const uint8_t *allowed, size_t k,
                         const uint32_t *name_idx, const float *name_cos,
-                        kga_pool_t *pool, uint32_t *out_idx, float *out_score,
-                        kga_err_t *err)
+                        kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                        uint32_t *out_idx, float *out_score, kga_err_t *err)
 {
+    if (f->approx && f->ann[1] != NULL)
+        return approx_run(f, lefts, nl, allowed, k, name_idx, name_cos, pool,
+                          ticker, out_idx, out_score, err);
     int rc = 0;
     int nw = kga_pool_threads(pool);
     size_t w = f->width;
@@ -267,8 +412,8 @@ int kga_fusion_topk_run(const kga_fusion_t *f, const uint32_t *lefts,
         block = nl;
     topk_ctx_t c = {.f = f, .lefts = lefts, .nl = nl, .rights = rights,
                     .nr = nr, .name_idx = name_idx, .name_cos = name_cos,
-                    .k = k, .block = block, .out_idx = out_idx,
-                    .out_score = out_score};
+                    .k = k, .block = block, .ticker = ticker,
+                    .out_idx = out_idx, .out_score = out_score};
     float *B = NULL;
     uint64_t *rkey = NULL;
     c.A = calloc((size_t)nw, sizeof *c.A);
@@ -324,8 +469,8 @@ out:
 
 int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     const uint32_t *rights, size_t nr, size_t k,
-                    kga_pool_t *pool, uint32_t *out_idx, float *out_score,
-                    kga_err_t *err)
+                    kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                    uint32_t *out_idx, float *out_score, kga_err_t *err)
 {
     int rc;
     if (rights == NULL)
@@ -341,17 +486,74 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
         }
         return 0;
     }
+    if (f->approx && f->ann[1] != NULL) {
+        uint8_t *allowed = NULL;
+        if (rights != NULL) {
+            if ((allowed = calloc((size_t)f->n[1] + 1, 1)) == NULL)
+                return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
+            for (size_t x = 0; x < nr; x++)
+                allowed[rights[x]] = 1;
+        }
+        rc = approx_run(f, lefts, nl, allowed, k, NULL, NULL, pool, ticker,
+                        out_idx, out_score, err);
+        free(allowed);
+        return rc;
+    }
     uint32_t *name_idx = NULL;
     float *name_cos = NULL;
     if (f->wn > 0.0f)
-        rc = kga_fusion_name_topk(f, lefts, nl, rights, nr, k,
+        rc = kga_fusion_name_topk(f, lefts, nl, rights, nr, NULL, k,
                                   kga_pool_threads(pool), &name_idx, &name_cos,
                                   err);
     if (rc == 0)
-        rc = kga_fusion_topk_run(f, lefts, nl, rights, nr, k, name_idx,
-                                 name_cos, pool, out_idx, out_score, err);
+        rc = kga_fusion_topk_run(f, lefts, nl, rights, nr, NULL, k, name_idx,
+                                 name_cos, pool, ticker, out_idx, out_score,
+                                 err);
     free(name_cos);
     free(name_idx);
+    return rc;
+}
+
+/* A right entity's candidates by the approximate search (ann[0]). */
+static int approx_one(const kga_fusion_t *f, int q, uint32_t ent, size_t k,
+                      uint32_t *out_idx, float *out_score, kga_err_t *err)
+{
+    int o = !q, rc;
+    size_t kc = coarse_k(f, k);
+    uint32_t *coarse = malloc(kc * sizeof *coarse);
+    float *cscore = malloc(kc * sizeof *cscore);
+    cand_t *st = malloc((2 * kc + k) * sizeof *st);
+    uint32_t *ni = NULL;
+    float *nc = NULL;
+    if (f->wn > 0.0f) {
+        ni = malloc(k * sizeof *ni);
+        nc = malloc(k * sizeof *nc);
+    }
+    if (!coarse || !cscore || !st || (f->wn > 0.0f && (!ni || !nc))) {
+        rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory (candidates)");
+        goto out;
+    }
+    rc = kga_ann_search(f->ann[o], f->P[q], &ent, 1, NULL, kc, f->probes,
+                        NULL, NULL, coarse, cscore, err);
+    if (rc == 0 && ni != NULL)
+        rc = kga_tfidf_topk_blocked(f->names, q ? KGA_TFIDF_RIGHT
+                                                : KGA_TFIDF_LEFT,
+                                    &ent, 1, NULL, f->name_budget, 2 * k, k,
+                                    1, ni, nc, err);
+    if (rc != 0)
+        goto out;
+    size_t ns = 0;
+    for (; ns < kc && coarse[ns] != NONE; ns++)
+        st[ns] = (cand_t){0.0f, coarse[ns], f->key[o][coarse[ns]]};
+    ns = dense_best(f, q, ent, st, ns, k, st + kc);
+    union_exact(f, q, ent, st, ns, ni, nc, k, st + kc, st + kc + k, out_idx,
+                out_score);
+out:
+    free(nc);
+    free(ni);
+    free(st);
+    free(cscore);
+    free(coarse);
     return rc;
 }
 
@@ -361,7 +563,7 @@ int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
 {
     int q = side != 0, o = !q;
     if (q == 0)
-        return kga_fusion_topk(f, &ent, 1, NULL, 0, k, NULL, out_idx,
+        return kga_fusion_topk(f, &ent, 1, NULL, 0, k, NULL, NULL, out_idx,
                                out_score, err);
     if (k > KGA_FUSION_MAX_TOPK)
         return kga_err_set(err, KGA_EINVAL, "fusion: k = %zu (limit %u)", k,
@@ -371,6 +573,8 @@ int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
                            "fusion: query: right id %u out of range", ent);
     if (k == 0)
         return 0;
+    if (f->approx && f->ann[o] != NULL)
+        return approx_one(f, q, ent, k, out_idx, out_score, err);
     int rc = 0;
     size_t no = f->n[o], w = f->width;
     float *row = malloc((no + 1) * sizeof *row);

@@ -26,9 +26,10 @@
 #define KGA_SCORER_FEATURES 4u
 
 /* Width of the GNN's fixed level-0 input: the fusion's structural features
- * (1280 wide by default) through a fixed random projection. Dot products
- * survive it (Johnson-Lindenstrauss) and a GNN epoch costs a tenth. */
-#define KGA_SCORER_FIXED_DIM 128u
+ * (1280 wide by default) through its fixed random projection
+ * (kga_fusion_coarse()). Dot products survive it (Johnson-Lindenstrauss)
+ * and a GNN epoch costs a tenth. */
+#define KGA_SCORER_FIXED_DIM KGA_FUSION_COARSE_DIM
 
 typedef struct {
     const kga_store_t *store[2]; /* not owned */
@@ -41,7 +42,7 @@ typedef struct {
     uint32_t *relmap[2];
     uint32_t relations;
     kga_neighbours_t *nbrs[2];
-    float *fixed[2]; /* projected structural features, entities x 128 */
+    const float *fixed[2]; /* the fusion's projected features (not owned) */
     kga_gnn_data_t data;
     kga_gnn_cache_t *cache;
 

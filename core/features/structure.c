@@ -87,6 +87,14 @@ uint32_t kga_structure_width(const kga_structure_params_t *p)
     return (1u + p->hops + p->typed_hops + (p->signature ? 1u : 0u)) * p->dim;
 }
 
+uint64_t kga_structure_work(const kga_structure_t *g)
+{
+    /* clear, the hops, the typed hops, the signature, the final norm */
+    uint64_t passes = 2u + g->p.hops + g->p.typed_hops +
+                      (g->p.signature ? 1u : 0u);
+    return passes * ((uint64_t)g->side[0].n + g->side[1].n);
+}
+
 uint32_t kga_structure_entities(const kga_structure_t *g, int side)
 {
     return g->side[side != 0].n;
@@ -472,6 +480,7 @@ typedef struct {
     uint32_t D, d;
     stage_t stage;
     uint32_t src, dst; /* blocks read and written */
+    kga_progress_ticker_t *ticker; /* rows of every stage */
 } prop_ctx_t;
 
 static void prop_row(const prop_ctx_t *c, int side, uint32_t i)
@@ -521,13 +530,13 @@ static void prop_chunk(void *ctx, size_t begin, size_t end, int worker)
 {
     const prop_ctx_t *c = ctx;
     uint32_t n0 = c->g->side[0].n;
-    (void)worker;
     for (size_t x = begin; x < end; x++) {
         if (x < n0)
             prop_row(c, 0, (uint32_t)x);
         else
             prop_row(c, 1, (uint32_t)(x - n0));
     }
+    kga_progress_tick(c->ticker, end - begin, worker);
 }
 
 static void run_stage(kga_pool_t *pool, prop_ctx_t *c, stage_t stage,
@@ -590,9 +599,9 @@ static int check_seeds(const kga_structure_t *g, const kga_pair_t *seeds,
 
 int kga_structure_features(const kga_structure_t *g,
                            const kga_pair_t *seeds, size_t n,
-                           kga_pool_t *pool, float *left_out,
-                           float *right_out, kga_structure_stats_t *stats,
-                           kga_err_t *err)
+                           kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                           float *left_out, float *right_out,
+                           kga_structure_stats_t *stats, kga_err_t *err)
 {
     const kga_structure_params_t *p = &g->p;
     const side_graph_t *L = &g->side[0], *R = &g->side[1];
@@ -623,7 +632,7 @@ int kga_structure_features(const kga_structure_t *g,
     }
 
     prop_ctx_t c = {.g = g, .F = {left_out, right_out}, .relv = {vl, vr},
-                    .D = D, .d = d};
+                    .D = D, .d = d, .ticker = ticker};
     run_stage(pool, &c, STAGE_CLEAR, 0, 0);
     anchor_ctx_t a = {.g = g, .seeds = seeds, .F = {left_out, right_out},
                       .D = D};

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/pair.h"
 #include "base/pool.h"
+#include "base/progress.h"
 #include "store/store.h"
 
 /* Seed-anchored structural features (docs/model.md, level 0; LightEA-style
@@ -90,13 +91,18 @@ uint32_t kga_structure_entities(const kga_structure_t *g, int side);
  * left_out holds n_left rows and right_out n_right rows of
  * kga_structure_width() floats (both overwritten entirely). Each left and
  * each right entity may appear in at most one seed. Row loops run on pool
- * (NULL: the calling thread). stats may be NULL. Returns 0, KGA_EINVAL (an
+ * (NULL: the calling thread); ticker (may be NULL) counts rows (of
+ * kga_structure_work()). stats may be NULL. Returns 0, KGA_EINVAL (an
  * id out of range or an entity in two seeds, with a message), KGA_ENOMEM. */
 int kga_structure_features(const kga_structure_t *g,
                            const kga_pair_t *seeds, size_t n,
-                           kga_pool_t *pool, float *left_out,
-                           float *right_out, kga_structure_stats_t *stats,
-                           kga_err_t *err);
+                           kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                           float *left_out, float *right_out,
+                           kga_structure_stats_t *stats, kga_err_t *err);
+
+/* Rows kga_structure_features() computes in all (entities of both sides
+ * times the passes over them), the total of its ticker. */
+uint64_t kga_structure_work(const kga_structure_t *g);
 
 void kga_structure_free(kga_structure_t *g);
 

@@ -3,9 +3,11 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "features/ann.h"
 #include "gnn/adam.h"
 #include "base/clock.h"
 #include "base/rng.h"
@@ -17,6 +19,10 @@
 #define ADAM_ROWS 2048
 /* Queries per block of the hard-negative search. */
 #define QUERY_BLOCK 64
+/* Above this many (link, entity) pairs a direction of the hard-negative
+ * search is approximate (features/ann.h): comparing every training link
+ * with every entity grows with the square of the graph. */
+#define HARD_EXACT_PAIRS 2.0e9
 /* Tries to find a uniform negative that is not a training link. */
 #define NEG_TRIES 32
 /* RNG streams: shuffling, negatives of each batch. */
@@ -270,7 +276,55 @@ static void hard_chunk(void *ctx, size_t b, size_t e, int worker)
     }
 }
 
-static int refresh_hard(kga_gnn_trainer_t *t)
+/* One direction of the hard pools by the nearest-neighbour index: the
+ * K + 1 nearest of each link's entity, the gold partner left out. */
+static int hard_approx(kga_gnn_trainer_t *t, int dir, const float *qv,
+                       const float *tv, uint32_t dim, uint32_t nt,
+                       kga_progress_ticker_t *ticker)
+{
+    uint32_t K = t->pool_k;
+    size_t kk = (size_t)K + 1;
+    uint32_t *q = malloc((t->n + 1) * sizeof *q);
+    uint32_t *idx = malloc((t->n * kk + 1) * sizeof *idx);
+    float *sc = malloc((t->n * kk + 1) * sizeof *sc);
+    kga_ann_t *ix = NULL;
+    int rc = KGA_ENOMEM;
+    if (q == NULL || idx == NULL || sc == NULL)
+        goto out;
+    for (size_t k = 0; k < t->n; k++)
+        q[k] = dir == 0 ? t->links[k].left : t->links[k].right;
+    kga_ann_params_t ap;
+    kga_ann_params_init(&ap);
+    ap.metric = KGA_ANN_L2;
+    ap.probes = 8; /* negatives need be hard, not the very hardest */
+    if ((rc = kga_ann_new(tv, dim, NULL, nt, NULL, &ap, t->pool, NULL, &ix,
+                          NULL)) != 0 ||
+        (rc = kga_ann_search(ix, qv, q, t->n, NULL, kk, 0, t->pool, ticker,
+                             idx, sc, NULL)) != 0)
+        goto out;
+    for (size_t k = 0; k < t->n; k++) {
+        const kga_pair_t *lk = &t->links[k];
+        uint32_t cnt = 0;
+        for (size_t r = 0; r < kk && cnt < K; r++) {
+            uint32_t x = idx[k * kk + r];
+            if (x == UINT32_MAX)
+                break;
+            if (dir == 0 ? is_gold(t, lk->left, x) : is_gold(t, x, lk->right))
+                continue;
+            t->hard[dir][k * K + cnt++] = x;
+        }
+        t->hard_n[dir][k] = cnt;
+    }
+out:
+    kga_ann_free(ix);
+    free(sc);
+    free(idx);
+    free(q);
+    return rc;
+}
+
+static int refresh_hard(kga_gnn_trainer_t *t,
+                        const kga_progress_t *progress)
 {
     kga_gnn_cache_t *cache = NULL;
     int rc = kga_gnn_cache_build(t->m, t->d, t->threads, &cache);
@@ -283,29 +337,43 @@ static int refresh_hard(kga_gnn_trainer_t *t)
     uint32_t nmax = sh->entities[0] > sh->entities[1] ? sh->entities[0]
                                                       : sh->entities[1];
     int threads = kga_pool_threads(t->pool);
-    float *norm = malloc(((size_t)nmax + 1) * sizeof *norm);
-    float *scores =
-        malloc((size_t)threads * QUERY_BLOCK * nmax * sizeof *scores + 4);
-    float *qbuf =
-        malloc((size_t)threads * QUERY_BLOCK * dim * sizeof *qbuf + 4);
-    rc = KGA_ENOMEM;
-    if (norm != NULL && scores != NULL && qbuf != NULL) {
-        int prev = kga_blas_serial_enter();
-        for (int dir = 0; dir < 2; dir++) {
-            int tside = 1 - dir;
-            uint32_t nt = sh->entities[tside];
-            for (uint32_t x = 0; x < nt; x++)
-                norm[x] = kga_vdot(vec[tside] + (size_t)x * dim,
-                                   vec[tside] + (size_t)x * dim, dim);
-            hard_ctx_t h = {t, dir, vec[dir], vec[tside], norm, dim, nt,
-                            scores, qbuf};
-            kga_pool_run(t->pool, (t->n + QUERY_BLOCK - 1) / QUERY_BLOCK, 1,
-                         hard_chunk, &h);
+    float *norm = NULL, *scores = NULL, *qbuf = NULL;
+    char stage[64];
+    snprintf(stage, sizeof stage, "GNN epoch %u: hard negatives",
+             t->epoch + 1);
+    kga_progress_ticker_t tk;
+    kga_progress_ticker_init(&tk, progress, stage, "queries", 2 * t->n);
+    int prev = kga_blas_serial_enter();
+    for (int dir = 0; dir < 2 && rc == 0; dir++) {
+        int tside = 1 - dir;
+        uint32_t nt = sh->entities[tside];
+        if ((double)t->n * nt > HARD_EXACT_PAIRS) {
+            rc = hard_approx(t, dir, vec[dir], vec[tside], dim, nt, &tk);
+            continue;
         }
-        kga_blas_serial_leave(prev);
-        t->hard_ready = 1;
-        rc = 0;
+        if (norm == NULL) {
+            norm = malloc(((size_t)nmax + 1) * sizeof *norm);
+            scores = malloc((size_t)threads * QUERY_BLOCK * nmax *
+                                sizeof *scores + 4);
+            qbuf = malloc((size_t)threads * QUERY_BLOCK * dim * sizeof *qbuf +
+                          4);
+            if (norm == NULL || scores == NULL || qbuf == NULL) {
+                rc = KGA_ENOMEM;
+                break;
+            }
+        }
+        for (uint32_t x = 0; x < nt; x++)
+            norm[x] = kga_vdot(vec[tside] + (size_t)x * dim,
+                               vec[tside] + (size_t)x * dim, dim);
+        hard_ctx_t h = {t, dir, vec[dir], vec[tside], norm, dim, nt, scores,
+                        qbuf};
+        kga_pool_run(t->pool, (t->n + QUERY_BLOCK - 1) / QUERY_BLOCK, 1,
+                     hard_chunk, &h);
+        kga_progress_tick(&tk, t->n, 0);
     }
+    kga_blas_serial_leave(prev);
+    if (rc == 0)
+        t->hard_ready = 1;
     free(norm);
     free(scores);
     free(qbuf);
@@ -393,7 +461,7 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
     uint32_t epoch = t->epoch;
     int rc;
     if (t->pool_k > 0 && epoch >= c->hard_start) {
-        rc = refresh_hard(t);
+        rc = refresh_hard(t, progress);
         if (rc != 0)
             return rc;
         hard_seconds = kga_clock_seconds() - start;
@@ -410,6 +478,8 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
     double loss_sum = 0.0;
     uint64_t active = 0, terms = 0;
     int prev = kga_blas_serial_enter();
+    char stage[64];
+    snprintf(stage, sizeof stage, "GNN epoch %u: training", epoch + 1);
     rc = 0;
     for (size_t bi = 0; bi < batches && rc == 0; bi++) {
         size_t first = bi * c->batch;
@@ -448,7 +518,8 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
             }
         kga_adam_begin_step(&t->adam);
         kga_pool_run(t->pool, t->ntasks, 1, adam_chunk, t);
-        kga_progress_report(progress, "train", bi + 1, batches);
+        kga_progress_report(progress, stage, "positives",
+                            first + groups, t->n);
     }
     kga_blas_serial_leave(prev);
     if (rc != 0)

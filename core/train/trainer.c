@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/atomic_file.h"
 #include "base/clock.h"
 #include "stats/calibrate.h"
 #include "train/gnn_train.h"
@@ -117,10 +118,11 @@ static int train_gnn(kga_scorer_t *s, const kga_train_params_t *p,
         report->epochs_run = e + 1;
         report->gnn_loss = st.loss;
         train_log(p, "gnn epoch %u/%u: loss %.4f, active hinge terms %.3f, "
-                     "%.1f s",
-                  e + 1, p->epochs, st.loss, st.active, st.seconds);
-        kga_progress_report(progress, "gnn epochs", e + 1, p->epochs);
+                     "%.1f s (hard negatives %.1f s)",
+                  e + 1, p->epochs, st.loss, st.active, st.seconds,
+                  st.hard_seconds);
     }
+    kga_progress_report(progress, "GNN: the inference cache", NULL, 0, 0);
     rc = kga_scorer_gnn_cache(s, p->threads, err);
 out:
     kga_gnn_trainer_free(tr);
@@ -171,9 +173,10 @@ static void calib_set_free(calib_set_t *c)
 
 static int calibrate(kga_scorer_t *s, const kga_train_params_t *p,
                      const kga_pairs_t *train, const kga_pairs_t *valid,
-                     kga_pool_t *pool, kga_train_report_t *report,
-                     kga_err_t *err)
+                     kga_pool_t *pool, const kga_progress_t *progress,
+                     kga_train_report_t *report, kga_err_t *err)
 {
+    kga_progress_ticker_t tk;
     size_t k = p->calib_topk, nv = valid->count, nr = 0;
     if (nv == 0)
         return kga_err_set(err, KGA_EINVAL,
@@ -194,7 +197,10 @@ static int calibrate(kga_scorer_t *s, const kga_train_params_t *p,
         kga_err_set(err, rc, "out of memory");
         goto out;
     }
-    rc = kga_fusion_topk(s->fusion, valid->left, nv, rights, nr, k, pool,
+    kga_progress_ticker_init(&tk, progress,
+                             "calibration: candidates of the validation links",
+                             "queries", nv);
+    rc = kga_fusion_topk(s->fusion, valid->left, nv, rights, nr, k, pool, &tk,
                          idx, score, err);
     if (rc != 0)
         goto out;
@@ -420,9 +426,17 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
     memset(report, 0, sizeof *report);
     const kga_pairs_t *train = &ds->split[KGA_SPLIT_TRAIN];
     const kga_pairs_t *valid = &ds->split[KGA_SPLIT_VALID];
+    kga_timeline_start(&report->timeline);
     if (train->count == 0)
         return kga_err_set(err, KGA_EINVAL, "%s: no training links",
                            ds->dir);
+    /* Hours of work must not end in "cannot write": try it first. */
+    kga_atomic_file_t probe;
+    int prc = kga_atomic_file_open(&probe, model_path, KGA_ATOMIC_NO_SYNC,
+                                   err);
+    if (prc != 0)
+        return prc;
+    kga_atomic_file_abort(&probe);
     kga_fusion_params_t fp = p->fusion;
     fp.threads = p->threads;
     if (p->features == KGA_FEATURES_NAMES || p->features == KGA_FEATURES_BOTH)
@@ -461,6 +475,7 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
     rc = kga_fusion_train(ds->store[0], ds->store[1], tp, train->count, vp,
                           valid->count, &fp, progress, &fusion,
                           &report->fusion, err);
+    kga_timeline_append(&report->timeline, &report->fusion.timeline);
     if (rc != 0)
         goto out;
     kga_scorer_init(&s, ds->store[0], ds->store[1], fusion);
@@ -472,18 +487,24 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
                      "%.1f s",
                   r + 1, fr->round[r].seeds, fr->round[r].valid_hits1,
                   fr->round[r].seconds);
-    if (p->use_gnn &&
-        (rc = train_gnn(&s, p, train, progress, report, err)) != 0)
+    if (p->use_gnn) {
+        if ((rc = train_gnn(&s, p, train, progress, report, err)) != 0)
+            goto out;
+        kga_timeline_mark(&report->timeline, "GNN: %u epochs, cache",
+                          report->epochs_run);
+    }
+    if ((rc = calibrate(&s, p, train, valid, pool, progress, report, err)) !=
+        0)
         goto out;
-    if ((rc = calibrate(&s, p, train, valid, pool, report, err)) != 0)
-        goto out;
+    kga_timeline_mark(&report->timeline, "calibration");
     train_log(p, "final scorer: validation Hits@1 %.4f, calibration error "
                  "%.4f over %llu pairs",
               report->valid_hits1, report->calib_ece,
               (unsigned long long)report->calib_pairs);
     if ((rc = kga_ow_fit(&s, &s, tp, train->count, vp, valid->count, hide,
-                         pool, &ow, &report->open_world, err)) != 0)
+                         pool, progress, &ow, &report->open_world, err)) != 0)
         goto out;
+    kga_timeline_mark(&report->timeline, "open world");
     train_log(p, "open world: %u queries; simulated on %u validation links "
                  "(%u without counterpart), best candidate right %.3f there, "
                  "%.3f estimated on the queries; calibration error %.4f, "
@@ -495,7 +516,9 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
     kga_train_params_t saved = *p;
     saved.fusion = fp;
     saved.fusion.exclude_right = saved.fusion.no_seed_left = NULL;
+    kga_progress_report(progress, "writing the model", NULL, 0, 0);
     rc = save_model(model_path, &s, &saved, train, valid, &ow, err);
+    kga_timeline_mark(&report->timeline, "writing the model");
 out:
     kga_ow_destroy(&ow);
     free(hide);
