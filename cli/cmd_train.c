@@ -29,6 +29,8 @@ static const char usage_text[] =
     "      --seed S             seed of every random choice (default 1)\n"
     "      --threads T          threads (default: all cores)\n"
     "      --rounds N           bootstrapping rounds after the first (default 3)\n"
+"      --dim D              width of each structural feature block (default\n"
+"                           128; the features are 10 blocks wide)\n"
 "      --search MODE        candidate search: auto (exact up to about\n"
 "                           60,000 entities a side), exact or approx\n"
     "      --learned-names      GNN level 0 also learns hashed n-gram vectors\n"
@@ -119,6 +121,8 @@ int kga_cmd_train(int argc, char **argv)
                        KGA_FUSION_MAX_ROUNDS - 1),
         KGA_OPTION_CHOICE("search", 0, &search, kga_cli_parse_search,
                           "one of auto, exact, approx"),
+        KGA_OPTION_U32("dim", 0, &p.fusion.structure.dim, 2,
+                       KGA_STRUCTURE_MAX_DIM),
         KGA_OPTION_FLAG("learned-names", 0, &learned_names),
         KGA_OPTION_FLAG("no-gnn", 0, &no_gnn),
         KGA_OPTION_FLAG("no-cross-attention", 0, &no_cross),

@@ -633,11 +633,16 @@ static void assert_same_scorer(const kga_fusion_t *a, const kga_fusion_t *b)
     ck_assert_int_eq(memcmp(sa.seeds, sb.seeds, sa.n_seeds * sizeof *sa.seeds),
                      0);
     for (int s = 0; s < 2; s++) {
-        uint32_t w, n = kga_fusion_entities(a, s);
-        const float *fa = kga_fusion_features(a, s, &w);
+        uint32_t n = kga_fusion_entities(a, s);
+        const kga_qmatrix_t *fa = kga_fusion_features(a, s);
+        const kga_qmatrix_t *fb = kga_fusion_features(b, s);
         ck_assert_uint_eq(n, kga_fusion_entities(b, s));
-        ck_assert_int_eq(memcmp(fa, kga_fusion_features(b, s, NULL),
-                                (size_t)n * w * sizeof *fa),
+        ck_assert_uint_eq(fa->rows, n);
+        ck_assert_int_eq(memcmp(fa->code, fb->code,
+                                (size_t)n * fa->blocks * fa->dim),
+                         0);
+        ck_assert_int_eq(memcmp(fa->scale, fb->scale,
+                                (size_t)n * fa->blocks * sizeof *fa->scale),
                          0);
         ck_assert_int_eq(memcmp(s ? sa.lv : sa.lu, s ? sb.lv : sb.lu,
                                 n * sizeof(double)),

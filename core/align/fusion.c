@@ -102,7 +102,7 @@ void kga_fusion_free(kga_fusion_t *f)
     for (int s = 0; s < 2; s++) {
         kga_ann_free(f->ann[s]);
         free(f->P[s]);
-        free(f->F[s]);
+        kga_qmatrix_destroy(&f->F[s]);
     }
     free(f);
 }
@@ -122,18 +122,21 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
     f->n[1] = kga_store_entity_count(right);
     f->width = kga_structure_width(&p->structure);
     f->tau = p->tau;
+    uint32_t dim = p->structure.dim;
     for (int s = 0; s < 2; s++) {
-        if ((size_t)f->n[s] > SIZE_MAX / sizeof(float) / f->width) {
+        int q = kga_qmatrix_init(&f->F[s], f->n[s], f->width / dim, dim);
+        if (q != 0) {
             kga_fusion_free(f);
-            return kga_err_set(err, KGA_ELIMIT, "fusion: features too large");
+            return kga_err_set(err, q, "fusion: no room for the features of "
+                                       "%u entities",
+                               f->n[s]);
         }
-        f->F[s] = malloc(((size_t)f->n[s] * f->width + 1) * sizeof(float));
         f->P[s] = malloc(((size_t)f->n[s] * KGA_FUSION_COARSE_DIM + 1) *
                          sizeof(float));
     }
     f->lu = malloc(((size_t)f->n[0] + 1) * sizeof *f->lu);
     f->lv = malloc(((size_t)f->n[1] + 1) * sizeof *f->lv);
-    if (!f->F[0] || !f->F[1] || !f->P[0] || !f->P[1] || !f->lu || !f->lv) {
+    if (!f->P[0] || !f->P[1] || !f->lu || !f->lv) {
         kga_fusion_free(f);
         return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     }
@@ -179,21 +182,24 @@ typedef struct {
     const kga_fusion_t *f;
     int side;
     const float *G;
+    float *rows; /* per worker: PROJECT_ROWS x width */
 } project_ctx_t;
 
 static void project_chunk(void *vctx, size_t b, size_t e, int worker)
 {
     const project_ctx_t *c = vctx;
     const kga_fusion_t *f = c->f;
-    (void)worker;
+    float *A = c->rows + (size_t)worker * PROJECT_ROWS * f->width;
     for (size_t blk = b; blk < e; blk++) {
         size_t r0 = blk * PROJECT_ROWS;
         size_t m = f->n[c->side] - r0 < PROJECT_ROWS ? f->n[c->side] - r0
                                                       : PROJECT_ROWS;
+        for (size_t r = 0; r < m; r++)
+            kga_qmatrix_row(&f->F[c->side], (uint32_t)(r0 + r),
+                            A + r * f->width);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-                    KGA_FUSION_COARSE_DIM, (int)f->width, 1.0f,
-                    f->F[c->side] + r0 * f->width, (int)f->width, c->G,
-                    KGA_FUSION_COARSE_DIM, 0.0f,
+                    KGA_FUSION_COARSE_DIM, (int)f->width, 1.0f, A,
+                    (int)f->width, c->G, KGA_FUSION_COARSE_DIM, 0.0f,
                     f->P[c->side] + r0 * KGA_FUSION_COARSE_DIM,
                     KGA_FUSION_COARSE_DIM);
     }
@@ -205,13 +211,19 @@ int kga_fusion_project(kga_fusion_t *f, int side, kga_pool_t *pool)
     if (n == 0)
         return 0;
     float *G = projection_new(f->width);
-    if (G == NULL)
+    float *rows = malloc((size_t)kga_pool_threads(pool) * PROJECT_ROWS *
+                         f->width * sizeof *rows);
+    if (G == NULL || rows == NULL) {
+        free(rows);
+        free(G);
         return KGA_ENOMEM;
-    project_ctx_t c = {f, side, G};
+    }
+    project_ctx_t c = {f, side, G, rows};
     int blas = kga_blas_serial_enter();
     kga_pool_run(pool, (n + PROJECT_ROWS - 1) / PROJECT_ROWS, 1,
                  project_chunk, &c);
     kga_blas_serial_leave(blas);
+    free(rows);
     free(G);
     return 0;
 }
@@ -261,8 +273,8 @@ size_t kga_fusion_bytes(const kga_fusion_t *f)
 {
     size_t b = sizeof *f;
     for (int s = 0; s < 2; s++) {
-        b += (size_t)f->n[s] * (f->width + KGA_FUSION_COARSE_DIM) *
-             sizeof(float);
+        b += kga_qmatrix_bytes(&f->F[s]) +
+             (size_t)f->n[s] * KGA_FUSION_COARSE_DIM * sizeof(float);
         b += (size_t)f->n[s] * sizeof(double);
         if (f->ann[s] != NULL)
             b += kga_ann_bytes(f->ann[s]);
@@ -287,12 +299,9 @@ uint32_t kga_fusion_entities(const kga_fusion_t *f, int side)
     return f->n[side != 0];
 }
 
-const float *kga_fusion_features(const kga_fusion_t *f, int side,
-                                 uint32_t *width)
+const kga_qmatrix_t *kga_fusion_features(const kga_fusion_t *f, int side)
 {
-    if (width != NULL)
-        *width = f->width;
-    return f->F[side != 0];
+    return &f->F[side != 0];
 }
 
 const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f)
@@ -359,7 +368,7 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
     f->n_seeds = state->n_seeds;
     if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
         (rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, NULL,
-                                     f->F[0], f->F[1], NULL, err)) != 0)
+                                     &f->F[0], &f->F[1], NULL, err)) != 0)
         goto fail;
     for (int s = 0; s < 2 && rc == 0; s++)
         if ((rc = kga_fusion_project(f, s, pool)) != 0)

@@ -189,9 +189,8 @@ void kga_fusion_get_state(const kga_fusion_t *f, kga_fusion_state_t *out);
 /* Entity count of a side (KGA_TFIDF_LEFT / KGA_TFIDF_RIGHT). */
 uint32_t kga_fusion_entities(const kga_fusion_t *f, int side);
 
-/* The feature matrix of a side, entity count x *width floats, owned by f. */
-const float *kga_fusion_features(const kga_fusion_t *f, int side,
-                                 uint32_t *width);
+/* The structural features of a side (one row per entity), owned by f. */
+const kga_qmatrix_t *kga_fusion_features(const kga_fusion_t *f, int side);
 
 /* The name model, owned by f. */
 const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f);

@@ -7,6 +7,7 @@
 #include "align/fusion.h"
 #include "base/vec.h"
 #include "features/ann.h"
+#include "features/qmatrix.h"
 
 /* What the files of the fused aligner share; private to core/align/. The
  * scorer (fusion.c) is the state the other two build on: fusion_topk.c
@@ -19,7 +20,7 @@
 struct kga_fusion {
     uint32_t n[2];
     uint32_t width;
-    float *F[2];           /* n[side] x width */
+    kga_qmatrix_t F[2];    /* n[side] rows of width (blocks of dim) */
     /* F projected to KGA_FUSION_COARSE_DIM: the vectors the approximate
      * search compares before the exact scores, and the GNN's input. */
     float *P[2];
@@ -43,8 +44,7 @@ struct kga_fusion {
 static inline float pair_score(const kga_fusion_t *f, uint32_t i, uint32_t j,
                                float cosine)
 {
-    float s = kga_vdot(f->F[0] + (size_t)i * f->width,
-                       f->F[1] + (size_t)j * f->width, f->width);
+    float s = kga_qmatrix_dot(&f->F[0], i, &f->F[1], j);
     return f->wn > 0.0f ? s + f->wn * cosine : s;
 }
 

@@ -19,7 +19,9 @@
 #define BLOCK_ROWS 512u
 #define BLOCK_BYTES ((size_t)64 << 20)
 
-/* Blocks of fewer rows use one sgemv per row instead of sgemm. */
+/* Fewer queries than this are scored from the int8 features directly:
+ * the float copy of every candidate's features that sgemm needs would
+ * cost more than the products (the service's one-entity queries). */
 #define GEMV_ROWS 4u
 
 /* Scores tested at once when scanning a row of the product. */
@@ -71,7 +73,8 @@ typedef struct {
     size_t nl;
     const uint32_t *rights; /* NULL: all right entities */
     size_t nr;
-    const float *B;         /* nr x width, the rights' features */
+    const float *B;         /* nr x width, the rights' features as floats,
+                               NULL: score the int8 rows */
     const uint64_t *rkey;   /* nr: the rights' keys */
     const uint32_t *name_idx; /* nl x k, or NULL when wn == 0 */
     const float *name_cos;
@@ -183,20 +186,19 @@ static void topk_blocks(void *ctx, size_t begin, size_t end, int worker)
     for (size_t b = begin; b < end; b++) {
         size_t q0 = b * c->block;
         size_t m = c->nl - q0 < c->block ? c->nl - q0 : c->block;
-        for (size_t r = 0; r < m; r++)
-            memcpy(A + r * w, c->f->F[0] + (size_t)c->lefts[q0 + r] * w,
-                   (size_t)w * sizeof *A);
-        /* A few rows (the service's one-entity queries) go by sgemv: sgemm
-         * would first pack all of B, nr x width floats, for each call. */
-        if (m < GEMV_ROWS)
+        if (c->B == NULL) {
             for (size_t r = 0; r < m; r++)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)c->nr, (int)w,
-                            1.0f, c->B, (int)w, A + r * w, 1, 0.0f,
-                            C + r * c->nr, 1);
-        else
+                for (size_t x = 0; x < c->nr; x++)
+                    C[r * c->nr + x] = kga_qmatrix_dot(
+                        &c->f->F[0], c->lefts[q0 + r], &c->f->F[1],
+                        c->rights != NULL ? c->rights[x] : (uint32_t)x);
+        } else {
+            for (size_t r = 0; r < m; r++)
+                kga_qmatrix_row(&c->f->F[0], c->lefts[q0 + r], A + r * w);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m,
                         (int)c->nr, (int)w, 1.0f, A, (int)w, c->B, (int)w,
                         0.0f, C, (int)c->nr);
+        }
         for (size_t r = 0; r < m; r++)
             topk_row(c, q0 + r, C + r * c->nr, c->work[worker]);
         kga_progress_tick(c->ticker, m, worker);
@@ -291,12 +293,11 @@ typedef struct {
 static size_t dense_best(const kga_fusion_t *f, int side, uint32_t ent,
                          cand_t *st, size_t n, size_t k, cand_t *tmp)
 {
-    const float *q = f->F[side] + (size_t)ent * f->width;
-    const float *F = f->F[!side];
     size_t nb = 0;
     for (size_t x = 0; x < n; x++) {
         cand_t c = st[x];
-        c.s = kga_vdot(q, F + (size_t)c.ent * f->width, f->width);
+        c.s = side == 0 ? kga_qmatrix_dot(&f->F[0], ent, &f->F[1], c.ent)
+                        : kga_qmatrix_dot(&f->F[0], c.ent, &f->F[1], ent);
         cand_insert(tmp, &nb, k, c);
     }
     memcpy(st, tmp, nb * sizeof *st);
@@ -428,17 +429,21 @@ int kga_fusion_topk_run(const kga_fusion_t *f, const uint32_t *lefts,
         if (!c.A[t] || !c.C[t] || !c.work[t])
             goto nomem;
     }
-    if (rights != NULL) {
-        B = malloc(nr * w * sizeof *B);
-        rkey = malloc(nr * sizeof *rkey);
-        if (!B || !rkey)
+    if (nl >= GEMV_ROWS) {
+        if ((B = malloc(nr * w * sizeof *B)) == NULL)
             goto nomem;
-        for (size_t x = 0; x < nr; x++) {
-            memcpy(B + x * w, f->F[1] + (size_t)rights[x] * w, w * sizeof *B);
-            rkey[x] = f->key[1][rights[x]];
-        }
+        for (size_t x = 0; x < nr; x++)
+            kga_qmatrix_row(&f->F[1],
+                            rights != NULL ? rights[x] : (uint32_t)x,
+                            B + x * w);
     }
-    c.B = rights != NULL ? B : f->F[1];
+    if (rights != NULL) {
+        if ((rkey = malloc(nr * sizeof *rkey)) == NULL)
+            goto nomem;
+        for (size_t x = 0; x < nr; x++)
+            rkey[x] = f->key[1][rights[x]];
+    }
+    c.B = B;
     c.rkey = rights != NULL ? rkey : f->key[1];
 
     /* One BLAS thread per pool worker: the blocks are the parallel unit
@@ -576,7 +581,7 @@ int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
     if (f->approx && f->ann[o] != NULL)
         return approx_one(f, q, ent, k, out_idx, out_score, err);
     int rc = 0;
-    size_t no = f->n[o], w = f->width;
+    size_t no = f->n[o];
     float *row = malloc((no + 1) * sizeof *row);
     cand_t *work = malloc(3 * k * sizeof *work);
     uint32_t *ni = NULL;
@@ -592,13 +597,8 @@ int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
     if (ni != NULL && (rc = kga_tfidf_topk(f->names, KGA_TFIDF_RIGHT, &ent, 1,
                                            NULL, 0, k, 1, ni, nc, err)) != 0)
         goto out;
-    if (no > 0 && no <= INT_MAX) {
-        int blas = kga_blas_serial_enter();
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)no, (int)w, 1.0f,
-                    f->F[o], (int)w, f->F[q] + (size_t)ent * w, 1, 0.0f, row,
-                    1);
-        kga_blas_serial_leave(blas);
-    }
+    for (size_t x = 0; x < no; x++)
+        row[x] = kga_qmatrix_dot(&f->F[0], (uint32_t)x, &f->F[1], ent);
     size_t ns = no <= INT_MAX ? scan_row(row, no, f->key[o], k, work) : 0;
     union_exact(f, q, ent, work, ns, ni, nc, k, work + k, work + 2 * k,
                 out_idx, out_score);

@@ -324,7 +324,7 @@ static int finish(kga_fusion_t *f, const kga_structure_t *g, best_t *b,
                                  "fusion: features of the best round again",
                                  "rows", kga_structure_work(g));
         if ((rc = kga_structure_features(g, b->seeds, b->n_seeds, pool, &tk,
-                                         f->F[0], f->F[1], NULL, err)) != 0)
+                                         &f->F[0], &f->F[1], NULL, err)) != 0)
             return rc;
         for (int s = 0; s < 2; s++)
             if (kga_fusion_project(f, s, pool) != 0)
@@ -411,8 +411,8 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
              r + 1, total);
     kga_progress_ticker_init(&tk, progress, stage, "rows",
                              kga_structure_work(g));
-    rc = kga_structure_features(g, seeds, n_seeds, pool, &tk, f->F[0],
-                                f->F[1], &ss, err);
+    rc = kga_structure_features(g, seeds, n_seeds, pool, &tk, &f->F[0],
+                                &f->F[1], &ss, err);
     if (rc != 0)
         return rc;
     rd->relations_aligned = ss.right_relations_aligned;

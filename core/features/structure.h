@@ -8,6 +8,7 @@
 #include "base/pair.h"
 #include "base/pool.h"
 #include "base/progress.h"
+#include "features/qmatrix.h"
 #include "store/store.h"
 
 /* Seed-anchored structural features (docs/model.md, level 0; LightEA-style
@@ -30,8 +31,9 @@
  *   Sig         rownorm(sum of v_rho over the entity's incident triples)
  *               (when `signature` is set);
  *
- * and the whole row is L2-normalised. v_rho is a relation vector: each left
- * directed relation gets a random +-1 vector seeded by a hash of its name;
+ * and the whole row is L2-normalised (as stored: each block is kept as
+ * int8 codes and a scale, features/qmatrix.h). v_rho is a relation
+ * vector: each left directed relation gets a random +-1 vector seeded by a hash of its name;
  * a right directed relation gets the average of the left vectors it is
  * aligned with, weighted by how often a seed-mapped left triple matches a
  * right triple (same orientation: 2r with 2r', 2r + 1 with 2r' + 1;
@@ -87,9 +89,11 @@ int kga_structure_new(const kga_store_t *left, const kga_store_t *right,
 /* Entity counts of the two sides. */
 uint32_t kga_structure_entities(const kga_structure_t *g, int side);
 
-/* Computes the features for the seed list into the caller's arrays:
- * left_out holds n_left rows and right_out n_right rows of
- * kga_structure_width() floats (both overwritten entirely). Each left and
+/* Computes the features for the seed list into the caller's matrices
+ * (features/qmatrix.h; overwritten entirely): left_out has n_left rows
+ * and right_out n_right rows, each of kga_structure_width() / dim blocks
+ * of dim values; a block is quantized as soon as it is computed, so the
+ * float work space is two blocks per entity of one side. Each left and
  * each right entity may appear in at most one seed. Row loops run on pool
  * (NULL: the calling thread); ticker (may be NULL) counts rows (of
  * kga_structure_work()). stats may be NULL. Returns 0, KGA_EINVAL (an
@@ -97,7 +101,7 @@ uint32_t kga_structure_entities(const kga_structure_t *g, int side);
 int kga_structure_features(const kga_structure_t *g,
                            const kga_pair_t *seeds, size_t n,
                            kga_pool_t *pool, kga_progress_ticker_t *ticker,
-                           float *left_out, float *right_out,
+                           kga_qmatrix_t *left_out, kga_qmatrix_t *right_out,
                            kga_structure_stats_t *stats, kga_err_t *err);
 
 /* Rows kga_structure_features() computes in all (entities of both sides
