@@ -33,6 +33,8 @@ static const char usage_text[] =
 "                           128; the features are 10 blocks wide)\n"
 "      --search MODE        candidate search: auto (exact up to about\n"
 "                           60,000 entities a side), exact or approx\n"
+"      --times-json FILE    also write the table of where the time went\n"
+"                           (printed at the end) as JSON to FILE\n"
     "      --learned-names      GNN level 0 also learns hashed n-gram vectors\n"
     "                           (off by default: ten times slower per epoch)\n"
     "      --no-gnn             fused scorer only (ablation)\n"
@@ -73,20 +75,43 @@ static void log_line(void *ctx, const char *line)
 }
 
 /* Where the time went: every stage with its wall and CPU seconds (CPU
- * of all threads; on a loaded machine the two part ways) and its share of
- * the wall time. */
+ * of all threads; on a loaded machine the two part ways), its share of
+ * the wall time and the peak resident memory within it. */
 static void print_times(const kga_timeline_t *t, double total)
 {
-    double cpu = 0.0;
-    fprintf(stderr, "%-40s %10s %10s %6s\n", "stage", "wall s", "cpu s",
-            "share");
+    double cpu = 0.0, peak = 0.0;
+    fprintf(stderr, "%-40s %9s %9s %6s %9s\n", "stage", "wall s", "cpu s",
+            "share", "peak MB");
     for (size_t i = 0; i < t->n; i++) {
         const kga_timeline_entry_t *e = &t->entry[i];
-        fprintf(stderr, "%-40s %10.1f %10.1f %5.1f%%\n", e->name, e->wall,
-                e->cpu, total > 0 ? 100.0 * e->wall / total : 0.0);
+        fprintf(stderr, "%-40s %9.1f %9.1f %5.1f%% %9.0f\n", e->name,
+                e->wall, e->cpu, total > 0 ? 100.0 * e->wall / total : 0.0,
+                e->peak_mb);
         cpu += e->cpu;
+        if (e->peak_mb > peak)
+            peak = e->peak_mb;
     }
-    fprintf(stderr, "%-40s %10.1f %10.1f\n", "total", total, cpu);
+    fprintf(stderr, "%-40s %9.1f %9.1f %6s %9.0f\n", "total", total, cpu, "",
+            peak);
+}
+
+/* The same table as JSON (for bench/scale.sh); 0 or -1 when the file
+ * cannot be written. */
+static int write_times(const char *path, const kga_timeline_t *t,
+                       double total)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "{\"seconds\": %.3f, \"stages\": [", total);
+    for (size_t i = 0; i < t->n; i++) {
+        const kga_timeline_entry_t *e = &t->entry[i];
+        fprintf(f, "%s\n  {\"name\": \"%s\", \"wall_seconds\": %.3f, "
+                   "\"cpu_seconds\": %.3f, \"peak_mb\": %.1f}",
+                i ? "," : "", e->name, e->wall, e->cpu, e->peak_mb);
+    }
+    fprintf(f, "]}\n");
+    return fclose(f) == 0 ? 0 : -1;
 }
 
 static void print_report(const kga_train_report_t *r, const char *model)
@@ -106,7 +131,7 @@ int kga_cmd_train(int argc, char **argv)
     kga_train_params_t p;
     kga_train_params_init(&p);
     p.log = log_line;
-    const char *dir = NULL, *model = NULL;
+    const char *dir = NULL, *model = NULL, *times = NULL;
     int learned_names = 0, no_gnn = 0, no_cross = 0, no_self = 0, no_hard = 0;
     int search = KGA_SEARCH_AUTO;
     const kga_option_t options[] = {
@@ -123,6 +148,7 @@ int kga_cmd_train(int argc, char **argv)
                           "one of auto, exact, approx"),
         KGA_OPTION_U32("dim", 0, &p.fusion.structure.dim, 2,
                        KGA_STRUCTURE_MAX_DIM),
+        KGA_OPTION_FILE("times-json", 0, &times),
         KGA_OPTION_FLAG("learned-names", 0, &learned_names),
         KGA_OPTION_FLAG("no-gnn", 0, &no_gnn),
         KGA_OPTION_FLAG("no-cross-attention", 0, &no_cross),
@@ -167,5 +193,10 @@ int kga_cmd_train(int argc, char **argv)
         return 1;
     }
     print_report(&report, model);
+    if (times != NULL && write_times(times, &report.timeline,
+                                     report.seconds) != 0) {
+        kga_cli_error("train", "%s: cannot write the time table", times);
+        return 1;
+    }
     return 0;
 }

@@ -4,12 +4,14 @@
 #include <stddef.h>
 
 /* Where the time of a long run went: a list of named intervals with their
- * wall and CPU seconds (of the whole process, every thread), which the
- * trainer fills as its stages end and `kgalign train` prints as a table.
- * On a machine shared with other work, CPU time says what the run cost
- * where wall time says how long it waited too. The caller owns the
- * struct; nothing allocates and nothing fails: marks past the capacity
- * are counted in `dropped`. */
+ * wall and CPU seconds (of the whole process, every thread) and the peak
+ * resident memory within each, which the trainer fills as its stages end
+ * and `kgalign train` prints as a table. On a machine shared with other
+ * work, CPU time says what the run cost where wall time says how long it
+ * waited too. The peak of a stage comes from Linux's VmHWM, reset at every
+ * mark (/proc/self/clear_refs); where the reset is refused the peaks are
+ * the process's so far. The caller owns the struct; nothing allocates and
+ * nothing fails: marks past the capacity are counted in `dropped`. */
 
 #define KGA_TIMELINE_MAX 64
 #define KGA_TIMELINE_NAME 64
@@ -17,6 +19,8 @@
 typedef struct {
     char name[KGA_TIMELINE_NAME];
     double wall, cpu; /* seconds */
+    double peak_mb;   /* the process's peak resident memory in the stage
+                         (MB; 0 when unknown) */
 } kga_timeline_entry_t;
 
 typedef struct {
@@ -41,8 +45,13 @@ void kga_timeline_mark(kga_timeline_t *t, const char *fmt, ...)
  * a stage that ran since t's last mark, with a timeline of its own). */
 void kga_timeline_append(kga_timeline_t *t, const kga_timeline_t *src);
 
-/* Appends an entry measured elsewhere (wall and cpu seconds). */
+/* Appends an entry measured elsewhere (wall and cpu seconds, peak MB). */
 void kga_timeline_add(kga_timeline_t *t, const char *name, double wall,
-                      double cpu);
+                      double cpu, double peak_mb);
+
+/* The process's peak resident memory since the last reset, in MB (0 when
+ * unknown), and the reset. */
+double kga_peak_rss_mb(void);
+void kga_peak_rss_reset(void);
 
 #endif
