@@ -26,6 +26,8 @@ static const char usage_text[] =
     "                           used when the validation links show them\n"
     "                           usable)\n"
     "      --epochs N           GNN epochs (default 5; 0 = no GNN training)\n"
+"      --epoch-positives N  training links a GNN epoch walks at most, a\n"
+"                           new sample each epoch (default 65536; 0 = all)\n"
     "      --seed S             seed of every random choice (default 1)\n"
     "      --threads T          threads (default: all cores)\n"
     "      --rounds N           bootstrapping rounds after the first (default 3)\n"
@@ -140,6 +142,8 @@ int kga_cmd_train(int argc, char **argv)
         KGA_OPTION_CHOICE("features", 0, &p.features, parse_features,
                           "one of auto, names, ids, both"),
         KGA_OPTION_U32("epochs", 0, &p.epochs, 0, 1000),
+        KGA_OPTION_U32("epoch-positives", 0, &p.epoch_positives, 0,
+                       UINT32_MAX),
         KGA_OPTION_CHOICE("seed", 0, &p, parse_seed, "a non-negative integer"),
         KGA_OPTION_INT("threads", 0, &p.threads, 1, 256),
         KGA_OPTION_U32("rounds", 0, &p.fusion.rounds, 0,

@@ -40,6 +40,8 @@ typedef struct {
     kga_gnn_config_t gnn;
     int use_gnn;           /* 1 */
     uint32_t epochs;       /* GNN epochs (5) */
+    uint32_t epoch_positives; /* training links a GNN epoch walks at most,
+                                 a new sample each epoch (65536; 0: all) */
     uint32_t calib_topk;   /* candidates per validation entity (10) */
     double threshold;      /* decision probability (0.5) */
     int threads;           /* <= 0: one per CPU */
