@@ -5,7 +5,6 @@
  * fusion_train.c; fusion_internal.h holds what they share. */
 #include "align/fusion_internal.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +12,11 @@
 #include "align/sinkhorn.h"
 #include "base/rng.h"
 
-/* Seed of the projection G: a constant, so that a model file needs no copy
- * of the matrix and every build projects alike. (The value the GNN's
- * input projection has always had.) */
+/* Seed of the projection: a constant, so that a model file needs no copy
+ * of it and every build projects alike. */
 #define PROJECTION_SEED UINT64_C(0x6b67612d70726f6a)
 
-/* Rows projected per product. */
+/* Rows projected per pool task. */
 #define PROJECT_ROWS 1024u
 
 /* ---- parameters --------------------------------------------------------- */
@@ -158,50 +156,64 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
 
 /* ---- projection and index ----------------------------------------------- */
 
-/* G: width x KGA_FUSION_COARSE_DIM Gaussian entries scaled by
- * 1/sqrt(KGA_FUSION_COARSE_DIM), so that P_i . P_j estimates F_i . F_j
- * (Johnson-Lindenstrauss). */
-static float *projection_new(uint32_t width)
+/* The projection is a count sketch (feature hashing; Charikar, Chen and
+ * Farach-Colton 2002): feature c of F goes, with a sign s(c), to one
+ * coordinate h(c) of P, so that P_i . P_j is F_i . F_j plus noise of mean
+ * zero, as with a Gaussian projection (Johnson-Lindenstrauss), at a cost
+ * of one addition per feature instead of KGA_FUSION_COARSE_DIM: on a graph
+ * of millions of entities a dense projection cost as much as a fusion
+ * round. h is a seeded permutation of the features folded onto the
+ * coordinates, so every coordinate sums the same number of features. */
+typedef struct {
+    uint32_t *to;  /* width: h(c) */
+    float *sign;   /* width: s(c) */
+} sketch_t;
+
+static int sketch_init(sketch_t *k, uint32_t width)
 {
-    size_t n = (size_t)width * KGA_FUSION_COARSE_DIM;
-    float *g = malloc(n * sizeof *g);
-    if (g == NULL)
-        return NULL;
+    k->to = malloc(((size_t)width + 1) * sizeof *k->to);
+    k->sign = malloc(((size_t)width + 1) * sizeof *k->sign);
+    if (k->to == NULL || k->sign == NULL) {
+        free(k->to);
+        free(k->sign);
+        return KGA_ENOMEM;
+    }
     kga_rng_t rng;
     kga_rng_init(&rng, PROJECTION_SEED, 0);
-    const double scale = 1.0 / sqrt((double)KGA_FUSION_COARSE_DIM);
-    for (size_t i = 0; i < n; i++) {
-        /* Box-Muller; 1 - u keeps the logarithm finite. */
-        double u = 1.0 - kga_rng_unit(&rng), v = kga_rng_unit(&rng);
-        g[i] = (float)(scale * sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v));
+    for (uint32_t c = 0; c < width; c++)
+        k->to[c] = c;
+    kga_rng_shuffle_u32(&rng, k->to, width);
+    for (uint32_t c = 0; c < width; c++) {
+        k->to[c] %= KGA_FUSION_COARSE_DIM;
+        k->sign[c] = kga_rng_next(&rng) & 1u ? 1.0f : -1.0f;
     }
-    return g;
+    return 0;
 }
 
 typedef struct {
     const kga_fusion_t *f;
     int side;
-    const float *G;
-    float *rows; /* per worker: PROJECT_ROWS x width */
+    const sketch_t *k;
 } project_ctx_t;
 
 static void project_chunk(void *vctx, size_t b, size_t e, int worker)
 {
     const project_ctx_t *c = vctx;
-    const kga_fusion_t *f = c->f;
-    float *A = c->rows + (size_t)worker * PROJECT_ROWS * f->width;
-    for (size_t blk = b; blk < e; blk++) {
-        size_t r0 = blk * PROJECT_ROWS;
-        size_t m = f->n[c->side] - r0 < PROJECT_ROWS ? f->n[c->side] - r0
-                                                      : PROJECT_ROWS;
-        for (size_t r = 0; r < m; r++)
-            kga_qmatrix_row(&f->F[c->side], (uint32_t)(r0 + r),
-                            A + r * f->width);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-                    KGA_FUSION_COARSE_DIM, (int)f->width, 1.0f, A,
-                    (int)f->width, c->G, KGA_FUSION_COARSE_DIM, 0.0f,
-                    f->P[c->side] + r0 * KGA_FUSION_COARSE_DIM,
-                    KGA_FUSION_COARSE_DIM);
+    const kga_qmatrix_t *F = &c->f->F[c->side];
+    (void)worker;
+    for (size_t i = b; i < e; i++) {
+        float *p = c->f->P[c->side] + i * KGA_FUSION_COARSE_DIM;
+        memset(p, 0, KGA_FUSION_COARSE_DIM * sizeof *p);
+        const int8_t *code = F->code + i * F->blocks * F->dim;
+        const float *scale = F->scale + i * F->blocks;
+        for (uint32_t blk = 0; blk < F->blocks; blk++) {
+            if (scale[blk] == 0.0f)
+                continue;
+            for (uint32_t d = 0; d < F->dim; d++) {
+                uint32_t x = blk * F->dim + d;
+                p[c->k->to[x]] += c->k->sign[x] * scale[blk] * (float)code[x];
+            }
+        }
     }
 }
 
@@ -210,21 +222,13 @@ int kga_fusion_project(kga_fusion_t *f, int side, kga_pool_t *pool)
     size_t n = f->n[side];
     if (n == 0)
         return 0;
-    float *G = projection_new(f->width);
-    float *rows = malloc((size_t)kga_pool_threads(pool) * PROJECT_ROWS *
-                         f->width * sizeof *rows);
-    if (G == NULL || rows == NULL) {
-        free(rows);
-        free(G);
+    sketch_t k;
+    if (sketch_init(&k, f->width) != 0)
         return KGA_ENOMEM;
-    }
-    project_ctx_t c = {f, side, G, rows};
-    int blas = kga_blas_serial_enter();
-    kga_pool_run(pool, (n + PROJECT_ROWS - 1) / PROJECT_ROWS, 1,
-                 project_chunk, &c);
-    kga_blas_serial_leave(blas);
-    free(rows);
-    free(G);
+    project_ctx_t c = {f, side, &k};
+    kga_pool_run(pool, n, PROJECT_ROWS, project_chunk, &c);
+    free(k.to);
+    free(k.sign);
     return 0;
 }
 

@@ -62,7 +62,7 @@
 #define KGA_FUSION_MAX_ROUNDS 16u
 #define KGA_FUSION_MAX_TOPK 1024u
 
-/* Width of the projected features (P = F G, G a fixed Gaussian matrix):
+/* Width of the projected features P (a count sketch of F, fusion.c):
  * the approximate search compares them first, the GNN takes them as
  * input. */
 #define KGA_FUSION_COARSE_DIM 128u
