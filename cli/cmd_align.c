@@ -271,9 +271,12 @@ int kga_cmd_align(int argc, char **argv)
 
     kga_aligner_options_t opts = {.threads = args.threads,
                                   .threshold = (float)args.threshold,
-                                  .search = args.search};
-    if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
-                         &err) != 0) {
+                                  .search = args.search,
+                                  .progress = kga_cli_progress()};
+    int opened = kga_aligner_open(left_path, right_path, args.model, &opts,
+                                  &a, &err);
+    kga_cli_progress_done();
+    if (opened != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }

@@ -422,9 +422,12 @@ int kga_cmd_eval(int argc, char **argv)
         goto out;
     }
     kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1,
-                                  .search = args.search};
-    if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
-                         &err) != 0) {
+                                  .search = args.search,
+                                  .progress = kga_cli_progress()};
+    int opened = kga_aligner_open(left_path, right_path, args.model, &opts,
+                                  &a, &err);
+    kga_cli_progress_done();
+    if (opened != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
@@ -447,7 +450,9 @@ int kga_cmd_eval(int argc, char **argv)
         status = EXIT_OK;
         goto out;
     }
-    if (kga_evaluate(a, &links, args.k, &res, &err) != 0) {
+    int evaluated = kga_evaluate(a, &links, args.k, &res, &err);
+    kga_cli_progress_done();
+    if (evaluated != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }

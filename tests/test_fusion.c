@@ -663,7 +663,7 @@ START_TEST(rebuild_gives_the_same_scorer)
     p1.threads = 1;
     kga_fusion_t *g;
     kga_err_t err;
-    ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, &g, &err) == 0,
+    ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, NULL, &g, &err) == 0,
                   "%s", err.msg);
     assert_same_scorer(f, g);
     for (size_t t = 0; t < x.ntest; t++) {
@@ -680,7 +680,7 @@ START_TEST(rebuild_gives_the_same_scorer)
     kga_fusion_state_t bad = st;
     bad.lu = lu;
     kga_fusion_t *h;
-    ck_assert_int_eq(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &bad, &h, &err),
+    ck_assert_int_eq(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &bad, NULL, &h, &err),
                      KGA_EINVAL);
     ck_assert_ptr_null(h);
     free(lu);

@@ -26,6 +26,7 @@ struct kga_aligner {
     size_t n_free_right;
     kga_explainer_t *explainer;
     kga_pool_t *pool;
+    const kga_progress_t *progress;
     float threshold;
     char version[17];
 };
@@ -146,8 +147,8 @@ static int load_fusion(kga_aligner_t *a, const kga_aligner_options_t *o,
         st.seeds = (const kga_pair_t *)(const void *)seeds;
         st.lu = lu;
         st.lv = lv;
-        rc = kga_fusion_rebuild(a->store[0], a->store[1], &fp, &st, &fusion,
-                                err);
+        rc = kga_fusion_rebuild(a->store[0], a->store[1], &fp, &st,
+                                o->progress, &fusion, err);
     }
     free(lu);
     free(lv);
@@ -188,6 +189,7 @@ static int load_gnn(kga_aligner_t *a, int threads, kga_err_t *err)
         if (rc == 0)
             memcpy(t.data, data, t.count * sizeof(float));
     }
+    kga_progress_report(a->progress, "opening: the GNN's cache", NULL, 0, 0);
     if (rc == 0)
         rc = kga_scorer_gnn_cache(&a->scorer, threads, err);
     return rc;
@@ -345,6 +347,9 @@ int kga_aligner_open(const char *left_store, const char *right_store,
     if (a == NULL)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
     int rc;
+    a->progress = o->progress;
+    kga_progress_report(a->progress, "opening: the stores and the model",
+                        NULL, 0, 0);
     if ((rc = kga_store_open(left_store, &a->store[0], err)) ||
         (rc = kga_store_open(right_store, &a->store[1], err)) ||
         (rc = kga_model_open(model_path, &a->file, err)))
@@ -443,6 +448,27 @@ static void rerank(const kga_aligner_t *a, kga_side_t other, uint32_t query,
     qsort(c, n, sizeof *c, cand_cmp);
 }
 
+typedef struct {
+    const kga_aligner_t *a;
+    const uint32_t *lefts;
+    const uint32_t *idx;
+    size_t k;
+    kga_candidate_t *out;
+    kga_progress_ticker_t *ticker;
+} rerank_ctx_t;
+
+static void rerank_chunk(void *ctx, size_t begin, size_t end, int worker)
+{
+    const rerank_ctx_t *c = ctx;
+    for (size_t q = begin; q < end; q++) {
+        kga_candidate_t *o = c->out + q * c->k;
+        for (size_t r = 0; r < c->k; r++)
+            o[r].entity = c->idx[q * c->k + r];
+        rerank(c->a, KGA_SIDE_RIGHT, c->lefts[q], KGA_SIDE_LEFT, o, c->k);
+    }
+    kga_progress_tick(c->ticker, end - begin, worker);
+}
+
 int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
                      size_t nl, const uint32_t *rights, size_t nr, size_t k,
                      kga_candidate_t *out, kga_err_t *err)
@@ -453,20 +479,22 @@ int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
     uint32_t *idx = malloc((nl ? nl : 1) * k * sizeof *idx);
     float *score = malloc((nl ? nl : 1) * k * sizeof *score);
     int rc = KGA_ENOMEM;
+    kga_progress_ticker_t tk;
     if (idx == NULL || score == NULL) {
         kga_err_set(err, rc, "out of memory");
         goto out;
     }
+    kga_progress_ticker_init(&tk, a->progress, "ranking: candidate search",
+                             "queries", nl);
     rc = kga_fusion_topk(a->scorer.fusion, lefts, nl, rights, nr, k,
-                         a->pool, NULL, idx, score, err);
+                         a->pool, &tk, idx, score, err);
     if (rc != 0)
         goto out;
-    for (size_t q = 0; q < nl; q++) {
-        kga_candidate_t *c = out + q * k;
-        for (size_t r = 0; r < k; r++)
-            c[r].entity = idx[q * k + r];
-        rerank(a, KGA_SIDE_RIGHT, lefts[q], KGA_SIDE_LEFT, c, k);
-    }
+    kga_progress_ticker_init(&tk, a->progress,
+                             "ranking: scoring the candidates", "queries",
+                             nl);
+    rerank_ctx_t c = {a, lefts, idx, k, out, &tk};
+    kga_pool_run(a->pool, nl, 64, rerank_chunk, &c);
 out:
     free(idx);
     free(score);

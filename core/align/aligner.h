@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "store/store.h"
 
 /* A trained aligner ready to answer: the two graph stores, the model file,
@@ -69,6 +70,9 @@ typedef struct {
     /* The approximate search's knobs (kga_fusion_params_t); 0: the
      * defaults. */
     uint32_t probes, coarse, name_budget;
+    /* Gets the stages of opening and of kga_aligner_rank() (NULL: none):
+     * for callers that rank from one thread, the command-line tools. */
+    const kga_progress_t *progress;
 } kga_aligner_options_t;
 
 /* Opens left_store, right_store and model_path and prepares the caches.

@@ -327,7 +327,8 @@ double kga_fusion_log_p(const kga_fusion_t *f, uint32_t left, uint32_t right)
 
 int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                        const kga_fusion_params_t *p,
-                       const kga_fusion_state_t *state, kga_fusion_t **out,
+                       const kga_fusion_state_t *state,
+                       const kga_progress_t *progress, kga_fusion_t **out,
                        kga_err_t *err)
 {
     kga_fusion_t *f = NULL;
@@ -345,6 +346,7 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                            state->tau, (double)state->name_weight);
     if ((rc = kga_pool_new(p->threads, &pool)) != 0)
         return kga_err_set(err, rc, "fusion: cannot start threads");
+    kga_progress_report(progress, "opening: the name model", NULL, 0, 0);
     if ((rc = kga_fusion_alloc(left, right, p, &f, err)) != 0)
         goto fail;
     f->wn = state->name_weight;
@@ -370,15 +372,19 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
     if (state->n_seeds > 0)
         memcpy(f->seeds, state->seeds, state->n_seeds * sizeof *f->seeds);
     f->n_seeds = state->n_seeds;
-    if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
-        (rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, NULL,
+    kga_progress_ticker_t tk;
+    if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0)
+        goto fail;
+    kga_progress_ticker_init(&tk, progress, "opening: structural features",
+                             "rows", kga_structure_work(g));
+    if ((rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, &tk,
                                      &f->F[0], &f->F[1], NULL, err)) != 0)
         goto fail;
     for (int s = 0; s < 2 && rc == 0; s++)
         if ((rc = kga_fusion_project(f, s, pool)) != 0)
             kga_err_set(err, rc, "fusion: out of memory (projection)");
     if (rc == 0)
-        rc = kga_fusion_index(f, 1, NULL, 0, pool, NULL, err);
+        rc = kga_fusion_index(f, 1, NULL, 0, pool, progress, err);
     if (rc != 0)
         goto fail;
     *out = f;

@@ -175,12 +175,14 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
 /* Rebuilds the scorer of a training run from its state (copied) without
  * training: the same stores and structure / name parameters give bit for
  * bit the same features and scores, for any number of threads (p->threads
- * threads are used while building). p's Sinkhorn and round settings are
+ * threads are used while building; progress, may be NULL, gets the
+ * stages). p's Sinkhorn and round settings are
  * not used: tau and wn come from the state. Errors as kga_fusion_train,
  * and KGA_EINVAL when lu or lv hold a non-finite value. */
 int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                        const kga_fusion_params_t *p,
-                       const kga_fusion_state_t *state, kga_fusion_t **out,
+                       const kga_fusion_state_t *state,
+                       const kga_progress_t *progress, kga_fusion_t **out,
                        kga_err_t *err);
 
 /* The state, pointing into f (valid until kga_fusion_free). */
