@@ -356,6 +356,7 @@ static int run_open_world(const eval_args_t *args, const kga_aligner_t *a,
     kga_owe_result_t r;
     size_t worst[WORST_ROWS], n_worst = 0;
     int rc = kga_owe_evaluate(a, links, &r, err);
+    kga_cli_progress_done();
     if (rc != 0)
         return rc;
     n_worst = kga_owe_worst(&r, worst, WORST_ROWS);

@@ -39,6 +39,11 @@ uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
     return a->known[side][ent];
 }
 
+const kga_progress_t *kga_aligner_progress(const kga_aligner_t *a)
+{
+    return a->progress;
+}
+
 const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a)
 {
     return &a->scorer;

@@ -85,6 +85,10 @@ int kga_aligner_open(const char *left_store, const char *right_store,
 
 void kga_aligner_close(kga_aligner_t *a);
 
+/* The reporter given at open (may be NULL), for long loops over the
+ * aligner run by its owner. */
+const kga_progress_t *kga_aligner_progress(const kga_aligner_t *a);
+
 /* The stores (owned by the aligner). */
 const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side);
 
