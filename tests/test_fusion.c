@@ -92,7 +92,7 @@ static void check_against_dense(int rows, int cols, int k, double tau,
     }
     kga_err_t err;
     ck_assert_msg(kga_sinkhorn(col, sc, (uint32_t)rows, (uint32_t)cols,
-                               (size_t)k, tau, (uint32_t)iters, NULL, lu, lv,
+                               (size_t)k, tau, (uint32_t)iters, NULL, NULL, lu, lv,
                                &err) == 0,
                   "%s", err.msg);
     dense_sinkhorn(S, mask, rows, cols, tau, iters, P);
@@ -150,7 +150,7 @@ START_TEST(sinkhorn_rows_sum_to_one_without_underflow)
     float sc[] = {1.0f, -3.0f, 0.5f, 2.0f, -2.0f, 0.0f, 0.9f, 0.1f, -1.0f};
     double lu[3], lv[4];
     kga_err_t err;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 3, 4, 3, 0.001, 20, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 3, 4, 3, 0.001, 20, NULL, NULL, lu, lv,
                                   &err),
                      0);
     ck_assert(isnan(lv[3]));
@@ -185,7 +185,7 @@ START_TEST(sinkhorn_same_for_any_thread_count)
             ck_assert_int_eq(kga_pool_new(t + 1, &pool), 0);
         lu[t] = malloc(rows * sizeof(double));
         lv[t] = malloc(cols * sizeof(double));
-        ck_assert_int_eq(kga_sinkhorn(col, sc, rows, cols, k, 0.02, 20, pool,
+        ck_assert_int_eq(kga_sinkhorn(col, sc, rows, cols, k, 0.02, 20, pool, NULL,
                                       lu[t], lv[t], &err),
                          0);
         kga_pool_free(pool);
@@ -209,25 +209,25 @@ START_TEST(sinkhorn_rejects_bad_input)
     float sc[] = {1.0f, 2.0f};
     double lu[1], lv[2];
     kga_err_t err;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "repeated"));
     col[1] = 2;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
     col[1] = 1;
     sc[1] = NAN;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
     sc[1] = 2.0f;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.0, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.0, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      0);
 }
@@ -411,7 +411,7 @@ static double test_hits1(const kga_fusion_t *f, const synth_t *x, size_t k)
         c[i] = x->test[i].right;
     }
     kga_err_t err;
-    ck_assert_msg(kga_fusion_topk(f, q, x->ntest, c, x->ntest, k, NULL, idx,
+    ck_assert_msg(kga_fusion_topk(f, q, x->ntest, c, x->ntest, k, NULL, NULL, idx,
                                   sc, &err) == 0,
                   "%s", err.msg);
     kga_ranking_t rk;
@@ -505,10 +505,10 @@ START_TEST(aligns_a_synthetic_pair)
     float bs[NQ * K], ss[K];
     for (size_t i = 0; i < NQ; i++)
         q[i] = x.test[i].left;
-    ck_assert_int_eq(kga_fusion_topk(f, q, NQ, NULL, 0, K, NULL, bi, bs, NULL),
+    ck_assert_int_eq(kga_fusion_topk(f, q, NQ, NULL, 0, K, NULL, NULL, bi, bs, NULL),
                      0);
     for (size_t i = 0; i < NQ; i++) {
-        ck_assert_int_eq(kga_fusion_topk(f, &q[i], 1, NULL, 0, K, NULL, si, ss,
+        ck_assert_int_eq(kga_fusion_topk(f, &q[i], 1, NULL, 0, K, NULL, NULL, si, ss,
                                          NULL),
                          0);
         ck_assert(memcmp(si, bi + i * K, sizeof si) == 0);
@@ -594,7 +594,7 @@ START_TEST(log_p_reproduces_the_support)
     uint32_t *idx = malloc(nL * k * sizeof *idx);
     float *sc = malloc(nL * k * sizeof *sc);
     kga_err_t err;
-    ck_assert_int_eq(kga_fusion_topk(f, L, nL, R, nR, k, NULL, idx, sc, &err),
+    ck_assert_int_eq(kga_fusion_topk(f, L, nL, R, nR, k, NULL, NULL, idx, sc, &err),
                      0);
     for (size_t q = 0; q < nL; q++) {
         double sum = 0.0;
@@ -633,11 +633,16 @@ static void assert_same_scorer(const kga_fusion_t *a, const kga_fusion_t *b)
     ck_assert_int_eq(memcmp(sa.seeds, sb.seeds, sa.n_seeds * sizeof *sa.seeds),
                      0);
     for (int s = 0; s < 2; s++) {
-        uint32_t w, n = kga_fusion_entities(a, s);
-        const float *fa = kga_fusion_features(a, s, &w);
+        uint32_t n = kga_fusion_entities(a, s);
+        const kga_qmatrix_t *fa = kga_fusion_features(a, s);
+        const kga_qmatrix_t *fb = kga_fusion_features(b, s);
         ck_assert_uint_eq(n, kga_fusion_entities(b, s));
-        ck_assert_int_eq(memcmp(fa, kga_fusion_features(b, s, NULL),
-                                (size_t)n * w * sizeof *fa),
+        ck_assert_uint_eq(fa->rows, n);
+        ck_assert_int_eq(memcmp(fa->code, fb->code,
+                                (size_t)n * fa->blocks * fa->dim),
+                         0);
+        ck_assert_int_eq(memcmp(fa->scale, fb->scale,
+                                (size_t)n * fa->blocks * sizeof *fa->scale),
                          0);
         ck_assert_int_eq(memcmp(s ? sa.lv : sa.lu, s ? sb.lv : sb.lu,
                                 n * sizeof(double)),
@@ -658,7 +663,7 @@ START_TEST(rebuild_gives_the_same_scorer)
     p1.threads = 1;
     kga_fusion_t *g;
     kga_err_t err;
-    ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, &g, &err) == 0,
+    ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, NULL, &g, &err) == 0,
                   "%s", err.msg);
     assert_same_scorer(f, g);
     for (size_t t = 0; t < x.ntest; t++) {
@@ -675,7 +680,7 @@ START_TEST(rebuild_gives_the_same_scorer)
     kga_fusion_state_t bad = st;
     bad.lu = lu;
     kga_fusion_t *h;
-    ck_assert_int_eq(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &bad, &h, &err),
+    ck_assert_int_eq(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &bad, NULL, &h, &err),
                      KGA_EINVAL);
     ck_assert_ptr_null(h);
     free(lu);
@@ -743,7 +748,7 @@ START_TEST(topk_allowed_rights_and_ties)
     uint32_t a = (uint32_t)kga_store_lookup(s[0], "L:a");
     uint32_t idx[8];
     float sc[8];
-    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, NULL, 0, 8, NULL, idx, sc, &err),
+    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, NULL, 0, 8, NULL, NULL, idx, sc, &err),
                      0);
     const uint64_t *key = kga_tfidf_keys(kga_fusion_names(f), KGA_TFIDF_RIGHT);
     for (int t = 0; t < 5; t++) {
@@ -761,18 +766,18 @@ START_TEST(topk_allowed_rights_and_ties)
     /* Only the allowed entities; slots beyond them are padding. */
     uint32_t allowed[2] = {(uint32_t)kga_store_lookup(s[1], "R:other"),
                            (uint32_t)kga_store_lookup(s[1], "R:t4")};
-    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, allowed, 2, 3, NULL, idx, sc,
+    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, allowed, 2, 3, NULL, NULL, idx, sc,
                                      &err),
                      0);
     ck_assert_uint_eq(idx[0], allowed[1]);
     ck_assert_uint_eq(idx[1], allowed[0]);
     ck_assert_uint_eq(idx[2], UINT32_MAX);
     uint32_t repeated[2] = {allowed[0], allowed[0]};
-    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, repeated, 2, 3, NULL, idx, sc,
+    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, repeated, 2, 3, NULL, NULL, idx, sc,
                                      &err),
                      KGA_EINVAL);
     uint32_t bad = 99;
-    ck_assert_int_eq(kga_fusion_topk(f, &bad, 1, NULL, 0, 3, NULL, idx, sc,
+    ck_assert_int_eq(kga_fusion_topk(f, &bad, 1, NULL, 0, 3, NULL, NULL, idx, sc,
                                      &err),
                      KGA_EINVAL);
     kga_fusion_free(f);
