@@ -690,6 +690,98 @@ START_TEST(rebuild_gives_the_same_scorer)
 }
 END_TEST
 
+/* An entity from outside the stores brings its row as a one-row int8
+ * matrix: with a stored entity's row it is projected, scored and searched
+ * exactly as that entity, by the exact and by the approximate search, with
+ * and without entities left out. */
+static void copy_row(const kga_qmatrix_t *F, uint32_t i, kga_qmatrix_t *m)
+{
+    ck_assert_int_eq(kga_qmatrix_init(m, 1, F->blocks, F->dim), 0);
+    memcpy(m->code, F->code + (size_t)i * F->blocks * F->dim,
+           (size_t)F->blocks * F->dim);
+    memcpy(m->scale, F->scale + (size_t)i * F->blocks,
+           F->blocks * sizeof *m->scale);
+}
+
+START_TEST(rows_from_outside_score_as_stored)
+{
+    synth_t x;
+    synth_make(&x, 700, 30, NAMES_MATCH, 6);
+    kga_fusion_params_t p;
+    small_params(&p, 2);
+    kga_fusion_t *f = train(&x, &p, NULL);
+    kga_fusion_state_t st;
+    kga_fusion_get_state(f, &st);
+    enum { K = 8 };
+    for (int approx = 0; approx < 2; approx++) {
+        kga_fusion_params_t pr = p;
+        pr.search = approx ? KGA_SEARCH_APPROX : KGA_SEARCH_EXACT;
+        kga_fusion_t *g;
+        kga_err_t err;
+        ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &pr, &st, NULL, &g,
+                                         &err) == 0,
+                      "%s", err.msg);
+        ck_assert_int_eq(kga_fusion_approx(g), approx);
+        const kga_qmatrix_t *F0 = kga_fusion_features(g, 0);
+        const kga_qmatrix_t *F1 = kga_fusion_features(g, 1);
+        const kga_tfidf_t *names = kga_fusion_names(g);
+        uint32_t nr = kga_fusion_entities(g, 1);
+        uint8_t *skip = calloc(nr, 1);
+        for (size_t t = 0; t < 25; t++) {
+            uint32_t i = x.test[t].left;
+            kga_qmatrix_t m;
+            copy_row(F0, i, &m);
+            float proj[KGA_FUSION_COARSE_DIM];
+            kga_fusion_project_row(g, &m, 0, proj);
+            ck_assert(memcmp(proj,
+                             kga_fusion_coarse(g, 0) +
+                                 (size_t)i * KGA_FUSION_COARSE_DIM,
+                             sizeof proj) == 0);
+            uint32_t j = x.right[(t * 11) % x.n];
+            float c = kga_tfidf_cosine(names, i, j);
+            ck_assert_float_eq(kga_fusion_score_rows(g, &m, 0, F1, j, c),
+                               kga_fusion_score(g, i, j));
+            kga_sparse_vec_t name = kga_tfidf_row(names, 0, i);
+            uint32_t oi[K], ri[K];
+            float os[K], rs[K];
+            for (int skipping = 0; skipping < 2; skipping++) {
+                ck_assert_int_eq(kga_fusion_topk_one(g, 0, i,
+                                                     skipping ? skip : NULL,
+                                                     K, oi, os, NULL),
+                                 0);
+                ck_assert_int_eq(kga_fusion_topk_row(g, 0, &m, 0, name,
+                                                     skipping ? skip : NULL,
+                                                     K, ri, rs, NULL),
+                                 0);
+                ck_assert(memcmp(oi, ri, sizeof oi) == 0);
+                ck_assert(memcmp(os, rs, sizeof os) == 0);
+                for (size_t r = 0; skipping && r < K; r++)
+                    ck_assert(oi[r] == UINT32_MAX || !skip[oi[r]]);
+                /* Leave the best two out next time. */
+                skip[oi[0]] = skip[oi[1]] = 1;
+            }
+            memset(skip, 0, nr);
+            kga_qmatrix_destroy(&m);
+        }
+        /* A row of another shape is refused. */
+        kga_qmatrix_t bad;
+        ck_assert_int_eq(kga_qmatrix_init(&bad, 1, F0->blocks + 1, F0->dim),
+                         0);
+        uint32_t oi[K];
+        float os[K];
+        ck_assert_int_eq(kga_fusion_topk_row(g, 0, &bad, 0,
+                                             kga_tfidf_row(names, 0, 0), NULL,
+                                             K, oi, os, &err),
+                         KGA_EINVAL);
+        kga_qmatrix_destroy(&bad);
+        free(skip);
+        kga_fusion_free(g);
+    }
+    kga_fusion_free(f);
+    synth_free(&x);
+}
+END_TEST
+
 START_TEST(training_does_not_depend_on_threads)
 {
     synth_t x;
@@ -829,6 +921,7 @@ static Suite *fusion_suite(void)
     tcase_add_test(tf, opaque_names_are_switched_off);
     tcase_add_test(tf, log_p_reproduces_the_support);
     tcase_add_test(tf, rebuild_gives_the_same_scorer);
+    tcase_add_test(tf, rows_from_outside_score_as_stored);
     tcase_add_test(tf, training_does_not_depend_on_threads);
     tcase_add_test(tf, topk_allowed_rights_and_ties);
     tcase_add_test(tf, train_rejects_bad_links);
