@@ -39,7 +39,7 @@ static int make_model(void)
                         kgalign, dir) != 0 ||
         kga_test_system("%s import --format openea %s/src %s > /dev/null",
                         kgalign, dir, data) != 0 ||
-        kga_test_system("%s train %s -o %s --epochs 1 --threads 2 "
+        kga_test_system("%s train %s -o %s --gnn --epochs 1 --threads 2 "
                         "> %s/train.log 2>&1",
                         kgalign, data, model, dir) != 0) {
         fprintf(stderr, "cannot train the test model with %s\n", kgalign);
