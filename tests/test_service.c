@@ -2466,7 +2466,8 @@ START_TEST(reload_picks_up_a_new_generation)
                      0);
     snprintf(lpath, sizeof lpath, "%s/left.kgs", dir);
     snprintf(rpath, sizeof rpath, "%s/right.kgs", dir);
-    const char *args[] = {"--left-store", lpath, "--right-store", rpath, NULL};
+    const char *args[] = {"--left-store", lpath, "--right-store", rpath,
+                          "--admin-token", ADMIN_TOKEN, NULL};
     server_t s;
     service_start(&s, NULL, args);
     wait_ready(&s);
