@@ -240,6 +240,51 @@ static void heap_push(const topk_job_t *j, hit_t *h, size_t n, hit_t x)
     h[i] = x;
 }
 
+/* Keeps the best k of touched positions by acc into heap (worst at the
+ * root), leaving out candidates the job skips; returns how many. Clears
+ * acc and seen of every touched one. */
+static size_t heap_select(const topk_job_t *j, float *restrict acc,
+                          uint8_t *restrict seen, const uint32_t *touched,
+                          size_t ntouched, hit_t *heap, size_t k)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < ntouched; t++) {
+        uint32_t pos = touched[t];
+        hit_t h = {acc[pos], pos};
+        acc[pos] = 0.0f;
+        seen[pos] = 0;
+        if (j->skip != NULL && j->skip[j->cand_row[pos]])
+            continue;
+        if (n < k) {
+            heap_push(j, heap, n++, h);
+        } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
+            heap[0] = h;
+            heap_sift_down(j, heap, n, 0);
+        }
+    }
+    return n;
+}
+
+/* The n hits of heap, best first, into query q's output slots, padded. */
+static void heap_emit(const topk_job_t *j, hit_t *heap, size_t n, size_t q)
+{
+    uint32_t *oi = j->out_idx + q * j->k;
+    float *os = j->out_score + q * j->k;
+    for (size_t s = n; s < j->k; s++) {
+        oi[s] = UINT32_MAX;
+        os[s] = -INFINITY;
+    }
+    /* Popping the worst first fills the output from the back. */
+    while (n > 0) {
+        hit_t h = heap[0];
+        oi[n - 1] = j->cand_row[h.pos];
+        os[n - 1] = h.score;
+        heap[0] = heap[--n];
+        if (n > 0)
+            heap_sift_down(j, heap, n, 0);
+    }
+}
+
 static void topk_one(topk_worker_t *w, size_t q)
 {
     const topk_job_t *j = w->job;
@@ -271,59 +316,8 @@ static void topk_one(topk_worker_t *w, size_t q)
         }
     }
 
-    size_t k = j->k, n = 0;
-    for (size_t t = 0; t < ntouched; t++) {
-        uint32_t pos = touched[t];
-        hit_t h = {acc[pos], pos};
-        acc[pos] = 0.0f;
-        seen[pos] = 0;
-        if (j->skip != NULL && j->skip[j->cand_row[pos]])
-            continue;
-        if (n < k) {
-            heap_push(j, heap, n++, h);
-        } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
-            heap[0] = h;
-            heap_sift_down(j, heap, n, 0);
-        }
-    }
-
-    uint32_t *oi = j->out_idx + q * k;
-    float *os = j->out_score + q * k;
-    for (size_t s = n; s < k; s++) {
-        oi[s] = UINT32_MAX;
-        os[s] = -INFINITY;
-    }
-    /* Popping the worst first fills the output from the back. */
-    while (n > 0) {
-        hit_t h = heap[0];
-        oi[n - 1] = j->cand_row[h.pos];
-        os[n - 1] = h.score;
-        heap[0] = heap[--n];
-        if (n > 0)
-            heap_sift_down(j, heap, n, 0);
-    }
-}
-
-/* Keeps the best k of touched positions by acc into heap (worst at the
- * root); returns how many. Clears acc and seen of every touched one. */
-static size_t heap_select(const topk_job_t *j, float *restrict acc,
-                          uint8_t *restrict seen, const uint32_t *touched,
-                          size_t ntouched, hit_t *heap, size_t k)
-{
-    size_t n = 0;
-    for (size_t t = 0; t < ntouched; t++) {
-        uint32_t pos = touched[t];
-        hit_t h = {acc[pos], pos};
-        acc[pos] = 0.0f;
-        seen[pos] = 0;
-        if (n < k) {
-            heap_push(j, heap, n++, h);
-        } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
-            heap[0] = h;
-            heap_sift_down(j, heap, n, 0);
-        }
-    }
-    return n;
+    size_t n = heap_select(j, acc, seen, touched, ntouched, heap, j->k);
+    heap_emit(j, heap, n, q);
 }
 
 /* Blocking: the query's columns from the one with the fewest postings,
@@ -381,20 +375,7 @@ static void topk_one_blocked(topk_worker_t *w, size_t q)
         seen[pos] = 1;
     }
     n = heap_select(j, acc, seen, touched, n, heap, j->k);
-    uint32_t *oi = j->out_idx + q * j->k;
-    float *os = j->out_score + q * j->k;
-    for (size_t s = n; s < j->k; s++) {
-        oi[s] = UINT32_MAX;
-        os[s] = -INFINITY;
-    }
-    while (n > 0) {
-        hit_t h = heap[0];
-        oi[n - 1] = j->cand_row[h.pos];
-        os[n - 1] = h.score;
-        heap[0] = heap[--n];
-        if (n > 0)
-            heap_sift_down(j, heap, n, 0);
-    }
+    heap_emit(j, heap, n, q);
 }
 
 static void *topk_run(void *arg)
