@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     snprintf(left, sizeof left, "%s/left.kgs", argv[1]);
     snprintf(right, sizeof right, "%s/right.kgs", argv[1]);
     kga_aligner_t *a;
-    kga_aligner_options_t opt = {0, -1.0f};
+    kga_aligner_options_t opt = {.threads = 0, .threshold = -1.0f};
     if (kga_aligner_open(left, right, argv[2], &opt, &a, &err) != 0) {
         fprintf(stderr, "bench_explain: %s\n", err.msg);
         kga_dataset_close(&ds);

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     snprintf(test, sizeof test, "%s/test_links.tsv", argv[1]);
     kga_err_t err;
     kga_aligner_t *a;
-    kga_aligner_options_t opt = {threads, -1.0f};
+    kga_aligner_options_t opt = {.threads = threads, .threshold = -1.0f};
     double t0 = now();
     if (kga_aligner_open(left, right, argv[2], &opt, &a, &err) != 0) {
         fprintf(stderr, "bench_score: %s\n", err.msg);

@@ -27,7 +27,7 @@
 #define ALIGN_K_MAX 1000u
 #define ALIGN_THREADS_MAX 4096u
 /* Left entities ranked per call: bounds the candidate buffer. */
-#define ALIGN_BLOCK 4096u
+#define ALIGN_BLOCK 16384u
 /* --one-to-one holds every (left, candidate) pair at once, 16 bytes each:
  * at most 2 GiB of them. */
 #define ALIGN_PAIRS_MAX ((size_t)1 << 27)
@@ -67,6 +67,8 @@ static void usage(FILE *out)
 "                     the decision itself always weighs the first 20\n"
 "  --threads T        threads of the model, 0 = all cores (default 0)\n"
 "  --pairs FILE       score the pairs of FILE instead (see below)\n"
+"  --search MODE      candidate search: auto (exact up to about 60,000\n"
+"                     entities a side), exact or approx\n"
 "  -h, --help         this text\n"
 "\n"
 "Output: one line per left entity, sorted bytewise by left id, after a\n"
@@ -102,6 +104,7 @@ typedef struct {
     double threshold; /* < 0: the model's */
     size_t k;
     int threads;
+    int search;
 } align_args_t;
 
 /* Returns -1 to go on, or an exit status (help printed, usage error). */
@@ -119,6 +122,8 @@ static int parse_args(int argc, char **argv, align_args_t *a)
         KGA_OPTION_SIZE("k", 0, &a->k, 1, ALIGN_K_MAX),
         KGA_OPTION_INT("threads", 0, &a->threads, 0, ALIGN_THREADS_MAX),
         KGA_OPTION_FILE("pairs", 0, &a->pairs),
+        KGA_OPTION_CHOICE("search", 0, &a->search, kga_cli_parse_search,
+                          "one of auto, exact, approx"),
     };
     int status = kga_options_parse(CMD, usage, options,
                                    sizeof options / sizeof options[0], argc,
@@ -151,7 +156,8 @@ static int decide_all(const kga_aligner_t *a, size_t k,
         goto out;
     }
     const kga_progress_t *progress = kga_cli_progress();
-    kga_progress_report(progress, "aligning", 0, n_left);
+    kga_progress_report(progress, "align: deciding every left entity",
+                        "entities", 0, n_left);
     for (uint32_t start = 0; start < n_left; start += ALIGN_BLOCK) {
         uint32_t nb = n_left - start < ALIGN_BLOCK ? n_left - start
                                                    : ALIGN_BLOCK;
@@ -180,7 +186,8 @@ static int decide_all(const kga_aligner_t *a, size_t k,
                     pairs[(*n_pairs)++] = p;
             }
         }
-        kga_progress_report(progress, "aligning", start + nb, n_left);
+        kga_progress_report(progress, "align: deciding every left entity",
+                            "entities", start + nb, n_left);
     }
 out:
     kga_cli_progress_done();
@@ -441,9 +448,13 @@ int kga_cmd_align(int argc, char **argv)
     }
 
     kga_aligner_options_t opts = {.threads = args.threads,
-                                  .threshold = (float)args.threshold};
-    if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
-                         &err) != 0) {
+                                  .threshold = (float)args.threshold,
+                                  .search = args.search,
+                                  .progress = kga_cli_progress()};
+    int opened = kga_aligner_open(left_path, right_path, args.model, &opts,
+                                  &a, &err);
+    kga_cli_progress_done();
+    if (opened != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }

@@ -49,6 +49,7 @@ static void usage(FILE *out)
 "  --k K                     candidates per query, 1 to %u (default %u;\n"
 "                            at most the number of links is used)\n"
 "  --threads T               threads of the model, 0 = all cores (default 0)\n"
+KGA_CLI_SEARCH_HELP
 "  --json                    print one JSON object instead of the table\n"
 "  --report FILE.html        also write a self-contained HTML report: the\n"
 "                            metrics, per-type rows, precision-recall curve\n"
@@ -142,6 +143,7 @@ typedef struct {
     int json, open_world, ranking;
     size_t k;
     int threads;
+    int search;
 } eval_args_t;
 
 static int parse_split(const char *text, void *to)
@@ -168,6 +170,8 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
                           "test, valid or train"),
         KGA_OPTION_SIZE("k", 0, &a->k, 1, EVAL_K_MAX),
         KGA_OPTION_INT("threads", 0, &a->threads, 0, EVAL_THREADS_MAX),
+        KGA_OPTION_CHOICE("search", 0, &a->search, kga_cli_parse_search,
+                          "one of auto, exact, approx"),
         KGA_OPTION_FLAG("json", 0, &a->json),
         KGA_OPTION_FILE("report", 0, &a->report),
         KGA_OPTION_FLAG("open-world", 0, &a->open_world),
@@ -398,6 +402,7 @@ static int run_open_world(const eval_args_t *args, const kga_aligner_t *a,
     kga_owe_result_t r;
     size_t worst[WORST_ROWS], n_worst = 0;
     int rc = kga_owe_evaluate(a, links, &r, err);
+    kga_cli_progress_done();
     if (rc != 0)
         return rc;
     n_worst = kga_owe_worst(&r, worst, WORST_ROWS);
@@ -590,9 +595,13 @@ int kga_cmd_eval(int argc, char **argv)
         kga_cli_error(CMD, "%s: %s", links_path, strerror(errno));
         goto out;
     }
-    kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1};
-    if (kga_aligner_open(left_path, right_path, args.model, &opts, &a,
-                         &err) != 0) {
+    kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1,
+                                  .search = args.search,
+                                  .progress = kga_cli_progress()};
+    int opened = kga_aligner_open(left_path, right_path, args.model, &opts,
+                                  &a, &err);
+    kga_cli_progress_done();
+    if (opened != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }
@@ -623,7 +632,9 @@ int kga_cmd_eval(int argc, char **argv)
         status = EXIT_OK;
         goto out;
     }
-    if (kga_evaluate(a, &links, args.k, &res, &err) != 0) {
+    int evaluated = kga_evaluate(a, &links, args.k, &res, &err);
+    kga_cli_progress_done();
+    if (evaluated != 0) {
         kga_cli_error(CMD, "%s", err.msg);
         goto out;
     }

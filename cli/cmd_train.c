@@ -43,9 +43,17 @@ static const char usage_text[] =
     "                           alignment it moved no metric on the shared\n"
     "                           benchmarks and took half of the time)\n"
     "      --epochs N           GNN epochs (default 5; 0 = no GNN)\n"
+    "      --epoch-positives N  training links a GNN epoch walks at most, a\n"
+    "                           new sample each epoch (default 65536; 0 = all)\n"
     "      --seed S             seed of every random choice (default 1)\n"
     "      --threads T          threads (default: all cores)\n"
     "      --rounds N           bootstrapping rounds after the first (default 3)\n"
+    "      --dim D              width of each structural feature block (default\n"
+    "                           128; the features are 10 blocks wide)\n"
+    "      --search MODE        candidate search: auto (exact up to about\n"
+    "                           60,000 entities a side), exact or approx\n"
+    "      --times-json FILE    also write the table of where the time went\n"
+    "                           (printed at the end) as JSON to FILE\n"
     "      --learned-names      GNN level 0 also learns hashed n-gram vectors\n"
     "                           (off by default: ten times slower per epoch)\n"
     "      --no-gnn             never train the GNN (ablation)\n"
@@ -87,14 +95,56 @@ static void log_line(void *ctx, const char *line)
     fprintf(stderr, "train: %s\n", line);
 }
 
+/* Where the time went: every stage with its wall and CPU seconds (CPU
+ * of all threads; on a loaded machine the two part ways), its share of
+ * the wall time and the peak resident memory within it. */
+static void print_times(const kga_timeline_t *t, double total)
+{
+    double cpu = 0.0, peak = 0.0;
+    fprintf(stderr, "%-40s %9s %9s %6s %9s\n", "stage", "wall s", "cpu s",
+            "share", "peak MB");
+    for (size_t i = 0; i < t->n; i++) {
+        const kga_timeline_entry_t *e = &t->entry[i];
+        fprintf(stderr, "%-40s %9.1f %9.1f %5.1f%% %9.0f\n", e->name,
+                e->wall, e->cpu, total > 0 ? 100.0 * e->wall / total : 0.0,
+                e->peak_mb);
+        cpu += e->cpu;
+        if (e->peak_mb > peak)
+            peak = e->peak_mb;
+    }
+    fprintf(stderr, "%-40s %9.1f %9.1f %6s %9.0f\n", "total", total, cpu, "",
+            peak);
+}
+
+/* The same table as JSON (for bench/scale.sh); 0 or -1 when the file
+ * cannot be written. */
+static int write_times(const char *path, const kga_timeline_t *t,
+                       double total)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "{\"seconds\": %.3f, \"stages\": [", total);
+    for (size_t i = 0; i < t->n; i++) {
+        const kga_timeline_entry_t *e = &t->entry[i];
+        fprintf(f, "%s\n  {\"name\": \"%s\", \"wall_seconds\": %.3f, "
+                   "\"cpu_seconds\": %.3f, \"peak_mb\": %.1f}",
+                i ? "," : "", e->name, e->wall, e->cpu, e->peak_mb);
+    }
+    fprintf(f, "]}\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 static void print_report(const kga_train_report_t *r, const char *model)
 {
     const kga_fusion_report_t *f = &r->fusion;
+    print_times(&r->timeline, r->seconds);
     fprintf(stderr,
-            "trained %s in %.1f s: fusion %.1f s (%u rounds, kept round %u), "
-            "GNN %.1f s (%u epochs), ",
+            "trained %s in %.1f s: fusion %.1f s (%u rounds, kept round %u, "
+            "%s search), GNN %.1f s (%u epochs), ",
             model, r->seconds, f->seconds, f->n_rounds, f->best_round + 1,
-            r->gnn_seconds, r->epochs_run);
+            f->approx ? "approximate" : "exact", r->gnn_seconds,
+            r->epochs_run);
     if (r->labelled)
         fprintf(stderr, "validation F1 %.4f at the pair threshold %.4g\n",
                 r->valid_f1, r->pair_threshold);
@@ -107,19 +157,27 @@ int kga_cmd_train(int argc, char **argv)
     kga_train_params_t p;
     kga_train_params_init(&p);
     p.log = log_line;
-    const char *dir = NULL, *model = NULL;
+    const char *dir = NULL, *model = NULL, *times = NULL;
     int learned_names = 0, gnn = 0, no_gnn = 0, no_cross = 0, no_self = 0,
         no_hard = 0, no_latin = 0;
+    int search = KGA_SEARCH_AUTO;
     const kga_option_t options[] = {
         KGA_OPTION_ARG("DATA_DIR", &dir),
         KGA_OPTION_FILE("output", 'o', &model),
         KGA_OPTION_CHOICE("features", 0, &p.features, parse_features,
                           "one of auto, names, ids, both"),
         KGA_OPTION_U32("epochs", 0, &p.epochs, 0, 1000),
+        KGA_OPTION_U32("epoch-positives", 0, &p.epoch_positives, 0,
+                       UINT32_MAX),
         KGA_OPTION_CHOICE("seed", 0, &p, parse_seed, "a non-negative integer"),
         KGA_OPTION_INT("threads", 0, &p.threads, 1, 256),
         KGA_OPTION_U32("rounds", 0, &p.fusion.rounds, 0,
                        KGA_FUSION_MAX_ROUNDS - 1),
+        KGA_OPTION_CHOICE("search", 0, &search, kga_cli_parse_search,
+                          "one of auto, exact, approx"),
+        KGA_OPTION_U32("dim", 0, &p.fusion.structure.dim, 2,
+                       KGA_STRUCTURE_MAX_DIM),
+        KGA_OPTION_FILE("times-json", 0, &times),
         KGA_OPTION_FLAG("learned-names", 0, &learned_names),
         KGA_OPTION_FLAG("gnn", 0, &gnn),
         KGA_OPTION_FLAG("no-gnn", 0, &no_gnn),
@@ -136,6 +194,7 @@ int kga_cmd_train(int argc, char **argv)
         return status;
     if (model == NULL)
         return kga_cli_usage_error("train", "missing -o MODEL");
+    p.fusion.search = (kga_search_t)search;
     if (learned_names)
         p.gnn.dim_name = kga_gnn_config_default().dim_name;
     if (no_cross)
@@ -172,5 +231,10 @@ int kga_cmd_train(int argc, char **argv)
         return 1;
     }
     print_report(&report, model);
+    if (times != NULL && write_times(times, &report.timeline,
+                                     report.seconds) != 0) {
+        kga_cli_error("train", "%s: cannot write the time table", times);
+        return 1;
+    }
     return 0;
 }

@@ -1,6 +1,7 @@
 #ifndef KGA_CLI_COMMANDS_H
 #define KGA_CLI_COMMANDS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "base/progress.h"
@@ -25,6 +26,20 @@ int kga_cmd_serve(int argc, char **argv);
 const kga_progress_t *kga_cli_progress(void);
 /* Ends the current progress line, if one is drawn. */
 void kga_cli_progress_done(void);
+/* The text of the progress line (without the carriage return): the stage,
+ * done of total units with the percentage, the rate and the time left
+ * once `elapsed` seconds of the stage (in which done_in_elapsed units were
+ * done) make a rate, and the elapsed time. Truncated to cap bytes. */
+void kga_cli_progress_format(char *out, size_t cap, const char *stage,
+                             const char *unit, uint64_t done, uint64_t total,
+                             double elapsed, uint64_t done_in_elapsed);
+
+/* --search auto|exact|approx into an int (the fusion's kga_search_t);
+ * -1 for anything else. */
+int kga_cli_parse_search(const char *text, void *to);
+#define KGA_CLI_SEARCH_HELP \
+    "  --search MODE             candidate search: auto (exact up to about\n" \
+    "                            60,000 entities a side), exact or approx\n"
 
 /* Prints "kgalign <cmd>: message" on stderr. */
 void kga_cli_error(const char *cmd, const char *fmt, ...)

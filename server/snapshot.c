@@ -38,7 +38,8 @@ int kga_snapshot_open(const kga_snapshot_source_t *src, uint64_t version,
     if (s == NULL)
         return kga_err_set(err, KGA_ENOMEM, "snapshot: out of memory");
     kga_aligner_options_t opts = {.threads = src->threads,
-                                  .threshold = src->threshold};
+                                  .threshold = src->threshold,
+                                  .right_queries = 1};
     /* kga_aligner_open validates the stores (checksums, invariants) and
      * refuses a model trained on other stores (KGA_EMISMATCH). */
     int rc = kga_aligner_open(src->left_store, src->right_store, src->model,

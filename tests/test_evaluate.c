@@ -147,6 +147,12 @@ float kga_aligner_pair_threshold(const kga_aligner_t *a)
     return a->threshold;
 }
 
+const kga_progress_t *kga_aligner_progress(const kga_aligner_t *a)
+{
+    (void)a;
+    return NULL;
+}
+
 static kga_pair_score_t fake_score(const kga_aligner_t *a, uint32_t l,
                                    uint32_t r)
 {

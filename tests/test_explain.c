@@ -90,7 +90,7 @@ static void fixture_open(fixture_t *f, const char *model_name)
     snprintf(right, sizeof right, "%s/right.kgs", data);
     snprintf(model, sizeof model, "%s/%s", data, model_name);
     kga_err_t err;
-    kga_aligner_options_t o = {2, -1.0f};
+    kga_aligner_options_t o = {.threads = 2, .threshold = -1.0f};
     ck_assert_msg(kga_aligner_open(left, right, model, &o, &f->a, &err) == 0,
                   "%s", err.msg);
     ck_assert_msg(kga_dataset_open(&f->ds, data,

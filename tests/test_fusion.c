@@ -92,7 +92,7 @@ static void check_against_dense(int rows, int cols, int k, double tau,
     }
     kga_err_t err;
     ck_assert_msg(kga_sinkhorn(col, sc, (uint32_t)rows, (uint32_t)cols,
-                               (size_t)k, tau, (uint32_t)iters, NULL, lu, lv,
+                               (size_t)k, tau, (uint32_t)iters, NULL, NULL, lu, lv,
                                &err) == 0,
                   "%s", err.msg);
     dense_sinkhorn(S, mask, rows, cols, tau, iters, P);
@@ -150,7 +150,7 @@ START_TEST(sinkhorn_rows_sum_to_one_without_underflow)
     float sc[] = {1.0f, -3.0f, 0.5f, 2.0f, -2.0f, 0.0f, 0.9f, 0.1f, -1.0f};
     double lu[3], lv[4];
     kga_err_t err;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 3, 4, 3, 0.001, 20, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 3, 4, 3, 0.001, 20, NULL, NULL, lu, lv,
                                   &err),
                      0);
     ck_assert(isnan(lv[3]));
@@ -185,7 +185,7 @@ START_TEST(sinkhorn_same_for_any_thread_count)
             ck_assert_int_eq(kga_pool_new(t + 1, &pool), 0);
         lu[t] = malloc(rows * sizeof(double));
         lv[t] = malloc(cols * sizeof(double));
-        ck_assert_int_eq(kga_sinkhorn(col, sc, rows, cols, k, 0.02, 20, pool,
+        ck_assert_int_eq(kga_sinkhorn(col, sc, rows, cols, k, 0.02, 20, pool, NULL,
                                       lu[t], lv[t], &err),
                          0);
         kga_pool_free(pool);
@@ -209,25 +209,25 @@ START_TEST(sinkhorn_rejects_bad_input)
     float sc[] = {1.0f, 2.0f};
     double lu[1], lv[2];
     kga_err_t err;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "repeated"));
     col[1] = 2;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
     col[1] = 1;
     sc[1] = NAN;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
     sc[1] = 2.0f;
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.0, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.0, 5, NULL, NULL, lu, lv,
                                   &err),
                      KGA_EINVAL);
-    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, lu, lv,
+    ck_assert_int_eq(kga_sinkhorn(col, sc, 1, 2, 2, 0.02, 5, NULL, NULL, lu, lv,
                                   &err),
                      0);
 }
@@ -411,7 +411,7 @@ static double test_hits1(const kga_fusion_t *f, const synth_t *x, size_t k)
         c[i] = x->test[i].right;
     }
     kga_err_t err;
-    ck_assert_msg(kga_fusion_topk(f, q, x->ntest, c, x->ntest, k, NULL, idx,
+    ck_assert_msg(kga_fusion_topk(f, q, x->ntest, c, x->ntest, k, NULL, NULL, idx,
                                   sc, &err) == 0,
                   "%s", err.msg);
     kga_ranking_t rk;
@@ -505,10 +505,10 @@ START_TEST(aligns_a_synthetic_pair)
     float bs[NQ * K], ss[K];
     for (size_t i = 0; i < NQ; i++)
         q[i] = x.test[i].left;
-    ck_assert_int_eq(kga_fusion_topk(f, q, NQ, NULL, 0, K, NULL, bi, bs, NULL),
+    ck_assert_int_eq(kga_fusion_topk(f, q, NQ, NULL, 0, K, NULL, NULL, bi, bs, NULL),
                      0);
     for (size_t i = 0; i < NQ; i++) {
-        ck_assert_int_eq(kga_fusion_topk(f, &q[i], 1, NULL, 0, K, NULL, si, ss,
+        ck_assert_int_eq(kga_fusion_topk(f, &q[i], 1, NULL, 0, K, NULL, NULL, si, ss,
                                          NULL),
                          0);
         ck_assert(memcmp(si, bi + i * K, sizeof si) == 0);
@@ -594,7 +594,7 @@ START_TEST(log_p_reproduces_the_support)
     uint32_t *idx = malloc(nL * k * sizeof *idx);
     float *sc = malloc(nL * k * sizeof *sc);
     kga_err_t err;
-    ck_assert_int_eq(kga_fusion_topk(f, L, nL, R, nR, k, NULL, idx, sc, &err),
+    ck_assert_int_eq(kga_fusion_topk(f, L, nL, R, nR, k, NULL, NULL, idx, sc, &err),
                      0);
     for (size_t q = 0; q < nL; q++) {
         double sum = 0.0;
@@ -633,11 +633,16 @@ static void assert_same_scorer(const kga_fusion_t *a, const kga_fusion_t *b)
     ck_assert_int_eq(memcmp(sa.seeds, sb.seeds, sa.n_seeds * sizeof *sa.seeds),
                      0);
     for (int s = 0; s < 2; s++) {
-        uint32_t w, n = kga_fusion_entities(a, s);
-        const float *fa = kga_fusion_features(a, s, &w);
+        uint32_t n = kga_fusion_entities(a, s);
+        const kga_qmatrix_t *fa = kga_fusion_features(a, s);
+        const kga_qmatrix_t *fb = kga_fusion_features(b, s);
         ck_assert_uint_eq(n, kga_fusion_entities(b, s));
-        ck_assert_int_eq(memcmp(fa, kga_fusion_features(b, s, NULL),
-                                (size_t)n * w * sizeof *fa),
+        ck_assert_uint_eq(fa->rows, n);
+        ck_assert_int_eq(memcmp(fa->code, fb->code,
+                                (size_t)n * fa->blocks * fa->dim),
+                         0);
+        ck_assert_int_eq(memcmp(fa->scale, fb->scale,
+                                (size_t)n * fa->blocks * sizeof *fa->scale),
                          0);
         ck_assert_int_eq(memcmp(s ? sa.lv : sa.lu, s ? sb.lv : sb.lu,
                                 n * sizeof(double)),
@@ -658,7 +663,7 @@ START_TEST(rebuild_gives_the_same_scorer)
     p1.threads = 1;
     kga_fusion_t *g;
     kga_err_t err;
-    ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, &g, &err) == 0,
+    ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, NULL, &g, &err) == 0,
                   "%s", err.msg);
     assert_same_scorer(f, g);
     for (size_t t = 0; t < x.ntest; t++) {
@@ -675,11 +680,103 @@ START_TEST(rebuild_gives_the_same_scorer)
     kga_fusion_state_t bad = st;
     bad.lu = lu;
     kga_fusion_t *h;
-    ck_assert_int_eq(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &bad, &h, &err),
+    ck_assert_int_eq(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &bad, NULL, &h, &err),
                      KGA_EINVAL);
     ck_assert_ptr_null(h);
     free(lu);
     kga_fusion_free(g);
+    kga_fusion_free(f);
+    synth_free(&x);
+}
+END_TEST
+
+/* An entity from outside the stores brings its row as a one-row int8
+ * matrix: with a stored entity's row it is projected, scored and searched
+ * exactly as that entity, by the exact and by the approximate search, with
+ * and without entities left out. */
+static void copy_row(const kga_qmatrix_t *F, uint32_t i, kga_qmatrix_t *m)
+{
+    ck_assert_int_eq(kga_qmatrix_init(m, 1, F->blocks, F->dim), 0);
+    memcpy(m->code, F->code + (size_t)i * F->blocks * F->dim,
+           (size_t)F->blocks * F->dim);
+    memcpy(m->scale, F->scale + (size_t)i * F->blocks,
+           F->blocks * sizeof *m->scale);
+}
+
+START_TEST(rows_from_outside_score_as_stored)
+{
+    synth_t x;
+    synth_make(&x, 700, 30, NAMES_MATCH, 6);
+    kga_fusion_params_t p;
+    small_params(&p, 2);
+    kga_fusion_t *f = train(&x, &p, NULL);
+    kga_fusion_state_t st;
+    kga_fusion_get_state(f, &st);
+    enum { K = 8 };
+    for (int approx = 0; approx < 2; approx++) {
+        kga_fusion_params_t pr = p;
+        pr.search = approx ? KGA_SEARCH_APPROX : KGA_SEARCH_EXACT;
+        kga_fusion_t *g;
+        kga_err_t err;
+        ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &pr, &st, NULL, &g,
+                                         &err) == 0,
+                      "%s", err.msg);
+        ck_assert_int_eq(kga_fusion_approx(g), approx);
+        const kga_qmatrix_t *F0 = kga_fusion_features(g, 0);
+        const kga_qmatrix_t *F1 = kga_fusion_features(g, 1);
+        const kga_tfidf_t *names = kga_fusion_names(g);
+        uint32_t nr = kga_fusion_entities(g, 1);
+        uint8_t *skip = calloc(nr, 1);
+        for (size_t t = 0; t < 25; t++) {
+            uint32_t i = x.test[t].left;
+            kga_qmatrix_t m;
+            copy_row(F0, i, &m);
+            float proj[KGA_FUSION_COARSE_DIM];
+            kga_fusion_project_row(g, &m, 0, proj);
+            ck_assert(memcmp(proj,
+                             kga_fusion_coarse(g, 0) +
+                                 (size_t)i * KGA_FUSION_COARSE_DIM,
+                             sizeof proj) == 0);
+            uint32_t j = x.right[(t * 11) % x.n];
+            float c = kga_tfidf_cosine(names, i, j);
+            ck_assert_float_eq(kga_fusion_score_rows(g, &m, 0, F1, j, c),
+                               kga_fusion_score(g, i, j));
+            kga_sparse_vec_t name = kga_tfidf_row(names, 0, i);
+            uint32_t oi[K], ri[K];
+            float os[K], rs[K];
+            for (int skipping = 0; skipping < 2; skipping++) {
+                ck_assert_int_eq(kga_fusion_topk_one(g, 0, i,
+                                                     skipping ? skip : NULL,
+                                                     K, oi, os, NULL),
+                                 0);
+                ck_assert_int_eq(kga_fusion_topk_row(g, 0, &m, 0, name,
+                                                     skipping ? skip : NULL,
+                                                     K, ri, rs, NULL),
+                                 0);
+                ck_assert(memcmp(oi, ri, sizeof oi) == 0);
+                ck_assert(memcmp(os, rs, sizeof os) == 0);
+                for (size_t r = 0; skipping && r < K; r++)
+                    ck_assert(oi[r] == UINT32_MAX || !skip[oi[r]]);
+                /* Leave the best two out next time. */
+                skip[oi[0]] = skip[oi[1]] = 1;
+            }
+            memset(skip, 0, nr);
+            kga_qmatrix_destroy(&m);
+        }
+        /* A row of another shape is refused. */
+        kga_qmatrix_t bad;
+        ck_assert_int_eq(kga_qmatrix_init(&bad, 1, F0->blocks + 1, F0->dim),
+                         0);
+        uint32_t oi[K];
+        float os[K];
+        ck_assert_int_eq(kga_fusion_topk_row(g, 0, &bad, 0,
+                                             kga_tfidf_row(names, 0, 0), NULL,
+                                             K, oi, os, &err),
+                         KGA_EINVAL);
+        kga_qmatrix_destroy(&bad);
+        free(skip);
+        kga_fusion_free(g);
+    }
     kga_fusion_free(f);
     synth_free(&x);
 }
@@ -743,7 +840,7 @@ START_TEST(topk_allowed_rights_and_ties)
     uint32_t a = (uint32_t)kga_store_lookup(s[0], "L:a");
     uint32_t idx[8];
     float sc[8];
-    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, NULL, 0, 8, NULL, idx, sc, &err),
+    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, NULL, 0, 8, NULL, NULL, idx, sc, &err),
                      0);
     const uint64_t *key = kga_tfidf_keys(kga_fusion_names(f), KGA_TFIDF_RIGHT);
     for (int t = 0; t < 5; t++) {
@@ -761,18 +858,18 @@ START_TEST(topk_allowed_rights_and_ties)
     /* Only the allowed entities; slots beyond them are padding. */
     uint32_t allowed[2] = {(uint32_t)kga_store_lookup(s[1], "R:other"),
                            (uint32_t)kga_store_lookup(s[1], "R:t4")};
-    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, allowed, 2, 3, NULL, idx, sc,
+    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, allowed, 2, 3, NULL, NULL, idx, sc,
                                      &err),
                      0);
     ck_assert_uint_eq(idx[0], allowed[1]);
     ck_assert_uint_eq(idx[1], allowed[0]);
     ck_assert_uint_eq(idx[2], UINT32_MAX);
     uint32_t repeated[2] = {allowed[0], allowed[0]};
-    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, repeated, 2, 3, NULL, idx, sc,
+    ck_assert_int_eq(kga_fusion_topk(f, &a, 1, repeated, 2, 3, NULL, NULL, idx, sc,
                                      &err),
                      KGA_EINVAL);
     uint32_t bad = 99;
-    ck_assert_int_eq(kga_fusion_topk(f, &bad, 1, NULL, 0, 3, NULL, idx, sc,
+    ck_assert_int_eq(kga_fusion_topk(f, &bad, 1, NULL, 0, 3, NULL, NULL, idx, sc,
                                      &err),
                      KGA_EINVAL);
     kga_fusion_free(f);
@@ -824,6 +921,7 @@ static Suite *fusion_suite(void)
     tcase_add_test(tf, opaque_names_are_switched_off);
     tcase_add_test(tf, log_p_reproduces_the_support);
     tcase_add_test(tf, rebuild_gives_the_same_scorer);
+    tcase_add_test(tf, rows_from_outside_score_as_stored);
     tcase_add_test(tf, training_does_not_depend_on_threads);
     tcase_add_test(tf, topk_allowed_rights_and_ties);
     tcase_add_test(tf, train_rejects_bad_links);

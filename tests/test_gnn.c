@@ -623,6 +623,43 @@ START_TEST(training_deterministic)
 }
 END_TEST
 
+/* A limited epoch walks that many links, and a limit past the links
+ * changes nothing: the same parameters as no limit at all. */
+START_TEST(epoch_limit_samples_links)
+{
+    synth_t s;
+    synth_make(&s, 150, 700, 3, 9);
+    kga_gnn_config_t cfg = small_config();
+    cfg.seed = 3;
+    uint32_t ntrain = s.n * 2 / 5;
+    kga_pair_t *links = malloc(ntrain * sizeof *links);
+    for (uint32_t i = 0; i < ntrain; i++)
+        links[i] = (kga_pair_t){i, s.perm[i]};
+    kga_gnn_shape_t shape = {{s.n, s.n}, s.rels, 0, 0, {0, 0}};
+    kga_gnn_t *m[3];
+    size_t limit[3] = {0, ntrain + 5, 17};
+    for (int v = 0; v < 3; v++) {
+        ck_assert_int_eq(kga_gnn_new(&cfg, &shape, links, ntrain, &m[v]), 0);
+        kga_gnn_trainer_t *t;
+        ck_assert_int_eq(
+            kga_gnn_trainer_new(m[v], &s.data, links, ntrain, 2, &t), 0);
+        kga_gnn_trainer_limit(t, limit[v]);
+        for (int e = 0; e < 3; e++) {
+            kga_gnn_epoch_stats_t st;
+            ck_assert_int_eq(kga_gnn_trainer_epoch(t, NULL, &st), 0);
+            ck_assert_uint_eq(st.positives, v == 2 ? 17 : ntrain);
+        }
+        kga_gnn_trainer_free(t);
+    }
+    ck_assert_msg(same_parameters(m[0], m[1]), "a limit past the links");
+    ck_assert_msg(!same_parameters(m[0], m[2]), "a limit of 17 links");
+    for (int v = 0; v < 3; v++)
+        kga_gnn_free(m[v]);
+    free(links);
+    synth_free(&s);
+}
+END_TEST
+
 /* Anchored entities share one vector; the tensor list names every part. */
 START_TEST(model_tensors)
 {
@@ -724,6 +761,7 @@ static Suite *gnn_suite(void)
     tcase_add_test(model, cache_matches_batch);
     tcase_add_test(model, training_learns);
     tcase_add_test(model, training_deterministic);
+    tcase_add_test(model, epoch_limit_samples_links);
     return s;
 }
 

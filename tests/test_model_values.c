@@ -56,7 +56,7 @@ static int open_model(const char *path, kga_err_t *err)
     char left[700], right[700];
     snprintf(left, sizeof left, "%s/left.kgs", data);
     snprintf(right, sizeof right, "%s/right.kgs", data);
-    kga_aligner_options_t o = {2, -1.0f};
+    kga_aligner_options_t o = {.threads = 2, .threshold = -1.0f};
     kga_aligner_t *a = NULL;
     int rc = kga_aligner_open(left, right, path, &o, &a, err);
     kga_aligner_close(a);

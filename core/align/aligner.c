@@ -32,6 +32,7 @@ struct kga_aligner {
     size_t n_free_right;
     kga_explainer_t *explainer;
     kga_pool_t *pool;
+    const kga_progress_t *progress;
     float threshold;      /* open-world decisions */
     float pair_threshold; /* a pair scored alone */
     char version[17];
@@ -48,6 +49,11 @@ uint32_t kga_aligner_known_partner(const kga_aligner_t *a, kga_side_t side,
 const uint8_t *kga_aligner_known_mask(const kga_aligner_t *a, kga_side_t side)
 {
     return a->taken[side];
+}
+
+const kga_progress_t *kga_aligner_progress(const kga_aligner_t *a)
+{
+    return a->progress;
 }
 
 const kga_scorer_t *kga_aligner_scorer(const kga_aligner_t *a)
@@ -159,8 +165,10 @@ static int check_setting(const kga_model_t *m, const char *key, double v,
                        hi);
 }
 
-static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
+static int load_fusion(kga_aligner_t *a, const kga_aligner_options_t *o,
+                       kga_err_t *err)
 {
+    int threads = o->threads;
     const kga_model_t *m = a->file;
     kga_fusion_params_t fp;
     kga_fusion_state_t st;
@@ -191,13 +199,23 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
         fp.threads = threads;
         fp.trained[0] = a->trained[0];
         fp.trained[1] = a->trained[1];
+        fp.search = (kga_search_t)o->search;
+        if (o->probes != 0)
+            fp.probes = o->probes;
+        if (o->coarse != 0)
+            fp.coarse = o->coarse;
+        if (o->name_budget != 0)
+            fp.name_budget = o->name_budget;
+        rc = kga_fusion_params_check(&fp, err);
+    }
+    if (rc == 0) {
         st.name_weight = (float)wn;
         st.translit_weight = (float)wt;
         st.seeds = (const kga_pair_t *)(const void *)seeds;
         st.lu = lu;
         st.lv = lv;
-        rc = kga_fusion_rebuild(a->store[0], a->store[1], &fp, &st, &fusion,
-                                err);
+        rc = kga_fusion_rebuild(a->store[0], a->store[1], &fp, &st,
+                                o->progress, &fusion, err);
     }
     free(lu);
     free(lv);
@@ -205,6 +223,8 @@ static int load_fusion(kga_aligner_t *a, int threads, kga_err_t *err)
     if (rc == 0)
         rc = kga_fusion_extend(fusion, a->free_right, a->n_free_right,
                                a->pool, err);
+    if (rc == 0 && o->right_queries)
+        rc = kga_fusion_prepare(fusion, 1, threads, err);
     if (rc != 0) {
         kga_fusion_free(fusion);
         return rc;
@@ -243,6 +263,7 @@ static int load_gnn(kga_aligner_t *a, int threads, kga_err_t *err)
         if (rc == 0)
             memcpy(t.data, data, t.count * sizeof(float));
     }
+    kga_progress_report(a->progress, "opening: the GNN's cache", NULL, 0, 0);
     if (rc == 0)
         rc = kga_scorer_gnn_cache(&a->scorer, threads, err);
     return rc;
@@ -419,7 +440,7 @@ static int load_scorer(kga_aligner_t *a, const kga_aligner_options_t *o,
                             1, err)))
         return rc;
     if ((rc = check_fingerprints(a, err)) || (rc = load_known(a, err)) ||
-        (rc = load_fusion(a, o->threads, err)))
+        (rc = load_fusion(a, o, err)))
         return rc;
     if (has_gnn && (rc = load_gnn(a, o->threads, err)) != 0)
         return rc;
@@ -456,13 +477,16 @@ int kga_aligner_open(const char *left_store, const char *right_store,
                      const kga_aligner_options_t *options,
                      kga_aligner_t **out, kga_err_t *err)
 {
-    kga_aligner_options_t defaults = {0, -1.0f};
+    kga_aligner_options_t defaults = {.threads = 0, .threshold = -1.0f};
     const kga_aligner_options_t *o = options ? options : &defaults;
     *out = NULL;
     kga_aligner_t *a = calloc(1, sizeof *a);
     if (a == NULL)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
     int rc;
+    a->progress = o->progress;
+    kga_progress_report(a->progress, "opening: the stores and the model",
+                        NULL, 0, 0);
     if ((rc = kga_store_open(left_store, &a->store[0], err)) ||
         (rc = kga_store_open(right_store, &a->store[1], err)) ||
         (rc = kga_model_open(model_path, &a->file, err)))
@@ -646,6 +670,29 @@ static void rerank(const kga_aligner_t *a, const kga_scorer_entity_t *q,
     qsort(c, n, sizeof *c, cand_cmp);
 }
 
+typedef struct {
+    const kga_aligner_t *a;
+    const uint32_t *lefts;
+    const uint32_t *idx;
+    size_t k;
+    kga_candidate_t *out;
+    kga_progress_ticker_t *ticker;
+} rerank_ctx_t;
+
+static void rerank_chunk(void *ctx, size_t begin, size_t end, int worker)
+{
+    const rerank_ctx_t *c = ctx;
+    for (size_t q = begin; q < end; q++) {
+        kga_candidate_t *o = c->out + q * c->k;
+        for (size_t r = 0; r < c->k; r++)
+            o[r].entity = c->idx[q * c->k + r];
+        kga_scorer_entity_t view;
+        kga_scorer_entity(&c->a->scorer, KGA_SIDE_LEFT, c->lefts[q], &view);
+        rerank(c->a, &view, o, c->k, NULL);
+    }
+    kga_progress_tick(c->ticker, end - begin, worker);
+}
+
 int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
                      size_t nl, const uint32_t *rights, size_t nr, size_t k,
                      kga_candidate_t *out, kga_err_t *err)
@@ -656,22 +703,22 @@ int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
     uint32_t *idx = malloc((nl ? nl : 1) * k * sizeof *idx);
     float *score = malloc((nl ? nl : 1) * k * sizeof *score);
     int rc = KGA_ENOMEM;
+    kga_progress_ticker_t tk;
     if (idx == NULL || score == NULL) {
         kga_err_set(err, rc, "out of memory");
         goto out;
     }
+    kga_progress_ticker_init(&tk, a->progress, "ranking: candidate search",
+                             "queries", nl);
     rc = kga_fusion_topk(a->scorer.fusion, lefts, nl, rights, nr, k,
-                         a->pool, idx, score, err);
+                         a->pool, &tk, idx, score, err);
     if (rc != 0)
         goto out;
-    for (size_t q = 0; q < nl; q++) {
-        kga_candidate_t *c = out + q * k;
-        for (size_t r = 0; r < k; r++)
-            c[r].entity = idx[q * k + r];
-        kga_scorer_entity_t view;
-        kga_scorer_entity(&a->scorer, KGA_SIDE_LEFT, lefts[q], &view);
-        rerank(a, &view, c, k, NULL);
-    }
+    kga_progress_ticker_init(&tk, a->progress,
+                             "ranking: scoring the candidates", "queries",
+                             nl);
+    rerank_ctx_t c = {a, lefts, idx, k, out, &tk};
+    kga_pool_run(a->pool, nl, 64, rerank_chunk, &c);
 out:
     free(idx);
     free(score);
@@ -746,8 +793,8 @@ static int fetch_candidates(const kga_aligner_t *a,
         memcpy(idx, kept, fetch * sizeof *idx);
         return 0;
     }
-    return kga_fusion_topk_row(f, q->side, q->features, q->name, skip, fetch,
-                               idx, score, NULL);
+    return kga_fusion_topk_row(f, q->side, q->features, q->features_row,
+                               q->name, skip, fetch, idx, score, NULL);
 }
 
 /* Right-side queries: the fusion generates left-to-right candidates only,
@@ -860,7 +907,7 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
         query[nq++] = lefts[q];
     }
     rc = kga_ow_rank(&a->scorer, query, nq, a->free_right, a->n_free_right,
-                     kr, a->pool, ent, logit, err);
+                     kr, a->pool, NULL, NULL, ent, logit, err);
     if (rc != 0)
         goto out;
     for (size_t i = 0; i < nq; i++) {

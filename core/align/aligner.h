@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "store/store.h"
 
 /* A trained aligner ready to answer: the two graph stores, the model file,
@@ -70,6 +71,19 @@ typedef struct {
 typedef struct {
     int threads;     /* for the work done at open (0 = all cores) */
     float threshold; /* decision threshold; < 0 = the model's default */
+    /* The candidate search (the fusion's kga_search_t: 0 auto, 1 exact,
+     * 2 approximate). */
+    int search;
+    /* 1: also prepares the approximate search of right-side queries
+     * (kga_aligner_match() with KGA_SIDE_RIGHT; the service), which
+     * otherwise compares the query with every left entity. */
+    int right_queries;
+    /* The approximate search's knobs (kga_fusion_params_t); 0: the
+     * defaults. */
+    uint32_t probes, coarse, name_budget;
+    /* Gets the stages of opening and of kga_aligner_rank() (NULL: none):
+     * for callers that rank from one thread, the command-line tools. */
+    const kga_progress_t *progress;
 } kga_aligner_options_t;
 
 /* Opens left_store, right_store and model_path and prepares the caches.
@@ -92,6 +106,10 @@ void kga_aligner_close(kga_aligner_t *a);
  * one faults (SIGBUS) when read: stop using the aligner. Any thread; three
  * fstat calls. */
 int kga_aligner_check_files(const kga_aligner_t *a, kga_err_t *err);
+
+/* The reporter given at open (may be NULL), for long loops over the
+ * aligner run by its owner. */
+const kga_progress_t *kga_aligner_progress(const kga_aligner_t *a);
 
 /* The stores (owned by the aligner). */
 const kga_store_t *kga_aligner_store(const kga_aligner_t *a, kga_side_t side);

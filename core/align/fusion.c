@@ -10,6 +10,14 @@
 #include <string.h>
 
 #include "align/sinkhorn.h"
+#include "base/rng.h"
+
+/* Seed of the projection: a constant, so that a model file needs no copy
+ * of it and every build projects alike. */
+#define PROJECTION_SEED UINT64_C(0x6b67612d70726f6a)
+
+/* Rows projected per pool task. */
+#define PROJECT_ROWS 1024u
 
 /* ---- parameters --------------------------------------------------------- */
 
@@ -27,6 +35,10 @@ void kga_fusion_params_init(kga_fusion_params_t *p)
     p->min_gain = 0.003;
     p->seed_min_p = 0.9;
     p->threads = 0;
+    p->search = KGA_SEARCH_AUTO;
+    p->probes = 16;
+    p->coarse = 2;
+    p->name_budget = 8192;
 }
 
 int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
@@ -62,6 +74,21 @@ int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
         return kga_err_set(err, KGA_EINVAL,
                            "fusion: seed_min_p must be within 0..1, not %g",
                            p->seed_min_p);
+    if (p->search != KGA_SEARCH_AUTO && p->search != KGA_SEARCH_EXACT &&
+        p->search != KGA_SEARCH_APPROX)
+        return kga_err_set(err, KGA_EINVAL, "fusion: unknown search %d",
+                           (int)p->search);
+    if (p->probes < 1 || p->probes > KGA_ANN_MAX_PROBES)
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: probes must be in [1, %u], not %u",
+                           KGA_ANN_MAX_PROBES, p->probes);
+    if (p->coarse < 1 || p->coarse > 16)
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: coarse must be in [1, 16], not %u",
+                           p->coarse);
+    if (p->name_budget < 1)
+        return kga_err_set(err, KGA_EINVAL,
+                           "fusion: name_budget must be positive");
     return 0;
 }
 
@@ -76,13 +103,20 @@ void kga_fusion_free(kga_fusion_t *f)
     free(f->lu);
     free(f->seeds);
     kga_tfidf_free(f->names);
-    free(f->F[1]);
-    free(f->F[0]);
+    free(f->sketch_sign);
+    free(f->sketch_to);
+    for (int s = 0; s < 2; s++) {
+        kga_ann_free(f->ann[s]);
+        free(f->P[s]);
+        kga_qmatrix_destroy(&f->F[s]);
+    }
     free(f);
 }
 
-/* Allocates the scorer of two stores: feature matrices, scalings, and the
- * name model (built here). */
+static int sketch_init(kga_fusion_t *f);
+
+/* Allocates the scorer of two stores: feature matrices, projections, the
+ * count sketch, scalings, and the name model (built here). */
 int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
                      const kga_fusion_params_t *p, kga_pool_t *pool,
                      kga_fusion_t **out, kga_err_t *err)
@@ -101,16 +135,21 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
         f->trained[s] = p->trained[s] > 0 && p->trained[s] < f->n[s]
                             ? p->trained[s]
                             : f->n[s];
+    uint32_t dim = p->structure.dim;
     for (int s = 0; s < 2; s++) {
-        if ((size_t)f->n[s] > SIZE_MAX / sizeof(float) / f->width) {
+        int q = kga_qmatrix_init(&f->F[s], f->n[s], f->width / dim, dim);
+        if (q != 0) {
             kga_fusion_free(f);
-            return kga_err_set(err, KGA_ELIMIT, "fusion: features too large");
+            return kga_err_set(err, q, "fusion: no room for the features of "
+                                       "%u entities",
+                               f->n[s]);
         }
-        f->F[s] = malloc(((size_t)f->n[s] * f->width + 1) * sizeof(float));
+        f->P[s] = malloc(((size_t)f->n[s] * KGA_FUSION_COARSE_DIM + 1) *
+                         sizeof(float));
     }
     f->lu = malloc(((size_t)f->n[0] + 1) * sizeof *f->lu);
     f->lv = malloc(((size_t)f->n[1] + 1) * sizeof *f->lv);
-    if (!f->F[0] || !f->F[1] || !f->lu || !f->lv) {
+    if (!f->P[0] || !f->P[1] || !f->lu || !f->lv || sketch_init(f) != 0) {
         kga_fusion_free(f);
         return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     }
@@ -121,8 +160,141 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
     }
     f->key[0] = kga_tfidf_keys(f->names, KGA_TFIDF_LEFT);
     f->key[1] = kga_tfidf_keys(f->names, KGA_TFIDF_RIGHT);
+    f->approx = p->search == KGA_SEARCH_APPROX ||
+                (p->search == KGA_SEARCH_AUTO &&
+                 (double)f->n[0] * (double)f->n[1] > KGA_FUSION_EXACT_PAIRS);
+    f->probes = p->probes;
+    f->coarse = p->coarse;
+    f->name_budget = p->name_budget;
     *out = f;
     return 0;
+}
+
+/* ---- projection and index ----------------------------------------------- */
+
+/* The projection is a count sketch (feature hashing; Charikar, Chen and
+ * Farach-Colton 2002): feature c of F goes, with a sign s(c), to one
+ * coordinate h(c) of P, so that P_i . P_j is F_i . F_j plus noise of mean
+ * zero, as with a Gaussian projection (Johnson-Lindenstrauss), at a cost
+ * of one addition per feature instead of KGA_FUSION_COARSE_DIM: on a graph
+ * of millions of entities a dense projection cost as much as a fusion
+ * round. h is a seeded permutation of the features folded onto the
+ * coordinates, so every coordinate sums the same number of features. */
+static int sketch_init(kga_fusion_t *f)
+{
+    uint32_t width = f->width;
+    f->sketch_to = malloc(((size_t)width + 1) * sizeof *f->sketch_to);
+    f->sketch_sign = malloc(((size_t)width + 1) * sizeof *f->sketch_sign);
+    if (f->sketch_to == NULL || f->sketch_sign == NULL)
+        return KGA_ENOMEM;
+    kga_rng_t rng;
+    kga_rng_init(&rng, PROJECTION_SEED, 0);
+    for (uint32_t c = 0; c < width; c++)
+        f->sketch_to[c] = c;
+    kga_rng_shuffle_u32(&rng, f->sketch_to, width);
+    for (uint32_t c = 0; c < width; c++) {
+        f->sketch_to[c] %= KGA_FUSION_COARSE_DIM;
+        f->sketch_sign[c] = kga_rng_next(&rng) & 1u ? 1.0f : -1.0f;
+    }
+    return 0;
+}
+
+void kga_fusion_project_row(const kga_fusion_t *f, const kga_qmatrix_t *m,
+                            uint32_t r, float *out)
+{
+    memset(out, 0, KGA_FUSION_COARSE_DIM * sizeof *out);
+    const int8_t *code = m->code + (size_t)r * m->blocks * m->dim;
+    const float *scale = m->scale + (size_t)r * m->blocks;
+    for (uint32_t blk = 0; blk < m->blocks; blk++) {
+        if (scale[blk] == 0.0f)
+            continue;
+        for (uint32_t d = 0; d < m->dim; d++) {
+            uint32_t x = blk * m->dim + d;
+            out[f->sketch_to[x]] +=
+                f->sketch_sign[x] * scale[blk] * (float)code[x];
+        }
+    }
+}
+
+typedef struct {
+    const kga_fusion_t *f;
+    int side;
+} project_ctx_t;
+
+static void project_chunk(void *vctx, size_t b, size_t e, int worker)
+{
+    const project_ctx_t *c = vctx;
+    (void)worker;
+    for (size_t i = b; i < e; i++)
+        kga_fusion_project_row(c->f, &c->f->F[c->side], (uint32_t)i,
+                               c->f->P[c->side] +
+                                   i * KGA_FUSION_COARSE_DIM);
+}
+
+int kga_fusion_project(kga_fusion_t *f, int side, kga_pool_t *pool)
+{
+    size_t n = f->n[side];
+    if (n == 0)
+        return 0;
+    project_ctx_t c = {f, side};
+    kga_pool_run(pool, n, PROJECT_ROWS, project_chunk, &c);
+    return 0;
+}
+
+int kga_fusion_index(kga_fusion_t *f, int side, const uint32_t *rows,
+                     size_t n, kga_pool_t *pool,
+                     const kga_progress_t *progress, kga_err_t *err)
+{
+    kga_ann_free(f->ann[side]);
+    f->ann[side] = NULL;
+    if (!f->approx)
+        return 0;
+    kga_ann_params_t ap;
+    kga_ann_params_init(&ap);
+    ap.metric = KGA_ANN_DOT;
+    ap.probes = f->probes;
+    return kga_ann_new(f->P[side], KGA_FUSION_COARSE_DIM, rows,
+                       rows != NULL ? n : f->n[side], f->key[side], &ap, pool,
+                       progress, &f->ann[side], err);
+}
+
+int kga_fusion_approx(const kga_fusion_t *f)
+{
+    return f->approx;
+}
+
+int kga_fusion_prepare(kga_fusion_t *f, int side, int threads,
+                       kga_err_t *err)
+{
+    int other = side == 0;
+    if (!f->approx || f->ann[other] != NULL)
+        return 0;
+    kga_pool_t *pool = NULL;
+    if (kga_pool_new(threads, &pool) != 0)
+        return kga_err_set(err, KGA_ENOMEM, "fusion: cannot start threads");
+    int rc = kga_fusion_index(f, other, NULL, 0, pool, NULL, err);
+    kga_pool_free(pool);
+    return rc;
+}
+
+const float *kga_fusion_coarse(const kga_fusion_t *f, int side)
+{
+    return f->P[side != 0];
+}
+
+size_t kga_fusion_bytes(const kga_fusion_t *f)
+{
+    size_t b = sizeof *f;
+    for (int s = 0; s < 2; s++) {
+        b += kga_qmatrix_bytes(&f->F[s]) +
+             (size_t)f->n[s] * KGA_FUSION_COARSE_DIM * sizeof(float);
+        b += (size_t)f->n[s] * sizeof(double);
+        if (f->ann[s] != NULL)
+            b += kga_ann_bytes(f->ann[s]);
+    }
+    b += f->n_seeds * sizeof *f->seeds;
+    b += kga_tfidf_bytes(f->names);
+    return b;
 }
 
 void kga_fusion_get_state(const kga_fusion_t *f, kga_fusion_state_t *out)
@@ -141,12 +313,9 @@ uint32_t kga_fusion_entities(const kga_fusion_t *f, int side)
     return f->n[side != 0];
 }
 
-const float *kga_fusion_features(const kga_fusion_t *f, int side,
-                                 uint32_t *width)
+const kga_qmatrix_t *kga_fusion_features(const kga_fusion_t *f, int side)
 {
-    if (width != NULL)
-        *width = f->width;
-    return f->F[side != 0];
+    return &f->F[side != 0];
 }
 
 const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f)
@@ -159,10 +328,11 @@ const kga_structure_relations_t *kga_fusion_relations(const kga_fusion_t *f)
     return f->relations;
 }
 
-float kga_fusion_score_rows(const kga_fusion_t *f, const float *left,
-                            const float *right, float cosine)
+float kga_fusion_score_rows(const kga_fusion_t *f, const kga_qmatrix_t *left,
+                            uint32_t i, const kga_qmatrix_t *right,
+                            uint32_t j, float cosine)
 {
-    return rows_score(f, left, right, cosine);
+    return rows_score(f, left, i, right, j, cosine);
 }
 
 float kga_fusion_score(const kga_fusion_t *f, uint32_t left, uint32_t right)
@@ -236,7 +406,8 @@ int kga_fusion_extend(kga_fusion_t *f, const uint32_t *rights, size_t nr,
     }
     for (size_t q = 0; q < nl; q++)
         lefts[q] = tl + (uint32_t)q;
-    rc = kga_fusion_topk(f, lefts, nl, rights, nr, k, pool, idx, score, err);
+    rc = kga_fusion_topk(f, lefts, nl, rights, nr, k, pool, NULL, idx, score,
+                        err);
     for (size_t q = 0; rc == 0 && q < nl; q++)
         f->lu[lefts[q]] = kga_fusion_row_scale(f, idx + q * k,
                                                score + q * k, k);
@@ -249,7 +420,8 @@ out:
 
 int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                        const kga_fusion_params_t *p,
-                       const kga_fusion_state_t *state, kga_fusion_t **out,
+                       const kga_fusion_state_t *state,
+                       const kga_progress_t *progress, kga_fusion_t **out,
                        kga_err_t *err)
 {
     kga_fusion_t *f = NULL;
@@ -267,6 +439,7 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                            state->tau, (double)state->name_weight);
     if ((rc = kga_pool_new(p->threads, &pool)) != 0)
         return kga_err_set(err, rc, "fusion: cannot start threads");
+    kga_progress_report(progress, "opening: the name model", NULL, 0, 0);
     if ((rc = kga_fusion_alloc(left, right, p, pool, &f, err)) != 0)
         goto fail;
     f->wn = state->name_weight;
@@ -297,11 +470,22 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
     if (state->n_seeds > 0)
         memcpy(f->seeds, state->seeds, state->n_seeds * sizeof *f->seeds);
     f->n_seeds = state->n_seeds;
-    if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
-        (rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, f->F[0],
-                                     f->F[1], NULL, err)) != 0 ||
+    kga_progress_ticker_t tk;
+    if ((rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0)
+        goto fail;
+    kga_progress_ticker_init(&tk, progress, "opening: structural features",
+                             "rows", kga_structure_work(g));
+    if ((rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, &tk,
+                                     &f->F[0], &f->F[1], NULL, err)) != 0 ||
         (rc = kga_structure_relations_new(g, f->seeds, f->n_seeds,
                                           &f->relations, err)) != 0)
+        goto fail;
+    for (int s = 0; s < 2 && rc == 0; s++)
+        if ((rc = kga_fusion_project(f, s, pool)) != 0)
+            kga_err_set(err, rc, "fusion: out of memory (projection)");
+    if (rc == 0)
+        rc = kga_fusion_index(f, 1, NULL, 0, pool, progress, err);
+    if (rc != 0)
         goto fail;
     *out = f;
     f = NULL;

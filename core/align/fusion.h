@@ -8,6 +8,7 @@
 #include "base/pool.h"
 #include "features/name_tfidf.h"
 #include "base/progress.h"
+#include "base/timeline.h"
 #include "store/store.h"
 #include "features/structure.h"
 
@@ -70,6 +71,27 @@
 #define KGA_FUSION_MAX_ROUNDS 16u
 #define KGA_FUSION_MAX_TOPK 1024u
 
+/* Width of the projected features P (a count sketch of F, fusion.c):
+ * the approximate search compares them first, the GNN takes them as
+ * input. */
+#define KGA_FUSION_COARSE_DIM 128u
+
+/* How candidates are searched. Exact: every pair's S, by blocks of matrix
+ * products, and every posting of the name index: the cost grows with the
+ * product of the sides. Approximate: an inverted-file index over P
+ * (features/ann.h) proposes `coarse` candidates a query, whose S is then
+ * computed exactly, and the name index is read by blocking
+ * (kga_tfidf_topk_blocked): the cost grows about linearly. Auto: exact
+ * while the sides hold at most KGA_FUSION_EXACT_PAIRS pairs, where it is
+ * faster and loses nothing. */
+typedef enum {
+    KGA_SEARCH_AUTO = 0,
+    KGA_SEARCH_EXACT = 1,
+    KGA_SEARCH_APPROX = 2
+} kga_search_t;
+
+#define KGA_FUSION_EXACT_PAIRS 4.0e9
+
 typedef struct {
     kga_structure_params_t structure;
     kga_name_feature_params_t names;
@@ -96,6 +118,13 @@ typedef struct {
      * (store.h) counts the name idf over these alone, so that they keep
      * the model's rows, and kga_fusion_extend() scales the others. */
     uint32_t trained[2];
+    /* The candidate search (not saved: a choice of the machine, not of
+     * the model). */
+    kga_search_t search;     /* (auto) */
+    uint32_t probes;         /* index cells a query searches (16) */
+    uint32_t coarse;         /* index candidates a query, as a multiple
+                                of the candidates asked for (2) */
+    uint32_t name_budget;    /* name postings a query reads (8192) */
 } kga_fusion_params_t;
 
 /* What one round did. */
@@ -105,7 +134,8 @@ typedef struct {
     uint32_t relations_aligned; /* right directed relations aligned */
     double valid_hits1;     /* validation Hits@1 by log P */
     double seconds;         /* wall time, of which: */
-    double features_seconds, candidates_seconds, sinkhorn_seconds;
+    double features_seconds, index_seconds, candidates_seconds,
+        sinkhorn_seconds;
 } kga_fusion_round_t;
 
 /* Translit weights training tries: 0, 0.25, 0.5, 0.75, 1. */
@@ -123,8 +153,11 @@ typedef struct {
     float name_weight;       /* wn chosen */
     uint32_t n_rounds;       /* rounds run */
     uint32_t best_round;     /* the round whose state was kept */
+    int approx;              /* the approximate search was used */
     kga_fusion_round_t round[KGA_FUSION_MAX_ROUNDS];
-    double names_seconds, fallback_seconds, seconds;
+    double names_seconds, name_candidates_seconds, fallback_seconds,
+        seconds;
+    kga_timeline_t timeline; /* the same, stage by stage, with CPU time */
 } kga_fusion_report_t;
 
 /* Everything training decides: with the stores and the parameters it
@@ -150,8 +183,8 @@ int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err);
 
 /* Trains on the training links (1:1, internal ids) with the validation
  * links (may be empty) for the decisions above. progress (may be NULL) gets
- * stages "names", "features", "candidates", "sinkhorn", "fallback" with
- * done = the round, total = the most rounds. report may be NULL. The
+ * the stages ("fusion round 2 of 4: candidate search") with their items
+ * (rows, queries, iterations). report may be NULL. The
  * result is owned by the caller (kga_fusion_free) and does not refer to the
  * stores. On failure *out is NULL and err says why: KGA_EINVAL (parameters,
  * an id out of range, links not 1:1), KGA_ELIMIT, KGA_ENOMEM. */
@@ -165,14 +198,16 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
 /* Rebuilds the scorer of a training run from its state (copied) without
  * training: the same stores and structure / name parameters give bit for
  * bit the same features and scores, for any number of threads (p->threads
- * threads are used while building). p's Sinkhorn and round settings are
- * not used: tau and wn come from the state. With p->trained set (a later
- * generation of the stores), lu and lv hold the trained entities only and
- * the others get 0 until kga_fusion_extend(). Errors as kga_fusion_train,
+ * threads are used while building; progress, may be NULL, gets the
+ * stages). p's Sinkhorn and round settings are not used: tau and wn come
+ * from the state. With p->trained set (a later generation of the stores),
+ * lu and lv hold the trained entities only and the others get 0 until
+ * kga_fusion_extend(). Errors as kga_fusion_train,
  * and KGA_EINVAL when lu or lv hold a non-finite value. */
 int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                        const kga_fusion_params_t *p,
-                       const kga_fusion_state_t *state, kga_fusion_t **out,
+                       const kga_fusion_state_t *state,
+                       const kga_progress_t *progress, kga_fusion_t **out,
                        kga_err_t *err);
 
 /* The Sinkhorn scaling of a row that was not in the normalisation: one
@@ -202,9 +237,8 @@ void kga_fusion_get_state(const kga_fusion_t *f, kga_fusion_state_t *out);
 /* Entity count of a side (KGA_TFIDF_LEFT / KGA_TFIDF_RIGHT). */
 uint32_t kga_fusion_entities(const kga_fusion_t *f, int side);
 
-/* The feature matrix of a side, entity count x *width floats, owned by f. */
-const float *kga_fusion_features(const kga_fusion_t *f, int side,
-                                 uint32_t *width);
+/* The structural features of a side (one row per entity), owned by f. */
+const kga_qmatrix_t *kga_fusion_features(const kga_fusion_t *f, int side);
 
 /* The name model, owned by f. */
 const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f);
@@ -213,11 +247,14 @@ const kga_tfidf_t *kga_fusion_names(const kga_fusion_t *f);
  * (kga_structure_row()); NULL unless f was rebuilt (kga_fusion_rebuild). */
 const kga_structure_relations_t *kga_fusion_relations(const kga_fusion_t *f);
 
-/* S of a left and a right feature row (width floats each) with their
- * name cosine: kga_fusion_score() of two stored entities is this on
- * their rows, bit for bit. */
-float kga_fusion_score_rows(const kga_fusion_t *f, const float *left,
-                            const float *right, float cosine);
+/* S of row i of the left matrix and row j of the right matrix with their
+ * name cosine: kga_fusion_score() of two stored entities is this on their
+ * rows of kga_fusion_features(), bit for bit. An entity outside the
+ * stores brings its row as a matrix of one row of the same shape
+ * (kga_structure_row()). */
+float kga_fusion_score_rows(const kga_fusion_t *f, const kga_qmatrix_t *left,
+                            uint32_t i, const kga_qmatrix_t *right,
+                            uint32_t j, float cosine);
 
 /* S(i, j) and log P(i, j) of one pair (ids in range). Thread-safe,
  * allocation-free; the values kga_fusion_topk() gives bit for bit. */
@@ -229,25 +266,55 @@ double kga_fusion_log_p(const kga_fusion_t *f, uint32_t left,
  * entities among rights[] (distinct; NULL: all right entities, nr
  * ignored) with the highest S, best first, in out_idx[q*k ..] (right
  * entity ids) and out_score[q*k ..] (S). They are found as the union of the
- * k best by F_i . F_j (an sgemm over blocks of rows, never the whole
- * matrix) and, when wn > 0, the k best by name cosine, each scored exactly;
- * ties go to the lower hash of the right external id. Slots beyond the
- * candidates are UINT32_MAX / -INFINITY. Runs on pool (NULL: the calling
- * thread); not to be called from several threads at once (OpenBLAS
- * threading is a process setting). Returns 0, KGA_EINVAL (an id out of
- * range, a repeated right entity, k > KGA_FUSION_MAX_TOPK), KGA_ELIMIT or
- * KGA_ENOMEM. */
+ * k best by F_i . F_j and, when wn > 0, the k best by name cosine, each
+ * scored exactly; ties go to the lower hash of the right external id. The
+ * exact search finds those k best (an sgemm over blocks of rows, never the
+ * whole matrix); the approximate one (see kga_search_t) proposes them.
+ * Slots beyond the candidates are UINT32_MAX / -INFINITY. Runs on pool
+ * (NULL: the calling thread); ticker (may be NULL) counts the queries done.
+ * Not to be called from several threads at once (OpenBLAS threading is a
+ * process setting). Returns 0, KGA_EINVAL (an id out of range, a repeated
+ * right entity, k > KGA_FUSION_MAX_TOPK), KGA_ELIMIT or KGA_ENOMEM. */
 int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     const uint32_t *rights, size_t nr, size_t k,
-                    kga_pool_t *pool, uint32_t *out_idx, float *out_score,
-                    kga_err_t *err);
+                    kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                    uint32_t *out_idx, float *out_score, kga_err_t *err);
+
+/* Whether candidates are searched approximately (see kga_search_t). */
+int kga_fusion_approx(const kga_fusion_t *f);
+
+/* Builds the index that the approximate search of queries of side `side`
+ * reads (the other side's), if it is not built yet; nothing with the exact
+ * search. Left queries find theirs built by training and rebuilding; a
+ * service that answers right-side queries builds the other before it
+ * serves. Returns 0 or an error (KGA_ENOMEM). */
+int kga_fusion_prepare(kga_fusion_t *f, int side, int threads,
+                       kga_err_t *err);
+
+/* The projected features of a side (entities x KGA_FUSION_COARSE_DIM),
+ * owned by f. */
+const float *kga_fusion_coarse(const kga_fusion_t *f, int side);
+
+/* Row r of m (the shape of kga_fusion_features(): an entity's row from
+ * outside the stores) through the same count sketch, into out
+ * (KGA_FUSION_COARSE_DIM floats): for a stored entity's row its row of
+ * kga_fusion_coarse(), bit for bit. Thread-safe. */
+void kga_fusion_project_row(const kga_fusion_t *f, const kga_qmatrix_t *m,
+                            uint32_t r, float *out);
+
+/* Bytes f holds (features, projections, indexes, names), for the memory
+ * accounts of the scale benchmark. */
+size_t kga_fusion_bytes(const kga_fusion_t *f);
 
 /* The k best candidates of the other side for one entity `ent` of side
  * `side` (0 left, 1 right), leaving out the entities e of the other side
  * with skip[e] != 0 (NULL: none): for a left entity what kga_fusion_topk()
  * finds with the others as `rights` (up to the rounding of the structural
- * product, sgemv here, which only decides which candidates are scored
- * exactly), on the calling thread: the query of the service's /match.
+ * product, which kga_fusion_topk() may rank by sgemm over the dequantised
+ * rows; it only decides which candidates are scored exactly), on the
+ * calling thread: the query of the service's /match. The approximate
+ * search (kga_fusion_approx()) answers from the other side's index when
+ * it is built (kga_fusion_prepare()).
  * Safe to call from several threads at once when OpenBLAS runs
  * single-threaded (the service sets it so). Errors as kga_fusion_topk(). */
 int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
@@ -255,10 +322,12 @@ int kga_fusion_topk_one(const kga_fusion_t *f, int side, uint32_t ent,
                         float *out_score, kga_err_t *err);
 
 /* kga_fusion_topk_one() for an entity of `side` that is not in the
- * stores, given its feature row and its TF-IDF row (kga_tfidf_vectorize
- * with f's name model): the candidates a stored entity with these rows
- * would get. Same threading and errors. */
-int kga_fusion_topk_row(const kga_fusion_t *f, int side, const float *row,
+ * stores, given its feature row (row r of m, a matrix of the shape of
+ * kga_fusion_features()) and its TF-IDF row (kga_tfidf_vectorize with f's
+ * name model): the candidates a stored entity with these rows would get.
+ * Same threading and errors, and KGA_EINVAL when m has another shape. */
+int kga_fusion_topk_row(const kga_fusion_t *f, int side,
+                        const kga_qmatrix_t *m, uint32_t r,
                         kga_sparse_vec_t name, const uint8_t *skip, size_t k,
                         uint32_t *out_idx, float *out_score, kga_err_t *err);
 

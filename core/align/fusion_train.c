@@ -6,6 +6,7 @@
 #include "align/fusion_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,10 +31,12 @@ typedef struct {
     double *logp;          /* nL x k */
     uint32_t *name_idx;    /* nL x k name candidates, the same every round */
     float *name_cos;       /* (NULL when wn is 0) */
+    uint8_t *rmask;        /* right entity -> in R (the blocked name search) */
 } domain_t;
 
 static void domain_destroy(domain_t *d)
 {
+    free(d->rmask);
     free(d->name_cos);
     free(d->name_idx);
     free(d->logp);
@@ -91,12 +94,16 @@ static int domain_init(domain_t *d, const kga_fusion_t *f,
             d->L[d->nL++] = i;
         }
     }
+    d->rmask = calloc((size_t)n1 + 1, 1);
+    if (d->rmask == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     for (uint32_t j = 0; j < n1; j++) {
         if (d->rpos[j] || (exclude_right != NULL && exclude_right[j])) {
             d->rpos[j] = NONE;
         } else {
             d->rpos[j] = d->nR;
             d->R[d->nR++] = j;
+            d->rmask[j] = 1;
         }
     }
     for (size_t x = 0; x < n_valid; x++) {
@@ -141,8 +148,13 @@ static int name_hits1(const kga_fusion_t *f, const domain_t *d, int threads,
     }
     for (uint32_t v = 0; v < d->nv; v++)
         q[v] = d->L[d->vrow[v]];
-    rc = kga_tfidf_topk(f->names, KGA_TFIDF_LEFT, q, d->nv, d->R, d->nR, 2,
-                        threads, idx, cs, err);
+    if (f->approx)
+        rc = kga_tfidf_topk_blocked(f->names, KGA_TFIDF_LEFT, q, d->nv,
+                                    d->rmask, f->name_budget, 8, 2, threads,
+                                    idx, cs, err);
+    else
+        rc = kga_tfidf_topk(f->names, KGA_TFIDF_LEFT, q, d->nv, d->R, d->nR,
+                            2, threads, idx, cs, err);
     if (rc != 0)
         goto out;
     uint32_t hits = 0;
@@ -310,9 +322,11 @@ static double median(const double *v, size_t n, double *tmp)
     return tmp[(m - 1) / 2];
 }
 
-/* The state of the best round so far. */
+/* The state of the best round so far. Its features are not kept: they
+ * follow from its seeds (kga_structure_features() is deterministic), and
+ * at scale two more copies of them would not fit. */
 typedef struct {
-    float *F[2];       /* swapped with the scorer's as rounds improve */
+    uint32_t round;
     double *lu, *lv;   /* domain rows / columns */
     double *rowmax;    /* domain rows: best S, NAN without candidates */
     kga_pair_t *seeds;
@@ -320,14 +334,10 @@ typedef struct {
     double valid_hits1;
 } best_t;
 
-static void best_keep(best_t *b, kga_fusion_t *f, const domain_t *d,
+static void best_keep(best_t *b, uint32_t round, const domain_t *d,
                       const kga_pair_t *seeds, size_t n_seeds, double h1)
 {
-    for (int s = 0; s < 2; s++) {
-        float *t = b->F[s];
-        b->F[s] = f->F[s];
-        f->F[s] = t;
-    }
+    b->round = round;
     memcpy(b->lu, d->lu, (size_t)d->nL * sizeof *b->lu);
     memcpy(b->lv, d->lv, (size_t)d->nR * sizeof *b->lv);
     for (uint32_t i = 0; i < d->nL; i++) /* slot 0 holds the best S */
@@ -340,16 +350,31 @@ static void best_keep(best_t *b, kga_fusion_t *f, const domain_t *d,
     b->valid_hits1 = h1;
 }
 
-/* Installs the best round into f and gives every entity its lu and lv
- * (the fallbacks of fusion.h). */
-static int finish(kga_fusion_t *f, best_t *b, const domain_t *d,
-                  const kga_pair_t *train, size_t n_train, kga_err_t *err)
+/* Installs the best round into f (its features are f's when it was the
+ * last round run, else made again from its seeds) and gives every entity
+ * its lu and lv (the fallbacks of fusion.h); then indexes every right
+ * entity for the searches after training. */
+static int finish(kga_fusion_t *f, const kga_structure_t *g, best_t *b,
+                  const domain_t *d, const kga_pair_t *train, size_t n_train,
+                  uint32_t last_round, kga_pool_t *pool,
+                  const kga_progress_t *progress, kga_err_t *err)
 {
-    for (int s = 0; s < 2; s++) {
-        float *t = b->F[s];
-        b->F[s] = f->F[s];
-        f->F[s] = t;
+    int rc;
+    if (b->round != last_round) {
+        kga_progress_ticker_t tk;
+        kga_progress_ticker_init(&tk, progress,
+                                 "fusion: features of the best round again",
+                                 "rows", kga_structure_work(g));
+        if ((rc = kga_structure_features(g, b->seeds, b->n_seeds, pool, &tk,
+                                         &f->F[0], &f->F[1], NULL, err)) != 0)
+            return rc;
+        for (int s = 0; s < 2; s++)
+            if (kga_fusion_project(f, s, pool) != 0)
+                return kga_err_set(err, KGA_ENOMEM,
+                                   "fusion: out of memory (projection)");
     }
+    if ((rc = kga_fusion_index(f, 1, NULL, 0, pool, progress, err)) != 0)
+        return rc;
     f->seeds = b->seeds;
     f->n_seeds = b->n_seeds;
     b->seeds = NULL;
@@ -396,23 +421,16 @@ static void best_destroy(best_t *b)
     free(b->rowmax);
     free(b->lv);
     free(b->lu);
-    free(b->F[1]);
-    free(b->F[0]);
 }
 
-static int best_init(best_t *b, const kga_fusion_t *f, const domain_t *d,
-                     size_t cap)
+static int best_init(best_t *b, const domain_t *d, size_t cap)
 {
     memset(b, 0, sizeof *b);
-    for (int s = 0; s < 2; s++)
-        b->F[s] = malloc(((size_t)f->n[s] * f->width + 1) * sizeof(float));
     b->lu = malloc(((size_t)d->nL + 1) * sizeof *b->lu);
     b->lv = malloc(((size_t)d->nR + 1) * sizeof *b->lv);
     b->rowmax = malloc(((size_t)d->nL + 1) * sizeof *b->rowmax);
     b->seeds = malloc(cap * sizeof *b->seeds);
-    return b->F[0] && b->F[1] && b->lu && b->lv && b->rowmax && b->seeds
-               ? 0
-               : KGA_ENOMEM;
+    return b->lu && b->lv && b->rowmax && b->seeds ? 0 : KGA_ENOMEM;
 }
 
 /* One round: features from seeds, candidates, Sinkhorn, validation. */
@@ -420,55 +438,88 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
                      const kga_fusion_params_t *p, const kga_pair_t *seeds,
                      size_t n_seeds, kga_pool_t *pool,
                      const kga_progress_t *progress, uint32_t r,
-                     kga_fusion_round_t *rd, kga_err_t *err)
+                     kga_fusion_round_t *rd, kga_timeline_t *tl,
+                     kga_err_t *err)
 {
     int rc;
     uint32_t total = p->rounds + 1;
     double t = kga_clock_seconds();
     kga_structure_stats_t ss;
+    kga_progress_ticker_t tk;
+    char stage[96];
 
     rd->seeds = (uint32_t)n_seeds;
-    kga_progress_report(progress, "features", r, total);
-    rc = kga_structure_features(g, seeds, n_seeds, pool, f->F[0], f->F[1],
-                                &ss, err);
+    snprintf(stage, sizeof stage, "fusion round %u of %u: structural features",
+             r + 1, total);
+    kga_progress_ticker_init(&tk, progress, stage, "rows",
+                             kga_structure_work(g));
+    rc = kga_structure_features(g, seeds, n_seeds, pool, &tk, &f->F[0],
+                                &f->F[1], &ss, err);
     if (rc != 0)
         return rc;
     rd->relations_aligned = ss.right_relations_aligned;
     rd->features_seconds = kga_clock_seconds() - t;
+    kga_timeline_mark(tl, "fusion round %u: structural features", r + 1);
 
     t = kga_clock_seconds();
-    kga_progress_report(progress, "candidates", r, total);
-    if (f->wn > 0.0f && d->name_idx == NULL && d->nL > 0 && d->nR > 0) {
-        rc = kga_fusion_name_topk(f, d->L, d->nL, d->R, d->nR, d->k,
-                                  kga_pool_threads(pool), &d->name_idx,
-                                  &d->name_cos, err);
-        if (rc != 0)
-            return rc;
+    snprintf(stage, sizeof stage,
+             "fusion round %u of %u: projection and index", r + 1, total);
+    kga_progress_report(progress, stage, NULL, 0, 0);
+    for (int s = 0; s < 2; s++)
+        if (kga_fusion_project(f, s, pool) != 0)
+            return kga_err_set(err, KGA_ENOMEM,
+                               "fusion: out of memory (projection)");
+    if ((rc = kga_fusion_index(f, 1, d->R, d->nR, pool, progress, err)) != 0)
+        return rc;
+    rd->index_seconds = kga_clock_seconds() - t;
+    kga_timeline_mark(tl, "fusion round %u: projection and index", r + 1);
+
+    t = kga_clock_seconds();
+    snprintf(stage, sizeof stage, "fusion round %u of %u: candidate search",
+             r + 1, total);
+    kga_progress_ticker_init(&tk, progress, stage, "queries", d->nL);
+    if (d->nL > 0 && d->nR > 0) {
+        rc = kga_fusion_topk_run(f, d->L, d->nL, d->R, d->nR, NULL, d->k,
+                                 d->name_idx, d->name_cos, pool, &tk, d->cand,
+                                 d->score, err);
+    } else {
+        rc = kga_fusion_topk(f, d->L, d->nL, d->R, d->nR, d->k, pool, NULL,
+                             d->cand, d->score, err);
     }
-    if (d->nL > 0 && d->nR > 0)
-        rc =
-            kga_fusion_topk_run(f, d->L, d->nL, d->R, d->nR, d->k, d->name_idx,
-                                d->name_cos, pool, d->cand, d->score, err);
-    else
-        rc = kga_fusion_topk(f, d->L, d->nL, d->R, d->nR, d->k, pool, d->cand,
-                             d->score, err);
     if (rc != 0)
         return rc;
     for (size_t s = 0; s < (size_t)d->nL * d->k; s++)
         d->col[s] = d->cand[s] == NONE ? KGA_SINKHORN_EMPTY
                                        : d->rpos[d->cand[s]];
     rd->candidates_seconds = kga_clock_seconds() - t;
+    kga_timeline_mark(tl, "fusion round %u: candidate search", r + 1);
 
     t = kga_clock_seconds();
-    kga_progress_report(progress, "sinkhorn", r, total);
+    snprintf(stage, sizeof stage, "fusion round %u of %u: Sinkhorn", r + 1,
+             total);
+    kga_progress_ticker_init(&tk, progress, stage, "iterations",
+                             p->sinkhorn_iters);
     rc = kga_sinkhorn(d->col, d->score, d->nL, d->nR, d->k, p->tau,
-                      p->sinkhorn_iters, pool, d->lu, d->lv, err);
+                      p->sinkhorn_iters, pool, &tk, d->lu, d->lv, err);
     if (rc != 0)
         return rc;
     fill_log_p(d, p->tau);
     rd->valid_hits1 = valid_hits1(d);
     rd->sinkhorn_seconds = kga_clock_seconds() - t;
+    kga_timeline_mark(tl, "fusion round %u: Sinkhorn", r + 1);
     return 0;
+}
+
+/* The name candidates of the domain, once for every round. */
+static int name_candidates(kga_fusion_t *f, domain_t *d, kga_pool_t *pool,
+                           const kga_progress_t *progress, kga_err_t *err)
+{
+    if (f->wn <= 0.0f || d->nL == 0 || d->nR == 0)
+        return 0;
+    kga_progress_report(progress, "fusion: name candidates", NULL, 0, 0);
+    return kga_fusion_name_topk(f, d->L, d->nL, d->R, d->nR, d->rmask, d->k,
+                                kga_pool_threads(pool), &d->name_idx,
+                                &d->name_cos, err);
 }
 
 int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
@@ -495,13 +546,14 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     if (report == NULL)
         report = &local;
     memset(report, 0, sizeof *report);
+    kga_timeline_start(&report->timeline);
     if ((rc = kga_fusion_params_check(p, err)) != 0)
         return rc;
     if ((rc = kga_pool_new(p->threads, &pool)) != 0)
         return kga_err_set(err, rc, "fusion: cannot start threads");
 
     uint32_t total = p->rounds + 1;
-    kga_progress_report(progress, "names", 0, total);
+    kga_progress_report(progress, "fusion: name model", NULL, 0, 0);
     if ((rc = kga_fusion_alloc(left, right, p, pool, &f, err)) != 0 ||
         (rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
         (rc = domain_init(&d, f, train, n_train, valid, n_valid, p->topk,
@@ -517,12 +569,20 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
                 ? p->name_weight
                 : 0.0f;
     report->name_weight = f->wn;
+    report->approx = f->approx;
     report->names_seconds = kga_clock_seconds() - t0;
+    kga_timeline_mark(&report->timeline, "fusion: name model");
+    double tn = kga_clock_seconds();
+    if ((rc = name_candidates(f, &d, pool, progress, err)) != 0)
+        goto fail;
+    report->name_candidates_seconds = kga_clock_seconds() - tn;
+    if (f->wn > 0.0f)
+        kga_timeline_mark(&report->timeline, "fusion: name candidates");
 
     size_t cap = n_train + (d.nL < d.nR ? d.nL : d.nR) + 1;
     seeds = malloc(cap * sizeof *seeds);
     col_best = malloc(((size_t)d.nR + 1) * sizeof *col_best);
-    if (!seeds || !col_best || best_init(&best, f, &d, cap) != 0) {
+    if (!seeds || !col_best || best_init(&best, &d, cap) != 0) {
         rc = kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
         goto fail;
     }
@@ -535,7 +595,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
         kga_fusion_round_t *rd = &report->round[r];
         double tr = kga_clock_seconds();
         rc = run_round(f, g, &d, p, seeds, n_seeds, pool, progress, r, rd,
-                       err);
+                       &report->timeline, err);
         if (rc != 0)
             goto fail;
         report->n_rounds = r + 1;
@@ -544,7 +604,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
          * more seeds, and the validation links are few (a hundred of them
          * tell 0.002 apart), so a tie is no evidence against it. */
         if (r == 0 || d.nv == 0 || rd->valid_hits1 >= best.valid_hits1) {
-            best_keep(&best, f, &d, seeds, n_seeds, rd->valid_hits1);
+            best_keep(&best, r, &d, seeds, n_seeds, rd->valid_hits1);
             report->best_round = r;
         }
         int stop = r > 0 && d.nv > 0 && rd->valid_hits1 - prev < p->min_gain;
@@ -561,10 +621,12 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     }
 
     double t = kga_clock_seconds();
-    kga_progress_report(progress, "fallback", report->n_rounds, total);
-    if ((rc = finish(f, &best, &d, train, n_train, err)) != 0)
+    kga_progress_report(progress, "fusion: the kept round", NULL, 0, 0);
+    if ((rc = finish(f, g, &best, &d, train, n_train, report->n_rounds - 1,
+                     pool, progress, err)) != 0)
         goto fail;
     report->fallback_seconds = kga_clock_seconds() - t;
+    kga_timeline_mark(&report->timeline, "fusion: the kept round, index");
     report->seconds = kga_clock_seconds() - t0;
     *out = f;
     f = NULL;

@@ -23,7 +23,8 @@ struct kga_inline_entity {
     char *type_attr; /* the best type attribute, cleaned, or "" */
     uint32_t unknown_neighbours, unknown_relations;
     kga_edge_t *edges[2];
-    float *features;
+    kga_qmatrix_t features; /* its structural row: one row, the fusion's
+                               shape */
     uint32_t *buckets;
     float *values;
     kga_gnn_probe_t *probe;
@@ -41,7 +42,7 @@ void kga_inline_entity_free(kga_inline_entity_t *e)
     free(e->type_attr);
     free(e->edges[0]);
     free(e->edges[1]);
-    free(e->features);
+    kga_qmatrix_destroy(&e->features);
     free(e->buckets);
     free(e->values);
     kga_gnn_probe_free(e->probe);
@@ -210,22 +211,28 @@ static int name_row(kga_inline_entity_t *e, const kga_tfidf_t *names,
     return 0;
 }
 
-/* Its structural row, from its neighbours' rows. */
+/* Its structural row, from its neighbours' rows: quantized as theirs, so
+ * that it is scored and projected as a stored entity's row is. */
 static int structure_row(kga_inline_entity_t *e, const kga_fusion_t *f,
                          kga_err_t *err)
 {
-    uint32_t width;
-    const float *F = kga_fusion_features(f, e->side, &width);
+    const kga_qmatrix_t *F = kga_fusion_features(f, e->side);
     const kga_structure_relations_t *rel = kga_fusion_relations(f);
+    if (rel == NULL)
+        return kga_err_set(err, KGA_EINVAL,
+                           "inline entity: the fusion was not rebuilt from "
+                           "a model");
     uint32_t n = e->view.degree[0] + e->view.degree[1];
-    e->features = malloc((size_t)width * sizeof *e->features);
+    int rc = kga_qmatrix_init(&e->features, 1, F->blocks, F->dim);
+    if (rc != 0)
+        return kga_err_set(err, rc, "inline entity '%s': features: %s",
+                           e->id, kga_strerror(rc));
+    float *work = malloc(((size_t)F->blocks * F->dim + 1) * sizeof *work);
     kga_structure_edge_t *se = malloc(((size_t)n + 1) * sizeof *se);
-    if (e->features == NULL || se == NULL || rel == NULL) {
+    if (work == NULL || se == NULL) {
         free(se);
-        return rel == NULL ? kga_err_set(err, KGA_EINVAL,
-                                         "inline entity: the fusion was not "
-                                         "rebuilt from a model")
-                           : oom(err);
+        free(work);
+        return oom(err);
     }
     uint32_t k = 0;
     for (int dir = 0; dir < 2; dir++)
@@ -233,9 +240,11 @@ static int structure_row(kga_inline_entity_t *e, const kga_fusion_t *f,
             se[k++] = (kga_structure_edge_t){e->view.edges[dir][i].ent,
                                              e->view.edges[dir][i].rel,
                                              (uint32_t)dir};
-    kga_structure_row(rel, e->side, se, n, F, e->features);
+    kga_structure_row(rel, e->side, se, n, F, work, &e->features, 0);
     free(se);
-    e->view.features = e->features;
+    free(work);
+    e->view.features = &e->features;
+    e->view.features_row = 0;
     return 0;
 }
 
@@ -260,7 +269,8 @@ static int gnn_probe(kga_inline_entity_t *e, const kga_scorer_t *s,
                 x->ent, mr,
                 kga_store_fanout(st, e->view.type, x->rel, (kga_dir_t)dir)};
         }
-    kga_scorer_project(s, e->features, fixed);
+    /* The GNN's fixed input is the fusion's count sketch of the row. */
+    kga_fusion_project_row(s->fusion, &e->features, 0, fixed);
     int named = s->learned_names;
     int rc = kga_gnn_probe_new(
         s->gnn, s->cache, &s->data, e->side, fixed,
@@ -292,7 +302,7 @@ static int scaling(kga_inline_entity_t *e, const kga_aligner_t *a,
      * training link; those of known links are taken, and are no
      * candidates of an open-world query either. */
     if (rc == 0)
-        rc = kga_fusion_topk_row(f, 0, e->features, e->view.name,
+        rc = kga_fusion_topk_row(f, 0, &e->features, 0, e->view.name,
                                  kga_aligner_known_mask(a, KGA_SIDE_RIGHT),
                                  INLINE_FETCH, e->cand, score, err);
     if (rc == 0) {

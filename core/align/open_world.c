@@ -7,6 +7,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -207,6 +208,7 @@ typedef struct {
     size_t pk, k;
     uint32_t *ent;
     float *logit;
+    kga_progress_ticker_t *ticker;
 } rank_ctx_t;
 
 static _Thread_local const kga_store_t *sort_store;
@@ -225,7 +227,6 @@ static int ranked_cmp(const void *pa, const void *pb)
 
 static void rank_range(void *vctx, size_t begin, size_t end, int worker)
 {
-    (void)worker;
     rank_ctx_t *c = vctx;
     ranked_t items[KGA_FUSION_MAX_TOPK];
     uint32_t l[SCORE_SLICE], r[SCORE_SLICE];
@@ -254,13 +255,17 @@ static void rank_range(void *vctx, size_t begin, size_t end, int worker)
             c->logit[q * c->k + i] = i < n ? items[i].logit : -INFINITY;
         }
     }
+    kga_progress_tick(c->ticker, end - begin, worker);
 }
 
 int kga_ow_rank(const kga_scorer_t *s, const uint32_t *lefts, size_t nl,
                 const uint32_t *rights, size_t nr, size_t k,
-                kga_pool_t *pool, uint32_t *ent, float *logit,
+                kga_pool_t *pool, const kga_progress_t *progress,
+                const char *what, uint32_t *ent, float *logit,
                 kga_err_t *err)
 {
+    char stage[128];
+    kga_progress_ticker_t tk;
     if (k == 0 || k > KGA_FUSION_MAX_TOPK)
         return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
                            KGA_FUSION_MAX_TOPK);
@@ -272,11 +277,17 @@ int kga_ow_rank(const kga_scorer_t *s, const uint32_t *lefts, size_t nl,
         kga_err_set(err, rc, "out of memory (%zu x %zu candidates)", nl, pk);
         goto out;
     }
-    rc = kga_fusion_topk(s->fusion, lefts, nl, rights, nr, pk, pool,
+    snprintf(stage, sizeof stage, "%s: candidate search",
+             what != NULL ? what : "ranking");
+    kga_progress_ticker_init(&tk, progress, stage, "queries", nl);
+    rc = kga_fusion_topk(s->fusion, lefts, nl, rights, nr, pk, pool, &tk,
                          proposed, score, err);
     if (rc != 0)
         goto out;
-    rank_ctx_t ctx = {s, lefts, proposed, pk, k, ent, logit};
+    snprintf(stage, sizeof stage, "%s: scoring the candidates",
+             what != NULL ? what : "ranking");
+    kga_progress_ticker_init(&tk, progress, stage, "queries", nl);
+    rank_ctx_t ctx = {s, lefts, proposed, pk, k, ent, logit, &tk};
     kga_pool_run(pool, nl, 64, rank_range, &ctx);
 out:
     free(proposed);
@@ -307,7 +318,9 @@ static void lists_free(lists_t *l)
  * exactly as kga_aligner_decide() will. */
 static int lists_rank(lists_t *out, const kga_scorer_t *s,
                       const uint32_t *query, size_t nq, size_t k,
-                      const uint8_t *absent, kga_pool_t *pool, kga_err_t *err)
+                      const uint8_t *absent, kga_pool_t *pool,
+                      const kga_progress_t *progress, const char *what,
+                      kga_err_t *err)
 {
     memset(out, 0, sizeof *out);
     uint32_t nr = kga_store_entity_count(s->store[1]);
@@ -334,8 +347,8 @@ static int lists_rank(lists_t *out, const kga_scorer_t *s,
                                           "the known links");
         goto out;
     }
-    rc = kga_ow_rank(s, query, nq, rights, npool, k, pool, out->ent,
-                     out->logit, err);
+    rc = kga_ow_rank(s, query, nq, rights, npool, k, pool, progress, what,
+                     out->ent, out->logit, err);
     for (size_t q = 0; rc == 0 && q < nq; q++) {
         uint32_t n = 0;
         while (n < k && out->ent[q * k + n] != UINT32_MAX)
@@ -447,8 +460,8 @@ static double em_prior(const double *p, size_t n, double prior)
 int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
                const kga_pair_t *train, size_t nt,
                const kga_pair_t *valid, size_t nv, const uint8_t *hide,
-               kga_pool_t *pool, kga_ow_t *out, kga_ow_report_t *report,
-               kga_err_t *err)
+               kga_pool_t *pool, const kga_progress_t *progress,
+               kga_ow_t *out, kga_ow_report_t *report, kga_err_t *err)
 {
     double t0 = now_seconds();
     memset(out, 0, sizeof *out);
@@ -500,8 +513,8 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
             absent[valid[i].right] = 1;
             report->sim_hidden++;
         }
-    if ((rc = lists_rank(&sim, sim_s, query, nq, k, absent, pool, err)) !=
-        0)
+    if ((rc = lists_rank(&sim, sim_s, query, nq, k, absent, pool, progress,
+                         "open world: simulation", err)) != 0)
         goto out;
     if (rivals_build(&sim_ow, nr, &sim) != 0 ||
         kga_ow_partners_init(&sim_ow, sim_s) != 0)
@@ -568,6 +581,7 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
     report->queries = (uint32_t)nreal;
     if (nreal > 0) {
         if ((rc = lists_rank(&real, s, real_query, nreal, k, absent, pool,
+                             progress, "open world: the real queries",
                              err)) != 0)
             goto out;
     }

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/pair.h"
 #include "base/pool.h"
+#include "base/progress.h"
 #include "stats/calibrate.h"
 #include "align/scorer.h"
 
@@ -128,11 +129,13 @@ double kga_ow_prob_view(const kga_ow_t *ow, const kga_scorer_t *s,
  * right entities among rights[0..nr) (NULL: all), best first by pair logit
  * (ties by external id), in ent[q * k ..] and logit[q * k ..]; unused
  * slots UINT32_MAX / -inf. The fusion proposes max(k, KGA_OW_PROPOSALS)
- * of them. Runs
- * on pool. Returns 0 or a KGA_E* code with a message. */
+ * of them. Runs on pool; progress (may be NULL) gets the two passes as
+ * "<what>: candidate search" and "<what>: scoring the candidates".
+ * Returns 0 or a KGA_E* code with a message. */
 int kga_ow_rank(const kga_scorer_t *s, const uint32_t *lefts, size_t nl,
                 const uint32_t *rights, size_t nr, size_t k,
-                kga_pool_t *pool, uint32_t *ent, float *logit,
+                kga_pool_t *pool, const kga_progress_t *progress,
+                const char *what, uint32_t *ent, float *logit,
                 kga_err_t *err);
 
 /* Marks (hide[r] = 1, hide zeroed by the caller, one byte per right
@@ -149,12 +152,12 @@ size_t kga_ow_hidden_mark(const kga_store_t *right, const kga_pair_t *valid,
  * simulation (s itself, or s with another fusion). s's fusion must have
  * been trained with the hidden right entities out of its domain
  * (kga_fusion_params_t.exclude_right) and their left entities kept from
- * seeding (no_seed_left). */
+ * seeding (no_seed_left). progress (may be NULL) gets the two rankings. */
 int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim,
                const kga_pair_t *train, size_t nt,
                const kga_pair_t *valid, size_t nv, const uint8_t *hide,
-               kga_pool_t *pool, kga_ow_t *out, kga_ow_report_t *report,
-               kga_err_t *err);
+               kga_pool_t *pool, const kga_progress_t *progress,
+               kga_ow_t *out, kga_ow_report_t *report, kga_err_t *err);
 
 void kga_ow_destroy(kga_ow_t *ow);
 

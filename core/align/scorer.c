@@ -9,17 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "features/name_tfidf.h"
-#include "base/rng.h"
 #include "gnn/neighbours.h"
 #include "gnn/relation_map.h"
 #include "align/sinkhorn.h"
-
-/* Seed of the projection: a constant, so that a model file needs no copy
- * of the matrix and every build of the scorer projects alike. */
-#define PROJECTION_SEED UINT64_C(0x6b67612d70726f6a)
 
 void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
                      const kga_store_t *right, kga_fusion_t *fusion)
@@ -31,41 +24,6 @@ void kga_scorer_init(kga_scorer_t *s, const kga_store_t *left,
     kga_fusion_state_t state;
     kga_fusion_get_state(fusion, &state);
     s->use_names = state.name_weight > 0.0f;
-}
-
-/* A width x KGA_SCORER_FIXED_DIM Gaussian matrix scaled by 1/sqrt(dim). */
-static float *projection_new(uint32_t width)
-{
-    size_t n = (size_t)width * KGA_SCORER_FIXED_DIM;
-    float *g = malloc(n * sizeof *g);
-    if (g == NULL)
-        return NULL;
-    kga_rng_t rng;
-    kga_rng_init(&rng, PROJECTION_SEED, 0);
-    const double scale = 1.0 / sqrt((double)KGA_SCORER_FIXED_DIM);
-    for (size_t i = 0; i < n; i++) {
-        /* Box-Muller; 1 - u keeps the logarithm finite. */
-        double u = 1.0 - kga_rng_unit(&rng), v = kga_rng_unit(&rng);
-        g[i] = (float)(scale * sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v));
-    }
-    return g;
-}
-
-static int project_features(kga_scorer_t *s, int side, const float *g,
-                            uint32_t width)
-{
-    uint32_t n = kga_store_entity_count(s->store[side]);
-    const float *f = kga_fusion_features(s->fusion, side, &width);
-    s->fixed[side] = malloc(((size_t)n * KGA_SCORER_FIXED_DIM + 1) *
-                            sizeof(float));
-    if (s->fixed[side] == NULL)
-        return KGA_ENOMEM;
-    if (n > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n,
-                    KGA_SCORER_FIXED_DIM, (int)width, 1.0f, f, (int)width, g,
-                    KGA_SCORER_FIXED_DIM, 0.0f, s->fixed[side],
-                    KGA_SCORER_FIXED_DIM);
-    return 0;
 }
 
 /* Level-0 inputs of one side: the projected features and the name rows. */
@@ -99,16 +57,8 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
                                 s->relmap[1], &s->relations);
     if (rc != 0)
         return kga_err_set(err, rc, "relation map: %s", kga_strerror(rc));
-    uint32_t width;
-    kga_fusion_features(s->fusion, 0, &width);
-    float *g = projection_new(width);
-    if (g == NULL)
-        return kga_err_set(err, KGA_ENOMEM, "out of memory");
-    for (int side = 0; side < 2 && rc == 0; side++)
-        rc = project_features(s, side, g, width);
-    s->projection = g; /* kept for entities from outside the stores */
-    if (rc != 0)
-        return kga_err_set(err, rc, "out of memory");
+    for (int side = 0; side < 2; side++)
+        s->fixed[side] = kga_fusion_coarse(s->fusion, side);
     for (int side = 0; side < 2; side++) {
         rc = kga_neighbours_from_store(s->store[side], s->relmap[side],
                                        s->relations, &s->nbrs[side]);
@@ -132,17 +82,6 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
     if (rc != 0)
         return kga_err_set(err, rc, "GNN: %s", kga_strerror(rc));
     return kga_gnn_data_check(s->gnn, &s->data, err);
-}
-
-void kga_scorer_project(const kga_scorer_t *s, const float *row, float *out)
-{
-    uint32_t width;
-    kga_fusion_features(s->fusion, 0, &width);
-    int blas = kga_blas_serial_enter();
-    cblas_sgemv(CblasRowMajor, CblasTrans, (int)width, KGA_SCORER_FIXED_DIM,
-                1.0f, s->projection, KGA_SCORER_FIXED_DIM, row, 1, 0.0f, out,
-                1);
-    kga_blas_serial_leave(blas);
 }
 
 int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err)
@@ -222,13 +161,12 @@ void kga_scorer_entity(const kga_scorer_t *s, int side, uint32_t id,
 {
     memset(out, 0, sizeof *out);
     side = side != 0;
-    uint32_t width;
     kga_fusion_state_t st;
     kga_fusion_get_state(s->fusion, &st);
     out->side = side;
     out->id = id;
-    out->features = kga_fusion_features(s->fusion, side, &width) +
-                    (size_t)id * width;
+    out->features = kga_fusion_features(s->fusion, side);
+    out->features_row = id;
     out->name = kga_tfidf_row(kga_fusion_names(s->fusion), side, id);
     out->scale = side ? st.lv[id] : st.lu[id];
     if (s->gnn != NULL && s->cache != NULL)
@@ -254,7 +192,8 @@ void kga_scorer_pair_features(const kga_scorer_t *s,
     float cosine =
         s->use_names ? kga_sparse_dot(left->name, right->name) : 0.0f;
     float score = kga_fusion_score_rows(s->fusion, left->features,
-                                        right->features, cosine);
+                                        left->features_row, right->features,
+                                        right->features_row, cosine);
     float dist = 0.0f;
     if (s->gnn != NULL && s->cache != NULL)
         dist = kga_gnn_view_distance(s->gnn, &left->gnn, &right->gnn,
@@ -280,8 +219,8 @@ void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
     kga_fusion_state_t st;
     kga_fusion_get_state(s->fusion, &st);
     float dist[SCORE_SLICE] = {0};
-    uint32_t width;
-    kga_fusion_features(s->fusion, 0, &width);
+    const kga_qmatrix_t *F[2] = {kga_fusion_features(s->fusion, 0),
+                                 kga_fusion_features(s->fusion, 1)};
     for (size_t begin = 0; begin < n; begin += SCORE_SLICE) {
         size_t m = n - begin < SCORE_SLICE ? n - begin : SCORE_SLICE;
         if (s->gnn != NULL && s->cache != NULL)
@@ -294,11 +233,8 @@ void kga_scorer_features(const kga_scorer_t *s, const uint32_t *left,
              * dot product. */
             float cosine =
                 s->use_names ? kga_tfidf_cosine(names, i, j) : 0.0f;
-            float score = kga_fusion_score_rows(
-                s->fusion, kga_fusion_features(s->fusion, 0, NULL) +
-                               (size_t)i * width,
-                kga_fusion_features(s->fusion, 1, NULL) + (size_t)j * width,
-                cosine);
+            float score =
+                kga_fusion_score_rows(s->fusion, F[0], i, F[1], j, cosine);
             features_of(s, st.tau, score, cosine, st.lu[i], st.lv[j],
                         dist[k], attr_logit(s, i, j), row);
         }
@@ -320,9 +256,7 @@ void kga_scorer_destroy(kga_scorer_t *s)
     for (int side = 0; side < 2; side++) {
         kga_neighbours_free(s->nbrs[side]);
         free(s->relmap[side]);
-        free(s->fixed[side]);
     }
-    free(s->projection);
     kga_fusion_free(s->fusion);
     memset(s, 0, sizeof *s);
 }

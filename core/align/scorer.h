@@ -33,9 +33,10 @@
 #define KGA_SCORER_ATTR_CLIP 30.0f
 
 /* Width of the GNN's fixed level-0 input: the fusion's structural features
- * (1280 wide by default) through a fixed random projection. Dot products
- * survive it (Johnson-Lindenstrauss) and a GNN epoch costs a tenth. */
-#define KGA_SCORER_FIXED_DIM 128u
+ * (1280 wide by default) through its fixed random projection
+ * (kga_fusion_coarse()). Dot products survive it (Johnson-Lindenstrauss)
+ * and a GNN epoch costs a tenth. */
+#define KGA_SCORER_FIXED_DIM KGA_FUSION_COARSE_DIM
 
 typedef struct {
     const kga_store_t *store[2]; /* not owned */
@@ -51,8 +52,7 @@ typedef struct {
     uint32_t *relmap[2];
     uint32_t relations;
     kga_neighbours_t *nbrs[2];
-    float *projection; /* fusion width x 128: the fixed projection */
-    float *fixed[2]; /* projected structural features, entities x 128 */
+    const float *fixed[2]; /* the fusion's projected features (not owned) */
     kga_gnn_data_t data;
     kga_gnn_cache_t *cache;
 
@@ -74,7 +74,10 @@ typedef struct {
 typedef struct {
     int side;
     uint32_t id;              /* internal id, or KGA_ENTITY_INLINE */
-    const float *features;    /* its structural row (fusion width) */
+    /* Its structural row: row features_row of features (the fusion's
+     * matrix of the side, or the inline entity's own one-row matrix). */
+    const kga_qmatrix_t *features;
+    uint32_t features_row;
     kga_sparse_vec_t name;    /* its TF-IDF row */
     double scale;             /* its Sinkhorn scaling, lu or lv */
     kga_gnn_view_t gnn;       /* when the scorer has the GNN */
@@ -110,11 +113,6 @@ int kga_scorer_attr_new(kga_scorer_t *s, kga_err_t *err);
 int kga_scorer_attr_fit(kga_scorer_t *s, const uint32_t *left,
                         const uint32_t *right, const uint8_t *label,
                         size_t n, kga_err_t *err);
-
-/* out (KGA_SCORER_FIXED_DIM floats) = a structural row (fusion width)
- * through the GNN's fixed projection, for an entity outside the stores.
- * Only with the GNN. */
-void kga_scorer_project(const kga_scorer_t *s, const float *row, float *out);
 
 /* Builds the inference cache of the GNN (after training or loading). */
 int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err);

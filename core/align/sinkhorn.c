@@ -70,7 +70,8 @@ static void col_chunk(void *ctx, size_t begin, size_t end, int worker)
 
 int kga_sinkhorn(const uint32_t *col, const float *score, uint32_t rows,
                  uint32_t cols, size_t k, double tau, uint32_t iters,
-                 kga_pool_t *pool, double *lu, double *lv, kga_err_t *err)
+                 kga_pool_t *pool, kga_progress_ticker_t *ticker, double *lu,
+                 double *lv, kga_err_t *err)
 {
     if (!(tau > 0.0 && isfinite(tau)))
         return kga_err_set(err, KGA_EINVAL,
@@ -137,6 +138,7 @@ int kga_sinkhorn(const uint32_t *col, const float *score, uint32_t rows,
     for (uint32_t t = 0; t < iters; t++) {
         kga_pool_run(pool, cols, GRAIN, col_chunk, &c);
         kga_pool_run(pool, rows, GRAIN, row_chunk, &c);
+        kga_progress_tick(ticker, 1, 0);
     }
 out:
     free(stamp);

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "base/pool.h"
+#include "base/progress.h"
 
 /* Sparse Sinkhorn normalisation of a score matrix, in the log domain.
  *
@@ -39,11 +40,13 @@ static inline double kga_sinkhorn_log_p(float s, double tau, double lu,
 
 /* Runs `iters` iterations (0: only the row-max shift, lu = -rowmax / tau,
  * lv = 0). lu has `rows` entries, lv `cols` (caller-owned, overwritten).
- * Row and column loops run on pool (NULL: the calling thread). Returns 0,
+ * Row and column loops run on pool (NULL: the calling thread); ticker
+ * (may be NULL) counts the iterations. Returns 0,
  * KGA_EINVAL (tau not positive and finite, a column out of range, a
  * non-finite score), KGA_ELIMIT or KGA_ENOMEM. */
 int kga_sinkhorn(const uint32_t *col, const float *score, uint32_t rows,
                  uint32_t cols, size_t k, double tau, uint32_t iters,
-                 kga_pool_t *pool, double *lu, double *lv, kga_err_t *err);
+                 kga_pool_t *pool, kga_progress_ticker_t *ticker, double *lu,
+                 double *lv, kga_err_t *err);
 
 #endif

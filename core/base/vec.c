@@ -42,6 +42,24 @@ void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n)
     kga_vaxpy_inline(y, a, x, n);
 }
 
+/* Sixteen lanes of 16-bit products summed in 32 bits: the compiler makes
+ * them sign extensions and multiplies of whole vectors. */
+KGA_CLONES
+int32_t kga_i8dot(const int8_t *x, const int8_t *y, size_t n)
+{
+    int32_t acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int u = 0; u < 16; u++)
+            acc[u] += (int16_t)x[i + u] * (int16_t)y[i + u];
+    int32_t s = 0;
+    for (; i < n; i++)
+        s += (int32_t)x[i] * y[i];
+    for (int u = 0; u < 16; u++)
+        s += acc[u];
+    return s;
+}
+
 void kga_prefetch_row(const float *row, size_t n)
 {
     for (size_t i = 0; i < n; i += 16)

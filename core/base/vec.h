@@ -2,6 +2,7 @@
 #define KGA_VEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Plain float vector kernels shared by the structural features, the fused
  * aligner and the GNN: dot product, squared distance, axpy and a prefetch
@@ -60,6 +61,9 @@ float kga_vdot(const float *x, const float *y, size_t n);
 float kga_vsqdist(const float *x, const float *y, size_t n);
 /* y += a * x; x and y must not overlap. */
 void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n);
+
+/* sum_k x_k y_k of int8 vectors, exact in int32 for n up to 2^17. */
+int32_t kga_i8dot(const int8_t *x, const int8_t *y, size_t n);
 
 /* Hints the cache to fetch the n floats at row (no effect on results). */
 void kga_prefetch_row(const float *row, size_t n);

@@ -9,7 +9,7 @@
 #include <time.h>
 
 /* Left entities decided per call: bounds the candidate buffer. */
-#define BLOCK 4096u
+#define BLOCK 16384u
 /* Candidates kept per query: the best and the runner-up. */
 #define KEEP 2u
 
@@ -116,6 +116,9 @@ int kga_owe_evaluate(const kga_aligner_t *a, const kga_pairs_t *gold,
         kga_err_set(err, rc, "out of memory");
         goto out;
     }
+    const kga_progress_t *progress = kga_aligner_progress(a);
+    kga_progress_report(progress, "open-world evaluation: deciding",
+                        "queries", 0, nq);
     for (size_t start = 0; start < nq; start += BLOCK) {
         size_t nb = nq - start < BLOCK ? nq - start : BLOCK;
         if ((rc = kga_aligner_decide(a, query + start, nb, KEEP, cand,
@@ -134,6 +137,8 @@ int kga_owe_evaluate(const kga_aligner_t *a, const kga_pairs_t *gold,
             row->runner_probability =
                 c[1].entity != UINT32_MAX ? c[1].score.probability : 0.0f;
         }
+        kga_progress_report(progress, "open-world evaluation: deciding",
+                            "queries", start + nb, nq);
     }
     summarise(out);
     rc = 0;

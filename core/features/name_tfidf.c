@@ -497,6 +497,57 @@ int kga_tfidf_topk(const kga_tfidf_t *t, int query_side,
                            t->keys[!q], k, threads, out_idx, out_score, err);
 }
 
+int kga_tfidf_topk_blocked(const kga_tfidf_t *t, int query_side,
+                           const uint32_t *queries, size_t nq,
+                           const uint8_t *allowed, uint64_t budget,
+                           size_t pool, size_t k, int threads,
+                           uint32_t *out_idx, float *out_score,
+                           kga_err_t *err)
+{
+    int q = query_side == KGA_TFIDF_RIGHT;
+    kga_sparse_options_t opt = {allowed, budget, pool};
+    return kga_sparse_topk_blocked(&t->side[q], queries, nq, t->index[!q],
+                                   &t->side[!q], &opt, k, threads, out_idx,
+                                   out_score, err);
+}
+
+int kga_tfidf_topk_vec_blocked(const kga_tfidf_t *t, kga_sparse_vec_t row,
+                               int other, const uint8_t *allowed,
+                               uint64_t budget, size_t pool, size_t k,
+                               uint32_t *out_idx, float *out_score,
+                               kga_err_t *err)
+{
+    int o = other == KGA_TFIDF_RIGHT;
+    uint64_t indptr[2] = {0, row.n};
+    kga_csr_t q = {1, t->side[o].cols, indptr, (uint32_t *)row.indices,
+                   (float *)row.data};
+    kga_sparse_options_t opt = {allowed, budget, pool};
+    return kga_sparse_topk_blocked(&q, NULL, 1, t->index[o], &t->side[o],
+                                   &opt, k, 1, out_idx, out_score, err);
+}
+
+static size_t csr_bytes(const kga_csr_t *m)
+{
+    return ((size_t)m->rows + 1) * sizeof(uint64_t) +
+           (size_t)kga_csr_nnz(m) * (sizeof(uint32_t) + sizeof(float));
+}
+
+size_t kga_tfidf_bytes(const kga_tfidf_t *t)
+{
+    size_t nb = (size_t)1 << t->params.bucket_bits;
+    size_t b = sizeof *t;
+    for (int f = 0; f < t->forms; f++) {
+        b += nb * sizeof(float);
+        for (int s = 0; s < 2; s++)
+            b += csr_bytes(&t->form[f].side[s]);
+    }
+    for (int s = 0; s < 2; s++)
+        b += csr_bytes(&t->side[s]) + (size_t)t->side[s].rows *
+                                          sizeof(uint64_t) +
+             kga_sparse_index_bytes(t->index[s]);
+    return b;
+}
+
 void kga_tfidf_free(kga_tfidf_t *t)
 {
     if (t == NULL)

@@ -121,6 +121,32 @@ int kga_tfidf_topk(const kga_tfidf_t *t, int query_side,
                    size_t nc, size_t k, int threads, uint32_t *out_idx,
                    float *out_score, kga_err_t *err);
 
+/* The same by blocking (kga_sparse_topk_blocked()): each query reads at
+ * most `budget` postings of its rarest buckets, the `pool` best partial
+ * scores are rescored exactly; candidates are the entities of the other
+ * side whose allowed[] byte is set (allowed NULL: all). Sub-quadratic, and
+ * approximate: the cosines returned are exact, but a candidate sharing
+ * only frequent buckets with the query is missed. budget 0: exact (then
+ * allowed must be NULL). */
+int kga_tfidf_topk_blocked(const kga_tfidf_t *t, int query_side,
+                           const uint32_t *queries, size_t nq,
+                           const uint8_t *allowed, uint64_t budget,
+                           size_t pool, size_t k, int threads,
+                           uint32_t *out_idx, float *out_score,
+                           kga_err_t *err);
+
+/* kga_tfidf_topk_vec() by blocking, as kga_tfidf_topk_blocked() searches
+ * for an entity with that row: the approximate search's one-entity
+ * queries (the service's, and entities from outside the stores). */
+int kga_tfidf_topk_vec_blocked(const kga_tfidf_t *t, kga_sparse_vec_t row,
+                               int other, const uint8_t *allowed,
+                               uint64_t budget, size_t pool, size_t k,
+                               uint32_t *out_idx, float *out_score,
+                               kga_err_t *err);
+
+/* Bytes the model holds (forms, weighted rows, keys, indexes). */
+size_t kga_tfidf_bytes(const kga_tfidf_t *t);
+
 void kga_tfidf_free(kga_tfidf_t *t);
 
 #endif

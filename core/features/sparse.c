@@ -166,6 +166,12 @@ typedef struct {
     uint32_t *out_idx;
     float *out_score;
     atomic_size_t next; /* first query of the next unclaimed chunk */
+    /* Blocking (budget > 0): the candidate matrix for exact rescoring, the
+     * allowed candidates, the postings a query may read. */
+    const kga_csr_t *cands;
+    const uint8_t *allowed;
+    uint64_t budget;
+    size_t pool;        /* hits rescored exactly */
 } topk_job_t;
 
 typedef struct {
@@ -173,7 +179,8 @@ typedef struct {
     float *acc;        /* nc, all zero between queries */
     uint8_t *seen;     /* nc, all zero between queries */
     uint32_t *touched; /* nc + 1 */
-    hit_t *heap;       /* min(k, nc) */
+    hit_t *heap;       /* min(k, nc), or the rescoring pool when blocking */
+    uint64_t *cols;    /* blocking: a query's columns by posting count */
     pthread_t thread;
 } topk_worker_t;
 
@@ -182,6 +189,12 @@ typedef struct {
 static uint64_t mix64(uint64_t x)
 {
     return kga_rng_hash(x + 0x9E3779B97F4A7C15ull);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
 /* Total order of hits: higher score, then lower key, then lower row
@@ -227,6 +240,51 @@ static void heap_push(const topk_job_t *j, hit_t *h, size_t n, hit_t x)
     h[i] = x;
 }
 
+/* Keeps the best k of touched positions by acc into heap (worst at the
+ * root), leaving out candidates the job skips; returns how many. Clears
+ * acc and seen of every touched one. */
+static size_t heap_select(const topk_job_t *j, float *restrict acc,
+                          uint8_t *restrict seen, const uint32_t *touched,
+                          size_t ntouched, hit_t *heap, size_t k)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < ntouched; t++) {
+        uint32_t pos = touched[t];
+        hit_t h = {acc[pos], pos};
+        acc[pos] = 0.0f;
+        seen[pos] = 0;
+        if (j->skip != NULL && j->skip[j->cand_row[pos]])
+            continue;
+        if (n < k) {
+            heap_push(j, heap, n++, h);
+        } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
+            heap[0] = h;
+            heap_sift_down(j, heap, n, 0);
+        }
+    }
+    return n;
+}
+
+/* The n hits of heap, best first, into query q's output slots, padded. */
+static void heap_emit(const topk_job_t *j, hit_t *heap, size_t n, size_t q)
+{
+    uint32_t *oi = j->out_idx + q * j->k;
+    float *os = j->out_score + q * j->k;
+    for (size_t s = n; s < j->k; s++) {
+        oi[s] = UINT32_MAX;
+        os[s] = -INFINITY;
+    }
+    /* Popping the worst first fills the output from the back. */
+    while (n > 0) {
+        hit_t h = heap[0];
+        oi[n - 1] = j->cand_row[h.pos];
+        os[n - 1] = h.score;
+        heap[0] = heap[--n];
+        if (n > 0)
+            heap_sift_down(j, heap, n, 0);
+    }
+}
+
 static void topk_one(topk_worker_t *w, size_t q)
 {
     const topk_job_t *j = w->job;
@@ -258,37 +316,66 @@ static void topk_one(topk_worker_t *w, size_t q)
         }
     }
 
-    size_t k = j->k, n = 0;
-    for (size_t t = 0; t < ntouched; t++) {
-        uint32_t pos = touched[t];
-        hit_t h = {acc[pos], pos};
-        acc[pos] = 0.0f;
-        seen[pos] = 0;
-        if (j->skip != NULL && j->skip[j->cand_row[pos]])
-            continue;
-        if (n < k) {
-            heap_push(j, heap, n++, h);
-        } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
-            heap[0] = h;
-            heap_sift_down(j, heap, n, 0);
+    size_t n = heap_select(j, acc, seen, touched, ntouched, heap, j->k);
+    heap_emit(j, heap, n, q);
+}
+
+/* Blocking: the query's columns from the one with the fewest postings,
+ * as long as their postings fit the budget, give partial scores; the best
+ * `pool` of those are rescored exactly (kga_csr_row_dot) and the best k of
+ * them kept. A candidate that shares only frequent columns with the query
+ * is not found: that is the approximation. */
+static void topk_one_blocked(topk_worker_t *w, size_t q)
+{
+    const topk_job_t *j = w->job;
+    const kga_csr_t *Q = j->queries;
+    const posting_t *post = j->post;
+    const uint64_t *post_off = j->post_off;
+    float *restrict acc = w->acc;
+    uint8_t *restrict seen = w->seen;
+    uint32_t *restrict touched = w->touched;
+    uint32_t row = j->query_rows != NULL ? j->query_rows[q] : (uint32_t)q;
+    uint64_t b = Q->indptr[row], e = Q->indptr[row + 1];
+    size_t nc = 0, ntouched = 0;
+
+    for (uint64_t x = b; x < e; x++) {
+        uint32_t col = Q->indices[x];
+        uint64_t df = post_off[col + 1] - post_off[col];
+        /* posting count in the high bits, entry in the low 24 */
+        w->cols[nc++] = df << 24 | (x - b);
+    }
+    qsort(w->cols, nc, sizeof *w->cols, cmp_u64);
+    uint64_t used = 0;
+    for (size_t c = 0; c < nc; c++) {
+        uint64_t df = w->cols[c] >> 24;
+        if (used + df > j->budget)
+            break;
+        used += df;
+        uint64_t x = b + (w->cols[c] & 0xFFFFFFu);
+        float qv = Q->data[x];
+        const posting_t *p = post + post_off[Q->indices[x]];
+        const posting_t *pe = p + df;
+        for (; p < pe; p++) {
+            uint32_t pos = p->pos;
+            if (j->allowed != NULL && !j->allowed[j->cand_row[pos]])
+                continue;
+            touched[ntouched] = pos;
+            ntouched += seen[pos] ^ 1u;
+            seen[pos] = 1;
+            acc[pos] += qv * p->val;
         }
     }
-
-    uint32_t *oi = j->out_idx + q * k;
-    float *os = j->out_score + q * k;
-    for (size_t s = n; s < k; s++) {
-        oi[s] = UINT32_MAX;
-        os[s] = -INFINITY;
+    hit_t *heap = w->heap;
+    size_t n = heap_select(j, acc, seen, touched, ntouched, heap, j->pool);
+    /* Exact scores of the pool, then its best k. */
+    for (size_t t = 0; t < n; t++) {
+        uint32_t pos = heap[t].pos;
+        touched[t] = pos;
+        acc[pos] = kga_csr_row_dot(Q, row, j->cands, j->cand_row[pos]);
+        seen[pos] = 1;
     }
-    /* Popping the worst first fills the output from the back. */
-    while (n > 0) {
-        hit_t h = heap[0];
-        oi[n - 1] = j->cand_row[h.pos];
-        os[n - 1] = h.score;
-        heap[0] = heap[--n];
-        if (n > 0)
-            heap_sift_down(j, heap, n, 0);
-    }
+    n = heap_select(j, acc, seen, touched, n, heap, j->k);
+    heap_emit(j, heap, n, q);
 }
 
 static void *topk_run(void *arg)
@@ -300,8 +387,12 @@ static void *topk_run(void *arg)
         if (q0 >= j->nq)
             break;
         size_t q1 = q0 + TOPK_CHUNK < j->nq ? q0 + TOPK_CHUNK : j->nq;
-        for (size_t q = q0; q < q1; q++)
-            topk_one(w, q);
+        for (size_t q = q0; q < q1; q++) {
+            if (j->budget > 0)
+                topk_one_blocked(w, q);
+            else
+                topk_one(w, q);
+        }
     }
     return NULL;
 }
@@ -363,14 +454,20 @@ static int topk_search(topk_job_t *job, size_t nc, int threads,
     w = calloc((size_t)nw, sizeof *w);
     if (w == NULL)
         return kga_err_set(err, KGA_ENOMEM, "top-K: out of memory");
-    size_t heap_n = k < nc ? k : nc;
+    size_t heap_n = job->budget > 0 ? job->pool : k;
+    if (heap_n > nc)
+        heap_n = nc;
     for (int t = 0; t < nw; t++) {
         w[t].job = job;
         w[t].acc = calloc(nc + 1, sizeof *w[t].acc);
         w[t].seen = calloc(nc + 1, 1);
         w[t].touched = malloc((nc + 1) * sizeof *w[t].touched);
         w[t].heap = malloc((heap_n + 1) * sizeof *w[t].heap);
-        if (!w[t].acc || !w[t].seen || !w[t].touched || !w[t].heap) {
+        w[t].cols = job->budget > 0 ? malloc(((size_t)job->queries->cols + 1) *
+                                             sizeof *w[t].cols)
+                                    : NULL;
+        if (!w[t].acc || !w[t].seen || !w[t].touched || !w[t].heap ||
+            (job->budget > 0 && !w[t].cols)) {
             rc = kga_err_set(err, KGA_ENOMEM, "top-K: out of memory");
             goto out;
         }
@@ -386,6 +483,7 @@ static int topk_search(topk_job_t *job, size_t nc, int threads,
 
 out:
     for (int t = 0; t < nw; t++) {
+        free(w[t].cols);
         free(w[t].heap);
         free(w[t].touched);
         free(w[t].seen);
@@ -520,6 +618,15 @@ nomem:
     return kga_err_set(err, KGA_ENOMEM, "top-K: out of memory (index)");
 }
 
+size_t kga_sparse_index_bytes(const kga_sparse_index_t *ix)
+{
+    if (ix == NULL)
+        return 0;
+    return sizeof *ix + (size_t)ix->rows * (sizeof(uint32_t) + sizeof(uint64_t)) +
+           ((size_t)ix->cols + 1) * sizeof(uint64_t) +
+           (size_t)ix->post_off[ix->cols] * sizeof(posting_t);
+}
+
 void kga_sparse_index_free(kga_sparse_index_t *ix)
 {
     if (ix == NULL)
@@ -562,6 +669,45 @@ int kga_sparse_topk_indexed_skip(const kga_csr_t *queries,
         .cand_row = ix->cand_row, .key = ix->key, .post_off = ix->post_off,
         .post = ix->post, .skip = skip, .k = k, .out_idx = out_idx,
         .out_score = out_score,
+    };
+    return topk_search(&job, ix->rows, threads, err);
+}
+
+int kga_sparse_topk_blocked(const kga_csr_t *queries,
+                            const uint32_t *query_rows, size_t nq,
+                            const kga_sparse_index_t *ix,
+                            const kga_csr_t *cands,
+                            const kga_sparse_options_t *opt, size_t k,
+                            int threads, uint32_t *out_idx, float *out_score,
+                            kga_err_t *err)
+{
+    if (opt == NULL || opt->budget == 0) {
+        if (opt != NULL && opt->allowed != NULL)
+            return kga_err_set(err, KGA_EINVAL,
+                               "top-K: an allowed set needs a budget");
+        return kga_sparse_topk_indexed(queries, query_rows, nq, ix, k,
+                                       threads, out_idx, out_score, err);
+    }
+    int rc;
+    if (query_rows == NULL)
+        nq = queries->rows;
+    if ((rc = topk_check_queries(queries, query_rows, nq, ix->cols, err)))
+        return rc;
+    if (cands->rows != ix->rows || cands->cols != ix->cols)
+        return kga_err_set(err, KGA_EINVAL,
+                           "top-K: the candidate matrix is not the indexed "
+                           "one");
+    if (k != 0 && nq > SIZE_MAX / k)
+        return kga_err_set(err, KGA_ELIMIT, "top-K: too many rows");
+    if (k == 0 || nq == 0)
+        return 0;
+    size_t pool = opt->pool > k ? opt->pool : k;
+    topk_job_t job = {
+        .queries = queries, .query_rows = query_rows, .nq = nq,
+        .cand_row = ix->cand_row, .key = ix->key, .post_off = ix->post_off,
+        .post = ix->post, .k = k, .out_idx = out_idx, .out_score = out_score,
+        .cands = cands, .allowed = opt->allowed, .budget = opt->budget,
+        .pool = pool,
     };
     return topk_search(&job, ix->rows, threads, err);
 }

@@ -109,6 +109,8 @@ typedef struct kga_sparse_index kga_sparse_index_t;
 int kga_sparse_index_new(const kga_csr_t *cands, const uint64_t *cand_keys,
                          kga_sparse_index_t **out, kga_err_t *err);
 void kga_sparse_index_free(kga_sparse_index_t *ix);
+/* Bytes the index holds (0 for NULL). */
+size_t kga_sparse_index_bytes(const kga_sparse_index_t *ix);
 
 /* kga_sparse_topk() with cand_rows NULL over the indexed matrix: the same
  * results, bit for bit. */
@@ -127,6 +129,33 @@ int kga_sparse_topk_indexed_skip(const kga_csr_t *queries,
                                  const uint8_t *skip, size_t k, int threads,
                                  uint32_t *out_idx, float *out_score,
                                  kga_err_t *err);
+
+/* Blocking: an approximate search over the indexed matrix for graphs
+ * where reading every posting costs too much (a frequent n-gram's postings
+ * hold a share of all rows, so the exact search grows with the square of
+ * the rows). Each query reads its columns from the one with the fewest
+ * postings on, as long as the postings read stay within `budget`; the
+ * `pool` best candidates by the partial sums are rescored exactly
+ * (kga_csr_row_dot) and the best k of them returned, in the layout of
+ * kga_sparse_topk(). Candidates whose allowed[row] is 0 are skipped
+ * (allowed NULL: none). budget 0 is the exact kga_sparse_topk_indexed()
+ * (allowed must then be NULL). */
+typedef struct {
+    const uint8_t *allowed; /* per row of the indexed matrix, or NULL */
+    uint64_t budget;        /* postings a query reads at most; 0: all */
+    size_t pool;            /* candidates rescored exactly (>= k) */
+} kga_sparse_options_t;
+
+/* cands must be the matrix ix was built over (for the exact rescoring).
+ * Returns 0, KGA_EINVAL (columns differ, a query row out of range, another
+ * matrix), KGA_ELIMIT or KGA_ENOMEM. */
+int kga_sparse_topk_blocked(const kga_csr_t *queries,
+                            const uint32_t *query_rows, size_t nq,
+                            const kga_sparse_index_t *ix,
+                            const kga_csr_t *cands,
+                            const kga_sparse_options_t *opt, size_t k,
+                            int threads, uint32_t *out_idx, float *out_score,
+                            kga_err_t *err);
 
 /* Frees the arrays; *m is left empty (0 rows) and may be destroyed again. */
 void kga_csr_destroy(kga_csr_t *m);

@@ -87,6 +87,14 @@ uint32_t kga_structure_width(const kga_structure_params_t *p)
     return (1u + p->hops + p->typed_hops + (p->signature ? 1u : 0u)) * p->dim;
 }
 
+uint64_t kga_structure_work(const kga_structure_t *g)
+{
+    /* anchors, the hops, the typed hops, the signature, the final norm */
+    uint64_t passes = 2u + g->p.hops + g->p.typed_hops +
+                      (g->p.signature ? 1u : 0u);
+    return passes * ((uint64_t)g->side[0].n + g->side[1].n);
+}
+
 uint32_t kga_structure_entities(const kga_structure_t *g, int side)
 {
     return g->side[side != 0].n;
@@ -462,30 +470,34 @@ out:
 
 /* ---- propagation -------------------------------------------------------- */
 
-typedef enum { STAGE_CLEAR, STAGE_HOP, STAGE_TYPED, STAGE_SIGNATURE,
-               STAGE_FINISH } stage_t;
+/* The propagation runs one side at a time and keeps only two float blocks
+ * per entity: X_{h-1}, read by every row, and X_h, being written. Each
+ * block goes to the quantized output as soon as it is done; the typed hop
+ * T_h is computed while X_{h-1} is at hand, a row at a time. */
+
+typedef enum { STAGE_HOP, STAGE_TYPED, STAGE_SIGNATURE, STAGE_FINISH } stage_t;
 
 typedef struct {
     const kga_structure_t *g;
-    float *F[2];
-    const float *relv[2];
-    uint32_t D, d;
+    int side;
+    const float *cur;  /* n x d: X_{h-1} */
+    float *nxt;        /* n x d: X_h (STAGE_HOP) */
+    float *tmp;        /* per worker: d */
+    kga_qmatrix_t *Q;
+    const float *relv;
+    uint32_t d;
     stage_t stage;
-    uint32_t src, dst; /* blocks read and written */
+    uint32_t dst; /* block written */
+    kga_progress_ticker_t *ticker; /* rows of every stage */
 } prop_ctx_t;
 
-static void prop_row(const prop_ctx_t *c, int side, uint32_t i)
+static void prop_row(const prop_ctx_t *c, uint32_t i, float *tmp)
 {
-    const side_graph_t *s = &c->g->side[side];
+    const side_graph_t *s = &c->g->side[c->side];
     uint32_t d = c->d;
-    float *F = c->F[side];
-    float *row = F + (size_t)i * c->D;
-    float *y = row + (size_t)c->dst * d;
+    float *y = c->stage == STAGE_HOP ? c->nxt + (size_t)i * d : tmp;
 
     switch (c->stage) {
-    case STAGE_CLEAR:
-        memset(row, 0, (size_t)d * sizeof *row);
-        return;
     case STAGE_HOP:
     case STAGE_TYPED:
         memset(y, 0, (size_t)d * sizeof *y);
@@ -493,26 +505,28 @@ static void prop_row(const prop_ctx_t *c, int side, uint32_t i)
             uint32_t j = s->nbr[x];
             if (j == i)
                 continue;
-            const float *xj = F + (size_t)j * c->D + (size_t)c->src * d;
+            const float *xj = c->cur + (size_t)j * d;
             if (c->stage == STAGE_HOP) {
                 kga_vaxpy(y, s->w[x], xj, d);
             } else {
-                const float *v = c->relv[side] + (size_t)s->drel[x] * d;
+                const float *v = c->relv + (size_t)s->drel[x] * d;
                 float w = s->w[x];
                 for (uint32_t k = 0; k < d; k++)
                     y[k] += w * (v[k] * xj[k]);
             }
         }
         normalize(y, d);
+        kga_qmatrix_set(c->Q, i, c->dst, y);
         return;
     case STAGE_SIGNATURE:
         memset(y, 0, (size_t)d * sizeof *y);
         for (uint64_t x = s->off[i]; x < s->off[i + 1]; x++)
-            kga_vaxpy(y, 1.0f, c->relv[side] + (size_t)s->drel[x] * d, d);
+            kga_vaxpy(y, 1.0f, c->relv + (size_t)s->drel[x] * d, d);
         normalize(y, d);
+        kga_qmatrix_set(c->Q, i, c->dst, y);
         return;
     case STAGE_FINISH:
-        normalize(row, c->D);
+        kga_qmatrix_normalize_row(c->Q, i);
         return;
     }
 }
@@ -520,31 +534,26 @@ static void prop_row(const prop_ctx_t *c, int side, uint32_t i)
 static void prop_chunk(void *ctx, size_t begin, size_t end, int worker)
 {
     const prop_ctx_t *c = ctx;
-    uint32_t n0 = c->g->side[0].n;
-    (void)worker;
-    for (size_t x = begin; x < end; x++) {
-        if (x < n0)
-            prop_row(c, 0, (uint32_t)x);
-        else
-            prop_row(c, 1, (uint32_t)(x - n0));
-    }
+    float *tmp = c->tmp + (size_t)worker * c->d;
+    for (size_t x = begin; x < end; x++)
+        prop_row(c, (uint32_t)x, tmp);
+    kga_progress_tick(c->ticker, end - begin, worker);
 }
 
 static void run_stage(kga_pool_t *pool, prop_ctx_t *c, stage_t stage,
-                      uint32_t src, uint32_t dst)
+                      uint32_t dst)
 {
     c->stage = stage;
-    c->src = src;
     c->dst = dst;
-    size_t n = (size_t)c->g->side[0].n + c->g->side[1].n;
-    kga_pool_run(pool, n, ROW_GRAIN, prop_chunk, c);
+    kga_pool_run(pool, c->g->side[c->side].n, ROW_GRAIN, prop_chunk, c);
 }
 
 typedef struct {
     const kga_structure_t *g;
     const kga_pair_t *seeds;
-    float *F[2];
-    uint32_t D;
+    int side;
+    float *X0;
+    kga_qmatrix_t *Q;
 } anchor_ctx_t;
 
 static void anchor_chunk(void *ctx, size_t begin, size_t end, int worker)
@@ -554,11 +563,44 @@ static void anchor_chunk(void *ctx, size_t begin, size_t end, int worker)
     (void)worker;
     for (size_t x = begin; x < end; x++) {
         const kga_pair_t *sp = &c->seeds[x];
-        float *a = c->F[0] + (size_t)sp->left * c->D;
-        float *b = c->F[1] + (size_t)sp->right * c->D;
+        uint32_t e = c->side ? sp->right : sp->left;
+        float *a = c->X0 + (size_t)e * d;
         anchor_vector(c->g->p.seed, c->g->anchor_key[sp->left], a, d);
-        memcpy(b, a, (size_t)d * sizeof *b);
+        kga_qmatrix_set(c->Q, e, 0, a);
     }
+}
+
+/* All blocks of one side into Q. */
+static void propagate_side(const kga_structure_t *g, int side,
+                           const kga_pair_t *seeds, size_t n,
+                           const float *relv, float *X[2], float *tmp,
+                           kga_qmatrix_t *Q, kga_pool_t *pool,
+                           kga_progress_ticker_t *ticker)
+{
+    const kga_structure_params_t *p = &g->p;
+    uint32_t d = p->dim, ne = g->side[side].n;
+    float *cur = X[0], *nxt = X[1];
+    memset(cur, 0, (size_t)ne * d * sizeof *cur);
+    anchor_ctx_t a = {g, seeds, side, cur, Q};
+    kga_pool_run(pool, n, ROW_GRAIN, anchor_chunk, &a);
+    kga_progress_tick(ticker, ne, 0);
+    prop_ctx_t c = {.g = g, .side = side, .tmp = tmp, .Q = Q, .relv = relv,
+                    .d = d, .ticker = ticker};
+    for (uint32_t h = 1; h <= p->hops + 1; h++) {
+        c.cur = cur;
+        if (h <= p->typed_hops) /* T_h from X_{h-1} */
+            run_stage(pool, &c, STAGE_TYPED, p->hops + h);
+        if (h > p->hops)
+            break;
+        c.nxt = nxt;
+        run_stage(pool, &c, STAGE_HOP, h);
+        float *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    if (p->signature)
+        run_stage(pool, &c, STAGE_SIGNATURE, 1 + p->hops + p->typed_hops);
+    run_stage(pool, &c, STAGE_FINISH, 0);
 }
 
 /* Checks ids and one-to-one use; fills map (left -> right). */
@@ -623,12 +665,12 @@ out:
 
 int kga_structure_features(const kga_structure_t *g,
                            const kga_pair_t *seeds, size_t n,
-                           kga_pool_t *pool, float *left_out,
-                           float *right_out, kga_structure_stats_t *stats,
-                           kga_err_t *err)
+                           kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                           kga_qmatrix_t *left_out, kga_qmatrix_t *right_out,
+                           kga_structure_stats_t *stats, kga_err_t *err)
 {
     const kga_structure_params_t *p = &g->p;
-    const side_graph_t *R = &g->side[1];
+    const side_graph_t *L = &g->side[0], *R = &g->side[1];
     uint32_t d = p->dim, D = kga_structure_width(p);
     kga_structure_stats_t local;
     int rc;
@@ -638,28 +680,43 @@ int kga_structure_features(const kga_structure_t *g,
     memset(stats, 0, sizeof *stats);
     stats->seeds = (uint32_t)n;
     stats->right_relations = 2 * R->nrel;
+    kga_qmatrix_t *Q[2] = {left_out, right_out};
+    for (int s = 0; s < 2; s++)
+        if (Q[s]->rows != g->side[s].n || Q[s]->dim != d ||
+            (size_t)Q[s]->blocks * Q[s]->dim != D)
+            return kga_err_set(err, KGA_EINVAL,
+                               "structure: the %s output is %u x %u x %u, "
+                               "not %u x %u x %u",
+                               s ? "right" : "left", Q[s]->rows,
+                               Q[s]->blocks, Q[s]->dim, g->side[s].n, D / d,
+                               d);
 
+    uint32_t nmax = L->n > R->n ? L->n : R->n;
+    int nw = kga_pool_threads(pool);
     float *v[2] = {NULL, NULL};
     if ((rc = seeded_relations(g, seeds, n, v, stats, err)) != 0)
         return rc;
-    float *vl = v[0], *vr = v[1];
-
-    prop_ctx_t c = {.g = g, .F = {left_out, right_out}, .relv = {vl, vr},
-                    .D = D, .d = d};
-    run_stage(pool, &c, STAGE_CLEAR, 0, 0);
-    anchor_ctx_t a = {.g = g, .seeds = seeds, .F = {left_out, right_out},
-                      .D = D};
-    kga_pool_run(pool, n, ROW_GRAIN, anchor_chunk, &a);
-    for (uint32_t h = 1; h <= p->hops; h++)
-        run_stage(pool, &c, STAGE_HOP, h - 1, h);
-    for (uint32_t h = 1; h <= p->typed_hops; h++)
-        run_stage(pool, &c, STAGE_TYPED, h - 1, p->hops + h);
-    if (p->signature)
-        run_stage(pool, &c, STAGE_SIGNATURE, 0, 1 + p->hops + p->typed_hops);
-    run_stage(pool, &c, STAGE_FINISH, 0, 0);
-    free(vr);
-    free(vl);
-    return 0;
+    float *X[2] = {malloc(((size_t)nmax * d + 1) * sizeof(float)),
+                   malloc(((size_t)nmax * d + 1) * sizeof(float))};
+    float *tmp = malloc(((size_t)nw * d + 1) * sizeof *tmp);
+    if (!X[0] || !X[1] || !tmp) {
+        rc = kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
+        goto out;
+    }
+    for (int s = 0; s < 2; s++) {
+        memset(Q[s]->code, 0, (size_t)Q[s]->rows * D);
+        memset(Q[s]->scale, 0,
+               (size_t)Q[s]->rows * Q[s]->blocks * sizeof *Q[s]->scale);
+        propagate_side(g, s, seeds, n, v[s], X, tmp, Q[s], pool, ticker);
+    }
+    rc = 0;
+out:
+    free(tmp);
+    free(X[1]);
+    free(X[0]);
+    free(v[1]);
+    free(v[0]);
+    return rc;
 }
 
 /* ---- entities outside the graph ------------------------------------------ */
@@ -718,45 +775,50 @@ int kga_structure_relations_new(const kga_structure_t *g,
     return 0;
 }
 
-/* Block b of a graph entity's row as propagation wrote it, before the
+/* Block b of graph entity e's row as propagation wrote it, before the
  * row was normalised: every block was unit or zero then, and the final
- * normalisation scaled them alike. */
-static void block_of(const float *row, uint32_t b, uint32_t d, float *x)
+ * normalisation scaled them alike (up to the int8 rounding). */
+static void block_of(const kga_qmatrix_t *F, uint32_t e, uint32_t b,
+                     float *x)
 {
-    memcpy(x, row + (size_t)b * d, (size_t)d * sizeof *x);
-    normalize(x, d);
+    kga_qmatrix_block(F, e, b, x);
+    normalize(x, F->dim);
 }
 
 void kga_structure_row(const kga_structure_relations_t *r, int side,
                        const kga_structure_edge_t *edges, size_t n,
-                       const float *F, float *out)
+                       const kga_qmatrix_t *F, float *work,
+                       kga_qmatrix_t *out, uint32_t row)
 {
     const kga_structure_params_t *p = &r->p;
     uint32_t d = p->dim, D = kga_structure_width(p);
     side = side != 0;
     float x[KGA_STRUCTURE_MAX_DIM];
-    memset(out, 0, (size_t)D * sizeof *out); /* X0: in no seed */
+    memset(work, 0, (size_t)D * sizeof *work); /* X0: in no seed */
     for (size_t e = 0; e < n; e++) {
         uint32_t q = 2 * edges[e].rel + (edges[e].dir != 0);
-        const float *row = F + (size_t)edges[e].nbr * D;
+        uint32_t nbr = edges[e].nbr;
         float w = r->w[side][q];
         const float *v = r->v[side] + (size_t)q * d;
         for (uint32_t h = 1; h <= p->hops; h++) {
-            block_of(row, h - 1, d, x);
-            kga_vaxpy(out + (size_t)h * d, w, x, d);
+            block_of(F, nbr, h - 1, x);
+            kga_vaxpy(work + (size_t)h * d, w, x, d);
         }
         for (uint32_t h = 1; h <= p->typed_hops; h++) {
-            block_of(row, h - 1, d, x);
-            float *y = out + (size_t)(p->hops + h) * d;
+            block_of(F, nbr, h - 1, x);
+            float *y = work + (size_t)(p->hops + h) * d;
             for (uint32_t k = 0; k < d; k++)
                 y[k] += w * (v[k] * x[k]);
         }
         if (p->signature)
-            kga_vaxpy(out + (size_t)(1 + p->hops + p->typed_hops) * d, 1.0f,
+            kga_vaxpy(work + (size_t)(1 + p->hops + p->typed_hops) * d, 1.0f,
                       v, d);
     }
-    uint32_t blocks = 1 + p->hops + p->typed_hops + (p->signature ? 1 : 0);
-    for (uint32_t b = 1; b < blocks; b++)
-        normalize(out + (size_t)b * d, d);
-    normalize(out, D);
+    uint32_t blocks = D / d;
+    for (uint32_t b = 0; b < blocks; b++) {
+        if (b > 0)
+            normalize(work + (size_t)b * d, d);
+        kga_qmatrix_set(out, row, b, work + (size_t)b * d);
+    }
+    kga_qmatrix_normalize_row(out, row);
 }

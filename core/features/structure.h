@@ -7,6 +7,8 @@
 #include "base/error.h"
 #include "base/pair.h"
 #include "base/pool.h"
+#include "base/progress.h"
+#include "features/qmatrix.h"
 #include "store/store.h"
 
 /* Seed-anchored structural features (docs/model.md, level 0; LightEA-style
@@ -29,8 +31,9 @@
  *   Sig         rownorm(sum of v_rho over the entity's incident triples)
  *               (when `signature` is set);
  *
- * and the whole row is L2-normalised. v_rho is a relation vector: each left
- * directed relation gets a random +-1 vector seeded by a hash of its name;
+ * and the whole row is L2-normalised (as stored: each block is kept as
+ * int8 codes and a scale, features/qmatrix.h). v_rho is a relation
+ * vector: each left directed relation gets a random +-1 vector seeded by a hash of its name;
  * a right directed relation gets the average of the left vectors it is
  * aligned with, weighted by how often a seed-mapped left triple matches a
  * right triple (same orientation: 2r with 2r', 2r + 1 with 2r' + 1;
@@ -86,17 +89,24 @@ int kga_structure_new(const kga_store_t *left, const kga_store_t *right,
 /* Entity counts of the two sides. */
 uint32_t kga_structure_entities(const kga_structure_t *g, int side);
 
-/* Computes the features for the seed list into the caller's arrays:
- * left_out holds n_left rows and right_out n_right rows of
- * kga_structure_width() floats (both overwritten entirely). Each left and
+/* Computes the features for the seed list into the caller's matrices
+ * (features/qmatrix.h; overwritten entirely): left_out has n_left rows
+ * and right_out n_right rows, each of kga_structure_width() / dim blocks
+ * of dim values; a block is quantized as soon as it is computed, so the
+ * float work space is two blocks per entity of one side. Each left and
  * each right entity may appear in at most one seed. Row loops run on pool
- * (NULL: the calling thread). stats may be NULL. Returns 0, KGA_EINVAL (an
+ * (NULL: the calling thread); ticker (may be NULL) counts rows (of
+ * kga_structure_work()). stats may be NULL. Returns 0, KGA_EINVAL (an
  * id out of range or an entity in two seeds, with a message), KGA_ENOMEM. */
 int kga_structure_features(const kga_structure_t *g,
                            const kga_pair_t *seeds, size_t n,
-                           kga_pool_t *pool, float *left_out,
-                           float *right_out, kga_structure_stats_t *stats,
-                           kga_err_t *err);
+                           kga_pool_t *pool, kga_progress_ticker_t *ticker,
+                           kga_qmatrix_t *left_out, kga_qmatrix_t *right_out,
+                           kga_structure_stats_t *stats, kga_err_t *err);
+
+/* Rows kga_structure_features() computes in all (entities of both sides
+ * times the passes over them), the total of its ticker. */
+uint64_t kga_structure_work(const kga_structure_t *g);
 
 void kga_structure_free(kga_structure_t *g);
 
@@ -125,15 +135,18 @@ int kga_structure_relations_new(const kga_structure_t *g,
 
 void kga_structure_relations_free(kga_structure_relations_t *r);
 
-/* The feature row (kga_structure_width() floats into out) of an entity of
- * `side` that is not in the graph and in no seed, with edges[0..n) to
- * entities of the graph whose rows are in F (the side's features as
- * kga_structure_features() wrote them): each propagation step as the
- * graph's, from the neighbours' previous blocks, so that an entity with
- * the same edges in the graph gets the same row up to rounding (the
- * graph's entities do not hear from it). Ids must be in range. */
+/* The feature row of an entity of `side` that is not in the graph and in
+ * no seed, with edges[0..n) to entities of the graph whose rows are in F
+ * (the side's features as kga_structure_features() wrote them), into row
+ * `row` of out (a matrix of F's blocks and dim): each propagation step as
+ * the graph's, from the neighbours' previous blocks (their int8 codes read
+ * back), each block quantized and the row normalised as the graph's rows
+ * are, so that an entity with the same edges in the graph gets the same
+ * row up to rounding (the graph's entities do not hear from it). work
+ * holds kga_structure_width() floats of scratch. Ids must be in range. */
 void kga_structure_row(const kga_structure_relations_t *r, int side,
                        const kga_structure_edge_t *edges, size_t n,
-                       const float *F, float *out);
+                       const kga_qmatrix_t *F, float *work,
+                       kga_qmatrix_t *out, uint32_t row);
 
 #endif

@@ -24,7 +24,7 @@
 #include "base/clock.h"
 #include "store/store.h"
 
-#define PROGRESS_WRITING "import: writing"
+#define PROGRESS_WRITING "import: writing the graph stores"
 
 /* ---- parameters ---- */
 
@@ -248,9 +248,9 @@ static int write_outputs(kga_import_ctx_t *ctx, kga_links_t *sets[OUT_COUNT],
     int rc = make_dirs(ctx->p->out_dir, ctx->err);
     if (rc != 0)
         return rc;
-    kga_progress_report(ctx->progress, PROGRESS_WRITING, 0, 2);
+    kga_progress_report(ctx->progress, PROGRESS_WRITING, "stores", 0, 2);
     rc = run_sides(ctx, write_side_job, NULL, 0);
-    kga_progress_report(ctx->progress, PROGRESS_WRITING, 2, 2);
+    kga_progress_report(ctx->progress, PROGRESS_WRITING, "stores", 2, 2);
     for (int i = 0; i < 3 && rc == 0; i++) {
         rc = out_path(ctx->p, link_names[i], path, sizeof path, ctx->err);
         if (rc == 0)

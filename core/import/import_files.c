@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #define PROGRESS_EVERY_LINES 0x10000u
-#define PROGRESS_READING "import: reading"
+#define PROGRESS_READING "import: reading triples and links"
 
 /* ---- input files ---- */
 
@@ -133,7 +133,7 @@ void kga_import_report_progress(kga_import_ctx_t *ctx, uint64_t shared_in_file)
                     atomic_load_explicit(&ctx->side[1].bytes_seen,
                                          memory_order_relaxed) +
                     ctx->bytes_shared + shared_in_file;
-    kga_progress_report(ctx->progress, PROGRESS_READING, done,
+    kga_progress_report(ctx->progress, PROGRESS_READING, "bytes", done,
                         done > ctx->bytes_total ? done : ctx->bytes_total);
 }
 

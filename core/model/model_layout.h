@@ -5,7 +5,10 @@
  * trainer that writes it and the aligner that reads it. A change here that
  * old files cannot satisfy bumps KGA_ALIGN_MODEL_FORMAT. */
 
-#define KGA_ALIGN_MODEL_FORMAT 3
+/* 4: the structural features are int8 blocks, their projection a count
+ * sketch (the scores of older files would change under them); 3 added the
+ * Latin form of names and the attribute model. */
+#define KGA_ALIGN_MODEL_FORMAT 4
 
 #define KGA_SEC_SETTINGS "settings"       /* key=value settings */
 #define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */

@@ -268,7 +268,8 @@ static int views_build(synth_t *s)
     double q = want / (1.0 + want);
     for (int round = 0;; round++) {
         double got = views_try(s, q, degree);
-        kga_progress_report(s->progress, "synth: views", (uint64_t)round + 1,
+        kga_progress_report(s->progress, "synth: choosing one-sided entities",
+                            "rounds", (uint64_t)round + 1,
                             CALIBRATION_ROUNDS);
         if (round + 1 == CALIBRATION_ROUNDS || got <= 0.0 ||
             fabs(got - want) <= CALIBRATION_TOLERANCE)
@@ -450,13 +451,13 @@ static int write_rel_triples(synth_t *s, int side)
         put_uri(s, &f, side, tail);
         kga_synth_file_putc(&f, '\n');
         if (i % PROGRESS_EVERY == 0)
-            kga_progress_report(s->progress, stage, i, n);
+            kga_progress_report(s->progress, stage, "lines", i, n);
     }
     if (rc == 0)
         rc = commit_file(s, &f);
     else
         kga_synth_file_abort(&f);
-    kga_progress_report(s->progress, stage, n, n);
+    kga_progress_report(s->progress, stage, "lines", n, n);
     free(sorted);
     s->stats.rel_triples[side] = n;
     return rc;
@@ -540,13 +541,13 @@ static int write_attr_triples(synth_t *s, int side)
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         rc = write_entity_attrs(s, &f, side, s->order[side][i], &lines);
         if (i % PROGRESS_EVERY == 0)
-            kga_progress_report(s->progress, stage, i, n);
+            kga_progress_report(s->progress, stage, "lines", i, n);
     }
     if (rc == 0)
         rc = commit_file(s, &f);
     else
         kga_synth_file_abort(&f);
-    kga_progress_report(s->progress, stage, n, n);
+    kga_progress_report(s->progress, stage, "lines", n, n);
     s->stats.attr_triples[side] = lines;
     return rc;
 }
@@ -642,7 +643,8 @@ static int write_folds(synth_t *s)
     kga_rng_shuffle_u32(&r, shuffled, s->link_count);
     for (int k = 0; k < KGA_SYNTH_FOLDS && rc == 0; k++) {
         rc = write_fold(s, k, shuffled, rest);
-        kga_progress_report(s->progress, "synth: folds", (uint64_t)k + 1,
+        kga_progress_report(s->progress, "synth: writing folds", "folds",
+                            (uint64_t)k + 1,
                             KGA_SYNTH_FOLDS);
     }
 out:

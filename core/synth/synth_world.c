@@ -806,9 +806,11 @@ static int films_generate(builder_t *b)
         if (rc != 0)
             return rc;
         if (f % PROGRESS_EVERY == 0)
-            kga_progress_report(b->progress, "synth: world", f, films);
+            kga_progress_report(b->progress, "synth: building the world", "films",
+                                f, films);
     }
-    kga_progress_report(b->progress, "synth: world", films, films);
+    kga_progress_report(b->progress, "synth: building the world", "films",
+                        films, films);
     return 0;
 }
 

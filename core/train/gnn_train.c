@@ -3,9 +3,11 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "features/ann.h"
 #include "gnn/adam.h"
 #include "base/clock.h"
 #include "base/rng.h"
@@ -17,6 +19,10 @@
 #define ADAM_ROWS 2048
 /* Queries per block of the hard-negative search. */
 #define QUERY_BLOCK 64
+/* Above this many (link, entity) pairs a direction of the hard-negative
+ * search is approximate (features/ann.h): comparing every training link
+ * with every entity grows with the square of the graph. */
+#define HARD_EXACT_PAIRS 2.0e9
 /* Tries to find a uniform negative that is not a training link. */
 #define NEG_TRIES 32
 /* RNG streams: shuffling, negatives of each batch. */
@@ -50,6 +56,7 @@ struct kga_gnn_trainer {
     size_t ntasks;
     uint32_t epoch;
     uint32_t *order;
+    size_t per_epoch; /* positives an epoch walks (0: all) */
     /* Hard pools: hard[0][k * K ..] are right entities near link k's left
      * entity, hard[1][k * K ..] left entities near its right entity. */
     uint32_t pool_k;
@@ -220,6 +227,8 @@ typedef struct {
     uint32_t dim, nt;
     float *scores;        /* per worker: QUERY_BLOCK x nt */
     float *qbuf;          /* per worker: QUERY_BLOCK x dim */
+    const uint32_t *sel;  /* the links to refresh */
+    size_t nsel;
 } hard_ctx_t;
 
 static void hard_chunk(void *ctx, size_t b, size_t e, int worker)
@@ -233,9 +242,9 @@ static void hard_chunk(void *ctx, size_t b, size_t e, int worker)
     uint32_t pick[KGA_SAMPLE_MAX];
     for (size_t blk = b; blk < e; blk++) {
         size_t k0 = blk * QUERY_BLOCK;
-        size_t nq = t->n - k0 < QUERY_BLOCK ? t->n - k0 : QUERY_BLOCK;
+        size_t nq = h->nsel - k0 < QUERY_BLOCK ? h->nsel - k0 : QUERY_BLOCK;
         for (size_t i = 0; i < nq; i++) {
-            const kga_pair_t *lk = &t->links[k0 + i];
+            const kga_pair_t *lk = &t->links[h->sel[k0 + i]];
             uint32_t ent = h->dir == 0 ? lk->left : lk->right;
             memcpy(q + i * h->dim, h->qv + (size_t)ent * h->dim,
                    h->dim * sizeof(float));
@@ -245,7 +254,8 @@ static void hard_chunk(void *ctx, size_t b, size_t e, int worker)
                     (int)h->nt, (int)h->dim, -2.0f, q, (int)h->dim, h->tv,
                     (int)h->dim, 0.0f, scores, (int)h->nt);
         for (size_t i = 0; i < nq; i++) {
-            const kga_pair_t *lk = &t->links[k0 + i];
+            size_t link = h->sel[k0 + i];
+            const kga_pair_t *lk = &t->links[link];
             const float *row = scores + i * h->nt;
             uint32_t cnt = 0;
             for (uint32_t x = 0; x < h->nt; x++) {
@@ -264,13 +274,64 @@ static void hard_chunk(void *ctx, size_t b, size_t e, int worker)
                 best[j] = key;
                 pick[j] = x;
             }
-            memcpy(t->hard[h->dir] + (k0 + i) * K, pick, cnt * sizeof *pick);
-            t->hard_n[h->dir][k0 + i] = cnt;
+            memcpy(t->hard[h->dir] + link * K, pick, cnt * sizeof *pick);
+            t->hard_n[h->dir][link] = cnt;
         }
     }
 }
 
-static int refresh_hard(kga_gnn_trainer_t *t)
+/* One direction of the hard pools by the nearest-neighbour index: the
+ * K + 1 nearest of each link's entity, the gold partner left out. */
+static int hard_approx(kga_gnn_trainer_t *t, int dir, const float *qv,
+                       const float *tv, uint32_t dim, uint32_t nt,
+                       const uint32_t *sel, size_t nsel,
+                       kga_progress_ticker_t *ticker)
+{
+    uint32_t K = t->pool_k;
+    size_t kk = (size_t)K + 1;
+    uint32_t *q = malloc((nsel + 1) * sizeof *q);
+    uint32_t *idx = malloc((nsel * kk + 1) * sizeof *idx);
+    float *sc = malloc((nsel * kk + 1) * sizeof *sc);
+    kga_ann_t *ix = NULL;
+    int rc = KGA_ENOMEM;
+    if (q == NULL || idx == NULL || sc == NULL)
+        goto out;
+    for (size_t i = 0; i < nsel; i++)
+        q[i] = dir == 0 ? t->links[sel[i]].left : t->links[sel[i]].right;
+    kga_ann_params_t ap;
+    kga_ann_params_init(&ap);
+    ap.metric = KGA_ANN_L2;
+    ap.probes = 8; /* negatives need be hard, not the very hardest */
+    if ((rc = kga_ann_new(tv, dim, NULL, nt, NULL, &ap, t->pool, NULL, &ix,
+                          NULL)) != 0 ||
+        (rc = kga_ann_search(ix, qv, q, nsel, NULL, kk, 0, t->pool, ticker,
+                             idx, sc, NULL)) != 0)
+        goto out;
+    for (size_t i = 0; i < nsel; i++) {
+        size_t k = sel[i];
+        const kga_pair_t *lk = &t->links[k];
+        uint32_t cnt = 0;
+        for (size_t r = 0; r < kk && cnt < K; r++) {
+            uint32_t x = idx[i * kk + r];
+            if (x == UINT32_MAX)
+                break;
+            if (dir == 0 ? is_gold(t, lk->left, x) : is_gold(t, x, lk->right))
+                continue;
+            t->hard[dir][k * K + cnt++] = x;
+        }
+        t->hard_n[dir][k] = cnt;
+    }
+out:
+    kga_ann_free(ix);
+    free(sc);
+    free(idx);
+    free(q);
+    return rc;
+}
+
+/* The hard pools of the links sel[0 .. nsel), from the current model. */
+static int refresh_hard(kga_gnn_trainer_t *t, const uint32_t *sel,
+                        size_t nsel, const kga_progress_t *progress)
 {
     kga_gnn_cache_t *cache = NULL;
     int rc = kga_gnn_cache_build(t->m, t->d, t->threads, &cache);
@@ -283,29 +344,44 @@ static int refresh_hard(kga_gnn_trainer_t *t)
     uint32_t nmax = sh->entities[0] > sh->entities[1] ? sh->entities[0]
                                                       : sh->entities[1];
     int threads = kga_pool_threads(t->pool);
-    float *norm = malloc(((size_t)nmax + 1) * sizeof *norm);
-    float *scores =
-        malloc((size_t)threads * QUERY_BLOCK * nmax * sizeof *scores + 4);
-    float *qbuf =
-        malloc((size_t)threads * QUERY_BLOCK * dim * sizeof *qbuf + 4);
-    rc = KGA_ENOMEM;
-    if (norm != NULL && scores != NULL && qbuf != NULL) {
-        int prev = kga_blas_serial_enter();
-        for (int dir = 0; dir < 2; dir++) {
-            int tside = 1 - dir;
-            uint32_t nt = sh->entities[tside];
-            for (uint32_t x = 0; x < nt; x++)
-                norm[x] = kga_vdot(vec[tside] + (size_t)x * dim,
-                                   vec[tside] + (size_t)x * dim, dim);
-            hard_ctx_t h = {t, dir, vec[dir], vec[tside], norm, dim, nt,
-                            scores, qbuf};
-            kga_pool_run(t->pool, (t->n + QUERY_BLOCK - 1) / QUERY_BLOCK, 1,
-                         hard_chunk, &h);
+    float *norm = NULL, *scores = NULL, *qbuf = NULL;
+    char stage[64];
+    snprintf(stage, sizeof stage, "GNN epoch %u: hard negatives",
+             t->epoch + 1);
+    kga_progress_ticker_t tk;
+    kga_progress_ticker_init(&tk, progress, stage, "queries", 2 * nsel);
+    int prev = kga_blas_serial_enter();
+    for (int dir = 0; dir < 2 && rc == 0; dir++) {
+        int tside = 1 - dir;
+        uint32_t nt = sh->entities[tside];
+        if ((double)nsel * nt > HARD_EXACT_PAIRS) {
+            rc = hard_approx(t, dir, vec[dir], vec[tside], dim, nt, sel, nsel,
+                             &tk);
+            continue;
         }
-        kga_blas_serial_leave(prev);
-        t->hard_ready = 1;
-        rc = 0;
+        if (norm == NULL) {
+            norm = malloc(((size_t)nmax + 1) * sizeof *norm);
+            scores = malloc((size_t)threads * QUERY_BLOCK * nmax *
+                                sizeof *scores + 4);
+            qbuf = malloc((size_t)threads * QUERY_BLOCK * dim * sizeof *qbuf +
+                          4);
+            if (norm == NULL || scores == NULL || qbuf == NULL) {
+                rc = KGA_ENOMEM;
+                break;
+            }
+        }
+        for (uint32_t x = 0; x < nt; x++)
+            norm[x] = kga_vdot(vec[tside] + (size_t)x * dim,
+                               vec[tside] + (size_t)x * dim, dim);
+        hard_ctx_t h = {t, dir, vec[dir], vec[tside], norm, dim, nt, scores,
+                        qbuf, sel, nsel};
+        kga_pool_run(t->pool, (nsel + QUERY_BLOCK - 1) / QUERY_BLOCK, 1,
+                     hard_chunk, &h);
+        kga_progress_tick(&tk, nsel, 0);
     }
+    kga_blas_serial_leave(prev);
+    if (rc == 0)
+        t->hard_ready = 1;
     free(norm);
     free(scores);
     free(qbuf);
@@ -384,6 +460,11 @@ static void adam_chunk(void *ctx, size_t b, size_t e, int worker)
     }
 }
 
+void kga_gnn_trainer_limit(kga_gnn_trainer_t *t, size_t positives)
+{
+    t->per_epoch = positives;
+}
+
 int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
                           const kga_progress_t *progress,
                           kga_gnn_epoch_stats_t *stats)
@@ -392,28 +473,34 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
     double start = kga_clock_seconds(), hard_seconds = 0.0;
     uint32_t epoch = t->epoch;
     int rc;
-    if (t->pool_k > 0 && epoch >= c->hard_start) {
-        rc = refresh_hard(t);
-        if (rc != 0)
-            return rc;
-        hard_seconds = kga_clock_seconds() - start;
-    }
     kga_rng_t rng;
     kga_rng_init(&rng, c->seed, (uint64_t)epoch << 32 | STREAM_SHUFFLE);
     for (size_t k = 0; k < t->n; k++)
         t->order[k] = (uint32_t)k;
     kga_rng_shuffle_u32(&rng, t->order, t->n);
+    /* With a limit, each epoch walks the first `used` of its own shuffle:
+     * another sample of the links every epoch. */
+    size_t used = t->per_epoch > 0 && t->per_epoch < t->n ? t->per_epoch
+                                                           : t->n;
+    if (t->pool_k > 0 && epoch >= c->hard_start) {
+        rc = refresh_hard(t, t->order, used, progress);
+        if (rc != 0)
+            return rc;
+        hard_seconds = kga_clock_seconds() - start;
+    }
 
     uint32_t negs = c->neg_right + c->neg_left;
     size_t per = 1 + (size_t)negs;
-    size_t batches = (t->n + c->batch - 1) / c->batch;
+    size_t batches = (used + c->batch - 1) / c->batch;
     double loss_sum = 0.0;
     uint64_t active = 0, terms = 0;
     int prev = kga_blas_serial_enter();
+    char stage[64];
+    snprintf(stage, sizeof stage, "GNN epoch %u: training", epoch + 1);
     rc = 0;
     for (size_t bi = 0; bi < batches && rc == 0; bi++) {
         size_t first = bi * c->batch;
-        size_t groups = t->n - first < c->batch ? t->n - first : c->batch;
+        size_t groups = used - first < c->batch ? used - first : c->batch;
         kga_rng_init(&rng, c->seed, (uint64_t)epoch << 32 | bi);
         for (size_t gi = 0; gi < groups; gi++) {
             size_t k = t->order[first + gi];
@@ -448,7 +535,8 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
             }
         kga_adam_begin_step(&t->adam);
         kga_pool_run(t->pool, t->ntasks, 1, adam_chunk, t);
-        kga_progress_report(progress, "train", bi + 1, batches);
+        kga_progress_report(progress, stage, "positives",
+                            first + groups, used);
     }
     kga_blas_serial_leave(prev);
     if (rc != 0)
@@ -456,8 +544,8 @@ int kga_gnn_trainer_epoch(kga_gnn_trainer_t *t,
     t->epoch++;
     if (stats != NULL) {
         stats->epoch = epoch;
-        stats->positives = t->n;
-        stats->loss = loss_sum / (double)t->n;
+        stats->positives = used;
+        stats->loss = loss_sum / (double)used;
         stats->active = terms > 0 ? (double)active / (double)terms : 0.0;
         stats->seconds = kga_clock_seconds() - start;
         stats->hard_seconds = hard_seconds;

@@ -9,16 +9,18 @@
 
 /* Training of the alignment GNN (docs/model.md, "Training").
  *
- * An epoch shuffles the training links and walks them in batches of
- * cfg.batch positives. Each positive (i, i') gets cfg.neg_right corrupted
- * right sides (i, j') and cfg.neg_left corrupted left sides (j, i'); no
+ * An epoch shuffles the training links and walks them (or the first of
+ * them, kga_gnn_trainer_limit()) in batches of cfg.batch positives. Each
+ * positive (i, i') gets cfg.neg_right corrupted right sides (i, j') and
+ * cfg.neg_left corrupted left sides (j, i'); no
  * negative is itself a training link. Of each side's negatives,
  * cfg.hard_negatives are hard: drawn from the cfg.hard_pool nearest wrong
  * entities under the current model; the rest are uniform. The hard pools
  * are refreshed by this module at the start of every epoch from
  * cfg.hard_start on: pair-independent vectors of all entities
- * (kga_gnn_cache_build) and an exact top-K by OpenBLAS sgemm for every
- * training link, in both directions. Before that epoch, and with
+ * (kga_gnn_cache_build) and a top-K for every training link of the epoch,
+ * in both directions: exact by OpenBLAS sgemm, or by the nearest-neighbour
+ * index (features/ann.h) when links times entities pass 2e9. Before that epoch, and with
  * hard_negatives 0, all negatives are uniform.
  *
  * Loss: the hinge sum_n max(0, d(pos) - d(neg_n) + margin), averaged over
@@ -48,6 +50,13 @@ typedef struct {
 int kga_gnn_trainer_new(kga_gnn_t *m, const kga_gnn_data_t *d,
                         const kga_pair_t *links, size_t count,
                         int threads, kga_gnn_trainer_t **out);
+
+/* At most `positives` training links an epoch (0: all of them): each
+ * epoch then walks another random sample of that many, and refreshes the
+ * hard pools of those only. On a graph of millions of entities an epoch
+ * over every link would cost more than the rest of training; a few epochs
+ * over samples see each link about as often. */
+void kga_gnn_trainer_limit(kga_gnn_trainer_t *t, size_t positives);
 
 /* Runs the next epoch, updating the model's parameters. progress (may be
  * NULL) gets stage "train" with batches done / total. stats may be NULL.

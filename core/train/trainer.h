@@ -9,6 +9,7 @@
 #include "align/open_world.h"
 #include "gnn/gnn.h"
 #include "base/progress.h"
+#include "base/timeline.h"
 
 /* Training of the whole aligner from a data directory's training and
  * validation links (never the test links), written to a model file:
@@ -50,6 +51,8 @@ typedef struct {
      * fusion's decision from the validation links); KGA_GNN_ON, _OFF. */
     int use_gnn;
     uint32_t epochs;       /* GNN epochs (5) */
+    uint32_t epoch_positives; /* training links a GNN epoch walks at most,
+                                 a new sample each epoch (65536; 0: all) */
     uint32_t calib_topk;   /* candidates per validation entity (10) */
     double threshold;      /* decision probability (0.5) */
     int threads;           /* <= 0: one per CPU */
@@ -77,13 +80,20 @@ typedef struct {
     uint64_t calib_pairs;
     kga_ow_report_t open_world; /* the open-world decision's fit */
     double seconds;
+    /* Every stage in order with its wall and CPU time, the fusion's
+     * included: what `kgalign train` prints at the end. */
+    kga_timeline_t timeline;
 } kga_train_report_t;
 
 void kga_train_params_init(kga_train_params_t *p);
 int kga_features_parse(const char *name, kga_features_t *out);
 const char *kga_features_name(kga_features_t f);
 
-/* Trains on ds (train and valid splits loaded) and writes model_path. */
+/* Trains on ds (train and valid splits loaded) and writes model_path.
+ * Before any work it checks that model_path can be written (a temporary
+ * next to it is created and removed), so that a wrong path fails at once
+ * and not after hours of training. progress (may be NULL) gets every
+ * stage. */
 int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
               const char *model_path, const kga_progress_t *progress,
               kga_train_report_t *report, kga_err_t *err);
