@@ -5,7 +5,7 @@
  * image through bounds-checked, alignment-free loads and checks every
  * invariant once. After it succeeded the accessors index the mapping
  * directly. That is why the validator and the accessors share one file of
- * about a thousand lines: each unchecked access rests on a check made here,
+ * about 1,200 lines: each unchecked access rests on a check made here,
  * and the two change together. */
 #include "store/store.h"
 
