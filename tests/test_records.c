@@ -831,7 +831,8 @@ START_TEST(attribute_features)
     kga_store_t *a = open_store(out, "left.kgs"), *b = open_store(out,
                                                                   "right.kgs");
     kga_attr_model_t *m;
-    ck_assert_int_eq(kga_attr_model_new(a, b, &m, &err), 0);
+    ck_assert_int_eq(
+        kga_attr_model_new(a, b, KGA_ATTR_MAX_RELATIONS, &m, &err), 0);
     /* title, price, released, time; the artist relation. */
     ck_assert_uint_eq(kga_attr_channel_count(m), 5);
     int seen_kind[4] = {0, 0, 0, 0}, relations = 0;
@@ -897,7 +898,8 @@ START_TEST(attribute_features)
                   err.msg);
     a = open_store(out, "left.kgs");
     b = open_store(out, "right.kgs");
-    ck_assert_int_eq(kga_attr_model_new(a, b, &m, &err), 0);
+    ck_assert_int_eq(
+        kga_attr_model_new(a, b, KGA_ATTR_MAX_RELATIONS, &m, &err), 0);
     ck_assert_uint_eq(kga_attr_feature_count(m), 0);
     kga_attr_model_free(m);
     kga_store_close(a);

@@ -394,7 +394,12 @@ static int load_attributes(kga_aligner_t *a, kga_err_t *err)
     int rc = kga_model_kv_get_int(m, KGA_KEY_ATTR_FEATURES, &dim, err);
     if (rc != 0 || dim == 0)
         return rc;
-    if ((rc = kga_scorer_attr_new(&a->scorer, err)) != 0)
+    int64_t relations = 0;
+    if ((rc = kga_model_kv_get_int(m, KGA_KEY_ATTR_RELATIONS, &relations,
+                                   err)) != 0 ||
+        (rc = check_setting(m, KGA_KEY_ATTR_RELATIONS, (double)relations, 0,
+                            0, KGA_ATTR_MAX_RELATIONS, err)) != 0 ||
+        (rc = kga_scorer_attr_new(&a->scorer, (uint32_t)relations, err)) != 0)
         return rc;
     const uint64_t *shape = NULL;
     uint32_t ndim = 0;

@@ -94,11 +94,14 @@ int kga_scorer_gnn_cache(kga_scorer_t *s, int threads, kga_err_t *err)
     return 0;
 }
 
-int kga_scorer_attr_new(kga_scorer_t *s, kga_err_t *err)
+int kga_scorer_attr_new(kga_scorer_t *s, uint32_t relations,
+                        kga_err_t *err)
 {
     kga_attr_model_free(s->attr);
     s->attr = NULL;
-    return kga_attr_model_new(s->store[0], s->store[1], &s->attr, err);
+    s->attr_relations = relations;
+    return kga_attr_model_new(s->store[0], s->store[1], relations, &s->attr,
+                              err);
 }
 
 _Static_assert(KGA_ATTR_MAX_FEATURES <= KGA_LOGREG_MAX_DIM,

@@ -60,6 +60,7 @@ typedef struct {
      * where the stores share attributes and the training pairs hold both
      * classes. */
     kga_attr_model_t *attr;
+    uint32_t attr_relations; /* relation channels asked for */
     int has_attr_logreg;
     kga_logreg_t attr_logreg;
 
@@ -103,9 +104,11 @@ int kga_scorer_gnn_new(kga_scorer_t *s, const kga_gnn_config_t *cfg,
                        const kga_pair_t *anchors, size_t n_anchors,
                        kga_err_t *err);
 
-/* Builds the attribute channels of the two stores (attributes.h). Returns
- * 0 or a KGA_E* code with a message. */
-int kga_scorer_attr_new(kga_scorer_t *s, kga_err_t *err);
+/* Builds the attribute channels of the two stores (attributes.h), with at
+ * most `relations` relation channels. Returns 0 or a KGA_E* code with a
+ * message. */
+int kga_scorer_attr_new(kga_scorer_t *s, uint32_t relations,
+                        kga_err_t *err);
 
 /* Fits the attribute model on n labelled pairs (internal ids; label 1 a
  * match). Without attribute features or without both classes among the

@@ -514,16 +514,21 @@ out:
 }
 
 int kga_attr_model_new(const kga_store_t *left, const kga_store_t *right,
-                       kga_attr_model_t **out, kga_err_t *err)
+                       uint32_t relations, kga_attr_model_t **out,
+                       kga_err_t *err)
 {
     *out = NULL;
+    if (relations > KGA_ATTR_MAX_RELATIONS)
+        return kga_err_set(err, KGA_EINVAL,
+                           "attributes: %u relation channels, at most %u",
+                           relations, KGA_ATTR_MAX_RELATIONS);
     kga_attr_model_t *m = calloc(1, sizeof *m);
     if (m == NULL)
         return kga_err_set(err, KGA_ENOMEM, "attributes: out of memory");
     const kga_store_t *st[2] = {left, right};
     int rc = add_channels(m, st, 0, KGA_ATTR_MAX_KEYS, err);
-    if (rc == 0)
-        rc = add_channels(m, st, 1, KGA_ATTR_MAX_RELATIONS, err);
+    if (rc == 0 && relations > 0)
+        rc = add_channels(m, st, 1, relations, err);
     if (rc != 0) {
         kga_attr_model_free(m);
         return rc;

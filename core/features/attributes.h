@@ -20,9 +20,10 @@
  * kg2:birth_year. A relation present in both stores is a channel too: its
  * text is the names of the entities it leads to (a song's artist node).
  * Channels need a value on at least KGA_ATTR_MIN_VALUES entities of each
- * store; the KGA_ATTR_MAX_KEYS attribute channels and
- * KGA_ATTR_MAX_RELATIONS relation channels with values on the most
- * entities (the smaller side's count, then the name) are kept.
+ * store; the KGA_ATTR_MAX_KEYS attribute channels and up to
+ * KGA_ATTR_MAX_RELATIONS relation channels (the caller's choice) with
+ * values on the most entities (the smaller side's count, then the name)
+ * are kept.
  *
  * A channel's kind: date, duration or number when at least half of its
  * values read as one (value.h; the most common of the three), else text.
@@ -60,12 +61,14 @@ typedef struct {
     uint32_t values[2];     /* entities with a value, left and right */
 } kga_attr_channel_t;
 
-/* Finds the channels of the two stores and builds their features. *out
+/* Finds the channels of the two stores, at most `relations` relation
+ * channels (<= KGA_ATTR_MAX_RELATIONS), and builds their features. *out
  * (kga_attr_model_free) does not refer to the stores after this call. A
- * model without channels is valid (no features). Returns 0, KGA_ENOMEM or
- * KGA_ELIMIT with a message. */
+ * model without channels is valid (no features). Returns 0, KGA_EINVAL,
+ * KGA_ENOMEM or KGA_ELIMIT with a message. */
 int kga_attr_model_new(const kga_store_t *left, const kga_store_t *right,
-                       kga_attr_model_t **out, kga_err_t *err);
+                       uint32_t relations, kga_attr_model_t **out,
+                       kga_err_t *err);
 
 uint32_t kga_attr_feature_count(const kga_attr_model_t *m);
 uint32_t kga_attr_channel_count(const kga_attr_model_t *m);

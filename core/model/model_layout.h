@@ -42,6 +42,8 @@
 /* Features of the attribute model: 0 when absent; otherwise the rebuilt
  * channels must give as many. */
 #define KGA_KEY_ATTR_FEATURES "model.attr_features"
+/* Relation channels the attribute model was built with (attributes.h). */
+#define KGA_KEY_ATTR_RELATIONS "model.attr_relations"
 /* The generation (store.h) of each store trained on; absent: 1. Later
  * generations that only add are accepted (the fingerprints section names
  * the ones trained on). */

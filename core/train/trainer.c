@@ -152,7 +152,16 @@ static int fit_attributes(kga_scorer_t *s, const kga_dataset_t *ds,
                           const kga_progress_t *progress,
                           kga_train_report_t *report, kga_err_t *err)
 {
-    int rc = kga_scorer_attr_new(s, err);
+    /* Relation channels (the names of an entity's neighbours, per
+     * relation) serve labelled record pairs, where the neighbours are the
+     * records' artists or albums. With link sets the fusion's structural
+     * channel already reads the neighbours, and on DBP15K fr_en the
+     * relation channels raised the validation Hits@1 but matched more
+     * entities without counterpart and spoilt the open-world calibration
+     * (docs/model.md, "Attributes"). */
+    int labelled = (ds->labelled_loaded & KGA_SPLIT_BIT(KGA_SPLIT_TRAIN)) != 0;
+    int rc = kga_scorer_attr_new(s, labelled ? KGA_ATTR_MAX_RELATIONS : 0,
+                                 err);
     if (rc != 0)
         return rc;
     report->attr_channels = kga_attr_channel_count(s->attr);
@@ -504,6 +513,9 @@ static int put_settings(kga_model_writer_t *w, const kga_scorer_t *s,
         rc = kga_model_kv_set_int(kv, KGA_KEY_ATTR_FEATURES,
                                   s->has_attr_logreg ? s->attr_logreg.dim
                                                      : 0);
+    if (!rc)
+        rc = kga_model_kv_set_int(kv, KGA_KEY_ATTR_RELATIONS,
+                                  s->attr_relations);
     if (!rc)
         rc = kga_model_kv_set_int(kv, KGA_KEY_GENERATION_LEFT,
                                   kga_store_generation(s->store[0]));
