@@ -243,6 +243,17 @@ static void name_side_destroy(name_side_t *ns)
     free(ns->ext_ids);
 }
 
+/* Room for the n names and ids of one side, filled by the caller. */
+static int name_side_alloc(name_side_t *ns, uint32_t n, kga_err_t *err)
+{
+    ns->rows = n;
+    ns->names = malloc((n ? n : 1) * sizeof *ns->names);
+    ns->ext_ids = malloc((n ? n : 1) * sizeof *ns->ext_ids);
+    if (ns->names == NULL || ns->ext_ids == NULL)
+        return kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
+    return 0;
+}
+
 static int tfidf_build(name_side_t src[2],
                        const kga_name_feature_params_t *p,
                        const uint32_t *docs_in, kga_pool_t *pool,
@@ -318,13 +329,8 @@ int kga_tfidf_build_docs(const kga_store_t *left, const kga_store_t *right,
     int rc = 0;
     for (int s = 0; s < 2 && rc == 0; s++) {
         uint32_t n = kga_store_entity_count(st[s]);
-        src[s].rows = n;
-        src[s].names = malloc((n ? n : 1) * sizeof *src[s].names);
-        src[s].ext_ids = malloc((n ? n : 1) * sizeof *src[s].ext_ids);
-        if (src[s].names == NULL || src[s].ext_ids == NULL) {
-            rc = kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
+        if ((rc = name_side_alloc(&src[s], n, err)) != 0)
             break;
-        }
         for (uint32_t i = 0; i < n; i++) {
             src[s].names[i] = kga_store_entity_name(st[s], i);
             src[s].ext_ids[i] = kga_store_entity_ext_id(st[s], i);
@@ -356,13 +362,8 @@ int kga_tfidf_build_lists(const kga_name_list_t *left,
     int rc = 0;
     for (int s = 0; s < 2 && rc == 0; s++) {
         uint32_t n = ls[s]->count;
-        src[s].rows = n;
-        src[s].names = malloc((n ? n : 1) * sizeof *src[s].names);
-        src[s].ext_ids = malloc((n ? n : 1) * sizeof *src[s].ext_ids);
-        if (src[s].names == NULL || src[s].ext_ids == NULL) {
-            rc = kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
+        if ((rc = name_side_alloc(&src[s], n, err)) != 0)
             break;
-        }
         if (n > 0) {
             memcpy(src[s].names, ls[s]->names, n * sizeof *src[s].names);
             memcpy(src[s].ext_ids, ls[s]->ext_ids,
