@@ -117,6 +117,9 @@ static void write_meta(FILE *f, const kga_report_input_t *in)
 
 static void write_summary(FILE *f, const kga_report_input_t *in)
 {
+    /* The open-world report has its own tables: no empty heading. */
+    if (in->ranking == NULL && in->pairs == NULL && in->n_notes == 0)
+        return;
     fputs("<h2>Headline metrics</h2>\n<table>\n", f);
     const kga_ranking_result_t *r = in->ranking;
     if (r != NULL) {
