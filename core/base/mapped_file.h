@@ -41,6 +41,28 @@ typedef struct {
 int kga_mapped_file_open(kga_mapped_file_t *f, const char *path,
                          const char *what, kga_err_t *err);
 
+/* Builds the object an image describes (a graph store, a model file) from
+ * its len bytes, validating them first: stores the object in the pointer
+ * `out` points to and returns 0, or fails with a message. `name` is the
+ * path the image was read from, or "<buffer>". */
+typedef int (*kga_image_load_fn)(const void *buf, size_t len,
+                                 const char *name, void *out,
+                                 kga_err_t *err);
+
+/* Maps the file at path as kga_mapped_file_open() does and builds its
+ * object with load; a failure of load is reported as "PATH: <its
+ * message>". On success the caller keeps *f (the object reads from its
+ * mapping); on failure *f is empty. */
+int kga_mapped_file_load(kga_mapped_file_t *f, const char *path,
+                         const char *what, kga_image_load_fn load, void *out,
+                         kga_err_t *err);
+
+/* For a loader handed a buffer instead of a file: the loaded object hands
+ * out typed pointers into it, so it must be 8-byte aligned as a mapping
+ * is. Returns 0, or KGA_EINVAL "<what> buffer is not 8-byte aligned". */
+int kga_image_check_aligned(const void *buf, const char *what,
+                            kga_err_t *err);
+
 /* Whether the mapped file (the inode mapped, whatever its path names now)
  * still has the size and modification time it had when mapped. Returns 0,
  * or KGA_ECHANGED with a message naming the file and what changed (or

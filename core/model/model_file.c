@@ -509,8 +509,9 @@ static int bind_kv(kga_model_t *m, const kv_raw_t *raw, size_t n)
     return 0;
 }
 
+/* A kga_image_load_fn: out is a kga_model_t **. */
 static int model_from_buffer(const void *buf, size_t len, const char *path,
-                             kga_model_t **out, kga_err_t *err)
+                             void *out, kga_err_t *err)
 {
     vctx_t v;
     int rc = validate(&v, buf, len, err);
@@ -529,7 +530,7 @@ static int model_from_buffer(const void *buf, size_t len, const char *path,
     m->checksum = v.h.checksum;
     m->rows = (const void *)(m->base + v.h.table_offset);
     m->nrows = v.h.section_count;
-    *out = m;
+    *(kga_model_t **)out = m;
     return 0;
 }
 
@@ -538,28 +539,19 @@ int kga_model_open_buffer(const void *buf, size_t len, kga_model_t **out,
 {
     *out = NULL;
     /* Lookups hand out typed pointers into the buffer. */
-    if ((uintptr_t)buf % sizeof(uint64_t) != 0)
-        return kga_err_set(err, KGA_EINVAL,
-                           "model buffer is not 8-byte aligned");
-    return model_from_buffer(buf, len, "<buffer>", out, err);
+    int rc = kga_image_check_aligned(buf, "model", err);
+    return rc != 0 ? rc : model_from_buffer(buf, len, "<buffer>", out, err);
 }
 
 int kga_model_open(const char *path, kga_model_t **out, kga_err_t *err)
 {
     *out = NULL;
-    kga_err_clear(err);
     kga_mapped_file_t file;
-    int rc = kga_mapped_file_open(&file, path, "model file", err);
-    if (rc != 0)
-        return rc;
-    kga_err_t verr;
-    rc = model_from_buffer(file.data, file.len, path, out, &verr);
-    if (rc != 0) {
-        kga_mapped_file_close(&file);
-        return kga_err_set(err, rc, "%s: %s", path, verr.msg);
-    }
-    (*out)->file = file;
-    return 0;
+    int rc = kga_mapped_file_load(&file, path, "model file",
+                                  model_from_buffer, out, err);
+    if (rc == 0)
+        (*out)->file = file;
+    return rc;
 }
 
 int kga_model_check_file(const kga_model_t *m, kga_err_t *err)

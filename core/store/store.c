@@ -909,8 +909,9 @@ static void store_bind(kga_store_t *s, const vctx_t *v)
     s->index_mask = v->sec[KGA_SEC_ID_INDEX].count - 1;
 }
 
+/* A kga_image_load_fn: out is a kga_store_t **. */
 static int store_from_buffer(const void *buf, size_t len, const char *path,
-                             kga_store_t **out, kga_err_t *err)
+                             void *out, kga_err_t *err)
 {
     vctx_t v;
     int rc = validate(&v, buf, len, err);
@@ -926,7 +927,7 @@ static int store_from_buffer(const void *buf, size_t len, const char *path,
     }
     s->len = len;
     store_bind(s, &v);
-    *out = s;
+    *(kga_store_t **)out = s;
     return 0;
 }
 
@@ -935,28 +936,19 @@ int kga_store_open_buffer(const void *buf, size_t len, kga_store_t **out,
 {
     *out = NULL;
     /* The accessors hand out typed pointers into the buffer. */
-    if ((uintptr_t)buf % sizeof(uint64_t) != 0)
-        return kga_err_set(err, KGA_EINVAL,
-                           "store buffer is not 8-byte aligned");
-    return store_from_buffer(buf, len, "<buffer>", out, err);
+    int rc = kga_image_check_aligned(buf, "store", err);
+    return rc != 0 ? rc : store_from_buffer(buf, len, "<buffer>", out, err);
 }
 
 int kga_store_open(const char *path, kga_store_t **out, kga_err_t *err)
 {
     *out = NULL;
-    kga_err_clear(err);
     kga_mapped_file_t file;
-    int rc = kga_mapped_file_open(&file, path, "graph store", err);
-    if (rc != 0)
-        return rc;
-    kga_err_t verr;
-    rc = store_from_buffer(file.data, file.len, path, out, &verr);
-    if (rc != 0) {
-        kga_mapped_file_close(&file);
-        return kga_err_set(err, rc, "%s: %s", path, verr.msg);
-    }
-    (*out)->file = file;
-    return 0;
+    int rc = kga_mapped_file_load(&file, path, "graph store",
+                                  store_from_buffer, out, err);
+    if (rc == 0)
+        (*out)->file = file;
+    return rc;
 }
 
 int kga_store_check_file(const kga_store_t *s, kga_err_t *err)
