@@ -433,26 +433,46 @@ static int check_explain(const json_t *explain, kga_wire_error_t *err)
     return 0;
 }
 
+/* The start of every request: the body parsed into an object (as
+ * load_object does) that holds only `fields` (listed as `expected` in the
+ * message) and whose "explain", when given, is a boolean (*explain, which
+ * root owns). Returns 0 with *root owned by the caller, or as load_object
+ * with *root NULL. */
+static int load_request(const char *body, size_t len,
+                        const kga_wire_limits_t *limits,
+                        const char *const *fields, const char *expected,
+                        kga_wire_error_t *err, json_t **root, json_t **explain)
+{
+    reset_error(err);
+    *explain = NULL;
+    int rc = load_object(body, len, limits, err, root);
+    if (rc != 0)
+        return rc;
+    rc = only_fields(*root, fields, "", expected, err);
+    if (rc == 0) {
+        *explain = json_object_get(*root, "explain");
+        rc = check_explain(*explain, err);
+    }
+    if (rc != 0) {
+        json_decref(*root);
+        *root = NULL;
+        *explain = NULL;
+    }
+    return rc;
+}
+
 int kga_align_request_parse(kga_align_request_t *req, const char *body,
                             size_t len, const kga_wire_limits_t *limits,
                             kga_wire_error_t *err)
 {
     memset(req, 0, sizeof *req);
-    reset_error(err);
-    json_t *root;
-    int rc = load_object(body, len, limits, err, &root);
-    if (rc != 0)
-        return rc;
-
     static const char *const fields[] = {"left", "right", "pairs", "explain",
                                          NULL};
-    rc = only_fields(root, fields, "", "left, right, pairs, explain", err);
+    json_t *root, *explain;
+    int rc = load_request(body, len, limits, fields,
+                          "left, right, pairs, explain", err, &root, &explain);
     if (rc != 0)
-        goto out;
-
-    json_t *explain = json_object_get(root, "explain");
-    if ((rc = check_explain(explain, err)) != 0)
-        goto out;
+        return rc;
 
     json_t *pairs = json_object_get(root, "pairs");
     json_t *left = json_object_get(root, "left");
@@ -548,20 +568,13 @@ int kga_match_request_parse(kga_match_request_t *req, const char *body,
                             kga_wire_error_t *err)
 {
     memset(req, 0, sizeof *req);
-    reset_error(err);
-    json_t *root;
-    int rc = load_object(body, len, limits, err, &root);
-    if (rc != 0)
-        return rc;
-
     static const char *const fields[] = {"left", "right", "k", "explain",
                                          NULL};
-    rc = only_fields(root, fields, "", "left or right, k, explain", err);
+    json_t *root, *explain;
+    int rc = load_request(body, len, limits, fields,
+                          "left or right, k, explain", err, &root, &explain);
     if (rc != 0)
-        goto out;
-    json_t *explain = json_object_get(root, "explain");
-    if ((rc = check_explain(explain, err)) != 0)
-        goto out;
+        return rc;
 
     json_t *left = json_object_get(root, "left");
     json_t *right = json_object_get(root, "right");
