@@ -31,14 +31,11 @@ static int search(const char *dir, const char *model, int mode,
                   size_t nq, const uint32_t *rights, size_t nr, size_t k,
                   const uint32_t *truth, run_t *out)
 {
-    char left[4096], right[4096];
-    snprintf(left, sizeof left, "%s/left.kgs", dir);
-    snprintf(right, sizeof right, "%s/right.kgs", dir);
     kga_aligner_options_t o = *base;
     o.search = mode;
     kga_aligner_t *a;
     kga_err_t err;
-    if (kga_aligner_open(left, right, model, &o, &a, &err) != 0) {
+    if (kga_aligner_open_dir(dir, model, &o, &a, &err) != 0) {
         fprintf(stderr, "bench_candidates: %s\n", err.msg);
         return 1;
     }

@@ -52,14 +52,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_inline DATA_DIR MODEL REQUESTS.jsonl\n");
         return 2;
     }
-    char left[4096], right[4096], test[4096];
-    snprintf(left, sizeof left, "%s/left.kgs", argv[1]);
-    snprintf(right, sizeof right, "%s/right.kgs", argv[1]);
+    char test[4096];
     snprintf(test, sizeof test, "%s/test_links.tsv", argv[1]);
     kga_err_t err;
     kga_aligner_t *a;
     kga_aligner_options_t opt = {.threads = 0, .threshold = -1.0f};
-    if (kga_aligner_open(left, right, argv[2], &opt, &a, &err) != 0) {
+    if (kga_aligner_open_dir(argv[1], argv[2], &opt, &a, &err) != 0) {
         fprintf(stderr, "bench_inline: %s\n", err.msg);
         return 1;
     }

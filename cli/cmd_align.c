@@ -431,8 +431,6 @@ int kga_cmd_align(int argc, char **argv)
     double t_start = kga_clock_seconds();
     status = EXIT_FAIL;
 
-    char *left_path = kga_xasprintf("%s/left.kgs", args.data_dir);
-    char *right_path = kga_xasprintf("%s/right.kgs", args.data_dir);
     kga_aligner_t *a = NULL;
     kga_scored_pair_t *partner = NULL, *runner = NULL, *pairs = NULL;
     kga_atomic_file_t out = {.fd = -1};
@@ -451,8 +449,8 @@ int kga_cmd_align(int argc, char **argv)
                                   .threshold = (float)args.threshold,
                                   .search = args.search,
                                   .progress = kga_cli_progress()};
-    int opened = kga_aligner_open(left_path, right_path, args.model, &opts,
-                                  &a, &err);
+    int opened = kga_aligner_open_dir(args.data_dir, args.model, &opts, &a,
+                                      &err);
     kga_cli_progress_done();
     if (opened != 0) {
         kga_cli_error(CMD, "%s", err.msg);
@@ -548,7 +546,5 @@ out:
     free(partner);
     if (a != NULL)
         kga_aligner_close(a);
-    free(right_path);
-    free(left_path);
     return status;
 }

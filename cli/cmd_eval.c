@@ -571,8 +571,6 @@ int kga_cmd_eval(int argc, char **argv)
     if (status >= 0)
         return status;
 
-    char *left_path = kga_xasprintf("%s/left.kgs", args.data_dir);
-    char *right_path = kga_xasprintf("%s/right.kgs", args.data_dir);
     char *links_path =
         args.links != NULL
             ? kga_xasprintf("%s", args.links)
@@ -598,8 +596,8 @@ int kga_cmd_eval(int argc, char **argv)
     kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1,
                                   .search = args.search,
                                   .progress = kga_cli_progress()};
-    int opened = kga_aligner_open(left_path, right_path, args.model, &opts,
-                                  &a, &err);
+    int opened = kga_aligner_open_dir(args.data_dir, args.model, &opts, &a,
+                                      &err);
     kga_cli_progress_done();
     if (opened != 0) {
         kga_cli_error(CMD, "%s", err.msg);
@@ -662,7 +660,5 @@ out:
         kga_aligner_close(a);
     free(links_path);
     free(pairs_path);
-    free(right_path);
-    free(left_path);
     return status;
 }

@@ -98,6 +98,12 @@ int kga_aligner_open(const char *left_store, const char *right_store,
                      const kga_aligner_options_t *options,
                      kga_aligner_t **out, kga_err_t *err);
 
+/* kga_aligner_open() on the stores of a data directory as `kgalign
+ * import` writes it (DATA_DIR/left.kgs and right.kgs). */
+int kga_aligner_open_dir(const char *data_dir, const char *model_path,
+                         const kga_aligner_options_t *options,
+                         kga_aligner_t **out, kga_err_t *err);
+
 void kga_aligner_close(kga_aligner_t *a);
 
 /* Whether the three files it maps are as they were when opened: 0, or

@@ -117,11 +117,16 @@ fail:
     return rc;
 }
 
+const char *kga_dataset_store_file(int side)
+{
+    return side == 0 ? "left.kgs" : "right.kgs";
+}
+
 static int open_store(kga_dataset_t *ds, int side, kga_err_t *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", ds->dir,
-             side == 0 ? "left.kgs" : "right.kgs");
+             kga_dataset_store_file(side));
     return kga_store_open(path, &ds->store[side], err);
 }
 

@@ -55,6 +55,10 @@ int kga_dataset_open(kga_dataset_t *ds, const char *dir, unsigned splits,
 
 void kga_dataset_close(kga_dataset_t *ds);
 
+/* The file name of a side's graph store inside a data directory:
+ * "left.kgs" for side 0, "right.kgs" for side 1. */
+const char *kga_dataset_store_file(int side);
+
 /* The file name of a split inside a data directory ("train_links.tsv"),
  * and of its labelled pairs ("train_pairs.tsv"). */
 const char *kga_split_file(kga_split_t s);
