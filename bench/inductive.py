@@ -27,16 +27,11 @@ tests/test_inductive.c.
       refused (400, counted as misses), the unknown neighbours reported,
       and the latency percentiles (ms, client side).
 """
-import http.client, json, os, random, sys, time, urllib.parse
+import http.client, json, os, sys, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from open_world import read_tsv, write_tsv
-
-def pick(lefts, share, seed):
-    lefts = sorted(set(lefts))
-    rng = random.Random(seed)
-    rng.shuffle(lefts)
-    return set(lefts[:int(round(share * len(lefts)))])
+from dataset_copy import (copy_tsv_files, data_files, pick_share, read_tsv,
+                          write_tsv)
 
 def requests_of(gone, triples, attrs):
     """One inline /match body per removed entity, from URI triples."""
@@ -76,24 +71,21 @@ def finish(out, gone, triples, attrs, links):
 def make_openea(src, out, share, seed):
     fold = os.path.join(src, '721_5fold')
     test = read_tsv(os.path.join(fold, '1', 'test_links'))
-    gone = pick([l for l, _ in test], share, seed)
-    removed_triples, removed_attrs = [], []
+    gone = pick_share([l for l, _ in test], share, seed)
+    removed = {'rel_triples_1': [], 'attr_triples_1': []}
     os.makedirs(out, exist_ok=True)
-    for name in ('rel_triples_1', 'rel_triples_2', 'attr_triples_1',
-                 'attr_triples_2', 'ent_links'):
-        p = os.path.join(src, name)
-        if not os.path.exists(p):
-            continue
-        rows = read_tsv(p)
+    def edit(name, rows):
         if name == 'rel_triples_1':
-            removed_triples = [r for r in rows if r[0] in gone or r[2] in gone]
-            rows = [r for r in rows if r[0] not in gone and r[2] not in gone]
-        elif name == 'attr_triples_1':
-            removed_attrs = [r for r in rows if r[0] in gone]
-            rows = [r for r in rows if r[0] not in gone]
-        elif name == 'ent_links':
-            rows = [r for r in rows if r[0] not in gone]
-        write_tsv(os.path.join(out, name), rows)
+            removed[name] = [r for r in rows if r[0] in gone or r[2] in gone]
+            return [r for r in rows if r[0] not in gone and r[2] not in gone]
+        if name == 'attr_triples_1':
+            removed[name] = [r for r in rows if r[0] in gone]
+            return [r for r in rows if r[0] not in gone]
+        if name == 'ent_links':
+            return [r for r in rows if r[0] not in gone]
+        return rows
+    copy_tsv_files(src, out, ('rel_triples_1', 'rel_triples_2', 'attr_triples_1',
+                              'attr_triples_2', 'ent_links'), edit)
     for k in sorted(os.listdir(fold)):
         os.makedirs(os.path.join(out, '721_5fold', k), exist_ok=True)
         for name in os.listdir(os.path.join(fold, k)):
@@ -101,7 +93,8 @@ def make_openea(src, out, share, seed):
             write_tsv(os.path.join(out, '721_5fold', k, name),
                       [r for r in rows if r[0] not in gone])
     links = [tuple(r) for r in test if r[0] in gone]
-    return finish(out, gone, removed_triples, removed_attrs, links)
+    return finish(out, gone, removed['rel_triples_1'], removed['attr_triples_1'],
+                  links)
 
 def make_dbp15k(src, out, share, seed):
     ids1 = dict(read_tsv(os.path.join(src, 'ent_ids_1')))
@@ -109,28 +102,25 @@ def make_dbp15k(src, out, share, seed):
     rel_path = os.path.join(src, 'rel_ids_1')
     rels = dict(read_tsv(rel_path)) if os.path.exists(rel_path) else {}
     test = read_tsv(os.path.join(src, 'ref_pairs'))
-    gone_ids = pick([l for l, _ in test], share, seed)
+    gone_ids = pick_share([l for l, _ in test], share, seed)
     gone = {ids1[i] for i in gone_ids}
     removed_triples = []
     os.makedirs(out, exist_ok=True)
-    for name in os.listdir(src):
-        p = os.path.join(src, name)
-        if not os.path.isfile(p) or name == 'README.md':
-            continue
-        rows = read_tsv(p)
+    def edit(name, rows):
         if name == 'ent_ids_1':
-            rows = [r for r in rows if r[0] not in gone_ids]
-        elif name == 'triples_1':
-            removed_triples = [(ids1[h], rels.get(r, r), ids1[t])
-                               for h, r, t in rows
-                               if h in gone_ids or t in gone_ids]
-            rows = [r for r in rows
+            return [r for r in rows if r[0] not in gone_ids]
+        if name == 'triples_1':
+            removed_triples.extend((ids1[h], rels.get(r, r), ids1[t])
+                                   for h, r, t in rows
+                                   if h in gone_ids or t in gone_ids)
+            return [r for r in rows
                     if r[0] not in gone_ids and r[2] not in gone_ids]
-        elif name in ('ref_pairs', 'sup_pairs', 'ref_ent_ids'):
-            rows = [r for r in rows if r[0] not in gone_ids]
-        elif name.startswith('training_attrs_1'):
-            rows = [r for r in rows if r[0] not in gone]
-        write_tsv(os.path.join(out, name), rows)
+        if name in ('ref_pairs', 'sup_pairs', 'ref_ent_ids'):
+            return [r for r in rows if r[0] not in gone_ids]
+        if name.startswith('training_attrs_1'):
+            return [r for r in rows if r[0] not in gone]
+        return rows
+    copy_tsv_files(src, out, data_files(src), edit)
     links = [(ids1[l], ids2[r]) for l, r in test if l in gone_ids]
     return finish(out, gone, removed_triples, [], links)
 

@@ -21,44 +21,30 @@
       domain, the share of counterpart-less entities matched, the
       calibration table and its expected calibration error.
 """
-import json, os, random, sys
+import json, os, sys
 
-def read_tsv(path):
-    with open(path, encoding='utf-8') as f:
-        return [l.rstrip('\n').split('\t') for l in f if l.strip()]
-
-def write_tsv(path, rows):
-    with open(path, 'w', encoding='utf-8') as f:
-        for r in rows:
-            f.write('\t'.join(r) + '\n')
-
-def pick(links, share, seed):
-    rights = sorted({r for _, r in links})
-    rng = random.Random(seed)
-    rng.shuffle(rights)
-    return set(rights[:int(round(share * len(rights)))])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dataset_copy import (copy_tsv_files, data_files, pick_share, read_tsv,
+                          write_tsv)
 
 def make_dbp15k(src, out, share, seed):
     ids2 = dict(read_tsv(os.path.join(src, 'ent_ids_2')))
     ids1 = dict(read_tsv(os.path.join(src, 'ent_ids_1')))
     test = [tuple(r) for r in read_tsv(os.path.join(src, 'ref_pairs'))]
-    gone = pick([(ids1[l], ids2[r]) for l, r in test], share, seed)
+    gone = pick_share([ids2[r] for _, r in test], share, seed)
     gone_ids = {i for i, u in ids2.items() if u in gone}
     os.makedirs(out, exist_ok=True)
-    for name in os.listdir(src):
-        p = os.path.join(src, name)
-        if not os.path.isfile(p) or name == 'README.md':
-            continue
-        rows = read_tsv(p)
+    def edit(name, rows):
         if name == 'ent_ids_2':
-            rows = [r for r in rows if r[0] not in gone_ids]
-        elif name == 'triples_2':
-            rows = [r for r in rows if r[0] not in gone_ids and r[2] not in gone_ids]
-        elif name in ('ref_pairs', 'ref_ent_ids', 'sup_pairs'):
-            rows = [r for r in rows if r[1] not in gone_ids]
-        elif name.startswith('training_attrs_2'):
-            rows = [r for r in rows if r[0] not in gone]
-        write_tsv(os.path.join(out, name), rows)
+            return [r for r in rows if r[0] not in gone_ids]
+        if name == 'triples_2':
+            return [r for r in rows if r[0] not in gone_ids and r[2] not in gone_ids]
+        if name in ('ref_pairs', 'ref_ent_ids', 'sup_pairs'):
+            return [r for r in rows if r[1] not in gone_ids]
+        if name.startswith('training_attrs_2'):
+            return [r for r in rows if r[0] not in gone]
+        return rows
+    copy_tsv_files(src, out, data_files(src), edit)
     removed = [(ids1[l],) for l, r in test if r in gone_ids]
     kept = [(ids1[l], ids2[r]) for l, r in test if r not in gone_ids]
     write_tsv(os.path.join(out, 'removed_left.tsv'), removed)
@@ -67,20 +53,18 @@ def make_dbp15k(src, out, share, seed):
 
 def make_openea(src, out, share, seed):
     test = [tuple(r) for r in read_tsv(os.path.join(src, '721_5fold/1/test_links'))]
-    gone = pick(test, share, seed)
+    gone = pick_share([r for _, r in test], share, seed)
     os.makedirs(os.path.join(out, '721_5fold/1'), exist_ok=True)
-    for name in ('rel_triples_1', 'rel_triples_2', 'attr_triples_1', 'attr_triples_2', 'ent_links'):
-        p = os.path.join(src, name)
-        if not os.path.exists(p):
-            continue
-        rows = read_tsv(p)
+    def edit(name, rows):
         if name == 'rel_triples_2':
-            rows = [r for r in rows if r[0] not in gone and r[2] not in gone]
-        elif name == 'attr_triples_2':
-            rows = [r for r in rows if r[0] not in gone]
-        elif name == 'ent_links':
-            rows = [r for r in rows if r[1] not in gone]
-        write_tsv(os.path.join(out, name), rows)
+            return [r for r in rows if r[0] not in gone and r[2] not in gone]
+        if name == 'attr_triples_2':
+            return [r for r in rows if r[0] not in gone]
+        if name == 'ent_links':
+            return [r for r in rows if r[1] not in gone]
+        return rows
+    copy_tsv_files(src, out, ('rel_triples_1', 'rel_triples_2', 'attr_triples_1',
+                              'attr_triples_2', 'ent_links'), edit)
     for name in ('train_links', 'valid_links', 'test_links'):
         rows = read_tsv(os.path.join(src, '721_5fold/1', name))
         write_tsv(os.path.join(out, '721_5fold/1', name), [r for r in rows if r[1] not in gone])
