@@ -285,39 +285,50 @@ static void heap_emit(const topk_job_t *j, hit_t *heap, size_t n, size_t q)
     }
 }
 
+/* Adds qv times each posting of [p, pe) to its candidate's accumulator,
+ * listing the candidate in touched on its first touch; with allowed, skips
+ * the candidates whose row it marks 0. Returns the new count of touched.
+ * The arrays are the worker's, passed in (restrict) so that the stores
+ * into them do not make the compiler reload anything inside the loop. */
+static inline size_t accumulate(const topk_job_t *j, const uint8_t *allowed,
+                                const posting_t *p, const posting_t *pe,
+                                float qv, float *restrict acc,
+                                uint8_t *restrict seen,
+                                uint32_t *restrict touched, size_t ntouched)
+{
+    for (; p < pe; p++) {
+        uint32_t pos = p->pos;
+        if (allowed != NULL && !allowed[j->cand_row[pos]])
+            continue;
+        touched[ntouched] = pos; /* kept only on the first touch */
+        ntouched += seen[pos] ^ 1u;
+        seen[pos] = 1;
+        acc[pos] += qv * p->val;
+    }
+    return ntouched;
+}
+
 static void topk_one(topk_worker_t *w, size_t q)
 {
     const topk_job_t *j = w->job;
     const kga_csr_t *Q = j->queries;
     const posting_t *post = j->post;
     const uint64_t *post_off = j->post_off;
-    /* Local copies: stores through these must not make the compiler reload
-     * the worker's fields inside the posting loop. */
-    float *restrict acc = w->acc;
-    uint8_t *restrict seen = w->seen;
-    uint32_t *restrict touched = w->touched;
-    hit_t *restrict heap = w->heap;
     uint32_t row = j->query_rows != NULL ? j->query_rows[q] : (uint32_t)q;
     size_t ntouched = 0;
 
     /* Query columns in increasing order, postings in candidate order: each
      * accumulator is the kga_csr_row_dot() sum bit for bit. */
     for (uint64_t x = Q->indptr[row]; x < Q->indptr[row + 1]; x++) {
-        float qv = Q->data[x];
         uint32_t col = Q->indices[x];
-        const posting_t *p = post + post_off[col];
-        const posting_t *pe = post + post_off[col + 1];
-        for (; p < pe; p++) {
-            uint32_t pos = p->pos;
-            touched[ntouched] = pos; /* kept only on the first touch */
-            ntouched += seen[pos] ^ 1u;
-            seen[pos] = 1;
-            acc[pos] += qv * p->val;
-        }
+        ntouched = accumulate(j, NULL, post + post_off[col],
+                              post + post_off[col + 1], Q->data[x], w->acc,
+                              w->seen, w->touched, ntouched);
     }
 
-    size_t n = heap_select(j, acc, seen, touched, ntouched, heap, j->k);
-    heap_emit(j, heap, n, q);
+    size_t n = heap_select(j, w->acc, w->seen, w->touched, ntouched, w->heap,
+                           j->k);
+    heap_emit(j, w->heap, n, q);
 }
 
 /* Blocking: the query's columns from the one with the fewest postings,
@@ -352,18 +363,9 @@ static void topk_one_blocked(topk_worker_t *w, size_t q)
             break;
         used += df;
         uint64_t x = b + (w->cols[c] & 0xFFFFFFu);
-        float qv = Q->data[x];
         const posting_t *p = post + post_off[Q->indices[x]];
-        const posting_t *pe = p + df;
-        for (; p < pe; p++) {
-            uint32_t pos = p->pos;
-            if (j->allowed != NULL && !j->allowed[j->cand_row[pos]])
-                continue;
-            touched[ntouched] = pos;
-            ntouched += seen[pos] ^ 1u;
-            seen[pos] = 1;
-            acc[pos] += qv * p->val;
-        }
+        ntouched = accumulate(j, j->allowed, p, p + df, Q->data[x], acc, seen,
+                              touched, ntouched);
     }
     hit_t *heap = w->heap;
     size_t n = heap_select(j, acc, seen, touched, ntouched, heap, j->pool);
