@@ -158,30 +158,30 @@ int kga_mapped_file_check(const kga_mapped_file_t *f, kga_err_t *err)
     return 0;
 }
 
-int kga_mapped_file_load(kga_mapped_file_t *f, const char *path,
-                         const char *what, kga_image_load_fn load, void *out,
-                         kga_err_t *err)
+int kga_image_load_file(const char *path, const char *what,
+                        kga_image_load_fn load, void *out, kga_err_t *err)
 {
     kga_err_clear(err);
-    int rc = kga_mapped_file_open(f, path, what, err);
+    kga_mapped_file_t f;
+    int rc = kga_mapped_file_open(&f, path, what, err);
     if (rc != 0)
         return rc;
     kga_err_t lerr;
-    rc = load(f->data, f->len, path, out, &lerr);
+    rc = load(f.data, f.len, path, &f, out, &lerr);
     if (rc != 0) {
-        kga_mapped_file_close(f);
+        kga_mapped_file_close(&f);
         return kga_err_set(err, rc, "%s: %s", path, lerr.msg);
     }
     return 0;
 }
 
-int kga_image_check_aligned(const void *buf, const char *what,
-                            kga_err_t *err)
+int kga_image_load_buffer(const void *buf, size_t len, const char *what,
+                          kga_image_load_fn load, void *out, kga_err_t *err)
 {
     if ((uintptr_t)buf % sizeof(uint64_t) != 0)
         return kga_err_set(err, KGA_EINVAL,
                            "%s buffer is not 8-byte aligned", what);
-    return 0;
+    return load(buf, len, "<buffer>", NULL, out, err);
 }
 
 void kga_mapped_file_close(kga_mapped_file_t *f)

@@ -44,24 +44,24 @@ int kga_mapped_file_open(kga_mapped_file_t *f, const char *path,
 /* Builds the object an image describes (a graph store, a model file) from
  * its len bytes, validating them first: stores the object in the pointer
  * `out` points to and returns 0, or fails with a message. `name` is the
- * path the image was read from, or "<buffer>". */
+ * path the image was read from, or "<buffer>". `file` is the mapping that
+ * holds the bytes, which the object takes over on success (by copying the
+ * struct), or NULL when they are a caller's buffer. */
 typedef int (*kga_image_load_fn)(const void *buf, size_t len,
-                                 const char *name, void *out,
-                                 kga_err_t *err);
+                                 const char *name, kga_mapped_file_t *file,
+                                 void *out, kga_err_t *err);
 
-/* Maps the file at path as kga_mapped_file_open() does and builds its
- * object with load; a failure of load is reported as "PATH: <its
- * message>". On success the caller keeps *f (the object reads from its
- * mapping); on failure *f is empty. */
-int kga_mapped_file_load(kga_mapped_file_t *f, const char *path,
-                         const char *what, kga_image_load_fn load, void *out,
-                         kga_err_t *err);
+/* Maps the file at path as kga_mapped_file_open() does (`what` as there)
+ * and builds its object with load; a failure of load is reported as
+ * "PATH: <its message>", and the file is unmapped. */
+int kga_image_load_file(const char *path, const char *what,
+                        kga_image_load_fn load, void *out, kga_err_t *err);
 
-/* For a loader handed a buffer instead of a file: the loaded object hands
- * out typed pointers into it, so it must be 8-byte aligned as a mapping
- * is. Returns 0, or KGA_EINVAL "<what> buffer is not 8-byte aligned". */
-int kga_image_check_aligned(const void *buf, const char *what,
-                            kga_err_t *err);
+/* Builds the object of a caller's buffer with load. The object hands out
+ * typed pointers into it, so the buffer must be 8-byte aligned as a
+ * mapping is: otherwise KGA_EINVAL "<what> buffer is not 8-byte aligned". */
+int kga_image_load_buffer(const void *buf, size_t len, const char *what,
+                          kga_image_load_fn load, void *out, kga_err_t *err);
 
 /* Whether the mapped file (the inode mapped, whatever its path names now)
  * still has the size and modification time it had when mapped. Returns 0,

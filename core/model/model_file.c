@@ -511,7 +511,8 @@ static int bind_kv(kga_model_t *m, const kv_raw_t *raw, size_t n)
 
 /* A kga_image_load_fn: out is a kga_model_t **. */
 static int model_from_buffer(const void *buf, size_t len, const char *path,
-                             void *out, kga_err_t *err)
+                             kga_mapped_file_t *file, void *out,
+                             kga_err_t *err)
 {
     vctx_t v;
     int rc = validate(&v, buf, len, err);
@@ -530,6 +531,8 @@ static int model_from_buffer(const void *buf, size_t len, const char *path,
     m->checksum = v.h.checksum;
     m->rows = (const void *)(m->base + v.h.table_offset);
     m->nrows = v.h.section_count;
+    if (file != NULL)
+        m->file = *file;
     *(kga_model_t **)out = m;
     return 0;
 }
@@ -538,20 +541,15 @@ int kga_model_open_buffer(const void *buf, size_t len, kga_model_t **out,
                           kga_err_t *err)
 {
     *out = NULL;
-    /* Lookups hand out typed pointers into the buffer. */
-    int rc = kga_image_check_aligned(buf, "model", err);
-    return rc != 0 ? rc : model_from_buffer(buf, len, "<buffer>", out, err);
+    return kga_image_load_buffer(buf, len, "model", model_from_buffer,
+                                  out, err);
 }
 
 int kga_model_open(const char *path, kga_model_t **out, kga_err_t *err)
 {
     *out = NULL;
-    kga_mapped_file_t file;
-    int rc = kga_mapped_file_load(&file, path, "model file",
-                                  model_from_buffer, out, err);
-    if (rc == 0)
-        (*out)->file = file;
-    return rc;
+    return kga_image_load_file(path, "model file", model_from_buffer,
+                                out, err);
 }
 
 int kga_model_check_file(const kga_model_t *m, kga_err_t *err)

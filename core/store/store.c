@@ -911,7 +911,8 @@ static void store_bind(kga_store_t *s, const vctx_t *v)
 
 /* A kga_image_load_fn: out is a kga_store_t **. */
 static int store_from_buffer(const void *buf, size_t len, const char *path,
-                             void *out, kga_err_t *err)
+                             kga_mapped_file_t *file, void *out,
+                             kga_err_t *err)
 {
     vctx_t v;
     int rc = validate(&v, buf, len, err);
@@ -927,6 +928,8 @@ static int store_from_buffer(const void *buf, size_t len, const char *path,
     }
     s->len = len;
     store_bind(s, &v);
+    if (file != NULL)
+        s->file = *file;
     *(kga_store_t **)out = s;
     return 0;
 }
@@ -935,20 +938,15 @@ int kga_store_open_buffer(const void *buf, size_t len, kga_store_t **out,
                           kga_err_t *err)
 {
     *out = NULL;
-    /* The accessors hand out typed pointers into the buffer. */
-    int rc = kga_image_check_aligned(buf, "store", err);
-    return rc != 0 ? rc : store_from_buffer(buf, len, "<buffer>", out, err);
+    return kga_image_load_buffer(buf, len, "store", store_from_buffer,
+                                  out, err);
 }
 
 int kga_store_open(const char *path, kga_store_t **out, kga_err_t *err)
 {
     *out = NULL;
-    kga_mapped_file_t file;
-    int rc = kga_mapped_file_load(&file, path, "graph store",
-                                  store_from_buffer, out, err);
-    if (rc == 0)
-        (*out)->file = file;
-    return rc;
+    return kga_image_load_file(path, "graph store", store_from_buffer,
+                                out, err);
 }
 
 int kga_store_check_file(const kga_store_t *s, kga_err_t *err)
