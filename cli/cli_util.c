@@ -1,5 +1,6 @@
 /* What every subcommand prints besides its results and its progress line
- * (progress.c): errors in one form, "kgalign CMD: ...". */
+ * (progress.c): errors in one form, "kgalign CMD: ...", and the opening of
+ * an aligner as the commands that use one (eval, align) report it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,22 @@ void kga_cli_error(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     print_error(cmd, fmt, ap);
     va_end(ap);
+}
+
+int kga_cli_open_aligner(const char *cmd, const char *data_dir,
+                         const char *model, kga_aligner_options_t *opts,
+                         kga_aligner_t **a)
+{
+    kga_err_t err;
+    kga_err_clear(&err);
+    opts->progress = kga_cli_progress();
+    int rc = kga_aligner_open_dir(data_dir, model, opts, a, &err);
+    kga_cli_progress_done();
+    if (rc != 0) {
+        kga_cli_error(cmd, "%s", err.msg);
+        return -1;
+    }
+    return 0;
 }
 
 int kga_cli_usage_error(const char *cmd, const char *fmt, ...)

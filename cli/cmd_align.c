@@ -447,15 +447,9 @@ int kga_cmd_align(int argc, char **argv)
 
     kga_aligner_options_t opts = {.threads = args.threads,
                                   .threshold = (float)args.threshold,
-                                  .search = args.search,
-                                  .progress = kga_cli_progress()};
-    int opened = kga_aligner_open_dir(args.data_dir, args.model, &opts, &a,
-                                      &err);
-    kga_cli_progress_done();
-    if (opened != 0) {
-        kga_cli_error(CMD, "%s", err.msg);
+                                  .search = args.search};
+    if (kga_cli_open_aligner(CMD, args.data_dir, args.model, &opts, &a) != 0)
         goto out;
-    }
     if (args.pairs != NULL) {
         if (align_pairs(&args, a, out.stream, &err) != 0 ||
             kga_atomic_file_commit(&out, &err) != 0) {

@@ -594,15 +594,9 @@ int kga_cmd_eval(int argc, char **argv)
         goto out;
     }
     kga_aligner_options_t opts = {.threads = args.threads, .threshold = -1,
-                                  .search = args.search,
-                                  .progress = kga_cli_progress()};
-    int opened = kga_aligner_open_dir(args.data_dir, args.model, &opts, &a,
-                                      &err);
-    kga_cli_progress_done();
-    if (opened != 0) {
-        kga_cli_error(CMD, "%s", err.msg);
+                                  .search = args.search};
+    if (kga_cli_open_aligner(CMD, args.data_dir, args.model, &opts, &a) != 0)
         goto out;
-    }
     if (pairs) {
         if (run_pairs(&args, a, pairs_path, &err) != 0) {
             kga_cli_error(CMD, "%s", err.msg);

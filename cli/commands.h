@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "align/aligner.h"
 #include "base/progress.h"
 
 /* Each subcommand of `kgalign` is one function in its own cli/cmd_*.c file.
@@ -33,6 +34,13 @@ void kga_cli_progress_done(void);
 void kga_cli_progress_format(char *out, size_t cap, const char *stage,
                              const char *unit, uint64_t done, uint64_t total,
                              double elapsed, uint64_t done_in_elapsed);
+
+/* Opens the aligner of DATA_DIR and MODEL for command cmd, with the
+ * progress line while it loads (opts->progress is set to it). On failure
+ * prints "kgalign CMD: <why>" and returns -1 with *a NULL; 0 otherwise. */
+int kga_cli_open_aligner(const char *cmd, const char *data_dir,
+                         const char *model, kga_aligner_options_t *opts,
+                         kga_aligner_t **a);
 
 /* --search auto|exact|approx into an int (the fusion's kga_search_t);
  * -1 for anything else. */
