@@ -6,6 +6,11 @@ and the seeded choice of what to remove.
 """
 import os, random
 
+# The graph files of the OpenEA layout (the folds aside), as `kgalign synth`
+# writes them; attr_triples_* may be absent.
+OPENEA_GRAPH_FILES = ('rel_triples_1', 'rel_triples_2', 'attr_triples_1',
+                      'attr_triples_2', 'ent_links')
+
 def read_tsv(path):
     with open(path, encoding='utf-8') as f:
         return [l.rstrip('\n').split('\t') for l in f if l.strip()]

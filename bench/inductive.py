@@ -30,8 +30,8 @@ tests/test_inductive.c.
 import http.client, json, os, sys, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dataset_copy import (copy_tsv_files, data_files, pick_share, read_tsv,
-                          write_tsv)
+from dataset_copy import (OPENEA_GRAPH_FILES, copy_tsv_files, data_files,
+                          pick_share, read_tsv, write_tsv)
 
 def requests_of(gone, triples, attrs):
     """One inline /match body per removed entity, from URI triples."""
@@ -84,8 +84,7 @@ def make_openea(src, out, share, seed):
         if name == 'ent_links':
             return [r for r in rows if r[0] not in gone]
         return rows
-    copy_tsv_files(src, out, ('rel_triples_1', 'rel_triples_2', 'attr_triples_1',
-                              'attr_triples_2', 'ent_links'), edit)
+    copy_tsv_files(src, out, OPENEA_GRAPH_FILES, edit)
     for k in sorted(os.listdir(fold)):
         os.makedirs(os.path.join(out, '721_5fold', k), exist_ok=True)
         for name in os.listdir(os.path.join(fold, k)):

@@ -24,8 +24,8 @@
 import json, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dataset_copy import (copy_tsv_files, data_files, pick_share, read_tsv,
-                          write_tsv)
+from dataset_copy import (OPENEA_GRAPH_FILES, copy_tsv_files, data_files,
+                          pick_share, read_tsv, write_tsv)
 
 def make_dbp15k(src, out, share, seed):
     ids2 = dict(read_tsv(os.path.join(src, 'ent_ids_2')))
@@ -63,8 +63,7 @@ def make_openea(src, out, share, seed):
         if name == 'ent_links':
             return [r for r in rows if r[1] not in gone]
         return rows
-    copy_tsv_files(src, out, ('rel_triples_1', 'rel_triples_2', 'attr_triples_1',
-                              'attr_triples_2', 'ent_links'), edit)
+    copy_tsv_files(src, out, OPENEA_GRAPH_FILES, edit)
     for name in ('train_links', 'valid_links', 'test_links'):
         rows = read_tsv(os.path.join(src, '721_5fold/1', name))
         write_tsv(os.path.join(out, '721_5fold/1', name), [r for r in rows if r[1] not in gone])
