@@ -52,6 +52,19 @@ listening_port() {
   echo "$p"
 }
 
+# wait_ready PID PORT TRIES: polls http://127.0.0.1:PORT/readyz every 20 ms,
+# TRIES times at most, until it answers 200 (returns 0); returns 1 when the
+# server started as PID exits first or the tries run out.
+wait_ready() {
+  local pid=$1 port=$2 tries=$3
+  for _ in $(seq "$tries"); do
+    curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.02
+  done
+  return 1
+}
+
 # stop_server: SIGTERM to the server started as $server_pid (a benchmark's
 # global), SIGKILL after 10 s; clears server_pid. Nothing when none runs.
 stop_server() {

@@ -176,11 +176,7 @@ start_server() {
   port=$(listening_port "$work/server.log" "$server_pid")
   [ -n "$port" ] || { echo "bench: the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
   url=http://127.0.0.1:$port
-  for _ in $(seq 6000); do
-    curl -fs -o /dev/null "$url/readyz" && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.02
-  done
+  wait_ready "$server_pid" "$port" 6000 && return 0
   echo "bench: the server never became ready:" >&2; cat "$work/server.log" >&2; exit 1
 }
 

@@ -89,13 +89,8 @@ serve_stage() {
   server_pid=$!
   port=$(listening_port "$work/serve.log" "$server_pid")
   [ -n "$port" ] || { log "serve did not start"; cat "$work/serve.log" >&2; exit 1; }
-  local ready=""
-  for _ in $(seq 36000); do # 12 minutes at most
-    if curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; then ready=1; break; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.02
-  done
-  [ -n "$ready" ] || { log "serve never became ready"; cat "$work/serve.log" >&2; exit 1; }
+  wait_ready "$server_pid" "$port" 36000 || # 12 minutes at most
+    { log "serve never became ready"; cat "$work/serve.log" >&2; exit 1; }
   local up rss
   up=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
   rss=$(awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$server_pid/status")

@@ -140,13 +140,8 @@ start_server() {
   server_pid=$!
   port=$(listening_port "$work/server.log" "$server_pid")
   [ -n "$port" ] || { log "the server did not start:"; cat "$work/server.log" >&2; exit 1; }
-  local ready=""
-  for _ in $(seq 6000); do # 2 minutes at most
-    if curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; then ready=1; break; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.02
-  done
-  [ -n "$ready" ] || { log "the server never became ready:"; cat "$work/server.log" >&2; exit 1; }
+  wait_ready "$server_pid" "$port" 6000 || # 2 minutes at most
+    { log "the server never became ready:"; cat "$work/server.log" >&2; exit 1; }
   startup_seconds=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.3f", b - a}')
   rss_mb=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
 }
