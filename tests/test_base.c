@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,13 +24,7 @@
 #include "base/mapped_file.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
-
-static char tmp_dir[] = "/tmp/kga_test_base.XXXXXX";
-
-static void tmp_path(char *out, size_t size, const char *name)
-{
-    snprintf(out, size, "%s/%s", tmp_dir, name);
-}
+#include "testutil.h"
 
 /* ------------------------------------------------------------------------
  * UTF-8
@@ -249,10 +242,10 @@ static void write_plain(const char *path, const char *text)
     fclose(f);
 }
 
-/* Entries of tmp_dir whose name holds ".tmp.". */
+/* Entries of kga_test_tmp_dir whose name holds ".tmp.". */
 static int count_temporaries(void)
 {
-    DIR *d = opendir(tmp_dir);
+    DIR *d = opendir(kga_test_tmp_dir);
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
@@ -265,7 +258,7 @@ static int count_temporaries(void)
 START_TEST(atomic_file_replaces_the_target)
 {
     char path[256];
-    tmp_path(path, sizeof path, "replace.txt");
+    kga_test_tmp_path(path, sizeof path, "replace.txt");
     write_plain(path, "old contents\n");
     kga_atomic_file_t f;
     kga_err_t err;
@@ -301,7 +294,7 @@ END_TEST
 START_TEST(atomic_file_mode_follows_the_umask)
 {
     char path[256];
-    tmp_path(path, sizeof path, "mode.txt");
+    kga_test_tmp_path(path, sizeof path, "mode.txt");
     static const mode_t masks[] = {022, 077, 0};
     for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
         mode_t old = umask(masks[i]);
@@ -324,8 +317,8 @@ END_TEST
 START_TEST(atomic_file_never_follows_a_planted_link)
 {
     char path[256], victim[256], planted[512];
-    tmp_path(path, sizeof path, "target.txt");
-    tmp_path(victim, sizeof victim, "victim.txt");
+    kga_test_tmp_path(path, sizeof path, "target.txt");
+    kga_test_tmp_path(victim, sizeof victim, "victim.txt");
     write_plain(victim, "precious\n");
     /* The next temporary name is the one after this file's. */
     kga_atomic_file_t f;
@@ -369,7 +362,7 @@ START_TEST(atomic_file_failures_leave_no_temporary)
     kga_err_t err;
 
     /* The rename fails: the target is a directory. */
-    tmp_path(path, sizeof path, "a-directory");
+    kga_test_tmp_path(path, sizeof path, "a-directory");
     ck_assert_int_eq(mkdir(path, 0755), 0);
     ck_assert_int_eq(kga_atomic_file_open(&f, path, KGA_ATOMIC_STREAM, &err),
                      0);
@@ -383,7 +376,7 @@ START_TEST(atomic_file_failures_leave_no_temporary)
     rmdir(path);
 
     /* Aborted: neither the temporary nor the target exists. */
-    tmp_path(path, sizeof path, "aborted.txt");
+    kga_test_tmp_path(path, sizeof path, "aborted.txt");
     ck_assert_int_eq(kga_atomic_file_open(&f, path, 0, &err), 0);
     ck_assert_int_eq(kga_atomic_file_write(&f, "partial", 7, &err), 0);
     kga_atomic_file_abort(&f);
@@ -392,7 +385,7 @@ START_TEST(atomic_file_failures_leave_no_temporary)
     ck_assert_int_ne(access(path, F_OK), 0);
 
     /* A missing directory: KGA_ENOENT naming the path, nothing created. */
-    tmp_path(path, sizeof path, "no/such/dir/x.txt");
+    kga_test_tmp_path(path, sizeof path, "no/such/dir/x.txt");
     ck_assert_int_eq(kga_atomic_file_open(&f, path, 0, &err), KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
     ck_assert_ptr_null(f.tmp);
@@ -683,15 +676,6 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* ------------------------------------------------------------------------
  * Mapped files
  * ------------------------------------------------------------------------ */
@@ -712,8 +696,8 @@ static void write_bytes(const char *path, char fill, size_t n)
 START_TEST(mapped_file_notices_a_change_in_place)
 {
     char path[300], next[300];
-    tmp_path(path, sizeof path, "mapped.bin");
-    tmp_path(next, sizeof next, "mapped.bin.new");
+    kga_test_tmp_path(path, sizeof path, "mapped.bin");
+    kga_test_tmp_path(next, sizeof next, "mapped.bin.new");
     write_bytes(path, 'a', 8192);
     kga_mapped_file_t f;
     kga_err_t err;
@@ -762,53 +746,40 @@ START_TEST(mapped_file_notices_a_change_in_place)
 }
 END_TEST
 
-int main(void)
+static Suite *make_suite(void)
 {
-    if (mkdtemp(tmp_dir) == NULL) {
-        perror("mkdtemp");
-        return EXIT_FAILURE;
-    }
     Suite *s = suite_create("base");
-    TCase *utf8 = tcase_create("utf8");
-    tcase_set_timeout(utf8, 120);
+    TCase *utf8 = kga_test_tcase(s, "utf8", 120);
     tcase_add_test(utf8, utf8_decodes_the_boundaries);
     tcase_add_test(utf8, utf8_refuses_overlongs_surrogates_and_truncation);
     tcase_add_test(utf8, utf8_agrees_with_the_definition);
     tcase_add_test(utf8, utf8_valid_reports_the_first_bad_offset);
     tcase_add_test(utf8, utf8_cut_never_splits_a_character);
-    suite_add_tcase(s, utf8);
-    TCase *atomic = tcase_create("atomic file");
+    TCase *atomic = kga_test_tcase(s, "atomic file", 0);
     tcase_add_test(atomic, atomic_file_replaces_the_target);
     tcase_add_test(atomic, atomic_file_mode_follows_the_umask);
     tcase_add_test(atomic, atomic_file_never_follows_a_planted_link);
     tcase_add_test(atomic, atomic_file_failures_leave_no_temporary);
-    suite_add_tcase(s, atomic);
-    TCase *mapped = tcase_create("mapped file");
+    TCase *mapped = kga_test_tcase(s, "mapped file", 0);
     tcase_add_test(mapped, mapped_file_notices_a_change_in_place);
-    suite_add_tcase(s, mapped);
-    TCase *arena = tcase_create("arena");
+    TCase *arena = kga_test_tcase(s, "arena", 0);
     tcase_add_test(arena, arena_keeps_every_string);
     tcase_add_test(arena, arena_gives_a_long_string_its_own_chunk);
-    suite_add_tcase(s, arena);
-    TCase *index = tcase_create("hash index");
-    tcase_set_timeout(index, 60);
+    TCase *index = kga_test_tcase(s, "hash index", 60);
     tcase_add_test(index, hash_index_finds_what_was_added);
     tcase_add_test(index, hash_index_reserve_and_limits);
-    suite_add_tcase(s, index);
-    TCase *intern = tcase_create("intern");
+    TCase *intern = kga_test_tcase(s, "intern", 0);
     tcase_add_test(intern, intern_gives_dense_stable_ids);
-    suite_add_tcase(s, intern);
-    TCase *xalloc = tcase_create("xalloc");
+    TCase *xalloc = kga_test_tcase(s, "xalloc", 0);
     tcase_add_test(xalloc, xalloc_helpers);
     const char *fork_env = getenv("CK_FORK");
     if (fork_env == NULL || strcmp(fork_env, "no") != 0)
         tcase_add_test_raise_signal(xalloc, xalloc_aborts_on_overflow,
                                     SIGABRT);
-    suite_add_tcase(s, xalloc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run_in_tmp_dir("base", make_suite);
 }

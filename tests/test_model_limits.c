@@ -5,7 +5,6 @@
  * being reorganised elsewhere; fold it in there afterwards. */
 #include <check.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +12,11 @@
 #include <unistd.h>
 
 #include "model/model_file.h"
+#include "testutil.h"
 
 /* The validator's limit on all settings sections together
  * (docs/model-format.md). */
 #define KV_LIMIT (64u << 20)
-
-static char tmp_dir[] = "/tmp/kga_test_model_limits.XXXXXX";
 
 /* A value of n bytes of 'v'. */
 static char *long_value(size_t n)
@@ -30,10 +28,10 @@ static char *long_value(size_t n)
     return v;
 }
 
-/* Number of directory entries in tmp_dir. */
+/* Number of directory entries in kga_test_tmp_dir. */
 static int count_files(void)
 {
-    DIR *d = opendir(tmp_dir);
+    DIR *d = opendir(kga_test_tmp_dir);
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
@@ -68,7 +66,7 @@ END_TEST
 START_TEST(settings_at_the_limit_are_written_and_read)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/full.kgm", tmp_dir);
+    kga_test_tmp_path(path, sizeof path, "full.kgm");
     kga_model_kv_t *kv = kga_model_kv_new();
     char *v = long_value(KV_LIMIT - 4);
     ck_assert_int_eq(kga_model_kv_set_str(kv, "k", v), 0);
@@ -93,7 +91,7 @@ END_TEST
 START_TEST(writer_refuses_settings_sections_past_the_limit)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/big.kgm", tmp_dir);
+    kga_test_tmp_path(path, sizeof path, "big.kgm");
     char *v = long_value(KV_LIMIT / 2);
     kga_model_kv_t *a = kga_model_kv_new(), *b = kga_model_kv_new();
     ck_assert_int_eq(kga_model_kv_set_str(a, "a", v), 0);
@@ -117,32 +115,17 @@ START_TEST(writer_refuses_settings_sections_past_the_limit)
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw)
+static Suite *make_suite(void)
 {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    Suite *s = suite_create("model_limits");
+    TCase *tc = kga_test_tcase(s, "settings", 120);
+    tcase_add_test(tc, builder_refuses_settings_past_the_limit);
+    tcase_add_test(tc, settings_at_the_limit_are_written_and_read);
+    tcase_add_test(tc, writer_refuses_settings_sections_past_the_limit);
+    return s;
 }
 
 int main(void)
 {
-    if (mkdtemp(tmp_dir) == NULL) {
-        perror("mkdtemp");
-        return EXIT_FAILURE;
-    }
-    Suite *s = suite_create("model_limits");
-    TCase *tc = tcase_create("settings");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, builder_refuses_settings_past_the_limit);
-    tcase_add_test(tc, settings_at_the_limit_are_written_and_read);
-    tcase_add_test(tc, writer_refuses_settings_sections_past_the_limit);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(tmp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kga_test_run_in_tmp_dir("model_limits", make_suite);
 }
