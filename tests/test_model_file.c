@@ -142,6 +142,20 @@ static void write_model(const char *path, int empty, float scalar)
     kga_model_writer_free(w);
 }
 
+/* The standard model with scalar 3.5 (write_model) written to
+ * kga_test_tmp_dir/name and opened; its path goes to path. */
+static kga_model_t *open_written_model(char *path, size_t size,
+                                       const char *name, int empty)
+{
+    kga_test_tmp_path(path, size, name);
+    write_model(path, empty, 3.5f);
+    kga_model_t *m;
+    kga_err_t err;
+    int rc = kga_model_open(path, &m, &err);
+    ck_assert_msg(rc == 0, "open: %s", err.msg);
+    return m;
+}
+
 static kga_test_image_t model_image(int empty)
 {
     char path[256];
@@ -297,12 +311,7 @@ static void check_model(const kga_model_t *m, float scalar)
 START_TEST(round_trip)
 {
     char path[256];
-    kga_test_tmp_path(path, sizeof path, "round.kgm");
-    write_model(path, 1, 3.5f);
-    kga_model_t *m;
-    kga_err_t err;
-    int rc = kga_model_open(path, &m, &err);
-    ck_assert_msg(rc == 0, "open: %s", err.msg);
+    kga_model_t *m = open_written_model(path, sizeof path, "round.kgm", 1);
     check_model(m, 3.5f);
     ck_assert_uint_eq(kga_model_section_count(m), 10);
     ck_assert_str_eq(kga_model_path(m), path);
@@ -510,11 +519,8 @@ END_TEST
 START_TEST(missing_key_and_bad_values)
 {
     char path[256];
-    kga_test_tmp_path(path, sizeof path, "model.kgm");
-    write_model(path, 0, 3.5f);
-    kga_model_t *m;
+    kga_model_t *m = open_written_model(path, sizeof path, "model.kgm", 0);
     kga_err_t err;
-    ck_assert_int_eq(kga_model_open(path, &m, &err), 0);
     int64_t i64 = 7;
     uint64_t u64 = 7;
     double dbl = 7;
@@ -555,11 +561,8 @@ END_TEST
 START_TEST(required_tensor_shape_messages)
 {
     char path[256];
-    kga_test_tmp_path(path, sizeof path, "model.kgm");
-    write_model(path, 0, 3.5f);
-    kga_model_t *m;
+    kga_model_t *m = open_written_model(path, sizeof path, "model.kgm", 0);
     kga_err_t err;
-    ck_assert_int_eq(kga_model_open(path, &m, &err), 0);
     const float *t = NULL;
     char want[512];
 
