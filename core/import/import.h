@@ -209,11 +209,11 @@ typedef struct kga_import_ctx kga_import_ctx_t;
 
 /* Which split the links of a file belong to. */
 typedef enum {
-    KGA_SPLIT_NONE = 0, /* not a links file, or links not kept */
-    KGA_SPLIT_TRAIN,
-    KGA_SPLIT_VALID,
-    KGA_SPLIT_TEST,
-    KGA_SPLIT_ALL       /* to be split into train and test with the seed */
+    KGA_IMPORT_SPLIT_NONE = 0, /* not a links file, or links not kept */
+    KGA_IMPORT_SPLIT_TRAIN,
+    KGA_IMPORT_SPLIT_VALID,
+    KGA_IMPORT_SPLIT_TEST,
+    KGA_IMPORT_SPLIT_ALL /* to be split into train and test with the seed */
 } kga_import_split_t;
 
 /* One layout. The core allocates state_size zeroed bytes for it, passes

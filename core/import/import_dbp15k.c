@@ -175,7 +175,7 @@ static int read_id_file(kga_import_ctx_t *ctx, int side, const char *name,
                         int required, id_map_t *map, int *found)
 {
     return kga_import_each(ctx, side, name, required, LAYOUT_HINT,
-                           KGA_SPLIT_NONE, 2, 1, add_id, map, found);
+                           KGA_IMPORT_SPLIT_NONE, 2, 1, add_id, map, found);
 }
 
 /* ---- ids that share a URI ---- */
@@ -374,8 +374,8 @@ static int read_triples(kga_import_ctx_t *ctx, dbp_t *d, int side)
 {
     char name[32];
     snprintf(name, sizeof name, "triples_%d", side + 1);
-    return kga_import_each(ctx, side, name, 1, LAYOUT_HINT, KGA_SPLIT_NONE, 3,
-                           1, add_triple, d, NULL);
+    return kga_import_each(ctx, side, name, 1, LAYOUT_HINT,
+                           KGA_IMPORT_SPLIT_NONE, 3, 1, add_triple, d, NULL);
 }
 
 /* The entities of a URI that several ids share: [*first, *first + n) of
@@ -438,8 +438,8 @@ static int read_training_attrs(kga_import_ctx_t *ctx, dbp_t *d, int side)
 {
     char name[32];
     snprintf(name, sizeof name, "training_attrs_%d", side + 1);
-    return kga_import_each(ctx, side, name, 0, NULL, KGA_SPLIT_NONE, 1, 0,
-                           add_attribute_keys, d, NULL);
+    return kga_import_each(ctx, side, name, 0, NULL, KGA_IMPORT_SPLIT_NONE, 1,
+                           0, add_attribute_keys, d, NULL);
 }
 
 static int add_link(kga_import_src_t *src, char **f, long n, void *arg)
@@ -529,9 +529,10 @@ static int dbp15k_read_links(kga_import_ctx_t *ctx, void *state)
 {
     dbp_t *d = state;
     if (!kga_import_exists(ctx, "sup_pairs"))
-        return read_links(ctx, d, "ref_ent_ids", KGA_SPLIT_ALL);
-    int rc = read_links(ctx, d, "sup_pairs", KGA_SPLIT_TRAIN);
-    return rc != 0 ? rc : read_links(ctx, d, "ref_pairs", KGA_SPLIT_TEST);
+        return read_links(ctx, d, "ref_ent_ids", KGA_IMPORT_SPLIT_ALL);
+    int rc = read_links(ctx, d, "sup_pairs", KGA_IMPORT_SPLIT_TRAIN);
+    return rc != 0 ? rc
+                   : read_links(ctx, d, "ref_pairs", KGA_IMPORT_SPLIT_TEST);
 }
 
 static void dbp15k_release(void *state)

@@ -49,7 +49,7 @@ int kga_import_pair(kga_import_src_t *src, const char *left,
     int rc = find_ends(src, left, right, ent, &found);
     if (rc != 0 || !found)
         return rc;
-    if (ctx->files[src->index].split == KGA_SPLIT_NONE)
+    if (ctx->files[src->index].split == KGA_IMPORT_SPLIT_NONE)
         return 0;
     rc = kga_links_add(ctx->rows, left, right, kga_import_src_line(src),
                        src->index << 1 | (label != 0));
@@ -78,7 +78,7 @@ static int add_link(kga_import_src_t *src, const char *left,
                     const char *right, const int64_t ent[2])
 {
     kga_import_ctx_t *ctx = src->ctx;
-    if (ctx->files[src->index].split == KGA_SPLIT_NONE)
+    if (ctx->files[src->index].split == KGA_IMPORT_SPLIT_NONE)
         return 0;
     size_t n = kga_links_count(ctx->links);
     if (n == ctx->link_ent_cap) {
@@ -212,14 +212,14 @@ static int carve(kga_links_t **from, kga_links_t *to, double fraction,
 static int out_of(kga_import_split_t split)
 {
     switch (split) {
-    case KGA_SPLIT_TRAIN:
+    case KGA_IMPORT_SPLIT_TRAIN:
         return OUT_TRAIN;
-    case KGA_SPLIT_VALID:
+    case KGA_IMPORT_SPLIT_VALID:
         return OUT_VALID;
-    case KGA_SPLIT_TEST:
+    case KGA_IMPORT_SPLIT_TEST:
         return OUT_TEST;
-    case KGA_SPLIT_NONE:
-    case KGA_SPLIT_ALL:
+    case KGA_IMPORT_SPLIT_NONE:
+    case KGA_IMPORT_SPLIT_ALL:
         break;
     }
     return OUT_ALL;
@@ -310,8 +310,8 @@ int kga_import_finish_links(kga_import_ctx_t *ctx,
     qsort(v, n, sizeof *v, cmp_link_ptrs);
     int have_valid = 0;
     for (unsigned f = 0; f < KGA_IMPORT_MAX_FILES; f++)
-        have_valid |= ctx->files[f].used &&
-                      ctx->files[f].split == KGA_SPLIT_VALID;
+        have_valid |=
+            ctx->files[f].used && ctx->files[f].split == KGA_IMPORT_SPLIT_VALID;
     for (size_t k = 0; k < n && rc == 0; k++) {
         const kga_link_t *link = v[k];
         if (drop[link - items])

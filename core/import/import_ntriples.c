@@ -102,7 +102,7 @@ static int nt_read_side(kga_import_ctx_t *ctx, void *state, int side)
         return kga_import_builder_error(ctx, side, KGA_ENOMEM);
     kga_import_src_t src;
     int rc = kga_import_open(ctx, side, n->graph[side], 1, LAYOUT_HINT,
-                             KGA_SPLIT_NONE, &src);
+                             KGA_IMPORT_SPLIT_NONE, &src);
     if (rc != 0)
         return rc;
     /* Whole lines: a literal may hold a tab, so no field splitting. */
@@ -155,7 +155,7 @@ static int nt_read_links(kga_import_ctx_t *ctx, void *state)
 {
     nt_t *n = state;
     static const kga_import_split_t splits[3] = {
-        KGA_SPLIT_TRAIN, KGA_SPLIT_VALID, KGA_SPLIT_TEST};
+        KGA_IMPORT_SPLIT_TRAIN, KGA_IMPORT_SPLIT_VALID, KGA_IMPORT_SPLIT_TEST};
     int rc = 0;
     for (int i = 0; i < 3 && rc == 0; i++)
         if (n->links[i] != NULL)

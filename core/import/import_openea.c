@@ -59,8 +59,8 @@ static int read_side_file(kga_import_ctx_t *ctx, int side, const char *stem,
     char name[32];
     snprintf(name, sizeof name, "%s_%d", stem, side + 1);
     return kga_import_each(ctx, side, name, required,
-                           required ? LAYOUT_HINT : NULL, KGA_SPLIT_NONE, 3,
-                           check, fn, NULL, NULL);
+                           required ? LAYOUT_HINT : NULL, KGA_IMPORT_SPLIT_NONE,
+                           3, check, fn, NULL, NULL);
 }
 
 /* The fold directories present under SRC/721_5fold, as " 1 2 3". */
@@ -166,13 +166,14 @@ static int openea_read_links(kga_import_ctx_t *ctx, void *state)
         const char *file;
         int required;
         kga_import_split_t split;
-    } splits[] = {{"train_links", 1, KGA_SPLIT_TRAIN},
-                  {"valid_links", 0, KGA_SPLIT_VALID},
-                  {"test_links", 1, KGA_SPLIT_TEST}};
+    } splits[] = {{"train_links", 1, KGA_IMPORT_SPLIT_TRAIN},
+                  {"valid_links", 0, KGA_IMPORT_SPLIT_VALID},
+                  {"test_links", 1, KGA_IMPORT_SPLIT_TEST}};
     char dir[64], name[128];
     fold_dir(ctx, dir, sizeof dir);
-    int rc = kga_import_each(ctx, -1, "ent_links", 0, NULL, KGA_SPLIT_NONE,
-                             2, 1, add_linked_entities, NULL, NULL);
+    int rc =
+        kga_import_each(ctx, -1, "ent_links", 0, NULL, KGA_IMPORT_SPLIT_NONE, 2,
+                        1, add_linked_entities, NULL, NULL);
     for (size_t i = 0; i < 3 && rc == 0; i++) {
         snprintf(name, sizeof name, "%s/%s", dir, splits[i].file);
         rc = kga_import_each(ctx, -1, name, splits[i].required, LAYOUT_HINT,

@@ -579,7 +579,7 @@ static int records_read_side(kga_import_ctx_t *ctx, void *state, int side)
         return kga_import_builder_error(ctx, side, KGA_ENOMEM);
     kga_import_src_t src;
     int rc = kga_import_open_csv(ctx, side, table_files[side], 1, LAYOUT_HINT,
-                                 KGA_SPLIT_NONE, &src);
+                                 KGA_IMPORT_SPLIT_NONE, &src);
     if (rc != 0)
         return rc;
     char **f;
@@ -693,11 +693,11 @@ static int read_pairs(kga_import_ctx_t *ctx, records_t *r, const char *name,
 static int records_read_links(kga_import_ctx_t *ctx, void *state)
 {
     records_t *r = state;
-    int rc = read_pairs(ctx, r, "train.csv", 1, KGA_SPLIT_TRAIN);
+    int rc = read_pairs(ctx, r, "train.csv", 1, KGA_IMPORT_SPLIT_TRAIN);
     if (rc == 0)
-        rc = read_pairs(ctx, r, "valid.csv", 0, KGA_SPLIT_VALID);
+        rc = read_pairs(ctx, r, "valid.csv", 0, KGA_IMPORT_SPLIT_VALID);
     if (rc == 0)
-        rc = read_pairs(ctx, r, "test.csv", 1, KGA_SPLIT_TEST);
+        rc = read_pairs(ctx, r, "test.csv", 1, KGA_IMPORT_SPLIT_TEST);
     return rc;
 }
 
