@@ -172,24 +172,7 @@ static int run_import(kga_import_format_t format, const char *src,
                       const char *out, int lenient,
                       kga_import_summary_t *summary, kga_err_t *err)
 {
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = format;
-    p.src_dir = src;
-    p.out_dir = out;
-    p.lenient = lenient;
-    return kga_import_run(&p, summary, NULL, err);
-}
-
-static kga_store_t *open_store(const char *out, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", out, name);
-    kga_store_t *s = NULL;
-    kga_err_t err;
-    int rc = kga_store_open(path, &s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
-    return s;
+    return kga_test_import(format, src, out, lenient, NULL, summary, err);
 }
 
 static const char *name_of(const kga_store_t *s, const char *ext)
@@ -640,8 +623,8 @@ START_TEST(openea_fixture)
     ck_assert_int_eq(s.valid_carved, 0);
     ck_assert_uint_eq(s.skipped_lines, 0);
 
-    kga_store_t *ls = open_store(out, "left.kgs");
-    kga_store_t *rs = open_store(out, "right.kgs");
+    kga_store_t *ls = kga_test_open_store(out, "left.kgs");
+    kga_store_t *rs = kga_test_open_store(out, "right.kgs");
     ck_assert_uint_eq(kga_store_entity_count(ls), 7);
     ck_assert_uint_eq(kga_store_triple_count(ls), 5);
     ck_assert_uint_eq(kga_store_attribute_count(ls), 6);
@@ -723,8 +706,8 @@ START_TEST(dbp15k_fixture)
     ck_assert_int_eq(s.test_carved, 0);
     ck_assert_uint_eq(s.test_links, 2);
 
-    kga_store_t *ls = open_store(out, "left.kgs");
-    kga_store_t *rs = open_store(out, "right.kgs");
+    kga_store_t *ls = kga_test_open_store(out, "left.kgs");
+    kga_store_t *rs = kga_test_open_store(out, "right.kgs");
     /* External ids are the URIs, never the numbers. */
     ck_assert_int_lt(kga_store_lookup(ls, "10"), 0);
     ck_assert_str_eq(name_of(ls, FR "Jos%C3%A9_Mar%C3%ADa"), "José María");
@@ -782,7 +765,7 @@ START_TEST(dbp15k_ids_sharing_a_uri_stay_apart)
     ck_assert_uint_eq(s.side[1].triples, 3);
     ck_assert_uint_eq(s.test_links, 3);
 
-    kga_store_t *rs = open_store(out, "right.kgs");
+    kga_store_t *rs = kga_test_open_store(out, "right.kgs");
     ck_assert_int_lt(kga_store_lookup(rs, WD "Monroe_County"), 0);
     static const char *const counties[] = {WD "Monroe_County#100",
                                            WD "Monroe_County#101",
@@ -828,7 +811,7 @@ START_TEST(dbp15k_shared_uri_next_to_its_disambiguated_name)
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(s.side[1].entities, 7);
     ck_assert_uint_eq(s.side[1].shared_uri_ids, 3);
-    kga_store_t *rs = open_store(out, "right.kgs");
+    kga_store_t *rs = kga_test_open_store(out, "right.kgs");
     ck_assert_int_ge(kga_store_lookup(rs, WD "Monroe_County#101"), 0);
     ck_assert_int_ge(kga_store_lookup(rs, WD "Monroe_County#101#101"), 0);
     ck_assert_int_ne(kga_store_lookup(rs, WD "Monroe_County#101"),
@@ -1296,7 +1279,7 @@ END_TEST
 static void check_store_counts(const char *out, const char *name,
                                uint32_t entities, uint64_t triples)
 {
-    kga_store_t *s = open_store(out, name);
+    kga_store_t *s = kga_test_open_store(out, name);
     ck_assert_uint_eq(kga_store_entity_count(s), entities);
     ck_assert_uint_eq(kga_store_triple_count(s), triples);
     kga_store_close(s);
@@ -1330,7 +1313,7 @@ START_TEST(real_dbp15k_fr_en_counts)
     ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 450);
     ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
     /* Names in the native script, percent-decoded. */
-    kga_store_t *ls = open_store(out, "left.kgs");
+    kga_store_t *ls = kga_test_open_store(out, "left.kgs");
     ck_assert_str_eq(name_of(ls, FR "Like_a_Love%3F"), "Like a Love?");
     ck_assert_str_eq(name_of(ls, FR "Hélène_de_Mecklembourg-Schwerin"),
                      "Hélène de Mecklembourg-Schwerin");
@@ -1456,7 +1439,7 @@ START_TEST(add_writes_the_next_generation)
 {
     const char *out = tmp_path("out_add");
     const char *store = imported_left(out);
-    kga_store_t *before = open_store(out, "left.kgs");
+    kga_store_t *before = kga_test_open_store(out, "left.kgs");
     uint32_t n0 = kga_store_entity_count(before);
     uint64_t print0 = kga_store_fingerprint(before);
     const char *alice_name = name_of(before, KG1 "Alice");
@@ -1490,7 +1473,7 @@ START_TEST(add_writes_the_next_generation)
     ck_assert_uint_eq(sum.attributes, sum.attributes_before + 2);
     ck_assert_uint_eq(sum.touched, 2); /* Alice and Paris */
 
-    kga_store_t *after = open_store(out, "left.kgs");
+    kga_store_t *after = kga_test_open_store(out, "left.kgs");
     ck_assert_uint_eq(kga_store_generation(after), 2);
     uint32_t n = 0;
     ck_assert_uint_eq(kga_store_find_generation(after, print0, &n), 1);
@@ -1521,7 +1504,7 @@ START_TEST(add_refuses_malformed_lines)
 {
     const char *out = tmp_path("out_add_bad");
     const char *store = imported_left(out);
-    kga_store_t *before = open_store(out, "left.kgs");
+    kga_store_t *before = kga_test_open_store(out, "left.kgs");
     uint64_t print0 = kga_store_fingerprint(before);
     kga_store_close(before);
     static const struct {
@@ -1554,7 +1537,7 @@ START_TEST(add_refuses_malformed_lines)
         ck_assert_msg(strstr(err.msg, cases[i].needle) != NULL,
                       "case %zu: %s", i, err.msg);
         /* Nothing written: the store is the one imported. */
-        kga_store_t *s = open_store(out, "left.kgs");
+        kga_store_t *s = kga_test_open_store(out, "left.kgs");
         ck_assert_uint_eq(kga_store_fingerprint(s), print0);
         kga_store_close(s);
     }

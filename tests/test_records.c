@@ -87,24 +87,8 @@ static int import_records(const char *src, const char *out,
                           const char *entity_columns, int lenient,
                           kga_import_summary_t *sum, kga_err_t *err)
 {
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_RECORDS;
-    p.src_dir = src;
-    p.out_dir = out;
-    p.entity_columns = entity_columns;
-    p.lenient = lenient;
-    return kga_import_run(&p, sum, NULL, err);
-}
-
-static kga_store_t *open_store(const char *dir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    kga_store_t *s = NULL;
-    kga_err_t err;
-    ck_assert_msg(kga_store_open(path, &s, &err) == 0, "%s", err.msg);
-    return s;
+    return kga_test_import(KGA_IMPORT_RECORDS, src, out, lenient,
+                           entity_columns, sum, err);
 }
 
 static const char *attr_of(const kga_store_t *s, uint32_t ent,
@@ -371,7 +355,7 @@ START_TEST(records_import)
     char *links = read_out(out, "train_links.tsv");
     ck_assert_str_eq(links, "a1\tb1\na2\tb2\n");
     free(links);
-    kga_store_t *a = open_store(out, "left.kgs");
+    kga_store_t *a = kga_test_open_store(out, "left.kgs");
     int64_t a2 = kga_store_lookup(a, "a2");
     ck_assert_int_ge(a2, 0);
     ck_assert_str_eq(kga_store_entity_name(a, (uint32_t)a2), "Goodbye, Moon");
@@ -399,7 +383,7 @@ START_TEST(records_entity_columns)
     ck_assert_uint_eq(sum.side[0].relations, 1);
     ck_assert_uint_eq(sum.side[1].triples, 4);
     ck_assert_uint_eq(sum.side[0].types, 2);
-    kga_store_t *b = open_store(out, "right.kgs");
+    kga_store_t *b = kga_test_open_store(out, "right.kgs");
     int64_t band = kga_store_lookup(b, "artist:the band");
     ck_assert_int_ge(band, 0);
     ck_assert_str_eq(kga_store_type_name(
@@ -560,7 +544,7 @@ START_TEST(records_name_column)
     kga_err_t err;
     ck_assert_msg(kga_import_run(&p, &sum, NULL, &err) == 0, "%s", err.msg);
     ck_assert_str_eq(sum.side[0].name_keys[0].key, "artist");
-    kga_store_t *a = open_store(out, "left.kgs");
+    kga_store_t *a = kga_test_open_store(out, "left.kgs");
     ck_assert_str_eq(kga_store_entity_name(
                          a, (uint32_t)kga_store_lookup(a, "a1")),
                      "The Band");
@@ -698,7 +682,7 @@ START_TEST(ntriples_import)
                      "http://purl.org/dc/terms/title");
     ck_assert_uint_eq(sum.side[1].name_hints[0].entities, 3);
     ck_assert_uint_eq(sum.pairs[2], 2);
-    kga_store_t *a = open_store(out, "left.kgs");
+    kga_store_t *a = kga_test_open_store(out, "left.kgs");
     uint32_t p1 = (uint32_t)kga_store_lookup(a, "http://a.example/p1");
     ck_assert_str_eq(kga_store_entity_name(a, p1), "Ada Lovelace");
     ck_assert_str_eq(attr_of(a, p1, "http://a.example/born"), "1815-12-10");
@@ -711,7 +695,7 @@ START_TEST(ntriples_import)
     ck_assert_uint_eq(sum.side[1].labelled, 3);
     ck_assert_str_eq(sum.side[1].name_keys[0].key,
                      "http://purl.org/dc/terms/title");
-    kga_store_t *b = open_store(out, "right.kgs");
+    kga_store_t *b = kga_test_open_store(out, "right.kgs");
     ck_assert_str_eq(kga_store_entity_name(
                          b, (uint32_t)kga_store_lookup(
                                 b, "http://b.example/x1")),
@@ -797,7 +781,7 @@ START_TEST(openea_name_predicate)
     ck_assert_uint_eq(sum.side[1].labelled, 2);
     ck_assert_uint_eq(sum.side[0].n_name_keys, 2);
     ck_assert_uint_eq(sum.side[0].n_name_hints, 0);
-    kga_store_t *a = open_store(out, "left.kgs");
+    kga_store_t *a = kga_test_open_store(out, "left.kgs");
     ck_assert_str_eq(kga_store_entity_name(
                          a, (uint32_t)kga_store_lookup(a, "http://a/2")),
                      "Two");
@@ -828,8 +812,8 @@ START_TEST(attribute_features)
     kga_err_t err;
     ck_assert_msg(import_records(src, out, "artist", 0, &sum, &err) == 0,
                   "%s", err.msg);
-    kga_store_t *a = open_store(out, "left.kgs"), *b = open_store(out,
-                                                                  "right.kgs");
+    kga_store_t *a = kga_test_open_store(out, "left.kgs");
+    kga_store_t *b = kga_test_open_store(out, "right.kgs");
     kga_attr_model_t *m;
     ck_assert_int_eq(
         kga_attr_model_new(a, b, KGA_ATTR_MAX_RELATIONS, &m, &err), 0);
@@ -896,8 +880,8 @@ START_TEST(attribute_features)
     kga_store_close(b);
     ck_assert_msg(import_records(src, out, NULL, 0, &sum, &err) == 0, "%s",
                   err.msg);
-    a = open_store(out, "left.kgs");
-    b = open_store(out, "right.kgs");
+    a = kga_test_open_store(out, "left.kgs");
+    b = kga_test_open_store(out, "right.kgs");
     ck_assert_int_eq(
         kga_attr_model_new(a, b, KGA_ATTR_MAX_RELATIONS, &m, &err), 0);
     ck_assert_uint_eq(kga_attr_feature_count(m), 0);

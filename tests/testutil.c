@@ -198,6 +198,40 @@ void kga_test_check_planted_links(const char *path, const char *victim,
  * Errors
  * ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------
+ * Imports and graph stores
+ * ------------------------------------------------------------------------ */
+
+int kga_test_import(kga_import_format_t format, const char *src,
+                    const char *out, int lenient, const char *entity_columns,
+                    kga_import_summary_t *summary, kga_err_t *err)
+{
+    kga_import_params_t p;
+    kga_import_params_init(&p);
+    p.format = format;
+    p.src_dir = src;
+    p.out_dir = out;
+    p.lenient = lenient;
+    p.entity_columns = entity_columns;
+    return kga_import_run(&p, summary, NULL, err);
+}
+
+kga_store_t *kga_test_open_store(const char *dir, const char *name)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert(n > 0 && (size_t)n < sizeof path);
+    kga_store_t *s = NULL;
+    kga_err_t err;
+    int rc = kga_store_open(path, &s, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    return s;
+}
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
 void kga_test_expect_error(int rc, const kga_err_t *err, int code,
                            const char *where)
 {

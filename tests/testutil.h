@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "import/import.h"
+#include "store/store.h"
 
 /* ------------------------------------------------------------------------
  * Running a suite
@@ -69,6 +71,20 @@ void kga_test_check_planted_links(const char *path, const char *victim,
 /* Runs a shell command (printf-style); returns its exit status, or -1
  * when it did not exit. Asserts nothing. */
 int kga_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------------------
+ * Imports and graph stores
+ * ------------------------------------------------------------------------ */
+
+/* kga_import_run() of src into out in the given format, with the default
+ * parameters but lenient and entity_columns (NULL: the importer's choice),
+ * without progress. Returns its code; asserts nothing. */
+int kga_test_import(kga_import_format_t format, const char *src,
+                    const char *out, int lenient, const char *entity_columns,
+                    kga_import_summary_t *summary, kga_err_t *err);
+
+/* The graph store dir/name, opened (the caller closes it). */
+kga_store_t *kga_test_open_store(const char *dir, const char *name);
 
 /* ------------------------------------------------------------------------
  * Errors
