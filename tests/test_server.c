@@ -63,6 +63,17 @@ static void assert_error(const http_resp_t *r, int status, const char *code)
     ck_assert_str_eq(v, json_str_at(r->json, "request_id"));
 }
 
+/* One request whose answer must be the error `code` with `status`. */
+static void expect_error(int port, const char *method, const char *path,
+                         const char *headers, const char *body, int status,
+                         const char *code)
+{
+    http_resp_t r;
+    http_do(port, method, path, headers, body, &r);
+    assert_error(&r, status, code);
+    http_resp_free(&r);
+}
+
 /* ------------------------------------------------------------------------
  * Prometheus text format, checked strictly
  * ------------------------------------------------------------------------ */
@@ -372,9 +383,8 @@ START_TEST(align_and_match)
     ck_assert_msg(strstr(json_str_at(r.json, "error.message"), "left") != NULL,
                   "%s", r.body);
     http_resp_free(&r);
-    http_do(s.port, "POST", "/align", NULL, "{not json", &r);
-    assert_error(&r, 400, "bad_request");
-    http_resp_free(&r);
+    expect_error(s.port, "POST", "/align", NULL, "{not json", 400,
+                 "bad_request");
 
     http_do(s.port, "POST", "/match", NULL, "{\"left\": \"L:e2\", \"k\": 3}", &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
@@ -383,9 +393,8 @@ START_TEST(align_and_match)
     ck_assert_str_eq(json_str_at(r.json, "query.side"), "left");
     http_resp_free(&r);
 
-    http_do(s.port, "POST", "/match", NULL, "{\"right\": \"R:missing\"}", &r);
-    assert_error(&r, 404, "unknown_id");
-    http_resp_free(&r);
+    expect_error(s.port, "POST", "/match", NULL, "{\"right\": \"R:missing\"}",
+                 404, "unknown_id");
 
     /* Keep-alive: several requests on one connection. */
     int fd = http_connect(s.port);
@@ -411,12 +420,8 @@ START_TEST(routes_and_methods)
     http_resp_t r;
     char v[128];
 
-    http_do(s.port, "GET", "/nowhere", NULL, NULL, &r);
-    assert_error(&r, 404, "not_found");
-    http_resp_free(&r);
-    http_do(s.port, "POST", "/nowhere", NULL, "{}", &r);
-    assert_error(&r, 404, "not_found");
-    http_resp_free(&r);
+    expect_error(s.port, "GET", "/nowhere", NULL, NULL, 404, "not_found");
+    expect_error(s.port, "POST", "/nowhere", NULL, "{}", 404, "not_found");
 
     http_do(s.port, "GET", "/align", NULL, NULL, &r);
     assert_error(&r, 405, "method_not_allowed");
@@ -430,9 +435,8 @@ START_TEST(routes_and_methods)
     assert_error(&r, 405, "method_not_allowed");
     ck_assert_str_eq(http_header(&r, "Allow", v, sizeof v), "GET, HEAD");
     http_resp_free(&r);
-    http_do(s.port, "GET", "/admin/reload", NULL, NULL, &r);
-    assert_error(&r, 405, "method_not_allowed");
-    http_resp_free(&r);
+    expect_error(s.port, "GET", "/admin/reload", NULL, NULL, 405,
+                 "method_not_allowed");
     server_stop(&s);
 }
 END_TEST
@@ -912,10 +916,8 @@ START_TEST(not_ready_until_loaded)
     char v[32];
     ck_assert_ptr_nonnull(http_header(&r, "Retry-After", v, sizeof v));
     http_resp_free(&r);
-    http_do(s.port, "POST", "/align", NULL,
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", &r);
-    assert_error(&r, 503, "not_ready");
-    http_resp_free(&r);
+    expect_error(s.port, "POST", "/align", NULL,
+                 "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", 503, "not_ready");
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_ready"), 0);
     free(m);
@@ -1008,9 +1010,8 @@ START_TEST(reload_while_reloading_is_409)
     log_wait(&s, "\"trigger\":\"admin\"", 1);
     /* ... while the second is refused. */
     http_resp_t r;
-    http_do(s.port, "POST", "/admin/reload", ADMIN_AUTH, NULL, &r);
-    assert_error(&r, 409, "conflict");
-    http_resp_free(&r);
+    expect_error(s.port, "POST", "/admin/reload", ADMIN_AUTH, NULL, 409,
+                 "conflict");
     gate_open(gate);
     ck_assert_int_eq(http_read(first, &r), 0);
     ck_assert_int_eq(r.status, 200);
@@ -1042,9 +1043,7 @@ START_TEST(sigterm_drains)
     /* /readyz turns 503 at once; /healthz stays 200; work still served
      * during the drain delay. */
     http_resp_t r;
-    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-    assert_error(&r, 503, "unavailable");
-    http_resp_free(&r);
+    expect_error(s.port, "GET", "/readyz", NULL, NULL, 503, "unavailable");
     http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
     http_resp_free(&r);
@@ -1123,9 +1122,7 @@ START_TEST(store_changed_in_place_is_refused_then_reloaded)
     log_wait(&s, "\"event\":\"snapshot_files_changed\"", 1);
     log_wait(&s, "\"event\":\"reload_failed\"", 1);
     ck_assert(log_contains(&s, "left.kgs: changed in place while mapped"));
-    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-    assert_error(&r, 503, "unavailable");
-    http_resp_free(&r);
+    expect_error(s.port, "GET", "/readyz", NULL, NULL, 503, "unavailable");
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_ready"), 0);
     free(m);
@@ -1133,9 +1130,7 @@ START_TEST(store_changed_in_place_is_refused_then_reloaded)
     /* Whole again (in place too): the next request has it loaded. */
     kga_test_write_file(path, whole, len);
     free(whole);
-    http_do(s.port, "POST", "/align", NULL, body, &r);
-    assert_error(&r, 503, "unavailable");
-    http_resp_free(&r);
+    expect_error(s.port, "POST", "/align", NULL, body, 503, "unavailable");
     log_wait(&s, "\"event\":\"snapshot_loaded\"", 2);
     http_do(s.port, "POST", "/align", NULL, body, &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
@@ -1160,10 +1155,7 @@ START_TEST(store_changed_in_place_is_noticed_periodically)
     char *whole = kga_test_read_file(path, &len);
     ck_assert_int_eq(truncate(path, 64), 0);
     log_wait(&s, "\"event\":\"snapshot_files_changed\"", 1);
-    http_resp_t r;
-    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-    assert_error(&r, 503, "unavailable");
-    http_resp_free(&r);
+    expect_error(s.port, "GET", "/readyz", NULL, NULL, 503, "unavailable");
     kga_test_write_file(path, whole, len);
     free(whole);
     log_wait(&s, "\"event\":\"snapshot_loaded\"", 2);
