@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "features/topk_heap.h"
 
 /* Rows assigned to centroids per product; fewer when the scores of a block
  * would pass ASSIGN_FLOATS. */
@@ -416,11 +417,6 @@ fail:
 /* ---- searching ---------------------------------------------------------- */
 
 typedef struct {
-    float s;
-    uint32_t pos;
-} hit_t;
-
-typedef struct {
     const kga_ann_t *ix;
     const float *queries;
     const uint32_t *qrows;
@@ -433,59 +429,12 @@ typedef struct {
     kga_progress_ticker_t *ticker;
     /* per worker */
     uint64_t **pairs; /* block x np: cell << 32 | local query */
-    hit_t **heap;     /* block x k */
-    uint32_t **fill;  /* block: hits held */
+    kga_hit_t **heap; /* block x k */
+    size_t **fill;    /* block: hits held */
     float **A, **C;   /* SCAN_ROWS x dim, SCAN_ROWS x SCAN_COLS */
     uint32_t *out_idx;
     float *out_score;
 } search_ctx_t;
-
-/* a beats b: higher score, then the lower key, then the lower row. */
-static inline int hit_better(const kga_ann_t *ix, hit_t a, hit_t b)
-{
-    if (a.s != b.s)
-        return a.s > b.s;
-    if (ix->key[a.pos] != ix->key[b.pos])
-        return ix->key[a.pos] < ix->key[b.pos];
-    return ix->row[a.pos] < ix->row[b.pos];
-}
-
-/* A heap of n hits with the worst at the root. */
-static void heap_down(const kga_ann_t *ix, hit_t *h, size_t n, size_t i)
-{
-    hit_t x = h[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && hit_better(ix, h[c], h[c + 1]))
-            c++;
-        if (!hit_better(ix, x, h[c]))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = x;
-}
-
-static inline void heap_offer(const kga_ann_t *ix, hit_t *h, uint32_t *n,
-                              size_t k, hit_t x)
-{
-    if (*n < k) {
-        size_t i = (*n)++;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!hit_better(ix, h[p], x))
-                break;
-            h[i] = h[p];
-            i = p;
-        }
-        h[i] = x;
-    } else if (x.s >= h[0].s && hit_better(ix, x, h[0])) {
-        h[0] = x;
-        heap_down(ix, h, *n, 0);
-    }
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -500,8 +449,9 @@ static void scan_cell(const search_ctx_t *c, int worker, uint32_t cell,
     const kga_ann_t *ix = c->ix;
     uint32_t d = ix->dim;
     float *A = c->A[worker], *C = c->C[worker];
-    hit_t *heap = c->heap[worker];
-    uint32_t *fill = c->fill[worker];
+    const kga_hit_order_t order = {ix->key, ix->row};
+    kga_hit_t *heap = c->heap[worker];
+    size_t *fill = c->fill[worker];
     size_t c0 = ix->off[cell], c1 = ix->off[cell + 1];
     for (size_t r0 = 0; r0 < m; r0 += SCAN_ROWS) {
         size_t mr = m - r0 < SCAN_ROWS ? m - r0 : SCAN_ROWS;
@@ -523,18 +473,19 @@ static void scan_cell(const search_ctx_t *c, int worker, uint32_t cell,
                             ix->vec + p0 * d, (int)d, 0.0f, C, (int)nc);
             for (size_t r = 0; r < mr; r++) {
                 uint32_t l = local[r0 + r];
-                hit_t *h = heap + (size_t)l * c->k;
+                kga_hit_t *h = heap + (size_t)l * c->k;
                 const float *row = C + r * nc;
                 for (size_t j = 0; j < nc; j++) {
                     size_t pos = p0 + j;
                     float s = row[j];
                     if (ix->vnorm != NULL)
                         s -= ix->vnorm[pos];
-                    if (fill[l] == c->k && s < h[0].s)
+                    if (fill[l] == c->k && s < h[0].score)
                         continue;
                     if (c->allowed != NULL && !c->allowed[ix->row[pos]])
                         continue;
-                    heap_offer(ix, h, &fill[l], c->k, (hit_t){s, (uint32_t)pos});
+                    kga_hit_heap_offer(&order, h, &fill[l], c->k,
+                                       (kga_hit_t){s, (uint32_t)pos});
                 }
             }
         }
@@ -546,8 +497,9 @@ static void search_chunk(void *vctx, size_t b, size_t e, int worker)
     const search_ctx_t *c = vctx;
     const kga_ann_t *ix = c->ix;
     uint64_t *pairs = c->pairs[worker];
-    hit_t *heap = c->heap[worker];
-    uint32_t *fill = c->fill[worker];
+    const kga_hit_order_t order = {ix->key, ix->row};
+    kga_hit_t *heap = c->heap[worker];
+    size_t *fill = c->fill[worker];
     uint32_t local[QUERY_BLOCK];
     for (size_t blk = b; blk < e; blk++) {
         size_t q0 = blk * c->block;
@@ -571,14 +523,6 @@ static void search_chunk(void *vctx, size_t b, size_t e, int worker)
         }
         for (size_t l = 0; l < m; l++) {
             size_t q = qs[l];
-            hit_t *h = heap + l * c->k;
-            uint32_t *oi = c->out_idx + q * c->k;
-            float *os = c->out_score + q * c->k;
-            uint32_t n = fill[l];
-            for (size_t s = n; s < c->k; s++) {
-                oi[s] = UINT32_MAX;
-                os[s] = -INFINITY;
-            }
             float qn = 0.0f;
             if (ix->vnorm != NULL) {
                 size_t src = c->qrows != NULL ? c->qrows[q] : q;
@@ -588,13 +532,9 @@ static void search_chunk(void *vctx, size_t b, size_t e, int worker)
                     s2 += (double)v[k] * v[k];
                 qn = (float)s2;
             }
-            while (n > 0) { /* worst first, from the back */
-                oi[n - 1] = ix->row[h[0].pos];
-                os[n - 1] = h[0].s - qn;
-                h[0] = h[--n];
-                if (n > 0)
-                    heap_down(ix, h, n, 0);
-            }
+            kga_hit_heap_emit(&order, heap + l * c->k, fill[l], c->k, qn,
+                              c->out_idx + q * c->k,
+                              c->out_score + q * c->k);
         }
         kga_progress_tick(c->ticker, m, worker);
     }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "features/topk_heap.h"
 
 /* The search keeps one offset per column of the candidate matrix. */
 #define TOPK_MAX_COLS (UINT32_C(1) << 26)
@@ -149,11 +150,6 @@ typedef struct {
 } posting_t;
 
 typedef struct {
-    float score;
-    uint32_t pos;
-} hit_t;
-
-typedef struct {
     const kga_csr_t *queries;
     const uint32_t *query_rows;
     size_t nq;
@@ -179,7 +175,7 @@ typedef struct {
     float *acc;        /* nc, all zero between queries */
     uint8_t *seen;     /* nc, all zero between queries */
     uint32_t *touched; /* nc + 1 */
-    hit_t *heap;       /* min(k, nc), or the rescoring pool when blocking */
+    kga_hit_t *heap;   /* min(k, nc), or the rescoring pool when blocking */
     uint64_t *cols;    /* blocking: a query's columns by posting count */
     pthread_t thread;
 } topk_worker_t;
@@ -197,92 +193,34 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Total order of hits: higher score, then lower key, then lower row
- * (candidate rows are distinct, so no two hits compare equal). */
-static inline int hit_better(const topk_job_t *j, hit_t a, hit_t b)
-{
-    if (a.score != b.score)
-        return a.score > b.score;
-    uint64_t ka = j->key[a.pos], kb = j->key[b.pos];
-    if (ka != kb)
-        return ka < kb;
-    return j->cand_row[a.pos] < j->cand_row[b.pos];
-}
-
-/* The heap keeps its worst hit at the root. */
-static void heap_sift_down(const topk_job_t *j, hit_t *h, size_t n, size_t i)
-{
-    hit_t x = h[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && hit_better(j, h[c], h[c + 1]))
-            c++;
-        if (!hit_better(j, x, h[c]))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = x;
-}
-
-static void heap_push(const topk_job_t *j, hit_t *h, size_t n, hit_t x)
-{
-    size_t i = n;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!hit_better(j, h[p], x))
-            break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = x;
-}
-
 /* Keeps the best k of touched positions by acc into heap (worst at the
  * root), leaving out candidates the job skips; returns how many. Clears
  * acc and seen of every touched one. */
 static size_t heap_select(const topk_job_t *j, float *restrict acc,
                           uint8_t *restrict seen, const uint32_t *touched,
-                          size_t ntouched, hit_t *heap, size_t k)
+                          size_t ntouched, kga_hit_t *heap, size_t k)
 {
+    const kga_hit_order_t order = {j->key, j->cand_row};
     size_t n = 0;
     for (size_t t = 0; t < ntouched; t++) {
         uint32_t pos = touched[t];
-        hit_t h = {acc[pos], pos};
+        kga_hit_t h = {acc[pos], pos};
         acc[pos] = 0.0f;
         seen[pos] = 0;
         if (j->skip != NULL && j->skip[j->cand_row[pos]])
             continue;
-        if (n < k) {
-            heap_push(j, heap, n++, h);
-        } else if (h.score >= heap[0].score && hit_better(j, h, heap[0])) {
-            heap[0] = h;
-            heap_sift_down(j, heap, n, 0);
-        }
+        kga_hit_heap_offer(&order, heap, &n, k, h);
     }
     return n;
 }
 
 /* The n hits of heap, best first, into query q's output slots, padded. */
-static void heap_emit(const topk_job_t *j, hit_t *heap, size_t n, size_t q)
+static void heap_emit(const topk_job_t *j, kga_hit_t *heap, size_t n,
+                      size_t q)
 {
-    uint32_t *oi = j->out_idx + q * j->k;
-    float *os = j->out_score + q * j->k;
-    for (size_t s = n; s < j->k; s++) {
-        oi[s] = UINT32_MAX;
-        os[s] = -INFINITY;
-    }
-    /* Popping the worst first fills the output from the back. */
-    while (n > 0) {
-        hit_t h = heap[0];
-        oi[n - 1] = j->cand_row[h.pos];
-        os[n - 1] = h.score;
-        heap[0] = heap[--n];
-        if (n > 0)
-            heap_sift_down(j, heap, n, 0);
-    }
+    const kga_hit_order_t order = {j->key, j->cand_row};
+    kga_hit_heap_emit(&order, heap, n, j->k, 0.0f, j->out_idx + q * j->k,
+                      j->out_score + q * j->k);
 }
 
 /* Adds qv times each posting of [p, pe) to its candidate's accumulator,
@@ -367,7 +305,7 @@ static void topk_one_blocked(topk_worker_t *w, size_t q)
         ntouched = accumulate(j, j->allowed, p, p + df, Q->data[x], acc, seen,
                               touched, ntouched);
     }
-    hit_t *heap = w->heap;
+    kga_hit_t *heap = w->heap;
     size_t n = heap_select(j, acc, seen, touched, ntouched, heap, j->pool);
     /* Exact scores of the pool, then its best k. */
     for (size_t t = 0; t < n; t++) {
