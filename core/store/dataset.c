@@ -50,31 +50,45 @@ void kga_pairs_destroy(kga_pairs_t *p)
     memset(p, 0, sizeof *p);
 }
 
-int kga_pairs_read(const char *path, const kga_store_t *left,
-                   const kga_store_t *right, kga_pairs_t *out,
-                   kga_err_t *err)
+/* The links of path (labelled rows when `labelled`) resolved against the
+ * stores into *out; their rows go to *rows for the caller to free (the
+ * labels are their tags). On failure both are left empty. */
+static int read_resolved(const char *path, int labelled,
+                         const kga_store_t *left, const kga_store_t *right,
+                         kga_pairs_t *out, kga_links_t **rows, kga_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    kga_links_t *links = NULL;
-    int rc = kga_links_read(path, &links, err);
+    *rows = NULL;
+    int rc = labelled ? kga_links_read_labelled(path, rows, err)
+                      : kga_links_read(path, rows, err);
     if (rc != 0)
         return rc;
-    size_t n = kga_links_count(links);
+    size_t n = kga_links_count(*rows);
     out->left = malloc((n ? n : 1) * sizeof *out->left);
     out->right = malloc((n ? n : 1) * sizeof *out->right);
     if (out->left == NULL || out->right == NULL) {
         rc = kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-    rc = kga_links_resolve(links, left, right, out->left, out->right, err);
+    rc = kga_links_resolve(*rows, left, right, out->left, out->right, err);
     if (rc != 0)
         goto fail;
     out->count = n;
-    kga_links_free(links);
     return 0;
 fail:
-    kga_links_free(links);
+    kga_links_free(*rows);
+    *rows = NULL;
     kga_pairs_destroy(out);
+    return rc;
+}
+
+int kga_pairs_read(const char *path, const kga_store_t *left,
+                   const kga_store_t *right, kga_pairs_t *out,
+                   kga_err_t *err)
+{
+    kga_links_t *rows;
+    int rc = read_resolved(path, 0, left, right, out, &rows, err);
+    kga_links_free(rows);
     return rc;
 }
 
@@ -91,29 +105,21 @@ int kga_labelled_read(const char *path, const kga_store_t *left,
                       kga_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    kga_links_t *rows = NULL;
-    int rc = kga_links_read_labelled(path, &rows, err);
+    kga_pairs_t pairs;
+    kga_links_t *rows;
+    int rc = read_resolved(path, 1, left, right, &pairs, &rows, err);
     if (rc != 0)
         return rc;
-    size_t n = kga_links_count(rows);
-    out->left = malloc((n ? n : 1) * sizeof *out->left);
-    out->right = malloc((n ? n : 1) * sizeof *out->right);
-    out->label = malloc(n ? n : 1);
-    if (out->left == NULL || out->right == NULL || out->label == NULL) {
+    uint8_t *label = malloc(pairs.count ? pairs.count : 1);
+    if (label == NULL) {
         rc = kga_err_set(err, KGA_ENOMEM, "%s: out of memory", path);
-        goto fail;
+        kga_pairs_destroy(&pairs);
+    } else {
+        for (size_t i = 0; i < pairs.count; i++)
+            label[i] = (uint8_t)kga_links_items(rows)[i].tag;
+        *out = (kga_labelled_t){pairs.count, pairs.left, pairs.right, label};
     }
-    rc = kga_links_resolve(rows, left, right, out->left, out->right, err);
-    if (rc != 0)
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        out->label[i] = (uint8_t)kga_links_items(rows)[i].tag;
-    out->count = n;
     kga_links_free(rows);
-    return 0;
-fail:
-    kga_links_free(rows);
-    kga_labelled_destroy(out);
     return rc;
 }
 
