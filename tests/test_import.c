@@ -60,22 +60,6 @@ static int materialise_fixtures(void)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static char *tmp_path(const char *name)
-{
-    static char buf[64][4096];
-    static int next;
-    char *p = buf[next++ % 64];
-    snprintf(p, sizeof buf[0], "%s/%s", kga_test_tmp_dir, name);
-    return p;
-}
-
-static void write_str(const char *dir, const char *name, const char *text)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    kga_test_write_file(path, text, strlen(text));
-}
-
 static void append_str(const char *dir, const char *name, const char *text)
 {
     char path[4096];
@@ -374,7 +358,7 @@ static char *read_lines(const char *path, char *buf, size_t cap)
 START_TEST(line_reader_line_ends_and_checks)
 {
     char buf[4096];
-    const char *p = tmp_path("lines.txt");
+    const char *p = kga_test_tmp("lines.txt");
     static const char text[] =
         "\xEF\xBB\xBF" "first\r\nsecond\n\nthi\x00rd\nbad \xC3\x28 utf8\n"
         "caf\xC3\xA9\r\nlast without newline";
@@ -398,7 +382,7 @@ START_TEST(line_reader_line_ends_and_checks)
                   "%s", err.msg);
     kga_line_reader_close(r);
 
-    ck_assert_int_eq(kga_line_reader_open(tmp_path("nope"), &r, &err),
+    ck_assert_int_eq(kga_line_reader_open(kga_test_tmp("nope"), &r, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "nope: no such file") != NULL, "%s",
                   err.msg);
@@ -412,7 +396,7 @@ START_TEST(line_reader_long_lines)
     /* A line over the limit is reported and skipped; lines on both sides of
      * it, and one exactly at the limit, come through; the buffer refills
      * across many lines. */
-    const char *p = tmp_path("long.txt");
+    const char *p = kga_test_tmp("long.txt");
     FILE *f = fopen(p, "wb");
     fputs("before\n", f);
     for (unsigned i = 0; i < KGA_LINE_MAX + 10; i++)
@@ -484,7 +468,7 @@ START_TEST(links_write_read_round_trip)
     ck_assert_int_eq(kga_links_add(l, "A", "a", 4, 0), 0);
     ck_assert_int_eq(kga_links_add(l, "tab\tin", "x", 5, 0), KGA_EINVAL);
     ck_assert_int_eq(kga_links_add(l, "", "x", 5, 0), KGA_EINVAL);
-    const char *p = tmp_path("links.tsv");
+    const char *p = kga_test_tmp("links.tsv");
     kga_err_t err;
     ck_assert_int_eq(kga_links_write(p, l, &err), 0);
     size_t len;
@@ -515,27 +499,28 @@ START_TEST(links_read_rejects_bad_files)
 {
     kga_links_t *l;
     kga_err_t err;
-    const char *p = tmp_path("bad_links.tsv");
-    write_str(kga_test_tmp_dir, "bad_links.tsv", "a\tA\nb\tB\nc\n");
+    const char *p = kga_test_tmp("bad_links.tsv");
+    kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv", "a\tA\nb\tB\nc\n");
     ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EPARSE);
     ck_assert_ptr_null(l);
     ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: expected 2 tab-separated "
                                   "fields, found 1") != NULL,
                   "%s", err.msg);
-    write_str(kga_test_tmp_dir, "bad_links.tsv", "a\tA\n\nb\t\n");
+    kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv", "a\tA\n\nb\t\n");
     ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EPARSE);
     ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: empty field 2") != NULL,
                   "%s", err.msg);
-    write_str(kga_test_tmp_dir, "bad_links.tsv", "a\tA\nb\tB\na\tC\n");
+    kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv",
+                        "a\tA\nb\tB\na\tC\n");
     ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
     ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: left id 'a' is linked "
                                   "twice (also at line 1)") != NULL,
                   "%s", err.msg);
-    write_str(kga_test_tmp_dir, "bad_links.tsv", "a\tA\nb\tA\n");
+    kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv", "a\tA\nb\tA\n");
     ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
     ck_assert_msg(strstr(err.msg, "right id 'A' is linked twice") != NULL,
                   "%s", err.msg);
-    ck_assert_int_eq(kga_links_read(tmp_path("none.tsv"), &l, &err),
+    ck_assert_int_eq(kga_links_read(kga_test_tmp("none.tsv"), &l, &err),
                      KGA_ENOENT);
 }
 END_TEST
@@ -552,15 +537,15 @@ START_TEST(links_resolve_against_stores)
                 kga_graph_builder_entity(b[s], ids[s][i], &e, NULL), 0);
         }
     kga_err_t err;
-    ck_assert_int_eq(kga_store_write(b[0], tmp_path("l.kgs"), &err), 0);
-    ck_assert_int_eq(kga_store_write(b[1], tmp_path("r.kgs"), &err), 0);
+    ck_assert_int_eq(kga_store_write(b[0], kga_test_tmp("l.kgs"), &err), 0);
+    ck_assert_int_eq(kga_store_write(b[1], kga_test_tmp("r.kgs"), &err), 0);
     kga_store_t *ls, *rs;
-    ck_assert_int_eq(kga_store_open(tmp_path("l.kgs"), &ls, &err), 0);
-    ck_assert_int_eq(kga_store_open(tmp_path("r.kgs"), &rs, &err), 0);
+    ck_assert_int_eq(kga_store_open(kga_test_tmp("l.kgs"), &ls, &err), 0);
+    ck_assert_int_eq(kga_store_open(kga_test_tmp("r.kgs"), &rs, &err), 0);
 
-    write_str(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr1\n");
+    kga_test_write_text(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr1\n");
     kga_links_t *l;
-    ck_assert_int_eq(kga_links_read(tmp_path("res.tsv"), &l, &err), 0);
+    ck_assert_int_eq(kga_links_read(kga_test_tmp("res.tsv"), &l, &err), 0);
     uint32_t li[2], ri[2];
     ck_assert_int_eq(kga_links_resolve(l, ls, rs, li, ri, &err), 0);
     ck_assert_int_eq(li[0], kga_store_lookup(ls, "l2"));
@@ -568,8 +553,8 @@ START_TEST(links_resolve_against_stores)
     ck_assert_int_eq(li[1], kga_store_lookup(ls, "l1"));
     kga_links_free(l);
 
-    write_str(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr9\n");
-    ck_assert_int_eq(kga_links_read(tmp_path("res.tsv"), &l, &err), 0);
+    kga_test_write_text(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr9\n");
+    ck_assert_int_eq(kga_links_read(kga_test_tmp("res.tsv"), &l, &err), 0);
     ck_assert_int_eq(kga_links_resolve(l, ls, rs, li, ri, &err),
                      KGA_EUNKNOWN_ID);
     ck_assert_msg(strstr(err.msg, "res.tsv:2: right id 'r9' is not in") !=
@@ -591,7 +576,7 @@ END_TEST
 
 START_TEST(openea_fixture)
 {
-    const char *out = tmp_path("out_openea");
+    const char *out = kga_test_tmp("out_openea");
     kga_import_summary_t s;
     kga_err_t err;
     int rc = run_import(KGA_IMPORT_OPENEA, fixture("openea_small"), out, 0,
@@ -679,7 +664,7 @@ END_TEST
 
 START_TEST(dbp15k_fixture)
 {
-    const char *out = tmp_path("out_dbp");
+    const char *out = kga_test_tmp("out_dbp");
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = KGA_IMPORT_DBP15K;
@@ -747,7 +732,7 @@ END_TEST
 #define WD "http://www.wikidata.org/entity/"
 START_TEST(dbp15k_ids_sharing_a_uri_stay_apart)
 {
-    const char *out = tmp_path("out_shared");
+    const char *out = kga_test_tmp("out_shared");
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = KGA_IMPORT_DBP15K;
@@ -801,8 +786,8 @@ END_TEST
  * and nothing is merged. */
 START_TEST(dbp15k_shared_uri_next_to_its_disambiguated_name)
 {
-    const char *src = tmp_path("shared_clash");
-    const char *out = tmp_path("out_clash");
+    const char *src = kga_test_tmp("shared_clash");
+    const char *out = kga_test_tmp("out_clash");
     copy_tree(fixture("dbp15k_shared_uri"), src, NULL);
     append_str(src, "ent_ids_2", "106\t" WD "Monroe_County#101\n");
     kga_import_summary_t s;
@@ -840,18 +825,18 @@ static void import_with_seed(const char *out, uint64_t seed,
 START_TEST(dbp15k_seeded_split_of_ref_ent_ids)
 {
     kga_import_summary_t s;
-    import_with_seed(tmp_path("split_a"), 7, &s);
+    import_with_seed(kga_test_tmp("split_a"), 7, &s);
     /* 20 links: 30% = 6 training links, 10% of them = 1 valid. */
     ck_assert_int_eq(s.test_carved, 1);
     ck_assert_uint_eq(s.train_links, 5);
     ck_assert_uint_eq(s.valid_links, 1);
     ck_assert_uint_eq(s.test_links, 14);
     ck_assert_uint_eq(s.side[0].relations, 3); /* named "0", "1", "2" */
-    import_with_seed(tmp_path("split_b"), 7, &s);
-    import_with_seed(tmp_path("split_c"), 8, &s);
-    char *a = links_text(tmp_path("split_a"), "test_links.tsv");
-    char *b = links_text(tmp_path("split_b"), "test_links.tsv");
-    char *c = links_text(tmp_path("split_c"), "test_links.tsv");
+    import_with_seed(kga_test_tmp("split_b"), 7, &s);
+    import_with_seed(kga_test_tmp("split_c"), 8, &s);
+    char *a = links_text(kga_test_tmp("split_a"), "test_links.tsv");
+    char *b = links_text(kga_test_tmp("split_b"), "test_links.tsv");
+    char *c = links_text(kga_test_tmp("split_c"), "test_links.tsv");
     ck_assert_str_eq(a, b);
     ck_assert_str_ne(a, c);
     free(a);
@@ -862,7 +847,7 @@ START_TEST(dbp15k_seeded_split_of_ref_ent_ids)
     static const char *const names[] = {"train_links.tsv", "valid_links.tsv",
                                         "test_links.tsv"};
     for (int i = 0; i < 3; i++) {
-        char *t = links_text(tmp_path("split_a"), names[i]);
+        char *t = links_text(kga_test_tmp("split_a"), names[i]);
         strcat(all, t);
         free(t);
     }
@@ -985,8 +970,8 @@ END_TEST
 START_TEST(lenient_counts_per_file)
 {
     char src[512], out[512];
-    snprintf(src, sizeof src, "%s", tmp_path("lenient_src"));
-    snprintf(out, sizeof out, "%s", tmp_path("lenient_out"));
+    snprintf(src, sizeof src, "%s", kga_test_tmp("lenient_src"));
+    snprintf(out, sizeof out, "%s", kga_test_tmp("lenient_out"));
     copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "rel_triples_1", "a\tb\n\n" KG1 "Paris\t\t" KG1 "X\n"
                                      KG1 "New\thttp://ex.org/p/knows\t" KG1
@@ -1015,11 +1000,11 @@ END_TEST
 START_TEST(openea_fold_without_valid_links)
 {
     char src[512], out[512];
-    snprintf(src, sizeof src, "%s", tmp_path("novalid_src"));
-    snprintf(out, sizeof out, "%s", tmp_path("novalid_out"));
+    snprintf(src, sizeof src, "%s", kga_test_tmp("novalid_src"));
+    snprintf(out, sizeof out, "%s", kga_test_tmp("novalid_out"));
     copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "721_5fold/1/train_links", KG1 "France\tY/France\n");
-    unlink(tmp_path("novalid_src/721_5fold/1/valid_links"));
+    unlink(kga_test_tmp("novalid_src/721_5fold/1/valid_links"));
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = KGA_IMPORT_OPENEA;
@@ -1043,11 +1028,11 @@ END_TEST
 START_TEST(both_sides_bad_reports_the_left)
 {
     char src[512], out[512];
-    snprintf(src, sizeof src, "%s", tmp_path("both_bad_src"));
-    snprintf(out, sizeof out, "%s", tmp_path("both_bad_out"));
+    snprintf(src, sizeof src, "%s", kga_test_tmp("both_bad_src"));
+    snprintf(out, sizeof out, "%s", kga_test_tmp("both_bad_out"));
     copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "rel_triples_1", "a\tb\n");
-    write_str(src, "rel_triples_2", "x\n");
+    kga_test_write_text(src, "rel_triples_2", "x\n");
     kga_import_summary_t s;
     kga_err_t err;
     for (int i = 0; i < 5; i++) {
@@ -1056,16 +1041,16 @@ START_TEST(both_sides_bad_reports_the_left)
         ck_assert_msg(strstr(err.msg, "rel_triples_1:9: expected 3") != NULL,
                       "%s", err.msg);
     }
-    copy_tree(fixture("dbp15k_small"), tmp_path("both_bad_dbp"), NULL);
-    append_str(tmp_path("both_bad_dbp"), "triples_1", "1\t2\n");
-    append_str(tmp_path("both_bad_dbp"), "ent_ids_2", "x\ty\n");
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, tmp_path("both_bad_dbp"),
+    copy_tree(fixture("dbp15k_small"), kga_test_tmp("both_bad_dbp"), NULL);
+    append_str(kga_test_tmp("both_bad_dbp"), "triples_1", "1\t2\n");
+    append_str(kga_test_tmp("both_bad_dbp"), "ent_ids_2", "x\ty\n");
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("both_bad_dbp"),
                                 out, 0, &s, &err),
                      KGA_EPARSE);
     ck_assert_msg(strstr(err.msg, "triples_1:6: expected 3") != NULL, "%s",
                   err.msg);
     /* Lenient: both counted, in the left-then-right file order. */
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, tmp_path("both_bad_dbp"),
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("both_bad_dbp"),
                                 out, 1, &s, &err),
                      0);
     ck_assert_uint_eq(s.skipped_lines, 2);
@@ -1087,11 +1072,11 @@ START_TEST(missing_files_are_named)
     kga_import_summary_t s;
     kga_err_t err;
     char src[512], out[512];
-    snprintf(src, sizeof src, "%s", tmp_path("missing_src"));
-    snprintf(out, sizeof out, "%s", tmp_path("missing_out"));
+    snprintf(src, sizeof src, "%s", kga_test_tmp("missing_src"));
+    snprintf(out, sizeof out, "%s", kga_test_tmp("missing_out"));
 
     copy_tree(fixture("openea_small"), src, NULL);
-    unlink(tmp_path("missing_src/rel_triples_2"));
+    unlink(kga_test_tmp("missing_src/rel_triples_2"));
     ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "missing_src/rel_triples_2: no such file") !=
@@ -1111,16 +1096,16 @@ START_TEST(missing_files_are_named)
 
     kga_test_remove_tree(src);
     copy_tree(fixture("openea_small"), src, NULL);
-    kga_test_remove_tree(tmp_path("missing_src/721_5fold"));
+    kga_test_remove_tree(kga_test_tmp("missing_src/721_5fold"));
     ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "721_5fold/1: no such directory: ent_links "
                                   "holds the gold links but no") != NULL,
                   "%s", err.msg);
 
-    mkdir(tmp_path("missing_src/721_5fold"), 0777);
-    mkdir(tmp_path("missing_src/721_5fold/1"), 0777);
-    write_str(src, "721_5fold/1/train_links", "");
+    mkdir(kga_test_tmp("missing_src/721_5fold"), 0777);
+    mkdir(kga_test_tmp("missing_src/721_5fold/1"), 0777);
+    kga_test_write_text(src, "721_5fold/1/train_links", "");
     ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "721_5fold/1/test_links: no such file") !=
@@ -1141,26 +1126,26 @@ START_TEST(missing_files_are_named)
 
     kga_test_remove_tree(src);
     copy_tree(fixture("dbp15k_small"), src, NULL);
-    unlink(tmp_path("missing_src/ref_pairs"));
+    unlink(kga_test_tmp("missing_src/ref_pairs"));
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "missing_src/ref_pairs: no such file "
                                   "(sup_pairs is there") != NULL,
                   "%s", err.msg);
-    unlink(tmp_path("missing_src/sup_pairs"));
+    unlink(kga_test_tmp("missing_src/sup_pairs"));
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "missing_src/ref_ent_ids: no such file") !=
                       NULL,
                   "%s", err.msg);
-    unlink(tmp_path("missing_src/triples_2"));
+    unlink(kga_test_tmp("missing_src/triples_2"));
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "missing_src/triples_2: no such file") !=
                       NULL,
                   "%s", err.msg);
 
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, tmp_path("no_such_dir"),
+    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("no_such_dir"),
                                 out, 0, &s, &err),
                      KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "no_such_dir: no such directory") != NULL,
@@ -1239,7 +1224,7 @@ END_TEST
 START_TEST(permuted_messy_input_gives_identical_outputs)
 {
     char src[512], dsrc[512];
-    snprintf(src, sizeof src, "%s", tmp_path("messy_oe"));
+    snprintf(src, sizeof src, "%s", kga_test_tmp("messy_oe"));
     copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "721_5fold/1/test_links",
                KG1 "Paris\tY/France\n" KG1 "France\tY/Orphan\n" KG1
@@ -1252,7 +1237,7 @@ START_TEST(permuted_messy_input_gives_identical_outputs)
                                       KG1 "Alice\trdfs:label\t\"Al\"@en\n");
     check_permutation(KGA_IMPORT_OPENEA, src, "messy_oe", 1);
 
-    snprintf(dsrc, sizeof dsrc, "%s", tmp_path("messy_dbp"));
+    snprintf(dsrc, sizeof dsrc, "%s", kga_test_tmp("messy_dbp"));
     copy_tree(fixture("dbp15k_small"), dsrc, NULL);
     append_str(dsrc, "ent_ids_1", "13\thttp://fr.dbpedia.org/resource/Autre\n"
                                   "13\thttp://fr.dbpedia.org/resource/Isolé\n");
@@ -1297,7 +1282,7 @@ START_TEST(real_dbp15k_fr_en_counts)
     char src[4096];
     if (!data_available("dbp15k_fr_en", src, sizeof src))
         return;
-    const char *out = tmp_path("real_dbp");
+    const char *out = kga_test_tmp("real_dbp");
     kga_import_summary_t s;
     kga_err_t err;
     int rc = run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err);
@@ -1328,7 +1313,7 @@ START_TEST(real_openea_d_y_counts)
     char src[4096];
     if (!data_available("openea_D_Y_15K_V1", src, sizeof src))
         return;
-    const char *out = tmp_path("real_oe");
+    const char *out = kga_test_tmp("real_oe");
     kga_import_summary_t s;
     kga_err_t err;
     int rc = run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err);
@@ -1379,7 +1364,7 @@ static int run_cmd(const char *const *args)
 
 START_TEST(command_exit_codes)
 {
-    const char *out = tmp_path("cmd_out");
+    const char *out = kga_test_tmp("cmd_out");
     const char *help[] = {"import", "--help", NULL};
     ck_assert_int_eq(run_cmd(help), 0);
     const char *none[] = {"import", NULL};
@@ -1437,7 +1422,7 @@ static const char *imported_left(const char *out)
 
 START_TEST(add_writes_the_next_generation)
 {
-    const char *out = tmp_path("out_add");
+    const char *out = kga_test_tmp("out_add");
     const char *store = imported_left(out);
     kga_store_t *before = kga_test_open_store(out, "left.kgs");
     uint32_t n0 = kga_store_entity_count(before);
@@ -1446,21 +1431,21 @@ START_TEST(add_writes_the_next_generation)
     char *alice_name_copy = strdup(alice_name);
     /* New entities, edges to and from the store's, a type triple, a
      * relation the store lacks, a duplicate, a blank line. */
-    write_str(out, "add_triples",
-              KG1 "Zoe\thttp://ex.org/p/livesIn\t" KG1 "Paris\n"
-              KG1 "Alice\thttp://ex.org/p/knows\t" KG1 "Zoe\n"
-              KG1 "Zoe\trdf:type\thttp://ex.org/class/City\n"
-              KG1 "Zoe\thttp://ex.org/p/admires\t" KG1 "Alice\n"
-              "\n"
-              KG1 "Alice\thttp://ex.org/p/livesIn\t" KG1 "Paris\n"
-              KG1 "Yan_Li\thttp://ex.org/p/livesIn\t" KG1 "Paris\n");
-    write_str(out, "add_attrs",
-              KG1 "Zoe\thttp://www.w3.org/2000/01/rdf-schema#label\t"
-              "\"Zoé\"@fr\n"
-              KG1 "Alice\thttp://www.w3.org/2000/01/rdf-schema#label\t"
-              "Another Alice\n");
-    kga_add_params_t p = {store, tmp_path("out_add/add_triples"),
-                          tmp_path("out_add/add_attrs")};
+    kga_test_write_text(out, "add_triples",
+                        KG1 "Zoe\thttp://ex.org/p/livesIn\t" KG1 "Paris\n"
+                        KG1 "Alice\thttp://ex.org/p/knows\t" KG1 "Zoe\n"
+                        KG1 "Zoe\trdf:type\thttp://ex.org/class/City\n"
+                        KG1 "Zoe\thttp://ex.org/p/admires\t" KG1 "Alice\n"
+                        "\n"
+                        KG1 "Alice\thttp://ex.org/p/livesIn\t" KG1 "Paris\n"
+                        KG1 "Yan_Li\thttp://ex.org/p/livesIn\t" KG1 "Paris\n");
+    kga_test_write_text(out, "add_attrs",
+                        KG1 "Zoe\thttp://www.w3.org/2000/01/rdf-schema#label\t"
+                        "\"Zoé\"@fr\n"
+                        KG1 "Alice\thttp://www.w3.org/2000/01/"
+                        "rdf-schema#label\tAnother Alice\n");
+    kga_add_params_t p = {store, kga_test_tmp("out_add/add_triples"),
+                          kga_test_tmp("out_add/add_attrs")};
     kga_add_summary_t sum;
     kga_err_t err;
     ck_assert_msg(kga_add_run(&p, &sum, &err) == 0, "%s", err.msg);
@@ -1502,7 +1487,7 @@ END_TEST
 
 START_TEST(add_refuses_malformed_lines)
 {
-    const char *out = tmp_path("out_add_bad");
+    const char *out = kga_test_tmp("out_add_bad");
     const char *store = imported_left(out);
     kga_store_t *before = kga_test_open_store(out, "left.kgs");
     uint64_t print0 = kga_store_fingerprint(before);
@@ -1524,13 +1509,13 @@ START_TEST(add_refuses_malformed_lines)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (cases[i].triples != NULL)
-            write_str(out, "add_t", cases[i].triples);
+            kga_test_write_text(out, "add_t", cases[i].triples);
         if (cases[i].attrs != NULL)
-            write_str(out, "add_a", cases[i].attrs);
+            kga_test_write_text(out, "add_a", cases[i].attrs);
         kga_add_params_t p = {
             store,
-            cases[i].triples != NULL ? tmp_path("out_add_bad/add_t") : NULL,
-            cases[i].attrs != NULL ? tmp_path("out_add_bad/add_a") : NULL};
+            cases[i].triples != NULL ? kga_test_tmp("out_add_bad/add_t") : NULL,
+            cases[i].attrs != NULL ? kga_test_tmp("out_add_bad/add_a") : NULL};
         kga_err_t err;
         int rc = kga_add_run(&p, NULL, &err);
         ck_assert_msg(rc != 0, "case %zu accepted", i);
@@ -1542,7 +1527,7 @@ START_TEST(add_refuses_malformed_lines)
         kga_store_close(s);
     }
     /* A missing file is named. */
-    kga_add_params_t p = {store, tmp_path("out_add_bad/nope"), NULL};
+    kga_add_params_t p = {store, kga_test_tmp("out_add_bad/nope"), NULL};
     kga_err_t err;
     kga_test_expect_error(kga_add_run(&p, NULL, &err), &err, KGA_ENOENT,
                           "nope");

@@ -25,23 +25,6 @@
  * Helpers
  * ------------------------------------------------------------------------ */
 
-static char *tmp_path(const char *name)
-{
-    static char buf[32][4096];
-    static int next;
-    char *p = buf[next++ % 32];
-    snprintf(p, sizeof buf[0], "%s/%s", kga_test_tmp_dir, name);
-    return p;
-}
-
-static void write_str(const char *dir, const char *name, const char *text)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    kga_test_system("mkdir -p \"$(dirname '%s')\"", path);
-    kga_test_write_file(path, text, strlen(text));
-}
-
 static char *read_out(const char *dir, const char *name)
 {
     char path[4096];
@@ -72,15 +55,17 @@ static const char *const TABLE_B =
 
 static void write_record_set(const char *src)
 {
-    write_str(src, "tableA.csv", TABLE_A);
-    write_str(src, "tableB.csv", TABLE_B);
-    write_str(src, "train.csv",
-              "ltable_id,rtable_id,label\na1,b1,1\na1,b2,0\na2,b2,1\n"
-              "a2,b1,0\n");
-    write_str(src, "valid.csv", "ltable_id,rtable_id,label\na3,b3,1\n"
-                                "a3,b4,0\n");
-    write_str(src, "test.csv", "ltable_id,rtable_id,label\na4,b4,0\n"
-                               "a3,b3,1\n");
+    kga_test_write_text(src, "tableA.csv", TABLE_A);
+    kga_test_write_text(src, "tableB.csv", TABLE_B);
+    kga_test_write_text(src, "train.csv",
+                        "ltable_id,rtable_id,label\na1,b1,1\na1,b2,0\na2,b2,1\n"
+                        "a2,b1,0\n");
+    kga_test_write_text(src, "valid.csv",
+                        "ltable_id,rtable_id,label\na3,b3,1\n"
+                        "a3,b4,0\n");
+    kga_test_write_text(src, "test.csv",
+                        "ltable_id,rtable_id,label\na4,b4,0\n"
+                        "a3,b3,1\n");
 }
 
 static int import_records(const char *src, const char *out,
@@ -186,7 +171,7 @@ END_TEST
 
 START_TEST(csv_records)
 {
-    const char *path = tmp_path("good.csv");
+    const char *path = kga_test_tmp("good.csv");
     const char *text = "\xEF\xBB\xBFid,name\r\n"
                        "1,plain\r\n"
                        "\n"
@@ -226,7 +211,7 @@ START_TEST(csv_errors_name_line_and_column)
         {"a,b\n1,\"x\"y\n", "bad.csv:2:6: characters after a closing"},
         {"a,b\n1,\"open\n2,3\n", "bad.csv:2:3: quoted field never closed"},
     };
-    const char *path = tmp_path("bad.csv");
+    const char *path = kga_test_tmp("bad.csv");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kga_test_write_file(path, cases[i].text, strlen(cases[i].text));
         kga_csv_reader_t *r;
@@ -328,7 +313,7 @@ END_TEST
 
 START_TEST(records_import)
 {
-    const char *src = tmp_path("rec_src"), *out = tmp_path("rec_out");
+    const char *src = kga_test_tmp("rec_src"), *out = kga_test_tmp("rec_out");
     write_record_set(src);
     kga_import_summary_t sum;
     kga_err_t err;
@@ -370,7 +355,7 @@ END_TEST
 
 START_TEST(records_entity_columns)
 {
-    const char *src = tmp_path("ent_src"), *out = tmp_path("ent_out");
+    const char *src = kga_test_tmp("ent_src"), *out = kga_test_tmp("ent_out");
     write_record_set(src);
     kga_import_summary_t sum;
     kga_err_t err;
@@ -400,8 +385,9 @@ START_TEST(records_entity_columns)
     ck_assert_ptr_null(attr_of(b, (uint32_t)b1, "artist"));
     kga_store_close(b);
     /* Pairs may only name records, never a node. */
-    write_str(src, "test.csv", "ltable_id,rtable_id,label\na1,artist:the "
-                               "band,0\n");
+    kga_test_write_text(src, "test.csv",
+                        "ltable_id,rtable_id,label\na1,artist:the "
+                        "band,0\n");
     int rc = import_records(src, out, "artist", 0, &sum, &err);
     kga_test_expect_error(rc, &err, KGA_EUNKNOWN_ID,
                           "test.csv:2: column 'rtable_id': 'artist:the band' "
@@ -445,14 +431,14 @@ static const bad_input_t bad_records[] = {
 START_TEST(records_bad_input)
 {
     const bad_input_t *c = &bad_records[_i];
-    const char *src = tmp_path("bad_src"), *out = tmp_path("bad_out");
+    const char *src = kga_test_tmp("bad_src"), *out = kga_test_tmp("bad_out");
     kga_test_remove_tree(src);
     write_record_set(src);
-    write_str(src, "tableA.csv",
-              "id,title\na1,Hello\na2,Goodbye\na3,Say\na4,Quiet\n");
-    write_str(src, "tableB.csv",
-              "id,title\nb1,Hello\nb2,Goodbye\nb3,Say\nb4,Loud\n");
-    write_str(src, c->file, c->text);
+    kga_test_write_text(src, "tableA.csv",
+                        "id,title\na1,Hello\na2,Goodbye\na3,Say\na4,Quiet\n");
+    kga_test_write_text(src, "tableB.csv",
+                        "id,title\nb1,Hello\nb2,Goodbye\nb3,Say\nb4,Loud\n");
+    kga_test_write_text(src, c->file, c->text);
     kga_import_summary_t sum;
     kga_err_t err;
     int rc = import_records(src, out, NULL, 0, &sum, &err);
@@ -469,11 +455,11 @@ END_TEST
 
 START_TEST(records_lenient_counts)
 {
-    const char *src = tmp_path("len_src"), *out = tmp_path("len_out");
+    const char *src = kga_test_tmp("len_src"), *out = kga_test_tmp("len_out");
     write_record_set(src);
-    write_str(src, "train.csv",
-              "ltable_id,rtable_id,label\na1,b1,1\na9,b1,0\na1,b2,2\n"
-              "a2,b2,1\na2,b1,0\n");
+    kga_test_write_text(src, "train.csv",
+                        "ltable_id,rtable_id,label\na1,b1,1\na9,b1,0\na1,b2,2\n"
+                        "a2,b2,1\na2,b1,0\n");
     kga_import_summary_t sum;
     kga_err_t err;
     ck_assert_int_eq(import_records(src, out, NULL, 1, &sum, &err), 0);
@@ -491,7 +477,7 @@ END_TEST
 
 START_TEST(records_link_sets_and_carving)
 {
-    const char *src = tmp_path("ls_src"), *out = tmp_path("ls_out");
+    const char *src = kga_test_tmp("ls_src"), *out = kga_test_tmp("ls_out");
     write_record_set(src);
     kga_import_summary_t sum;
     kga_err_t err;
@@ -499,14 +485,14 @@ START_TEST(records_link_sets_and_carving)
     ck_assert(file_exists(out, "test_pairs.tsv"));
     /* A test file of matches only (here without a label column) is a link
      * set: no pairs file, and the one of the earlier import is gone. */
-    write_str(src, "test.csv", "ltable_id,rtable_id\na4,b4\n");
+    kga_test_write_text(src, "test.csv", "ltable_id,rtable_id\na4,b4\n");
     ck_assert_msg(import_records(src, out, NULL, 0, &sum, &err) == 0, "%s",
                   err.msg);
     ck_assert(!file_exists(out, "test_pairs.tsv"));
     ck_assert_uint_eq(sum.pairs[2], 0);
     ck_assert_uint_eq(sum.test_links, 1);
     /* ... and strictly 1:1, as a links file: a3 is matched in valid.csv. */
-    write_str(src, "test.csv", "ltable_id,rtable_id\na4,b4\na3,b3\n");
+    kga_test_write_text(src, "test.csv", "ltable_id,rtable_id\na4,b4\na3,b3\n");
     kga_test_expect_error(import_records(src, out, NULL, 0, &sum, &err), &err,
                           KGA_EDUPLICATE, "test.csv:3: left id 'a3' is "
                                           "linked twice (also at");
@@ -532,7 +518,7 @@ END_TEST
 
 START_TEST(records_name_column)
 {
-    const char *src = tmp_path("nc_src"), *out = tmp_path("nc_out");
+    const char *src = kga_test_tmp("nc_src"), *out = kga_test_tmp("nc_out");
     write_record_set(src);
     kga_import_params_t p;
     kga_import_params_init(&p);
@@ -553,10 +539,12 @@ START_TEST(records_name_column)
     kga_test_expect_error(kga_import_run(&p, &sum, NULL, &err), &err,
                           KGA_EINVAL, "--name-column: no column 'nope'");
     /* Without a column named like a name, the most distinct text column. */
-    write_str(src, "tableA.csv", "id,code,what\na1,x,Alpha\na2,x,Beta\n"
-                                 "a3,y,Gamma\na4,y,Delta\n");
-    write_str(src, "tableB.csv", "id,code,what\nb1,x,Alpha\nb2,x,Beta\n"
-                                 "b3,y,Gamma\nb4,y,Epsilon\n");
+    kga_test_write_text(src, "tableA.csv",
+                        "id,code,what\na1,x,Alpha\na2,x,Beta\n"
+                        "a3,y,Gamma\na4,y,Delta\n");
+    kga_test_write_text(src, "tableB.csv",
+                        "id,code,what\nb1,x,Alpha\nb2,x,Beta\n"
+                        "b3,y,Gamma\nb4,y,Epsilon\n");
     p.name_column = NULL;
     ck_assert_msg(kga_import_run(&p, &sum, NULL, &err) == 0, "%s", err.msg);
     ck_assert_msg(strstr(sum.name_note, "name column: what") != NULL, "%s",
@@ -568,28 +556,30 @@ END_TEST
  * bytes. */
 START_TEST(records_order_independent)
 {
-    const char *src = tmp_path("ord_src"), *out1 = tmp_path("ord_out1"),
-               *out2 = tmp_path("ord_out2");
+    const char *src = kga_test_tmp("ord_src"), *out1 = kga_test_tmp("ord_out1"),
+               *out2 = kga_test_tmp("ord_out2");
     write_record_set(src);
     kga_import_summary_t sum;
     kga_err_t err;
     ck_assert_int_eq(import_records(src, out1, "artist", 0, &sum, &err), 0);
-    write_str(src, "tableA.csv",
-              "id,title,artist,price,released,time\n"
-              "a4,Quiet Night,Other Group,$ 1.99,,5:10\n"
-              "a3,\"Say \"\"Hi\"\"\",Other Group,$ 1.29,2013-01-05,2:58\n"
-              "a2,\"Goodbye, Moon\",The Band,$ 0.99,1-Aug-12,4:02\n"
-              "a1,Hello World,The Band,$ 1.29,18-May-15,3:40\n");
-    write_str(src, "tableB.csv",
-              "id,title,artist,price,released,time\n"
-              "b4,Loud Day,Someone,2.49,\"March 3 , 2010\",3:10\n"
-              "b2,Goodbye Moon,The  Band,0.99,\"August 1 , 2012\",4:02\n"
-              "b3,\"Say \"\"Hi\"\" (Remix)\",Other Group,1.29,\"January 5 , "
-              "2013\",3:01\n"
-              "b1,Hello World,the band,1.29,\"May 18 , 2015\",3:40\n");
-    write_str(src, "train.csv",
-              "ltable_id,rtable_id,label\na2,b1,0\na2,b2,1\na1,b2,0\n"
-              "a1,b1,1\n");
+    kga_test_write_text(
+        src, "tableA.csv",
+        "id,title,artist,price,released,time\n"
+        "a4,Quiet Night,Other Group,$ 1.99,,5:10\n"
+        "a3,\"Say \"\"Hi\"\"\",Other Group,$ 1.29,2013-01-05,2:58\n"
+        "a2,\"Goodbye, Moon\",The Band,$ 0.99,1-Aug-12,4:02\n"
+        "a1,Hello World,The Band,$ 1.29,18-May-15,3:40\n");
+    kga_test_write_text(
+        src, "tableB.csv",
+        "id,title,artist,price,released,time\n"
+        "b4,Loud Day,Someone,2.49,\"March 3 , 2010\",3:10\n"
+        "b2,Goodbye Moon,The  Band,0.99,\"August 1 , 2012\",4:02\n"
+        "b3,\"Say \"\"Hi\"\" (Remix)\",Other Group,1.29,\"January 5 , "
+        "2013\",3:01\n"
+        "b1,Hello World,the band,1.29,\"May 18 , 2015\",3:40\n");
+    kga_test_write_text(src, "train.csv",
+                        "ltable_id,rtable_id,label\na2,b1,0\na2,b2,1\na1,b2,0\n"
+                        "a1,b1,1\n");
     ck_assert_int_eq(import_records(src, out2, "artist", 0, &sum, &err), 0);
     static const char *const files[] = {"left.kgs", "right.kgs",
                                         "train_links.tsv", "train_pairs.tsv",
@@ -636,16 +626,16 @@ static const char *const RIGHT_NT =
 
 static void write_nt_set(const char *src)
 {
-    write_str(src, "left.nt", LEFT_NT);
+    kga_test_write_text(src, "left.nt", LEFT_NT);
     char path[4096];
     snprintf(path, sizeof path, "%s/right.nt", src);
     kga_test_write_file(path, RIGHT_NT, strlen(RIGHT_NT));
     ck_assert_int_eq(kga_test_system("gzip -f '%s'", path), 0);
-    write_str(src, "train_links",
-              "<http://a.example/p1>\t<http://b.example/x1>\n");
-    write_str(src, "test_links.tsv",
-              "http://a.example/p2\thttp://b.example/x2\t1\n"
-              "http://a.example/p2\thttp://b.example/x3\t0\n");
+    kga_test_write_text(src, "train_links",
+                        "<http://a.example/p1>\t<http://b.example/x1>\n");
+    kga_test_write_text(src, "test_links.tsv",
+                        "http://a.example/p2\thttp://b.example/x2\t1\n"
+                        "http://a.example/p2\thttp://b.example/x3\t0\n");
 }
 
 static int import_nt(const char *src, const char *out, const char *predicate,
@@ -664,7 +654,7 @@ static int import_nt(const char *src, const char *out, const char *predicate,
 
 START_TEST(ntriples_import)
 {
-    const char *src = tmp_path("nt_src"), *out = tmp_path("nt_out");
+    const char *src = kga_test_tmp("nt_src"), *out = kga_test_tmp("nt_out");
     write_nt_set(src);
     kga_import_summary_t sum;
     kga_err_t err;
@@ -706,7 +696,7 @@ END_TEST
 
 START_TEST(ntriples_bad_input)
 {
-    const char *src = tmp_path("ntb_src"), *out = tmp_path("ntb_out");
+    const char *src = kga_test_tmp("ntb_src"), *out = kga_test_tmp("ntb_out");
     write_nt_set(src);
     char line[] = "<http://a.example/p3> <http://a.example/p> \"a\\qb\" .\n";
     char path[4096];
@@ -721,15 +711,16 @@ START_TEST(ntriples_bad_input)
                           "left.nt:8: column 46: an unknown escape");
     ck_assert_int_eq(import_nt(src, out, NULL, 1, &sum, &err), 0);
     ck_assert_uint_eq(sum.skipped_lines, 1);
-    write_str(src, "left.nt", LEFT_NT);
-    write_str(src, "test_links.tsv", "http://a.example/p2\tnope\t1\n");
+    kga_test_write_text(src, "left.nt", LEFT_NT);
+    kga_test_write_text(src, "test_links.tsv",
+                        "http://a.example/p2\tnope\t1\n");
     rc = import_nt(src, out, NULL, 1, &sum, &err);
     ck_assert_int_eq(rc, 0);
     rc = import_nt(src, out, NULL, 0, &sum, &err);
     kga_test_expect_error(rc, &err, KGA_EUNKNOWN_ID,
                           "test_links.tsv:1: right id 'nope'");
-    write_str(src, "test_links.tsv",
-              "http://a.example/p2\thttp://b.example/x2\t2\n");
+    kga_test_write_text(src, "test_links.tsv",
+                        "http://a.example/p2\thttp://b.example/x2\t2\n");
     rc = import_nt(src, out, NULL, 0, &sum, &err);
     kga_test_expect_error(rc, &err, KGA_EPARSE,
                           "test_links.tsv:1: field 3: label '2'");
@@ -740,8 +731,8 @@ START_TEST(ntriples_bad_input)
     char *gz = kga_test_read_file(path, &len);
     kga_test_write_file(path, gz, len / 2);
     free(gz);
-    write_str(src, "test_links.tsv",
-              "http://a.example/p2\thttp://b.example/x2\n");
+    kga_test_write_text(src, "test_links.tsv",
+                        "http://a.example/p2\thttp://b.example/x2\n");
     rc = import_nt(src, out, NULL, 0, &sum, &err);
     kga_test_expect_error(rc, &err, KGA_EFORMAT, "right.nt.gz: gzip data");
     rc = import_nt(src, out, NULL, 1, &sum, &err);
@@ -753,15 +744,21 @@ END_TEST
  * names with it (every format takes --name-predicate). */
 START_TEST(openea_name_predicate)
 {
-    const char *src = tmp_path("oe_src"), *out = tmp_path("oe_out");
-    write_str(src, "rel_triples_1", "http://a/1\thttp://a/r\thttp://a/2\n");
-    write_str(src, "rel_triples_2", "http://b/1\thttp://b/r\thttp://b/2\n");
-    write_str(src, "attr_triples_1", "http://a/1\thttp://a/title\tOne\n"
-                                     "http://a/2\thttp://a/full_name\tTwo\n");
-    write_str(src, "attr_triples_2", "http://b/1\thttp://b/title\tOne\n"
-                                     "http://b/2\thttp://b/title\tTwo\n");
-    write_str(src, "721_5fold/1/train_links", "http://a/1\thttp://b/1\n");
-    write_str(src, "721_5fold/1/test_links", "http://a/2\thttp://b/2\n");
+    const char *src = kga_test_tmp("oe_src"), *out = kga_test_tmp("oe_out");
+    kga_test_write_text(src, "rel_triples_1",
+                        "http://a/1\thttp://a/r\thttp://a/2\n");
+    kga_test_write_text(src, "rel_triples_2",
+                        "http://b/1\thttp://b/r\thttp://b/2\n");
+    kga_test_write_text(src, "attr_triples_1",
+                        "http://a/1\thttp://a/title\tOne\n"
+                        "http://a/2\thttp://a/full_name\tTwo\n");
+    kga_test_write_text(src, "attr_triples_2",
+                        "http://b/1\thttp://b/title\tOne\n"
+                        "http://b/2\thttp://b/title\tTwo\n");
+    kga_test_write_text(src, "721_5fold/1/train_links",
+                        "http://a/1\thttp://b/1\n");
+    kga_test_write_text(src, "721_5fold/1/test_links",
+                        "http://a/2\thttp://b/2\n");
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = KGA_IMPORT_OPENEA;
@@ -799,15 +796,16 @@ END_TEST
 
 START_TEST(attribute_features)
 {
-    const char *src = tmp_path("af_src"), *out = tmp_path("af_out");
+    const char *src = kga_test_tmp("af_src"), *out = kga_test_tmp("af_out");
     write_record_set(src);
     /* Column names differ in case and '_': still one channel each. */
-    write_str(src, "tableB.csv",
-              "ID,Title,artist,Price,released,TIME\n"
-              "b1,Hello World,the band,1.29,\"May 18 , 2015\",3:40\n"
-              "b2,Goodbye Moon,The  Band,0.99,\"August 1 , 2012\",4:02\n"
-              "b3,Say Hi (Remix),Other Group,2.58,\"January 5 , 2014\",3:01\n"
-              "b4,Loud Day,Someone,-,\"March 3 , 2010\",3:10\n");
+    kga_test_write_text(
+        src, "tableB.csv",
+        "ID,Title,artist,Price,released,TIME\n"
+        "b1,Hello World,the band,1.29,\"May 18 , 2015\",3:40\n"
+        "b2,Goodbye Moon,The  Band,0.99,\"August 1 , 2012\",4:02\n"
+        "b3,Say Hi (Remix),Other Group,2.58,\"January 5 , 2014\",3:01\n"
+        "b4,Loud Day,Someone,-,\"March 3 , 2010\",3:10\n");
     kga_import_summary_t sum;
     kga_err_t err;
     ck_assert_msg(import_records(src, out, "artist", 0, &sum, &err) == 0,
@@ -874,8 +872,10 @@ START_TEST(attribute_features)
     ck_assert_float_eq(f[price->first_feature + 1], 0.0f);
     kga_attr_model_free(m);
     /* Stores that share nothing: no channels, no features. */
-    write_str(src, "tableB.csv", "id,other\nb1,x\nb2,y\nb3,z\nb4,w\n");
-    write_str(src, "test.csv", "ltable_id,rtable_id,label\na4,b4,1\n");
+    kga_test_write_text(src, "tableB.csv",
+                        "id,other\nb1,x\nb2,y\nb3,z\nb4,w\n");
+    kga_test_write_text(src, "test.csv",
+                        "ltable_id,rtable_id,label\na4,b4,1\n");
     kga_store_close(a);
     kga_store_close(b);
     ck_assert_msg(import_records(src, out, NULL, 0, &sum, &err) == 0, "%s",

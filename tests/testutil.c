@@ -75,6 +75,16 @@ void kga_test_tmp_path(char *out, size_t size, const char *name)
                   kga_test_tmp_dir, name);
 }
 
+char *kga_test_tmp(const char *name)
+{
+    static char buf[64][4096];
+    static int next;
+    char *p = buf[next++ % 64];
+    int n = snprintf(p, sizeof buf[0], "%s/%s", kga_test_tmp_dir, name);
+    ck_assert(n > 0 && (size_t)n < sizeof buf[0]);
+    return p;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag,
                         struct FTW *ftw)
 {
@@ -139,6 +149,21 @@ void kga_test_write_file(const char *path, const void *data, size_t len)
     ck_assert_msg(f != NULL, "cannot create %s", path);
     ck_assert_uint_eq(fwrite(data, 1, len, f), len);
     ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
+}
+
+void kga_test_write_text(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert(n > 0 && (size_t)n < sizeof path);
+    struct stat st;
+    for (char *p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        ck_assert_msg(stat(path, &st) == 0 || mkdir(path, 0777) == 0,
+                      "cannot make %s: %s", path, strerror(errno));
+        *p = '/';
+    }
+    kga_test_write_file(path, text, strlen(text));
 }
 
 int kga_test_system(const char *fmt, ...)

@@ -42,6 +42,10 @@ extern char kga_test_tmp_dir[];
 /* kga_test_tmp_dir/name into out (size bytes). */
 void kga_test_tmp_path(char *out, size_t size, const char *name);
 
+/* kga_test_tmp_dir/name in one of 64 static buffers used in turn (each
+ * valid for the next 63 calls): for tests that name many files inline. */
+char *kga_test_tmp(const char *name);
+
 /* Removes path and everything below it. Returns 0 or -1; asserts
  * nothing. */
 int kga_test_remove_tree(const char *path);
@@ -58,6 +62,9 @@ char *kga_test_slurp(const char *path, size_t *len);
 char *kga_test_read_file(const char *path, size_t *len);
 /* Writes len bytes to path (created or truncated). */
 void kga_test_write_file(const char *path, const void *data, size_t len);
+/* Writes text to dir/name, making dir and the folders in name that are
+ * missing. */
+void kga_test_write_text(const char *dir, const char *name, const char *text);
 
 /* Symbolic links to victim at every temporary name a writer of path could
  * pick in this process (base/atomic_file.h: PATH.tmp.PID.N, N < n) and at
