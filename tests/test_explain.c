@@ -49,7 +49,7 @@ static int run(const char *fmt, ...)
 /* Once for the whole suite: the pair and both models. */
 static void build_fixture(void)
 {
-    const char *kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    const char *kgalign = kga_test_kgalign();
     snprintf(tmp, sizeof tmp, "/tmp/kga_test_explain_XXXXXX");
     if (mkdtemp(tmp) == NULL) {
         perror("mkdtemp");

@@ -233,7 +233,7 @@ static void fixture_setup(void)
         perror("mkdtemp");
         exit(EXIT_FAILURE);
     }
-    kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    kgalign = kga_test_kgalign();
     int rc = kga_test_system("%s synth --entities %d --seed 21 %s/synth "
                              "> /dev/null",
                              kgalign, SYNTH_ENTITIES, dir);

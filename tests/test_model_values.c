@@ -31,7 +31,7 @@ static char data[600], model[600];
 
 static int make_model(void)
 {
-    const char *kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    const char *kgalign = kga_test_kgalign();
     snprintf(data, sizeof data, "%s/data", kga_test_tmp_dir);
     snprintf(model, sizeof model, "%s/model.kgm", kga_test_tmp_dir);
     const char *dir = kga_test_tmp_dir;

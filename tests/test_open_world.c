@@ -76,7 +76,7 @@ static void setup(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/kga_test_open_world_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmp));
-    kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    kgalign = kga_test_kgalign();
     ck_assert_int_eq(run("%s synth --entities 4000 --one-sided 0.3 --seed 7 "
                          "%s/src > /dev/null",
                          kgalign, tmp),

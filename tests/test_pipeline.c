@@ -46,7 +46,7 @@ static void setup(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/kga_test_pipeline_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmp));
-    kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    kgalign = kga_test_kgalign();
     ck_assert_int_eq(
         kga_test_system("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
                         kgalign, tmp),
@@ -209,7 +209,7 @@ static void records_setup(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/kga_test_pipeline_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmp));
-    kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    kgalign = kga_test_kgalign();
 }
 
 static void write_text(const char *name, const char *text)

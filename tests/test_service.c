@@ -2556,7 +2556,7 @@ static void fixture_setup(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/kga_test_service_XXXXXX");
     FIXTURE_CHECK(mkdtemp(tmp) != NULL);
-    kgalign = getenv("KGALIGN") ? getenv("KGALIGN") : "./kgalign";
+    kgalign = kga_test_kgalign();
     snprintf(data_dir, sizeof data_dir, "%s/data", tmp);
     snprintf(model1, sizeof model1, "%s/model.kgm", data_dir);
     snprintf(model2, sizeof model2, "%s/model2.kgm", tmp);

@@ -166,6 +166,12 @@ void kga_test_write_text(const char *dir, const char *name, const char *text)
     kga_test_write_file(path, text, strlen(text));
 }
 
+const char *kga_test_kgalign(void)
+{
+    const char *path = getenv("KGALIGN");
+    return path != NULL ? path : "./kgalign";
+}
+
 int kga_test_system(const char *fmt, ...)
 {
     char cmd[8192];

@@ -75,6 +75,10 @@ void kga_test_plant_links(const char *path, const char *victim, unsigned n);
 void kga_test_check_planted_links(const char *path, const char *victim,
                                   const char *content, unsigned n);
 
+/* The kgalign binary the end-to-end tests run: $KGALIGN (make test sets
+ * it), else ./kgalign. Asserts nothing. */
+const char *kga_test_kgalign(void);
+
 /* Runs a shell command (printf-style); returns its exit status, or -1
  * when it did not exit. Asserts nothing. */
 int kga_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
