@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "stats/calibrate.h"
 
 #include "testutil.h"
@@ -24,10 +25,8 @@ typedef struct {
 
 static uint64_t rng_next(rng_t *r)
 {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    /* splitmix64 */
+    return kga_rng_hash(r->s += 0x9e3779b97f4a7c15ull);
 }
 
 /* Uniform in (0, 1). */

@@ -19,6 +19,7 @@
 #include "import/import.h"
 #include "import/import_add.h"
 #include "base/line_reader.h"
+#include "base/rng.h"
 #include "store/links.h"
 #include "store/names.h"
 #include "store/store.h"
@@ -72,10 +73,8 @@ static void append_str(const char *dir, const char *name, const char *text)
 
 static uint64_t rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    /* splitmix64 */
+    return kga_rng_hash(*s += 0x9e3779b97f4a7c15ull);
 }
 
 /* Writes the lines of src to dst in an order drawn from *seed. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/hash.h"
+#include "base/rng.h"
 #include "model/model_file.h"
 
 #include "testutil.h"
@@ -1234,10 +1235,8 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t next_random(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    /* splitmix64 */
+    return kga_rng_hash(rng_state += 0x9e3779b97f4a7c15ull);
 }
 
 /* Random damage, checksum fixed half the time, in exact-size buffers: the
