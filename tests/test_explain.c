@@ -139,17 +139,6 @@ static uint32_t known(const fixture_t *f, int side, uint32_t e)
     return kga_aligner_known_partner(f->a, (kga_side_t)side, e);
 }
 
-static int has_edge(const kga_store_t *s, uint32_t ent, uint32_t rel,
-                    kga_dir_t dir, uint32_t nbr)
-{
-    const kga_edge_t *e;
-    uint32_t n = kga_store_edges(s, ent, dir, &e);
-    for (uint32_t i = 0; i < n; i++)
-        if (e[i].rel == rel && e[i].ent == nbr)
-            return 1;
-    return 0;
-}
-
 static int is_neighbour(const kga_store_t *s, uint32_t ent, uint32_t nbr)
 {
     for (int d = 0; d < 2; d++) {
@@ -200,11 +189,11 @@ static void check_one(const fixture_t *f, uint32_t l, uint32_t r,
         const kga_evidence_t *e = &ev[i];
         uint32_t p = e->left_neighbour, q = e->right_neighbour;
         ck_assert_int_ne(e->kind, KGA_EVIDENCE_NAMES);
-        ck_assert_msg(has_edge(f->store[0], l, e->left_relation, e->left_dir,
-                               p),
+        ck_assert_msg(kga_test_has_edge(f->store[0], l, e->left_dir,
+                                        e->left_relation, p),
                       "left neighbour not reached by its relation");
-        ck_assert_msg(has_edge(f->store[1], r, e->right_relation,
-                               e->right_dir, q),
+        ck_assert_msg(kga_test_has_edge(f->store[1], r, e->right_dir,
+                                        e->right_relation, q),
                       "right neighbour not reached by its relation");
         ck_assert(p != l && q != r);
         kga_pair_score_t s;

@@ -197,17 +197,6 @@ static uint32_t lookup(const kga_store_t *s, const char *ext)
     return (uint32_t)id;
 }
 
-static int has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,
-                    uint32_t rel, uint32_t other)
-{
-    const kga_edge_t *e;
-    uint32_t n = kga_store_edges(s, ent, dir, &e);
-    for (uint32_t i = 0; i < n; i++)
-        if (e[i].rel == rel && e[i].ent == other)
-            return 1;
-    return 0;
-}
-
 static int has_attr(const kga_store_t *s, uint32_t ent, const char *key,
                     const char *literal)
 {
@@ -244,8 +233,8 @@ static void check_graph(const kga_store_t *s)
     for (size_t k = 0; k < N_TRIPLES; k++) {
         uint32_t h = lookup(s, triples[k].head), t = lookup(s, triples[k].tail);
         uint32_t r = find_rel(s, triples[k].rel);
-        ck_assert(has_edge(s, h, KGA_DIR_OUT, r, t));
-        ck_assert(has_edge(s, t, KGA_DIR_IN, r, h));
+        ck_assert(kga_test_has_edge(s, h, KGA_DIR_OUT, r, t));
+        ck_assert(kga_test_has_edge(s, t, KGA_DIR_IN, r, h));
     }
     for (uint32_t e = 0; e < kga_store_entity_count(s); e++) {
         const kga_edge_t *edges;

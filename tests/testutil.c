@@ -226,10 +226,6 @@ void kga_test_check_planted_links(const char *path, const char *victim,
 }
 
 /* ------------------------------------------------------------------------
- * Errors
- * ------------------------------------------------------------------------ */
-
-/* ------------------------------------------------------------------------
  * Imports and graph stores
  * ------------------------------------------------------------------------ */
 
@@ -257,6 +253,17 @@ kga_store_t *kga_test_open_store(const char *dir, const char *name)
     int rc = kga_store_open(path, &s, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     return s;
+}
+
+int kga_test_has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,
+                      uint32_t rel, uint32_t nbr)
+{
+    const kga_edge_t *e;
+    uint32_t n = kga_store_edges(s, ent, dir, &e);
+    for (uint32_t i = 0; i < n; i++)
+        if (e[i].rel == rel && e[i].ent == nbr)
+            return 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------

@@ -97,6 +97,11 @@ int kga_test_import(kga_import_format_t format, const char *src,
 /* The graph store dir/name, opened (the caller closes it). */
 kga_store_t *kga_test_open_store(const char *dir, const char *name);
 
+/* Whether entity ent of s has an edge by relation rel in direction dir to
+ * nbr. Asserts nothing. */
+int kga_test_has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,
+                      uint32_t rel, uint32_t nbr);
+
 /* ------------------------------------------------------------------------
  * Errors
  * ------------------------------------------------------------------------ */
