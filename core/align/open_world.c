@@ -36,16 +36,26 @@ static float clip(float x)
 int kga_ow_partners_init(kga_ow_t *ow, const kga_scorer_t *s)
 {
     uint32_t nl = kga_store_entity_count(s->store[0]);
+    uint32_t nr = kga_store_entity_count(s->store[1]);
     ow->partner = malloc((nl ? nl : 1) * sizeof *ow->partner);
-    if (ow->partner == NULL)
+    ow->right_seeded = calloc(nr ? nr : 1, 1);
+    ow->n_right_seeded = nr;
+    if (ow->partner == NULL || ow->right_seeded == NULL) {
+        free(ow->partner);
+        free(ow->right_seeded);
+        ow->partner = NULL;
+        ow->right_seeded = NULL;
         return KGA_ENOMEM;
+    }
     for (uint32_t i = 0; i < nl; i++)
         ow->partner[i] = UINT32_MAX;
     kga_fusion_state_t st;
     kga_fusion_get_state(s->fusion, &st);
     for (size_t i = 0; i < st.n_seeds; i++)
-        if (st.seeds[i].left < nl)
+        if (st.seeds[i].left < nl && st.seeds[i].right < nr) {
             ow->partner[st.seeds[i].left] = st.seeds[i].right;
+            ow->right_seeded[st.seeds[i].right] = 1;
+        }
     return 0;
 }
 
@@ -53,6 +63,16 @@ static int u32_cmp(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
+}
+
+/* log(1 / (1 + e^-x)): the log-probability, in the pair scorer's terms,
+ * that the candidate beats the other by margin x. It saturates: past a
+ * few logit units a wider margin says nothing more, and a linear weight on
+ * the raw margin would make an unrivalled candidate (margin up to the
+ * clip) a match whatever its own score. */
+static float log_sigmoid(float x)
+{
+    return x >= 0 ? -log1pf(expf(-x)) : x - log1pf(expf(x));
 }
 
 /* Neighbours of the right entity, sorted, in buf (cap entries) or, when
@@ -79,34 +99,44 @@ static uint32_t right_neighbours(const kga_scorer_entity_t *r, uint32_t *buf,
     return n;
 }
 
-/* Neighbours of `left` whose seed partner neighbours `right`: *agree is
- * log(1 + their count), *share their share of the smaller degree. */
+/* The neighbourhood agreement of a pair, f[0..4) (open_world.h): how many
+ * neighbours of `left` have their seed partner among the neighbours of
+ * `right`, and how many could have: a pair whose neighbourhoods both hold
+ * seeds and share none is evidence against it, while a pair with no seeded
+ * neighbour on one side is no evidence either way. */
 static void agreement(const kga_ow_t *ow, const kga_scorer_entity_t *left,
-                      const kga_scorer_entity_t *right, float *agree,
-                      float *share)
+                      const kga_scorer_entity_t *right, float *f)
 {
     uint32_t buf[512], *list, *heap = NULL;
-    *agree = *share = 0;
+    f[0] = f[1] = f[2] = f[3] = 0;
     if (ow->partner == NULL)
         return;
     uint32_t nr = right_neighbours(right, buf, 512, &list, &heap);
-    uint32_t count = 0, nl = 0;
+    uint32_t count = 0, nl = 0, seeded_l = 0, seeded_r = 0;
     for (int dir = 0; dir < 2; dir++) {
         const kga_edge_t *e = left->edges[dir];
         uint32_t n = left->degree[dir];
         nl += n;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t p = ow->partner[e[i].ent];
+            seeded_l += p != UINT32_MAX;
             count += p != UINT32_MAX && nr > 0 &&
                      bsearch(&p, list, nr, sizeof *list, u32_cmp) != NULL;
         }
     }
+    for (uint32_t i = 0; i < nr; i++)
+        seeded_r += list[i] < ow->n_right_seeded && ow->right_seeded[list[i]];
     free(heap);
     uint32_t low = nl < nr ? nl : nr;
-    *agree = log1pf((float)count);
-    *share = low > 0 ? (float)count / (float)low : 0.0f;
-    if (*share > 1)
-        *share = 1; /* several edges to one neighbour */
+    uint32_t could = seeded_l < seeded_r ? seeded_l : seeded_r;
+    f[0] = log1pf((float)count);
+    f[1] = low > 0 ? (float)count / (float)low : 0.0f;
+    if (f[1] > 1)
+        f[1] = 1; /* several edges to one neighbour */
+    f[2] = log1pf((float)could);
+    f[3] = could > 0 ? (float)count / (float)could : 0.0f;
+    if (f[3] > 1)
+        f[3] = 1;
 }
 
 /* The features before the pair's own: the margins, the rank and the
@@ -119,11 +149,11 @@ static void decision_features(const kga_ow_t *ow,
 {
     float m = clip(margin), v = clip(rival_margin);
     f[0] = logit;
-    f[1] = m;
-    f[2] = v;
-    f[3] = m < v ? m : v;
+    f[1] = log_sigmoid(m);
+    f[2] = log_sigmoid(v);
+    f[3] = log_sigmoid(m < v ? m : v);
     f[4] = rank == 0;
-    agreement(ow, left, right, &f[5], &f[6]);
+    agreement(ow, left, right, f + 5);
 }
 
 void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
@@ -134,7 +164,7 @@ void kga_ow_features(const kga_ow_t *ow, const kga_scorer_t *s,
     kga_scorer_entity(s, 0, left, &l);
     kga_scorer_entity(s, 1, right, &r);
     decision_features(ow, &l, &r, logit, margin, rival_margin, rank, f);
-    kga_scorer_features(s, &left, &right, 1, f + 7);
+    kga_scorer_features(s, &left, &right, 1, f + KGA_OW_OWN_FEATURES);
 }
 
 void kga_ow_features_view(const kga_ow_t *ow, const kga_scorer_t *s,
@@ -144,7 +174,7 @@ void kga_ow_features_view(const kga_ow_t *ow, const kga_scorer_t *s,
                           float *scratch, float *f)
 {
     decision_features(ow, left, right, logit, margin, rival_margin, rank, f);
-    kga_scorer_pair_features(s, left, right, scratch, f + 7);
+    kga_scorer_pair_features(s, left, right, scratch, f + KGA_OW_OWN_FEATURES);
 }
 
 float kga_ow_rival_margin(const kga_ow_t *ow, uint32_t left, uint32_t right,
@@ -404,7 +434,9 @@ void kga_ow_destroy(kga_ow_t *ow)
         return;
     rivals_free(ow);
     free(ow->partner);
+    free(ow->right_seeded);
     ow->partner = NULL;
+    ow->right_seeded = NULL;
 }
 
 /* ---- fitting ---- */

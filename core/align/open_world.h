@@ -22,10 +22,13 @@
  *      reaches with the same right entity (a candidate another entity
  *      matches better is probably that one's counterpart).
  *
- * Two more say whether the neighbourhoods agree: how many neighbours of
+ * Four more say whether the neighbourhoods agree: how many neighbours of
  * the left entity have a seed partner (fusion.h) among the neighbours of
- * the right one, as a count and as a share of the smaller degree: a
- * namesake without counterpart has other neighbours.
+ * the right one, as a count and as a share of the smaller degree, and how
+ * many could have (the smaller of the two sides' counts of neighbours in
+ * a seed), with the count's share of that: a namesake without counterpart
+ * has other neighbours, and two neighbourhoods full of seeds that share
+ * none say more than two without seeds.
  *
  * A logistic regression over (a, m, v, min(m, v), [best by a], the
  * agreement) and the pair's own features (scorer.h: names count for more here than in
@@ -47,7 +50,9 @@
  * training, over all queries, and stored in the model, so that `align`,
  * `eval` and the service's /match give one entity the same answer. */
 
-#define KGA_OW_FEATURES (7u + KGA_SCORER_FEATURES)
+/* The decision's own features, before the pair scorer's. */
+#define KGA_OW_OWN_FEATURES 9u
+#define KGA_OW_FEATURES (KGA_OW_OWN_FEATURES + KGA_SCORER_FEATURES)
 
 /* Candidates per query when the rivals are computed and the decision fitted. */
 #define KGA_OW_TOPK 20u
@@ -71,6 +76,9 @@ typedef struct {
      * links and bootstrapped pairs), UINT32_MAX: none. Derived from the
      * scorer (kga_ow_partners_init), never stored. */
     uint32_t *partner;
+    /* Per right entity: 1 when it is in a seed; same origin. */
+    uint8_t *right_seeded;
+    uint32_t n_right_seeded;
 } kga_ow_t;
 
 /* What fitting did, for logs and reports. */
