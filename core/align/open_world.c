@@ -66,10 +66,15 @@ static int u32_cmp(const void *a, const void *b)
 }
 
 /* log(1 / (1 + e^-x)): the log-probability, in the pair scorer's terms,
- * that the candidate beats the other by margin x. It saturates: past a
- * few logit units a wider margin says nothing more, and a linear weight on
- * the raw margin would make an unrivalled candidate (margin up to the
- * clip) a match whatever its own score. */
+ * that the candidate beats the other by margin x. The rival margins go
+ * through it: past a few logit units a wider margin says nothing more,
+ * and a linear weight on the raw rival margin made an unrivalled candidate
+ * (a margin up to the clip) a match whatever its own score (on DBP15K
+ * fr_en with 20% of the test counterparts removed: 6.5% of the entities
+ * without counterpart matched, 3.8% with this). The margin within the
+ * query's own list stays linear: on structure alone (OpenEA D-Y) its
+ * range up to about 10 separates matches, and saturating it cost
+ * precision 0.92 -> 0.85 there. */
 static float log_sigmoid(float x)
 {
     return x >= 0 ? -log1pf(expf(-x)) : x - log1pf(expf(x));
@@ -149,7 +154,7 @@ static void decision_features(const kga_ow_t *ow,
 {
     float m = clip(margin), v = clip(rival_margin);
     f[0] = logit;
-    f[1] = log_sigmoid(m);
+    f[1] = m;
     f[2] = log_sigmoid(v);
     f[3] = log_sigmoid(m < v ? m : v);
     f[4] = rank == 0;
@@ -489,6 +494,51 @@ static double em_prior(const double *p, size_t n, double prior)
     return pi;
 }
 
+/* The decision keeps one row per query, its best candidate, but the
+ * regression is fitted on all of a query's candidates, most of them easy
+ * negatives: the probability of the best row is recalibrated on the best
+ * rows of the simulation (Platt scaling of the fitted logit, folded into
+ * the weights, so the order of candidates stays). Query i's rows are
+ * first[i] .. first[i + 1]; z and yb are scratch for nq rows. Kept as
+ * fitted when the best rows hold one class only or the slope is not
+ * positive. */
+static int fit_best_rows(kga_logreg_t *m, const float *f, const uint8_t *y,
+                         const size_t *first, size_t nq, float *z,
+                         uint8_t *yb, kga_err_t *err)
+{
+    size_t pos = 0;
+    for (size_t q = 0; q < nq; q++) {
+        double best = -INFINITY;
+        size_t at = first[q];
+        for (size_t i = first[q]; i < first[q + 1]; i++) {
+            double x = kga_logreg_logit(m, f + i * KGA_OW_FEATURES);
+            if (x > best) {
+                best = x;
+                at = i;
+            }
+        }
+        z[q] = (float)best;
+        yb[q] = first[q] < first[q + 1] && y[at];
+        pos += yb[q];
+    }
+    if (pos == 0 || pos == nq)
+        return 0;
+    kga_logreg_options_t opt;
+    kga_logreg_options_init(&opt);
+    kga_logreg_t platt;
+    int rc = kga_logreg_fit(z, yb, nq, 1, &opt, &platt, err);
+    if (rc != 0)
+        return rc;
+    double a = platt.w[0] / platt.scale[0];
+    double c = platt.b - a * platt.mean[0];
+    if (!(a > 0))
+        return 0;
+    for (uint32_t j = 0; j < m->dim; j++)
+        m->w[j] *= a;
+    m->b = a * m->b + c;
+    return 0;
+}
+
 int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
                const kga_pair_t *train, size_t nt,
                const kga_pair_t *valid, size_t nv, const uint8_t *hide,
@@ -511,7 +561,8 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
     uint32_t *real_query = malloc((nl ? nl : 1) * sizeof *real_query);
     size_t cap = k * (nv ? nv : 1);
     float *f = malloc(cap * KGA_OW_FEATURES * sizeof *f);
-    uint8_t *y = malloc(cap);
+    uint8_t *y = malloc(2 * cap);
+    size_t *first = malloc(((nv ? nv : 1) + 1) * sizeof *first);
     float *pf = malloc(cap * sizeof *pf);
     double *p = malloc((nl ? nl : 1) * sizeof *p);
     lists_t sim = {0}, real = {0};
@@ -520,7 +571,7 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
     if (kga_ow_partners_init(out, s) != 0)
         goto nomem;
     if (!taken_l || !absent || !truth || !query || !real_query || !f || !y ||
-        !pf || !p)
+        !pf || !p || !first)
         goto nomem;
     for (uint32_t i = 0; i < nl; i++)
         truth[i] = UINT32_MAX;
@@ -556,6 +607,7 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
         uint32_t want = truth[query[q]];
         if (want == UINT32_MAX)
             continue;
+        first[report->sim_queries] = rows;
         report->sim_queries++;
         const uint32_t *e = sim.ent + q * k;
         const float *x = sim.logit + q * k;
@@ -572,6 +624,7 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
         }
     }
     report->sim_rows = (uint32_t)rows;
+    first[report->sim_queries] = rows;
     if (report->sim_queries == 0) {
         rc = kga_err_set(err, KGA_EINVAL, "open-world calibration: no "
                                           "validation link outside the "
@@ -595,6 +648,9 @@ int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim_s,
         kga_logreg_options_init(&opt);
         rc = kga_logreg_fit(f, y, rows, KGA_OW_FEATURES, &opt, &out->logreg,
                             err);
+        if (rc == 0)
+            rc = fit_best_rows(&out->logreg, f, y, first,
+                               report->sim_queries, pf, y + rows, err);
         if (rc != 0)
             goto out;
     }
@@ -643,6 +699,7 @@ out:
     free(pf);
     free(f);
     free(y);
+    free(first);
     free(taken_l);
     free(absent);
     free(truth);

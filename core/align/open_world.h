@@ -30,11 +30,14 @@
  * has other neighbours, and two neighbourhoods full of seeds that share
  * none say more than two without seeds.
  *
- * A logistic regression over (a, m, v, min(m, v), [best by a], the
- * agreement) and the pair's own features (scorer.h: names count for more here than in
- * ranking, where every candidate has a similar name) gives the
- * probability. It is fitted on every candidate of the first KGA_OW_TOPK
- * of each validation link's list, in a simulated open world: the
+ * A logistic regression over (a, m, log sigmoid(v), log sigmoid(min(m, v)),
+ * [best by a], the agreement) and the pair's own features (scorer.h: names
+ * count for more here than in ranking, where every candidate has a similar
+ * name) gives the probability; the rival margins saturate, so that an
+ * unrivalled candidate is not a match on that alone. It is fitted on every
+ * candidate of the first KGA_OW_TOPK of each validation link's list, then
+ * its logit rescaled (Platt) on the best row of each, the one a decision
+ * keeps, in a simulated open world: the
  * right entities of a share of them are hidden from the candidates, so
  * their left entities have no counterpart, as many queries will have. The
  * share of queries with a counterpart differs between that simulation and
