@@ -291,6 +291,11 @@ int kga_fusion_approx(const kga_fusion_t *f);
 int kga_fusion_prepare(kga_fusion_t *f, int side, int threads,
                        kga_err_t *err);
 
+/* Frees the indexes of both sides, for a stage that searches no
+ * candidates (the GNN's epochs): at 2M entities a side they hold about
+ * 1 GB. kga_fusion_prepare() builds one again, the same as before. */
+void kga_fusion_release_index(kga_fusion_t *f);
+
 /* The projected features of a side (entities x KGA_FUSION_COARSE_DIM),
  * owned by f. */
 const float *kga_fusion_coarse(const kga_fusion_t *f, int side);
