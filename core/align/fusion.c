@@ -36,7 +36,7 @@ void kga_fusion_params_init(kga_fusion_params_t *p)
     p->seed_min_p = 0.9;
     p->threads = 0;
     p->search = KGA_SEARCH_AUTO;
-    p->probes = 16;
+    p->probes = 32;
     p->coarse = 2;
     p->name_budget = 8192;
 }

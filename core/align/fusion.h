@@ -121,7 +121,7 @@ typedef struct {
     /* The candidate search (not saved: a choice of the machine, not of
      * the model). */
     kga_search_t search;     /* (auto) */
-    uint32_t probes;         /* index cells a query searches (16) */
+    uint32_t probes;         /* index cells a query searches (32) */
     uint32_t coarse;         /* index candidates a query, as a multiple
                                 of the candidates asked for (2) */
     uint32_t name_budget;    /* name postings a query reads (8192) */
