@@ -720,6 +720,23 @@ START_TEST(tfidf_latin_form_weight)
     ck_assert_int_eq(kga_tfidf_set_translit_weight(plain, 0.5f, &err),
                      KGA_EINVAL);
     ck_assert_float_eq(kga_tfidf_translit_weight(t), 0.0f);
+    /* Fixed at 0.25: the forms' rows go, the weighted rows, cosines and
+     * new names' vectors stay, and the weight can change no more. */
+    ck_assert_int_eq(kga_tfidf_set_translit_weight(t, 0.25f, &err), 0);
+    size_t before = kga_tfidf_bytes(t);
+    float c25 = kga_tfidf_cosine(t, 0, 0);
+    kga_tfidf_fix_weight(t);
+    ck_assert_uint_lt(kga_tfidf_bytes(t), before);
+    ck_assert_float_eq(kga_tfidf_cosine(t, 0, 0), c25);
+    ck_assert_int_eq(kga_tfidf_vectorize(t, ln[0], b, v, 512, &n), 0);
+    L = kga_tfidf_matrix(t, KGA_TFIDF_LEFT);
+    ck_assert_uint_eq(n, L->indptr[1] - L->indptr[0]);
+    for (size_t x = 0; x < n; x++)
+        ck_assert_float_eq_tol(v[x], L->data[x], 1e-6f);
+    ck_assert_int_eq(kga_tfidf_set_translit_weight(t, 0.5f, &err),
+                     KGA_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "fixed"));
+    ck_assert_float_eq(kga_tfidf_translit_weight(t), 0.25f);
     kga_tfidf_free(plain);
     p.translit = 2;
     ck_assert_int_eq(kga_tfidf_build_lists(&l, &r, &p, NULL, &plain, &err),

@@ -16,6 +16,7 @@
 #include "synth/synth.h"
 #include "synth/synth_lists.h"
 #include "synth/synth_names.h"
+#include "synth/synth_world.h"
 
 #include "testutil.h"
 
@@ -946,6 +947,70 @@ START_TEST(test_near_duplicates_exist)
 }
 END_TEST
 
+static int strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A world larger than its word lists have first and last names for:
+ * (before names were drawn again while taken, a third of its people
+ * shared a name). Only the planted near duplicates repeat a name. */
+START_TEST(test_world_names_distinct_but_planted)
+{
+    kga_synth_world_t w;
+    kga_err_t err = {0};
+    ck_assert_int_eq(kga_synth_world_build(&w, 120000, TEST_SEED, NULL, &err),
+                     0);
+    char **names = malloc(w.entity_count * sizeof *names);
+    ck_assert_ptr_nonnull(names);
+    for (uint32_t i = 0; i < w.entity_count; i++) {
+        kga_synth_name_t n;
+        kga_synth_name_canonical(&w.entities[i], &n);
+        names[i] = strdup(n.s);
+        ck_assert_ptr_nonnull(names[i]);
+    }
+    qsort(names, w.entity_count, sizeof *names, strcmp_ptr);
+    uint64_t repeats = 0;
+    for (uint32_t i = 1; i < w.entity_count; i++)
+        repeats += strcmp(names[i], names[i - 1]) == 0;
+    /* Each repeat is a namesake, a remake or the sequel of one. */
+    ck_assert_uint_gt(w.namesakes, 0);
+    ck_assert_uint_le(repeats, w.namesakes + w.remakes + w.sequels);
+    ck_assert_uint_ge(repeats, w.namesakes / 2);
+    for (uint32_t i = 0; i < w.entity_count; i++)
+        free(names[i]);
+    free(names);
+    kga_synth_world_destroy(&w);
+}
+END_TEST
+
+START_TEST(test_qualifier_and_composed_surnames)
+{
+    uint32_t count = kga_synth_surname_count();
+    ck_assert_uint_eq(count, kga_synth_last_names.count +
+                                 kga_synth_surname_stems.count *
+                                     kga_synth_surname_endings.count);
+    kga_synth_entity_t e = {.kind = KGA_SYNTH_PERSON};
+    e.word[0] = 0;                          /* James */
+    e.word[1] = KGA_SYNTH_NO_WORD;
+    /* The first composed surname, double-barrelled with the first common
+     * one, and the third of the name. */
+    e.word[2] = (uint32_t)kga_synth_last_names.count + count * 1u;
+    e.qualifier = 2;
+    kga_synth_name_t n;
+    kga_synth_name_canonical(&e, &n);
+    char want[KGA_SYNTH_NAME_MAX];
+    snprintf(want, sizeof want, "%s %s%s-%s (III)",
+             kga_synth_first_names.words[0], kga_synth_surname_stems.words[0],
+             kga_synth_surname_endings.words[0],
+             kga_synth_last_names.words[0]);
+    ck_assert_str_eq(n.s, want);
+    e.qualifier = 1999;
+    kga_synth_name_canonical(&e, &n);
+    ck_assert_ptr_nonnull(strstr(n.s, " (MM)"));
+}
+END_TEST
+
 START_TEST(test_smallest_world)
 {
     pair_files_t f = pair_open(KGA_SYNTH_MIN_ENTITIES, 3);
@@ -1035,6 +1100,7 @@ static Suite *synth_suite(void)
     TCase *names = kga_test_tcase(s, "names", 0);
     tcase_add_test(names, test_strip_accents_covers_word_lists);
     tcase_add_test(names, test_name_variants_of_one_person);
+    tcase_add_test(names, test_qualifier_and_composed_surnames);
 
     TCase *gen = kga_test_tcase(s, "generate", 60);
     tcase_add_test(gen, test_params_rejected);
@@ -1052,6 +1118,7 @@ static Suite *synth_suite(void)
     tcase_add_test(gen, test_views_share_most_edges);
     tcase_add_test(gen, test_near_duplicates_exist);
     tcase_add_test(gen, test_smallest_world);
+    tcase_add_test(gen, test_world_names_distinct_but_planted);
 
     TCase *cli = kga_test_tcase(s, "cli", 60);
     tcase_add_test(cli, test_cli_usage_errors);

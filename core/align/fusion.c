@@ -36,7 +36,7 @@ void kga_fusion_params_init(kga_fusion_params_t *p)
     p->seed_min_p = 0.9;
     p->threads = 0;
     p->search = KGA_SEARCH_AUTO;
-    p->probes = 16;
+    p->probes = 32;
     p->coarse = 2;
     p->name_budget = 8192;
 }
@@ -234,6 +234,10 @@ static void project_chunk(void *vctx, size_t b, size_t e, int worker)
 int kga_fusion_project(kga_fusion_t *f, int side, kga_pool_t *pool)
 {
     size_t n = f->n[side];
+    if (f->P[side] == NULL &&
+        (f->P[side] = malloc((n * KGA_FUSION_COARSE_DIM + 1) *
+                             sizeof(float))) == NULL)
+        return KGA_ENOMEM;
     if (n == 0)
         return 0;
     project_ctx_t c = {f, side};
@@ -256,6 +260,23 @@ int kga_fusion_index(kga_fusion_t *f, int side, const uint32_t *rows,
     return kga_ann_new(f->P[side], KGA_FUSION_COARSE_DIM, rows,
                        rows != NULL ? n : f->n[side], f->key[side], &ap, pool,
                        progress, &f->ann[side], err);
+}
+
+void kga_fusion_release_index(kga_fusion_t *f)
+{
+    for (int s = 0; s < 2; s++) {
+        kga_ann_free(f->ann[s]);
+        f->ann[s] = NULL;
+    }
+}
+
+void kga_fusion_release_search(kga_fusion_t *f)
+{
+    kga_fusion_release_index(f);
+    for (int s = 0; s < 2; s++) {
+        free(f->P[s]);
+        f->P[s] = NULL;
+    }
 }
 
 int kga_fusion_approx(const kga_fusion_t *f)
@@ -447,6 +468,7 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
     if ((rc = kga_tfidf_set_translit_weight(f->names, state->translit_weight,
                                             err)) != 0)
         goto fail;
+    kga_tfidf_fix_weight(f->names);
     for (int s = 0; s < 2; s++) {
         const double *src = s ? state->lv : state->lu;
         double *dst = s ? f->lv : f->lu;

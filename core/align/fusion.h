@@ -121,7 +121,7 @@ typedef struct {
     /* The candidate search (not saved: a choice of the machine, not of
      * the model). */
     kga_search_t search;     /* (auto) */
-    uint32_t probes;         /* index cells a query searches (16) */
+    uint32_t probes;         /* index cells a query searches (32) */
     uint32_t coarse;         /* index candidates a query, as a multiple
                                 of the candidates asked for (2) */
     uint32_t name_budget;    /* name postings a query reads (8192) */
@@ -290,6 +290,11 @@ int kga_fusion_approx(const kga_fusion_t *f);
  * serves. Returns 0 or an error (KGA_ENOMEM). */
 int kga_fusion_prepare(kga_fusion_t *f, int side, int threads,
                        kga_err_t *err);
+
+/* Frees the indexes of both sides, for a stage that searches no
+ * candidates (the GNN's epochs): at 2M entities a side they hold about
+ * 1 GB. kga_fusion_prepare() builds one again, the same as before. */
+void kga_fusion_release_index(kga_fusion_t *f);
 
 /* The projected features of a side (entities x KGA_FUSION_COARSE_DIM),
  * owned by f. */

@@ -73,9 +73,15 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
                      const kga_fusion_params_t *p, kga_pool_t *pool,
                      kga_fusion_t **out, kga_err_t *err);
 
-/* Computes P[side] from F[side] (after every change of F), on pool. 0 or
- * KGA_ENOMEM. */
+/* Computes P[side] from F[side] (after every change of F), on pool,
+ * allocating P[side] when it was released. 0 or KGA_ENOMEM. */
 int kga_fusion_project(kga_fusion_t *f, int side, kga_pool_t *pool);
+
+/* Frees P and the indexes (a training round's search structures, stale
+ * once the features change): between one round's search and the next
+ * round's projection the rounds hold the features, the candidates and
+ * Sinkhorn's state, and these would add a third to them. */
+void kga_fusion_release_search(kga_fusion_t *f);
 
 /* (Re)builds ann[side] over the rows rows[0 .. n) of P[side] (rows NULL:
  * every entity of the side), when approx is set. */

@@ -351,9 +351,10 @@ static void best_keep(best_t *b, uint32_t round, const domain_t *d,
 }
 
 /* Installs the best round into f (its features are f's when it was the
- * last round run, else made again from its seeds) and gives every entity
- * its lu and lv (the fallbacks of fusion.h); then indexes every right
- * entity for the searches after training. */
+ * last round run, else made again from its seeds), projects them again
+ * (run_round released the projection) and gives every entity its lu and
+ * lv (the fallbacks of fusion.h); then indexes every right entity for the
+ * searches after training. */
 static int finish(kga_fusion_t *f, const kga_structure_t *g, best_t *b,
                   const domain_t *d, const kga_pair_t *train, size_t n_train,
                   uint32_t last_round, kga_pool_t *pool,
@@ -368,11 +369,11 @@ static int finish(kga_fusion_t *f, const kga_structure_t *g, best_t *b,
         if ((rc = kga_structure_features(g, b->seeds, b->n_seeds, pool, &tk,
                                          &f->F[0], &f->F[1], NULL, err)) != 0)
             return rc;
-        for (int s = 0; s < 2; s++)
-            if (kga_fusion_project(f, s, pool) != 0)
-                return kga_err_set(err, KGA_ENOMEM,
-                                   "fusion: out of memory (projection)");
     }
+    for (int s = 0; s < 2; s++)
+        if (kga_fusion_project(f, s, pool) != 0)
+            return kga_err_set(err, KGA_ENOMEM,
+                               "fusion: out of memory (projection)");
     if ((rc = kga_fusion_index(f, 1, NULL, 0, pool, progress, err)) != 0)
         return rc;
     f->seeds = b->seeds;
@@ -491,6 +492,8 @@ static int run_round(kga_fusion_t *f, const kga_structure_t *g, domain_t *d,
     for (size_t s = 0; s < (size_t)d->nL * d->k; s++)
         d->col[s] = d->cand[s] == NONE ? KGA_SINKHORN_EMPTY
                                        : d->rpos[d->cand[s]];
+    /* Not read again before the next round's features replace them. */
+    kga_fusion_release_search(f);
     rd->candidates_seconds = kga_clock_seconds() - t;
     kga_timeline_mark(tl, "fusion round %u: candidate search", r + 1);
 
@@ -565,6 +568,7 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     rc = choose_translit(f, &d, kga_pool_threads(pool), report, err);
     if (rc != 0)
         goto fail;
+    kga_tfidf_fix_weight(f->names);
     f->wn = d.nv == 0 || report->name_valid_hits1 >= p->name_threshold
                 ? p->name_weight
                 : 0.0f;

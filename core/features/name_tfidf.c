@@ -22,6 +22,7 @@ struct kga_tfidf {
     int forms;           /* 1, or 2 with the Latin form */
     form_t form[2];
     float weight;        /* of the Latin form */
+    int fixed;           /* the forms' rows are freed: the weight stays */
     kga_csr_t side[2];   /* the weighted rows of the forms */
     uint64_t *keys[2];
     /* Each side's inverted index over all of its rows, for the searches
@@ -211,6 +212,11 @@ int kga_tfidf_set_translit_weight(kga_tfidf_t *t, float a, kga_err_t *err)
         return kga_err_set(err, KGA_EINVAL,
                            "tf-idf: translit weight %g not in [0, %d]",
                            (double)a, t->forms - 1);
+    if (t->fixed)
+        return kga_err_set(err, KGA_EINVAL,
+                           "tf-idf: translit weight fixed at %g, cannot "
+                           "become %g",
+                           (double)t->weight, (double)a);
     kga_csr_t side[2];
     kga_sparse_index_t *index[2] = {NULL, NULL};
     memset(side, 0, sizeof side);
@@ -531,6 +537,14 @@ static size_t csr_bytes(const kga_csr_t *m)
 {
     return ((size_t)m->rows + 1) * sizeof(uint64_t) +
            (size_t)kga_csr_nnz(m) * (sizeof(uint32_t) + sizeof(float));
+}
+
+void kga_tfidf_fix_weight(kga_tfidf_t *t)
+{
+    for (int f = 0; f < 2; f++)
+        for (int s = 0; s < 2; s++)
+            kga_csr_destroy(&t->form[f].side[s]);
+    t->fixed = 1;
 }
 
 size_t kga_tfidf_bytes(const kga_tfidf_t *t)

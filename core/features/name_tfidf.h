@@ -76,6 +76,13 @@ int kga_tfidf_set_translit_weight(kga_tfidf_t *t, float a, kga_err_t *err);
 
 float kga_tfidf_translit_weight(const kga_tfidf_t *t);
 
+/* Frees the rows of each form, which only a change of the weight reads,
+ * and keeps the weighted rows, the indexes and the idf (inline names are
+ * still weighed). A copy of every row less (two with the Latin form); for
+ * the time after the weight is decided. From then on
+ * kga_tfidf_set_translit_weight() fails with KGA_EINVAL. */
+void kga_tfidf_fix_weight(kga_tfidf_t *t);
+
 /* The matrix of one side (KGA_TFIDF_LEFT or KGA_TFIDF_RIGHT) under the
  * current weight, owned by t: columns are forms x 2^bucket_bits. */
 const kga_csr_t *kga_tfidf_matrix(const kga_tfidf_t *t, int side);

@@ -742,7 +742,10 @@ static void readme_noise(const synth_t *s, kga_synth_file_t *f)
                    "and characters with the original but have another "
                    "director and year; sequels repeat the title with a "
                    "number, a few years later; namesakes share a full "
-                   "name.");
+                   "name. Other names are distinct: a name already taken "
+                   "is drawn again, and one still taken after a few draws "
+                   "ends in a disambiguator, \"(II)\", \"(III)\", "
+                   "shown by both graphs.");
     readme_line(f, "Ids: graph 1 URIs are name_<n>, graph 2 URIs Q<n>, with "
                    "n from independent random permutations; lines are "
                    "sorted by those numbers, so neither ids nor order "

@@ -1,6 +1,7 @@
 /* Word lists of the synthetic world. Accented names are mixed in so that
- * accent stripping is a real source of noise, and lists are long enough that
- * a million people still share names now and then, as real people do. */
+ * accent stripping is a real source of noise. Surnames are also composed of
+ * a stem and an ending ("Lindqvist", "Petrović"), as the surnames of a
+ * large catalogue are far more varied than any list of common ones. */
 #include "synth/synth_lists.h"
 
 #define LIST(name, array) \
@@ -86,6 +87,36 @@ static const char *const last_names[] = {
     "Dubé", "Lévesque", "Côté", "Fält", "Nyström", "Grünewald", "Żukowski",
 };
 LIST(kga_synth_last_names, last_names);
+
+static const char *const surname_stems[] = {
+    "Ander", "Berg", "Kowal", "Nowak", "Petr", "Ivan", "Lind", "Holm",
+    "Strand", "Karl", "Niel", "Jans", "Mart", "Bern", "Fern", "Rod",
+    "Gonz", "Ross", "Bianch", "Ferr", "Marin", "Esp", "Alm", "Cast",
+    "Dahl", "Eck", "Fisch", "Gold", "Hart", "Hof", "Krüg", "Lang",
+    "Müll", "Neum", "Ost", "Rein", "Schw", "Stein", "Vog", "Weid",
+    "Zimm", "Bog", "Dobr", "Grab", "Jur", "Kovac", "Lev", "Mir", "Pav",
+    "Rad", "Sok", "Tom", "Vlad", "Zar", "Mak", "Kar", "Dem", "Pap",
+    "Nik", "Gal", "Hald", "Sund", "Ek", "Sjö", "Lund", "Nord", "Vik",
+    "Ask", "Björk", "Fors", "Ahl", "Bran", "Croft", "Ash", "Black",
+    "Brad", "Bright", "Brook", "Chap", "Clay", "Cold", "Dun", "Fair",
+    "Green", "Hal", "Haw", "Kings", "Lock", "Marsh", "Mid", "Mor", "New",
+    "North", "Red", "Rich", "Shel", "Stan", "Thorn", "West", "Whit",
+    "Wood", "Al", "Ben", "Cor", "Dal", "El", "Fal", "Gar", "Hed", "Ib",
+    "Jal", "Kam", "Lor", "Mon", "Nav", "Or", "Pal", "Quin", "Sal", "Tal",
+    "Ur", "Val", "Yar", "Åk", "Øst", "Ét", "Šim",
+    "Žel", "Łąk",
+};
+LIST(kga_synth_surname_stems, surname_stems);
+
+static const char *const surname_endings[] = {
+    "son", "sen", "sson", "ski", "ska", "ov", "ova", "ev", "eva", "ić",
+    "ović", "enko", "uk", "escu", "ini", "elli", "etti", "ez", "es",
+    "ard", "mann", "berg", "stein", "ström", "qvist", "gaard",
+    "opoulos", "akis", "yan", "oğlu", "er", "ley", "ton", "wood",
+    "field", "ford", "ham", "by", "well", "worth", "ier", "eau", "ot",
+    "ac", "ek", "ak", "os", "ino",
+};
+LIST(kga_synth_surname_endings, surname_endings);
 
 static const char *const adjectives[] = {
     "Silent", "Dark", "Broken", "Last", "Lost", "Golden", "Hidden",

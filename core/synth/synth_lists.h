@@ -14,6 +14,10 @@ typedef struct {
 
 extern const kga_synth_list_t kga_synth_first_names;
 extern const kga_synth_list_t kga_synth_last_names;
+/* Composed surnames: a stem and an ending, "Lind" + "qvist"
+ * (synth_names.h numbers all surnames). */
+extern const kga_synth_list_t kga_synth_surname_stems;
+extern const kga_synth_list_t kga_synth_surname_endings;
 extern const kga_synth_list_t kga_synth_adjectives;
 extern const kga_synth_list_t kga_synth_nouns;
 extern const kga_synth_list_t kga_synth_places;

@@ -71,8 +71,10 @@ static void put_roman(kga_synth_name_t *n, unsigned value)
     static const struct {
         unsigned value;
         const char *digits;
-    } roman[] = {{100, "C"}, {90, "XC"}, {50, "L"}, {40, "XL"}, {10, "X"},
-                 {9, "IX"},  {5, "V"},   {4, "IV"}, {1, "I"}};
+    } roman[] = {{1000, "M"}, {900, "CM"}, {500, "D"}, {400, "CD"},
+                 {100, "C"},  {90, "XC"},  {50, "L"},  {40, "XL"},
+                 {10, "X"},   {9, "IX"},   {5, "V"},   {4, "IV"},
+                 {1, "I"}};
     for (size_t i = 0; i < sizeof roman / sizeof roman[0]; i++)
         for (; value >= roman[i].value; value -= roman[i].value)
             put(n, roman[i].digits);
@@ -92,6 +94,37 @@ static void put_number(kga_synth_name_t *n, unsigned value)
     put(n, text);
 }
 
+uint32_t kga_synth_surname_count(void)
+{
+    return (uint32_t)(kga_synth_last_names.count +
+                      kga_synth_surname_stems.count *
+                          kga_synth_surname_endings.count);
+}
+
+static void put_single_surname(kga_synth_name_t *n, uint32_t index)
+{
+    if (index < kga_synth_last_names.count) {
+        put_word(n, &kga_synth_last_names, index);
+        return;
+    }
+    index -= (uint32_t)kga_synth_last_names.count;
+    uint32_t endings = (uint32_t)kga_synth_surname_endings.count;
+    put_word(n, &kga_synth_surname_stems, index / endings);
+    put_word(n, &kga_synth_surname_endings, index % endings);
+}
+
+static void put_surname(kga_synth_name_t *n, uint32_t code)
+{
+    uint32_t count = kga_synth_surname_count();
+    if (code == KGA_SYNTH_NO_WORD)
+        return;
+    put_single_surname(n, code % count);
+    if (code / count > 0) {
+        put(n, "-");
+        put_single_surname(n, code / count - 1);
+    }
+}
+
 static void name_person(const kga_synth_entity_t *e, const style_t *st,
                         kga_synth_name_t *n)
 {
@@ -104,7 +137,7 @@ static void name_person(const kga_synth_entity_t *e, const style_t *st,
         put(n, initial);
     }
     put(n, " ");
-    put_word(n, &kga_synth_last_names, e->word[2]);
+    put_surname(n, e->word[2]);
     if (e->flags & KGA_SYNTH_FLAG_JR)
         put(n, st->jr == JR_KEEP ? " Jr." : st->jr == JR_COMMA ? ", Jr." : "");
 }
@@ -141,6 +174,27 @@ static void title_core(const kga_synth_entity_t *e, kga_synth_name_t *n)
         put(n, "'s ");
         put_word(n, &kga_synth_nouns, e->word[1]);
         break;
+    case KGA_SYNTH_TITLE_ADJ_NOUN_OF_NOUN:
+        put_word(n, &kga_synth_adjectives, e->word[0]);
+        put(n, " ");
+        put_word(n, &kga_synth_nouns, e->word[1]);
+        put(n, " of the ");
+        put_word(n, &kga_synth_nouns, e->word[2]);
+        break;
+    case KGA_SYNTH_TITLE_POSSESSIVE_ADJ:
+        put_word(n, &kga_synth_first_names, e->word[0]);
+        put(n, "'s ");
+        put_word(n, &kga_synth_adjectives, e->word[1]);
+        put(n, " ");
+        put_word(n, &kga_synth_nouns, e->word[2]);
+        break;
+    case KGA_SYNTH_TITLE_ADJ_NOUN_IN_PLACE:
+        put_word(n, &kga_synth_adjectives, e->word[0]);
+        put(n, " ");
+        put_word(n, &kga_synth_nouns, e->word[1]);
+        put(n, " in ");
+        put_word(n, &kga_synth_places, e->word[2]);
+        break;
     default:
         put_word(n, &kga_synth_nouns, e->word[0]);
         put(n, " in ");
@@ -174,12 +228,12 @@ static void name_character(const kga_synth_entity_t *e, const style_t *st,
     case KGA_SYNTH_CHAR_FULL_NAME:
         put_word(n, &kga_synth_first_names, e->word[0]);
         put(n, " ");
-        put_word(n, &kga_synth_last_names, e->word[1]);
+        put_surname(n, e->word[1]);
         break;
     case KGA_SYNTH_CHAR_HONORIFIC:
         put_word(n, &kga_synth_honorifics, e->word[0]);
         put(n, " ");
-        put_word(n, &kga_synth_last_names, e->word[1]);
+        put_surname(n, e->word[1]);
         break;
     case KGA_SYNTH_CHAR_FIRST_NAME:
         put_word(n, &kga_synth_first_names, e->word[0]);
@@ -238,6 +292,13 @@ static void name_build(const kga_synth_entity_t *e, const style_t *st,
     default:
         name_genre(e, st, n);
         break;
+    }
+    /* The catalogue's disambiguator goes last, after "Jr." or a moved
+     * article: "Anna Berg (II)", "Red Ship II (III)". */
+    if (e->qualifier > 0) {
+        put(n, " (");
+        put_roman(n, e->qualifier + 1u);
+        put(n, ")");
     }
 }
 

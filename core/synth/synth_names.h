@@ -21,8 +21,15 @@ typedef struct {
     size_t len;
 } kga_synth_name_t;
 
+/* Surnames are numbered: first the common ones of the list, then every
+ * stem with every ending ("Lind" + "qvist"); this returns how many there
+ * are. A person's surname code (word[2], a full-name character's word[1])
+ * is a + count * b for surname a alone (b = 0) or a double-barrelled
+ * "a-c" (b = c + 1). */
+uint32_t kga_synth_surname_count(void);
+
 /* The canonical name of e, e.g. "José Luis García Jr." or "The Silent River
- * II". */
+ * II", ending in " (II)" and so on when e has a qualifier. */
 void kga_synth_name_canonical(const kga_synth_entity_t *e,
                               kga_synth_name_t *out);
 

@@ -2,8 +2,10 @@
  * director, a few writers, a cast of 5 to 15 drawn with a heavy-tailed
  * popularity so that a few actors appear in hundreds of films), sequels and
  * remakes that make near-duplicate films, characters that recur across a
- * franchise, and namesakes. Everything is drawn from seeded streams, so one
- * seed gives one world. */
+ * franchise, and namesakes. Other names are distinct at any size, as in a
+ * real catalogue: a fresh name that is taken is drawn again, and one still
+ * taken after a few draws gets the catalogue's disambiguator ("(II)").
+ * Everything is drawn from seeded streams, so one seed gives one world. */
 #include "synth/synth_world.h"
 
 #include <stdlib.h>
@@ -11,6 +13,8 @@
 
 #include "base/rng.h"
 #include "synth/synth_lists.h"
+#include "synth/synth_name_set.h"
+#include "synth/synth_names.h"
 
 /* Each part of the world draws from its own stream. */
 enum {
@@ -50,6 +54,10 @@ enum {
 #define MIDDLE_NAME_SHARE 0.30
 #define JR_SHARE 0.03
 #define NAMESAKE_SHARE 0.03
+/* Share of surnames that are double-barrelled ("Berg-Lindqvist"). */
+#define DOUBLE_SURNAME_SHARE 0.10
+/* Draws of a fresh name before one that stays taken gets a qualifier. */
+#define FRESH_NAME_TRIES 8
 /* Popularity is Pareto with exponent 1 (weight 1 / (1 - u)), capped so that
  * the most popular person is this many times as likely as the least. */
 #define POPULARITY_CAP 100.0
@@ -147,6 +155,7 @@ typedef struct {
     uint32_t *char_performer;    /* first performer of each character */
     uint32_t *performer_scratch; /* one film's performers */
     uint32_t max_chars_per_film;
+    kga_synth_name_set_t names;  /* the names given out */
     const kga_progress_t *progress;
     kga_err_t *err;
 } builder_t;
@@ -180,6 +189,38 @@ static void layout(kga_synth_world_t *w, uint32_t n)
 static uint32_t word(kga_rng_t *r, const kga_synth_list_t *list)
 {
     return kga_rng_below(r, (uint32_t)list->count);
+}
+
+static uint32_t surname(kga_rng_t *r)
+{
+    uint32_t count = kga_synth_surname_count();
+    uint32_t code = kga_rng_below(r, count);
+    if (kga_rng_chance(r, DOUBLE_SURNAME_SHARE))
+        code += count * (1u + kga_rng_below(r, count));
+    return code;
+}
+
+typedef void (*name_draw_fn)(kga_synth_entity_t *e, kga_rng_t *r);
+
+/* Draws e's name with draw until it is free, as a new entry in a
+ * catalogue gets a name of its own; one still taken after
+ * FRESH_NAME_TRIES draws keeps the last and gets a qualifier. Short names
+ * ("The Stranger") are soon taken, so larger worlds use longer ones, as
+ * later works do. Returns 0 or KGA_ENOMEM. */
+static int name_fresh(builder_t *b, kga_synth_entity_t *e, kga_rng_t *r,
+                      name_draw_fn draw)
+{
+    uint32_t taken = 0;
+    for (int t = 0; t < FRESH_NAME_TRIES; t++) {
+        draw(e, r);
+        if ((taken = kga_synth_name_set_taken(&b->names, e)) == 0)
+            break;
+    }
+    e->qualifier = taken > UINT16_MAX ? UINT16_MAX : (uint16_t)taken;
+    if (kga_synth_name_set_add(&b->names, e) != 0)
+        return kga_err_set(b->err, KGA_ENOMEM,
+                           "synth: cannot allocate the table of names");
+    return 0;
 }
 
 static uint16_t cap_year(uint32_t year)
@@ -256,7 +297,7 @@ static void person_name(kga_synth_entity_t *e, kga_rng_t *r)
     e->word[1] = kga_rng_chance(r, MIDDLE_NAME_SHARE)
                      ? word(r, &kga_synth_first_names)
                      : KGA_SYNTH_NO_WORD;
-    e->word[2] = word(r, &kga_synth_last_names);
+    e->word[2] = surname(r);
     e->flags = kga_rng_chance(r, JR_SHARE) ? KGA_SYNTH_FLAG_JR : 0;
 }
 
@@ -266,9 +307,10 @@ static double popularity(kga_rng_t *r)
     return weight > POPULARITY_CAP ? POPULARITY_CAP : weight;
 }
 
-static void people_generate(builder_t *b, double *weight)
+static int people_generate(builder_t *b, double *weight)
 {
     kga_synth_world_t *w = b->w;
+    int rc;
     uint32_t first = w->first[KGA_SYNTH_PERSON];
     for (uint32_t i = 0; i < w->count[KGA_SYNTH_PERSON]; i++) {
         kga_synth_entity_t *e = &w->entities[first + i];
@@ -280,9 +322,10 @@ static void people_generate(builder_t *b, double *weight)
                 &w->entities[first + kga_rng_below(&b->rng, i)];
             memcpy(e->word, twin->word, sizeof e->word);
             e->flags = twin->flags;
+            e->qualifier = twin->qualifier;
             w->namesakes++;
-        } else {
-            person_name(e, &b->rng);
+        } else if ((rc = name_fresh(b, e, &b->rng, person_name)) != 0) {
+            return rc;
         }
         e->year = kga_rng_chance(&b->rng, BIRTH_YEAR_UNKNOWN)
                       ? 0
@@ -291,6 +334,7 @@ static void people_generate(builder_t *b, double *weight)
         b->profession[i] = (uint8_t)draw_profession(&b->rng);
         weight[i] = popularity(&b->rng);
     }
+    return 0;
 }
 
 static int sampler_init(builder_t *b, sampler_t *s, uint32_t n)
@@ -413,11 +457,11 @@ static void character_name(kga_synth_entity_t *e, kga_rng_t *r)
     switch (pattern) {
     case KGA_SYNTH_CHAR_FULL_NAME:
         e->word[0] = word(r, &kga_synth_first_names);
-        e->word[1] = word(r, &kga_synth_last_names);
+        e->word[1] = surname(r);
         break;
     case KGA_SYNTH_CHAR_HONORIFIC:
         e->word[0] = word(r, &kga_synth_honorifics);
-        e->word[1] = word(r, &kga_synth_last_names);
+        e->word[1] = surname(r);
         break;
     case KGA_SYNTH_CHAR_FIRST_NAME:
         e->word[0] = word(r, &kga_synth_first_names);
@@ -453,7 +497,9 @@ static int characters_assign(builder_t *b)
     kga_rng_t r;
     kga_rng_init(&r, kga_rng_next(&b->rng), STREAM_CHARACTERS);
     for (uint32_t c = 0; c < chars; c++) {
-        character_name(&w->entities[w->first[KGA_SYNTH_CHARACTER] + c], &r);
+        if ((rc = name_fresh(b, &w->entities[w->first[KGA_SYNTH_CHARACTER] + c],
+                             &r, character_name)) != 0)
+            goto out;
         owner[c] = originals[kga_rng_below(&r, n_orig)];
         b->char_start[owner[c] + 1]++;
     }
@@ -543,6 +589,21 @@ static void title_generate(kga_synth_entity_t *e, kga_rng_t *r)
         e->word[0] = word(r, &kga_synth_first_names);
         e->word[1] = word(r, &kga_synth_nouns);
         break;
+    case KGA_SYNTH_TITLE_ADJ_NOUN_OF_NOUN:
+        e->word[0] = word(r, &kga_synth_adjectives);
+        e->word[1] = word(r, &kga_synth_nouns);
+        e->word[2] = word(r, &kga_synth_nouns);
+        break;
+    case KGA_SYNTH_TITLE_POSSESSIVE_ADJ:
+        e->word[0] = word(r, &kga_synth_first_names);
+        e->word[1] = word(r, &kga_synth_adjectives);
+        e->word[2] = word(r, &kga_synth_nouns);
+        break;
+    case KGA_SYNTH_TITLE_ADJ_NOUN_IN_PLACE:
+        e->word[0] = word(r, &kga_synth_adjectives);
+        e->word[1] = word(r, &kga_synth_nouns);
+        e->word[2] = word(r, &kga_synth_places);
+        break;
     default:
         e->word[0] = word(r, &kga_synth_nouns);
         e->word[1] = word(r, &kga_synth_places);
@@ -562,19 +623,20 @@ static uint16_t original_year(kga_rng_t *r)
 /* Title and year of film f: fresh for an original; a sequel continues the
  * title with the next number a few years later; a remake repeats the title
  * decades later. */
-static void film_identity(builder_t *b, uint32_t f)
+static int film_identity(builder_t *b, uint32_t f)
 {
     kga_synth_entity_t *e = &b->w->entities[film_entity(b, f)];
     e->kind = KGA_SYNTH_FILM;
     if (b->film_kind[f] == FILM_ORIGINAL) {
-        title_generate(e, &b->rng);
+        int rc = name_fresh(b, e, &b->rng, title_generate);
         e->year = original_year(&b->rng);
-        return;
+        return rc;
     }
     const kga_synth_entity_t *base =
         &b->w->entities[film_entity(b, b->film_base[f])];
     memcpy(e->word, base->word, sizeof e->word);
     e->pattern = base->pattern;
+    e->qualifier = base->qualifier;
     int sequel = b->film_kind[f] == FILM_SEQUEL;
     if (sequel)
         e->sequel = base->sequel == 0 ? 2
@@ -586,6 +648,7 @@ static void film_identity(builder_t *b, uint32_t f)
                                           REMAKE_GAP_MAX);
     e->year = base->year != 0 ? cap_year(base->year + gap)
                               : original_year(&b->rng);
+    return 0;
 }
 
 static int crew_has(const crew_list_t *l, uint32_t id)
@@ -773,9 +836,8 @@ static int film_generate(builder_t *b, uint32_t f)
     uint32_t root = b->film_root[f];
     int rc = edges_reserve(b, FILM_EDGE_BOUND + b->char_start[root + 1] -
                                   b->char_start[root]);
-    if (rc != 0)
+    if (rc != 0 || (rc = film_identity(b, f)) != 0)
         return rc;
-    film_identity(b, f);
     crew_t base, c;
     memset(&c, 0, sizeof c);
     switch (b->film_kind[f]) {
@@ -910,6 +972,7 @@ static void builder_destroy(builder_t *b)
     free(b->char_list);
     free(b->char_performer);
     free(b->performer_scratch);
+    kga_synth_name_set_destroy(&b->names);
 }
 
 static int people_and_samplers(builder_t *b)
@@ -918,10 +981,9 @@ static int people_and_samplers(builder_t *b)
     double *weight = alloc_array(b, people, sizeof *weight, "weights");
     b->profession = alloc_array(b, people, 1, "people");
     int rc = KGA_ENOMEM;
-    if (weight != NULL && b->profession != NULL) {
-        people_generate(b, weight);
+    if (weight != NULL && b->profession != NULL &&
+        (rc = people_generate(b, weight)) == 0)
         rc = samplers_build(b, weight);
-    }
     free(weight);
     return rc;
 }
@@ -935,6 +997,7 @@ int kga_synth_world_build(kga_synth_world_t *w, uint32_t n, uint64_t seed,
     b.w = w;
     b.progress = progress;
     b.err = err;
+    kga_synth_name_set_init(&b.names);
     layout(w, n);
     kga_rng_init(&b.rng, seed, STREAM_PEOPLE);
     int rc = KGA_ENOMEM;

@@ -42,6 +42,9 @@ typedef enum {
     KGA_SYNTH_TITLE_NOUN_OF_NOUN, /* Kingdom of the Moon */
     KGA_SYNTH_TITLE_POSSESSIVE,   /* José's Journey */
     KGA_SYNTH_TITLE_NOUN_IN_PLACE, /* Winter in Kraków */
+    KGA_SYNTH_TITLE_ADJ_NOUN_OF_NOUN, /* Silent Kingdom of the Moon */
+    KGA_SYNTH_TITLE_POSSESSIVE_ADJ,   /* José's Silent Journey */
+    KGA_SYNTH_TITLE_ADJ_NOUN_IN_PLACE, /* Frozen Winter in Kraków */
     KGA_SYNTH_TITLE_PATTERN_COUNT
 } kga_synth_title_t;
 
@@ -62,8 +65,13 @@ typedef enum {
  * indices (core/synth/synth_names.c), which keeps a million entities in 20 MB. */
 typedef struct {
     /* Indices into the word lists; their meaning depends on kind and
-     * pattern. Person: first, middle (or KGA_SYNTH_NO_WORD), last. */
+     * pattern. Person: first, middle (or KGA_SYNTH_NO_WORD), surname
+     * (numbered by synth_names.h). */
     uint32_t word[3];
+    /* 0, or q when the name was drawn q times before and no free one was
+     * found: the name then ends in the catalogue's disambiguator, "(II)"
+     * for q = 1. Namesakes, sequels and remakes share their model's. */
+    uint16_t qualifier;
     uint16_t year;   /* release or birth year; 0 when unknown */
     uint8_t kind;    /* kga_synth_kind_t */
     uint8_t pattern; /* kga_synth_title_t or kga_synth_char_name_t */

@@ -754,7 +754,10 @@ int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
         use_gnn = 0;
     }
     if (use_gnn) {
-        if ((rc = train_gnn(&s, p, train, progress, report, err)) != 0)
+        /* The epochs search no candidates; calibration will. */
+        kga_fusion_release_index(fusion);
+        if ((rc = train_gnn(&s, p, train, progress, report, err)) != 0 ||
+            (rc = kga_fusion_prepare(fusion, 0, p->threads, err)) != 0)
             goto out;
         kga_timeline_mark(&report->timeline, "GNN: %u epochs, cache",
                           report->epochs_run);
