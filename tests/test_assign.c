@@ -8,6 +8,7 @@
 
 #include "align/assign.h"
 #include "base/rng.h"
+#include "testutil.h"
 
 #define NONE KGA_ASSIGN_NONE
 
@@ -132,18 +133,18 @@ START_TEST(ids_out_of_range_are_refused)
 }
 END_TEST
 
-int main(void)
+static Suite *assign_suite(void)
 {
     Suite *s = suite_create("assign");
-    TCase *tc = tcase_create("greedy");
+    TCase *tc = kga_test_tcase(s, "greedy", 0);
     tcase_add_test(tc, takes_pairs_by_increasing_distance);
     tcase_add_test(tc, ties_go_by_left_then_right_and_nan_comes_last);
     tcase_add_test(tc, one_to_one_and_independent_of_input_order);
     tcase_add_test(tc, ids_out_of_range_are_refused);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
+}
+
+int main(void)
+{
+    return kga_test_run(assign_suite);
 }

@@ -29,8 +29,12 @@
  * suite (the run then fails). */
 int kga_test_run(Suite *(*make_suite)(void));
 
+/* The timeout of a test case that names none: long enough for any case on
+ * a loaded machine, short enough to end a hang. */
+#define KGA_TEST_TIMEOUT_S 60.0
+
 /* A new test case of s, named name, with a timeout of timeout_s seconds
- * (0: Check's default, 4 s), scaled as kga_test_run() says. */
+ * (0: KGA_TEST_TIMEOUT_S), scaled as kga_test_run() says. */
 TCase *kga_test_tcase(Suite *s, const char *name, double timeout_s);
 
 /* kga_test_run() inside a new directory /tmp/kga_test_NAME.XXXXXX, named
