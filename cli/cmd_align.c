@@ -13,6 +13,7 @@
 #include "base/atomic_file.h"
 #include "base/clock.h"
 #include "base/csv_reader.h"
+#include "base/grow.h"
 #include "base/line_reader.h"
 #include "base/xalloc.h"
 #include "commands.h"
@@ -273,15 +274,12 @@ typedef struct {
 static int pair_list_add(pair_list_t *l, uint32_t a, uint32_t b)
 {
     if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 1024;
-        uint32_t *x = realloc(l->left, cap * sizeof *x);
-        if (x == NULL)
+        size_t cap = kga_grow_capacity(l->cap, l->n + 1, 1024, sizeof *l->left);
+        if (cap == 0)
+            return KGA_ELIMIT;
+        if (kga_grow_resize(&l->left, cap, sizeof *l->left) != 0 ||
+            kga_grow_resize(&l->right, cap, sizeof *l->right) != 0)
             return KGA_ENOMEM;
-        l->left = x;
-        uint32_t *y = realloc(l->right, cap * sizeof *y);
-        if (y == NULL)
-            return KGA_ENOMEM;
-        l->right = y;
         l->cap = cap;
     }
     l->left[l->n] = a;

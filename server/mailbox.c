@@ -7,6 +7,7 @@
  * again. */
 #include <stdlib.h>
 
+#include "base/grow.h"
 #include "server_internal.h"
 
 /* Posts flags, and r to the receiver's reload list (KGA_MAIL_RELOAD) or resume
@@ -38,14 +39,10 @@ int kga_mail_post_conn(kga_server_t *to, int fd,
 {
     int rc = -1;
     pthread_mutex_lock(&to->mail_lock);
-    if (!to->mail_closed && to->n_mail_conns == to->cap_mail_conns) {
-        size_t cap = to->cap_mail_conns ? 2 * to->cap_mail_conns : 16;
-        kga_new_conn_t *p = realloc(to->mail_conns, cap * sizeof *p);
-        if (p != NULL) {
-            to->mail_conns = p;
-            to->cap_mail_conns = cap;
-        }
-    }
+    /* A failure to grow leaves the capacity full: refused below. */
+    if (!to->mail_closed)
+        (void)kga_grow(&to->mail_conns, &to->cap_mail_conns,
+                       to->n_mail_conns + 1, 16, sizeof *to->mail_conns);
     if (!to->mail_closed && to->n_mail_conns < to->cap_mail_conns) {
         kga_new_conn_t *c = &to->mail_conns[to->n_mail_conns++];
         c->fd = fd;

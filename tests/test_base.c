@@ -18,6 +18,8 @@
 
 #include "base/arena.h"
 #include "base/atomic_file.h"
+#include "base/error.h"
+#include "base/grow.h"
 #include "base/hash.h"
 #include "base/hash_index.h"
 #include "base/intern.h"
@@ -647,6 +649,50 @@ END_TEST
  * Allocation helpers
  * ------------------------------------------------------------------------ */
 
+/* ---- growable arrays ---- */
+
+START_TEST(grow_doubles_from_the_first_capacity)
+{
+    ck_assert_uint_eq(kga_grow_capacity(0, 1, 16, 4), 16);
+    ck_assert_uint_eq(kga_grow_capacity(0, 17, 16, 4), 32);
+    ck_assert_uint_eq(kga_grow_capacity(16, 17, 64, 4), 32);
+    ck_assert_uint_eq(kga_grow_capacity(32, 20, 64, 4), 32);
+    ck_assert_uint_eq(kga_grow_capacity(3, 100, 64, 4), 192);
+
+    uint32_t *a = NULL;
+    size_t cap = 0;
+    for (uint32_t i = 0; i < 1000; i++) {
+        ck_assert_int_eq(kga_grow(&a, &cap, i + 1, 8, sizeof *a), 0);
+        ck_assert_uint_ge(cap, i + 1);
+        a[i] = i;
+    }
+    ck_assert_uint_eq(cap, 1024);
+    for (uint32_t i = 0; i < 1000; i++)
+        ck_assert_uint_eq(a[i], i);
+    /* Room enough already: nothing moves. */
+    uint32_t *before = a;
+    ck_assert_int_eq(kga_grow(&a, &cap, 1000, 8, sizeof *a), 0);
+    ck_assert_ptr_eq(a, before);
+    ck_assert_uint_eq(cap, 1024);
+    free(a);
+}
+END_TEST
+
+START_TEST(grow_refuses_sizes_past_size_max)
+{
+    ck_assert_uint_eq(kga_grow_capacity(0, SIZE_MAX / 8 + 1, 16, 8), 0);
+    /* Doubling past the limit is refused even when need itself fits. */
+    ck_assert_uint_eq(kga_grow_capacity(SIZE_MAX / 16 + 1, SIZE_MAX / 16 + 2,
+                                        16, 16), 0);
+    uint64_t *a = NULL;
+    size_t cap = 0;
+    ck_assert_int_eq(kga_grow(&a, &cap, SIZE_MAX / 4, 16, sizeof *a),
+                     KGA_ELIMIT);
+    ck_assert_ptr_null(a);
+    ck_assert_uint_eq(cap, 0);
+}
+END_TEST
+
 START_TEST(xalloc_helpers)
 {
     char *s = kga_xasprintf("%s/%s-%d", "dir", "name", 42);
@@ -770,6 +816,9 @@ static Suite *make_suite(void)
     tcase_add_test(index, hash_index_reserve_and_limits);
     TCase *intern = kga_test_tcase(s, "intern", 0);
     tcase_add_test(intern, intern_gives_dense_stable_ids);
+    TCase *grow = kga_test_tcase(s, "grow", 0);
+    tcase_add_test(grow, grow_doubles_from_the_first_capacity);
+    tcase_add_test(grow, grow_refuses_sizes_past_size_max);
     TCase *xalloc = kga_test_tcase(s, "xalloc", 0);
     tcase_add_test(xalloc, xalloc_helpers);
     const char *fork_env = getenv("CK_FORK");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/line_reader.h"
 
 struct kga_csv_reader {
@@ -104,15 +105,12 @@ static int add_field(kga_csv_reader_t *r, size_t out, kga_err_t *err)
                            (unsigned long long)r->line_no,
                            KGA_CSV_FIELDS_MAX);
     if (r->n_fields == r->fields_cap) {
-        size_t cap = r->fields_cap ? r->fields_cap * 2 : 64;
-        char **f = realloc(r->fields, cap * sizeof *f);
-        if (f == NULL)
+        /* Bounded by KGA_CSV_FIELDS_MAX: the capacity cannot overflow. */
+        size_t cap = kga_grow_capacity(r->fields_cap, r->n_fields + 1, 64,
+                                       sizeof *r->fields);
+        if (kga_grow_resize(&r->fields, cap, sizeof *r->fields) != 0 ||
+            kga_grow_resize(&r->outs, cap, sizeof *r->outs) != 0)
             return kga_err_set(err, KGA_ENOMEM, "out of memory");
-        r->fields = f;
-        size_t *s = realloc(r->outs, cap * sizeof *s);
-        if (s == NULL)
-            return kga_err_set(err, KGA_ENOMEM, "out of memory");
-        r->outs = s;
         r->fields_cap = cap;
     }
     r->outs[r->n_fields++] = out;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/grow.h"
 
 typedef struct {
     const char *s;
@@ -58,14 +59,10 @@ int kga_intern_add(kga_intern_t *t, kga_arena_t *arena, const char *s,
     }
     if (t->count >= UINT32_MAX - 1)
         return KGA_ELIMIT;
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        kga_interned_t *items = realloc(t->items, cap * sizeof *items);
-        if (items == NULL)
-            return KGA_ENOMEM;
-        t->items = items;
-        t->cap = cap;
-    }
+    int grown = kga_grow(&t->items, &t->cap, t->count + 1, 64,
+                         sizeof *t->items);
+    if (grown != 0)
+        return grown;
     const char *copy = kga_arena_strndup(arena, s, len);
     if (copy == NULL)
         return KGA_ENOMEM;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/grow.h"
 #include "base/rng.h"
 #include "base/vec.h"
 
@@ -329,16 +330,9 @@ typedef struct {
 
 static int list_push(u64_list_t *l, uint64_t x)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 4096;
-        if (cap > SIZE_MAX / sizeof *l->a)
-            return KGA_ELIMIT;
-        uint64_t *a = realloc(l->a, cap * sizeof *a);
-        if (a == NULL)
-            return KGA_ENOMEM;
-        l->a = a;
-        l->cap = cap;
-    }
+    int rc = kga_grow(&l->a, &l->cap, l->n + 1, 4096, sizeof *l->a);
+    if (rc != 0)
+        return rc;
     l->a[l->n++] = x;
     return 0;
 }

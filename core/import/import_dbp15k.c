@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "base/hash_index.h"
+#include "base/grow.h"
 #include "import/import.h"
 #include "store/names.h"
 
@@ -73,14 +74,8 @@ static id_entry_t *id_map_find(const id_map_t *m, uint64_t id)
  * the next insert. NULL on out of memory. */
 static id_entry_t *id_map_insert(id_map_t *m, uint64_t id)
 {
-    if (m->count == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 1024;
-        id_entry_t *items = realloc(m->items, cap * sizeof *items);
-        if (items == NULL)
-            return NULL;
-        m->items = items;
-        m->cap = cap;
-    }
+    if (kga_grow(&m->items, &m->cap, m->count + 1, 1024, sizeof *m->items))
+        return NULL;
     m->items[m->count] = (id_entry_t){id, NULL, NULL, 0, NO_VALUE, -1};
     if (kga_hash_index_add(&m->index, id_hash(id), m->count, id_hash_of,
                            m) != 0)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/utf8.h"
 #include "store/names.h"
 
@@ -30,24 +31,16 @@ static int side_reserve(side_t *s, size_t need)
 {
     if (need <= s->cap)
         return 0;
-    size_t cap = s->cap ? s->cap : 1024;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *rank = realloc(s->label_rank, cap);
-    if (rank == NULL)
+    size_t cap = kga_grow_capacity(s->cap, need, 1024, sizeof *s->type);
+    if (cap == 0)
+        return KGA_ELIMIT;
+    if (kga_grow_resize(&s->label_rank, cap, 1) != 0 ||
+        kga_grow_resize(&s->type, cap, sizeof *s->type) != 0 ||
+        kga_grow_resize(&s->name_key, cap, sizeof *s->name_key) != 0)
         return KGA_ENOMEM;
-    s->label_rank = rank;
-    uint32_t *type = realloc(s->type, cap * sizeof *type);
-    if (type == NULL)
-        return KGA_ENOMEM;
-    s->type = type;
-    uint32_t *key = realloc(s->name_key, cap * sizeof *key);
-    if (key == NULL)
-        return KGA_ENOMEM;
-    s->name_key = key;
-    memset(rank + s->cap, 0, cap - s->cap);
-    memset(type + s->cap, 0xff, (cap - s->cap) * sizeof *type);
-    memset(key + s->cap, 0xff, (cap - s->cap) * sizeof *key);
+    memset(s->label_rank + s->cap, 0, cap - s->cap);
+    memset(s->type + s->cap, 0xff, (cap - s->cap) * sizeof *s->type);
+    memset(s->name_key + s->cap, 0xff, (cap - s->cap) * sizeof *s->name_key);
     s->cap = cap;
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/grow.h"
 #include "base/value.h"
 #include "import/import.h"
 #include "store/names.h"
@@ -437,17 +438,13 @@ static int records_check(kga_import_ctx_t *ctx, void *state)
 
 static int reserve_lines(records_t *r, int side, size_t need)
 {
-    if (need <= r->cap[side])
-        return 0;
-    size_t cap = r->cap[side] ? r->cap[side] * 2 : 1024;
-    while (cap < need)
-        cap *= 2;
-    uint64_t *p = realloc(r->record_line[side], cap * sizeof *p);
-    if (p == NULL)
-        return KGA_ENOMEM;
-    memset(p + r->cap[side], 0, (cap - r->cap[side]) * sizeof *p);
-    r->record_line[side] = p;
-    r->cap[side] = cap;
+    size_t old = r->cap[side];
+    int rc = kga_grow(&r->record_line[side], &r->cap[side], need, 1024,
+                      sizeof *r->record_line[side]);
+    if (rc != 0)
+        return rc;
+    memset(r->record_line[side] + old, 0,
+           (r->cap[side] - old) * sizeof *r->record_line[side]);
     return 0;
 }
 

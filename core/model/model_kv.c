@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "base/grow.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 
@@ -50,14 +51,9 @@ int kga_model_kv_set_str(kga_model_kv_t *kv, const char *key,
     size_t line = klen + vlen + 2;
     if (line > KGA_MODEL_MAX_KV_BYTES - 1 - kv->bytes)
         return KGA_ELIMIT;
-    if (kv->n == kv->cap) {
-        size_t cap = kv->cap ? 2 * kv->cap : 16;
-        kga_model_kv_pair_t *pairs = realloc(kv->pairs, cap * sizeof *pairs);
-        if (pairs == NULL)
-            return KGA_ENOMEM;
-        kv->pairs = pairs;
-        kv->cap = cap;
-    }
+    int rc = kga_grow(&kv->pairs, &kv->cap, kv->n + 1, 16, sizeof *kv->pairs);
+    if (rc != 0)
+        return rc;
     char *k = strdup(key), *v = strdup(value);
     if (k == NULL || v == NULL) {
         free(k);

@@ -9,26 +9,10 @@
 #include <string.h>
 
 #include "base/arena.h"
+#include "base/grow.h"
 #include "base/hash.h"
 #include "base/hash_index.h"
 #include "base/intern.h"
-
-/* ---- growable arrays ---- */
-
-static int grow(void **items, size_t *cap, size_t need, size_t item_size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*items, n * item_size);
-    if (p == NULL)
-        return KGA_ENOMEM;
-    *items = p;
-    *cap = n;
-    return 0;
-}
 
 /* ---- the builder ---- */
 
@@ -89,8 +73,8 @@ int kga_graph_builder_entity(kga_graph_builder_t *b, const char *ext_id,
     if (rc != 0)
         return rc;
     if (is_new) {
-        if (grow((void **)&b->info, &b->info_cap, b->entities.count,
-                 sizeof *b->info))
+        if (kga_grow(&b->info, &b->info_cap, b->entities.count, 64,
+                     sizeof *b->info))
             return KGA_ENOMEM;
         b->info[*out_id] = (entity_info_t){NULL, UINT32_MAX};
     }
@@ -169,8 +153,8 @@ int kga_graph_builder_triple(kga_graph_builder_t *b, uint32_t head,
         b->duplicate_triples++;
         return 0;
     }
-    if (grow((void **)&b->triples, &b->triple_cap, b->triple_count + 1,
-             sizeof *b->triples))
+    if (kga_grow(&b->triples, &b->triple_cap, b->triple_count + 1, 64,
+                 sizeof *b->triples))
         return KGA_ENOMEM;
     b->triples[b->triple_count] = t;
     int rc = kga_hash_index_add(&b->triple_set, h, b->triple_count,
@@ -221,8 +205,8 @@ int kga_graph_builder_attribute(kga_graph_builder_t *b, uint32_t ent,
     uint64_t h = attr_hash(ent, k, literal);
     if (kga_hash_index_find(&b->attr_set, h, &a, attr_eq, b) >= 0)
         return 0;
-    if (grow((void **)&b->attrs, &b->attr_cap, b->attr_count + 1,
-             sizeof *b->attrs))
+    if (kga_grow(&b->attrs, &b->attr_cap, b->attr_count + 1, 64,
+                 sizeof *b->attrs))
         return KGA_ENOMEM;
     a.literal = kga_arena_strdup(&b->arena, literal);
     if (a.literal == NULL)

@@ -9,6 +9,7 @@
 
 #include "base/arena.h"
 #include "base/atomic_file.h"
+#include "base/grow.h"
 #include "base/line_reader.h"
 
 #define LINKS_ARENA_CHUNK (256u << 10)
@@ -54,14 +55,10 @@ int kga_links_add(kga_links_t *l, const char *left, const char *right,
 {
     if (!valid_id(left) || !valid_id(right))
         return KGA_EINVAL;
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        kga_link_t *items = realloc(l->items, cap * sizeof *items);
-        if (items == NULL)
-            return KGA_ENOMEM;
-        l->items = items;
-        l->cap = cap;
-    }
+    int grown = kga_grow(&l->items, &l->cap, l->count + 1, 256,
+                         sizeof *l->items);
+    if (grown != 0)
+        return grown;
     const char *lc = kga_arena_strdup(&l->strings, left);
     const char *rc = lc ? kga_arena_strdup(&l->strings, right) : NULL;
     if (rc == NULL)

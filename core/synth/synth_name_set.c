@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/hash.h"
+#include "base/grow.h"
 #include "synth/synth_names.h"
 
 #define INITIAL_NAMES 4096u
@@ -71,15 +72,13 @@ int kga_synth_name_set_add(kga_synth_name_set_t *set,
         return 0;
     }
     if (set->count == set->cap) {
-        size_t cap = set->cap > 0 ? set->cap * 2 : INITIAL_NAMES;
-        uint64_t *hash = realloc(set->hash, cap * sizeof *hash);
-        if (hash == NULL)
+        size_t cap = kga_grow_capacity(set->cap, set->count + 1, INITIAL_NAMES,
+                                       sizeof *set->hash);
+        if (cap == 0)
+            return KGA_ELIMIT;
+        if (kga_grow_resize(&set->hash, cap, sizeof *set->hash) != 0 ||
+            kga_grow_resize(&set->taken, cap, sizeof *set->taken) != 0)
             return KGA_ENOMEM;
-        set->hash = hash;
-        uint32_t *taken = realloc(set->taken, cap * sizeof *taken);
-        if (taken == NULL)
-            return KGA_ENOMEM;
-        set->taken = taken;
         set->cap = cap;
     }
     set->hash[set->count] = h;
