@@ -398,6 +398,19 @@ static kga_fusion_t *train(const synth_t *x, const kga_fusion_params_t *p,
     return f;
 }
 
+/* The set-up most fusion tests share: the synthetic pair x (synth_make),
+ * small parameters p for threads threads, and the fusion trained on them
+ * (rep may be NULL). The caller frees both. */
+static kga_fusion_t *trained_pair(synth_t *x, kga_fusion_params_t *p,
+                                  kga_fusion_report_t *rep, uint32_t n,
+                                  uint32_t extra, names_t names, uint64_t seed,
+                                  int threads)
+{
+    synth_make(x, n, extra, names, seed);
+    small_params(p, threads);
+    return train(x, p, rep);
+}
+
 /* Test Hits@1 by log P over each test left entity's top-k candidates
  * among the test right entities (a true match outside them is a miss). */
 static double test_hits1(const kga_fusion_t *f, const synth_t *x, size_t k)
@@ -473,11 +486,10 @@ END_TEST
 START_TEST(aligns_a_synthetic_pair)
 {
     synth_t x;
-    synth_make(&x, 1000, 100, NAMES_MATCH, 1);
     kga_fusion_params_t p;
-    small_params(&p, 2);
     kga_fusion_report_t rep;
-    kga_fusion_t *f = train(&x, &p, &rep);
+    kga_fusion_t *f =
+        trained_pair(&x, &p, &rep, 1000, 100, NAMES_MATCH, 1, 2);
     ck_assert_float_eq(rep.name_weight, 1.0f);
     ck_assert_double_ge(rep.name_valid_hits1, 0.2);
     ck_assert_uint_eq(rep.valid_used, x.nvalid);
@@ -533,11 +545,10 @@ END_TEST
 START_TEST(opaque_names_are_switched_off)
 {
     synth_t x;
-    synth_make(&x, 600, 0, NAMES_OPAQUE, 2);
     kga_fusion_params_t p;
-    small_params(&p, 2);
     kga_fusion_report_t rep;
-    kga_fusion_t *f = train(&x, &p, &rep);
+    kga_fusion_t *f =
+        trained_pair(&x, &p, &rep, 600, 0, NAMES_OPAQUE, 2, 2);
     ck_assert_double_lt(rep.name_valid_hits1, 0.2);
     ck_assert_float_eq(rep.name_weight, 0.0f);
     kga_fusion_state_t st;
@@ -557,10 +568,9 @@ END_TEST
 START_TEST(log_p_reproduces_the_support)
 {
     synth_t x;
-    synth_make(&x, 800, 50, NAMES_MATCH, 3);
     kga_fusion_params_t p;
-    small_params(&p, 2);
-    kga_fusion_t *f = train(&x, &p, NULL);
+    kga_fusion_t *f =
+        trained_pair(&x, &p, NULL, 800, 50, NAMES_MATCH, 3, 2);
     kga_fusion_state_t st;
     kga_fusion_get_state(f, &st);
     uint32_t n0 = kga_fusion_entities(f, 0), n1 = kga_fusion_entities(f, 1);
@@ -653,10 +663,9 @@ static void assert_same_scorer(const kga_fusion_t *a, const kga_fusion_t *b)
 START_TEST(rebuild_gives_the_same_scorer)
 {
     synth_t x;
-    synth_make(&x, 800, 30, NAMES_MATCH, 4);
     kga_fusion_params_t p;
-    small_params(&p, 2);
-    kga_fusion_t *f = train(&x, &p, NULL);
+    kga_fusion_t *f =
+        trained_pair(&x, &p, NULL, 800, 30, NAMES_MATCH, 4, 2);
     kga_fusion_state_t st;
     kga_fusion_get_state(f, &st);
     kga_fusion_params_t p1 = p;
@@ -706,10 +715,9 @@ static void copy_row(const kga_qmatrix_t *F, uint32_t i, kga_qmatrix_t *m)
 START_TEST(rows_from_outside_score_as_stored)
 {
     synth_t x;
-    synth_make(&x, 700, 30, NAMES_MATCH, 6);
     kga_fusion_params_t p;
-    small_params(&p, 2);
-    kga_fusion_t *f = train(&x, &p, NULL);
+    kga_fusion_t *f =
+        trained_pair(&x, &p, NULL, 700, 30, NAMES_MATCH, 6, 2);
     kga_fusion_state_t st;
     kga_fusion_get_state(f, &st);
     enum { K = 8 };
@@ -785,10 +793,9 @@ END_TEST
 START_TEST(training_does_not_depend_on_threads)
 {
     synth_t x;
-    synth_make(&x, 700, 40, NAMES_MATCH, 5);
     kga_fusion_params_t p;
-    small_params(&p, 1);
-    kga_fusion_t *a = train(&x, &p, NULL);
+    kga_fusion_t *a =
+        trained_pair(&x, &p, NULL, 700, 40, NAMES_MATCH, 5, 1);
     p.threads = 3;
     kga_fusion_t *b = train(&x, &p, NULL);
     assert_same_scorer(a, b);
