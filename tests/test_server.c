@@ -74,6 +74,29 @@ static void expect_error(int port, const char *method, const char *path,
     http_resp_free(&r);
 }
 
+/* One request whose status alone matters. */
+static void expect_status(int port, const char *method, const char *path,
+                          const char *headers, const char *body, int status)
+{
+    http_resp_t r;
+    http_do(port, method, path, headers, body, &r);
+    ck_assert_msg(r.status == status, "%s %s: %d, want %d; %s", method, path,
+                  r.status, status, r.body);
+    http_resp_free(&r);
+}
+
+/* The answer to a request sent earlier (http_send) on fd, which is then
+ * closed. */
+static void expect_answer(int fd, int status)
+{
+    http_resp_t r;
+    ck_assert_int_eq(http_read(fd, &r), 0);
+    ck_assert_msg(r.status == status, "%d, want %d; %s", r.status, status,
+                  r.body);
+    http_resp_free(&r);
+    close(fd);
+}
+
 /* ------------------------------------------------------------------------
  * Prometheus text format, checked strictly
  * ------------------------------------------------------------------------ */
@@ -263,6 +286,32 @@ out:
 /* ------------------------------------------------------------------------
  * Tests
  * ------------------------------------------------------------------------ */
+
+/* A gate of the fake aligner (server_fake_aligner.h): its file, and the
+ * environment entry that makes the server wait at it. */
+typedef struct {
+    char path[300];
+    char env[320];
+} gate_t;
+
+/* Makes g a closed gate for which ("score": every score and match call,
+ * "open": every load); returns its environment entry. */
+static const char *gate_env_init(gate_t *g, const char *which)
+{
+    gate_init(g->path, sizeof g->path, which);
+    snprintf(g->env, sizeof g->env, "KGA_FAKE_%s_GATE=%s",
+             strcmp(which, "open") == 0 ? "OPEN" : "SCORE", g->path);
+    return g->env;
+}
+
+/* Starts a server with args whose fake aligner waits at the closed gate g
+ * (see gate_env_init). Not ready until an open gate is let go. */
+static void start_gated(server_t *s, gate_t *g, const char *which,
+                        const char *const *args)
+{
+    const char *env[] = {gate_env_init(g, which), NULL};
+    server_start(s, env, args);
+}
 
 START_TEST(health_ready_and_request_ids)
 {
@@ -484,10 +533,7 @@ START_TEST(body_limits)
     int n = snprintf(chunk, sizeof chunk, "%zx\r\n%s\r\n0\r\n\r\n",
                      strlen(body), body);
     send_all(fd, chunk, (size_t)n);
-    ck_assert_int_eq(http_read(fd, &r), 0);
-    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-    http_resp_free(&r);
-    close(fd);
+    expect_answer(fd, 200);
 
     /* Too many pairs. */
     http_do(s.port, "POST", "/align", NULL,
@@ -501,9 +547,7 @@ START_TEST(body_limits)
     http_resp_free(&r);
 
     /* The server still serves. */
-    http_do(s.port, "POST", "/align", NULL, body, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    expect_status(s.port, "POST", "/align", NULL, body, 200);
     server_stop(&s);
 }
 END_TEST
@@ -778,30 +822,23 @@ START_TEST(inline_scoring_follows_the_cost)
     server_stop(&s);
 
     /* Every score takes at least 400 ms, and waits at the gate. */
-    char gate[300], gate_env[320];
-    gate_init(gate, sizeof gate, "score");
-    snprintf(gate_env, sizeof gate_env, "KGA_FAKE_SCORE_GATE=%s", gate);
-    const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=400", gate_env, NULL};
-    gate_open(gate);
+    gate_t gate;
+    const char *env[] = {"KGA_FAKE_SCORE_DELAY_MS=400",
+                         gate_env_init(&gate, "score"), NULL};
+    gate_open(gate.path);
     server_start(&s, env, cheap);
     wait_ready(&s);
     ck_assert_double_eq(align_inline_after(&s, 2), 0);
     /* One held on a worker: the loop keeps answering meanwhile. */
-    ck_assert_int_eq(unlink(gate), 0);
+    ck_assert_int_eq(unlink(gate.path), 0);
     int slow = http_send(s.port, "POST", "/align", NULL,
                          "{\"left\": \"L:e2\", \"right\": \"R:e2\"}");
     free(metrics_wait(&s, "kgalign_inflight_requests", 1));
-    http_resp_t r;
-    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    expect_status(s.port, "GET", "/healthz", NULL, NULL, 200);
     ck_assert_msg(!readable_now(slow),
                   "the held request was answered before /healthz");
-    gate_open(gate);
-    ck_assert_int_eq(http_read(slow, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
-    close(slow);
+    gate_open(gate.path);
+    expect_answer(slow, 200);
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_inline_requests_total"), 0);
     free(m);
@@ -812,12 +849,9 @@ END_TEST
 START_TEST(inflight_cap_gives_503)
 {
     server_t s;
-    char gate[300], gate_env[320];
-    gate_init(gate, sizeof gate, "score");
-    snprintf(gate_env, sizeof gate_env, "KGA_FAKE_SCORE_GATE=%s", gate);
-    const char *env[] = {gate_env, NULL};
+    gate_t gate;
     const char *args[] = {"--max-inflight", "1", "--retry-after-s", "3", NULL};
-    server_start(&s, env, args);
+    start_gated(&s, &gate, "score", args);
     wait_ready(&s);
     const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     /* One request holds the only slot, at the gate, ... */
@@ -831,18 +865,13 @@ START_TEST(inflight_cap_gives_503)
     ck_assert_str_eq(http_header(&r, "Retry-After", v, sizeof v), "3");
     http_resp_free(&r);
     /* Not a queue: the health endpoints still answer at once. */
-    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    expect_status(s.port, "GET", "/healthz", NULL, NULL, 200);
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_inflight_requests"), 1);
     free(m);
     ck_assert(!readable_now(slow));
-    gate_open(gate);
-    ck_assert_int_eq(http_read(slow, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
-    close(slow);
+    gate_open(gate.path);
+    expect_answer(slow, 200);
     server_stop(&s);
 }
 END_TEST
@@ -851,13 +880,10 @@ START_TEST(deadline_gives_504)
 {
     server_t s;
     /* One worker, held at the gate by the first request. */
-    char gate[300], gate_env[320];
-    gate_init(gate, sizeof gate, "score");
-    snprintf(gate_env, sizeof gate_env, "KGA_FAKE_SCORE_GATE=%s", gate);
-    const char *env[] = {gate_env, NULL};
+    gate_t gate;
     const char *args[] = {"--threads", "1", "--request-deadline-ms", "250",
                           NULL};
-    server_start(&s, env, args);
+    start_gated(&s, &gate, "score", args);
     wait_ready(&s);
     const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     int running = http_send(s.port, "POST", "/align", NULL, body);
@@ -880,7 +906,7 @@ START_TEST(deadline_gives_504)
     free(m);
 
     /* The running one finishes its batch, then answers 504. */
-    gate_open(gate);
+    gate_open(gate.path);
     ck_assert_int_eq(http_read(running, &r), 0);
     assert_error(&r, 504, "deadline_exceeded");
     http_resp_free(&r);
@@ -901,11 +927,8 @@ START_TEST(not_ready_until_loaded)
 {
     server_t s;
     /* The first load waits at the gate. */
-    char gate[300], gate_env[320];
-    gate_init(gate, sizeof gate, "open");
-    snprintf(gate_env, sizeof gate_env, "KGA_FAKE_OPEN_GATE=%s", gate);
-    const char *env[] = {gate_env, NULL};
-    server_start(&s, env, NULL);
+    gate_t gate;
+    start_gated(&s, &gate, "open", NULL);
     http_resp_t r;
     http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -921,7 +944,7 @@ START_TEST(not_ready_until_loaded)
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_ready"), 0);
     free(m);
-    gate_open(gate);
+    gate_open(gate.path);
     wait_ready(&s);
     server_stop(&s);
 }
@@ -971,9 +994,7 @@ START_TEST(reload_swaps_or_keeps_the_old_snapshot)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V2);
     http_resp_free(&r);
-    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    expect_status(s.port, "GET", "/readyz", NULL, NULL, 200);
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_reload_failures_total"), 1);
     ck_assert_double_eq(
@@ -997,26 +1018,20 @@ END_TEST
 START_TEST(reload_while_reloading_is_409)
 {
     server_t s;
-    char gate[300], gate_env[320];
-    gate_init(gate, sizeof gate, "open");
-    snprintf(gate_env, sizeof gate_env, "KGA_FAKE_OPEN_GATE=%s", gate);
-    const char *env[] = {gate_env, NULL};
-    gate_open(gate);
+    gate_t gate;
+    const char *env[] = {gate_env_init(&gate, "open"), NULL};
+    gate_open(gate.path);
     server_start(&s, env, admin_args);
     wait_ready(&s);
     /* The first reload waits at the gate ... */
-    ck_assert_int_eq(unlink(gate), 0);
+    ck_assert_int_eq(unlink(gate.path), 0);
     int first = http_send(s.port, "POST", "/admin/reload", ADMIN_AUTH, NULL);
     log_wait(&s, "\"trigger\":\"admin\"", 1);
     /* ... while the second is refused. */
-    http_resp_t r;
     expect_error(s.port, "POST", "/admin/reload", ADMIN_AUTH, NULL, 409,
                  "conflict");
-    gate_open(gate);
-    ck_assert_int_eq(http_read(first, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
-    close(first);
+    gate_open(gate.path);
+    expect_answer(first, 200);
     server_stop(&s);
 }
 END_TEST
@@ -1026,12 +1041,9 @@ START_TEST(sigterm_drains)
     server_t s;
     /* Two requests held at the gate through the drain delay, which is
      * long enough for the checks below on any machine. */
-    char gate[300], gate_env[320];
-    gate_init(gate, sizeof gate, "score");
-    snprintf(gate_env, sizeof gate_env, "KGA_FAKE_SCORE_GATE=%s", gate);
-    const char *env[] = {gate_env, NULL};
+    gate_t gate;
     const char *args[] = {"--drain-delay-ms", "2000", NULL};
-    server_start(&s, env, args);
+    start_gated(&s, &gate, "score", args);
     wait_ready(&s);
     const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     int a = http_send(s.port, "POST", "/align", NULL, body);
@@ -1044,12 +1056,10 @@ START_TEST(sigterm_drains)
      * during the drain delay. */
     http_resp_t r;
     expect_error(s.port, "GET", "/readyz", NULL, NULL, 503, "unavailable");
-    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    expect_status(s.port, "GET", "/healthz", NULL, NULL, 200);
 
     /* In-flight requests complete. */
-    gate_open(gate);
+    gate_open(gate.path);
     ck_assert_int_eq(http_read(a, &r), 0);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
     http_resp_free(&r);
@@ -1071,12 +1081,9 @@ START_TEST(second_sigint_exits_at_once)
 {
     server_t s;
     /* A request held at the gate, never let go: a drain could not end. */
-    char gate[300], gate_env[320];
-    gate_init(gate, sizeof gate, "score");
-    snprintf(gate_env, sizeof gate_env, "KGA_FAKE_SCORE_GATE=%s", gate);
-    const char *env[] = {gate_env, NULL};
+    gate_t gate;
     const char *args[] = {"--drain-delay-ms", "5000", NULL};
-    server_start(&s, env, args);
+    start_gated(&s, &gate, "score", args);
     wait_ready(&s);
     int a = http_send(s.port, "POST", "/align", NULL,
                       "{\"left\": \"L:e1\", \"right\": \"R:e1\"}");
@@ -1096,6 +1103,23 @@ END_TEST
  * Files changed under the server
  * ------------------------------------------------------------------------ */
 
+/* Starts a server whose periodic file check runs every check_ms ("0":
+ * never), then cuts the fixture's store name to 64 bytes in place (same
+ * inode, as cp over it does). path gets the store's path; returns its
+ * whole content (len bytes), for the test to write back. */
+static char *cut_store_under_server(server_t *s, const char *check_ms,
+                                    const char *name, char *path, size_t cap,
+                                    size_t *len)
+{
+    const char *args[] = {"--file-check-interval-ms", check_ms, NULL};
+    server_start(s, NULL, args);
+    wait_ready(s);
+    snprintf(path, cap, "%s/%s", data_dir, name);
+    char *whole = kga_test_read_file(path, len);
+    ck_assert_int_eq(truncate(path, 64), 0);
+    return whole;
+}
+
 /* A store rewritten in place under a serving server (cp over it): the next
  * /align is refused (503) instead of reading it, /readyz says so, and once
  * the file is whole again it is loaded again and served; the process
@@ -1103,17 +1127,12 @@ END_TEST
 START_TEST(store_changed_in_place_is_refused_then_reloaded)
 {
     server_t s;
-    const char *args[] = {"--file-check-interval-ms", "0", NULL};
-    server_start(&s, NULL, args);
-    wait_ready(&s);
     char path[300];
-    snprintf(path, sizeof path, "%s/left.kgs", data_dir);
     size_t len;
-    char *whole = kga_test_read_file(path, &len);
+    char *whole = cut_store_under_server(&s, "0", "left.kgs", path,
+                                         sizeof path, &len);
     const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     http_resp_t r;
-
-    ck_assert_int_eq(truncate(path, 64), 0); /* in place: same inode */
     http_do(s.port, "POST", "/align", NULL, body, &r);
     assert_error(&r, 503, "unavailable");
     ck_assert_ptr_nonnull(strstr(json_str_at(r.json, "error.message"),
@@ -1132,12 +1151,8 @@ START_TEST(store_changed_in_place_is_refused_then_reloaded)
     free(whole);
     expect_error(s.port, "POST", "/align", NULL, body, 503, "unavailable");
     log_wait(&s, "\"event\":\"snapshot_loaded\"", 2);
-    http_do(s.port, "POST", "/align", NULL, body, &r);
-    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
-    http_resp_free(&r);
-    http_do(s.port, "GET", "/readyz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    expect_status(s.port, "POST", "/align", NULL, body, 200);
+    expect_status(s.port, "GET", "/readyz", NULL, NULL, 200);
     server_stop(&s);
 }
 END_TEST
@@ -1146,14 +1161,10 @@ END_TEST
 START_TEST(store_changed_in_place_is_noticed_periodically)
 {
     server_t s;
-    const char *args[] = {"--file-check-interval-ms", "20", NULL};
-    server_start(&s, NULL, args);
-    wait_ready(&s);
     char path[300];
-    snprintf(path, sizeof path, "%s/right.kgs", data_dir);
     size_t len;
-    char *whole = kga_test_read_file(path, &len);
-    ck_assert_int_eq(truncate(path, 64), 0);
+    char *whole = cut_store_under_server(&s, "20", "right.kgs", path,
+                                         sizeof path, &len);
     log_wait(&s, "\"event\":\"snapshot_files_changed\"", 1);
     expect_error(s.port, "GET", "/readyz", NULL, NULL, 503, "unavailable");
     kga_test_write_file(path, whole, len);
