@@ -180,6 +180,25 @@ static int why_set(char *why, size_t cap, const char *path, const char *fmt,
     return -1;
 }
 
+/* A count (a string's characters, an array's items) against the schema's
+ * bounds min_key and max_key, each optional: -1 and why ("<below> N<unit>"
+ * or "<above> N<unit>") when outside. */
+static int validate_count(const json_t *schema, const char *min_key,
+                          const char *max_key, json_int_t n, const char *below,
+                          const char *above, const char *unit,
+                          const char *path, char *why, size_t cap)
+{
+    json_t *mn = json_object_get(schema, min_key);
+    json_t *mx = json_object_get(schema, max_key);
+    if (mn != NULL && n < json_integer_value(mn))
+        return why_set(why, cap, path, "%s %lld%s", below,
+                       (long long)json_integer_value(mn), unit);
+    if (mx != NULL && n > json_integer_value(mx))
+        return why_set(why, cap, path, "%s %lld%s", above,
+                       (long long)json_integer_value(mx), unit);
+    return 0;
+}
+
 static int validate(json_t *schema, json_t *inst, const char *path,
                     char *why, size_t cap);
 
@@ -316,15 +335,10 @@ static int validate(json_t *schema, json_t *inst, const char *path,
     }
     if (json_is_string(inst)) {
         const char *s = json_string_value(inst);
-        size_t len = utf8_length(s);
-        json_t *mn = json_object_get(schema, "minLength");
-        json_t *mx = json_object_get(schema, "maxLength");
-        if (mn != NULL && (json_int_t)len < json_integer_value(mn))
-            return why_set(why, cap, path, "shorter than %lld",
-                           (long long)json_integer_value(mn));
-        if (mx != NULL && (json_int_t)len > json_integer_value(mx))
-            return why_set(why, cap, path, "longer than %lld",
-                           (long long)json_integer_value(mx));
+        if (validate_count(schema, "minLength", "maxLength",
+                           (json_int_t)utf8_length(s), "shorter than",
+                           "longer than", "", path, why, cap) != 0)
+            return -1;
         json_t *pat = json_object_get(schema, "pattern");
         if (pat != NULL) {
             regex_t re;
@@ -349,15 +363,10 @@ static int validate(json_t *schema, json_t *inst, const char *path,
             return why_set(why, cap, path, "%g above the maximum", x);
     }
     if (json_is_array(inst)) {
-        size_t n = json_array_size(inst);
-        json_t *mn = json_object_get(schema, "minItems");
-        json_t *mx = json_object_get(schema, "maxItems");
-        if (mn != NULL && (json_int_t)n < json_integer_value(mn))
-            return why_set(why, cap, path, "fewer than %lld items",
-                           (long long)json_integer_value(mn));
-        if (mx != NULL && (json_int_t)n > json_integer_value(mx))
-            return why_set(why, cap, path, "more than %lld items",
-                           (long long)json_integer_value(mx));
+        if (validate_count(schema, "minItems", "maxItems",
+                           (json_int_t)json_array_size(inst), "fewer than",
+                           "more than", " items", path, why, cap) != 0)
+            return -1;
         json_t *items = json_object_get(schema, "items");
         if (items != NULL) {
             size_t i;
@@ -421,6 +430,16 @@ static void expect_error(const http_resp_t *r, int status, const char *code,
     if (needle != NULL)
         ck_assert_msg(strstr(m, needle) != NULL,
                       "message '%s' does not name '%s'", m, needle);
+}
+
+/* The value of kgalign_snapshot_version for model version mv in the
+ * exposition text (metric_value's NAN when absent). */
+static double snapshot_version_metric(const char *text, const char *mv)
+{
+    char series[128];
+    snprintf(series, sizeof series,
+             "kgalign_snapshot_version{model_version=\"%s\"}", mv);
+    return metric_value(text, series);
 }
 
 /* ------------------------------------------------------------------------
@@ -1111,10 +1130,7 @@ START_TEST(endpoints_and_request_ids)
 
     /* /metrics is text, with the ready model. */
     char *m = get_metrics(&s);
-    char series[128];
-    snprintf(series, sizeof series,
-             "kgalign_snapshot_version{model_version=\"%s\"}", mv);
-    ck_assert_double_eq(metric_value(m, series), 1);
+    ck_assert_double_eq(snapshot_version_metric(m, mv), 1);
     free(m);
 
     /* One JSON log line per request, with its id, method, path, status. */
@@ -1971,10 +1987,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
     http_resp_free(&r);
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_reload_failures_total"), 1);
-    char series[128];
-    snprintf(series, sizeof series,
-             "kgalign_snapshot_version{model_version=\"%s\"}", v1);
-    ck_assert_double_eq(metric_value(m, series), 1);
+    ck_assert_double_eq(snapshot_version_metric(m, v1), 1);
     free(m);
     json_t *lines = log_lines(&s);
     json_t *ev = log_event(lines, "reload_failed");
@@ -2010,9 +2023,7 @@ START_TEST(reload_keeps_the_old_snapshot_on_failure)
                   "after reload: server %.9g, model 2 offline %.9g", d2,
                   (double)sc.distance);
     m = get_metrics(&s);
-    snprintf(series, sizeof series,
-             "kgalign_snapshot_version{model_version=\"%s\"}", v2);
-    ck_assert_double_eq(metric_value(m, series), 2);
+    ck_assert_double_eq(snapshot_version_metric(m, v2), 2);
     ck_assert_double_eq(metric_value(m, "kgalign_reload_failures_total"), 2);
     free(m);
 
