@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
+#include "base/grow.h"
 #include "base/utf8.h"
 
 void kga_json_buf_init(kga_json_buf_t *b, size_t hint)
@@ -28,23 +29,10 @@ int kga_json_buf_grow(kga_json_buf_t *b, size_t n)
         return -1;
     }
     n++;
-    if (b->cap - b->len >= n)
-        return 0;
-    size_t cap = b->cap;
-    while (cap - b->len < n) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = 1;
-            return -1;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
+    if (kga_grow(&b->p, &b->cap, b->len + n, 64, 1) != 0) {
         b->oom = 1;
         return -1;
     }
-    b->p = p;
-    b->cap = cap;
     return 0;
 }
 

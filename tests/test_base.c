@@ -690,6 +690,14 @@ START_TEST(grow_refuses_sizes_past_size_max)
                      KGA_ELIMIT);
     ck_assert_ptr_null(a);
     ck_assert_uint_eq(cap, 0);
+    ck_assert_int_eq(kga_grow_resize(&a, SIZE_MAX / 4, sizeof *a), KGA_ELIMIT);
+    ck_assert_ptr_null(a);
+    /* An exact resize, for parallel arrays. */
+    ck_assert_int_eq(kga_grow_resize(&a, 3, sizeof *a), 0);
+    a[2] = 7;
+    ck_assert_int_eq(kga_grow_resize(&a, 5, sizeof *a), 0);
+    ck_assert_uint_eq(a[2], 7);
+    free(a);
 }
 END_TEST
 

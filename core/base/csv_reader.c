@@ -79,17 +79,9 @@ static int append(kga_csv_reader_t *r, const char *s, size_t n,
                            kga_line_reader_path(r->lines),
                            (unsigned long long)r->line_no,
                            KGA_CSV_RECORD_MAX);
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *p = realloc(r->rec, cap);
-        if (p == NULL)
-            return kga_err_set(err, KGA_ENOMEM, "%s: out of memory",
-                               kga_line_reader_path(r->lines));
-        r->rec = p;
-        r->cap = cap;
-    }
+    if (kga_grow(&r->rec, &r->cap, r->len + n + 1, 4096, 1) != 0)
+        return kga_err_set(err, KGA_ENOMEM, "%s: out of memory",
+                           kga_line_reader_path(r->lines));
     memcpy(r->rec + r->len, s, n);
     r->len += n;
     r->rec[r->len] = '\0';

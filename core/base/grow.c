@@ -31,6 +31,8 @@ int kga_grow_resize(void *array_addr, size_t cap, size_t item_size)
 {
     /* The address holds a T *: copied as bytes, not read through a void **
      * lvalue, which the aliasing rules forbid. */
+    if (item_size != 0 && cap > SIZE_MAX / item_size)
+        return KGA_ELIMIT;
     void *items;
     memcpy(&items, array_addr, sizeof items);
     void *p = realloc(items, cap * item_size);

@@ -19,9 +19,9 @@
 size_t kga_grow_capacity(size_t cap, size_t need, size_t first,
                          size_t item_size);
 
-/* Resizes the array at array_addr to cap items of item_size bytes (cap
- * from kga_grow_capacity, which has checked the product). 0, or
- * KGA_ENOMEM with the array unchanged. For parallel arrays that share one
+/* Resizes the array at array_addr to exactly cap items of item_size bytes.
+ * 0, KGA_ELIMIT when the size would not fit in a size_t, or KGA_ENOMEM;
+ * on failure the array is unchanged. For parallel arrays that share one
  * capacity: resize each, then store the capacity. */
 int kga_grow_resize(void *array_addr, size_t cap, size_t item_size);
 

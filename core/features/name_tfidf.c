@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/hash.h"
 #include "features/translit.h"
 
@@ -56,14 +57,11 @@ static int features_into(feature_buf_t *fb, const char *name,
     size_t len = name != NULL ? strnlen(name, KGA_NAME_MAX_BYTES + 1) : 0;
     size_t need = kga_name_features_bound(len, p);
     if (need > fb->cap) {
-        uint32_t *b = realloc(fb->buckets, need * sizeof *b);
-        if (b == NULL)
-            return KGA_ENOMEM;
-        fb->buckets = b;
-        float *w = realloc(fb->weights, need * sizeof *w);
-        if (w == NULL)
-            return KGA_ENOMEM;
-        fb->weights = w;
+        int rc = kga_grow_resize(&fb->buckets, need, sizeof *fb->buckets);
+        if (rc == 0)
+            rc = kga_grow_resize(&fb->weights, need, sizeof *fb->weights);
+        if (rc != 0)
+            return rc;
         fb->cap = need;
     }
     return kga_name_features(name, p, fb->buckets, fb->weights, fb->cap, n);
@@ -93,14 +91,10 @@ static int count_side(const char *const *names, uint32_t rows,
                 return kga_err_set(err, KGA_ELIMIT,
                                    "tf-idf: more than %llu features",
                                    (unsigned long long)KGA_CSR_MAX_NNZ);
-            uint32_t *ix = realloc(m->indices, (size_t)ncap * sizeof *ix);
-            if (ix == NULL)
+            if (kga_grow_resize(&m->indices, (size_t)ncap,
+                                sizeof *m->indices) != 0 ||
+                kga_grow_resize(&m->data, (size_t)ncap, sizeof *m->data) != 0)
                 return kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
-            m->indices = ix;
-            float *d = realloc(m->data, (size_t)ncap * sizeof *d);
-            if (d == NULL)
-                return kga_err_set(err, KGA_ENOMEM, "tf-idf: out of memory");
-            m->data = d;
             cap = ncap;
         }
         for (size_t x = 0; x < n; x++) {
