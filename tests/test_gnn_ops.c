@@ -155,27 +155,47 @@ END_TEST
 
 enum { NB = 3, BD = 4, BM = 3 };
 
-typedef struct {
-    float c[NB], Y[NB * BD], g[BD], z[BD];
-} basis_t;
+/* z = sum_k w_k Y_k over the rows of Y, with the gradients of w and Y: the
+ * basis transform (coefficients of either sign) and the attention's
+ * weighted sum (weights in [0, 1]) have this form and one signature, so
+ * one check serves both. */
+typedef void (*rows_fwd_fn)(const float *w, const float *Y, uint32_t m,
+                            uint32_t d, float *z);
+typedef void (*rows_bwd_fn)(const float *w, const float *Y, uint32_t m,
+                            uint32_t d, const float *dz, float *dw,
+                            float *dY);
 
-static double basis_eval(void *ctx)
+typedef struct {
+    rows_fwd_fn fwd;
+    float w[NB], Y[NB * BD], g[BD], z[BD];
+} rows_t;
+
+static double rows_eval(void *ctx)
 {
-    basis_t *b = ctx;
-    kga_op_basis_fwd(b->c, b->Y, NB, BD, b->z);
-    return dotd(b->g, b->z, BD);
+    rows_t *c = ctx;
+    c->fwd(c->w, c->Y, NB, BD, c->z);
+    return dotd(c->g, c->z, BD);
+}
+
+/* dw_name and dY_name name the two gradients in a failure; the weights are
+ * drawn from [w_lo, 1]. */
+static void check_weighted_rows(const char *dw_name, const char *dY_name,
+                                rows_fwd_fn fwd, rows_bwd_fn bwd, float w_lo)
+{
+    rows_t c = {.fwd = fwd};
+    fill(c.w, NB, w_lo, 1);
+    fill(c.Y, NB * BD, -1, 1);
+    fill(c.g, BD, -1, 1);
+    float dw[NB] = {0}, dY[NB * BD] = {0};
+    bwd(c.w, c.Y, NB, BD, c.g, dw, dY);
+    check_grad(dw_name, rows_eval, &c, c.w, NB, dw);
+    check_grad(dY_name, rows_eval, &c, c.Y, NB * BD, dY);
 }
 
 START_TEST(basis_transform)
 {
-    basis_t b;
-    fill(b.c, NB, -1, 1);
-    fill(b.Y, NB * BD, -1, 1);
-    fill(b.g, BD, -1, 1);
-    float dc[NB] = {0}, dY[NB * BD] = {0};
-    kga_op_basis_bwd(b.c, b.Y, NB, BD, b.g, dc, dY);
-    check_grad("basis dc", basis_eval, &b, b.c, NB, dc);
-    check_grad("basis dY", basis_eval, &b, b.Y, NB * BD, dY);
+    check_weighted_rows("basis dc", "basis dY", kga_op_basis_fwd,
+                        kga_op_basis_bwd, -1);
 }
 END_TEST
 
@@ -487,29 +507,10 @@ START_TEST(alpha_beta_renormalisation)
 }
 END_TEST
 
-enum { WM = 3, WD = 4 };
-
-typedef struct {
-    float w[WM], Z[WM * WD], g[WD], out[WD];
-} wsum_t;
-
-static double wsum_eval(void *ctx)
-{
-    wsum_t *c = ctx;
-    kga_op_wsum_fwd(c->w, c->Z, WM, WD, c->out);
-    return dotd(c->g, c->out, WD);
-}
-
 START_TEST(weighted_sum)
 {
-    wsum_t c;
-    fill(c.w, WM, 0, 1);
-    fill(c.Z, WM * WD, -1, 1);
-    fill(c.g, WD, -1, 1);
-    float dw[WM] = {0}, dZ[WM * WD] = {0};
-    kga_op_wsum_bwd(c.w, c.Z, WM, WD, c.g, dw, dZ);
-    check_grad("wsum dw", wsum_eval, &c, c.w, WM, dw);
-    check_grad("wsum dZ", wsum_eval, &c, c.Z, WM * WD, dZ);
+    check_weighted_rows("wsum dw", "wsum dZ", kga_op_wsum_fwd,
+                        kga_op_wsum_bwd, 0);
 }
 END_TEST
 

@@ -482,3 +482,36 @@ void kga_test_damage_check(const kga_test_damage_t *d,
                       "%s: message '%s' does not name '%s'", d->what,
                       err.msg, at != NULL ? where : d->where);
 }
+
+void kga_test_flips_check(kga_test_image_t img,
+                          const kga_test_format_t *format, uint64_t from,
+                          uint64_t to, const uint8_t *masks, size_t n_masks,
+                          int code, int also_code, const char *where)
+{
+    ck_assert_uint_le(to, img.len);
+    for (uint64_t pos = from; pos < to; pos++) {
+        for (size_t m = 0; m < n_masks; m++) {
+            kga_test_image_t c = kga_test_image_copy(img);
+            c.data[pos] ^= masks[m];
+            kga_err_t err;
+            int rc = format->validate(c.data, c.len, &err);
+            ck_assert_msg(rc == KGA_ECHECKSUM && err.code == rc &&
+                              strstr(err.msg, "checksum") != NULL,
+                          "byte %llu mask %02x: %s (%s)",
+                          (unsigned long long)pos, masks[m],
+                          kga_err_name(rc), err.msg);
+            format->fix_checksum(c);
+            rc = format->validate(c.data, c.len, &err);
+            ck_assert_msg(rc == code || (also_code != 0 && rc == also_code),
+                          "byte %llu mask %02x with fixed checksum: %s (%s)",
+                          (unsigned long long)pos, masks[m],
+                          kga_err_name(rc), err.msg);
+            ck_assert_int_eq(err.code, rc);
+            if (where != NULL)
+                ck_assert_msg(strstr(err.msg, where) != NULL,
+                              "byte %llu: message '%s' does not name '%s'",
+                              (unsigned long long)pos, err.msg, where);
+            free(c.data);
+        }
+    }
+}

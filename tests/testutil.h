@@ -233,4 +233,14 @@ uint64_t kga_test_damage_apply(kga_test_image_t *img,
 void kga_test_damage_check(const kga_test_damage_t *d,
                            const kga_test_format_t *format);
 
+/* Flips each byte in [from, to) of img, by each of the n_masks masks, in a
+ * copy: the validator must reject it with KGA_ECHECKSUM, naming the
+ * checksum, and again, once format's fix_checksum has recomputed the
+ * checksum, with code (or with also_code, unless that is 0) and a message
+ * that contains `where` (NULL: any message). img is left as it was. */
+void kga_test_flips_check(kga_test_image_t img,
+                          const kga_test_format_t *format, uint64_t from,
+                          uint64_t to, const uint8_t *masks, size_t n_masks,
+                          int code, int also_code, const char *where);
+
 #endif
