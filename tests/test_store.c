@@ -386,18 +386,8 @@ END_TEST
 START_TEST(many_entities)
 {
     enum { N = 20000 };
-    kga_graph_builder_t *b = kga_graph_builder_new();
+    kga_graph_builder_t *b = kga_test_chain("urn:e:", N);
     char id[32];
-    uint32_t r, prev = 0;
-    kga_graph_builder_relation(b, "next", &r);
-    for (uint32_t i = 0; i < N; i++) {
-        uint32_t e;
-        snprintf(id, sizeof id, "urn:e:%u", i);
-        ck_assert_int_eq(kga_graph_builder_entity(b, id, &e, NULL), 0);
-        if (i > 0)
-            ck_assert_int_eq(kga_graph_builder_triple(b, prev, r, e), 0);
-        prev = e;
-    }
     char path[256];
     kga_test_tmp_path(path, sizeof path, "many.kgs");
     kga_err_t err;
@@ -964,16 +954,29 @@ static void write_second(const kga_store_t *prev, const char *path)
     kga_graph_builder_free(b);
 }
 
-START_TEST(later_generation_keeps_ids)
+/* The test graph written as a first generation into the temporary file
+ * first (its path in p1) and opened; next's path in p2, for the generation
+ * a test writes on it. Paths of PATH_SIZE bytes. */
+enum { PATH_SIZE = 256 };
+static kga_store_t *open_first_generation(const char *first, char *p1,
+                                          const char *next, char *p2)
 {
-    char p1[256], p2[256], p3[256];
-    write_graph(0, "gen1.kgs", p1, sizeof p1);
-    kga_test_tmp_path(p2, sizeof p2, "gen2.kgs");
-    kga_test_tmp_path(p3, sizeof p3, "gen3.kgs");
-    kga_store_t *s1, *s2, *s3;
+    write_graph(0, first, p1, PATH_SIZE);
+    kga_test_tmp_path(p2, PATH_SIZE, next);
+    kga_store_t *s1;
     kga_err_t err;
     ck_assert_msg(kga_store_open(p1, &s1, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(kga_store_generation(s1), 1);
+    return s1;
+}
+
+START_TEST(later_generation_keeps_ids)
+{
+    char p1[PATH_SIZE], p2[PATH_SIZE], p3[PATH_SIZE];
+    kga_store_t *s1 = open_first_generation("gen1.kgs", p1, "gen2.kgs", p2);
+    kga_test_tmp_path(p3, sizeof p3, "gen3.kgs");
+    kga_store_t *s2, *s3;
+    kga_err_t err;
     write_second(s1, p2);
     ck_assert_msg(kga_store_open(p2, &s2, &err) == 0, "%s", err.msg);
     uint32_t n1 = kga_store_entity_count(s1), n2 = kga_store_entity_count(s2);
@@ -1046,12 +1049,9 @@ END_TEST
 
 START_TEST(later_generation_refuses_what_is_not_an_addition)
 {
-    char p1[256], p2[256];
-    write_graph(0, "base.kgs", p1, sizeof p1);
-    kga_test_tmp_path(p2, sizeof p2, "next.kgs");
-    kga_store_t *s1;
+    char p1[PATH_SIZE], p2[PATH_SIZE];
+    kga_store_t *s1 = open_first_generation("base.kgs", p1, "next.kgs", p2);
     kga_err_t err;
-    ck_assert_msg(kga_store_open(p1, &s1, &err) == 0, "%s", err.msg);
 
     /* The entities in another order. */
     kga_graph_builder_t *b = build_graph(1);
@@ -1104,12 +1104,9 @@ END_TEST
 /* Damaged lineages of a second-generation image. */
 START_TEST(damaged_generations_are_rejected)
 {
-    char p1[256], p2[256];
-    write_graph(0, "lin1.kgs", p1, sizeof p1);
-    kga_test_tmp_path(p2, sizeof p2, "lin2.kgs");
-    kga_store_t *s1;
+    char p1[PATH_SIZE], p2[PATH_SIZE];
+    kga_store_t *s1 = open_first_generation("lin1.kgs", p1, "lin2.kgs", p2);
     kga_err_t err;
-    ck_assert_msg(kga_store_open(p1, &s1, &err) == 0, "%s", err.msg);
     write_second(s1, p2);
     kga_store_close(s1);
     kga_test_image_t img = kga_test_image_read(p2);

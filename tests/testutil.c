@@ -245,6 +245,23 @@ int kga_test_import(kga_import_format_t format, const char *src,
     return kga_import_run(&p, summary, NULL, err);
 }
 
+kga_graph_builder_t *kga_test_chain(const char *prefix, uint32_t n)
+{
+    kga_graph_builder_t *b = kga_graph_builder_new();
+    uint32_t next;
+    ck_assert_int_eq(kga_graph_builder_relation(b, "next", &next), 0);
+    char id[64];
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t e;
+        snprintf(id, sizeof id, "%s%u", prefix, i);
+        ck_assert_int_eq(kga_graph_builder_entity(b, id, &e, NULL), 0);
+        ck_assert_uint_eq(e, i);
+        if (i > 0)
+            ck_assert_int_eq(kga_graph_builder_triple(b, i - 1, next, i), 0);
+    }
+    return b;
+}
+
 kga_store_t *kga_test_open_store(const char *dir, const char *name)
 {
     char path[4096];

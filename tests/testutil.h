@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "import/import.h"
+#include "store/graph_builder.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------------
@@ -97,6 +98,11 @@ int kga_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kga_test_import(kga_import_format_t format, const char *src,
                     const char *out, int lenient, const char *entity_columns,
                     kga_import_summary_t *summary, kga_err_t *err);
+
+/* A builder holding a chain: n entities "<prefix><i>", with ids 0..n-1 in
+ * that order, and the triple (i, "next", i + 1) for every i + 1 < n. The
+ * caller frees it. */
+kga_graph_builder_t *kga_test_chain(const char *prefix, uint32_t n);
 
 /* The graph store dir/name, opened (the caller closes it). */
 kga_store_t *kga_test_open_store(const char *dir, const char *name);
