@@ -664,11 +664,8 @@ END_TEST
 START_TEST(dbp15k_fixture)
 {
     const char *out = kga_test_tmp("out_dbp");
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_DBP15K;
-    p.src_dir = fixture("dbp15k_small");
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(
+        KGA_IMPORT_DBP15K, fixture("dbp15k_small"), out);
     p.valid_fraction = 0.5;
     kga_import_summary_t s;
     kga_err_t err;
@@ -732,11 +729,8 @@ END_TEST
 START_TEST(dbp15k_ids_sharing_a_uri_stay_apart)
 {
     const char *out = kga_test_tmp("out_shared");
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_DBP15K;
-    p.src_dir = fixture("dbp15k_shared_uri");
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(
+        KGA_IMPORT_DBP15K, fixture("dbp15k_shared_uri"), out);
     kga_import_summary_t s;
     kga_err_t err;
     int rc = kga_import_run(&p, &s, NULL, &err);
@@ -810,11 +804,8 @@ END_TEST
 static void import_with_seed(const char *out, uint64_t seed,
                              kga_import_summary_t *s)
 {
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_DBP15K;
-    p.src_dir = fixture("dbp15k_refonly");
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(
+        KGA_IMPORT_DBP15K, fixture("dbp15k_refonly"), out);
     p.seed = seed;
     kga_err_t err;
     int rc = kga_import_run(&p, s, NULL, &err);
@@ -1004,11 +995,7 @@ START_TEST(openea_fold_without_valid_links)
     copy_tree(fixture("openea_small"), src, NULL);
     append_str(src, "721_5fold/1/train_links", KG1 "France\tY/France\n");
     unlink(kga_test_tmp("novalid_src/721_5fold/1/valid_links"));
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_OPENEA;
-    p.src_dir = src;
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(KGA_IMPORT_OPENEA, src, out);
     p.valid_fraction = 0.34;
     kga_import_summary_t s;
     kga_err_t err;
@@ -1082,11 +1069,8 @@ START_TEST(missing_files_are_named)
                       NULL,
                   "%s", err.msg);
 
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_OPENEA;
-    p.src_dir = fixture("openea_small");
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(
+        KGA_IMPORT_OPENEA, fixture("openea_small"), out);
     p.fold = 3;
     ck_assert_int_eq(kga_import_run(&p, &s, NULL, &err), KGA_ENOENT);
     ck_assert_msg(strstr(err.msg, "721_5fold/3: no such directory") != NULL &&

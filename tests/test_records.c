@@ -501,11 +501,7 @@ START_TEST(records_link_sets_and_carving)
     char path[4096];
     snprintf(path, sizeof path, "%s/valid.csv", src);
     remove(path);
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_RECORDS;
-    p.src_dir = src;
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(KGA_IMPORT_RECORDS, src, out);
     p.valid_fraction = 0.5;
     ck_assert_msg(kga_import_run(&p, &sum, NULL, &err) == 0, "%s", err.msg);
     ck_assert(sum.valid_carved);
@@ -520,11 +516,7 @@ START_TEST(records_name_column)
 {
     const char *src = kga_test_tmp("nc_src"), *out = kga_test_tmp("nc_out");
     write_record_set(src);
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_RECORDS;
-    p.src_dir = src;
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(KGA_IMPORT_RECORDS, src, out);
     p.name_column = "artist";
     kga_import_summary_t sum;
     kga_err_t err;
@@ -641,11 +633,8 @@ static void write_nt_set(const char *src)
 static int import_nt(const char *src, const char *out, const char *predicate,
                      int lenient, kga_import_summary_t *sum, kga_err_t *err)
 {
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_NTRIPLES;
-    p.src_dir = src;
-    p.out_dir = out;
+    kga_import_params_t p =
+        kga_test_import_params(KGA_IMPORT_NTRIPLES, src, out);
     p.lenient = lenient;
     if (predicate != NULL)
         p.name_predicates[p.n_name_predicates++] = predicate;
@@ -759,11 +748,7 @@ START_TEST(openea_name_predicate)
                         "http://a/1\thttp://b/1\n");
     kga_test_write_text(src, "721_5fold/1/test_links",
                         "http://a/2\thttp://b/2\n");
-    kga_import_params_t p;
-    kga_import_params_init(&p);
-    p.format = KGA_IMPORT_OPENEA;
-    p.src_dir = src;
-    p.out_dir = out;
+    kga_import_params_t p = kga_test_import_params(KGA_IMPORT_OPENEA, src, out);
     kga_import_summary_t sum;
     kga_err_t err;
     ck_assert_msg(kga_import_run(&p, &sum, NULL, &err) == 0, "%s", err.msg);

@@ -231,15 +231,22 @@ void kga_test_check_planted_links(const char *path, const char *victim,
  * Imports and graph stores
  * ------------------------------------------------------------------------ */
 
-int kga_test_import(kga_import_format_t format, const char *src,
-                    const char *out, int lenient, const char *entity_columns,
-                    kga_import_summary_t *summary, kga_err_t *err)
+kga_import_params_t kga_test_import_params(kga_import_format_t format,
+                                           const char *src, const char *out)
 {
     kga_import_params_t p;
     kga_import_params_init(&p);
     p.format = format;
     p.src_dir = src;
     p.out_dir = out;
+    return p;
+}
+
+int kga_test_import(kga_import_format_t format, const char *src,
+                    const char *out, int lenient, const char *entity_columns,
+                    kga_import_summary_t *summary, kga_err_t *err)
+{
+    kga_import_params_t p = kga_test_import_params(format, src, out);
     p.lenient = lenient;
     p.entity_columns = entity_columns;
     return kga_import_run(&p, summary, NULL, err);

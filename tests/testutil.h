@@ -92,6 +92,11 @@ int kga_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Imports and graph stores
  * ------------------------------------------------------------------------ */
 
+/* The importer's default parameters (kga_import_params_init()) with the
+ * format and the source and output directories set. Asserts nothing. */
+kga_import_params_t kga_test_import_params(kga_import_format_t format,
+                                           const char *src, const char *out);
+
 /* kga_import_run() of src into out in the given format, with the default
  * parameters but lenient and entity_columns (NULL: the importer's choice),
  * without progress. Returns its code; asserts nothing. */
