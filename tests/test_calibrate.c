@@ -293,6 +293,27 @@ static void scorer_data(size_t n, uint64_t seed, double sharp, float *f,
     }
 }
 
+/* n examples of scorer_data(): features (n x DIM) and labels, in heap
+ * buffers that sample_free() frees. */
+typedef struct {
+    float *f;
+    uint8_t *y;
+} sample_t;
+
+static sample_t scorer_sample(size_t n, uint64_t seed, double sharp)
+{
+    sample_t d = {malloc(n * DIM * sizeof *d.f), malloc(n)};
+    ck_assert(d.f != NULL && d.y != NULL);
+    scorer_data(n, seed, sharp, d.f, d.y);
+    return d;
+}
+
+static void sample_free(sample_t *d)
+{
+    free(d->f);
+    free(d->y);
+}
+
 /* Cosine between the fitted and true weights, both on the standardised
  * scale (the fitted raw weights times the true feature deviations). */
 static double direction_cosine(const kga_logreg_t *m)
@@ -320,12 +341,10 @@ static double accuracy(const kga_logreg_t *m, const float *f,
 START_TEST(logreg_recovers_weights)
 {
     enum { N = 30000 };
-    float *f = malloc((size_t)N * DIM * sizeof *f);
-    uint8_t *y = malloc(N);
-    scorer_data(N, 11, 1.0, f, y);
+    sample_t d = scorer_sample(N, 11, 1.0);
     kga_logreg_t m;
     kga_err_t err;
-    int rc = kga_logreg_fit(f, y, N, DIM, NULL, &m, &err);
+    int rc = kga_logreg_fit(d.f, d.y, N, DIM, NULL, &m, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_uint_eq(m.dim, DIM);
     /* Not just the direction: each weight within a few standard errors. */
@@ -343,10 +362,9 @@ START_TEST(logreg_recovers_weights)
     /* Standardisation inside the model: logit(raw f) is w_raw . f + b_raw. */
     double z = b_raw;
     for (int j = 0; j < DIM; j++)
-        z += w_raw[j] * f[j];
-    ck_assert(fabs(z - kga_logreg_logit(&m, f)) < 1e-6);
-    free(f);
-    free(y);
+        z += w_raw[j] * d.f[j];
+    ck_assert(fabs(z - kga_logreg_logit(&m, d.f)) < 1e-6);
+    sample_free(&d);
 }
 END_TEST
 
@@ -354,41 +372,36 @@ END_TEST
 START_TEST(logreg_separable_direction)
 {
     enum { N = 20000 };
-    float *f = malloc((size_t)N * DIM * sizeof *f);
-    uint8_t *y = malloc(N);
-    scorer_data(N, 12, 20.0, f, y);
+    sample_t d = scorer_sample(N, 12, 20.0);
     kga_logreg_t m;
     kga_err_t err;
-    ck_assert_int_eq(kga_logreg_fit(f, y, N, DIM, NULL, &m, &err), 0);
+    ck_assert_int_eq(kga_logreg_fit(d.f, d.y, N, DIM, NULL, &m, &err), 0);
     for (int j = 0; j < DIM; j++)
         ck_assert(isfinite(m.w[j]));
     ck_assert_msg(direction_cosine(&m) > 0.98, "cosine %g",
                   direction_cosine(&m));
-    scorer_data(N, 13, 20.0, f, y);
-    ck_assert_msg(accuracy(&m, f, y, N) > 0.97, "accuracy %g",
-                  accuracy(&m, f, y, N));
+    scorer_data(N, 13, 20.0, d.f, d.y);
+    ck_assert_msg(accuracy(&m, d.f, d.y, N) > 0.97, "accuracy %g",
+                  accuracy(&m, d.f, d.y, N));
 
     /* A single feature whose sign is reversed in the data is found
      * reversed: the fit follows the data, not a prior direction. */
     for (size_t i = 0; i < N; i++)
-        f[i * DIM] = 16.0f - f[i * DIM];
-    ck_assert_int_eq(kga_logreg_fit(f, y, N, DIM, NULL, &m, &err), 0);
+        d.f[i * DIM] = 16.0f - d.f[i * DIM];
+    ck_assert_int_eq(kga_logreg_fit(d.f, d.y, N, DIM, NULL, &m, &err), 0);
     double w_raw[DIM], b_raw;
     kga_logreg_raw_weights(&m, w_raw, &b_raw);
     ck_assert(w_raw[0] > 0);
-    free(f);
-    free(y);
+    sample_free(&d);
 }
 END_TEST
 
 START_TEST(logreg_pack_round_trip)
 {
     enum { N = 5000 };
-    float *f = malloc((size_t)N * DIM * sizeof *f);
-    uint8_t *y = malloc(N);
-    scorer_data(N, 14, 1.0, f, y);
+    sample_t d = scorer_sample(N, 14, 1.0);
     kga_logreg_t m, back;
-    ck_assert_int_eq(kga_logreg_fit(f, y, N, DIM, NULL, &m, NULL), 0);
+    ck_assert_int_eq(kga_logreg_fit(d.f, d.y, N, DIM, NULL, &m, NULL), 0);
     size_t count = kga_logreg_float_count(DIM);
     ck_assert_uint_eq(count, 3 * DIM + 1);
     float packed[3 * DIM + 1];
@@ -397,8 +410,8 @@ START_TEST(logreg_pack_round_trip)
     ck_assert_int_eq(kga_logreg_unpack(packed, count, &back, &err), 0);
     ck_assert_uint_eq(back.dim, DIM);
     for (size_t i = 0; i < 100; i++)
-        ck_assert(fabs(kga_logreg_prob(&m, f + i * DIM) -
-                       kga_logreg_prob(&back, f + i * DIM)) < 1e-5);
+        ck_assert(fabs(kga_logreg_prob(&m, d.f + i * DIM) -
+                       kga_logreg_prob(&back, d.f + i * DIM)) < 1e-5);
 
     ck_assert_int_eq(kga_logreg_unpack(packed, count - 1, &back, &err),
                      KGA_EINVAL);
@@ -415,8 +428,7 @@ START_TEST(logreg_pack_round_trip)
     memcpy(bad, packed, sizeof bad);
     bad[3] = INFINITY;
     ck_assert_int_eq(kga_logreg_unpack(bad, count, &back, &err), KGA_EINVAL);
-    free(f);
-    free(y);
+    sample_free(&d);
 }
 END_TEST
 

@@ -1358,6 +1358,27 @@ static uint32_t lookup(const kga_aligner_t *a, kga_side_t side, const char *id)
     return (uint32_t)e;
 }
 
+/* POSTs /match for id on side (0: left, 1: right) asking for k candidates
+ * (explained when asked) into r and holds the response to the contract;
+ * puts the aligner's own answer to the same query in c (the query's entity
+ * in *query), which the response must list as many of. Returns that
+ * count. */
+static size_t match_query(int port, const kga_aligner_t *a, int side,
+                          const char *id, size_t k, int explain,
+                          http_resp_t *r, kga_candidate_t *c,
+                          uint32_t *query)
+{
+    char *body = match_body(side == 0 ? "left" : "right", id, (int)k, explain);
+    http_do(port, "POST", "/match", NULL, body, r);
+    free(body);
+    expect(r, 200, "MatchResponse");
+    kga_side_t qs = side == 0 ? KGA_SIDE_LEFT : KGA_SIDE_RIGHT;
+    *query = lookup(a, qs, id);
+    size_t nc = kga_aligner_match(a, qs, *query, k, c);
+    ck_assert_uint_eq(json_array_size(json_at(r->json, "candidates")), nc);
+    return nc;
+}
+
 /* |got - want| <= 1e-5 (JSON null only for a non-finite want). */
 static void expect_close(json_t *got, float want, const char *what, size_t i)
 {
@@ -1520,15 +1541,10 @@ START_TEST(scores_equal_offline)
     for (size_t q = 0; q < nq; q++) {
         for (int side = 0; side < 2; side++) {
             const char *id = side == 0 ? link_left[q] : link_right[q];
-            body = match_body(side == 0 ? "left" : "right", id, 10, 0);
-            http_do(s.port, "POST", "/match", NULL, body, &r);
-            free(body);
-            expect(&r, 200, "MatchResponse");
             kga_candidate_t c[10];
-            kga_side_t qs = side == 0 ? KGA_SIDE_LEFT : KGA_SIDE_RIGHT;
-            size_t nc = kga_aligner_match(a, qs, lookup(a, qs, id), 10, c);
+            uint32_t qe;
+            size_t nc = match_query(s.port, a, side, id, 10, 0, &r, c, &qe);
             json_t *cands = json_at(r.json, "candidates");
-            ck_assert_uint_eq(json_array_size(cands), nc);
             const kga_store_t *os = side == 0 ? rs : ls;
             for (size_t k = 0; k < nc; k++) {
                 json_t *cj = json_array_get(cands, k);
@@ -1552,16 +1568,10 @@ START_TEST(scores_equal_offline)
     for (size_t q = 0; q < 20; q++) {
         for (int side = 0; side < 2; side++) {
             const char *id = side == 0 ? link_left[q] : link_right[q];
-            body = match_body(side == 0 ? "left" : "right", id, 3, 1);
-            http_do(s.port, "POST", "/match", NULL, body, &r);
-            free(body);
-            expect(&r, 200, "MatchResponse");
-            kga_side_t qs = side == 0 ? KGA_SIDE_LEFT : KGA_SIDE_RIGHT;
-            uint32_t qe = lookup(a, qs, id);
             kga_candidate_t c[3];
-            size_t nc = kga_aligner_match(a, qs, qe, 3, c);
+            uint32_t qe;
+            size_t nc = match_query(s.port, a, side, id, 3, 1, &r, c, &qe);
             json_t *cands = json_at(r.json, "candidates");
-            ck_assert_uint_eq(json_array_size(cands), nc);
             for (size_t k = 0; k < nc; k++) {
                 uint32_t l = side == 0 ? qe : c[k].entity;
                 uint32_t rr = side == 0 ? c[k].entity : qe;
