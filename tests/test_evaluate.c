@@ -485,6 +485,8 @@ END_TEST
 #define TMP_TEMPLATE "/tmp/kga_test_evaluate_XXXXXX"
 static char tmp_dir[sizeof TMP_TEMPLATE];
 static char data_dir[600], model_path[700];
+/* Where run() puts a command's standard output and error. */
+static char out_path[800], err_path[800];
 
 /* Entities (external id, type or NULL). The left type "Pérson \"x\"" tests
  * the JSON escaping of UTF-8 names with quotes. */
@@ -568,6 +570,16 @@ static void make_data_dir(void)
     kga_test_write_file(path, "", 0);
     snprintf(model_path, sizeof model_path, "%s/model.kgm", tmp_dir);
     kga_test_write_file(model_path, fake_model, strlen(fake_model));
+    snprintf(out_path, sizeof out_path, "%s/out.txt", tmp_dir);
+    snprintf(err_path, sizeof err_path, "%s/err.txt", tmp_dir);
+}
+
+/* The writers left no temporary file in the data directory's folder. */
+static void expect_no_temporary(void)
+{
+    char cmd[900];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", tmp_dir);
+    ck_assert_int_ne(system(cmd), 0);
 }
 
 static void remove_data_dir(void)
@@ -659,9 +671,9 @@ END_TEST
 
 /* ---- The commands ----------------------------------------------------- */
 
-/* Runs a command with stdout and stderr in files; returns its status. */
-static int run(kga_command_fn fn, const char *out_path, const char *err_path,
-               int argc, const char **argv)
+/* Runs a command with its standard output in out_path and its standard
+ * error in err_path; returns its exit status. */
+static int run(kga_command_fn fn, int argc, const char **argv)
 {
     fflush(stdout);
     fflush(stderr);
@@ -686,17 +698,15 @@ static int run(kga_command_fn fn, const char *out_path, const char *err_path,
 
 static json_t *eval_json(const char *extra1, const char *extra2)
 {
-    char out[800], errp[800];
-    snprintf(out, sizeof out, "%s/out.json", tmp_dir);
-    snprintf(errp, sizeof errp, "%s/err.txt", tmp_dir);
     const char *argv[] = {"eval", data_dir, model_path, "--json", extra1,
                           extra2};
     int argc = 4 + (extra1 != NULL) + (extra2 != NULL);
-    int status = run(kga_cmd_eval, out, errp, argc, argv);
-    ck_assert_msg(status == 0, "eval failed: %s", read_file(errp));
+    int status = run(kga_cmd_eval, argc, argv);
+    ck_assert_msg(status == 0, "eval failed: %s", read_file(err_path));
     json_error_t jerr;
-    json_t *j = json_load_file(out, 0, &jerr);
-    ck_assert_msg(j != NULL, "not JSON: %s: %s", jerr.text, read_file(out));
+    json_t *j = json_load_file(out_path, 0, &jerr);
+    ck_assert_msg(j != NULL, "not JSON: %s: %s", jerr.text,
+                  read_file(out_path));
     return j;
 }
 
@@ -776,24 +786,17 @@ END_TEST
 START_TEST(eval_command_text_and_report)
 {
     make_data_dir();
-    char out[800], errp[800], report[800];
-    snprintf(out, sizeof out, "%s/out.txt", tmp_dir);
-    snprintf(errp, sizeof errp, "%s/err.txt", tmp_dir);
+    char report[800];
     snprintf(report, sizeof report, "%s/report.html", tmp_dir);
     const char *argv[] = {"eval",      data_dir, model_path, "--split=test",
                           "--report", report};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 6, argv), 0);
-    const char *text = read_file(out);
-    ck_assert_ptr_nonnull(strstr(text, "left to right"));
-    ck_assert_ptr_nonnull(strstr(text, "Hits@1:            0.7500"));
-    ck_assert_ptr_nonnull(strstr(text, "MRR:               0.8750"));
-    ck_assert_ptr_nonnull(strstr(text, "candidate recall:  1.0000"));
-    ck_assert_ptr_nonnull(strstr(text, "eval_seconds:"));
-    ck_assert_ptr_nonnull(strstr(text, "film"));
-    ck_assert_ptr_nonnull(strstr(text, "Pérson \"x\""));
-    const char *html = read_file(report);
-    ck_assert_ptr_nonnull(strstr(html, "<svg"));
-    ck_assert_ptr_nonnull(strstr(html, "film"));
+    ck_assert_int_eq(run(kga_cmd_eval, 6, argv), 0);
+    KGA_TEST_EXPECT_CONTAINS(read_file(out_path), "left to right",
+                             "Hits@1:            0.7500",
+                             "MRR:               0.8750",
+                             "candidate recall:  1.0000", "eval_seconds:",
+                             "film", "Pérson \"x\"");
+    KGA_TEST_EXPECT_CONTAINS(read_file(report), "<svg", "film");
     remove_data_dir();
 }
 END_TEST
@@ -801,38 +804,36 @@ END_TEST
 START_TEST(eval_command_errors)
 {
     make_data_dir();
-    char out[800], errp[800], bad_model[800];
-    snprintf(out, sizeof out, "%s/out.txt", tmp_dir);
-    snprintf(errp, sizeof errp, "%s/err.txt", tmp_dir);
+    char bad_model[800];
     snprintf(bad_model, sizeof bad_model, "%s/nothing.kgm", tmp_dir);
 
     const char *missing_model[] = {"eval", data_dir, bad_model};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 3, missing_model), 1);
-    ck_assert_ptr_nonnull(strstr(read_file(errp), "kgalign eval: "));
-    ck_assert_ptr_nonnull(strstr(read_file(errp), "nothing.kgm"));
+    ck_assert_int_eq(run(kga_cmd_eval, 3, missing_model), 1);
+    ck_assert_ptr_nonnull(strstr(read_file(err_path), "kgalign eval: "));
+    ck_assert_ptr_nonnull(strstr(read_file(err_path), "nothing.kgm"));
 
     /* The train split was never written: named before the model loads. */
     const char *no_split[] = {"eval", data_dir, bad_model, "--split",
                               "train"};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 5, no_split), 1);
-    ck_assert_ptr_nonnull(strstr(read_file(errp), "train_links.tsv"));
+    ck_assert_int_eq(run(kga_cmd_eval, 5, no_split), 1);
+    ck_assert_ptr_nonnull(strstr(read_file(err_path), "train_links.tsv"));
 
     const char *empty[] = {"eval", data_dir, model_path, "--split", "valid"};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 5, empty), 1);
-    ck_assert_ptr_nonnull(strstr(read_file(errp), "no links"));
+    ck_assert_int_eq(run(kga_cmd_eval, 5, empty), 1);
+    ck_assert_ptr_nonnull(strstr(read_file(err_path), "no links"));
 
     const char *bad_split[] = {"eval", data_dir, model_path, "--split",
                                "dev"};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 5, bad_split), 2);
+    ck_assert_int_eq(run(kga_cmd_eval, 5, bad_split), 2);
     const char *bad_k[] = {"eval", data_dir, model_path, "--k", "0"};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 5, bad_k), 2);
+    ck_assert_int_eq(run(kga_cmd_eval, 5, bad_k), 2);
     const char *no_model[] = {"eval", data_dir};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 2, no_model), 2);
+    ck_assert_int_eq(run(kga_cmd_eval, 2, no_model), 2);
     const char *unknown[] = {"eval", data_dir, model_path, "--bogus"};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 4, unknown), 2);
+    ck_assert_int_eq(run(kga_cmd_eval, 4, unknown), 2);
     const char *help[] = {"eval", "--help"};
-    ck_assert_int_eq(run(kga_cmd_eval, out, errp, 2, help), 0);
-    ck_assert_ptr_nonnull(strstr(read_file(out), "Ties count against"));
+    ck_assert_int_eq(run(kga_cmd_eval, 2, help), 0);
+    ck_assert_ptr_nonnull(strstr(read_file(out_path), "Ties count against"));
     remove_data_dir();
 }
 END_TEST
@@ -840,16 +841,14 @@ END_TEST
 /* Runs align with extra arguments into MATCHES; returns the file text. */
 static char *align_matches(int extra_argc, const char *const *extra)
 {
-    char out[800], errp[800], matches[800];
-    snprintf(out, sizeof out, "%s/out.txt", tmp_dir);
-    snprintf(errp, sizeof errp, "%s/err.txt", tmp_dir);
+    char matches[800];
     snprintf(matches, sizeof matches, "%s/matches.tsv", tmp_dir);
     const char *argv[16] = {"align", data_dir, model_path, "-o", matches};
     for (int i = 0; i < extra_argc; i++)
         argv[5 + i] = extra[i];
-    int status = run(kga_cmd_align, out, errp, 5 + extra_argc, argv);
-    ck_assert_msg(status == 0, "align failed: %s", read_file(errp));
-    ck_assert_ptr_nonnull(strstr(read_file(errp), "left entities aligned"));
+    int status = run(kga_cmd_align, 5 + extra_argc, argv);
+    ck_assert_msg(status == 0, "align failed: %s", read_file(err_path));
+    ck_assert_ptr_nonnull(strstr(read_file(err_path), "left entities aligned"));
     return read_file(matches);
 }
 
@@ -879,9 +878,9 @@ START_TEST(align_command)
     /* The threshold decides match / no-match. */
     const char *high[] = {"--threshold", "0.99"};
     m = align_matches(2, high);
-    ck_assert_ptr_nonnull(strstr(m, "L:d\tR:x\t0.993307\tmatch\t"));
-    ck_assert_ptr_nonnull(strstr(m, "L:e\tR:x\t0.982014\tno-match\t"));
-    ck_assert_ptr_nonnull(strstr(m, "L:a\tR:a\t0.952574\tno-match\t"));
+    KGA_TEST_EXPECT_CONTAINS(m, "L:d\tR:x\t0.993307\tmatch\t",
+                             "L:e\tR:x\t0.982014\tno-match\t",
+                             "L:a\tR:a\t0.952574\tno-match\t");
 
     /* One-to-one, in increasing distance: L:d-R:x (-5); L:e loses R:x and
      * takes R:c (-3) as L:a takes R:a (-3); L:c loses R:c and L:b loses
@@ -919,9 +918,7 @@ START_TEST(align_command)
     ck_assert_str_eq(m, expect);
 
     /* No temporary file is left next to the output. */
-    char cmd[900];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", tmp_dir);
-    ck_assert_int_ne(system(cmd), 0);
+    expect_no_temporary();
     remove_data_dir();
 }
 END_TEST
@@ -929,35 +926,31 @@ END_TEST
 START_TEST(align_command_errors)
 {
     make_data_dir();
-    char out[800], errp[800], matches[800], bad_out[800];
-    snprintf(out, sizeof out, "%s/out.txt", tmp_dir);
-    snprintf(errp, sizeof errp, "%s/err.txt", tmp_dir);
+    char matches[800], bad_out[800];
     snprintf(matches, sizeof matches, "%s/matches.tsv", tmp_dir);
     snprintf(bad_out, sizeof bad_out, "%s/no/such/dir/m.tsv", tmp_dir);
 
     const char *no_o[] = {"align", data_dir, model_path};
-    ck_assert_int_eq(run(kga_cmd_align, out, errp, 3, no_o), 2);
+    ck_assert_int_eq(run(kga_cmd_align, 3, no_o), 2);
     const char *bad_t[] = {"align", data_dir, model_path, "-o", matches,
                            "--threshold", "1.5"};
-    ck_assert_int_eq(run(kga_cmd_align, out, errp, 7, bad_t), 2);
+    ck_assert_int_eq(run(kga_cmd_align, 7, bad_t), 2);
     const char *unwritable[] = {"align", data_dir, model_path, "-o",
                                 bad_out};
-    ck_assert_int_eq(run(kga_cmd_align, out, errp, 5, unwritable), 1);
-    ck_assert_ptr_nonnull(strstr(read_file(errp), "kgalign align: "));
+    ck_assert_int_eq(run(kga_cmd_align, 5, unwritable), 1);
+    ck_assert_ptr_nonnull(strstr(read_file(err_path), "kgalign align: "));
 
     /* A model that does not open: exit 1 and no file left behind. */
     char bad_model[800];
     snprintf(bad_model, sizeof bad_model, "%s/nothing.kgm", tmp_dir);
     const char *no_model[] = {"align", data_dir, bad_model, "-o", matches};
-    ck_assert_int_eq(run(kga_cmd_align, out, errp, 5, no_model), 1);
+    ck_assert_int_eq(run(kga_cmd_align, 5, no_model), 1);
     ck_assert_int_ne(access(matches, F_OK), 0);
-    char cmd[900];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", tmp_dir);
-    ck_assert_int_ne(system(cmd), 0);
+    expect_no_temporary();
 
     const char *help[] = {"align", "-h"};
-    ck_assert_int_eq(run(kga_cmd_align, out, errp, 2, help), 0);
-    ck_assert_ptr_nonnull(strstr(read_file(out), "--one-to-one"));
+    ck_assert_int_eq(run(kga_cmd_align, 2, help), 0);
+    ck_assert_ptr_nonnull(strstr(read_file(out_path), "--one-to-one"));
     remove_data_dir();
 }
 END_TEST

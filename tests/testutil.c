@@ -296,6 +296,15 @@ int kga_test_has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,
  * Errors
  * ------------------------------------------------------------------------ */
 
+void kga_test_expect_contains(const char *text, const char *const *needles)
+{
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; needles[i] != NULL; i++)
+        ck_assert_msg(strstr(text, needles[i]) != NULL,
+                      "'%s' missing from (%zu bytes):\n%.400s", needles[i],
+                      strlen(text), text);
+}
+
 void kga_test_expect_error(int rc, const kga_err_t *err, int code,
                            const char *where)
 {

@@ -121,6 +121,13 @@ int kga_test_has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,
  * Errors
  * ------------------------------------------------------------------------ */
 
+/* Asserts that text contains each string of needles (a NULL-terminated
+ * list), naming the first one missing (and the text's start). KGA_TEST_EXPECT_CONTAINS(text, "a",
+ * "b") writes the list in place. */
+void kga_test_expect_contains(const char *text, const char *const *needles);
+#define KGA_TEST_EXPECT_CONTAINS(text, ...)                                 \
+    kga_test_expect_contains(text, (const char *const[]){__VA_ARGS__, NULL})
+
 /* A call returned rc and filled err: asserts that both say code, and that
  * the message contains `where` when it is not NULL. */
 void kga_test_expect_error(int rc, const kga_err_t *err, int code,
