@@ -274,6 +274,18 @@ static kga_candidate_t cand(uint32_t entity, float distance, float prob)
     return c;
 }
 
+/* kga_evaluate_candidates() of n queries with k candidates each, without
+ * type groups, asserted to succeed. */
+static kga_eval_result_t evaluated(const kga_candidate_t *c, size_t k,
+                                   const uint32_t *truth, size_t n)
+{
+    kga_eval_result_t r;
+    kga_err_t err;
+    int rc = kga_evaluate_candidates(c, k, truth, n, NULL, NULL, 0, &r, &err);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    return r;
+}
+
 START_TEST(all_equal_distances_get_no_hits)
 {
     /* The true match comes first in every list, yet every candidate is
@@ -286,11 +298,7 @@ START_TEST(all_equal_distances_get_no_hits)
         for (uint32_t j = 1; j < K; j++)
             c[q * K + j] = cand(100 + q * K + j, 1.0f, 0.5f);
     }
-    kga_eval_result_t r;
-    kga_err_t err;
-    ck_assert_int_eq(kga_evaluate_candidates(c, K, truth, N, NULL, NULL, 0,
-                                             &r, &err),
-                     0);
+    kga_eval_result_t r = evaluated(c, K, truth, N);
     ck_assert_uint_eq(r.queries, N);
     ck_assert_double_eq(r.ranking.hits_at_1, 0.0);
     ck_assert_double_eq(r.ranking.hits_at_5, 1.0);
@@ -321,11 +329,7 @@ START_TEST(ranks_misses_and_candidate_recall)
         /* a short list: rank 1 among one candidate, empty slots skipped */
         cand(5, 0.4f, 0.6f), cand(NONE, 0, 0), cand(NONE, 0, 0),
     };
-    kga_eval_result_t r;
-    kga_err_t err;
-    ck_assert_int_eq(kga_evaluate_candidates(c, K, truth, N, NULL, NULL, 0,
-                                             &r, &err),
-                     0);
+    kga_eval_result_t r = evaluated(c, K, truth, N);
     ck_assert_uint_eq(r.k, K);
     ck_assert_uint_eq(r.queries, N);
     ck_assert_uint_eq(r.positives, N);
@@ -361,11 +365,7 @@ START_TEST(missed_positives_do_not_inflate_prauc)
         cand(3, 1.0f, 0.27f),
         cand(NONE, 0, 0), /* query 4: no candidate at all */
     };
-    kga_eval_result_t r;
-    kga_err_t err;
-    ck_assert_int_eq(kga_evaluate_candidates(c, 1, truth, 4, NULL, NULL, 0,
-                                             &r, &err),
-                     0);
+    kga_eval_result_t r = evaluated(c, 1, truth, 4);
     ck_assert_uint_eq(r.classification.n_pos, 4);
     ck_assert_uint_eq(r.pairs, 3);
     ck_assert_double_eq_tol(r.classification.prauc, 0.25 * (1 + 2.0 / 3),
