@@ -115,34 +115,60 @@ static kga_ann_t *build(const float *v, size_t n, uint32_t d,
     return ix;
 }
 
+/* An index over n base vectors (keyed by keys_of(n)) and its top k
+ * answers to nq queries, all of dimension d, found by probing `probes`
+ * cells (0: the default). The vectors are the caller's, taken over:
+ * searched_free() frees them with the rest. */
+typedef struct {
+    float *base, *q;
+    uint64_t *key;
+    kga_ann_t *ix;
+    uint32_t *idx; /* nq x k */
+    float *sc;     /* nq x k */
+} searched_t;
+
+static searched_t searched(float *base, size_t n, float *q, size_t nq,
+                           uint32_t d, size_t k, kga_ann_metric_t metric,
+                           uint32_t probes)
+{
+    searched_t r = {base, q, keys_of(n), NULL, malloc(nq * k * sizeof *r.idx),
+                    malloc(nq * k * sizeof *r.sc)};
+    r.ix = build(base, n, d, r.key, metric, NULL);
+    kga_err_t err;
+    ck_assert_msg(kga_ann_search(r.ix, q, NULL, nq, NULL, k, probes, NULL,
+                                 NULL, r.idx, r.sc, &err) == 0,
+                  "%s", err.msg);
+    return r;
+}
+
+static void searched_free(searched_t *r)
+{
+    free(r->sc);
+    free(r->idx);
+    kga_ann_free(r->ix);
+    free(r->key);
+    free(r->q);
+    free(r->base);
+}
+
 static void exact_case(kga_ann_metric_t metric)
 {
     enum { N = 3000, NQ = 200, D = 12, K = 15 };
-    float *base = integer_vectors(N, D, 1), *q = integer_vectors(NQ, D, 2);
-    uint64_t *key = keys_of(N);
-    kga_ann_t *ix = build(base, N, D, key, metric, NULL);
-    ck_assert_uint_gt(kga_ann_cells(ix), 50);
-    uint32_t *idx = malloc(NQ * K * sizeof *idx), bi[K];
-    float *sc = malloc(NQ * K * sizeof *sc), bs[K];
-    kga_err_t err;
-    ck_assert_int_eq(kga_ann_search(ix, q, NULL, NQ, NULL, K,
-                                    KGA_ANN_MAX_PROBES, NULL, NULL, idx, sc,
-                                    &err),
-                     0);
+    searched_t r = searched(integer_vectors(N, D, 1), N,
+                            integer_vectors(NQ, D, 2), NQ, D, K, metric,
+                            KGA_ANN_MAX_PROBES);
+    ck_assert_uint_gt(kga_ann_cells(r.ix), 50);
     /* Every cell probed: the brute force's answer, ties and all. */
-    ck_assert_uint_le(kga_ann_cells(ix), KGA_ANN_MAX_PROBES);
+    ck_assert_uint_le(kga_ann_cells(r.ix), KGA_ANN_MAX_PROBES);
+    uint32_t bi[K];
+    float bs[K];
     for (size_t i = 0; i < NQ; i++) {
-        brute(base, N, D, q + i * D, key, NULL, metric, K, bi, bs);
-        ck_assert_int_eq(memcmp(bi, idx + i * K, sizeof bi), 0);
+        brute(r.base, N, D, r.q + i * D, r.key, NULL, metric, K, bi, bs);
+        ck_assert_int_eq(memcmp(bi, r.idx + i * K, sizeof bi), 0);
         for (size_t x = 0; x < K; x++)
-            ck_assert_float_eq(bs[x], sc[i * K + x]);
+            ck_assert_float_eq(bs[x], r.sc[i * K + x]);
     }
-    free(sc);
-    free(idx);
-    kga_ann_free(ix);
-    free(key);
-    free(q);
-    free(base);
+    searched_free(&r);
 }
 
 START_TEST(exact_when_every_cell_is_probed)
@@ -160,21 +186,16 @@ END_TEST
 START_TEST(high_recall_with_few_probes)
 {
     enum { N = 20000, NQ = 500, D = 32, K = 10 };
-    float *base = clustered(N, D, 3), *q = clustered(NQ, D, 4);
-    uint64_t *key = keys_of(N);
-    kga_ann_t *ix = build(base, N, D, key, KGA_ANN_DOT, NULL);
-    uint32_t *idx = malloc(NQ * K * sizeof *idx), bi[K];
-    float *sc = malloc(NQ * K * sizeof *sc), bs[K];
-    kga_err_t err;
-    ck_assert_int_eq(kga_ann_search(ix, q, NULL, NQ, NULL, K, 0, NULL, NULL,
-                                    idx, sc, &err),
-                     0);
+    searched_t r = searched(clustered(N, D, 3), N, clustered(NQ, D, 4), NQ, D,
+                            K, KGA_ANN_DOT, 0);
+    uint32_t bi[K];
+    float bs[K];
     size_t found = 0, first = 0;
     for (size_t i = 0; i < NQ; i++) {
-        brute(base, N, D, q + i * D, key, NULL, KGA_ANN_DOT, K, bi, bs);
+        brute(r.base, N, D, r.q + i * D, r.key, NULL, KGA_ANN_DOT, K, bi, bs);
         for (size_t a = 0; a < K; a++)
             for (size_t b = 0; b < K; b++)
-                if (bi[a] == idx[i * K + b]) {
+                if (bi[a] == r.idx[i * K + b]) {
                     found++;
                     first += a == 0;
                     break;
@@ -185,12 +206,7 @@ START_TEST(high_recall_with_few_probes)
     ck_assert_msg(recall >= 0.9, "recall@%d %.3f", K, recall);
     ck_assert_msg(first >= NQ * 0.97, "nearest found for %zu of %d", first,
                   NQ);
-    free(sc);
-    free(idx);
-    kga_ann_free(ix);
-    free(key);
-    free(q);
-    free(base);
+    searched_free(&r);
 }
 END_TEST
 
