@@ -710,13 +710,6 @@ static json_t *eval_json(const char *extra1, const char *extra2)
     return j;
 }
 
-static double jnum(const json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    ck_assert_msg(json_is_number(v), "key %s missing", key);
-    return json_number_value(v);
-}
-
 START_TEST(eval_command_json)
 {
     make_data_dir();
@@ -724,47 +717,48 @@ START_TEST(eval_command_json)
     ck_assert_str_eq(json_string_value(json_object_get(j, "direction")),
                      "left to right");
     ck_assert_str_eq(json_string_value(json_object_get(j, "split")), "test");
-    ck_assert_double_eq(jnum(j, "k"), 4);
-    ck_assert_double_eq(jnum(j, "queries"), 4);
-    ck_assert_double_eq(jnum(j, "pairs"), 16);
-    ck_assert_double_eq(jnum(j, "positives"), 4);
-    ck_assert_double_eq_tol(jnum(j, "hits1"), 0.75, 1e-9);
-    ck_assert_double_eq_tol(jnum(j, "hits5"), 1.0, 1e-9);
-    ck_assert_double_eq_tol(jnum(j, "hits10"), 1.0, 1e-9);
-    ck_assert_double_eq_tol(jnum(j, "mrr"), 0.875, 1e-9);
-    ck_assert_double_eq_tol(jnum(j, "candidate_recall"), 1.0, 1e-9);
+    ck_assert_double_eq(kga_test_num(j, "k"), 4);
+    ck_assert_double_eq(kga_test_num(j, "queries"), 4);
+    ck_assert_double_eq(kga_test_num(j, "pairs"), 16);
+    ck_assert_double_eq(kga_test_num(j, "positives"), 4);
+    ck_assert_double_eq_tol(kga_test_num(j, "hits1"), 0.75, 1e-9);
+    ck_assert_double_eq_tol(kga_test_num(j, "hits5"), 1.0, 1e-9);
+    ck_assert_double_eq_tol(kga_test_num(j, "hits10"), 1.0, 1e-9);
+    ck_assert_double_eq_tol(kga_test_num(j, "mrr"), 0.875, 1e-9);
+    ck_assert_double_eq_tol(kga_test_num(j, "candidate_recall"), 1.0, 1e-9);
     /* Positives at sigma(3), sigma(2), sigma(1), sigma(-1); negatives at
      * sigma(2) (ties the second positive), sigma(0), and ten at
      * sigma(-8):
      *   prauc = 1/4 (1 + 2/3 + 3/4 + 4/6), best F1 = 8/10 at sigma(-1),
      *   recall at P95 = 1/4. */
-    ck_assert_double_eq_tol(jnum(j, "prauc"),
+    ck_assert_double_eq_tol(kga_test_num(j, "prauc"),
                             0.25 * (1 + 2.0 / 3 + 0.75 + 4.0 / 6), 1e-6);
-    ck_assert_double_eq_tol(jnum(j, "best_f1"), 0.8, 1e-6);
-    ck_assert_double_eq_tol(jnum(j, "best_threshold"), sigmoid(-1), 1e-6);
-    ck_assert_double_eq_tol(jnum(j, "recall_at_p95"), 0.25, 1e-9);
-    ck_assert(jnum(j, "eval_seconds") >= 0);
+    ck_assert_double_eq_tol(kga_test_num(j, "best_f1"), 0.8, 1e-6);
+    ck_assert_double_eq_tol(kga_test_num(j, "best_threshold"), sigmoid(-1),
+                            1e-6);
+    ck_assert_double_eq_tol(kga_test_num(j, "recall_at_p95"), 0.25, 1e-9);
+    ck_assert(kga_test_num(j, "eval_seconds") >= 0);
     ck_assert_str_eq(json_string_value(json_object_get(j, "model_version")),
                      "0123456789abcdef");
     json_t *per = json_object_get(j, "per_type");
     ck_assert_uint_eq(json_object_size(per), 2);
     json_t *film = json_object_get(per, "film");
     ck_assert_ptr_nonnull(film);
-    ck_assert_double_eq(jnum(film, "queries"), 2);
-    ck_assert_double_eq_tol(jnum(film, "hits1"), 0.5, 1e-9);
-    ck_assert_double_eq_tol(jnum(film, "mrr"), 0.75, 1e-9);
+    ck_assert_double_eq(kga_test_num(film, "queries"), 2);
+    ck_assert_double_eq_tol(kga_test_num(film, "hits1"), 0.5, 1e-9);
+    ck_assert_double_eq_tol(kga_test_num(film, "mrr"), 0.75, 1e-9);
     json_t *person = json_object_get(per, "Pérson \"x\"");
     ck_assert_ptr_nonnull(person);
-    ck_assert_double_eq_tol(jnum(person, "hits1"), 1.0, 1e-9);
+    ck_assert_double_eq_tol(kga_test_num(person, "hits1"), 1.0, 1e-9);
     json_decref(j);
 
     /* --k 1: a miss, and PRAUC counts the missed positive. */
     j = eval_json("--k", "1");
-    ck_assert_double_eq(jnum(j, "k"), 1);
-    ck_assert_double_eq(jnum(j, "misses"), 1);
-    ck_assert_double_eq_tol(jnum(j, "candidate_recall"), 0.75, 1e-9);
-    ck_assert_double_eq_tol(jnum(j, "prauc"), 0.25 * (1 + 2.0 / 3 + 0.75),
-                            1e-6);
+    ck_assert_double_eq(kga_test_num(j, "k"), 1);
+    ck_assert_double_eq(kga_test_num(j, "misses"), 1);
+    ck_assert_double_eq_tol(kga_test_num(j, "candidate_recall"), 0.75, 1e-9);
+    ck_assert_double_eq_tol(kga_test_num(j, "prauc"),
+                            0.25 * (1 + 2.0 / 3 + 0.75), 1e-6);
     json_decref(j);
     remove_data_dir();
 
@@ -776,7 +770,7 @@ START_TEST(eval_command_json)
     ck_assert_uint_eq(json_object_size(per), 3);
     json_t *odd = json_object_get(per, ODD_TYPE_DECODED);
     ck_assert_ptr_nonnull(odd);
-    ck_assert_double_eq(jnum(odd, "queries"), 1);
+    ck_assert_double_eq(kga_test_num(odd, "queries"), 1);
     json_decref(j);
     odd_type = NULL;
     remove_data_dir();

@@ -56,13 +56,12 @@ static void build_fixture(void)
         exit(1);
     }
     snprintf(data, sizeof data, "%s/data", tmp);
-    if (run("%s synth --entities 3000 --seed 5 %s/src > /dev/null && "
-            "%s import --format openea %s/src %s > /dev/null && "
-            "%s train %s -o %s/names.kgm --threads 2 2> /dev/null && "
+    if (kga_test_synth_import(tmp, "--entities 3000 --seed 5", "src",
+                              "data") != 0 ||
+        run("%s train %s -o %s/names.kgm --threads 2 2> /dev/null && "
             "%s train %s -o %s/ids.kgm --features ids --threads 2 "
             "2> /dev/null",
-            kgalign, tmp, kgalign, tmp, data, kgalign, data, data, kgalign,
-            data, data) != 0) {
+            kgalign, data, data, kgalign, data, data) != 0) {
         fprintf(stderr, "test_explain: building the fixture in %s failed\n",
                 tmp);
         exit(1);

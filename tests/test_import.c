@@ -202,30 +202,6 @@ static const kga_import_file_t *file_stats(const kga_import_summary_t *s,
 
 static size_t out_lines(const char *out, const char *name);
 
-static const char *data_dir(void)
-{
-    const char *d = getenv("KGA_DATA_DIR");
-    return d != NULL && d[0] != '\0' ? d : "../shared/data";
-}
-
-static int data_available(const char *dataset, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s/%s", data_dir(), dataset);
-    /* `make memcheck` sets it: under valgrind these take minutes. */
-    const char *skip = getenv("KGA_SKIP_REAL_DATA");
-    if (skip != NULL && skip[0] != '\0' && strcmp(skip, "0") != 0) {
-        printf("test_import: KGA_SKIP_REAL_DATA is set, skipping the "
-               "real-data test on %s\n", path);
-        return 0;
-    }
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return 1;
-    printf("test_import: %s not found, skipping the real-data test "
-           "(set KGA_DATA_DIR)\n", path);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------
  * Names
  * ------------------------------------------------------------------------ */
@@ -1233,9 +1209,9 @@ END_TEST
 START_TEST(permuted_real_data_gives_identical_outputs)
 {
     char path[4096];
-    if (data_available("openea_D_Y_15K_V1", path, sizeof path))
+    if (kga_test_real_data("openea_D_Y_15K_V1", path, sizeof path))
         check_permutation(KGA_IMPORT_OPENEA, path, "real_oe", 0);
-    if (data_available("dbp15k_fr_en", path, sizeof path))
+    if (kga_test_real_data("dbp15k_fr_en", path, sizeof path))
         check_permutation(KGA_IMPORT_DBP15K, path, "real_dbp", 0);
 }
 END_TEST
@@ -1263,7 +1239,7 @@ static size_t out_lines(const char *out, const char *name)
 START_TEST(real_dbp15k_fr_en_counts)
 {
     char src[4096];
-    if (!data_available("dbp15k_fr_en", src, sizeof src))
+    if (!kga_test_real_data("dbp15k_fr_en", src, sizeof src))
         return;
     const char *out = kga_test_tmp("real_dbp");
     kga_import_summary_t s;
@@ -1294,7 +1270,7 @@ END_TEST
 START_TEST(real_openea_d_y_counts)
 {
     char src[4096];
-    if (!data_available("openea_D_Y_15K_V1", src, sizeof src))
+    if (!kga_test_real_data("openea_D_Y_15K_V1", src, sizeof src))
         return;
     const char *out = kga_test_tmp("real_oe");
     kga_import_summary_t s;

@@ -35,10 +35,8 @@ static int make_model(void)
     snprintf(data, sizeof data, "%s/data", kga_test_tmp_dir);
     snprintf(model, sizeof model, "%s/model.kgm", kga_test_tmp_dir);
     const char *dir = kga_test_tmp_dir;
-    if (kga_test_system("%s synth --entities 600 --seed 3 %s/src > /dev/null",
-                        kgalign, dir) != 0 ||
-        kga_test_system("%s import --format openea %s/src %s > /dev/null",
-                        kgalign, dir, data) != 0 ||
+    if (kga_test_synth_import(dir, "--entities 600 --seed 3", "src",
+                              "data") != 0 ||
         /* --gnn: the GNN's sections and settings are checked too (by
          * default it is left out where the names are used). */
         kga_test_system("%s train %s -o %s --gnn --epochs 1 --threads 2 "

@@ -65,26 +65,15 @@ static const char *kgalign;
 
 #define run kga_test_system
 
-static double num(json_t *j, const char *key)
-{
-    json_t *v = json_object_get(j, key);
-    ck_assert_msg(json_is_number(v), "no number '%s'", key);
-    return json_number_value(v);
-}
-
 static void setup(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/kga_test_open_world_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmp));
     kgalign = kga_test_kgalign();
-    ck_assert_int_eq(run("%s synth --entities 4000 --one-sided 0.3 --seed 7 "
-                         "%s/src > /dev/null",
-                         kgalign, tmp),
-                     0);
-    ck_assert_int_eq(run("%s import --format openea %s/src %s/data "
-                         "> /dev/null",
-                         kgalign, tmp, tmp),
-                     0);
+    ck_assert_int_eq(
+        kga_test_synth_import(tmp, "--entities 4000 --one-sided 0.3 --seed 7",
+                              "src", "data"),
+        0);
     ck_assert_int_eq(run("%s train %s/data -o %s/m.kgm --threads 2 "
                          "> %s/train.log 2>&1",
                          kgalign, tmp, tmp, tmp),
@@ -173,30 +162,34 @@ START_TEST(eval_open_world_is_calibrated)
     ck_assert_msg(j != NULL, "eval --open-world --json: %s", jerr.text);
     ck_assert_str_eq(json_string_value(json_object_get(j, "protocol")),
                      "open world");
-    double queries = num(j, "queries");
-    ck_assert_double_eq(queries, num(j, "with_counterpart") +
-                                     num(j, "without_counterpart"));
-    ck_assert(num(j, "without_counterpart") > 100);
-    ck_assert_msg(num(j, "precision") > 0.9, "precision %g",
-                  num(j, "precision"));
-    ck_assert_msg(num(j, "recall") > 0.8, "recall %g", num(j, "recall"));
-    ck_assert_msg(num(j, "without_counterpart_matched_share") < 0.2,
+    double queries = kga_test_num(j, "queries");
+    ck_assert_double_eq(queries, kga_test_num(j, "with_counterpart") +
+                                     kga_test_num(j, "without_counterpart"));
+    ck_assert(kga_test_num(j, "without_counterpart") > 100);
+    ck_assert_msg(kga_test_num(j, "precision") > 0.9, "precision %g",
+                  kga_test_num(j, "precision"));
+    ck_assert_msg(kga_test_num(j, "recall") > 0.8, "recall %g",
+                  kga_test_num(j, "recall"));
+    ck_assert_msg(kga_test_num(j, "without_counterpart_matched_share") < 0.2,
                   "matched share %g",
-                  num(j, "without_counterpart_matched_share"));
-    ck_assert_msg(num(j, "ece") < 0.06, "ece %g", num(j, "ece"));
+                  kga_test_num(j, "without_counterpart_matched_share"));
+    ck_assert_msg(kga_test_num(j, "ece") < 0.06, "ece %g",
+                  kga_test_num(j, "ece"));
     /* Every well-filled bin: the share correct near its mean probability. */
     json_t *bins = json_object_get(j, "calibration");
     ck_assert_uint_eq(json_array_size(bins), 5);
     double rows = 0;
     for (size_t i = 0; i < json_array_size(bins); i++) {
         json_t *b = json_array_get(bins, i);
-        double n = num(b, "rows");
+        double n = kga_test_num(b, "rows");
         rows += n;
         if (n < 150)
             continue;
-        double gap = fabs(num(b, "mean_probability") - num(b, "share_correct"));
+        double gap = fabs(kga_test_num(b, "mean_probability") -
+                          kga_test_num(b, "share_correct"));
         ck_assert_msg(gap < 0.12, "bin %zu: mean %g, correct %g", i,
-                      num(b, "mean_probability"), num(b, "share_correct"));
+                      kga_test_num(b, "mean_probability"),
+                      kga_test_num(b, "share_correct"));
     }
     ck_assert_double_eq(rows, queries);
     ck_assert(json_array_size(json_object_get(j, "worst_errors")) > 0);

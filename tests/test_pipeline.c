@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,25 +34,13 @@ static json_t *eval_json(const char *data, const char *model)
     return j;
 }
 
-static double num(json_t *j, const char *key)
-{
-    json_t *v = json_object_get(j, key);
-    ck_assert_msg(json_is_number(v), "eval --json has no number '%s'", key);
-    return json_number_value(v);
-}
-
 static void setup(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/kga_test_pipeline_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmp));
     kgalign = kga_test_kgalign();
     ck_assert_int_eq(
-        kga_test_system("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
-                        kgalign, tmp),
-        0);
-    ck_assert_int_eq(
-        kga_test_system("%s import --format openea %s/src %s/data > /dev/null",
-                        kgalign, tmp, tmp),
+        kga_test_synth_import(tmp, "--entities 3000 --seed 5", "src", "data"),
         0);
 }
 
@@ -81,11 +68,11 @@ START_TEST(train_never_reads_test_links)
     snprintf(data, sizeof data, "%s/data", tmp);
     snprintf(model, sizeof model, "%s/m.kgm", tmp);
     json_t *j = eval_json(data, model);
-    double hits1 = num(j, "hits1"), mrr = num(j, "mrr");
+    double hits1 = kga_test_num(j, "hits1"), mrr = kga_test_num(j, "mrr");
     ck_assert_msg(hits1 > 0.6, "synthetic Hits@1 %.3f", hits1);
     ck_assert(mrr >= hits1 && mrr <= 1.0);
-    ck_assert(num(j, "hits10") >= num(j, "hits5"));
-    ck_assert(num(j, "prauc") > 0.5);
+    ck_assert(kga_test_num(j, "hits10") >= kga_test_num(j, "hits5"));
+    ck_assert(kga_test_num(j, "prauc") > 0.5);
     json_decref(j);
     /* align writes a line per aligned left entity, with a header. */
     ck_assert_int_eq(
@@ -122,10 +109,7 @@ START_TEST(model_refuses_other_stores)
                         kgalign, tmp, tmp),
         0);
     ck_assert_int_eq(
-        kga_test_system("%s synth --entities 3000 --seed 6 %s/src2 > /dev/null "
-                        "&& %s import --format openea %s/src2 %s/data2 "
-                        "> /dev/null",
-                        kgalign, tmp, kgalign, tmp, tmp),
+        kga_test_synth_import(tmp, "--entities 3000 --seed 6", "src2", "data2"),
         0);
     ck_assert_int_eq(
         kga_test_system("%s eval %s/data2 %s/m.kgm 2> %s/err.txt > /dev/null",
@@ -161,15 +145,9 @@ END_TEST
 static void real_target(const char *dataset, const char *format,
                         double min_hits1, double min_prauc)
 {
-    const char *root = getenv("KGA_DATA_DIR") ? getenv("KGA_DATA_DIR")
-                                              : "../shared/data";
     char src[512];
-    snprintf(src, sizeof src, "%s/%s", root, dataset);
-    struct stat st;
-    if (stat(src, &st) != 0) {
-        printf("skipped: %s not found\n", src);
+    if (!kga_test_real_data(dataset, src, sizeof src))
         return;
-    }
     ck_assert_int_eq(
         kga_test_system("%s import --format %s %s %s/real > /dev/null", kgalign,
                         format, src, tmp),
@@ -182,7 +160,7 @@ static void real_target(const char *dataset, const char *format,
     snprintf(data, sizeof data, "%s/real", tmp);
     snprintf(model, sizeof model, "%s/real.kgm", tmp);
     json_t *j = eval_json(data, model);
-    double hits1 = num(j, "hits1"), prauc = num(j, "prauc");
+    double hits1 = kga_test_num(j, "hits1"), prauc = kga_test_num(j, "prauc");
     printf("%s: test Hits@1 %.4f, PRAUC %.4f\n", dataset, hits1, prauc);
     ck_assert_msg(hits1 >= min_hits1, "%s Hits@1 %.4f < %.2f", dataset, hits1,
                   min_hits1);
@@ -254,11 +232,13 @@ START_TEST(readme_record_example)
     json_t *j = eval_json(data, model);
     ck_assert_str_eq(json_string_value(json_object_get(j, "protocol")),
                      "labelled pairs");
-    ck_assert_int_eq((int)num(j, "pairs"), 2);
-    ck_assert_int_eq((int)num(j, "positives"), 1);
-    ck_assert(num(j, "f1") == 1.0 && num(j, "precision") == 1.0 &&
-              num(j, "recall") == 1.0);
-    ck_assert(num(j, "prauc") == 1.0 && num(j, "recall_at_p95") == 1.0);
+    ck_assert_int_eq((int)kga_test_num(j, "pairs"), 2);
+    ck_assert_int_eq((int)kga_test_num(j, "positives"), 1);
+    ck_assert(kga_test_num(j, "f1") == 1.0 &&
+              kga_test_num(j, "precision") == 1.0 &&
+              kga_test_num(j, "recall") == 1.0);
+    ck_assert(kga_test_num(j, "prauc") == 1.0 &&
+              kga_test_num(j, "recall_at_p95") == 1.0);
     json_decref(j);
     ck_assert_int_eq(
         kga_test_system("cd %s && %s align data data/model.kgm --pairs "
@@ -293,15 +273,10 @@ END_TEST
 static void records_target(const char *set, const char *import_options,
                            double min_f1)
 {
-    const char *root = getenv("KGA_DATA_DIR") ? getenv("KGA_DATA_DIR")
-                                              : "../shared/data";
-    char src[512];
-    snprintf(src, sizeof src, "%s/records/%s", root, set);
-    struct stat st;
-    if (stat(src, &st) != 0) {
-        printf("skipped: %s not found\n", src);
+    char src[512], dataset[256];
+    snprintf(dataset, sizeof dataset, "records/%s", set);
+    if (!kga_test_real_data(dataset, src, sizeof src))
         return;
-    }
     ck_assert_int_eq(
         kga_test_system("%s import --format records %s %s/rec %s > /dev/null",
                         kgalign, src, tmp, import_options),
@@ -319,11 +294,11 @@ static void records_target(const char *set, const char *import_options,
     snprintf(data, sizeof data, "%s/rec", tmp);
     snprintf(model, sizeof model, "%s/rec.kgm", tmp);
     json_t *j = eval_json(data, model);
-    double f1 = num(j, "f1");
+    double f1 = kga_test_num(j, "f1");
     printf("%s%s%s: test F1 %.4f (precision %.4f, recall %.4f), trained in "
            "%.1f s\n",
            set, import_options[0] ? " " : "", import_options, f1,
-           num(j, "precision"), num(j, "recall"), seconds);
+           kga_test_num(j, "precision"), kga_test_num(j, "recall"), seconds);
     ck_assert_msg(f1 >= min_f1, "%s F1 %.4f < %.3f", set, f1, min_f1);
     ck_assert_msg(seconds < 60, "%s trained in %.1f s", set, seconds);
     json_decref(j);

@@ -64,13 +64,6 @@ static const char *str_at(json_t *obj, const char *key)
     return json_string_value(v);
 }
 
-static double num_at(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-    ck_assert_msg(json_is_number(v), "%s: not a number", key);
-    return json_number_value(v);
-}
-
 static char *repeat(char ch, size_t n)
 {
     char *s = malloc(n + 1);
@@ -790,7 +783,7 @@ static void assert_evidence(json_t *e, const kga_wire_evidence_t *w,
     assert_name(e, "right_name", w->right_name);
     if (w->kind == KGA_EVIDENCE_NAMES) {
         ck_assert_str_eq(str_at(e, "kind"), "names");
-        ck_assert((float)num_at(e, "similarity") == w->weight);
+        ck_assert((float)kga_test_num(e, "similarity") == w->weight);
         ck_assert_ptr_null(json_object_get(e, "weight"));
         ck_assert_ptr_null(json_object_get(e, "left_neighbour"));
         return;
@@ -807,7 +800,7 @@ static void assert_evidence(json_t *e, const kga_wire_evidence_t *w,
                      w->left_dir == KGA_DIR_IN ? "in" : "out");
     ck_assert_str_eq(str_at(e, "right_direction"),
                      w->right_dir == KGA_DIR_IN ? "in" : "out");
-    ck_assert((float)num_at(e, "weight") == w->weight);
+    ck_assert((float)kga_test_num(e, "weight") == w->weight);
 }
 
 START_TEST(align_response_round_trip)
@@ -838,8 +831,9 @@ START_TEST(align_response_round_trip)
                 continue;
             }
             /* Floats come back exactly, read as floats. */
-            ck_assert((float)num_at(r, "distance") == want->score.distance);
-            ck_assert((float)num_at(r, "probability") ==
+            ck_assert((float)kga_test_num(r, "distance") ==
+                      want->score.distance);
+            ck_assert((float)kga_test_num(r, "probability") ==
                       want->score.probability);
             ck_assert(json_is_boolean(json_object_get(r, "match")));
             ck_assert_int_eq(json_is_true(json_object_get(r, "match")),
@@ -911,7 +905,7 @@ START_TEST(match_response_round_trip)
     json_t *want = load_fixture("match_response.json");
     assert_json_equal(got, want);
     json_t *c = json_array_get(json_object_get(got, "candidates"), 1);
-    ck_assert((float)num_at(c, "probability") == 0.3f);
+    ck_assert((float)kga_test_num(c, "probability") == 0.3f);
     ck_assert_ptr_null(json_object_get(c, "explanation"));
     ck_assert_str_eq(out + len, ""); /* NUL-terminated */
     json_decref(got);

@@ -2596,12 +2596,8 @@ static void fixture_setup(void)
     snprintf(data_dir, sizeof data_dir, "%s/data", tmp);
     snprintf(model1, sizeof model1, "%s/model.kgm", data_dir);
     snprintf(model2, sizeof model2, "%s/model2.kgm", tmp);
-    FIXTURE_CHECK(
-        kga_test_system("%s synth --entities 3000 --seed 5 %s/src > /dev/null",
-                        kgalign, tmp) == 0);
-    FIXTURE_CHECK(
-        kga_test_system("%s import --format openea %s/src %s > /dev/null",
-                        kgalign, tmp, data_dir) == 0);
+    FIXTURE_CHECK(kga_test_synth_import(tmp, "--entities 3000 --seed 5",
+                                        "src", "data") == 0);
     FIXTURE_CHECK(
         kga_test_system("%s train %s -o %s --epochs 1 2> %s/train1.log",
                         kgalign, data_dir, model1, tmp) == 0);

@@ -323,6 +323,18 @@ START_TEST(one_hop_follows_relation_weights)
 }
 END_TEST
 
+/* The structure model of x's two stores with parameters p, asserted to
+ * build (the caller frees it). */
+static kga_structure_t *structure_of(const iso_t *x,
+                                     const kga_structure_params_t *p)
+{
+    kga_structure_t *g;
+    kga_err_t err;
+    ck_assert_msg(kga_structure_new(x->st.s[0], x->st.s[1], p, &g, &err) == 0,
+                  "%s", err.msg);
+    return g;
+}
+
 /* ---- anchors ------------------------------------------------------------ */
 
 START_TEST(seed_pairs_share_their_anchor)
@@ -331,10 +343,7 @@ START_TEST(seed_pairs_share_their_anchor)
     iso_make(&x, 200, 700, 5, 11, 0, 0.0);
     kga_structure_params_t p;
     kga_structure_params_init(&p);
-    kga_structure_t *g;
-    kga_err_t err;
-    ck_assert_msg(kga_structure_new(x.st.s[0], x.st.s[1], &p, &g, &err) == 0,
-                  "%s", err.msg);
+    kga_structure_t *g = structure_of(&x, &p);
     kga_pair_t seeds[50];
     uint8_t seeded[200] = {0};
     for (uint32_t k = 0; k < 50; k++) {
@@ -402,9 +411,8 @@ START_TEST(rejects_bad_seeds)
     kga_structure_params_t p;
     kga_structure_params_init(&p);
     p.dim = 8;
-    kga_structure_t *g;
+    kga_structure_t *g = structure_of(&x, &p);
     kga_err_t err;
-    ck_assert_int_eq(kga_structure_new(x.st.s[0], x.st.s[1], &p, &g, &err), 0);
     uint32_t w = kga_structure_width(&p);
     kga_qmatrix_t qa, qb;
     ck_assert_int_eq(kga_qmatrix_init(&qa, 30, w / p.dim, p.dim), 0);
@@ -452,9 +460,7 @@ START_TEST(features_do_not_depend_on_threads)
     kga_structure_params_t p;
     kga_structure_params_init(&p);
     p.dim = 32;
-    kga_structure_t *g;
-    kga_err_t err;
-    ck_assert_int_eq(kga_structure_new(x.st.s[0], x.st.s[1], &p, &g, &err), 0);
+    kga_structure_t *g = structure_of(&x, &p);
     kga_pair_t seeds[500];
     for (uint32_t k = 0; k < 500; k++)
         seeds[k] = (kga_pair_t){x.left[3 * k], x.right[3 * k]};
@@ -513,10 +519,7 @@ START_TEST(isomorphic_graphs_align_from_few_seeds)
         iso_make(&x, 600, 2400, 6, 21, 0, cases[c].drop);
         kga_structure_params_t p;
         kga_structure_params_init(&p);
-        kga_structure_t *g;
-        kga_err_t err;
-        ck_assert_int_eq(kga_structure_new(x.st.s[0], x.st.s[1], &p, &g, &err),
-                         0);
+        kga_structure_t *g = structure_of(&x, &p);
         kga_pair_t *seeds = malloc(x.n * sizeof *seeds);
         size_t ns = 0;
         for (uint32_t k = 0; k < x.n; k++)
@@ -558,10 +561,7 @@ START_TEST(shared_relation_names_align_without_seeds)
         kga_structure_params_init(&p);
         p.hops = 0;
         p.typed_hops = 0;
-        kga_structure_t *g;
-        kga_err_t err;
-        ck_assert_int_eq(kga_structure_new(x.st.s[0], x.st.s[1], &p, &g, &err),
-                         0);
+        kga_structure_t *g = structure_of(&x, &p);
         kga_structure_stats_t stats;
         feats_t f;
         feats_compute(&f, g, &p, NULL, 0, NULL, &stats);

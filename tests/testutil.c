@@ -174,6 +174,26 @@ const char *kga_test_kgalign(void)
     return path != NULL ? path : "./kgalign";
 }
 
+int kga_test_real_data(const char *dataset, char *path, size_t cap)
+{
+    const char *root = getenv("KGA_DATA_DIR");
+    if (root == NULL || root[0] == '\0')
+        root = "../shared/data";
+    snprintf(path, cap, "%s/%s", root, dataset);
+    const char *skip = getenv("KGA_SKIP_REAL_DATA");
+    if (skip != NULL && skip[0] != '\0' && strcmp(skip, "0") != 0) {
+        printf("KGA_SKIP_REAL_DATA is set, skipping the real-data test on "
+               "%s\n", path);
+        return 0;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 1;
+    printf("%s not found, skipping the real-data test (set KGA_DATA_DIR)\n",
+           path);
+    return 0;
+}
+
 int kga_test_system(const char *fmt, ...)
 {
     char cmd[8192];
@@ -225,6 +245,19 @@ void kga_test_check_planted_links(const char *path, const char *victim,
     ck_assert_msg(strcmp(now, content) == 0,
                   "%s was written through a planted link", victim);
     free(now);
+}
+
+int kga_test_synth_import(const char *dir, const char *synth_args,
+                          const char *src, const char *data)
+{
+    const char *kgalign = kga_test_kgalign();
+    int rc = kga_test_system("%s synth %s %s/%s > /dev/null", kgalign,
+                             synth_args, dir, src);
+    if (rc == 0)
+        rc = kga_test_system("%s import --format openea %s/%s %s/%s "
+                             "> /dev/null",
+                             kgalign, dir, src, dir, data);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -290,6 +323,17 @@ int kga_test_has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,
         if (e[i].rel == rel && e[i].ent == nbr)
             return 1;
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * JSON
+ * ------------------------------------------------------------------------ */
+
+double kga_test_num(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_number(v), "no number at '%s'", key);
+    return json_number_value(v);
 }
 
 /* ------------------------------------------------------------------------

@@ -9,6 +9,7 @@
  * does not. */
 
 #include <check.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,9 +85,23 @@ void kga_test_check_planted_links(const char *path, const char *victim,
  * it), else ./kgalign. Asserts nothing. */
 const char *kga_test_kgalign(void);
 
+/* The real data set `dataset` (a path below KGA_DATA_DIR, else
+ * ../shared/data) into path: 1 when it is there and the real-data tests
+ * run, else 0 after printing why the test is skipped (the data is missing,
+ * or KGA_SKIP_REAL_DATA is set, as `make memcheck` does: under valgrind
+ * these take minutes). Asserts nothing. */
+int kga_test_real_data(const char *dataset, char *path, size_t cap);
+
 /* Runs a shell command (printf-style); returns its exit status, or -1
  * when it did not exit. Asserts nothing. */
 int kga_test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A synthetic pair, `kgalign synth SYNTH_ARGS DIR/SRC`, imported with
+ * `kgalign import --format openea` into DIR/DATA. Returns 0, or the exit
+ * status of the command that failed; asserts nothing (fixtures run it
+ * outside a test too). */
+int kga_test_synth_import(const char *dir, const char *synth_args,
+                          const char *src, const char *data);
 
 /* ------------------------------------------------------------------------
  * Imports and graph stores
@@ -118,12 +133,19 @@ int kga_test_has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,
                       uint32_t rel, uint32_t nbr);
 
 /* ------------------------------------------------------------------------
+ * JSON
+ * ------------------------------------------------------------------------ */
+
+/* The number at key of object o, asserted to be there. */
+double kga_test_num(const json_t *o, const char *key);
+
+/* ------------------------------------------------------------------------
  * Errors
  * ------------------------------------------------------------------------ */
 
 /* Asserts that text contains each string of needles (a NULL-terminated
- * list), naming the first one missing (and the text's start). KGA_TEST_EXPECT_CONTAINS(text, "a",
- * "b") writes the list in place. */
+ * list), naming the first one missing (and the text's start).
+ * KGA_TEST_EXPECT_CONTAINS(text, "a", "b") writes the list in place. */
 void kga_test_expect_contains(const char *text, const char *const *needles);
 #define KGA_TEST_EXPECT_CONTAINS(text, ...)                                 \
     kga_test_expect_contains(text, (const char *const[]){__VA_ARGS__, NULL})
