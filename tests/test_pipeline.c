@@ -20,14 +20,15 @@
 static char tmp[256];
 static const char *kgalign;
 
-/* Runs `kgalign eval ... --json` and returns the parsed object. */
+/* Runs `kgalign eval DATA MODEL --json`, both named in the temporary
+ * directory, and returns the parsed object. */
 static json_t *eval_json(const char *data, const char *model)
 {
     char out[512];
     snprintf(out, sizeof out, "%s/eval.json", tmp);
-    ck_assert_int_eq(
-        kga_test_system("%s eval %s %s --json > %s", kgalign, data, model, out),
-        0);
+    ck_assert_int_eq(kga_test_system("%s eval %s/%s %s/%s --json > %s",
+                                     kgalign, tmp, data, tmp, model, out),
+                     0);
     json_error_t jerr;
     json_t *j = json_load_file(out, 0, &jerr);
     ck_assert_msg(j != NULL, "eval --json: %s", jerr.text);
@@ -64,10 +65,7 @@ START_TEST(train_never_reads_test_links)
         kga_test_system("mv %s/test_links.saved %s/data/test_links.tsv", tmp,
                         tmp),
         0);
-    char data[300], model[300];
-    snprintf(data, sizeof data, "%s/data", tmp);
-    snprintf(model, sizeof model, "%s/m.kgm", tmp);
-    json_t *j = eval_json(data, model);
+    json_t *j = eval_json("data", "m.kgm");
     double hits1 = kga_test_num(j, "hits1"), mrr = kga_test_num(j, "mrr");
     ck_assert_msg(hits1 > 0.6, "synthetic Hits@1 %.3f", hits1);
     ck_assert(mrr >= hits1 && mrr <= 1.0);
@@ -75,10 +73,10 @@ START_TEST(train_never_reads_test_links)
     ck_assert(kga_test_num(j, "prauc") > 0.5);
     json_decref(j);
     /* align writes a line per aligned left entity, with a header. */
-    ck_assert_int_eq(
-        kga_test_system("%s align %s %s -o %s/matches.tsv 2>/dev/null", kgalign,
-                        data, model, tmp),
-        0);
+    ck_assert_int_eq(kga_test_system("%s align %s/data %s/m.kgm -o "
+                                     "%s/matches.tsv 2>/dev/null",
+                                     kgalign, tmp, tmp, tmp),
+                     0);
     ck_assert_int_eq(
         kga_test_system("head -1 %s/matches.tsv | grep -q '^#'", tmp), 0);
     ck_assert_int_eq(
@@ -156,10 +154,7 @@ static void real_target(const char *dataset, const char *format,
         kga_test_system("%s train %s/real -o %s/real.kgm 2> %s/real.log",
                         kgalign, tmp, tmp, tmp),
         0);
-    char data[300], model[300];
-    snprintf(data, sizeof data, "%s/real", tmp);
-    snprintf(model, sizeof model, "%s/real.kgm", tmp);
-    json_t *j = eval_json(data, model);
+    json_t *j = eval_json("real", "real.kgm");
     double hits1 = kga_test_num(j, "hits1"), prauc = kga_test_num(j, "prauc");
     printf("%s: test Hits@1 %.4f, PRAUC %.4f\n", dataset, hits1, prauc);
     ck_assert_msg(hits1 >= min_hits1, "%s Hits@1 %.4f < %.2f", dataset, hits1,
@@ -226,10 +221,7 @@ START_TEST(readme_record_example)
                         "2> train.txt",
                         tmp, kgalign, kgalign),
         0);
-    char data[300], model[300];
-    snprintf(data, sizeof data, "%s/data", tmp);
-    snprintf(model, sizeof model, "%s/data/model.kgm", tmp);
-    json_t *j = eval_json(data, model);
+    json_t *j = eval_json("data", "data/model.kgm");
     ck_assert_str_eq(json_string_value(json_object_get(j, "protocol")),
                      "labelled pairs");
     ck_assert_int_eq((int)kga_test_num(j, "pairs"), 2);
@@ -290,10 +282,7 @@ static void records_target(const char *set, const char *import_options,
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double seconds = (double)(t1.tv_sec - t0.tv_sec) +
                      (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    char data[300], model[300];
-    snprintf(data, sizeof data, "%s/rec", tmp);
-    snprintf(model, sizeof model, "%s/rec.kgm", tmp);
-    json_t *j = eval_json(data, model);
+    json_t *j = eval_json("rec", "rec.kgm");
     double f1 = kga_test_num(j, "f1");
     printf("%s%s%s: test F1 %.4f (precision %.4f, recall %.4f), trained in "
            "%.1f s\n",

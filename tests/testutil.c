@@ -1,7 +1,8 @@
 /* The helpers every test program shares (tests/testutil.h): one copy here,
  * linked into each program, instead of a copy in each file. Apart from the
- * tests because none of it tests anything: it runs suites, handles files,
- * and turns tables of damage into damaged images. */
+ * tests because none of it tests anything: it runs suites, handles files
+ * and data sets, checks what every test checks the same way, and turns
+ * tables of damage into damaged images. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -588,6 +589,33 @@ void kga_test_flips_check(kga_test_image_t img,
                 ck_assert_msg(strstr(err.msg, where) != NULL,
                               "byte %llu: message '%s' does not name '%s'",
                               (unsigned long long)pos, err.msg, where);
+            free(c.data);
+        }
+    }
+}
+
+void kga_test_header_flips_check(kga_test_image_t img,
+                                 const kga_test_format_t *format,
+                                 size_t header_size, const uint8_t *masks,
+                                 size_t n_masks, int (*code_at)(size_t pos))
+{
+    ck_assert_uint_le(header_size, img.len);
+    for (size_t pos = 0; pos < header_size; pos++) {
+        for (size_t m = 0; m < n_masks; m++) {
+            kga_test_image_t c = kga_test_image_copy(img);
+            c.data[pos] ^= masks[m];
+            kga_err_t err;
+            int rc = format->validate(c.data, c.len, &err);
+            int want = code_at(pos);
+            if (want == 0)
+                ck_assert_msg(rc == KGA_ETRUNCATED || rc == KGA_EFORMAT,
+                              "byte %zu mask %02x: %s (%s)", pos, masks[m],
+                              kga_err_name(rc), err.msg);
+            else
+                ck_assert_msg(rc == want,
+                              "byte %zu mask %02x: expected %s, got %s (%s)",
+                              pos, masks[m], kga_err_name(want),
+                              kga_err_name(rc), err.msg);
             free(c.data);
         }
     }

@@ -3,10 +3,11 @@
 
 /* What the test programs share, compiled once and linked into each of them
  * (Makefile): running a Check suite with timeouts that suit the build, a
- * temporary directory, whole files and shell commands, and the file images
- * that the validators' tests damage on purpose. Every function asserts
- * with Check (so it belongs inside a test) unless its comment says it
- * does not. */
+ * temporary directory, whole files and shell commands, the real and the
+ * synthetic data sets, imports and small graphs, JSON numbers and expected
+ * messages, and the file images that the validators' tests damage on
+ * purpose. Every function asserts with Check (so it belongs inside a
+ * test) unless its comment says it does not. */
 
 #include <check.h>
 #include <jansson.h>
@@ -272,6 +273,16 @@ uint64_t kga_test_damage_apply(kga_test_image_t *img,
  * replaced by the position of the first edit). */
 void kga_test_damage_check(const kga_test_damage_t *d,
                            const kga_test_format_t *format);
+
+/* Flips each byte of img's header, [0, header_size), by each of the n_masks
+ * masks, in a copy: the validator must reject it with code_at(pos), the
+ * code of the check that covers that byte. code_at returns 0 for the file
+ * size, whose damage reads as a truncated file when the size grows and as
+ * a format error when it shrinks. img is left as it was. */
+void kga_test_header_flips_check(kga_test_image_t img,
+                                 const kga_test_format_t *format,
+                                 size_t header_size, const uint8_t *masks,
+                                 size_t n_masks, int (*code_at)(size_t pos));
 
 /* Flips each byte in [from, to) of img, by each of the n_masks masks, in a
  * copy: the validator must reject it with KGA_ECHECKSUM, naming the
