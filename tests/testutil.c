@@ -594,6 +594,23 @@ void kga_test_flips_check(kga_test_image_t img,
     }
 }
 
+void kga_test_truncated_check(kga_test_image_t img,
+                              int (*validate)(const void *buf, size_t len,
+                                              kga_err_t *err),
+                              uint64_t cut)
+{
+    if (cut >= img.len)
+        return;
+    uint8_t *prefix = malloc(cut > 0 ? cut : 1);
+    ck_assert_ptr_nonnull(prefix);
+    memcpy(prefix, img.data, cut);
+    kga_err_t err;
+    int rc = validate(prefix, cut, &err);
+    free(prefix);
+    ck_assert_msg(rc == KGA_ETRUNCATED, "cut at %llu: %s (%s)",
+                  (unsigned long long)cut, kga_err_name(rc), err.msg);
+}
+
 void kga_test_header_flips_check(kga_test_image_t img,
                                  const kga_test_format_t *format,
                                  size_t header_size, const uint8_t *masks,

@@ -274,6 +274,15 @@ uint64_t kga_test_damage_apply(kga_test_image_t *img,
 void kga_test_damage_check(const kga_test_damage_t *d,
                            const kga_test_format_t *format);
 
+/* The first `cut` bytes of img, in a heap buffer of exactly that size (so
+ * that ASan sees any read past it), must read as a truncated file to
+ * validate. Nothing is checked for a cut at or past the end (an empty last
+ * section starts at the end of the file). */
+void kga_test_truncated_check(kga_test_image_t img,
+                              int (*validate)(const void *buf, size_t len,
+                                              kga_err_t *err),
+                              uint64_t cut);
+
 /* Flips each byte of img's header, [0, header_size), by each of the n_masks
  * masks, in a copy: the validator must reject it with code_at(pos), the
  * code of the check that covers that byte. code_at returns 0 for the file
