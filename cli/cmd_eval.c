@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "align/aligner.h"
+#include "base/countof.h"
 #include "base/xalloc.h"
 #include "cli/report.h"
 #include "commands.h"
@@ -179,8 +180,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
         KGA_OPTION_FILE("links", 0, &a->links),
     };
     int status = kga_options_parse(CMD, usage, options,
-                                   sizeof options / sizeof options[0], argc,
-                                   argv);
+                                   KGA_COUNTOF(options), argc, argv);
     if (status != KGA_OPTIONS_RUN)
         return status;
     a->split_given = a->split != (kga_split_t)-1;
@@ -324,7 +324,7 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
         .n_groups = res->n_groups,
         .pairs = &res->classification,
         .notes = notes,
-        .n_notes = sizeof notes / sizeof notes[0],
+        .n_notes = KGA_COUNTOF(notes),
     };
     int rc = kga_report_write_html(args->report, &in, err);
     free(groups);
@@ -555,7 +555,7 @@ static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
             .model = args->model,
             .pairs = &r.all.ranked,
             .notes = notes,
-            .n_notes = sizeof notes / sizeof notes[0],
+            .n_notes = KGA_COUNTOF(notes),
         };
         rc = kga_report_write_html(args->report, &in, err);
     }
