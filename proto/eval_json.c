@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "base/countof.h"
 #include "json_buf.h"
 
 static void put_str(kga_json_buf_t *b, const char *s)
@@ -22,17 +23,34 @@ static void put_number(kga_json_buf_t *b, double v)
         KGA_JSON_LIT(b, "null");
 }
 
+/* `, "key": value`, a number after the first member of an object (the
+ * keys are plain words: no escaping). */
+static void put_field(kga_json_buf_t *b, const char *key, double value)
+{
+    kga_json_printf(b, ", \"%s\": ", key);
+    put_number(b, value);
+}
+
+/* A named number of a result, for the runs of them. */
+typedef struct {
+    const char *key;
+    double value;
+} num_field_t;
+
+static void put_numbers(kga_json_buf_t *b, const num_field_t *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put_field(b, f[i].key, f[i].value);
+}
+
 static void put_ranking(kga_json_buf_t *b, const kga_ranking_result_t *r)
 {
     kga_json_printf(b, "\"queries\": %" PRIu64, r->queries);
-    KGA_JSON_LIT(b, ", \"hits1\": ");
-    put_number(b, r->hits_at_1);
-    KGA_JSON_LIT(b, ", \"hits5\": ");
-    put_number(b, r->hits_at_5);
-    KGA_JSON_LIT(b, ", \"hits10\": ");
-    put_number(b, r->hits_at_10);
-    KGA_JSON_LIT(b, ", \"mrr\": ");
-    put_number(b, r->mrr);
+    const num_field_t f[] = {{"hits1", r->hits_at_1},
+                             {"hits5", r->hits_at_5},
+                             {"hits10", r->hits_at_10},
+                             {"mrr", r->mrr}};
+    put_numbers(b, f, KGA_COUNTOF(f));
 }
 
 int kga_eval_json_format(const char *direction, const char *split,
@@ -53,18 +71,13 @@ int kga_eval_json_format(const char *direction, const char *split,
                     ", ",
                     res->k, res->pairs, res->positives, res->ranking.misses);
     put_ranking(&b, &res->ranking);
-    KGA_JSON_LIT(&b, ", \"candidate_recall\": ");
-    put_number(&b, res->candidate_recall);
-    KGA_JSON_LIT(&b, ", \"prauc\": ");
-    put_number(&b, pr->prauc);
-    KGA_JSON_LIT(&b, ", \"best_f1\": ");
-    put_number(&b, pr->best_f1);
-    KGA_JSON_LIT(&b, ", \"best_threshold\": ");
-    put_number(&b, pr->best_threshold);
-    KGA_JSON_LIT(&b, ", \"recall_at_p95\": ");
-    put_number(&b, pr->recall_at_p95);
-    KGA_JSON_LIT(&b, ", \"p95_threshold\": ");
-    put_number(&b, pr->p95_threshold);
+    const num_field_t f[] = {{"candidate_recall", res->candidate_recall},
+                             {"prauc", pr->prauc},
+                             {"best_f1", pr->best_f1},
+                             {"best_threshold", pr->best_threshold},
+                             {"recall_at_p95", pr->recall_at_p95},
+                             {"p95_threshold", pr->p95_threshold}};
+    put_numbers(&b, f, KGA_COUNTOF(f));
     kga_json_printf(&b, ", \"eval_seconds\": %.3f", res->eval_seconds);
     KGA_JSON_LIT(&b, ", \"model_version\": ");
     put_str(&b, model_version);
@@ -76,8 +89,7 @@ int kga_eval_json_format(const char *direction, const char *split,
         put_str(&b, g->name);
         KGA_JSON_LIT(&b, ": {");
         put_ranking(&b, &g->ranking);
-        KGA_JSON_LIT(&b, ", \"candidate_recall\": ");
-        put_number(&b, g->candidate_recall);
+        put_field(&b, "candidate_recall", g->candidate_recall);
         kga_json_char(&b, '}');
     }
     KGA_JSON_LIT(&b, "}}");
@@ -121,16 +133,13 @@ int kga_owe_json_format(const char *split, const char *model_version,
                     res->without_counterpart, res->gold_skipped, res->matches,
                     res->correct_matches);
     put_number(&b, res->threshold);
-    KGA_JSON_LIT(&b, ", \"precision\": ");
-    put_number(&b, res->precision);
-    KGA_JSON_LIT(&b, ", \"recall\": ");
-    put_number(&b, res->recall);
-    KGA_JSON_LIT(&b, ", \"f1\": ");
-    put_number(&b, res->f1);
-    KGA_JSON_LIT(&b, ", \"without_counterpart_matched_share\": ");
-    put_number(&b, res->without_matched_share);
-    KGA_JSON_LIT(&b, ", \"ece\": ");
-    put_number(&b, res->ece);
+    const num_field_t f[] = {
+        {"precision", res->precision},
+        {"recall", res->recall},
+        {"f1", res->f1},
+        {"without_counterpart_matched_share", res->without_matched_share},
+        {"ece", res->ece}};
+    put_numbers(&b, f, KGA_COUNTOF(f));
     KGA_JSON_LIT(&b, ", \"calibration\": [");
     for (size_t i = 0; i < KGA_OWE_BINS; i++) {
         const kga_owe_bin_t *bin = &res->bins[i];
@@ -138,13 +147,10 @@ int kga_owe_json_format(const char *split, const char *model_version,
             KGA_JSON_LIT(&b, ", ");
         KGA_JSON_LIT(&b, "{\"lo\": ");
         put_number(&b, bin->lo);
-        KGA_JSON_LIT(&b, ", \"hi\": ");
-        put_number(&b, bin->hi);
-        kga_json_printf(&b, ", \"rows\": %" PRIu64 ", \"mean_probability\": ",
-                        bin->rows);
-        put_number(&b, bin->mean_probability);
-        KGA_JSON_LIT(&b, ", \"share_correct\": ");
-        put_number(&b, bin->share_correct);
+        put_field(&b, "hi", bin->hi);
+        kga_json_printf(&b, ", \"rows\": %" PRIu64, bin->rows);
+        put_field(&b, "mean_probability", bin->mean_probability);
+        put_field(&b, "share_correct", bin->share_correct);
         kga_json_char(&b, '}');
     }
     KGA_JSON_LIT(&b, "], \"worst_errors\": [");
@@ -172,16 +178,12 @@ static void put_pair_metrics(kga_json_buf_t *b, const kga_pair_metrics_t *m)
 {
     kga_json_printf(b, "\"pairs\": %" PRIu64 ", \"positives\": %" PRIu64,
                     m->pairs, m->positives);
-    KGA_JSON_LIT(b, ", \"precision\": ");
-    put_number(b, m->precision);
-    KGA_JSON_LIT(b, ", \"recall\": ");
-    put_number(b, m->recall);
-    KGA_JSON_LIT(b, ", \"f1\": ");
-    put_number(b, m->f1);
-    KGA_JSON_LIT(b, ", \"prauc\": ");
-    put_number(b, m->ranked.prauc);
-    KGA_JSON_LIT(b, ", \"recall_at_p95\": ");
-    put_number(b, m->ranked.recall_at_p95);
+    const num_field_t f[] = {{"precision", m->precision},
+                             {"recall", m->recall},
+                             {"f1", m->f1},
+                             {"prauc", m->ranked.prauc},
+                             {"recall_at_p95", m->ranked.recall_at_p95}};
+    put_numbers(b, f, KGA_COUNTOF(f));
 }
 
 int kga_pair_eval_json_format(const char *split, const char *model_version,
@@ -195,18 +197,15 @@ int kga_pair_eval_json_format(const char *split, const char *model_version,
     put_str(&b, split);
     KGA_JSON_LIT(&b, ", ");
     put_pair_metrics(&b, m);
-    KGA_JSON_LIT(&b, ", \"threshold\": ");
-    put_number(&b, res->threshold);
+    put_field(&b, "threshold", res->threshold);
     kga_json_printf(&b,
                     ", \"predicted_matches\": %" PRIu64
                     ", \"true_positives\": %" PRIu64,
                     m->predicted, m->true_positives);
-    KGA_JSON_LIT(&b, ", \"p95_threshold\": ");
-    put_number(&b, m->ranked.p95_threshold);
-    KGA_JSON_LIT(&b, ", \"best_f1\": ");
-    put_number(&b, m->ranked.best_f1);
-    KGA_JSON_LIT(&b, ", \"best_threshold\": ");
-    put_number(&b, m->ranked.best_threshold);
+    const num_field_t f[] = {{"p95_threshold", m->ranked.p95_threshold},
+                             {"best_f1", m->ranked.best_f1},
+                             {"best_threshold", m->ranked.best_threshold}};
+    put_numbers(&b, f, KGA_COUNTOF(f));
     kga_json_printf(&b, ", \"eval_seconds\": %.3f", res->eval_seconds);
     KGA_JSON_LIT(&b, ", \"model_version\": ");
     put_str(&b, model_version);
