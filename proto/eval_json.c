@@ -31,6 +31,28 @@ static void put_field(kga_json_buf_t *b, const char *key, double value)
     put_number(b, value);
 }
 
+/* `, "key": "text"`. */
+static void put_str_field(kga_json_buf_t *b, const char *key, const char *s)
+{
+    kga_json_printf(b, ", \"%s\": ", key);
+    put_str(b, s);
+}
+
+/* Every result object opens with its protocol and closes with how long the
+ * evaluation took and which model it was (before its per-type part). */
+static void put_begin(kga_json_buf_t *b, size_t hint, const char *protocol)
+{
+    kga_json_buf_init(b, hint);
+    kga_json_printf(b, "{\"protocol\": \"%s\"", protocol);
+}
+
+static void put_end(kga_json_buf_t *b, double seconds,
+                    const char *model_version)
+{
+    kga_json_printf(b, ", \"eval_seconds\": %.3f", seconds);
+    put_str_field(b, "model_version", model_version);
+}
+
 /* A named number of a result, for the runs of them. */
 typedef struct {
     const char *key;
@@ -60,11 +82,9 @@ int kga_eval_json_format(const char *direction, const char *split,
 {
     const kga_pairs_result_t *pr = &res->classification;
     kga_json_buf_t b;
-    kga_json_buf_init(&b, 1024 + res->n_groups * 160);
-    KGA_JSON_LIT(&b, "{\"protocol\": \"closed\", \"direction\": ");
-    put_str(&b, direction);
-    KGA_JSON_LIT(&b, ", \"split\": ");
-    put_str(&b, split);
+    put_begin(&b, 1024 + res->n_groups * 160, "closed");
+    put_str_field(&b, "direction", direction);
+    put_str_field(&b, "split", split);
     kga_json_printf(&b,
                     ", \"k\": %zu, \"pairs\": %" PRIu64
                     ", \"positives\": %" PRIu64 ", \"misses\": %" PRIu64
@@ -78,9 +98,7 @@ int kga_eval_json_format(const char *direction, const char *split,
                              {"recall_at_p95", pr->recall_at_p95},
                              {"p95_threshold", pr->p95_threshold}};
     put_numbers(&b, f, KGA_COUNTOF(f));
-    kga_json_printf(&b, ", \"eval_seconds\": %.3f", res->eval_seconds);
-    KGA_JSON_LIT(&b, ", \"model_version\": ");
-    put_str(&b, model_version);
+    put_end(&b, res->eval_seconds, model_version);
     KGA_JSON_LIT(&b, ", \"per_type\": {");
     for (size_t i = 0; i < res->n_groups; i++) {
         const kga_eval_group_t *g = &res->groups[i];
@@ -108,8 +126,7 @@ static void put_entity(kga_json_buf_t *b, const char *key,
     }
     KGA_JSON_LIT(b, "{\"id\": ");
     put_str(b, kga_store_entity_ext_id(s, ent));
-    KGA_JSON_LIT(b, ", \"name\": ");
-    put_str(b, kga_store_entity_name(s, ent));
+    put_str_field(b, "name", kga_store_entity_name(s, ent));
     kga_json_char(b, '}');
 }
 
@@ -119,9 +136,8 @@ int kga_owe_json_format(const char *split, const char *model_version,
                         size_t n_worst, char **out, size_t *out_len)
 {
     kga_json_buf_t b;
-    kga_json_buf_init(&b, 2048 + n_worst * 512);
-    KGA_JSON_LIT(&b, "{\"protocol\": \"open world\", \"split\": ");
-    put_str(&b, split);
+    put_begin(&b, 2048 + n_worst * 512, "open world");
+    put_str_field(&b, "split", split);
     kga_json_printf(&b,
                     ", \"queries\": %" PRIu64
                     ", \"with_counterpart\": %" PRIu64
@@ -160,16 +176,14 @@ int kga_owe_json_format(const char *split, const char *model_version,
             KGA_JSON_LIT(&b, ", ");
         KGA_JSON_LIT(&b, "{\"probability\": ");
         put_number(&b, row->probability);
-        KGA_JSON_LIT(&b, ", \"decision\": ");
-        put_str(&b, row->match ? "match" : "no-match");
+        put_str_field(&b, "decision", row->match ? "match" : "no-match");
         put_entity(&b, "left", left, row->left);
         put_entity(&b, "candidate", right, row->right);
         put_entity(&b, "counterpart", right, row->truth);
         kga_json_char(&b, '}');
     }
-    kga_json_printf(&b, "], \"eval_seconds\": %.3f", res->seconds);
-    KGA_JSON_LIT(&b, ", \"model_version\": ");
-    put_str(&b, model_version);
+    kga_json_char(&b, ']');
+    put_end(&b, res->seconds, model_version);
     kga_json_char(&b, '}');
     return kga_json_buf_finish(&b, out, out_len);
 }
@@ -192,9 +206,8 @@ int kga_pair_eval_json_format(const char *split, const char *model_version,
 {
     const kga_pair_metrics_t *m = &res->all;
     kga_json_buf_t b;
-    kga_json_buf_init(&b, 1024 + res->n_groups * 200);
-    KGA_JSON_LIT(&b, "{\"protocol\": \"labelled pairs\", \"split\": ");
-    put_str(&b, split);
+    put_begin(&b, 1024 + res->n_groups * 200, "labelled pairs");
+    put_str_field(&b, "split", split);
     KGA_JSON_LIT(&b, ", ");
     put_pair_metrics(&b, m);
     put_field(&b, "threshold", res->threshold);
@@ -206,9 +219,7 @@ int kga_pair_eval_json_format(const char *split, const char *model_version,
                              {"best_f1", m->ranked.best_f1},
                              {"best_threshold", m->ranked.best_threshold}};
     put_numbers(&b, f, KGA_COUNTOF(f));
-    kga_json_printf(&b, ", \"eval_seconds\": %.3f", res->eval_seconds);
-    KGA_JSON_LIT(&b, ", \"model_version\": ");
-    put_str(&b, model_version);
+    put_end(&b, res->eval_seconds, model_version);
     KGA_JSON_LIT(&b, ", \"per_type\": {");
     for (size_t i = 0; i < res->n_groups; i++) {
         if (i > 0)
