@@ -4,7 +4,7 @@ retraining) and bench/open_world.py (right entities removed, to leave left
 ones without a counterpart) share: TSV files read and written as they are,
 the seeded choice of what to remove, and the copy without them.
 """
-import os, random
+import os, random, sys
 
 # The graph files of the OpenEA layout (the folds aside), as `kgalign synth`
 # writes them; attr_triples_* may be absent.
@@ -27,6 +27,20 @@ def pick_share(values, share, seed):
     rng = random.Random(seed)
     rng.shuffle(values)
     return set(values[:int(round(share * len(values)))])
+
+def make_options(prog, args, fmt, share):
+    """The options of `PROG make SRC OUT [--format F] [--remove S] [--seed N]`
+    (args: what follows OUT), with the script's default format and share:
+    returns (fmt, share, seed), or exits naming a bad option."""
+    seed = 1
+    if len(args) % 2:
+        sys.exit('%s: option %s needs a value' % (prog, args[-1]))
+    for opt, value in zip(args[::2], args[1::2]):
+        if opt == '--format': fmt = value
+        elif opt == '--remove': share = float(value)
+        elif opt == '--seed': seed = int(value)
+        else: sys.exit('%s: unknown option %s' % (prog, opt))
+    return fmt, share, seed
 
 def data_files(src):
     """The files of a data set directory, but its README.md."""

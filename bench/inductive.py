@@ -30,7 +30,8 @@ tests/test_inductive.c.
 import http.client, json, os, sys, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dataset_copy import copy_without, pick_share, read_tsv, write_tsv
+from dataset_copy import (copy_without, make_options, pick_share, read_tsv,
+                          write_tsv)
 
 def requests_of(gone, triples, attrs):
     """One inline /match body per removed entity, from URI triples."""
@@ -137,14 +138,7 @@ def match(url, req_path, links_path):
 
 def main(argv):
     if len(argv) >= 3 and argv[0] == 'make':
-        fmt, share, seed = 'openea', 0.1, 1
-        i = 3
-        while i < len(argv):
-            if argv[i] == '--format': fmt = argv[i + 1]
-            elif argv[i] == '--remove': share = float(argv[i + 1])
-            elif argv[i] == '--seed': seed = int(argv[i + 1])
-            else: sys.exit('unknown option ' + argv[i])
-            i += 2
+        fmt, share, seed = make_options('inductive.py', argv[3:], 'openea', 0.1)
         make = make_dbp15k if fmt == 'dbp15k' else make_openea
         n = make(argv[1], argv[2], share, seed)
         print('removed %d left entities' % n, file=sys.stderr)

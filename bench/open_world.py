@@ -24,7 +24,8 @@
 import json, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dataset_copy import copy_without, pick_share, read_tsv, write_tsv
+from dataset_copy import (copy_without, make_options, pick_share, read_tsv,
+                          write_tsv)
 
 def make_dbp15k(src, out, share, seed):
     ids2 = dict(read_tsv(os.path.join(src, 'ent_ids_2')))
@@ -119,14 +120,7 @@ def score(align_path, out):
 def main(argv):
     if len(argv) >= 3 and argv[1] == 'make':
         src, out = argv[2], argv[3]
-        fmt, share, seed = 'dbp15k', 0.2, 1
-        i = 4
-        while i < len(argv):
-            if argv[i] == '--format': fmt = argv[i + 1]
-            elif argv[i] == '--remove': share = float(argv[i + 1])
-            elif argv[i] == '--seed': seed = int(argv[i + 1])
-            else: sys.exit('open_world.py: unknown option %s' % argv[i])
-            i += 2
+        fmt, share, seed = make_options('open_world.py', argv[4:], 'dbp15k', 0.2)
         n = (make_dbp15k if fmt == 'dbp15k' else make_openea)(src, out, share, seed)
         print('%s: %d left entities without a counterpart' % (out, n), file=sys.stderr)
     elif len(argv) == 4 and argv[1] == 'gold':
