@@ -285,6 +285,21 @@ static void print_text(const eval_args_t *args, const kga_aligner_t *a,
     }
 }
 
+/* What every evaluation report shows of the run: the data set, the model
+ * and its version, the time taken. */
+static kga_report_input_t report_input(const eval_args_t *args,
+                                       const kga_aligner_t *a,
+                                       const char *title, double seconds)
+{
+    return (kga_report_input_t){
+        .title = title,
+        .dataset = args->data_dir,
+        .model = args->model,
+        .model_version = kga_aligner_model_version(a),
+        .eval_seconds = seconds,
+    };
+}
+
 static int write_report(const eval_args_t *args, const kga_aligner_t *a,
                         const kga_eval_result_t *res, kga_err_t *err)
 {
@@ -296,12 +311,11 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
         groups[i].name = res->groups[i].name;
         groups[i].ranking = res->groups[i].ranking;
     }
-    char k[32], counts[96], seconds[32];
+    char k[32], counts[96];
     snprintf(k, sizeof k, "%zu", res->k);
     snprintf(counts, sizeof counts,
              "%" PRIu64 " queries, %" PRIu64 " pairs, %" PRIu64 " positives",
              res->queries, res->pairs, res->positives);
-    snprintf(seconds, sizeof seconds, "%.3f s", res->eval_seconds);
     const kga_report_note_t notes[] = {
         {"protocol", "closed: the split's left entities ranked against its "
                      "right entities (--open-world for the decisions on the "
@@ -309,23 +323,18 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
         {"split", split_label(args)},
         {"candidates per query (k)", k},
         {"counts", counts},
-        {"model version", kga_aligner_model_version(a)},
-        {"evaluation time", seconds},
     };
-    kga_report_input_t in = {
-        .title = "kgalign evaluation",
-        .dataset = args->data_dir,
-        .model = args->model,
-        .direction = DIRECTION,
-        .ranking = &res->ranking,
-        .has_candidate_recall = 1,
-        .candidate_recall = res->candidate_recall,
-        .groups = groups,
-        .n_groups = res->n_groups,
-        .pairs = &res->classification,
-        .notes = notes,
-        .n_notes = KGA_COUNTOF(notes),
-    };
+    kga_report_input_t in =
+        report_input(args, a, "kgalign evaluation", res->eval_seconds);
+    in.direction = DIRECTION;
+    in.ranking = &res->ranking;
+    in.has_candidate_recall = 1;
+    in.candidate_recall = res->candidate_recall;
+    in.groups = groups;
+    in.n_groups = res->n_groups;
+    in.pairs = &res->classification;
+    in.notes = notes;
+    in.n_notes = KGA_COUNTOF(notes);
     int rc = kga_report_write_html(args->report, &in, err);
     free(groups);
     return rc;
@@ -532,7 +541,7 @@ static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
         goto out;
     }
     if (args->report != NULL) {
-        char counts[96], at[160], seconds[32];
+        char counts[96], at[160];
         snprintf(counts, sizeof counts,
                  "%" PRIu64 " labelled pairs, %" PRIu64 " matches",
                  r.all.pairs, r.all.positives);
@@ -540,23 +549,18 @@ static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
                  "precision %.4f, recall %.4f, F1 %.4f at probability >= "
                  "%.4g",
                  r.all.precision, r.all.recall, r.all.f1, r.threshold);
-        snprintf(seconds, sizeof seconds, "%.3f s", r.eval_seconds);
         const kga_report_note_t notes[] = {
             {"split", kga_split_name(args->split)},
             {"protocol", "labelled pairs"},
             {"counts", counts},
             {"decisions", at},
-            {"model version", kga_aligner_model_version(a)},
-            {"evaluation time", seconds},
         };
-        kga_report_input_t in = {
-            .title = "kgalign evaluation: labelled pairs",
-            .dataset = args->data_dir,
-            .model = args->model,
-            .pairs = &r.all.ranked,
-            .notes = notes,
-            .n_notes = KGA_COUNTOF(notes),
-        };
+        kga_report_input_t in =
+            report_input(args, a, "kgalign evaluation: labelled pairs",
+                         r.eval_seconds);
+        in.pairs = &r.all.ranked;
+        in.notes = notes;
+        in.n_notes = KGA_COUNTOF(notes);
         rc = kga_report_write_html(args->report, &in, err);
     }
 out:
