@@ -192,6 +192,15 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
     return status;
 }
 
+/* A result object from one of proto/'s formatters and a newline on stdout;
+ * frees json. */
+static void emit_json(char *json, size_t len)
+{
+    fwrite(json, 1, len, stdout);
+    putchar('\n');
+    free(json);
+}
+
 /* The JSON object and a newline on stdout. */
 static int print_json(const eval_args_t *args, const kga_aligner_t *a,
                       const kga_eval_result_t *res, kga_err_t *err)
@@ -202,9 +211,7 @@ static int print_json(const eval_args_t *args, const kga_aligner_t *a,
                              kga_aligner_model_version(a), res, &json,
                              &len) != 0)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
-    fwrite(json, 1, len, stdout);
-    putchar('\n');
-    free(json);
+    emit_json(json, len);
     return 0;
 }
 
@@ -426,9 +433,7 @@ static int run_open_world(const eval_args_t *args, const kga_aligner_t *a,
             rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
             goto out;
         }
-        fwrite(json, 1, len, stdout);
-        putchar('\n');
-        free(json);
+        emit_json(json, len);
     } else {
         print_open_world_text(args, a, &r, worst, n_worst);
     }
@@ -529,9 +534,7 @@ static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
             rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
             goto out;
         }
-        fwrite(json, 1, len, stdout);
-        putchar('\n');
-        free(json);
+        emit_json(json, len);
     } else {
         print_pairs_text(args, a, &r);
     }
