@@ -30,8 +30,8 @@ tests/test_inductive.c.
 import http.client, json, os, sys, time, urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dataset_copy import (OPENEA_GRAPH_FILES, copy_tsv_files, data_files,
-                          pick_share, read_tsv, write_tsv)
+from dataset_copy import (copy_without, make_options, pick_share, read_tsv,
+                          write_tsv)
 
 def requests_of(gone, triples, attrs):
     """One inline /match body per removed entity, from URI triples."""
@@ -69,31 +69,11 @@ def finish(out, gone, triples, attrs, links):
     return len(gone)
 
 def make_openea(src, out, share, seed):
-    fold = os.path.join(src, '721_5fold')
-    test = read_tsv(os.path.join(fold, '1', 'test_links'))
+    test = read_tsv(os.path.join(src, '721_5fold', '1', 'test_links'))
     gone = pick_share([l for l, _ in test], share, seed)
-    removed = {'rel_triples_1': [], 'attr_triples_1': []}
-    os.makedirs(out, exist_ok=True)
-    def edit(name, rows):
-        if name == 'rel_triples_1':
-            removed[name] = [r for r in rows if r[0] in gone or r[2] in gone]
-            return [r for r in rows if r[0] not in gone and r[2] not in gone]
-        if name == 'attr_triples_1':
-            removed[name] = [r for r in rows if r[0] in gone]
-            return [r for r in rows if r[0] not in gone]
-        if name == 'ent_links':
-            return [r for r in rows if r[0] not in gone]
-        return rows
-    copy_tsv_files(src, out, OPENEA_GRAPH_FILES, edit)
-    for k in sorted(os.listdir(fold)):
-        os.makedirs(os.path.join(out, '721_5fold', k), exist_ok=True)
-        for name in os.listdir(os.path.join(fold, k)):
-            rows = read_tsv(os.path.join(fold, k, name))
-            write_tsv(os.path.join(out, '721_5fold', k, name),
-                      [r for r in rows if r[0] not in gone])
+    removed = copy_without(src, out, 'openea', 1, gone)
     links = [tuple(r) for r in test if r[0] in gone]
-    return finish(out, gone, removed['rel_triples_1'], removed['attr_triples_1'],
-                  links)
+    return finish(out, gone, removed['triples'], removed['attrs'], links)
 
 def make_dbp15k(src, out, share, seed):
     ids1 = dict(read_tsv(os.path.join(src, 'ent_ids_1')))
@@ -103,25 +83,11 @@ def make_dbp15k(src, out, share, seed):
     test = read_tsv(os.path.join(src, 'ref_pairs'))
     gone_ids = pick_share([l for l, _ in test], share, seed)
     gone = {ids1[i] for i in gone_ids}
-    removed_triples = []
-    os.makedirs(out, exist_ok=True)
-    def edit(name, rows):
-        if name == 'ent_ids_1':
-            return [r for r in rows if r[0] not in gone_ids]
-        if name == 'triples_1':
-            removed_triples.extend((ids1[h], rels.get(r, r), ids1[t])
-                                   for h, r, t in rows
-                                   if h in gone_ids or t in gone_ids)
-            return [r for r in rows
-                    if r[0] not in gone_ids and r[2] not in gone_ids]
-        if name in ('ref_pairs', 'sup_pairs', 'ref_ent_ids'):
-            return [r for r in rows if r[0] not in gone_ids]
-        if name.startswith('training_attrs_1'):
-            return [r for r in rows if r[0] not in gone]
-        return rows
-    copy_tsv_files(src, out, data_files(src), edit)
+    removed = copy_without(src, out, 'dbp15k', 1, gone, gone_ids)
+    triples = [(ids1[h], rels.get(r, r), ids1[t])
+               for h, r, t in removed['triples']]
     links = [(ids1[l], ids2[r]) for l, r in test if l in gone_ids]
-    return finish(out, gone, removed_triples, [], links)
+    return finish(out, gone, triples, [], links)
 
 def hits_align(align_path, links_path):
     gold = dict(read_tsv(links_path))
@@ -172,14 +138,7 @@ def match(url, req_path, links_path):
 
 def main(argv):
     if len(argv) >= 3 and argv[0] == 'make':
-        fmt, share, seed = 'openea', 0.1, 1
-        i = 3
-        while i < len(argv):
-            if argv[i] == '--format': fmt = argv[i + 1]
-            elif argv[i] == '--remove': share = float(argv[i + 1])
-            elif argv[i] == '--seed': seed = int(argv[i + 1])
-            else: sys.exit('unknown option ' + argv[i])
-            i += 2
+        fmt, share, seed = make_options('inductive.py', argv[3:], 'openea', 0.1)
         make = make_dbp15k if fmt == 'dbp15k' else make_openea
         n = make(argv[1], argv[2], share, seed)
         print('removed %d left entities' % n, file=sys.stderr)

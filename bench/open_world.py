@@ -24,8 +24,8 @@
 import json, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dataset_copy import (OPENEA_GRAPH_FILES, copy_tsv_files, data_files,
-                          pick_share, read_tsv, write_tsv)
+from dataset_copy import (copy_without, make_options, pick_share, read_tsv,
+                          write_tsv)
 
 def make_dbp15k(src, out, share, seed):
     ids2 = dict(read_tsv(os.path.join(src, 'ent_ids_2')))
@@ -33,42 +33,21 @@ def make_dbp15k(src, out, share, seed):
     test = [tuple(r) for r in read_tsv(os.path.join(src, 'ref_pairs'))]
     gone = pick_share([ids2[r] for _, r in test], share, seed)
     gone_ids = {i for i, u in ids2.items() if u in gone}
-    os.makedirs(out, exist_ok=True)
-    def edit(name, rows):
-        if name == 'ent_ids_2':
-            return [r for r in rows if r[0] not in gone_ids]
-        if name == 'triples_2':
-            return [r for r in rows if r[0] not in gone_ids and r[2] not in gone_ids]
-        if name in ('ref_pairs', 'ref_ent_ids', 'sup_pairs'):
-            return [r for r in rows if r[1] not in gone_ids]
-        if name.startswith('training_attrs_2'):
-            return [r for r in rows if r[0] not in gone]
-        return rows
-    copy_tsv_files(src, out, data_files(src), edit)
-    removed = [(ids1[l],) for l, r in test if r in gone_ids]
-    kept = [(ids1[l], ids2[r]) for l, r in test if r not in gone_ids]
-    write_tsv(os.path.join(out, 'removed_left.tsv'), removed)
-    write_tsv(os.path.join(out, 'gold_test_links.tsv'), kept)
-    return len(removed)
+    copy_without(src, out, 'dbp15k', 2, gone, gone_ids)
+    return write_gold(out, [(ids1[l], ids2[r], r in gone_ids) for l, r in test])
 
 def make_openea(src, out, share, seed):
     test = [tuple(r) for r in read_tsv(os.path.join(src, '721_5fold/1/test_links'))]
     gone = pick_share([r for _, r in test], share, seed)
-    os.makedirs(os.path.join(out, '721_5fold/1'), exist_ok=True)
-    def edit(name, rows):
-        if name == 'rel_triples_2':
-            return [r for r in rows if r[0] not in gone and r[2] not in gone]
-        if name == 'attr_triples_2':
-            return [r for r in rows if r[0] not in gone]
-        if name == 'ent_links':
-            return [r for r in rows if r[1] not in gone]
-        return rows
-    copy_tsv_files(src, out, OPENEA_GRAPH_FILES, edit)
-    for name in ('train_links', 'valid_links', 'test_links'):
-        rows = read_tsv(os.path.join(src, '721_5fold/1', name))
-        write_tsv(os.path.join(out, '721_5fold/1', name), [r for r in rows if r[1] not in gone])
-    removed = [(l,) for l, r in test if r in gone]
-    kept = [(l, r) for l, r in test if r not in gone]
+    copy_without(src, out, 'openea', 2, gone, folds=['1'])
+    return write_gold(out, [(l, r, r in gone) for l, r in test])
+
+def write_gold(out, test):
+    """The gold of a construction from its test links (left, right, whether
+    right was removed): the left entities left without a counterpart, and
+    the links that remain. Returns how many were left without."""
+    removed = [(l,) for l, _, gone in test if gone]
+    kept = [(l, r) for l, r, gone in test if not gone]
     write_tsv(os.path.join(out, 'removed_left.tsv'), removed)
     write_tsv(os.path.join(out, 'gold_test_links.tsv'), kept)
     return len(removed)
@@ -141,14 +120,7 @@ def score(align_path, out):
 def main(argv):
     if len(argv) >= 3 and argv[1] == 'make':
         src, out = argv[2], argv[3]
-        fmt, share, seed = 'dbp15k', 0.2, 1
-        i = 4
-        while i < len(argv):
-            if argv[i] == '--format': fmt = argv[i + 1]
-            elif argv[i] == '--remove': share = float(argv[i + 1])
-            elif argv[i] == '--seed': seed = int(argv[i + 1])
-            else: sys.exit('open_world.py: unknown option %s' % argv[i])
-            i += 2
+        fmt, share, seed = make_options('open_world.py', argv[4:], 'dbp15k', 0.2)
         n = (make_dbp15k if fmt == 'dbp15k' else make_openea)(src, out, share, seed)
         print('%s: %d left entities without a counterpart' % (out, n), file=sys.stderr)
     elif len(argv) == 4 and argv[1] == 'gold':

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "base/countof.h"
 #include "commands.h"
 #include "import/import_add.h"
 #include "options.h"
@@ -89,8 +90,7 @@ int kga_cmd_add(int argc, char **argv)
         KGA_OPTION_FILE("attributes", 0, &p.attributes),
     };
     int status = kga_options_parse(CMD, usage, options,
-                                   sizeof options / sizeof options[0], argc,
-                                   argv);
+                                   KGA_COUNTOF(options), argc, argv);
     if (status != KGA_OPTIONS_RUN)
         return status;
     if (side == NULL)

@@ -12,6 +12,7 @@
 #include "align/assign.h"
 #include "base/atomic_file.h"
 #include "base/clock.h"
+#include "base/countof.h"
 #include "base/csv_reader.h"
 #include "base/grow.h"
 #include "base/line_reader.h"
@@ -127,8 +128,7 @@ static int parse_args(int argc, char **argv, align_args_t *a)
                           "one of auto, exact, approx"),
     };
     int status = kga_options_parse(CMD, usage, options,
-                                   sizeof options / sizeof options[0], argc,
-                                   argv);
+                                   KGA_COUNTOF(options), argc, argv);
     if (status == KGA_OPTIONS_RUN && a->output == NULL)
         return kga_cli_usage_error(CMD, "missing -o MATCHES.tsv");
     if (status == KGA_OPTIONS_RUN && a->pairs != NULL && a->one_to_one)

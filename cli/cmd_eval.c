@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "align/aligner.h"
+#include "base/countof.h"
 #include "base/xalloc.h"
 #include "cli/report.h"
 #include "commands.h"
@@ -179,8 +180,7 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
         KGA_OPTION_FILE("links", 0, &a->links),
     };
     int status = kga_options_parse(CMD, usage, options,
-                                   sizeof options / sizeof options[0], argc,
-                                   argv);
+                                   KGA_COUNTOF(options), argc, argv);
     if (status != KGA_OPTIONS_RUN)
         return status;
     a->split_given = a->split != (kga_split_t)-1;
@@ -190,6 +190,15 @@ static int parse_args(int argc, char **argv, eval_args_t *a)
     if (!a->split_given)
         a->split = KGA_SPLIT_TEST;
     return status;
+}
+
+/* A result object from one of proto/'s formatters and a newline on stdout;
+ * frees json. */
+static void emit_json(char *json, size_t len)
+{
+    fwrite(json, 1, len, stdout);
+    putchar('\n');
+    free(json);
 }
 
 /* The JSON object and a newline on stdout. */
@@ -202,9 +211,7 @@ static int print_json(const eval_args_t *args, const kga_aligner_t *a,
                              kga_aligner_model_version(a), res, &json,
                              &len) != 0)
         return kga_err_set(err, KGA_ENOMEM, "out of memory");
-    fwrite(json, 1, len, stdout);
-    putchar('\n');
-    free(json);
+    emit_json(json, len);
     return 0;
 }
 
@@ -285,6 +292,21 @@ static void print_text(const eval_args_t *args, const kga_aligner_t *a,
     }
 }
 
+/* What every evaluation report shows of the run: the data set, the model
+ * and its version, the time taken. */
+static kga_report_input_t report_input(const eval_args_t *args,
+                                       const kga_aligner_t *a,
+                                       const char *title, double seconds)
+{
+    return (kga_report_input_t){
+        .title = title,
+        .dataset = args->data_dir,
+        .model = args->model,
+        .model_version = kga_aligner_model_version(a),
+        .eval_seconds = seconds,
+    };
+}
+
 static int write_report(const eval_args_t *args, const kga_aligner_t *a,
                         const kga_eval_result_t *res, kga_err_t *err)
 {
@@ -296,12 +318,11 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
         groups[i].name = res->groups[i].name;
         groups[i].ranking = res->groups[i].ranking;
     }
-    char k[32], counts[96], seconds[32];
+    char k[32], counts[96];
     snprintf(k, sizeof k, "%zu", res->k);
     snprintf(counts, sizeof counts,
              "%" PRIu64 " queries, %" PRIu64 " pairs, %" PRIu64 " positives",
              res->queries, res->pairs, res->positives);
-    snprintf(seconds, sizeof seconds, "%.3f s", res->eval_seconds);
     const kga_report_note_t notes[] = {
         {"protocol", "closed: the split's left entities ranked against its "
                      "right entities (--open-world for the decisions on the "
@@ -309,23 +330,18 @@ static int write_report(const eval_args_t *args, const kga_aligner_t *a,
         {"split", split_label(args)},
         {"candidates per query (k)", k},
         {"counts", counts},
-        {"model version", kga_aligner_model_version(a)},
-        {"evaluation time", seconds},
     };
-    kga_report_input_t in = {
-        .title = "kgalign evaluation",
-        .dataset = args->data_dir,
-        .model = args->model,
-        .direction = DIRECTION,
-        .ranking = &res->ranking,
-        .has_candidate_recall = 1,
-        .candidate_recall = res->candidate_recall,
-        .groups = groups,
-        .n_groups = res->n_groups,
-        .pairs = &res->classification,
-        .notes = notes,
-        .n_notes = sizeof notes / sizeof notes[0],
-    };
+    kga_report_input_t in =
+        report_input(args, a, "kgalign evaluation", res->eval_seconds);
+    in.direction = DIRECTION;
+    in.ranking = &res->ranking;
+    in.has_candidate_recall = 1;
+    in.candidate_recall = res->candidate_recall;
+    in.groups = groups;
+    in.n_groups = res->n_groups;
+    in.pairs = &res->classification;
+    in.notes = notes;
+    in.n_notes = KGA_COUNTOF(notes);
     int rc = kga_report_write_html(args->report, &in, err);
     free(groups);
     return rc;
@@ -417,9 +433,7 @@ static int run_open_world(const eval_args_t *args, const kga_aligner_t *a,
             rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
             goto out;
         }
-        fwrite(json, 1, len, stdout);
-        putchar('\n');
-        free(json);
+        emit_json(json, len);
     } else {
         print_open_world_text(args, a, &r, worst, n_worst);
     }
@@ -520,9 +534,7 @@ static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
             rc = kga_err_set(err, KGA_ENOMEM, "out of memory");
             goto out;
         }
-        fwrite(json, 1, len, stdout);
-        putchar('\n');
-        free(json);
+        emit_json(json, len);
     } else {
         print_pairs_text(args, a, &r);
     }
@@ -532,7 +544,7 @@ static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
         goto out;
     }
     if (args->report != NULL) {
-        char counts[96], at[160], seconds[32];
+        char counts[96], at[160];
         snprintf(counts, sizeof counts,
                  "%" PRIu64 " labelled pairs, %" PRIu64 " matches",
                  r.all.pairs, r.all.positives);
@@ -540,23 +552,18 @@ static int run_pairs(const eval_args_t *args, const kga_aligner_t *a,
                  "precision %.4f, recall %.4f, F1 %.4f at probability >= "
                  "%.4g",
                  r.all.precision, r.all.recall, r.all.f1, r.threshold);
-        snprintf(seconds, sizeof seconds, "%.3f s", r.eval_seconds);
         const kga_report_note_t notes[] = {
             {"split", kga_split_name(args->split)},
             {"protocol", "labelled pairs"},
             {"counts", counts},
             {"decisions", at},
-            {"model version", kga_aligner_model_version(a)},
-            {"evaluation time", seconds},
         };
-        kga_report_input_t in = {
-            .title = "kgalign evaluation: labelled pairs",
-            .dataset = args->data_dir,
-            .model = args->model,
-            .pairs = &r.all.ranked,
-            .notes = notes,
-            .n_notes = sizeof notes / sizeof notes[0],
-        };
+        kga_report_input_t in =
+            report_input(args, a, "kgalign evaluation: labelled pairs",
+                         r.eval_seconds);
+        in.pairs = &r.all.ranked;
+        in.notes = notes;
+        in.n_notes = KGA_COUNTOF(notes);
         rc = kga_report_write_html(args->report, &in, err);
     }
 out:

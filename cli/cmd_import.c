@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "base/countof.h"
 #include "import/import.h"
 #include "options.h"
 
@@ -277,8 +278,7 @@ int kga_cmd_import(int argc, char **argv)
         KGA_OPTION_FILE("entity-columns", 0, &p.entity_columns),
     };
     int status = kga_options_parse(CMD, usage, options,
-                                   sizeof options / sizeof options[0], argc,
-                                   argv);
+                                   KGA_COUNTOF(options), argc, argv);
     if (status != KGA_OPTIONS_RUN)
         return status;
     if (p.format == 0)

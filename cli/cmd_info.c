@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "base/countof.h"
 #include "options.h"
 #include "store/store.h"
 
@@ -84,8 +85,7 @@ int kga_cmd_info(int argc, char **argv)
         KGA_OPTION_FLAG("json", 0, &json),
     };
     int status = kga_options_parse(CMD, info_usage, options,
-                                   sizeof options / sizeof options[0], argc,
-                                   argv);
+                                   KGA_COUNTOF(options), argc, argv);
     if (status != KGA_OPTIONS_RUN)
         return status;
     kga_store_t *s;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "base/countof.h"
 #include "options.h"
 #include "synth/synth.h"
 
@@ -94,7 +95,7 @@ static int parse_args(int argc, char **argv, kga_synth_params_t *p,
         KGA_OPTION_DOUBLE("year-missing", 0, &p->year_missing, 0, 1),
     };
     return kga_options_parse(CMD, usage, options,
-                             sizeof options / sizeof options[0], argc, argv);
+                             KGA_COUNTOF(options), argc, argv);
 }
 
 static void print_summary(const char *dir, const kga_synth_stats_t *st)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "base/countof.h"
 #include "store/dataset.h"
 #include "options.h"
 #include "train/trainer.h"
@@ -188,8 +189,7 @@ int kga_cmd_train(int argc, char **argv)
         KGA_OPTION_FLAG("no-latin-form", 0, &no_latin),
     };
     int status = kga_options_parse("train", usage, options,
-                                   sizeof options / sizeof options[0], argc,
-                                   argv);
+                                   KGA_COUNTOF(options), argc, argv);
     if (status != KGA_OPTIONS_RUN)
         return status;
     if (model == NULL)

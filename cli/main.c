@@ -5,6 +5,8 @@
 
 #include "commands.h"
 
+#include "base/countof.h"
+
 #define KGA_VERSION_STRING "0.1.0"
 
 typedef struct {
@@ -32,7 +34,7 @@ static void usage(FILE *out)
             "usage: kgalign COMMAND [OPTIONS] ...\n\n"
             "Entity alignment between two knowledge graphs.\n\n"
             "Commands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < KGA_COUNTOF(commands); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'kgalign COMMAND --help' for the options of one "
                  "command.\n");
@@ -54,7 +56,7 @@ int main(int argc, char **argv)
         printf("kgalign %s\n", KGA_VERSION_STRING);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    for (size_t i = 0; i < KGA_COUNTOF(commands); i++) {
         if (strcmp(name, commands[i].name) != 0)
             continue;
         return commands[i].fn(argc - 1, argv + 1);

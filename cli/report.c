@@ -118,7 +118,8 @@ static void write_meta(FILE *f, const kga_report_input_t *in)
 static void write_summary(FILE *f, const kga_report_input_t *in)
 {
     /* The open-world report has its own tables: no empty heading. */
-    if (in->ranking == NULL && in->pairs == NULL && in->n_notes == 0)
+    if (in->ranking == NULL && in->pairs == NULL && in->n_notes == 0 &&
+        in->model_version == NULL)
         return;
     fputs("<h2>Headline metrics</h2>\n<table>\n", f);
     const kga_ranking_result_t *r = in->ranking;
@@ -152,6 +153,12 @@ static void write_summary(FILE *f, const kga_report_input_t *in)
     for (size_t i = 0; i < in->n_notes; i++)
         row_text(f, in->notes[i].label != NULL ? in->notes[i].label : "",
                  in->notes[i].value != NULL ? in->notes[i].value : "");
+    if (in->model_version != NULL) {
+        char seconds[32];
+        snprintf(seconds, sizeof seconds, "%.3f s", in->eval_seconds);
+        row_text(f, "model version", in->model_version);
+        row_text(f, "evaluation time", seconds);
+    }
     fputs("</table>\n", f);
 }
 

@@ -57,6 +57,10 @@ typedef struct {
     const kga_report_open_world_t *open_world; /* NULL: no such section */
     const kga_report_note_t *notes; /* extra summary rows, n_notes */
     size_t n_notes;
+    /* The run, the last summary rows: the model's version and how long
+     * the evaluation took (NULL model_version: neither shown). */
+    const char *model_version;
+    double eval_seconds;
 } kga_report_input_t;
 
 /* Writes the report to path: a temporary file next to it, fsync, rename.

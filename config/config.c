@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/countof.h"
 #include "base/xalloc.h"
 
 #define FIELD(name) offsetof(kga_server_config_t, name)
@@ -101,7 +102,7 @@ static const kga_config_option_t options[] = {
      "SIGHUP still reloads)",
      FIELD(admin_token)},
 };
-#define N_OPTIONS (sizeof options / sizeof options[0])
+#define N_OPTIONS KGA_COUNTOF(options)
 
 const kga_config_option_t *kga_config_options(size_t *n)
 {
@@ -211,7 +212,7 @@ static int parse_bool(const char *value, int *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    for (size_t i = 0; i < KGA_COUNTOF(yes); i++) {
         if (strcasecmp(value, yes[i]) == 0) {
             *out = 1;
             return 0;

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "base/countof.h"
 #include "json_buf.h"
 
 static void put_str(kga_json_buf_t *b, const char *s)
@@ -22,17 +23,56 @@ static void put_number(kga_json_buf_t *b, double v)
         KGA_JSON_LIT(b, "null");
 }
 
+/* `, "key": value`, a number after the first member of an object (the
+ * keys are plain words: no escaping). */
+static void put_field(kga_json_buf_t *b, const char *key, double value)
+{
+    kga_json_printf(b, ", \"%s\": ", key);
+    put_number(b, value);
+}
+
+/* `, "key": "text"`. */
+static void put_str_field(kga_json_buf_t *b, const char *key, const char *s)
+{
+    kga_json_printf(b, ", \"%s\": ", key);
+    put_str(b, s);
+}
+
+/* Every result object opens with its protocol and closes with how long the
+ * evaluation took and which model it was (before its per-type part). */
+static void put_begin(kga_json_buf_t *b, size_t hint, const char *protocol)
+{
+    kga_json_buf_init(b, hint);
+    kga_json_printf(b, "{\"protocol\": \"%s\"", protocol);
+}
+
+static void put_end(kga_json_buf_t *b, double seconds,
+                    const char *model_version)
+{
+    kga_json_printf(b, ", \"eval_seconds\": %.3f", seconds);
+    put_str_field(b, "model_version", model_version);
+}
+
+/* A named number of a result, for the runs of them. */
+typedef struct {
+    const char *key;
+    double value;
+} num_field_t;
+
+static void put_numbers(kga_json_buf_t *b, const num_field_t *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put_field(b, f[i].key, f[i].value);
+}
+
 static void put_ranking(kga_json_buf_t *b, const kga_ranking_result_t *r)
 {
     kga_json_printf(b, "\"queries\": %" PRIu64, r->queries);
-    KGA_JSON_LIT(b, ", \"hits1\": ");
-    put_number(b, r->hits_at_1);
-    KGA_JSON_LIT(b, ", \"hits5\": ");
-    put_number(b, r->hits_at_5);
-    KGA_JSON_LIT(b, ", \"hits10\": ");
-    put_number(b, r->hits_at_10);
-    KGA_JSON_LIT(b, ", \"mrr\": ");
-    put_number(b, r->mrr);
+    const num_field_t f[] = {{"hits1", r->hits_at_1},
+                             {"hits5", r->hits_at_5},
+                             {"hits10", r->hits_at_10},
+                             {"mrr", r->mrr}};
+    put_numbers(b, f, KGA_COUNTOF(f));
 }
 
 int kga_eval_json_format(const char *direction, const char *split,
@@ -42,32 +82,23 @@ int kga_eval_json_format(const char *direction, const char *split,
 {
     const kga_pairs_result_t *pr = &res->classification;
     kga_json_buf_t b;
-    kga_json_buf_init(&b, 1024 + res->n_groups * 160);
-    KGA_JSON_LIT(&b, "{\"protocol\": \"closed\", \"direction\": ");
-    put_str(&b, direction);
-    KGA_JSON_LIT(&b, ", \"split\": ");
-    put_str(&b, split);
+    put_begin(&b, 1024 + res->n_groups * 160, "closed");
+    put_str_field(&b, "direction", direction);
+    put_str_field(&b, "split", split);
     kga_json_printf(&b,
                     ", \"k\": %zu, \"pairs\": %" PRIu64
                     ", \"positives\": %" PRIu64 ", \"misses\": %" PRIu64
                     ", ",
                     res->k, res->pairs, res->positives, res->ranking.misses);
     put_ranking(&b, &res->ranking);
-    KGA_JSON_LIT(&b, ", \"candidate_recall\": ");
-    put_number(&b, res->candidate_recall);
-    KGA_JSON_LIT(&b, ", \"prauc\": ");
-    put_number(&b, pr->prauc);
-    KGA_JSON_LIT(&b, ", \"best_f1\": ");
-    put_number(&b, pr->best_f1);
-    KGA_JSON_LIT(&b, ", \"best_threshold\": ");
-    put_number(&b, pr->best_threshold);
-    KGA_JSON_LIT(&b, ", \"recall_at_p95\": ");
-    put_number(&b, pr->recall_at_p95);
-    KGA_JSON_LIT(&b, ", \"p95_threshold\": ");
-    put_number(&b, pr->p95_threshold);
-    kga_json_printf(&b, ", \"eval_seconds\": %.3f", res->eval_seconds);
-    KGA_JSON_LIT(&b, ", \"model_version\": ");
-    put_str(&b, model_version);
+    const num_field_t f[] = {{"candidate_recall", res->candidate_recall},
+                             {"prauc", pr->prauc},
+                             {"best_f1", pr->best_f1},
+                             {"best_threshold", pr->best_threshold},
+                             {"recall_at_p95", pr->recall_at_p95},
+                             {"p95_threshold", pr->p95_threshold}};
+    put_numbers(&b, f, KGA_COUNTOF(f));
+    put_end(&b, res->eval_seconds, model_version);
     KGA_JSON_LIT(&b, ", \"per_type\": {");
     for (size_t i = 0; i < res->n_groups; i++) {
         const kga_eval_group_t *g = &res->groups[i];
@@ -76,8 +107,7 @@ int kga_eval_json_format(const char *direction, const char *split,
         put_str(&b, g->name);
         KGA_JSON_LIT(&b, ": {");
         put_ranking(&b, &g->ranking);
-        KGA_JSON_LIT(&b, ", \"candidate_recall\": ");
-        put_number(&b, g->candidate_recall);
+        put_field(&b, "candidate_recall", g->candidate_recall);
         kga_json_char(&b, '}');
     }
     KGA_JSON_LIT(&b, "}}");
@@ -96,8 +126,7 @@ static void put_entity(kga_json_buf_t *b, const char *key,
     }
     KGA_JSON_LIT(b, "{\"id\": ");
     put_str(b, kga_store_entity_ext_id(s, ent));
-    KGA_JSON_LIT(b, ", \"name\": ");
-    put_str(b, kga_store_entity_name(s, ent));
+    put_str_field(b, "name", kga_store_entity_name(s, ent));
     kga_json_char(b, '}');
 }
 
@@ -107,9 +136,8 @@ int kga_owe_json_format(const char *split, const char *model_version,
                         size_t n_worst, char **out, size_t *out_len)
 {
     kga_json_buf_t b;
-    kga_json_buf_init(&b, 2048 + n_worst * 512);
-    KGA_JSON_LIT(&b, "{\"protocol\": \"open world\", \"split\": ");
-    put_str(&b, split);
+    put_begin(&b, 2048 + n_worst * 512, "open world");
+    put_str_field(&b, "split", split);
     kga_json_printf(&b,
                     ", \"queries\": %" PRIu64
                     ", \"with_counterpart\": %" PRIu64
@@ -121,16 +149,13 @@ int kga_owe_json_format(const char *split, const char *model_version,
                     res->without_counterpart, res->gold_skipped, res->matches,
                     res->correct_matches);
     put_number(&b, res->threshold);
-    KGA_JSON_LIT(&b, ", \"precision\": ");
-    put_number(&b, res->precision);
-    KGA_JSON_LIT(&b, ", \"recall\": ");
-    put_number(&b, res->recall);
-    KGA_JSON_LIT(&b, ", \"f1\": ");
-    put_number(&b, res->f1);
-    KGA_JSON_LIT(&b, ", \"without_counterpart_matched_share\": ");
-    put_number(&b, res->without_matched_share);
-    KGA_JSON_LIT(&b, ", \"ece\": ");
-    put_number(&b, res->ece);
+    const num_field_t f[] = {
+        {"precision", res->precision},
+        {"recall", res->recall},
+        {"f1", res->f1},
+        {"without_counterpart_matched_share", res->without_matched_share},
+        {"ece", res->ece}};
+    put_numbers(&b, f, KGA_COUNTOF(f));
     KGA_JSON_LIT(&b, ", \"calibration\": [");
     for (size_t i = 0; i < KGA_OWE_BINS; i++) {
         const kga_owe_bin_t *bin = &res->bins[i];
@@ -138,13 +163,10 @@ int kga_owe_json_format(const char *split, const char *model_version,
             KGA_JSON_LIT(&b, ", ");
         KGA_JSON_LIT(&b, "{\"lo\": ");
         put_number(&b, bin->lo);
-        KGA_JSON_LIT(&b, ", \"hi\": ");
-        put_number(&b, bin->hi);
-        kga_json_printf(&b, ", \"rows\": %" PRIu64 ", \"mean_probability\": ",
-                        bin->rows);
-        put_number(&b, bin->mean_probability);
-        KGA_JSON_LIT(&b, ", \"share_correct\": ");
-        put_number(&b, bin->share_correct);
+        put_field(&b, "hi", bin->hi);
+        kga_json_printf(&b, ", \"rows\": %" PRIu64, bin->rows);
+        put_field(&b, "mean_probability", bin->mean_probability);
+        put_field(&b, "share_correct", bin->share_correct);
         kga_json_char(&b, '}');
     }
     KGA_JSON_LIT(&b, "], \"worst_errors\": [");
@@ -154,16 +176,14 @@ int kga_owe_json_format(const char *split, const char *model_version,
             KGA_JSON_LIT(&b, ", ");
         KGA_JSON_LIT(&b, "{\"probability\": ");
         put_number(&b, row->probability);
-        KGA_JSON_LIT(&b, ", \"decision\": ");
-        put_str(&b, row->match ? "match" : "no-match");
+        put_str_field(&b, "decision", row->match ? "match" : "no-match");
         put_entity(&b, "left", left, row->left);
         put_entity(&b, "candidate", right, row->right);
         put_entity(&b, "counterpart", right, row->truth);
         kga_json_char(&b, '}');
     }
-    kga_json_printf(&b, "], \"eval_seconds\": %.3f", res->seconds);
-    KGA_JSON_LIT(&b, ", \"model_version\": ");
-    put_str(&b, model_version);
+    kga_json_char(&b, ']');
+    put_end(&b, res->seconds, model_version);
     kga_json_char(&b, '}');
     return kga_json_buf_finish(&b, out, out_len);
 }
@@ -172,16 +192,12 @@ static void put_pair_metrics(kga_json_buf_t *b, const kga_pair_metrics_t *m)
 {
     kga_json_printf(b, "\"pairs\": %" PRIu64 ", \"positives\": %" PRIu64,
                     m->pairs, m->positives);
-    KGA_JSON_LIT(b, ", \"precision\": ");
-    put_number(b, m->precision);
-    KGA_JSON_LIT(b, ", \"recall\": ");
-    put_number(b, m->recall);
-    KGA_JSON_LIT(b, ", \"f1\": ");
-    put_number(b, m->f1);
-    KGA_JSON_LIT(b, ", \"prauc\": ");
-    put_number(b, m->ranked.prauc);
-    KGA_JSON_LIT(b, ", \"recall_at_p95\": ");
-    put_number(b, m->ranked.recall_at_p95);
+    const num_field_t f[] = {{"precision", m->precision},
+                             {"recall", m->recall},
+                             {"f1", m->f1},
+                             {"prauc", m->ranked.prauc},
+                             {"recall_at_p95", m->ranked.recall_at_p95}};
+    put_numbers(b, f, KGA_COUNTOF(f));
 }
 
 int kga_pair_eval_json_format(const char *split, const char *model_version,
@@ -190,26 +206,20 @@ int kga_pair_eval_json_format(const char *split, const char *model_version,
 {
     const kga_pair_metrics_t *m = &res->all;
     kga_json_buf_t b;
-    kga_json_buf_init(&b, 1024 + res->n_groups * 200);
-    KGA_JSON_LIT(&b, "{\"protocol\": \"labelled pairs\", \"split\": ");
-    put_str(&b, split);
+    put_begin(&b, 1024 + res->n_groups * 200, "labelled pairs");
+    put_str_field(&b, "split", split);
     KGA_JSON_LIT(&b, ", ");
     put_pair_metrics(&b, m);
-    KGA_JSON_LIT(&b, ", \"threshold\": ");
-    put_number(&b, res->threshold);
+    put_field(&b, "threshold", res->threshold);
     kga_json_printf(&b,
                     ", \"predicted_matches\": %" PRIu64
                     ", \"true_positives\": %" PRIu64,
                     m->predicted, m->true_positives);
-    KGA_JSON_LIT(&b, ", \"p95_threshold\": ");
-    put_number(&b, m->ranked.p95_threshold);
-    KGA_JSON_LIT(&b, ", \"best_f1\": ");
-    put_number(&b, m->ranked.best_f1);
-    KGA_JSON_LIT(&b, ", \"best_threshold\": ");
-    put_number(&b, m->ranked.best_threshold);
-    kga_json_printf(&b, ", \"eval_seconds\": %.3f", res->eval_seconds);
-    KGA_JSON_LIT(&b, ", \"model_version\": ");
-    put_str(&b, model_version);
+    const num_field_t f[] = {{"p95_threshold", m->ranked.p95_threshold},
+                             {"best_f1", m->ranked.best_f1},
+                             {"best_threshold", m->ranked.best_threshold}};
+    put_numbers(&b, f, KGA_COUNTOF(f));
+    put_end(&b, res->eval_seconds, model_version);
     KGA_JSON_LIT(&b, ", \"per_type\": {");
     for (size_t i = 0; i < res->n_groups; i++) {
         if (i > 0)

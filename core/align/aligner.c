@@ -702,12 +702,12 @@ int kga_aligner_rank(const kga_aligner_t *a, const uint32_t *lefts,
                      size_t nl, const uint32_t *rights, size_t nr, size_t k,
                      kga_candidate_t *out, kga_err_t *err)
 {
-    if (k == 0 || k > KGA_FUSION_MAX_TOPK)
-        return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
-                           KGA_FUSION_MAX_TOPK);
+    int rc = kga_fusion_check_k(k, err);
+    if (rc != 0)
+        return rc;
     uint32_t *idx = malloc((nl ? nl : 1) * k * sizeof *idx);
     float *score = malloc((nl ? nl : 1) * k * sizeof *score);
-    int rc = KGA_ENOMEM;
+    rc = KGA_ENOMEM;
     kga_progress_ticker_t tk;
     if (idx == NULL || score == NULL) {
         kga_err_set(err, rc, "out of memory");
@@ -881,9 +881,9 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
                        size_t nl, size_t k, kga_candidate_t *out,
                        kga_err_t *err)
 {
-    if (k == 0 || k > KGA_FUSION_MAX_TOPK)
-        return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
-                           KGA_FUSION_MAX_TOPK);
+    int rc = kga_fusion_check_k(k, err);
+    if (rc != 0)
+        return rc;
     /* Every candidate the decision can choose, whatever k: the answer
      * must not depend on how many the caller wants to see. */
     size_t kr = k < KGA_OW_TOPK ? KGA_OW_TOPK : k;
@@ -891,7 +891,7 @@ int kga_aligner_decide(const kga_aligner_t *a, const uint32_t *lefts,
     float *logit = malloc((nl ? nl : 1) * kr * sizeof *logit);
     uint32_t *query = malloc((nl ? nl : 1) * sizeof *query);
     size_t *slot = malloc((nl ? nl : 1) * sizeof *slot);
-    int rc = KGA_ENOMEM;
+    rc = KGA_ENOMEM;
     if (ent == NULL || logit == NULL || query == NULL || slot == NULL) {
         kga_err_set(err, rc, "out of memory");
         goto out;

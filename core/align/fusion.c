@@ -41,6 +41,14 @@ void kga_fusion_params_init(kga_fusion_params_t *p)
     p->name_budget = 8192;
 }
 
+int kga_fusion_check_k(size_t k, kga_err_t *err)
+{
+    if (k == 0 || k > KGA_FUSION_MAX_TOPK)
+        return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
+                           KGA_FUSION_MAX_TOPK);
+    return 0;
+}
+
 int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err)
 {
     int rc;

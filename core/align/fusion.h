@@ -71,6 +71,10 @@
 #define KGA_FUSION_MAX_ROUNDS 16u
 #define KGA_FUSION_MAX_TOPK 1024u
 
+/* The check of every ranking entry point that takes k from its caller:
+ * 0, or KGA_EINVAL "k must be within 1..KGA_FUSION_MAX_TOPK". */
+int kga_fusion_check_k(size_t k, kga_err_t *err);
+
 /* Width of the projected features P (a count sketch of F, fusion.c):
  * the approximate search compares them first, the GNN takes them as
  * input. */

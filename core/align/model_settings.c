@@ -5,6 +5,8 @@
  * because it knows the fusion and GNN structs, which model/ must not. */
 #include "align/model_settings.h"
 
+#include "base/countof.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,7 +74,6 @@ static const setting_t gnn_settings[] = {
     FIELD("gnn.", SET_U64, kga_gnn_config_t, seed),
 };
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static int put_all(kga_model_kv_t *kv, const setting_t *t, size_t n,
                    const void *base)
@@ -153,14 +154,14 @@ static int get_all(const kga_model_t *m, const setting_t *t, size_t n,
 
 int kga_settings_put_fusion(kga_model_kv_t *kv, const kga_fusion_params_t *p)
 {
-    return put_all(kv, fusion_settings, COUNT(fusion_settings), p);
+    return put_all(kv, fusion_settings, KGA_COUNTOF(fusion_settings), p);
 }
 
 int kga_settings_get_fusion(const kga_model_t *m, kga_fusion_params_t *p,
                             kga_err_t *err)
 {
     kga_fusion_params_init(p);
-    int rc = get_all(m, fusion_settings, COUNT(fusion_settings), p, err);
+    int rc = get_all(m, fusion_settings, KGA_COUNTOF(fusion_settings), p, err);
     kga_err_t why;
     if (rc == 0 && (rc = kga_fusion_params_check(p, &why)) != 0)
         kga_err_set(err, rc, "%s: settings: %s", kga_model_path(m), why.msg);
@@ -169,14 +170,14 @@ int kga_settings_get_fusion(const kga_model_t *m, kga_fusion_params_t *p,
 
 int kga_settings_put_gnn(kga_model_kv_t *kv, const kga_gnn_config_t *c)
 {
-    return put_all(kv, gnn_settings, COUNT(gnn_settings), c);
+    return put_all(kv, gnn_settings, KGA_COUNTOF(gnn_settings), c);
 }
 
 int kga_settings_get_gnn(const kga_model_t *m, kga_gnn_config_t *c,
                          kga_err_t *err)
 {
     *c = kga_gnn_config_default();
-    int rc = get_all(m, gnn_settings, COUNT(gnn_settings), c, err);
+    int rc = get_all(m, gnn_settings, KGA_COUNTOF(gnn_settings), c, err);
     kga_err_t why;
     if (rc == 0 && (rc = kga_gnn_config_check(c, &why)) != 0)
         kga_err_set(err, rc, "%s: settings: %s", kga_model_path(m), why.msg);

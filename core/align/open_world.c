@@ -301,13 +301,13 @@ int kga_ow_rank(const kga_scorer_t *s, const uint32_t *lefts, size_t nl,
 {
     char stage[128];
     kga_progress_ticker_t tk;
-    if (k == 0 || k > KGA_FUSION_MAX_TOPK)
-        return kga_err_set(err, KGA_EINVAL, "k must be within 1..%u",
-                           KGA_FUSION_MAX_TOPK);
+    int rc = kga_fusion_check_k(k, err);
+    if (rc != 0)
+        return rc;
     size_t pk = k < KGA_OW_PROPOSALS ? KGA_OW_PROPOSALS : k;
     uint32_t *proposed = malloc((nl ? nl : 1) * pk * sizeof *proposed);
     float *score = malloc((nl ? nl : 1) * pk * sizeof *score);
-    int rc = KGA_ENOMEM;
+    rc = KGA_ENOMEM;
     if (proposed == NULL || score == NULL) {
         kga_err_set(err, rc, "out of memory (%zu x %zu candidates)", nl, pk);
         goto out;

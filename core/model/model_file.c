@@ -651,26 +651,29 @@ const float *kga_model_tensor(const kga_model_t *m, const char *name,
     return (const void *)(m->base + r->offset);
 }
 
-const uint32_t *kga_model_get_u32s(const kga_model_t *m, const char *name,
-                                   size_t *count)
+/* The data of the one-dimensional section `name` of the given kind, its
+ * length in *count (when count is not NULL); NULL when there is none. */
+static const void *get_array(const kga_model_t *m, const char *name,
+                             uint32_t kind, size_t *count)
 {
-    const kga_model_row_t *r = find_kind(m, name, KGA_MODEL_U32);
+    const kga_model_row_t *r = find_kind(m, name, kind);
     if (r == NULL)
         return NULL;
     if (count != NULL)
         *count = (size_t)r->shape[0];
-    return (const void *)(m->base + r->offset);
+    return m->base + r->offset;
+}
+
+const uint32_t *kga_model_get_u32s(const kga_model_t *m, const char *name,
+                                   size_t *count)
+{
+    return get_array(m, name, KGA_MODEL_U32, count);
 }
 
 const uint64_t *kga_model_get_u64s(const kga_model_t *m, const char *name,
                                    size_t *count)
 {
-    const kga_model_row_t *r = find_kind(m, name, KGA_MODEL_U64);
-    if (r == NULL)
-        return NULL;
-    if (count != NULL)
-        *count = (size_t)r->shape[0];
-    return (const void *)(m->base + r->offset);
+    return get_array(m, name, KGA_MODEL_U64, count);
 }
 
 const char *kga_model_get_text(const kga_model_t *m, const char *name,

@@ -15,6 +15,7 @@
  * to one sort of the entities and to counting sorts of the triples. */
 #include "store/store.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +24,12 @@
 #include "base/hash_index.h"
 #include "store/store_format.h"
 
-/* Edge lists at most this long are sorted by insertion; longer ones by
- * qsort. Most entities have a handful of edges. */
+/* Edge and attribute lists at most this long are sorted by insertion;
+ * longer ones by qsort. Most entities have a handful of each. */
 #define SMALL_SORT_MAX 16u
+/* The largest element sort_short() moves (an attribute before its literal
+ * is placed). */
+#define SORT_ELEM_MAX 16u
 /* How many items ahead the scatter loops prefetch their random targets. */
 #define PREFETCH_AHEAD 16u
 
@@ -330,6 +334,35 @@ static int build_entities(writer_t *w)
 }
 
 /* ------------------------------------------------------------------------
+ * Sorting one entity's list
+ * ------------------------------------------------------------------------ */
+
+/* qsort, but by insertion for lists up to SMALL_SORT_MAX long, where qsort's
+ * set-up costs more than the sort. Insertion is stable; elements that
+ * compare equal are identical in all the file keeps of them, so the image
+ * does not depend on which of the two sorted a list. */
+static void sort_short(void *base, uint64_t count, size_t size,
+                       int (*cmp)(const void *, const void *))
+{
+    if (count > SMALL_SORT_MAX) {
+        qsort(base, count, size, cmp);
+        return;
+    }
+    unsigned char *a = base, x[SORT_ELEM_MAX];
+    assert(size <= sizeof x);
+    for (uint64_t i = 1; i < count; i++) {
+        uint64_t j = i;
+        while (j > 0 && cmp(a + (j - 1) * size, a + i * size) > 0)
+            j--;
+        if (j == i)
+            continue;
+        memcpy(x, a + i * size, size);
+        memmove(a + (j + 1) * size, a + j * size, (i - j) * size);
+        memcpy(a + j * size, x, size);
+    }
+}
+
+/* ------------------------------------------------------------------------
  * Adjacency
  * ------------------------------------------------------------------------ */
 
@@ -345,21 +378,6 @@ static int edge_cmp(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
-static void sort_edges(kga_edge_t *e, uint64_t count)
-{
-    if (count > SMALL_SORT_MAX) {
-        qsort(e, count, sizeof *e, edge_cmp);
-        return;
-    }
-    for (uint64_t i = 1; i < count; i++) {
-        kga_edge_t x = e[i];
-        uint64_t j = i;
-        for (; j > 0 && edge_key(e[j - 1]) > edge_key(x); j--)
-            e[j] = e[j - 1];
-        e[j] = x;
-    }
-}
-
 /* Sorts each list, drops repeats and closes the gaps; returns the new total.
  * The builder already drops duplicate triples; this keeps the file valid
  * should one slip through. */
@@ -369,7 +387,7 @@ static uint64_t sort_compact_edges(uint64_t *off, kga_edge_t *edges,
     uint64_t out = 0, begin = 0;
     for (uint32_t e = 0; e < n; e++) {
         uint64_t end = off[e + 1];
-        sort_edges(edges + begin, end - begin);
+        sort_short(edges + begin, end - begin, sizeof *edges, edge_cmp);
         off[e] = out;
         for (uint64_t j = begin; j < end; j++)
             if (j == begin || edge_key(edges[j]) != edge_key(edges[j - 1]))
@@ -454,21 +472,6 @@ static int attr_tmp_cmp(const void *pa, const void *pb)
     return strcmp(a->literal, b->literal);
 }
 
-static void sort_attrs(attr_tmp_t *a, uint64_t count)
-{
-    if (count > SMALL_SORT_MAX) {
-        qsort(a, count, sizeof *a, attr_tmp_cmp);
-        return;
-    }
-    for (uint64_t i = 1; i < count; i++) {
-        attr_tmp_t x = a[i];
-        uint64_t j = i;
-        for (; j > 0 && attr_tmp_cmp(&a[j - 1], &x) > 0; j--)
-            a[j] = a[j - 1];
-        a[j] = x;
-    }
-}
-
 /* Groups attributes by new entity id into tmp, with offsets in attr_off;
  * the same counting sort as build_adjacency(). */
 static int group_attributes(writer_t *w, attr_tmp_t *tmp)
@@ -508,7 +511,7 @@ static int emit_attributes(writer_t *w, attr_tmp_t *tmp)
     uint64_t *off = w->attr_off, out = 0, begin = 0;
     for (uint32_t e = 0; e < w->n; e++) {
         uint64_t end = off[e + 1];
-        sort_attrs(tmp + begin, end - begin);
+        sort_short(tmp + begin, end - begin, sizeof *tmp, attr_tmp_cmp);
         off[e] = out;
         for (uint64_t j = begin; j < end; j++) {
             if (j > begin && attr_tmp_cmp(&tmp[j - 1], &tmp[j]) == 0)

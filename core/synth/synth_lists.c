@@ -182,3 +182,28 @@ static const char *const genres[] = {
     "Spy", "Heist",
 };
 LIST(kga_synth_genres, genres);
+
+const kga_synth_title_form_t kga_synth_title_forms[] = {
+    [KGA_SYNTH_TITLE_THE_ADJ_NOUN] = {{&kga_synth_adjectives, &kga_synth_nouns},
+                                      {" "}},
+    [KGA_SYNTH_TITLE_ADJ_NOUN] = {{&kga_synth_adjectives, &kga_synth_nouns},
+                                  {" "}},
+    [KGA_SYNTH_TITLE_THE_NOUN] = {{&kga_synth_nouns}, {NULL}},
+    [KGA_SYNTH_TITLE_NOUN_OF_NOUN] = {{&kga_synth_nouns, &kga_synth_nouns},
+                                      {" of the "}},
+    [KGA_SYNTH_TITLE_POSSESSIVE] = {{&kga_synth_first_names, &kga_synth_nouns},
+                                    {"'s "}},
+    [KGA_SYNTH_TITLE_NOUN_IN_PLACE] = {{&kga_synth_nouns, &kga_synth_places},
+                                       {" in "}},
+    [KGA_SYNTH_TITLE_ADJ_NOUN_OF_NOUN] = {{&kga_synth_adjectives,
+                                           &kga_synth_nouns, &kga_synth_nouns},
+                                          {" ", " of the "}},
+    [KGA_SYNTH_TITLE_POSSESSIVE_ADJ] = {{&kga_synth_first_names,
+                                         &kga_synth_adjectives,
+                                         &kga_synth_nouns},
+                                        {"'s ", " "}},
+    [KGA_SYNTH_TITLE_ADJ_NOUN_IN_PLACE] = {{&kga_synth_adjectives,
+                                            &kga_synth_nouns,
+                                            &kga_synth_places},
+                                           {" ", " in "}},
+};

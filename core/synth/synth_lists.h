@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "synth/synth_world.h"
+
 /* The built-in word lists of the synthetic world generator (private to
  * core/synth*.c). Static UTF-8 strings; some carry accents on purpose, so that
  * the noisy view can strip them. Each list comes with its length. */
@@ -25,5 +27,17 @@ extern const kga_synth_list_t kga_synth_places;
 extern const kga_synth_list_t kga_synth_honorifics;
 /* Film genres, in the capitalised form of the left graph ("Film noir"). */
 extern const kga_synth_list_t kga_synth_genres;
+
+/* The words of a film title pattern (the article and a sequel number
+ * aside): up to three, each drawn from its list, with the text between
+ * them. One table, so that drawing the words (synth_world.c) and writing
+ * the title (synth_names.c) cannot disagree. */
+typedef struct {
+    const kga_synth_list_t *list[3]; /* NULL after the last word */
+    const char *between[2];          /* after the first and second words */
+} kga_synth_title_form_t;
+
+extern const kga_synth_title_form_t
+    kga_synth_title_forms[KGA_SYNTH_TITLE_PATTERN_COUNT];
 
 #endif

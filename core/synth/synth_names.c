@@ -154,52 +154,11 @@ static int title_has_article(const kga_synth_entity_t *e)
 /* The title without article and sequel number. */
 static void title_core(const kga_synth_entity_t *e, kga_synth_name_t *n)
 {
-    switch (e->pattern) {
-    case KGA_SYNTH_TITLE_THE_ADJ_NOUN:
-    case KGA_SYNTH_TITLE_ADJ_NOUN:
-        put_word(n, &kga_synth_adjectives, e->word[0]);
-        put(n, " ");
-        put_word(n, &kga_synth_nouns, e->word[1]);
-        break;
-    case KGA_SYNTH_TITLE_THE_NOUN:
-        put_word(n, &kga_synth_nouns, e->word[0]);
-        break;
-    case KGA_SYNTH_TITLE_NOUN_OF_NOUN:
-        put_word(n, &kga_synth_nouns, e->word[0]);
-        put(n, " of the ");
-        put_word(n, &kga_synth_nouns, e->word[1]);
-        break;
-    case KGA_SYNTH_TITLE_POSSESSIVE:
-        put_word(n, &kga_synth_first_names, e->word[0]);
-        put(n, "'s ");
-        put_word(n, &kga_synth_nouns, e->word[1]);
-        break;
-    case KGA_SYNTH_TITLE_ADJ_NOUN_OF_NOUN:
-        put_word(n, &kga_synth_adjectives, e->word[0]);
-        put(n, " ");
-        put_word(n, &kga_synth_nouns, e->word[1]);
-        put(n, " of the ");
-        put_word(n, &kga_synth_nouns, e->word[2]);
-        break;
-    case KGA_SYNTH_TITLE_POSSESSIVE_ADJ:
-        put_word(n, &kga_synth_first_names, e->word[0]);
-        put(n, "'s ");
-        put_word(n, &kga_synth_adjectives, e->word[1]);
-        put(n, " ");
-        put_word(n, &kga_synth_nouns, e->word[2]);
-        break;
-    case KGA_SYNTH_TITLE_ADJ_NOUN_IN_PLACE:
-        put_word(n, &kga_synth_adjectives, e->word[0]);
-        put(n, " ");
-        put_word(n, &kga_synth_nouns, e->word[1]);
-        put(n, " in ");
-        put_word(n, &kga_synth_places, e->word[2]);
-        break;
-    default:
-        put_word(n, &kga_synth_nouns, e->word[0]);
-        put(n, " in ");
-        put_word(n, &kga_synth_places, e->word[1]);
-        break;
+    const kga_synth_title_form_t *f = &kga_synth_title_forms[e->pattern];
+    for (int i = 0; i < 3 && f->list[i] != NULL; i++) {
+        if (i > 0)
+            put(n, f->between[i - 1]);
+        put_word(n, f->list[i], e->word[i]);
     }
 }
 

@@ -570,45 +570,10 @@ static int films_plan(builder_t *b)
 static void title_generate(kga_synth_entity_t *e, kga_rng_t *r)
 {
     e->pattern = (uint8_t)kga_rng_below(r, KGA_SYNTH_TITLE_PATTERN_COUNT);
-    e->word[2] = KGA_SYNTH_NO_WORD;
-    switch (e->pattern) {
-    case KGA_SYNTH_TITLE_THE_ADJ_NOUN:
-    case KGA_SYNTH_TITLE_ADJ_NOUN:
-        e->word[0] = word(r, &kga_synth_adjectives);
-        e->word[1] = word(r, &kga_synth_nouns);
-        break;
-    case KGA_SYNTH_TITLE_THE_NOUN:
-        e->word[0] = word(r, &kga_synth_nouns);
-        e->word[1] = KGA_SYNTH_NO_WORD;
-        break;
-    case KGA_SYNTH_TITLE_NOUN_OF_NOUN:
-        e->word[0] = word(r, &kga_synth_nouns);
-        e->word[1] = word(r, &kga_synth_nouns);
-        break;
-    case KGA_SYNTH_TITLE_POSSESSIVE:
-        e->word[0] = word(r, &kga_synth_first_names);
-        e->word[1] = word(r, &kga_synth_nouns);
-        break;
-    case KGA_SYNTH_TITLE_ADJ_NOUN_OF_NOUN:
-        e->word[0] = word(r, &kga_synth_adjectives);
-        e->word[1] = word(r, &kga_synth_nouns);
-        e->word[2] = word(r, &kga_synth_nouns);
-        break;
-    case KGA_SYNTH_TITLE_POSSESSIVE_ADJ:
-        e->word[0] = word(r, &kga_synth_first_names);
-        e->word[1] = word(r, &kga_synth_adjectives);
-        e->word[2] = word(r, &kga_synth_nouns);
-        break;
-    case KGA_SYNTH_TITLE_ADJ_NOUN_IN_PLACE:
-        e->word[0] = word(r, &kga_synth_adjectives);
-        e->word[1] = word(r, &kga_synth_nouns);
-        e->word[2] = word(r, &kga_synth_places);
-        break;
-    default:
-        e->word[0] = word(r, &kga_synth_nouns);
-        e->word[1] = word(r, &kga_synth_places);
-        break;
-    }
+    const kga_synth_title_form_t *f = &kga_synth_title_forms[e->pattern];
+    for (int i = 0; i < 3; i++)
+        e->word[i] = f->list[i] != NULL ? word(r, f->list[i])
+                                        : KGA_SYNTH_NO_WORD;
 }
 
 static uint16_t original_year(kga_rng_t *r)
