@@ -499,8 +499,8 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                              "rows", kga_structure_work(g));
     if ((rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, &tk,
                                      &f->F[0], &f->F[1], NULL, err)) != 0 ||
-        (rc = kga_structure_relations_new(g, f->seeds, f->n_seeds,
-                                          &f->relations, err)) != 0)
+        (rc = kga_structure_relations_new(g, f->seeds, f->n_seeds, &f->F[0],
+                                          &f->F[1], &f->relations, err)) != 0)
         goto fail;
     for (int s = 0; s < 2 && rc == 0; s++)
         if ((rc = kga_fusion_project(f, s, pool)) != 0)
