@@ -456,6 +456,31 @@ static double test_hits1(const kga_fusion_t *f, const synth_t *x, size_t k)
 
 /* ---- fusion ------------------------------------------------------------- */
 
+/* The context blocks stay where the search is exact and go where it is
+ * approximate (a forced mode counts as chosen). */
+START_TEST(context_blocks_follow_the_search)
+{
+    static const struct {
+        kga_search_t search;
+        uint32_t n_left, n_right, blocks;
+    } cases[] = {
+        {KGA_SEARCH_AUTO, 15000, 15000, 16},
+        {KGA_SEARCH_AUTO, 70000, 70000, 0},
+        {KGA_SEARCH_EXACT, 70000, 70000, 16},
+        {KGA_SEARCH_APPROX, 100, 100, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        kga_fusion_params_t p;
+        kga_fusion_params_init(&p);
+        ck_assert_uint_eq(p.structure.context_blocks, 16);
+        p.search = cases[c].search;
+        kga_fusion_params_for(&p, cases[c].n_left, cases[c].n_right);
+        ck_assert_msg(p.structure.context_blocks == cases[c].blocks,
+                      "case %zu: %u blocks", c, p.structure.context_blocks);
+    }
+}
+END_TEST
+
 START_TEST(params_defaults_and_checks)
 {
     kga_fusion_params_t p;
@@ -924,6 +949,7 @@ static Suite *fusion_suite(void)
     tcase_add_test(ts, sinkhorn_rejects_bad_input);
     TCase *tf = kga_test_tcase(s, "fusion", 300);
     tcase_add_test(tf, params_defaults_and_checks);
+    tcase_add_test(tf, context_blocks_follow_the_search);
     tcase_add_test(tf, aligns_a_synthetic_pair);
     tcase_add_test(tf, opaque_names_are_switched_off);
     tcase_add_test(tf, log_p_reproduces_the_support);

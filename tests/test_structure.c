@@ -212,8 +212,32 @@ START_TEST(params_defaults_and_checks)
     ck_assert_uint_eq(p.hops, 6);
     ck_assert_uint_eq(p.typed_hops, 2);
     ck_assert_int_eq(p.signature, 1);
-    ck_assert_uint_eq(kga_structure_width(&p), 1280);
+    ck_assert_uint_eq(p.context_blocks, 16);
+    ck_assert_uint_eq(p.context_levels, 2);
+    ck_assert_uint_eq(kga_structure_width(&p), (10 + 16) * 128);
     ck_assert_int_eq(kga_structure_params_check(&p, &err), 0);
+    static const struct {
+        uint32_t blocks, levels, dim;
+        float weight;
+        const char *names;
+    } bad[] = {
+        {KGA_STRUCTURE_MAX_CONTEXT + 1, 2, 128, 1.0f, "context_blocks"},
+        {16, 7, 128, 1.0f, "context_levels"},
+        {16, 2, 24, 1.0f, "multiple of 16"},
+        {16, 2, 128, -1.0f, "context_weight"},
+        {16, 2, 128, NAN, "context_weight"},
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        kga_structure_params_init(&p);
+        p.context_blocks = bad[c].blocks;
+        p.context_levels = bad[c].levels;
+        p.dim = bad[c].dim;
+        p.context_weight = bad[c].weight;
+        ck_assert_int_eq(kga_structure_params_check(&p, &err), KGA_EINVAL);
+        ck_assert_msg(strstr(err.msg, bad[c].names) != NULL, "case %zu: %s",
+                      c, err.msg);
+    }
+    kga_structure_params_init(&p);
     p.dim = 7;
     ck_assert_int_eq(kga_structure_params_check(&p, &err), KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "dim"));
@@ -228,6 +252,7 @@ START_TEST(params_defaults_and_checks)
     p.signature = 0;
     p.typed_hops = 0;
     p.hops = 2;
+    p.context_blocks = 0;
     ck_assert_uint_eq(kga_structure_width(&p), 3 * 128);
 }
 END_TEST
@@ -269,6 +294,7 @@ START_TEST(one_hop_follows_relation_weights)
     p.dim = 16;
     p.hops = 1;
     p.typed_hops = 0;
+    p.context_blocks = 0;
     p.signature = 0;
     kga_structure_t *g;
     kga_err_t err;
@@ -411,6 +437,7 @@ START_TEST(rejects_bad_seeds)
     kga_structure_params_t p;
     kga_structure_params_init(&p);
     p.dim = 8;
+    p.context_blocks = 0;
     kga_structure_t *g = structure_of(&x, &p);
     kga_err_t err;
     uint32_t w = kga_structure_width(&p);
@@ -550,6 +577,86 @@ START_TEST(isomorphic_graphs_align_from_few_seeds)
 }
 END_TEST
 
+/* The context blocks see the same relations and neighbours on both sides
+ * of an isomorphic pair (relation names differ: only the seeds align
+ * them), so matching entities get the same blocks; and an entity outside
+ * the graph with a graph entity's edges gets that entity's whole row. */
+START_TEST(context_blocks_agree_and_extend_to_new_entities)
+{
+    iso_t x;
+    iso_make(&x, 200, 800, 5, 13, 0, 0.0);
+    kga_structure_params_t p;
+    kga_structure_params_init(&p);
+    p.context_blocks = 4;
+    kga_structure_t *g;
+    kga_err_t err;
+    ck_assert_int_eq(kga_structure_new(x.st.s[0], x.st.s[1], &p, &g, &err), 0);
+    kga_pair_t seeds[60];
+    for (uint32_t k = 0; k < 60; k++)
+        seeds[k] = (kga_pair_t){x.left[k], x.right[k]};
+    uint32_t w = kga_structure_width(&p), first = w / p.dim - 4;
+    kga_qmatrix_t q[2];
+    for (int s = 0; s < 2; s++)
+        ck_assert_int_eq(kga_qmatrix_init(&q[s], kga_structure_entities(g, s),
+                                          w / p.dim, p.dim),
+                         0);
+    ck_assert_msg(kga_structure_features(g, seeds, 60, NULL, NULL, &q[0], &q[1],
+                                         NULL, &err) == 0,
+                  "%s", err.msg);
+    float *a = malloc(w * sizeof *a), *b = malloc(w * sizeof *b);
+    uint32_t agreed = 0, with_context = 0;
+    for (uint32_t k = 60; k < 200; k++) {
+        kga_qmatrix_row(&q[0], x.left[k], a);
+        kga_qmatrix_row(&q[1], x.right[k], b);
+        const float *ca = a + (size_t)first * p.dim,
+                    *cb = b + (size_t)first * p.dim;
+        uint32_t cw = 4 * p.dim;
+        double nab = dot(ca, cb, cw), naa = dot(ca, ca, cw),
+               nbb = dot(cb, cb, cw);
+        if (naa == 0.0)
+            continue;
+        with_context++;
+        agreed += nab / sqrt(naa * nbb) > 0.99;
+    }
+    ck_assert_uint_gt(with_context, 100);
+    ck_assert_uint_eq(agreed, with_context);
+
+    kga_structure_relations_t *rel;
+    ck_assert_msg(kga_structure_relations_new(g, seeds, 60, &q[0], &q[1], &rel,
+                                              &err) == 0,
+                  "%s", err.msg);
+    float *work = malloc(kga_structure_row_work(rel) * sizeof *work);
+    for (uint32_t k = 100; k < 110; k++) {
+        uint32_t e = x.left[k];
+        kga_structure_edge_t edges[256];
+        size_t n = 0;
+        for (int dir = 0; dir < 2; dir++) {
+            const kga_edge_t *ed;
+            uint32_t m = kga_store_edges(x.st.s[0], e, (kga_dir_t)dir, &ed);
+            for (uint32_t y = 0; y < m && n < 256; y++)
+                if (ed[y].ent != e)
+                    edges[n++] = (kga_structure_edge_t){ed[y].ent, ed[y].rel,
+                                                        (uint32_t)dir};
+        }
+        kga_qmatrix_t one;
+        ck_assert_int_eq(kga_qmatrix_init(&one, 1, w / p.dim, p.dim), 0);
+        kga_structure_row(rel, 0, edges, n, &q[0], work, &one, 0);
+        kga_qmatrix_row(&one, 0, b);
+        kga_qmatrix_row(&q[0], e, a);
+        ck_assert_msg(dot(a, b, w) > 0.995, "entity %u: %f", k, dot(a, b, w));
+        kga_qmatrix_destroy(&one);
+    }
+    free(work);
+    kga_structure_relations_free(rel);
+    free(b);
+    free(a);
+    kga_qmatrix_destroy(&q[1]);
+    kga_qmatrix_destroy(&q[0]);
+    kga_structure_free(g);
+    iso_free(&x);
+}
+END_TEST
+
 /* Without seeds, identical relation names give identical relation
  * vectors: the signatures of matching entities are equal. */
 START_TEST(shared_relation_names_align_without_seeds)
@@ -561,6 +668,7 @@ START_TEST(shared_relation_names_align_without_seeds)
         kga_structure_params_init(&p);
         p.hops = 0;
         p.typed_hops = 0;
+        p.context_blocks = 0;
         kga_structure_t *g = structure_of(&x, &p);
         kga_structure_stats_t stats;
         feats_t f;
@@ -593,6 +701,7 @@ static Suite *structure_suite(void)
     tcase_add_test(tc, rejects_bad_seeds);
     tcase_add_test(tc, features_do_not_depend_on_threads);
     tcase_add_test(tc, isomorphic_graphs_align_from_few_seeds);
+    tcase_add_test(tc, context_blocks_agree_and_extend_to_new_entities);
     tcase_add_test(tc, shared_relation_names_align_without_seeds);
     return s;
 }

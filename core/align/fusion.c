@@ -168,9 +168,7 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
     }
     f->key[0] = kga_tfidf_keys(f->names, KGA_TFIDF_LEFT);
     f->key[1] = kga_tfidf_keys(f->names, KGA_TFIDF_RIGHT);
-    f->approx = p->search == KGA_SEARCH_APPROX ||
-                (p->search == KGA_SEARCH_AUTO &&
-                 (double)f->n[0] * (double)f->n[1] > KGA_FUSION_EXACT_PAIRS);
+    f->approx = kga_fusion_search_approx(p->search, f->n[0], f->n[1]);
     f->probes = p->probes;
     f->coarse = p->coarse;
     f->name_budget = p->name_budget;
@@ -285,6 +283,21 @@ void kga_fusion_release_search(kga_fusion_t *f)
         free(f->P[s]);
         f->P[s] = NULL;
     }
+}
+
+int kga_fusion_search_approx(kga_search_t search, uint32_t n_left,
+                             uint32_t n_right)
+{
+    return search == KGA_SEARCH_APPROX ||
+           (search == KGA_SEARCH_AUTO &&
+            (double)n_left * (double)n_right > KGA_FUSION_EXACT_PAIRS);
+}
+
+void kga_fusion_params_for(kga_fusion_params_t *p, uint32_t n_left,
+                           uint32_t n_right)
+{
+    if (kga_fusion_search_approx(p->search, n_left, n_right))
+        p->structure.context_blocks = 0;
 }
 
 int kga_fusion_approx(const kga_fusion_t *f)
@@ -507,8 +520,8 @@ int kga_fusion_rebuild(const kga_store_t *left, const kga_store_t *right,
                              "rows", kga_structure_work(g));
     if ((rc = kga_structure_features(g, f->seeds, f->n_seeds, pool, &tk,
                                      &f->F[0], &f->F[1], NULL, err)) != 0 ||
-        (rc = kga_structure_relations_new(g, f->seeds, f->n_seeds,
-                                          &f->relations, err)) != 0)
+        (rc = kga_structure_relations_new(g, f->seeds, f->n_seeds, &f->F[0],
+                                          &f->F[1], &f->relations, err)) != 0)
         goto fail;
     for (int s = 0; s < 2 && rc == 0; s++)
         if ((rc = kga_fusion_project(f, s, pool)) != 0)

@@ -96,6 +96,10 @@ typedef enum {
 
 #define KGA_FUSION_EXACT_PAIRS 4.0e9
 
+/* 1 when a search of that mode over sides of those sizes is approximate. */
+int kga_fusion_search_approx(kga_search_t search, uint32_t n_left,
+                             uint32_t n_right);
+
 typedef struct {
     kga_structure_params_t structure;
     kga_name_feature_params_t names;
@@ -184,6 +188,16 @@ void kga_fusion_params_init(kga_fusion_params_t *p);
 
 /* 0 when *p is usable, else KGA_EINVAL with a message naming the field. */
 int kga_fusion_params_check(const kga_fusion_params_t *p, kga_err_t *err);
+
+/* Adapts *p to the sizes of the two stores before training: the
+ * structural features' context blocks (structure.h) go where the search is
+ * approximate. They make a row 2.6 times as long (3,328 bytes instead of
+ * 1,280), which at millions of entities is gigabytes, and the approximate
+ * search ranks by a sketch of the row anyway. The trainer writes the
+ * adapted parameters into the model, so that opening it rebuilds the same
+ * features. */
+void kga_fusion_params_for(kga_fusion_params_t *p, uint32_t n_left,
+                           uint32_t n_right);
 
 /* Trains on the training links (1:1, internal ids) with the validation
  * links (may be empty) for the decisions above. progress (may be NULL) gets

@@ -227,7 +227,7 @@ static int structure_row(kga_inline_entity_t *e, const kga_fusion_t *f,
     if (rc != 0)
         return kga_err_set(err, rc, "inline entity '%s': features: %s",
                            e->id, kga_strerror(rc));
-    float *work = malloc(((size_t)F->blocks * F->dim + 1) * sizeof *work);
+    float *work = malloc((kga_structure_row_work(rel) + 1) * sizeof *work);
     kga_structure_edge_t *se = malloc(((size_t)n + 1) * sizeof *se);
     if (work == NULL || se == NULL) {
         free(se);

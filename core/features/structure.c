@@ -2,6 +2,7 @@
  * soft relation alignment the seeds imply, and the propagation itself (see
  * structure.h for the definitions). */
 #include "features/structure.h"
+#include "features/structure_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,40 +25,15 @@
 
 #define NO_MATCH UINT32_MAX
 
-/* The graph of one side: every triple appears twice, as an out-edge of its
- * head (directed relation 2r) and an in-edge of its tail (2r + 1). Self
- * loops are kept (they count in the relation signature) and skipped by
- * propagation. */
-typedef struct {
-    uint32_t n;        /* entities */
-    uint32_t nrel;     /* relations; directed ones are 2 * nrel */
-    uint64_t *off;     /* n + 1: edges of i are off[i] .. off[i + 1] - 1 */
-    uint32_t *nbr;     /* the entity at the other end */
-    uint32_t *drel;    /* directed relation */
-    float *w;          /* propagation weight */
-    uint64_t *rel_key; /* nrel: hash of each relation name */
-} side_graph_t;
-
-/* An out-edge of a right entity in (tail, relation) order, to find the
- * triples between two given entities by binary search. */
-typedef struct {
-    uint32_t tail, rel;
-} tail_edge_t;
-
-struct kga_structure {
-    kga_structure_params_t p;
-    side_graph_t side[2];
-    uint64_t *anchor_key;   /* left entities: hash of the external id */
-    uint64_t *by_tail_off;  /* right entities + 1 */
-    tail_edge_t *by_tail;   /* right out-edges sorted by (tail, rel) */
-};
-
 void kga_structure_params_init(kga_structure_params_t *p)
 {
     p->dim = 128;
     p->hops = 6;
     p->typed_hops = 2;
     p->signature = 1;
+    p->context_blocks = 16;
+    p->context_levels = 2;
+    p->context_weight = 0.5f;
     p->seed = 7;
 }
 
@@ -80,19 +56,43 @@ int kga_structure_params_check(const kga_structure_params_t *p,
         return kga_err_set(err, KGA_EINVAL,
                            "structure: signature must be 0 or 1, not %d",
                            p->signature);
+    if (p->context_blocks > KGA_STRUCTURE_MAX_CONTEXT)
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: context_blocks must be at most %u, "
+                           "not %u",
+                           KGA_STRUCTURE_MAX_CONTEXT, p->context_blocks);
+    if (p->context_blocks > 0 && p->dim % 16 != 0)
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: context blocks need dim a multiple "
+                           "of 16, not %u",
+                           p->dim);
+    if (p->context_blocks > 0 && p->context_levels > p->hops)
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: context_levels (%u) must be <= hops "
+                           "(%u)",
+                           p->context_levels, p->hops);
+    if (!(p->context_weight >= 0.0f && p->context_weight <= 1e3f))
+        return kga_err_set(err, KGA_EINVAL,
+                           "structure: context_weight must be within 0..1000");
     return 0;
+}
+
+/* The first context block: after X0..Xh, T1..Tt and Sig. */
+static uint32_t context_first(const kga_structure_params_t *p)
+{
+    return 1u + p->hops + p->typed_hops + (p->signature ? 1u : 0u);
 }
 
 uint32_t kga_structure_width(const kga_structure_params_t *p)
 {
-    return (1u + p->hops + p->typed_hops + (p->signature ? 1u : 0u)) * p->dim;
+    return (context_first(p) + p->context_blocks) * p->dim;
 }
 
 uint64_t kga_structure_work(const kga_structure_t *g)
 {
     /* anchors, the hops, the typed hops, the signature, the final norm */
     uint64_t passes = 2u + g->p.hops + g->p.typed_hops +
-                      (g->p.signature ? 1u : 0u);
+                      (g->p.signature ? 1u : 0u) + g->p.context_blocks;
     return passes * ((uint64_t)g->side[0].n + g->side[1].n);
 }
 
@@ -565,7 +565,7 @@ static void anchor_chunk(void *ctx, size_t begin, size_t end, int worker)
 }
 
 /* All blocks of one side into Q. */
-static void propagate_side(const kga_structure_t *g, int side,
+static int propagate_side(const kga_structure_t *g, int side,
                            const kga_pair_t *seeds, size_t n,
                            const float *relv, float *X[2], float *tmp,
                            kga_qmatrix_t *Q, kga_pool_t *pool,
@@ -594,7 +594,15 @@ static void propagate_side(const kga_structure_t *g, int side,
     }
     if (p->signature)
         run_stage(pool, &c, STAGE_SIGNATURE, 1 + p->hops + p->typed_hops);
+    if (p->context_blocks > 0) {
+        int rc = kga_structure_context(g, side, Q, context_first(p), X[0],
+                                       pool);
+        if (rc != 0)
+            return rc;
+        kga_progress_tick(ticker, (uint64_t)ne * p->context_blocks, 0);
+    }
     run_stage(pool, &c, STAGE_FINISH, 0);
+    return 0;
 }
 
 /* Checks ids and one-to-one use; fills map (left -> right). */
@@ -701,7 +709,11 @@ int kga_structure_features(const kga_structure_t *g,
         memset(Q[s]->code, 0, (size_t)Q[s]->rows * D);
         memset(Q[s]->scale, 0,
                (size_t)Q[s]->rows * Q[s]->blocks * sizeof *Q[s]->scale);
-        propagate_side(g, s, seeds, n, v[s], X, tmp, Q[s], pool, ticker);
+        if ((rc = propagate_side(g, s, seeds, n, v[s], X, tmp, Q[s], pool,
+                                 ticker)) != 0) {
+            kga_err_set(err, rc, "structure: out of memory (context)");
+            goto out;
+        }
     }
     rc = 0;
 out:
@@ -720,6 +732,10 @@ struct kga_structure_relations {
     uint32_t nrel[2];
     float *w[2]; /* per directed relation: its edges' propagation weight */
     float *v[2]; /* per directed relation: dim floats */
+    /* The context blocks' relation features (per directed relation) and
+     * neighbour projections (every block's); NULL without context. */
+    float *rp[2];
+    float *W;
 };
 
 void kga_structure_relations_free(kga_structure_relations_t *r)
@@ -729,12 +745,42 @@ void kga_structure_relations_free(kga_structure_relations_t *r)
     for (int s = 0; s < 2; s++) {
         free(r->w[s]);
         free(r->v[s]);
+        free(r->rp[s]);
     }
+    free(r->W);
     free(r);
+}
+
+/* The context blocks' relation features of both sides, from the features
+ * F (kga_context_input reads their blocks as propagation wrote them), and
+ * every block's neighbour projection. */
+static int context_relations(const kga_structure_t *g,
+                             const kga_qmatrix_t *F[2],
+                             kga_structure_relations_t *r)
+{
+    const kga_structure_params_t *p = &g->p;
+    if (p->context_blocks == 0)
+        return 0;
+    size_t R = kga_context_relation_width(p);
+    size_t wb = (size_t)(p->context_levels + 1) * p->dim * p->dim;
+    r->W = malloc(p->context_blocks * wb * sizeof *r->W);
+    if (r->W == NULL)
+        return KGA_ENOMEM;
+    for (uint32_t b = 0; b < p->context_blocks; b++)
+        kga_context_projection(p, b, r->W + b * wb);
+    for (int s = 0; s < 2; s++) {
+        r->rp[s] = malloc(((size_t)2 * g->side[s].nrel * R + 1) *
+                          sizeof *r->rp[s]);
+        if (r->rp[s] == NULL || kga_context_relations(g, s, F[s], r->rp[s]))
+            return KGA_ENOMEM;
+    }
+    return 0;
 }
 
 int kga_structure_relations_new(const kga_structure_t *g,
                                 const kga_pair_t *seeds, size_t n,
+                                const kga_qmatrix_t *left_features,
+                                const kga_qmatrix_t *right_features,
                                 kga_structure_relations_t **out,
                                 kga_err_t *err)
 {
@@ -761,12 +807,27 @@ int kga_structure_relations_new(const kga_structure_t *g,
         for (uint64_t x = 0; x < sg->off[sg->n]; x++)
             r->w[s][sg->drel[x]] = sg->w[x];
     }
+    const kga_qmatrix_t *F[2] = {left_features, right_features};
+    if (rc == 0 && context_relations(g, F, r) != 0)
+        rc = kga_err_set(err, KGA_ENOMEM, "structure: out of memory");
     if (rc != 0) {
         kga_structure_relations_free(r);
         return rc;
     }
     *out = r;
     return 0;
+}
+
+static size_t first_width(const kga_structure_params_t *p)
+{
+    return (size_t)context_first(p) * p->dim;
+}
+
+size_t kga_structure_row_work(const kga_structure_relations_t *r)
+{
+    const kga_structure_params_t *p = &r->p;
+    return kga_structure_width(p) +
+           (size_t)(p->context_levels + 2 + p->context_blocks) * p->dim;
 }
 
 /* Block b of graph entity e's row as propagation wrote it, before the
@@ -788,7 +849,7 @@ void kga_structure_row(const kga_structure_relations_t *r, int side,
     uint32_t d = p->dim, D = kga_structure_width(p);
     side = side != 0;
     float x[KGA_STRUCTURE_MAX_DIM];
-    memset(work, 0, (size_t)D * sizeof *work); /* X0: in no seed */
+    memset(work, 0, (size_t)first_width(p) * sizeof *work); /* X0: 0 */
     for (size_t e = 0; e < n; e++) {
         uint32_t q = 2 * edges[e].rel + (edges[e].dir != 0);
         uint32_t nbr = edges[e].nbr;
@@ -808,11 +869,14 @@ void kga_structure_row(const kga_structure_relations_t *r, int side,
             kga_vaxpy(work + (size_t)(1 + p->hops + p->typed_hops) * d, 1.0f,
                       v, d);
     }
-    uint32_t blocks = D / d;
-    for (uint32_t b = 0; b < blocks; b++) {
+    uint32_t first = context_first(p);
+    for (uint32_t b = 0; b < first; b++) {
         if (b > 0)
             normalize(work + (size_t)b * d, d);
         kga_qmatrix_set(out, row, b, work + (size_t)b * d);
     }
+    if (p->context_blocks > 0)
+        kga_context_row(p, r->rp[side], r->W, edges, n, F, work + D, out,
+                        row, first);
     kga_qmatrix_normalize_row(out, row);
 }

@@ -30,6 +30,17 @@
  *               (`typed_hops` steps; (.) is the element-wise product);
  *   Sig         rownorm(sum of v_rho over the entity's incident triples)
  *               (when `signature` is set);
+ *   C1..Cc      the relational context (LightEA's "triple view";
+ *               structure_context.c): `context_blocks` blocks that sketch,
+ *               over the entity's edges i <- j with directed relation rho,
+ *               the sum of (feature of rho) x (X0..X_levels of j). The
+ *               feature of rho is the sum of X0..X_levels of the entities
+ *               that own rho's edges, each level unit, then the whole, then
+ *               projected to dim / 16 Gaussian coordinates a block; each
+ *               coordinate multiplies 16 values of its own Gaussian
+ *               projection of j's blocks. The blocks are scaled together so
+ *               that their squared norm is context_weight times the number
+ *               of blocks before them, each of which is unit or zero;
  *
  * and the whole row is L2-normalised (as stored: each block is kept as
  * int8 codes and a scale, features/qmatrix.h). v_rho is a relation
@@ -48,12 +59,16 @@
 
 #define KGA_STRUCTURE_MAX_DIM 4096u
 #define KGA_STRUCTURE_MAX_HOPS 32u
+#define KGA_STRUCTURE_MAX_CONTEXT 64u
 
 typedef struct {
     uint32_t dim;        /* width of one block (128) */
     uint32_t hops;       /* plain propagation steps (6) */
     uint32_t typed_hops; /* relation-typed steps, <= hops + 1 (2) */
     int signature;       /* 1: add the relation signature block (1) */
+    uint32_t context_blocks; /* relational context blocks C1..Cc (16) */
+    uint32_t context_levels; /* they read X0..X_levels (2), <= hops */
+    float context_weight;    /* their share: w / (1 + w) of a row (0.5) */
     uint64_t seed;       /* seeds the anchor and relation vectors (7) */
 } kga_structure_params_t;
 
@@ -75,7 +90,8 @@ void kga_structure_params_init(kga_structure_params_t *p);
 int kga_structure_params_check(const kga_structure_params_t *p,
                                kga_err_t *err);
 
-/* Width of a feature row: (1 + hops + typed_hops + signature) * dim. */
+/* Width of a feature row:
+ * (1 + hops + typed_hops + signature + context_blocks) * dim. */
 uint32_t kga_structure_width(const kga_structure_params_t *p);
 
 /* Builds the weighted graphs of both stores and the keys of their
@@ -130,10 +146,15 @@ typedef struct {
  * same seeds. Returns 0, KGA_EINVAL (seeds) or KGA_ENOMEM, with err. */
 int kga_structure_relations_new(const kga_structure_t *g,
                                 const kga_pair_t *seeds, size_t n,
+                                const kga_qmatrix_t *left_features,
+                                const kga_qmatrix_t *right_features,
                                 kga_structure_relations_t **out,
                                 kga_err_t *err);
 
 void kga_structure_relations_free(kga_structure_relations_t *r);
+
+/* Floats of scratch kga_structure_row() needs. */
+size_t kga_structure_row_work(const kga_structure_relations_t *r);
 
 /* The feature row of an entity of `side` that is not in the graph and in
  * no seed, with edges[0..n) to entities of the graph whose rows are in F
@@ -143,7 +164,7 @@ void kga_structure_relations_free(kga_structure_relations_t *r);
  * back), each block quantized and the row normalised as the graph's rows
  * are, so that an entity with the same edges in the graph gets the same
  * row up to rounding (the graph's entities do not hear from it). work
- * holds kga_structure_width() floats of scratch. Ids must be in range. */
+ * holds kga_structure_row_work() floats of scratch. Ids must be in range. */
 void kga_structure_row(const kga_structure_relations_t *r, int side,
                        const kga_structure_edge_t *edges, size_t n,
                        const kga_qmatrix_t *F, float *work,

@@ -5,12 +5,13 @@
  * trainer that writes it and the aligner that reads it. A change here that
  * old files cannot satisfy bumps KGA_ALIGN_MODEL_FORMAT. */
 
-/* 5: the open-world decision weighs nine features of its own before the
+/* 6: the structural features end in relational context blocks; 5: the
+ * open-world decision weighs nine features of its own before the
  * pair's (the neighbourhood agreement gained what could have agreed); 4:
  * the structural features are int8 blocks, their projection a count
  * sketch (the scores of older files would change under them); 3 added the
  * Latin form of names and the attribute model. */
-#define KGA_ALIGN_MODEL_FORMAT 5
+#define KGA_ALIGN_MODEL_FORMAT 6
 
 #define KGA_SEC_SETTINGS "settings"       /* key=value settings */
 #define KGA_SEC_FINGERPRINTS "stores"     /* u64[2]: left, right store checksums */

@@ -661,9 +661,23 @@ static int save_model(const char *path, kga_scorer_t *s,
     return rc;
 }
 
+static int train(const kga_dataset_t *ds, const kga_train_params_t *p,
+                 const char *model_path, const kga_progress_t *progress,
+                 kga_train_report_t *report, kga_err_t *err);
+
 int kga_train(const kga_dataset_t *ds, const kga_train_params_t *p,
               const char *model_path, const kga_progress_t *progress,
               kga_train_report_t *report, kga_err_t *err)
+{
+    kga_train_params_t sized = *p;
+    kga_fusion_params_for(&sized.fusion, kga_store_entity_count(ds->store[0]),
+                          kga_store_entity_count(ds->store[1]));
+    return train(ds, &sized, model_path, progress, report, err);
+}
+
+static int train(const kga_dataset_t *ds, const kga_train_params_t *p,
+                 const char *model_path, const kga_progress_t *progress,
+                 kga_train_report_t *report, kga_err_t *err)
 {
     double t0 = kga_clock_seconds();
     kga_train_report_t local;
