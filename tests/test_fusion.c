@@ -579,6 +579,9 @@ START_TEST(opaque_names_are_switched_off)
     kga_fusion_state_t st;
     kga_fusion_get_state(f, &st);
     ck_assert_float_eq(st.name_weight, 0.0f);
+    /* Without names the structural features keep their context blocks. */
+    ck_assert_uint_eq(rep.context_blocks, p.structure.context_blocks);
+    ck_assert_uint_eq(kga_fusion_structure(f)->context_blocks, 16);
     /* Structure alone still aligns most of it. */
     double h1 = test_hits1(f, &x, p.topk);
     ck_assert_msg(h1 >= 0.8, "test Hits@1 %.3f", h1);
@@ -695,6 +698,10 @@ START_TEST(rebuild_gives_the_same_scorer)
     kga_fusion_get_state(f, &st);
     kga_fusion_params_t p1 = p;
     p1.threads = 1;
+    /* The names carry this pair: training dropped the context blocks, and
+     * a model records the parameters as used. */
+    ck_assert_uint_eq(kga_fusion_structure(f)->context_blocks, 0);
+    p1.structure = *kga_fusion_structure(f);
     kga_fusion_t *g;
     kga_err_t err;
     ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, NULL, &g, &err) == 0,

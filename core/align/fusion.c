@@ -136,6 +136,7 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
         return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
     f->n[0] = kga_store_entity_count(left);
     f->n[1] = kga_store_entity_count(right);
+    f->structure = p->structure;
     f->width = kga_structure_width(&p->structure);
     f->tau = p->tau;
     f->topk = p->topk;
@@ -174,6 +175,35 @@ int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
     f->name_budget = p->name_budget;
     *out = f;
     return 0;
+}
+
+int kga_fusion_drop_context(kga_fusion_t *f, kga_err_t *err)
+{
+    if (f->structure.context_blocks == 0)
+        return 0;
+    f->structure.context_blocks = 0;
+    f->width = kga_structure_width(&f->structure);
+    uint32_t dim = f->structure.dim;
+    free(f->sketch_to);
+    free(f->sketch_sign);
+    f->sketch_to = NULL;
+    f->sketch_sign = NULL;
+    for (int s = 0; s < 2; s++) {
+        kga_qmatrix_destroy(&f->F[s]);
+        int rc = kga_qmatrix_init(&f->F[s], f->n[s], f->width / dim, dim);
+        if (rc != 0)
+            return kga_err_set(err, rc, "fusion: no room for the features "
+                                        "of %u entities",
+                               f->n[s]);
+    }
+    if (sketch_init(f) != 0)
+        return kga_err_set(err, KGA_ENOMEM, "fusion: out of memory");
+    return 0;
+}
+
+const kga_structure_params_t *kga_fusion_structure(const kga_fusion_t *f)
+{
+    return &f->structure;
 }
 
 /* ---- projection and index ----------------------------------------------- */

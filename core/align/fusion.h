@@ -159,6 +159,7 @@ typedef struct {
     double translit_hits1[KGA_FUSION_TRANSLIT_GRID];
     float translit_weight;
     float name_weight;       /* wn chosen */
+    uint32_t context_blocks; /* of the structural features, as used */
     uint32_t n_rounds;       /* rounds run */
     uint32_t best_round;     /* the round whose state was kept */
     int approx;              /* the approximate search was used */
@@ -297,6 +298,12 @@ int kga_fusion_topk(const kga_fusion_t *f, const uint32_t *lefts, size_t nl,
                     const uint32_t *rights, size_t nr, size_t k,
                     kga_pool_t *pool, kga_progress_ticker_t *ticker,
                     uint32_t *out_idx, float *out_score, kga_err_t *err);
+
+/* The structural parameters of the features, as used: the context
+ * blocks are dropped where the names carry the alignment (fusion training
+ * decides; its callers write these, not the ones they asked for, into a
+ * model). */
+const kga_structure_params_t *kga_fusion_structure(const kga_fusion_t *f);
 
 /* Whether candidates are searched approximately (see kga_search_t). */
 int kga_fusion_approx(const kga_fusion_t *f);

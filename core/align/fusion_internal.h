@@ -19,6 +19,7 @@
 
 struct kga_fusion {
     uint32_t n[2];
+    kga_structure_params_t structure; /* of F (the context may be dropped) */
     uint32_t width;
     kga_qmatrix_t F[2];    /* n[side] rows of width (blocks of dim) */
     /* F projected to KGA_FUSION_COARSE_DIM: the vectors the approximate
@@ -72,6 +73,11 @@ static inline float pair_score(const kga_fusion_t *f, uint32_t i, uint32_t j,
 int kga_fusion_alloc(const kga_store_t *left, const kga_store_t *right,
                      const kga_fusion_params_t *p, kga_pool_t *pool,
                      kga_fusion_t **out, kga_err_t *err);
+
+/* Drops the context blocks from F (structure.h): reallocates F and the
+ * sketch at the shorter width. Training calls it once the names are found
+ * to carry the alignment. 0 or an error with err set. */
+int kga_fusion_drop_context(kga_fusion_t *f, kga_err_t *err);
 
 /* Computes P[side] from F[side] (after every change of F), on pool,
  * allocating P[side] when it was released. 0 or KGA_ENOMEM. */

@@ -558,7 +558,6 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
     uint32_t total = p->rounds + 1;
     kga_progress_report(progress, "fusion: name model", NULL, 0, 0);
     if ((rc = kga_fusion_alloc(left, right, p, pool, &f, err)) != 0 ||
-        (rc = kga_structure_new(left, right, &p->structure, &g, err)) != 0 ||
         (rc = domain_init(&d, f, train, n_train, valid, n_valid, p->topk,
                           p->exclude_right, err)) != 0)
         goto fail;
@@ -573,6 +572,13 @@ int kga_fusion_train(const kga_store_t *left, const kga_store_t *right,
                 ? p->name_weight
                 : 0.0f;
     report->name_weight = f->wn;
+    /* Where names carry the alignment the context blocks cost more than
+     * they bring (docs/model.md, "The relational context"). */
+    if (f->wn > 0.0f && (rc = kga_fusion_drop_context(f, err)) != 0)
+        goto fail;
+    report->context_blocks = f->structure.context_blocks;
+    if ((rc = kga_structure_new(left, right, &f->structure, &g, err)) != 0)
+        goto fail;
     report->approx = f->approx;
     report->names_seconds = kga_clock_seconds() - t0;
     kga_timeline_mark(&report->timeline, "fusion: name model");

@@ -522,8 +522,10 @@ static int put_settings(kga_model_writer_t *w, const kga_scorer_t *s,
     if (!rc)
         rc = kga_model_kv_set_int(kv, KGA_KEY_GENERATION_RIGHT,
                                   kga_store_generation(s->store[1]));
+    kga_fusion_params_t used = p->fusion;
+    used.structure = *kga_fusion_structure(s->fusion);
     if (!rc)
-        rc = kga_settings_put_fusion(kv, &p->fusion);
+        rc = kga_settings_put_fusion(kv, &used);
     if (!rc)
         rc = kga_settings_put_gnn(kv, s->gnn != NULL ? kga_gnn_config(s->gnn)
                                                      : &p->gnn);
@@ -741,9 +743,9 @@ static int train(const kga_dataset_t *ds, const kga_train_params_t *p,
     kga_scorer_init(&s, ds->store[0], ds->store[1], fusion);
     const kga_fusion_report_t *fr = &report->fusion;
     train_log(p, "names: validation Hits@1 %.4f alone (Latin form weight "
-                 "%.2f) -> %s",
+                 "%.2f) -> %s; structural context blocks: %u",
               fr->name_valid_hits1, (double)fr->translit_weight,
-              fr->name_weight > 0 ? "used" : "not used");
+              fr->name_weight > 0 ? "used" : "not used", fr->context_blocks);
     for (uint32_t r = 0; r < fr->n_rounds && r < KGA_FUSION_MAX_ROUNDS; r++)
         train_log(p, "fusion round %u: %u seeds, validation Hits@1 %.4f, "
                      "%.1f s",
