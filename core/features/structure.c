@@ -33,7 +33,7 @@ void kga_structure_params_init(kga_structure_params_t *p)
     p->signature = 1;
     p->context_blocks = 16;
     p->context_levels = 2;
-    p->context_weight = 0.5f;
+    p->context_weight = 1.0f;
     p->seed = 7;
 }
 

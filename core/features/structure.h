@@ -68,7 +68,7 @@ typedef struct {
     int signature;       /* 1: add the relation signature block (1) */
     uint32_t context_blocks; /* relational context blocks C1..Cc (16) */
     uint32_t context_levels; /* they read X0..X_levels (2), <= hops */
-    float context_weight;    /* their share: w / (1 + w) of a row (0.5) */
+    float context_weight;    /* their share: w / (1 + w) of a row (1) */
     uint64_t seed;       /* seeds the anchor and relation vectors (7) */
 } kga_structure_params_t;
 
