@@ -8,6 +8,8 @@
  * baseline build stays x86-64-v2. */
 #include "base/vec.h"
 
+#include <math.h>
+
 #define LANES KGA_VEC_LANES
 
 KGA_CLONES
@@ -37,6 +39,18 @@ float kga_vsqdist(const float *x, const float *y, size_t n)
 }
 
 KGA_CLONES
+void kga_vnormalize(float *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t k = 0; k < n; k++)
+        s += (double)x[k] * x[k];
+    if (s > 0.0) {
+        float f = (float)(1.0 / sqrt(s));
+        for (size_t k = 0; k < n; k++)
+            x[k] *= f;
+    }
+}
+
 void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n)
 {
     kga_vaxpy_inline(y, a, x, n);

@@ -62,6 +62,11 @@ float kga_vsqdist(const float *x, const float *y, size_t n);
 /* y += a * x; x and y must not overlap. */
 void kga_vaxpy(float *restrict y, float a, const float *restrict x, size_t n);
 
+/* Scales x to unit L2 norm (a zero vector stays zero). The sum runs in
+ * double and in index order, so the result does not depend on the CPU's
+ * vector width. */
+void kga_vnormalize(float *x, size_t n);
+
 /* sum_k x_k y_k of int8 vectors, exact in int32 for n up to 2^17. */
 int32_t kga_i8dot(const int8_t *x, const int8_t *y, size_t n);
 

@@ -277,20 +277,6 @@ void kga_structure_free(kga_structure_t *g)
 
 /* ---- random vectors ----------------------------------------------------- */
 
-/* Scales x to unit L2 norm (a zero vector stays zero). The sum runs in
- * double and in index order. */
-static void normalize(float *x, uint32_t n)
-{
-    double s = 0.0;
-    for (uint32_t k = 0; k < n; k++)
-        s += (double)x[k] * x[k];
-    if (s > 0.0) {
-        float f = (float)(1.0 / sqrt(s));
-        for (uint32_t k = 0; k < n; k++)
-            x[k] *= f;
-    }
-}
-
 /* A unit Gaussian vector (Box-Muller) drawn from (seed, key). */
 static void anchor_vector(uint64_t seed, uint64_t key, float *x, uint32_t d)
 {
@@ -303,7 +289,7 @@ static void anchor_vector(uint64_t seed, uint64_t key, float *x, uint32_t d)
         x[k] = (float)(rad * cos(2.0 * M_PI * u2));
         x[k + 1] = (float)(rad * sin(2.0 * M_PI * u2));
     }
-    normalize(x, d);
+    kga_vnormalize(x, d);
 }
 
 /* A +-1 vector for one direction of the relation with name hash key. */
@@ -509,14 +495,14 @@ static void prop_row(const prop_ctx_t *c, uint32_t i, float *tmp)
                     y[k] += w * (v[k] * xj[k]);
             }
         }
-        normalize(y, d);
+        kga_vnormalize(y, d);
         kga_qmatrix_set(c->Q, i, c->dst, y);
         return;
     case STAGE_SIGNATURE:
         memset(y, 0, (size_t)d * sizeof *y);
         for (uint64_t x = s->off[i]; x < s->off[i + 1]; x++)
             kga_vaxpy(y, 1.0f, c->relv + (size_t)s->drel[x] * d, d);
-        normalize(y, d);
+        kga_vnormalize(y, d);
         kga_qmatrix_set(c->Q, i, c->dst, y);
         return;
     case STAGE_FINISH:
@@ -837,7 +823,7 @@ static void block_of(const kga_qmatrix_t *F, uint32_t e, uint32_t b,
                      float *x)
 {
     kga_qmatrix_block(F, e, b, x);
-    normalize(x, F->dim);
+    kga_vnormalize(x, F->dim);
 }
 
 void kga_structure_row(const kga_structure_relations_t *r, int side,
@@ -872,7 +858,7 @@ void kga_structure_row(const kga_structure_relations_t *r, int side,
     uint32_t first = context_first(p);
     for (uint32_t b = 0; b < first; b++) {
         if (b > 0)
-            normalize(work + (size_t)b * d, d);
+            kga_vnormalize(work + (size_t)b * d, d);
         kga_qmatrix_set(out, row, b, work + (size_t)b * d);
     }
     if (p->context_blocks > 0)

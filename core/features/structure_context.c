@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "base/vec.h"
 
 /* Random streams of the two projections, apart from every other stream. */
 #define RELATION_PROJ_SALT 0x9B05688C2B3E6C1Full
@@ -39,18 +40,6 @@ static void gaussian(uint64_t seed, uint64_t stream, float *a, size_t n,
         a[k] = (float)(f * rad * cos(2.0 * M_PI * u2));
         if (k + 1 < n)
             a[k + 1] = (float)(f * rad * sin(2.0 * M_PI * u2));
-    }
-}
-
-static void unit(float *x, uint32_t n)
-{
-    double s = 0.0;
-    for (uint32_t k = 0; k < n; k++)
-        s += (double)x[k] * x[k];
-    if (s > 0.0) {
-        float f = (float)(1.0 / sqrt(s));
-        for (uint32_t k = 0; k < n; k++)
-            x[k] *= f;
     }
 }
 
@@ -112,7 +101,7 @@ void kga_context_input(const kga_qmatrix_t *Q, uint32_t e, uint32_t levels,
 {
     for (uint32_t l = 0; l <= levels; l++) {
         kga_qmatrix_block(Q, e, l, x + (size_t)l * Q->dim);
-        unit(x + (size_t)l * Q->dim, Q->dim);
+        kga_vnormalize(x + (size_t)l * Q->dim, Q->dim);
     }
 }
 
@@ -158,8 +147,8 @@ int kga_context_relations(const kga_structure_t *g, int side,
     for (uint32_t q = 0; q < nq; q++) {
         float *a = acc + (size_t)q * lw;
         for (uint32_t l = 0; l <= g->p.context_levels; l++)
-            unit(a + (size_t)l * d, d);
-        unit(a, lw);
+            kga_vnormalize(a + (size_t)l * d, d);
+        kga_vnormalize(a, lw);
     }
     if (nq > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq,
