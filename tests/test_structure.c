@@ -588,10 +588,9 @@ START_TEST(context_blocks_agree_and_extend_to_new_entities)
     kga_structure_params_t p;
     kga_structure_params_init(&p);
     p.context_blocks = 4;
-    kga_structure_t *g;
-    kga_err_t err;
-    ck_assert_int_eq(kga_structure_new(x.st.s[0], x.st.s[1], &p, &g, &err), 0);
+    kga_structure_t *g = structure_of(&x, &p);
     kga_pair_t seeds[60];
+    kga_err_t err;
     for (uint32_t k = 0; k < 60; k++)
         seeds[k] = (kga_pair_t){x.left[k], x.right[k]};
     uint32_t w = kga_structure_width(&p), first = w / p.dim - 4;
