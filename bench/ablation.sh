@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ablation of the model on the shared benchmarks: the defaults, then one
 # part switched off at a time. Not part of `make bench` by default (it trains
-# eighteen models); run it as BENCHMARKS=bench/ablation.sh make bench.
+# twenty-one models); run it as BENCHMARKS=bench/ablation.sh make bench.
 # ABLATION_SETS picks sets (default: all three): dbp15k_fr_en,
 # openea_D_Y_15K_V1, itunes_amazon. itunes_amazon is the record set with its
 # artists and albums as nodes (the CG-MuAlign paper's own setting: songs,
@@ -15,7 +15,7 @@ json_get() { sed -n "s/.*\"$2\": *\([-0-9.eE]*\).*/\1/p" "$1" | head -1; }
 
 # The defaults train the GNN only where names are not used (docs/model.md);
 # here it is forced on and off, and its own parts are ablated with it on.
-variants=("defaults:" "gnn:--gnn" "no_gnn:--no-gnn" "gnn_no_cross_attention:--gnn --no-cross-attention"
+variants=("defaults:" "no_context:--no-context" "gnn:--gnn" "no_gnn:--no-gnn" "gnn_no_cross_attention:--gnn --no-cross-attention"
           "gnn_no_self_attention:--gnn --no-self-attention"
           "gnn_uniform_sampling:--gnn --uniform-sampling"
           "gnn_no_hard_negatives:--gnn --no-hard-negatives")

@@ -64,6 +64,9 @@ static const char usage_text[] =
     "      --no-hard-negatives  random negatives only (ablation)\n"
     "      --no-latin-form      names compared as written only, without their\n"
     "                           Latin form (ablation)\n"
+    "      --no-context         structural features without their relational\n"
+    "                           context blocks, where names are not used\n"
+    "                           (ablation)\n"
     "  -h, --help               this text\n";
 
 static void usage(FILE *out)
@@ -160,7 +163,7 @@ int kga_cmd_train(int argc, char **argv)
     p.log = log_line;
     const char *dir = NULL, *model = NULL, *times = NULL;
     int learned_names = 0, gnn = 0, no_gnn = 0, no_cross = 0, no_self = 0,
-        no_hard = 0, no_latin = 0;
+        no_hard = 0, no_latin = 0, no_context = 0;
     int search = KGA_SEARCH_AUTO;
     const kga_option_t options[] = {
         KGA_OPTION_ARG("DATA_DIR", &dir),
@@ -187,6 +190,7 @@ int kga_cmd_train(int argc, char **argv)
         KGA_OPTION_FLAG("uniform-sampling", 0, &p.gnn.uniform_sampling),
         KGA_OPTION_FLAG("no-hard-negatives", 0, &no_hard),
         KGA_OPTION_FLAG("no-latin-form", 0, &no_latin),
+        KGA_OPTION_FLAG("no-context", 0, &no_context),
     };
     int status = kga_options_parse("train", usage, options,
                                    KGA_COUNTOF(options), argc, argv);
@@ -205,6 +209,8 @@ int kga_cmd_train(int argc, char **argv)
         p.gnn.hard_negatives = 0;
     if (no_latin)
         p.fusion.names.translit = 0;
+    if (no_context)
+        p.fusion.structure.context_blocks = 0;
     if (gnn && no_gnn)
         return kga_cli_usage_error("train", "--gnn and --no-gnn contradict "
                                             "each other");
