@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "base/hash_index.h"
 #include "base/intern.h"
 #include "base/mapped_file.h"
+#include "base/rng.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "testutil.h"
@@ -800,6 +802,37 @@ START_TEST(mapped_file_notices_a_change_in_place)
 }
 END_TEST
 
+/* Normal values: mean 0 and variance scale^2 within sampling error, the
+ * same for the same stream, and an odd count filled to the end. */
+START_TEST(rng_gaussians_are_normal_and_reproducible)
+{
+    enum { N = 20001 };
+    static float a[N], b[N];
+    kga_rng_t r;
+    kga_rng_init(&r, 11, 3);
+    a[N - 1] = NAN;
+    kga_rng_gaussians(&r, a, N, 2.0);
+    kga_rng_init(&r, 11, 3);
+    kga_rng_gaussians(&r, b, N, 2.0);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    ck_assert(isfinite(a[N - 1]));
+    double m = 0.0, v = 0.0;
+    uint32_t beyond = 0;
+    for (int k = 0; k < N; k++) {
+        m += a[k];
+        v += (double)a[k] * a[k];
+        beyond += fabs(a[k]) > 2.0 * 1.96;
+    }
+    m /= N;
+    v = v / N - m * m;
+    ck_assert_double_lt(fabs(m), 0.05);
+    ck_assert_double_lt(fabs(v - 4.0), 0.2);
+    /* About 5% beyond 1.96 standard deviations. */
+    ck_assert_uint_gt(beyond, N / 25);
+    ck_assert_uint_lt(beyond, N / 16);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("base");
@@ -827,6 +860,8 @@ static Suite *make_suite(void)
     TCase *grow = kga_test_tcase(s, "grow", 0);
     tcase_add_test(grow, grow_doubles_from_the_first_capacity);
     tcase_add_test(grow, grow_refuses_sizes_past_size_max);
+    TCase *rng = kga_test_tcase(s, "rng", 0);
+    tcase_add_test(rng, rng_gaussians_are_normal_and_reproducible);
     TCase *xalloc = kga_test_tcase(s, "xalloc", 0);
     tcase_add_test(xalloc, xalloc_helpers);
     const char *fork_env = getenv("CK_FORK");

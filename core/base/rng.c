@@ -1,8 +1,10 @@
 /* xoshiro256** seeded through splitmix64 (see rng.h). Integer arithmetic
  * only, so one (seed, stream) gives the same numbers on every machine and
  * build: training, sampling and the synthetic graphs are reproducible from
- * their seeds. */
+ * their seeds. The Gaussians alone take libm's log and cos on top. */
 #include "base/rng.h"
+
+#include <math.h>
 
 /* The splitmix64 increment: the golden ratio in 64-bit fixed point. */
 #define SPLITMIX_GAMMA 0x9E3779B97F4A7C15ull
@@ -94,6 +96,18 @@ double kga_rng_unit(kga_rng_t *r)
 {
     return (double)(kga_rng_next(r) >> (64 - UNIT_BITS)) *
            (1.0 / (double)(1ull << UNIT_BITS));
+}
+
+void kga_rng_gaussians(kga_rng_t *r, float *x, size_t n, double scale)
+{
+    for (size_t k = 0; k < n; k += 2) {
+        double u1 = 1.0 - kga_rng_unit(r); /* (0, 1]: log is finite */
+        double u2 = kga_rng_unit(r);
+        double rad = sqrt(-2.0 * log(u1));
+        x[k] = (float)(scale * rad * cos(2.0 * M_PI * u2));
+        if (k + 1 < n)
+            x[k + 1] = (float)(scale * rad * sin(2.0 * M_PI * u2));
+    }
 }
 
 int kga_rng_chance(kga_rng_t *r, double p)

@@ -46,6 +46,12 @@ uint32_t kga_rng_range(kga_rng_t *r, uint32_t lo, uint32_t hi);
 /* Uniform double in [0, 1). */
 double kga_rng_unit(kga_rng_t *r);
 
+/* Fills x with n independent normal values times scale (Box-Muller, two
+ * values a pair of draws; an odd n drops the last sine). Unlike the rest,
+ * it goes through libm's log, cos and sin: the same numbers on one machine
+ * and build, not necessarily across C libraries. */
+void kga_rng_gaussians(kga_rng_t *r, float *x, size_t n, double scale);
+
 /* 1 with probability p (p <= 0: never, p >= 1: always), else 0. */
 int kga_rng_chance(kga_rng_t *r, double p);
 

@@ -282,13 +282,7 @@ static void anchor_vector(uint64_t seed, uint64_t key, float *x, uint32_t d)
 {
     kga_rng_t r;
     kga_rng_init(&r, seed ^ ANCHOR_SALT, key);
-    for (uint32_t k = 0; k < d; k += 2) {
-        double u1 = 1.0 - kga_rng_unit(&r); /* (0, 1]: log is finite */
-        double u2 = kga_rng_unit(&r);
-        double rad = sqrt(-2.0 * log(u1));
-        x[k] = (float)(rad * cos(2.0 * M_PI * u2));
-        x[k + 1] = (float)(rad * sin(2.0 * M_PI * u2));
-    }
+    kga_rng_gaussians(&r, x, d, 1.0);
     kga_vnormalize(x, d);
 }
 

@@ -32,15 +32,7 @@ static void gaussian(uint64_t seed, uint64_t stream, float *a, size_t n,
 {
     kga_rng_t r;
     kga_rng_init(&r, seed, stream);
-    double f = 1.0 / sqrt(scale_n);
-    for (size_t k = 0; k < n; k += 2) {
-        double u1 = 1.0 - kga_rng_unit(&r);
-        double u2 = kga_rng_unit(&r);
-        double rad = sqrt(-2.0 * log(u1));
-        a[k] = (float)(f * rad * cos(2.0 * M_PI * u2));
-        if (k + 1 < n)
-            a[k + 1] = (float)(f * rad * sin(2.0 * M_PI * u2));
-    }
+    kga_rng_gaussians(&r, a, n, 1.0 / sqrt(scale_n));
 }
 
 typedef struct {
