@@ -49,6 +49,18 @@ typedef struct {
     int pass;         /* 0: Y = E W, 1: the edge pass */
 } ctx_t;
 
+/* One edge's share of a block: each of its per relation coordinates a[k]
+ * times its MINI values of the neighbour's projection yj. */
+static void add_edge(float *out, const float *a, const float *yj,
+                     uint32_t per)
+{
+    for (uint32_t k = 0; k < per; k++) {
+        float ak = a[k];
+        for (uint32_t u = 0; u < MINI; u++)
+            out[k * MINI + u] += ak * yj[k * MINI + u];
+    }
+}
+
 static void context_chunk(void *arg, size_t begin, size_t end, int worker)
 {
     const ctx_t *c = arg;
@@ -72,13 +84,8 @@ static void context_chunk(void *arg, size_t begin, size_t end, int worker)
             uint32_t j = c->s->nbr[x];
             if (j == i)
                 continue;
-            const float *a = c->rp + (size_t)c->s->drel[x] * c->R + k0;
-            const float *yj = c->Y + (size_t)j * d;
-            for (uint32_t k = 0; k < per; k++) {
-                float ak = a[k];
-                for (uint32_t u = 0; u < MINI; u++)
-                    y[k * MINI + u] += ak * yj[k * MINI + u];
-            }
+            add_edge(y, c->rp + (size_t)c->s->drel[x] * c->R + k0,
+                     c->Y + (size_t)j * d, per);
         }
         double s = 0.0;
         for (uint32_t u = 0; u < d; u++)
@@ -222,11 +229,8 @@ void kga_context_row(const kga_structure_params_t *p, const float *rp,
         for (uint32_t b = 0; b < blocks; b++) {
             cblas_sgemv(CblasRowMajor, CblasTrans, (int)lw, (int)d, 1.0f,
                         W + (size_t)b * lw * d, (int)d, x, 1, 0.0f, y, 1);
-            const float *a = rp + (size_t)q * R + (size_t)b * per;
-            float *o = acc + (size_t)b * d;
-            for (uint32_t k = 0; k < per; k++)
-                for (uint32_t u = 0; u < MINI; u++)
-                    o[k * MINI + u] += a[k] * y[k * MINI + u];
+            add_edge(acc + (size_t)b * d, rp + (size_t)q * R + (size_t)b * per,
+                     y, per);
         }
     }
     double norm2 = 0.0;
