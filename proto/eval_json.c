@@ -53,6 +53,16 @@ static void put_end(kga_json_buf_t *b, double seconds,
     put_str_field(b, "model_version", model_version);
 }
 
+/* `"name": {`, the i-th member of a per-type object (a comma before all
+ * but the first); the caller writes the type's fields and closes it. */
+static void put_type_open(kga_json_buf_t *b, size_t i, const char *name)
+{
+    if (i > 0)
+        KGA_JSON_LIT(b, ", ");
+    put_str(b, name);
+    KGA_JSON_LIT(b, ": {");
+}
+
 /* A named number of a result, for the runs of them. */
 typedef struct {
     const char *key;
@@ -102,10 +112,7 @@ int kga_eval_json_format(const char *direction, const char *split,
     KGA_JSON_LIT(&b, ", \"per_type\": {");
     for (size_t i = 0; i < res->n_groups; i++) {
         const kga_eval_group_t *g = &res->groups[i];
-        if (i > 0)
-            KGA_JSON_LIT(&b, ", ");
-        put_str(&b, g->name);
-        KGA_JSON_LIT(&b, ": {");
+        put_type_open(&b, i, g->name);
         put_ranking(&b, &g->ranking);
         put_field(&b, "candidate_recall", g->candidate_recall);
         kga_json_char(&b, '}');
@@ -222,12 +229,9 @@ int kga_pair_eval_json_format(const char *split, const char *model_version,
     put_end(&b, res->eval_seconds, model_version);
     KGA_JSON_LIT(&b, ", \"per_type\": {");
     for (size_t i = 0; i < res->n_groups; i++) {
-        if (i > 0)
-            KGA_JSON_LIT(&b, ", ");
-        put_str(&b, res->groups[i].name);
-        KGA_JSON_LIT(&b, ": {");
+        put_type_open(&b, i, res->groups[i].name);
         put_pair_metrics(&b, &res->groups[i].metrics);
-        KGA_JSON_LIT(&b, "}");
+        kga_json_char(&b, '}');
     }
     KGA_JSON_LIT(&b, "}}");
     return kga_json_buf_finish(&b, out, out_len);

@@ -18,24 +18,15 @@ static inline uint64_t rotl64(uint64_t x, int r)
     return (x << r) | (x >> (64 - r));
 }
 
-/* Little-endian loads through memcpy: no alignment requirement, and a single
- * move instruction on the hosts we build for. */
-static inline uint64_t load64(const unsigned char *p)
+/* The n bytes at p (4 or 8) as a little-endian number. memcpy has no
+ * alignment requirement, and with n a constant the inlined load is a
+ * single move on the hosts we build for. */
+static inline uint64_t load_le(const unsigned char *p, size_t n)
 {
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
+    uint64_t v = 0;
+    memcpy(&v, p, n);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-static inline uint32_t load32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap32(v);
+    v = __builtin_bswap64(v); /* the n bytes land in the low end */
 #endif
     return v;
 }
@@ -68,10 +59,10 @@ static size_t lanes_consume(uint64_t lane[4], const unsigned char *p,
     uint64_t v0 = lane[0], v1 = lane[1], v2 = lane[2], v3 = lane[3];
     size_t done = 0;
     for (; len - done >= STRIPE; done += STRIPE) {
-        v0 = lane_round(v0, load64(p + done));
-        v1 = lane_round(v1, load64(p + done + 8));
-        v2 = lane_round(v2, load64(p + done + 16));
-        v3 = lane_round(v3, load64(p + done + 24));
+        v0 = lane_round(v0, load_le(p + done, 8));
+        v1 = lane_round(v1, load_le(p + done + 8, 8));
+        v2 = lane_round(v2, load_le(p + done + 16, 8));
+        v3 = lane_round(v3, load_le(p + done + 24, 8));
     }
     lane[0] = v0;
     lane[1] = v1;
@@ -94,11 +85,11 @@ static uint64_t lanes_merge(const uint64_t lane[4])
 static uint64_t finish(uint64_t h, const unsigned char *p, size_t len)
 {
     for (; len >= 8; len -= 8, p += 8) {
-        h ^= lane_round(0, load64(p));
+        h ^= lane_round(0, load_le(p, 8));
         h = rotl64(h, 27) * PRIME1 + PRIME4;
     }
     if (len >= 4) {
-        h ^= (uint64_t)load32(p) * PRIME1;
+        h ^= load_le(p, 4) * PRIME1;
         h = rotl64(h, 23) * PRIME2 + PRIME3;
         p += 4;
         len -= 4;
