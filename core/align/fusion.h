@@ -116,11 +116,6 @@ typedef struct {
      * byte per right entity, not owned, not saved): the open-world
      * simulation's hidden counterparts (open_world.h). */
     const uint8_t *exclude_right;
-    /* Left entities that never become pseudo-seeds (NULL: none; one byte
-     * per left entity, not owned, not saved): the left entities of those
-     * hidden counterparts, which would otherwise pair with another
-     * entity's counterpart and take it from that entity. */
-    const uint8_t *no_seed_left;
     /* Entities of each store the state was decided on, the first ones (0:
      * all; rebuild only, not saved): a later generation of the stores
      * (store.h) counts the name idf over these alone, so that they keep

@@ -292,11 +292,8 @@ static size_t mutual_argmax(const kga_fusion_t *f, const domain_t *d,
             if (d->col[s] != KGA_SINKHORN_EMPTY &&
                 (best == none || row_better(f, d, s, best)))
                 best = s;
-        /* A left entity that may not seed still wins its column: the
-         * column's second best does not take its place. */
         if (best != none && col_best[d->col[best]] == best &&
-            d->logp[best] >= min_logp &&
-            (p->no_seed_left == NULL || !p->no_seed_left[d->L[i]]))
+            d->logp[best] >= min_logp)
             out[n++] = (kga_pair_t){d->L[i], d->cand[best]};
     }
     return n;

@@ -162,8 +162,8 @@ size_t kga_ow_hidden_mark(const kga_store_t *right, const kga_pair_t *valid,
  * (internal ids); hide as kga_ow_hidden_mark() marked it. sim scores the
  * simulation (s itself, or s with another fusion). s's fusion must have
  * been trained with the hidden right entities out of its domain
- * (kga_fusion_params_t.exclude_right) and their left entities kept from
- * seeding (no_seed_left). progress (may be NULL) gets the two rankings. */
+ * (kga_fusion_params_t.exclude_right). progress (may be NULL) gets the
+ * two rankings. */
 int kga_ow_fit(const kga_scorer_t *s, const kga_scorer_t *sim,
                const kga_pair_t *train, size_t nt,
                const kga_pair_t *valid, size_t nv, const uint8_t *hide,
