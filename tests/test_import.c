@@ -511,12 +511,10 @@ START_TEST(links_resolve_against_stores)
             ck_assert_int_eq(
                 kga_graph_builder_entity(b[s], ids[s][i], &e, NULL), 0);
         }
+    kga_test_stores_t st;
+    kga_test_stores_write(&st, "import", b);
+    const kga_store_t *ls = st.s[0], *rs = st.s[1];
     kga_err_t err;
-    ck_assert_int_eq(kga_store_write(b[0], kga_test_tmp("l.kgs"), &err), 0);
-    ck_assert_int_eq(kga_store_write(b[1], kga_test_tmp("r.kgs"), &err), 0);
-    kga_store_t *ls, *rs;
-    ck_assert_int_eq(kga_store_open(kga_test_tmp("l.kgs"), &ls, &err), 0);
-    ck_assert_int_eq(kga_store_open(kga_test_tmp("r.kgs"), &rs, &err), 0);
 
     kga_test_write_text(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr1\n");
     kga_links_t *l;
@@ -536,8 +534,7 @@ START_TEST(links_resolve_against_stores)
                       NULL,
                   "%s", err.msg);
     kga_links_free(l);
-    kga_store_close(ls);
-    kga_store_close(rs);
+    kga_test_stores_close(&st);
     kga_graph_builder_free(b[0]);
     kga_graph_builder_free(b[1]);
 }
