@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -63,5 +64,21 @@ __attribute__((unused)) static size_t fuzz_touch_str(const char *s)
 
 /* A sink the compiler cannot drop loads into. */
 __attribute__((unused)) static volatile uint64_t fuzz_sink;
+
+/* The libFuzzer entry point of a harness whose entry point is `one`: an
+ * oracle's failure becomes abort(). Nothing in the replay, which includes
+ * every harness in one program. */
+#ifndef KGA_FUZZ_REPLAY
+#define KGA_FUZZ_ENTRY(one)                                                 \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);           \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)            \
+    {                                                                       \
+        if (one(data, size) != 0)                                           \
+            abort();                                                        \
+        return 0;                                                           \
+    }
+#else
+#define KGA_FUZZ_ENTRY(one)
+#endif
 
 #endif
