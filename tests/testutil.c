@@ -5,6 +5,7 @@
  * tables of damage into damaged images. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -167,6 +168,18 @@ void kga_test_write_text(const char *dir, const char *name, const char *text)
         *p = '/';
     }
     kga_test_write_file(path, text, strlen(text));
+}
+
+int kga_test_count_entries(const char *dir, const char *fragment)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "%s: %s", dir, strerror(errno));
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+             (fragment == NULL || strstr(e->d_name, fragment) != NULL);
+    closedir(d);
+    return n;
 }
 
 const char *kga_test_kgalign(void)

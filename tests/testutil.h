@@ -72,6 +72,9 @@ void kga_test_write_file(const char *path, const void *data, size_t len);
 /* Writes text to dir/name, making dir and the folders in name that are
  * missing. */
 void kga_test_write_text(const char *dir, const char *name, const char *text);
+/* The number of entries of the directory dir, "." and ".." aside: all of
+ * them (fragment NULL), or those whose name holds fragment. */
+int kga_test_count_entries(const char *dir, const char *fragment);
 
 /* Symbolic links to victim at every temporary name a writer of path could
  * pick in this process (base/atomic_file.h: PATH.tmp.PID.N, N < n) and at
