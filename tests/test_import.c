@@ -348,21 +348,16 @@ START_TEST(line_reader_line_ends_and_checks)
     ck_assert_int_eq(kga_line_reader_open(p, &r, &err), 0);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
-    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "lines.txt:4: NUL byte at column 4") != NULL,
-                  "%s", err.msg);
-    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "lines.txt:5: invalid UTF-8 at column 5") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_line_reader_next(r, &line, &len, &err), &err,
+                          KGA_EPARSE, "lines.txt:4: NUL byte at column 4");
+    kga_test_expect_error(kga_line_reader_next(r, &line, &len, &err), &err,
+                          KGA_EPARSE, "lines.txt:5: invalid UTF-8 at column 5");
     kga_line_reader_close(r);
 
-    ck_assert_int_eq(kga_line_reader_open(kga_test_tmp("nope"), &r, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "nope: no such file") != NULL, "%s",
-                  err.msg);
-    ck_assert_int_eq(kga_line_reader_open(kga_test_tmp_dir, &r, &err), KGA_EIO);
-    ck_assert_msg(strstr(err.msg, "is a directory") != NULL, "%s", err.msg);
+    kga_test_expect_error(kga_line_reader_open(kga_test_tmp("nope"), &r, &err),
+                          &err, KGA_ENOENT, "nope: no such file");
+    kga_test_expect_error(kga_line_reader_open(kga_test_tmp_dir, &r, &err),
+                          &err, KGA_EIO, "is a directory");
 }
 END_TEST
 
@@ -391,9 +386,8 @@ START_TEST(line_reader_long_lines)
     ck_assert_int_eq(kga_line_reader_open(p, &r, &err), 0);
     ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
     ck_assert_str_eq(line, "before");
-    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_ELIMIT);
-    ck_assert_msg(strstr(err.msg, "long.txt:2: line longer than") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_line_reader_next(r, &line, &len, &err), &err,
+                          KGA_ELIMIT, "long.txt:2: line longer than");
     ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
     ck_assert_str_eq(line, "middle");
     ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
@@ -478,19 +472,16 @@ START_TEST(links_read_rejects_bad_files)
                                   "fields, found 1") != NULL,
                   "%s", err.msg);
     kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv", "a\tA\n\nb\t\n");
-    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: empty field 2") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_read(p, &l, &err), &err, KGA_EPARSE,
+                          "bad_links.tsv:3: empty field 2");
     kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv",
                         "a\tA\nb\tB\na\tC\n");
-    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
-    ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: left id 'a' is linked "
-                                  "twice (also at line 1)") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_read(p, &l, &err), &err, KGA_EDUPLICATE,
+                          "bad_links.tsv:3: left id 'a' is linked "
+                          "twice (also at line 1)");
     kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv", "a\tA\nb\tA\n");
-    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
-    ck_assert_msg(strstr(err.msg, "right id 'A' is linked twice") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_read(p, &l, &err), &err, KGA_EDUPLICATE,
+                          "right id 'A' is linked twice");
     ck_assert_int_eq(kga_links_read(kga_test_tmp("none.tsv"), &l, &err),
                      KGA_ENOENT);
 }
@@ -524,11 +515,9 @@ START_TEST(links_resolve_against_stores)
 
     kga_test_write_text(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr9\n");
     ck_assert_int_eq(kga_links_read(kga_test_tmp("res.tsv"), &l, &err), 0);
-    ck_assert_int_eq(kga_links_resolve(l, ls, rs, li, ri, &err),
-                     KGA_EUNKNOWN_ID);
-    ck_assert_msg(strstr(err.msg, "res.tsv:2: right id 'r9' is not in") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_resolve(l, ls, rs, li, ri, &err), &err,
+                          KGA_EUNKNOWN_ID,
+                          "res.tsv:2: right id 'r9' is not in");
     kga_links_free(l);
     kga_test_stores_close(&st);
     kga_graph_builder_free(b[0]);
@@ -991,19 +980,17 @@ START_TEST(both_sides_bad_reports_the_left)
     kga_import_summary_t s;
     kga_err_t err;
     for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                         KGA_EPARSE);
-        ck_assert_msg(strstr(err.msg, "rel_triples_1:9: expected 3") != NULL,
-                      "%s", err.msg);
+        kga_test_expect_error(
+            run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err), &err,
+            KGA_EPARSE, "rel_triples_1:9: expected 3");
     }
     copy_tree(fixture("dbp15k_small"), kga_test_tmp("both_bad_dbp"), NULL);
     append_str(kga_test_tmp("both_bad_dbp"), "triples_1", "1\t2\n");
     append_str(kga_test_tmp("both_bad_dbp"), "ent_ids_2", "x\ty\n");
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("both_bad_dbp"),
-                                out, 0, &s, &err),
-                     KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "triples_1:6: expected 3") != NULL, "%s",
-                  err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_DBP15K,
+                                     kga_test_tmp("both_bad_dbp"), out, 0, &s,
+                                     &err),
+                          &err, KGA_EPARSE, "triples_1:6: expected 3");
     /* Lenient: both counted, in the left-then-right file order. */
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("both_bad_dbp"),
                                 out, 1, &s, &err),
@@ -1032,11 +1019,9 @@ START_TEST(missing_files_are_named)
 
     copy_tree(fixture("openea_small"), src, NULL);
     unlink(kga_test_tmp("missing_src/rel_triples_2"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/rel_triples_2: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
+                          &err, KGA_ENOENT,
+                          "missing_src/rel_triples_2: no such file");
 
     kga_import_params_t p = kga_test_import_params(
         KGA_IMPORT_OPENEA, fixture("openea_small"), out);
@@ -1049,26 +1034,21 @@ START_TEST(missing_files_are_named)
     kga_test_remove_tree(src);
     copy_tree(fixture("openea_small"), src, NULL);
     kga_test_remove_tree(kga_test_tmp("missing_src/721_5fold"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "721_5fold/1: no such directory: ent_links "
-                                  "holds the gold links but no") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
+                          &err, KGA_ENOENT,
+                          "721_5fold/1: no such directory: ent_links "
+                          "holds the gold links but no");
 
     mkdir(kga_test_tmp("missing_src/721_5fold"), 0777);
     mkdir(kga_test_tmp("missing_src/721_5fold/1"), 0777);
     kga_test_write_text(src, "721_5fold/1/train_links", "");
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "721_5fold/1/test_links: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
+                          &err, KGA_ENOENT,
+                          "721_5fold/1/test_links: no such file");
 
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, fixture("dbp15k_small"),
-                                out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "try --format dbp15k") != NULL, "%s",
-                  err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_OPENEA, fixture("dbp15k_small"),
+                                     out, 0, &s, &err),
+                          &err, KGA_ENOENT, "try --format dbp15k");
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, fixture("openea_small"),
                                 out, 0, &s, &err),
                      KGA_ENOENT);
@@ -1079,29 +1059,23 @@ START_TEST(missing_files_are_named)
     kga_test_remove_tree(src);
     copy_tree(fixture("dbp15k_small"), src, NULL);
     unlink(kga_test_tmp("missing_src/ref_pairs"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/ref_pairs: no such file "
-                                  "(sup_pairs is there") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
+                          &err, KGA_ENOENT,
+                          "missing_src/ref_pairs: no such file "
+                          "(sup_pairs is there");
     unlink(kga_test_tmp("missing_src/sup_pairs"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/ref_ent_ids: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
+                          &err, KGA_ENOENT,
+                          "missing_src/ref_ent_ids: no such file");
     unlink(kga_test_tmp("missing_src/triples_2"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/triples_2: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
+                          &err, KGA_ENOENT,
+                          "missing_src/triples_2: no such file");
 
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("no_such_dir"),
-                                out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "no_such_dir: no such directory") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_DBP15K,
+                                     kga_test_tmp("no_such_dir"), out, 0, &s,
+                                     &err),
+                          &err, KGA_ENOENT, "no_such_dir: no such directory");
     struct stat st;
     ck_assert_int_ne(stat(out, &st), 0);
 }
