@@ -1203,16 +1203,36 @@ static size_t out_lines(const char *out, const char *name)
     return count_lines(path);
 }
 
-START_TEST(real_dbp15k_fr_en_counts)
+/* The lines of out's three link files. */
+static void check_link_lines(const char *out, size_t train, size_t valid,
+                             size_t test)
+{
+    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), train);
+    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), valid);
+    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), test);
+}
+
+/* The real data set `dataset` imported in `format` into out, which must
+ * succeed: 1, or 0 when the data is not there (kga_test_real_data() has
+ * said why the test is skipped). */
+static int import_real(const char *dataset, kga_import_format_t format,
+                       const char *out, kga_import_summary_t *s)
 {
     char src[4096];
-    if (!kga_test_real_data("dbp15k_fr_en", src, sizeof src))
-        return;
+    if (!kga_test_real_data(dataset, src, sizeof src))
+        return 0;
+    kga_err_t err;
+    int rc = run_import(format, src, out, 0, s, &err);
+    ck_assert_msg(rc == 0, "%s: %s", dataset, err.msg);
+    return 1;
+}
+
+START_TEST(real_dbp15k_fr_en_counts)
+{
     const char *out = kga_test_tmp("real_dbp");
     kga_import_summary_t s;
-    kga_err_t err;
-    int rc = run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
+    if (!import_real("dbp15k_fr_en", KGA_IMPORT_DBP15K, out, &s))
+        return;
     check_store_counts(out, "left.kgs", 19661, 105998);
     check_store_counts(out, "right.kgs", 19993, 115722);
     ck_assert_uint_eq(s.side[0].relations, 903);
@@ -1220,9 +1240,7 @@ START_TEST(real_dbp15k_fr_en_counts)
     ck_assert_uint_eq(s.side[0].duplicate_triples, 0);
     ck_assert_uint_eq(s.train_links + s.valid_links, 4500);
     ck_assert_uint_eq(s.valid_links, 450);
-    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 4050);
-    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 450);
-    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
+    check_link_lines(out, 4050, 450, 10500);
     /* Names in the native script, percent-decoded. */
     kga_store_t *ls = kga_test_open_store(out, "left.kgs");
     ck_assert_str_eq(name_of(ls, FR "Like_a_Love%3F"), "Like a Love?");
@@ -1236,22 +1254,16 @@ END_TEST
 
 START_TEST(real_openea_d_y_counts)
 {
-    char src[4096];
-    if (!kga_test_real_data("openea_D_Y_15K_V1", src, sizeof src))
-        return;
     const char *out = kga_test_tmp("real_oe");
     kga_import_summary_t s;
-    kga_err_t err;
-    int rc = run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
+    if (!import_real("openea_D_Y_15K_V1", KGA_IMPORT_OPENEA, out, &s))
+        return;
     check_store_counts(out, "left.kgs", 15000, 30291);
     check_store_counts(out, "right.kgs", 15000, 26638);
     ck_assert_uint_eq(s.train_links, 3000);
     ck_assert_uint_eq(s.valid_links, 1500);
     ck_assert_uint_eq(s.test_links, 10500);
-    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 3000);
-    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 1500);
-    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
+    check_link_lines(out, 3000, 1500, 10500);
     ck_assert_int_eq(s.valid_carved, 0);
     /* Import time is a benchmark (make bench), not a test: shared
      * machines are too noisy for a timed assertion. */
