@@ -464,6 +464,15 @@ void http_do(int port, const char *method, const char *path,
     close(fd);
 }
 
+void http_get_ok(int port, const char *path)
+{
+    http_resp_t r;
+    http_do(port, "GET", path, NULL, NULL, &r);
+    ck_assert_msg(r.status == 200, "GET %s: status %d: %s", path, r.status,
+                  r.body);
+    http_resp_free(&r);
+}
+
 /* 1 when the server closed fd within timeout_s (recv sees EOF or a
  * reset); the response bytes that came before it are counted in
  * *received (may be NULL). */

@@ -162,6 +162,8 @@ int http_send(int port, const char *method, const char *path,
 /* One request on a new connection; asserts a complete response. */
 void http_do(int port, const char *method, const char *path,
              const char *headers, const char *body, http_resp_t *r);
+/* GET path on a new connection; asserts that it is answered 200. */
+void http_get_ok(int port, const char *path);
 /* 1 when the server closed fd within timeout_s (recv sees EOF or a
  * reset); the response bytes that came before it are counted in
  * *received (may be NULL). */

@@ -5,7 +5,6 @@
  * the string arena, the hash index, string interning, and the allocation
  * helpers. */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -249,14 +248,7 @@ static void write_plain(const char *path, const char *text)
 /* Entries of kga_test_tmp_dir whose name holds ".tmp.". */
 static int count_temporaries(void)
 {
-    DIR *d = opendir(kga_test_tmp_dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strstr(e->d_name, ".tmp.") != NULL;
-    closedir(d);
-    return n;
+    return kga_test_count_entries(kga_test_tmp_dir, ".tmp.");
 }
 
 START_TEST(atomic_file_replaces_the_target)

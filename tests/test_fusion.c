@@ -244,8 +244,7 @@ typedef enum { NAMES_MATCH, NAMES_OPAQUE } names_t;
  * train, == 3 validation, the rest test. The right side has `extra`
  * unmatched entities. */
 typedef struct {
-    char dir[64], path[2][128];
-    kga_store_t *s[2];
+    kga_test_stores_t st;
     uint32_t n;
     uint32_t *left, *right;
     kga_pair_t *train, *valid, *test;
@@ -325,17 +324,7 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
                                                       rel[s][q], ent[s][tl]),
                              0);
     }
-    kga_err_t err;
-    snprintf(x->dir, sizeof x->dir, "/tmp/kga_test_fusion.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(x->dir));
-    for (int s = 0; s < 2; s++) {
-        snprintf(x->path[s], sizeof x->path[s], "%s/%s.kgs", x->dir,
-                 s ? "right" : "left");
-        ck_assert_msg(kga_store_write(b[s], x->path[s], &err) == 0, "%s",
-                      err.msg);
-        ck_assert_msg(kga_store_open(x->path[s], &x->s[s], &err) == 0, "%s",
-                      err.msg);
-    }
+    kga_test_stores_write(&x->st, "fusion", b);
     x->n = n;
     x->left = malloc(n * sizeof *x->left);
     x->right = malloc(n * sizeof *x->right);
@@ -346,7 +335,7 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
     for (uint32_t k = 0; k < n; k++) {
         for (int s = 0; s < 2; s++) {
             const char *ext = kga_graph_builder_entity_ext_id(b[s], ent[s][k]);
-            int64_t v = kga_store_lookup(x->s[s], ext);
+            int64_t v = kga_store_lookup(x->st.s[s], ext);
             ck_assert_int_ge(v, 0);
             (s ? x->right : x->left)[k] = (uint32_t)v;
         }
@@ -366,11 +355,7 @@ static void synth_make(synth_t *x, uint32_t n, uint32_t extra, names_t names,
 
 static void synth_free(synth_t *x)
 {
-    for (int s = 0; s < 2; s++) {
-        kga_store_close(x->s[s]);
-        unlink(x->path[s]);
-    }
-    rmdir(x->dir);
+    kga_test_stores_close(&x->st);
     free(x->test);
     free(x->valid);
     free(x->train);
@@ -391,7 +376,7 @@ static kga_fusion_t *train(const synth_t *x, const kga_fusion_params_t *p,
 {
     kga_fusion_t *f;
     kga_err_t err;
-    ck_assert_msg(kga_fusion_train(x->s[0], x->s[1], x->train, x->ntrain,
+    ck_assert_msg(kga_fusion_train(x->st.s[0], x->st.s[1], x->train, x->ntrain,
                                    x->valid, x->nvalid, p, NULL, &f, rep,
                                    &err) == 0,
                   "%s", err.msg);
@@ -704,8 +689,9 @@ START_TEST(rebuild_gives_the_same_scorer)
     p1.structure = *kga_fusion_structure(f);
     kga_fusion_t *g;
     kga_err_t err;
-    ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &st, NULL, &g, &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(
+        kga_fusion_rebuild(x.st.s[0], x.st.s[1], &p1, &st, NULL, &g, &err) == 0,
+        "%s", err.msg);
     assert_same_scorer(f, g);
     for (size_t t = 0; t < x.ntest; t++) {
         uint32_t i = x.test[t].left, j = x.right[(t * 7) % x.n];
@@ -721,8 +707,9 @@ START_TEST(rebuild_gives_the_same_scorer)
     kga_fusion_state_t bad = st;
     bad.lu = lu;
     kga_fusion_t *h;
-    ck_assert_int_eq(kga_fusion_rebuild(x.s[0], x.s[1], &p1, &bad, NULL, &h, &err),
-                     KGA_EINVAL);
+    ck_assert_int_eq(
+        kga_fusion_rebuild(x.st.s[0], x.st.s[1], &p1, &bad, NULL, &h, &err),
+        KGA_EINVAL);
     ck_assert_ptr_null(h);
     free(lu);
     kga_fusion_free(g);
@@ -758,8 +745,8 @@ START_TEST(rows_from_outside_score_as_stored)
         pr.search = approx ? KGA_SEARCH_APPROX : KGA_SEARCH_EXACT;
         kga_fusion_t *g;
         kga_err_t err;
-        ck_assert_msg(kga_fusion_rebuild(x.s[0], x.s[1], &pr, &st, NULL, &g,
-                                         &err) == 0,
+        ck_assert_msg(kga_fusion_rebuild(x.st.s[0], x.st.s[1], &pr, &st, NULL,
+                                         &g, &err) == 0,
                       "%s", err.msg);
         ck_assert_int_eq(kga_fusion_approx(g), approx);
         const kga_qmatrix_t *F0 = kga_fusion_features(g, 0);
@@ -856,16 +843,9 @@ START_TEST(topk_allowed_rights_and_ties)
     }
     ck_assert_int_eq(kga_graph_builder_entity(b[1], "R:other", &e, NULL), 0);
     ck_assert_int_eq(kga_graph_builder_set_name(b[1], e, "something else"), 0);
-    char dir[] = "/tmp/kga_test_fusion.XXXXXX", lp[128], rp[128];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(lp, sizeof lp, "%s/left.kgs", dir);
-    snprintf(rp, sizeof rp, "%s/right.kgs", dir);
+    kga_test_stores_t st;
+    kga_test_stores_write(&st, "fusion", b);
     kga_err_t err;
-    kga_store_t *s[2];
-    ck_assert_int_eq(kga_store_write(b[0], lp, &err), 0);
-    ck_assert_int_eq(kga_store_write(b[1], rp, &err), 0);
-    ck_assert_int_eq(kga_store_open(lp, &s[0], &err), 0);
-    ck_assert_int_eq(kga_store_open(rp, &s[1], &err), 0);
     kga_graph_builder_free(b[0]);
     kga_graph_builder_free(b[1]);
 
@@ -873,17 +853,17 @@ START_TEST(topk_allowed_rights_and_ties)
     small_params(&p, 1);
     p.rounds = 0;
     kga_fusion_t *f;
-    ck_assert_msg(kga_fusion_train(s[0], s[1], NULL, 0, NULL, 0, &p, NULL, &f,
-                                   NULL, &err) == 0,
+    ck_assert_msg(kga_fusion_train(st.s[0], st.s[1], NULL, 0, NULL, 0, &p, NULL,
+                                   &f, NULL, &err) == 0,
                   "%s", err.msg);
-    uint32_t a = (uint32_t)kga_store_lookup(s[0], "L:a");
+    uint32_t a = (uint32_t)kga_store_lookup(st.s[0], "L:a");
     uint32_t idx[8];
     float sc[8];
     ck_assert_int_eq(kga_fusion_topk(f, &a, 1, NULL, 0, 8, NULL, NULL, idx, sc, &err),
                      0);
     const uint64_t *key = kga_tfidf_keys(kga_fusion_names(f), KGA_TFIDF_RIGHT);
     for (int t = 0; t < 5; t++) {
-        const char *ext = kga_store_entity_ext_id(s[1], idx[t]);
+        const char *ext = kga_store_entity_ext_id(st.s[1], idx[t]);
         ck_assert_int_eq(strncmp(ext, "R:t", 3), 0);
         ck_assert_uint_eq(key[idx[t]], kga_hash64(ext, strlen(ext)));
         ck_assert_float_eq(sc[t], sc[0]);
@@ -895,8 +875,8 @@ START_TEST(topk_allowed_rights_and_ties)
     ck_assert(isinf(sc[7]) && sc[7] < 0);
 
     /* Only the allowed entities; slots beyond them are padding. */
-    uint32_t allowed[2] = {(uint32_t)kga_store_lookup(s[1], "R:other"),
-                           (uint32_t)kga_store_lookup(s[1], "R:t4")};
+    uint32_t allowed[2] = {(uint32_t)kga_store_lookup(st.s[1], "R:other"),
+                           (uint32_t)kga_store_lookup(st.s[1], "R:t4")};
     ck_assert_int_eq(kga_fusion_topk(f, &a, 1, allowed, 2, 3, NULL, NULL, idx, sc,
                                      &err),
                      0);
@@ -912,11 +892,7 @@ START_TEST(topk_allowed_rights_and_ties)
                                      &err),
                      KGA_EINVAL);
     kga_fusion_free(f);
-    kga_store_close(s[0]);
-    kga_store_close(s[1]);
-    unlink(lp);
-    unlink(rp);
-    rmdir(dir);
+    kga_test_stores_close(&st);
 }
 END_TEST
 
@@ -929,17 +905,17 @@ START_TEST(train_rejects_bad_links)
     kga_fusion_t *f;
     kga_err_t err;
     kga_pair_t out_of_range[] = {{x.left[0], 5000}};
-    ck_assert_int_eq(kga_fusion_train(x.s[0], x.s[1], out_of_range, 1, NULL, 0,
-                                      &p, NULL, &f, NULL, &err),
+    ck_assert_int_eq(kga_fusion_train(x.st.s[0], x.st.s[1], out_of_range, 1,
+                                      NULL, 0, &p, NULL, &f, NULL, &err),
                      KGA_EINVAL);
     ck_assert_ptr_null(f);
     kga_pair_t twice[] = {{x.left[0], x.right[0]}, {x.left[1], x.right[0]}};
-    ck_assert_int_eq(kga_fusion_train(x.s[0], x.s[1], twice, 2, NULL, 0, &p,
-                                      NULL, &f, NULL, &err),
+    ck_assert_int_eq(kga_fusion_train(x.st.s[0], x.st.s[1], twice, 2, NULL, 0,
+                                      &p, NULL, &f, NULL, &err),
                      KGA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "right"));
     kga_pair_t bad_valid[] = {{7000, x.right[0]}};
-    ck_assert_int_eq(kga_fusion_train(x.s[0], x.s[1], x.train, x.ntrain,
+    ck_assert_int_eq(kga_fusion_train(x.st.s[0], x.st.s[1], x.train, x.ntrain,
                                       bad_valid, 1, &p, NULL, &f, NULL, &err),
                      KGA_EINVAL);
     synth_free(&x);

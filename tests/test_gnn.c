@@ -182,12 +182,9 @@ END_TEST
  * and the relation map keeps directions apart. */
 START_TEST(sampler_from_store)
 {
-    char dir[] = "/tmp/kga_test_gnn_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[2][128];
-    kga_store_t *st[2];
+    kga_graph_builder_t *bs[2];
     for (int s = 0; s < 2; s++) {
-        kga_graph_builder_t *b = kga_graph_builder_new();
+        kga_graph_builder_t *b = bs[s] = kga_graph_builder_new();
         uint32_t film, director, actor, f, p;
         kga_graph_builder_relation(b, s == 0 ? "directedBy" : "director",
                                    &director);
@@ -207,12 +204,12 @@ START_TEST(sampler_from_store)
             }
         }
         (void)film;
-        snprintf(path[s], sizeof path[s], "%s/%d.kgs", dir, s);
-        kga_err_t err;
-        ck_assert_int_eq(kga_store_write(b, path[s], &err), 0);
-        kga_graph_builder_free(b);
-        ck_assert_int_eq(kga_store_open(path[s], &st[s], &err), 0);
     }
+    kga_test_stores_t stores;
+    kga_test_stores_write(&stores, "gnn", bs);
+    kga_graph_builder_free(bs[0]);
+    kga_graph_builder_free(bs[1]);
+    kga_store_t *const *st = stores.s;
     uint32_t ml[4], mr[4], R;
     /* shared names: "starring" aligned, the director relations not */
     ck_assert_int_eq(kga_relation_map_build(st[0], st[1], 1, ml, mr, &R), 0);
@@ -261,11 +258,7 @@ START_TEST(sampler_from_store)
     ml[0] = R;
     ck_assert_int_eq(kga_neighbours_from_store(st[0], ml, R, &g2), KGA_EINVAL);
     kga_neighbours_free(g);
-    for (int s = 0; s < 2; s++) {
-        kga_store_close(st[s]);
-        unlink(path[s]);
-    }
-    rmdir(dir);
+    kga_test_stores_close(&stores);
 }
 END_TEST
 

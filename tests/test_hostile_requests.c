@@ -94,16 +94,30 @@ static void expect_status(int port, const char *request, size_t len,
     http_resp_free(&r);
 }
 
-static void post_admin(int port, const char *target, const char *headers,
-                       int status, const char *code)
+/* A POST to the admin route and what it must be answered: the status and,
+ * unless code is NULL, the error code. */
+typedef struct {
+    const char *target;
+    const char *headers;
+    int status;
+    const char *code;
+} admin_post_t;
+
+/* Each post of the table on its own connection, answered as it says. */
+static void post_admin(int port, const admin_post_t *posts, size_t n)
 {
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: 0\r\n"
-                     "Connection: close\r\n\r\n",
-                     target, headers != NULL ? headers : "");
-    expect_status(port, req, (size_t)n, status, code);
+    for (size_t i = 0; i < n; i++) {
+        char req[512];
+        int len = snprintf(
+            req, sizeof req,
+            "POST %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n",
+            posts[i].target, posts[i].headers != NULL ? posts[i].headers : "");
+        expect_status(port, req, (size_t)len, posts[i].status, posts[i].code);
+    }
 }
+#define POST_ADMIN(port, posts)                                             \
+    post_admin(port, posts, sizeof posts / sizeof posts[0])
 
 /* ------------------------------------------------------------------------
  * The request target, as data
@@ -184,18 +198,17 @@ END_TEST
  * happen are not in the log. */
 START_TEST(admin_route_is_off_without_a_token)
 {
+    static const admin_post_t posts[] = {
+        {"/admin/reload", NULL, 403, "forbidden"},
+        {"/admin/reload", "Authorization: Bearer \r\n", 403, "forbidden"},
+        {"/%61dmin/reload", NULL, 403, "forbidden"},
+        {"//admin/./reload", NULL, 403, "forbidden"},
+    };
     server_t s;
     server_start(&s, NULL, NULL);
     wait_ready(&s);
-    post_admin(s.port, "/admin/reload", NULL, 403, "forbidden");
-    post_admin(s.port, "/admin/reload", "Authorization: Bearer \r\n", 403,
-               "forbidden");
-    post_admin(s.port, "/%61dmin/reload", NULL, 403, "forbidden");
-    post_admin(s.port, "//admin/./reload", NULL, 403, "forbidden");
-    http_resp_t r;
-    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    POST_ADMIN(s.port, posts);
+    http_get_ok(s.port, "/healthz");
     ck_assert_int_eq(log_count(&s, ADMIN_RELOADS), 0);
     server_stop(&s);
 }
@@ -206,42 +219,39 @@ END_TEST
  * nothing. */
 START_TEST(admin_route_needs_the_token_and_a_plain_path)
 {
+    static const admin_post_t posts[] = {
+        {"/admin/reload", NULL, 403, "forbidden"},
+        {"/admin/reload", "Authorization: Bearer wrong\r\n", 403, "forbidden"},
+        {"/admin/reload", BEARER, 200, NULL},
+        {"/%61dmin/reload", BEARER, 200, NULL},
+        {"/x/../admin/./reload", BEARER, 200, NULL},
+    };
+    static const admin_post_t refused[] = {
+        {"/admin/reload%00junk", BEARER, 400, "bad_request"},
+        {"/admin%2freload", BEARER, 400, "bad_request"},
+        {"/admin%2Freload", BEARER, 400, "bad_request"},
+        {"/admin%5creload", BEARER, 400, "bad_request"},
+        {"/%zz/admin/reload", BEARER, 400, "bad_request"},
+        {"/../admin/reload", BEARER, 400, "bad_request"},
+        {"/admin/reload%00", BEARER, 400, "bad_request"},
+    };
     server_t s;
     server_start(&s, NULL, with_token);
     wait_ready(&s);
-    post_admin(s.port, "/admin/reload", NULL, 403, "forbidden");
-    post_admin(s.port, "/admin/reload", "Authorization: Bearer wrong\r\n",
-               403, "forbidden");
-    post_admin(s.port, "/admin/reload", BEARER, 200, NULL);
-    post_admin(s.port, "/%61dmin/reload", BEARER, 200, NULL);
-    post_admin(s.port, "/x/../admin/./reload", BEARER, 200, NULL);
+    POST_ADMIN(s.port, posts);
     ck_assert_int_eq(log_count(&s, ADMIN_RELOADS), 3);
-
-    static const char *const refused[] = {
-        "/admin/reload%00junk", "/admin%2freload", "/admin%2Freload",
-        "/admin%5creload",      "/%zz/admin/reload", "/../admin/reload",
-        "/admin/reload%00",
-    };
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        post_admin(s.port, refused[i], BEARER, 400, "bad_request");
+    POST_ADMIN(s.port, refused);
     /* A NUL byte in the request line itself. */
     static const char nul_line[] =
         "POST /admin/reload\0junk HTTP/1.1\r\nHost: x\r\n" BEARER
         "Content-Length: 0\r\nConnection: close\r\n\r\n";
     expect_status(s.port, nul_line, sizeof nul_line - 1, 400, "bad_request");
-    http_resp_t r;
-    http_do(s.port, "GET", "/healthz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    http_get_ok(s.port, "/healthz");
     ck_assert_int_eq(log_count(&s, ADMIN_RELOADS), 3);
 
     /* The other routes are matched on the normalised path too. */
-    http_do(s.port, "GET", "//healthz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
-    http_do(s.port, "GET", "/x/../readyz", NULL, NULL, &r);
-    ck_assert_int_eq(r.status, 200);
-    http_resp_free(&r);
+    http_get_ok(s.port, "//healthz");
+    http_get_ok(s.port, "/x/../readyz");
     server_stop(&s);
 }
 END_TEST

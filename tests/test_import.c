@@ -348,21 +348,16 @@ START_TEST(line_reader_line_ends_and_checks)
     ck_assert_int_eq(kga_line_reader_open(p, &r, &err), 0);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
-    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "lines.txt:4: NUL byte at column 4") != NULL,
-                  "%s", err.msg);
-    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "lines.txt:5: invalid UTF-8 at column 5") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_line_reader_next(r, &line, &len, &err), &err,
+                          KGA_EPARSE, "lines.txt:4: NUL byte at column 4");
+    kga_test_expect_error(kga_line_reader_next(r, &line, &len, &err), &err,
+                          KGA_EPARSE, "lines.txt:5: invalid UTF-8 at column 5");
     kga_line_reader_close(r);
 
-    ck_assert_int_eq(kga_line_reader_open(kga_test_tmp("nope"), &r, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "nope: no such file") != NULL, "%s",
-                  err.msg);
-    ck_assert_int_eq(kga_line_reader_open(kga_test_tmp_dir, &r, &err), KGA_EIO);
-    ck_assert_msg(strstr(err.msg, "is a directory") != NULL, "%s", err.msg);
+    kga_test_expect_error(kga_line_reader_open(kga_test_tmp("nope"), &r, &err),
+                          &err, KGA_ENOENT, "nope: no such file");
+    kga_test_expect_error(kga_line_reader_open(kga_test_tmp_dir, &r, &err),
+                          &err, KGA_EIO, "is a directory");
 }
 END_TEST
 
@@ -391,9 +386,8 @@ START_TEST(line_reader_long_lines)
     ck_assert_int_eq(kga_line_reader_open(p, &r, &err), 0);
     ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
     ck_assert_str_eq(line, "before");
-    ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), KGA_ELIMIT);
-    ck_assert_msg(strstr(err.msg, "long.txt:2: line longer than") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_line_reader_next(r, &line, &len, &err), &err,
+                          KGA_ELIMIT, "long.txt:2: line longer than");
     ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
     ck_assert_str_eq(line, "middle");
     ck_assert_int_eq(kga_line_reader_next(r, &line, &len, &err), 1);
@@ -462,11 +456,7 @@ START_TEST(links_write_read_round_trip)
     kga_links_free(l);
 
     /* No temporary file is left behind. */
-    DIR *d = opendir(kga_test_tmp_dir);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        ck_assert_msg(strstr(e->d_name, ".tmp.") == NULL, "%s", e->d_name);
-    closedir(d);
+    ck_assert_int_eq(kga_test_count_entries(kga_test_tmp_dir, ".tmp."), 0);
 }
 END_TEST
 
@@ -482,19 +472,16 @@ START_TEST(links_read_rejects_bad_files)
                                   "fields, found 1") != NULL,
                   "%s", err.msg);
     kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv", "a\tA\n\nb\t\n");
-    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: empty field 2") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_read(p, &l, &err), &err, KGA_EPARSE,
+                          "bad_links.tsv:3: empty field 2");
     kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv",
                         "a\tA\nb\tB\na\tC\n");
-    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
-    ck_assert_msg(strstr(err.msg, "bad_links.tsv:3: left id 'a' is linked "
-                                  "twice (also at line 1)") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_read(p, &l, &err), &err, KGA_EDUPLICATE,
+                          "bad_links.tsv:3: left id 'a' is linked "
+                          "twice (also at line 1)");
     kga_test_write_text(kga_test_tmp_dir, "bad_links.tsv", "a\tA\nb\tA\n");
-    ck_assert_int_eq(kga_links_read(p, &l, &err), KGA_EDUPLICATE);
-    ck_assert_msg(strstr(err.msg, "right id 'A' is linked twice") != NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_read(p, &l, &err), &err, KGA_EDUPLICATE,
+                          "right id 'A' is linked twice");
     ck_assert_int_eq(kga_links_read(kga_test_tmp("none.tsv"), &l, &err),
                      KGA_ENOENT);
 }
@@ -511,12 +498,10 @@ START_TEST(links_resolve_against_stores)
             ck_assert_int_eq(
                 kga_graph_builder_entity(b[s], ids[s][i], &e, NULL), 0);
         }
+    kga_test_stores_t st;
+    kga_test_stores_write(&st, "import", b);
+    const kga_store_t *ls = st.s[0], *rs = st.s[1];
     kga_err_t err;
-    ck_assert_int_eq(kga_store_write(b[0], kga_test_tmp("l.kgs"), &err), 0);
-    ck_assert_int_eq(kga_store_write(b[1], kga_test_tmp("r.kgs"), &err), 0);
-    kga_store_t *ls, *rs;
-    ck_assert_int_eq(kga_store_open(kga_test_tmp("l.kgs"), &ls, &err), 0);
-    ck_assert_int_eq(kga_store_open(kga_test_tmp("r.kgs"), &rs, &err), 0);
 
     kga_test_write_text(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr1\n");
     kga_links_t *l;
@@ -530,14 +515,11 @@ START_TEST(links_resolve_against_stores)
 
     kga_test_write_text(kga_test_tmp_dir, "res.tsv", "l2\tr3\nl1\tr9\n");
     ck_assert_int_eq(kga_links_read(kga_test_tmp("res.tsv"), &l, &err), 0);
-    ck_assert_int_eq(kga_links_resolve(l, ls, rs, li, ri, &err),
-                     KGA_EUNKNOWN_ID);
-    ck_assert_msg(strstr(err.msg, "res.tsv:2: right id 'r9' is not in") !=
-                      NULL,
-                  "%s", err.msg);
+    kga_test_expect_error(kga_links_resolve(l, ls, rs, li, ri, &err), &err,
+                          KGA_EUNKNOWN_ID,
+                          "res.tsv:2: right id 'r9' is not in");
     kga_links_free(l);
-    kga_store_close(ls);
-    kga_store_close(rs);
+    kga_test_stores_close(&st);
     kga_graph_builder_free(b[0]);
     kga_graph_builder_free(b[1]);
 }
@@ -998,19 +980,17 @@ START_TEST(both_sides_bad_reports_the_left)
     kga_import_summary_t s;
     kga_err_t err;
     for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                         KGA_EPARSE);
-        ck_assert_msg(strstr(err.msg, "rel_triples_1:9: expected 3") != NULL,
-                      "%s", err.msg);
+        kga_test_expect_error(
+            run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err), &err,
+            KGA_EPARSE, "rel_triples_1:9: expected 3");
     }
     copy_tree(fixture("dbp15k_small"), kga_test_tmp("both_bad_dbp"), NULL);
     append_str(kga_test_tmp("both_bad_dbp"), "triples_1", "1\t2\n");
     append_str(kga_test_tmp("both_bad_dbp"), "ent_ids_2", "x\ty\n");
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("both_bad_dbp"),
-                                out, 0, &s, &err),
-                     KGA_EPARSE);
-    ck_assert_msg(strstr(err.msg, "triples_1:6: expected 3") != NULL, "%s",
-                  err.msg);
+    kga_test_expect_error(run_import(KGA_IMPORT_DBP15K,
+                                     kga_test_tmp("both_bad_dbp"), out, 0, &s,
+                                     &err),
+                          &err, KGA_EPARSE, "triples_1:6: expected 3");
     /* Lenient: both counted, in the left-then-right file order. */
     ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("both_bad_dbp"),
                                 out, 1, &s, &err),
@@ -1029,86 +1009,75 @@ END_TEST
  * Missing files
  * ------------------------------------------------------------------------ */
 
-START_TEST(missing_files_are_named)
+/* Importing src in format into out fails with KGA_ENOENT and a message
+ * that names `where` (and `also`, unless it is NULL). */
+static void expect_missing(kga_import_format_t format, const char *src,
+                           const char *out, const char *where,
+                           const char *also)
 {
     kga_import_summary_t s;
     kga_err_t err;
+    kga_test_expect_error(run_import(format, src, out, 0, &s, &err), &err,
+                          KGA_ENOENT, where);
+    if (also != NULL)
+        KGA_TEST_EXPECT_CONTAINS(err.msg, also);
+}
+
+START_TEST(missing_files_are_named)
+{
     char src[512], out[512];
     snprintf(src, sizeof src, "%s", kga_test_tmp("missing_src"));
     snprintf(out, sizeof out, "%s", kga_test_tmp("missing_out"));
 
     copy_tree(fixture("openea_small"), src, NULL);
     unlink(kga_test_tmp("missing_src/rel_triples_2"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/rel_triples_2: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    expect_missing(KGA_IMPORT_OPENEA, src, out,
+                   "missing_src/rel_triples_2: no such file", NULL);
 
     kga_import_params_t p = kga_test_import_params(
         KGA_IMPORT_OPENEA, fixture("openea_small"), out);
     p.fold = 3;
-    ck_assert_int_eq(kga_import_run(&p, &s, NULL, &err), KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "721_5fold/3: no such directory") != NULL &&
-                      strstr(err.msg, "folds present: 1") != NULL,
-                  "%s", err.msg);
+    kga_import_summary_t s;
+    kga_err_t err;
+    kga_test_expect_error(kga_import_run(&p, &s, NULL, &err), &err, KGA_ENOENT,
+                          "721_5fold/3: no such directory");
+    KGA_TEST_EXPECT_CONTAINS(err.msg, "folds present: 1");
 
     kga_test_remove_tree(src);
     copy_tree(fixture("openea_small"), src, NULL);
     kga_test_remove_tree(kga_test_tmp("missing_src/721_5fold"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "721_5fold/1: no such directory: ent_links "
-                                  "holds the gold links but no") != NULL,
-                  "%s", err.msg);
+    expect_missing(KGA_IMPORT_OPENEA, src, out,
+                   "721_5fold/1: no such directory: ent_links holds the gold "
+                   "links but no",
+                   NULL);
 
     mkdir(kga_test_tmp("missing_src/721_5fold"), 0777);
     mkdir(kga_test_tmp("missing_src/721_5fold/1"), 0777);
     kga_test_write_text(src, "721_5fold/1/train_links", "");
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "721_5fold/1/test_links: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    expect_missing(KGA_IMPORT_OPENEA, src, out,
+                   "721_5fold/1/test_links: no such file", NULL);
 
-    ck_assert_int_eq(run_import(KGA_IMPORT_OPENEA, fixture("dbp15k_small"),
-                                out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "try --format dbp15k") != NULL, "%s",
-                  err.msg);
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, fixture("openea_small"),
-                                out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "ent_ids_1: no such file") != NULL &&
-                      strstr(err.msg, "try --format openea") != NULL,
-                  "%s", err.msg);
+    /* The other layout's files: the hint names the right --format. */
+    expect_missing(KGA_IMPORT_OPENEA, fixture("dbp15k_small"), out,
+                   "try --format dbp15k", NULL);
+    expect_missing(KGA_IMPORT_DBP15K, fixture("openea_small"), out,
+                   "ent_ids_1: no such file", "try --format openea");
 
     kga_test_remove_tree(src);
     copy_tree(fixture("dbp15k_small"), src, NULL);
     unlink(kga_test_tmp("missing_src/ref_pairs"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/ref_pairs: no such file "
-                                  "(sup_pairs is there") != NULL,
-                  "%s", err.msg);
+    expect_missing(KGA_IMPORT_DBP15K, src, out,
+                   "missing_src/ref_pairs: no such file (sup_pairs is there",
+                   NULL);
     unlink(kga_test_tmp("missing_src/sup_pairs"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/ref_ent_ids: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    expect_missing(KGA_IMPORT_DBP15K, src, out,
+                   "missing_src/ref_ent_ids: no such file", NULL);
     unlink(kga_test_tmp("missing_src/triples_2"));
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "missing_src/triples_2: no such file") !=
-                      NULL,
-                  "%s", err.msg);
+    expect_missing(KGA_IMPORT_DBP15K, src, out,
+                   "missing_src/triples_2: no such file", NULL);
 
-    ck_assert_int_eq(run_import(KGA_IMPORT_DBP15K, kga_test_tmp("no_such_dir"),
-                                out, 0, &s, &err),
-                     KGA_ENOENT);
-    ck_assert_msg(strstr(err.msg, "no_such_dir: no such directory") != NULL,
-                  "%s", err.msg);
+    expect_missing(KGA_IMPORT_DBP15K, kga_test_tmp("no_such_dir"), out,
+                   "no_such_dir: no such directory", NULL);
     struct stat st;
     ck_assert_int_ne(stat(out, &st), 0);
 }
@@ -1236,16 +1205,36 @@ static size_t out_lines(const char *out, const char *name)
     return count_lines(path);
 }
 
-START_TEST(real_dbp15k_fr_en_counts)
+/* The lines of out's three link files. */
+static void check_link_lines(const char *out, size_t train, size_t valid,
+                             size_t test)
+{
+    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), train);
+    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), valid);
+    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), test);
+}
+
+/* The real data set `dataset` imported in `format` into out, which must
+ * succeed: 1, or 0 when the data is not there (kga_test_real_data() has
+ * said why the test is skipped). */
+static int import_real(const char *dataset, kga_import_format_t format,
+                       const char *out, kga_import_summary_t *s)
 {
     char src[4096];
-    if (!kga_test_real_data("dbp15k_fr_en", src, sizeof src))
-        return;
+    if (!kga_test_real_data(dataset, src, sizeof src))
+        return 0;
+    kga_err_t err;
+    int rc = run_import(format, src, out, 0, s, &err);
+    ck_assert_msg(rc == 0, "%s: %s", dataset, err.msg);
+    return 1;
+}
+
+START_TEST(real_dbp15k_fr_en_counts)
+{
     const char *out = kga_test_tmp("real_dbp");
     kga_import_summary_t s;
-    kga_err_t err;
-    int rc = run_import(KGA_IMPORT_DBP15K, src, out, 0, &s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
+    if (!import_real("dbp15k_fr_en", KGA_IMPORT_DBP15K, out, &s))
+        return;
     check_store_counts(out, "left.kgs", 19661, 105998);
     check_store_counts(out, "right.kgs", 19993, 115722);
     ck_assert_uint_eq(s.side[0].relations, 903);
@@ -1253,9 +1242,7 @@ START_TEST(real_dbp15k_fr_en_counts)
     ck_assert_uint_eq(s.side[0].duplicate_triples, 0);
     ck_assert_uint_eq(s.train_links + s.valid_links, 4500);
     ck_assert_uint_eq(s.valid_links, 450);
-    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 4050);
-    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 450);
-    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
+    check_link_lines(out, 4050, 450, 10500);
     /* Names in the native script, percent-decoded. */
     kga_store_t *ls = kga_test_open_store(out, "left.kgs");
     ck_assert_str_eq(name_of(ls, FR "Like_a_Love%3F"), "Like a Love?");
@@ -1269,22 +1256,16 @@ END_TEST
 
 START_TEST(real_openea_d_y_counts)
 {
-    char src[4096];
-    if (!kga_test_real_data("openea_D_Y_15K_V1", src, sizeof src))
-        return;
     const char *out = kga_test_tmp("real_oe");
     kga_import_summary_t s;
-    kga_err_t err;
-    int rc = run_import(KGA_IMPORT_OPENEA, src, out, 0, &s, &err);
-    ck_assert_msg(rc == 0, "%s", err.msg);
+    if (!import_real("openea_D_Y_15K_V1", KGA_IMPORT_OPENEA, out, &s))
+        return;
     check_store_counts(out, "left.kgs", 15000, 30291);
     check_store_counts(out, "right.kgs", 15000, 26638);
     ck_assert_uint_eq(s.train_links, 3000);
     ck_assert_uint_eq(s.valid_links, 1500);
     ck_assert_uint_eq(s.test_links, 10500);
-    ck_assert_uint_eq(out_lines(out, "train_links.tsv"), 3000);
-    ck_assert_uint_eq(out_lines(out, "valid_links.tsv"), 1500);
-    ck_assert_uint_eq(out_lines(out, "test_links.tsv"), 10500);
+    check_link_lines(out, 3000, 1500, 10500);
     ck_assert_int_eq(s.valid_carved, 0);
     /* Import time is a benchmark (make bench), not a test: shared
      * machines are too noisy for a timed assertion. */

@@ -2,7 +2,6 @@
  * PRAUC / best F1 / recall at precision 0.95 against hand computations and a
  * brute-force reference, and the HTML report. */
 #include <check.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,16 +524,6 @@ static int count_of(const char *hay, const char *needle)
     return c;
 }
 
-static int dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int c = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        c += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return c;
-}
-
 START_TEST(report_written_with_pictures_and_values)
 {
     char dir[] = "/tmp/kga_report_XXXXXX";
@@ -592,7 +581,7 @@ START_TEST(report_written_with_pictures_and_values)
     ck_assert_int_eq(count_of(html, "href="), 0);
     free(html);
     /* Only the report: the temporary file was renamed. */
-    ck_assert_int_eq(dir_entries(dir), 1);
+    ck_assert_int_eq(kga_test_count_entries(dir, NULL), 1);
 
     /* Without pair results: no pictures. */
     in.pairs = NULL;
@@ -601,7 +590,7 @@ START_TEST(report_written_with_pictures_and_values)
     ck_assert_int_eq(count_of(html, "<svg"), 0);
     ck_assert_ptr_null(strstr(html, "PRAUC"));
     free(html);
-    ck_assert_int_eq(dir_entries(dir), 1);
+    ck_assert_int_eq(kga_test_count_entries(dir, NULL), 1);
 
     unlink(path);
     rmdir(dir);

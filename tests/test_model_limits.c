@@ -4,7 +4,6 @@
  * KGA_ELIMIT and change nothing. Apart from test_model_file.c, which is
  * being reorganised elsewhere; fold it in there afterwards. */
 #include <check.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +27,6 @@ static char *long_value(size_t n)
     return v;
 }
 
-/* Number of directory entries in kga_test_tmp_dir. */
-static int count_files(void)
-{
-    DIR *d = opendir(kga_test_tmp_dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
 
 START_TEST(builder_refuses_settings_past_the_limit)
 {
@@ -109,7 +96,7 @@ START_TEST(writer_refuses_settings_sections_past_the_limit)
     ck_assert_msg(strstr(err.msg, path) != NULL, "%s", err.msg);
     kga_model_writer_free(w);
     /* No model, no temporary. */
-    ck_assert_int_eq(count_files(), 0);
+    ck_assert_int_eq(kga_test_count_entries(kga_test_tmp_dir, NULL), 0);
     kga_model_kv_free(a);
     kga_model_kv_free(b);
 }

@@ -493,32 +493,28 @@ END_TEST
 
 START_TEST(tfidf_from_stores)
 {
-    char dir[] = "/tmp/kga_test_names.XXXXXX", lp[300], rp[300];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(lp, sizeof lp, "%s/left.kgs", dir);
-    snprintf(rp, sizeof rp, "%s/right.kgs", dir);
     const char *lx[] = {"fr:Jose", "fr:Lyon", "fr:Anon"};
     const char *ln[] = {"José María Aznar", "Lyon", NULL};
     const char *rx[] = {"en:Lyon", "en:Jose", "en:Paris"};
     const char *rn[] = {"Lyon", "Jose Maria Aznar", "Paris"};
-    kga_err_t err;
+    kga_graph_builder_t *b[2];
     for (int s = 0; s < 2; s++) {
-        kga_graph_builder_t *b = kga_graph_builder_new();
+        b[s] = kga_graph_builder_new();
         for (int i = 0; i < 3; i++) {
             uint32_t e;
             ck_assert_int_eq(
-                kga_graph_builder_entity(b, s ? rx[i] : lx[i], &e, NULL), 0);
+                kga_graph_builder_entity(b[s], s ? rx[i] : lx[i], &e, NULL), 0);
             const char *name = s ? rn[i] : ln[i];
             if (name != NULL)
-                ck_assert_int_eq(kga_graph_builder_set_name(b, e, name), 0);
+                ck_assert_int_eq(kga_graph_builder_set_name(b[s], e, name), 0);
         }
-        ck_assert_msg(kga_store_write(b, s ? rp : lp, &err) == 0, "%s",
-                      err.msg);
-        kga_graph_builder_free(b);
     }
-    kga_store_t *ls, *rs;
-    ck_assert_msg(kga_store_open(lp, &ls, &err) == 0, "%s", err.msg);
-    ck_assert_msg(kga_store_open(rp, &rs, &err) == 0, "%s", err.msg);
+    kga_test_stores_t st;
+    kga_test_stores_write(&st, "names", b);
+    kga_graph_builder_free(b[0]);
+    kga_graph_builder_free(b[1]);
+    const kga_store_t *ls = st.s[0], *rs = st.s[1];
+    kga_err_t err;
     kga_name_feature_params_t p;
     kga_name_feature_params_init(&p);
     kga_tfidf_t *t;
@@ -539,11 +535,7 @@ START_TEST(tfidf_from_stores)
                      0);
     ck_assert_uint_eq(idx[0], jr);
     kga_tfidf_free(t);
-    kga_store_close(rs);
-    kga_store_close(ls);
-    unlink(lp);
-    unlink(rp);
-    rmdir(dir);
+    kga_test_stores_close(&st);
 }
 END_TEST
 

@@ -76,6 +76,18 @@ static int import_records(const char *src, const char *out,
                            entity_columns, sum, err);
 }
 
+/* import_records(), which must succeed: a failure names the importer's
+ * message. */
+static void records_ok(const char *src, const char *out,
+                       const char *entity_columns, int lenient,
+                       kga_import_summary_t *sum)
+{
+    kga_err_t err;
+    ck_assert_msg(
+        import_records(src, out, entity_columns, lenient, sum, &err) == 0,
+        "%s", err.msg);
+}
+
 static const char *attr_of(const kga_store_t *s, uint32_t ent,
                            const char *key)
 {
@@ -316,9 +328,7 @@ START_TEST(records_import)
     const char *src = kga_test_tmp("rec_src"), *out = kga_test_tmp("rec_out");
     write_record_set(src);
     kga_import_summary_t sum;
-    kga_err_t err;
-    ck_assert_msg(import_records(src, out, NULL, 0, &sum, &err) == 0, "%s",
-                  err.msg);
+    records_ok(src, out, NULL, 0, &sum);
     ck_assert_uint_eq(sum.side[0].entities, 4);
     ck_assert_uint_eq(sum.side[1].entities, 4);
     ck_assert_uint_eq(sum.side[0].relations, 0);
@@ -359,8 +369,7 @@ START_TEST(records_entity_columns)
     write_record_set(src);
     kga_import_summary_t sum;
     kga_err_t err;
-    ck_assert_msg(import_records(src, out, " artist ", 0, &sum, &err) == 0,
-                  "%s", err.msg);
+    records_ok(src, out, " artist ", 0, &sum);
     /* Two artists on the left; on the right "the band" and "The  Band"
      * are one node. */
     ck_assert_uint_eq(sum.side[0].entities, 4 + 2);
@@ -461,8 +470,7 @@ START_TEST(records_lenient_counts)
                         "ltable_id,rtable_id,label\na1,b1,1\na9,b1,0\na1,b2,2\n"
                         "a2,b2,1\na2,b1,0\n");
     kga_import_summary_t sum;
-    kga_err_t err;
-    ck_assert_int_eq(import_records(src, out, NULL, 1, &sum, &err), 0);
+    records_ok(src, out, NULL, 1, &sum);
     ck_assert_uint_eq(sum.skipped_lines, 2);
     ck_assert_uint_eq(sum.pairs[0], 3);
     int found = 0;
@@ -481,13 +489,12 @@ START_TEST(records_link_sets_and_carving)
     write_record_set(src);
     kga_import_summary_t sum;
     kga_err_t err;
-    ck_assert_int_eq(import_records(src, out, NULL, 0, &sum, &err), 0);
+    records_ok(src, out, NULL, 0, &sum);
     ck_assert(file_exists(out, "test_pairs.tsv"));
     /* A test file of matches only (here without a label column) is a link
      * set: no pairs file, and the one of the earlier import is gone. */
     kga_test_write_text(src, "test.csv", "ltable_id,rtable_id\na4,b4\n");
-    ck_assert_msg(import_records(src, out, NULL, 0, &sum, &err) == 0, "%s",
-                  err.msg);
+    records_ok(src, out, NULL, 0, &sum);
     ck_assert(!file_exists(out, "test_pairs.tsv"));
     ck_assert_uint_eq(sum.pairs[2], 0);
     ck_assert_uint_eq(sum.test_links, 1);
@@ -552,8 +559,7 @@ START_TEST(records_order_independent)
                *out2 = kga_test_tmp("ord_out2");
     write_record_set(src);
     kga_import_summary_t sum;
-    kga_err_t err;
-    ck_assert_int_eq(import_records(src, out1, "artist", 0, &sum, &err), 0);
+    records_ok(src, out1, "artist", 0, &sum);
     kga_test_write_text(
         src, "tableA.csv",
         "id,title,artist,price,released,time\n"
@@ -572,7 +578,7 @@ START_TEST(records_order_independent)
     kga_test_write_text(src, "train.csv",
                         "ltable_id,rtable_id,label\na2,b1,0\na2,b2,1\na1,b2,0\n"
                         "a1,b1,1\n");
-    ck_assert_int_eq(import_records(src, out2, "artist", 0, &sum, &err), 0);
+    records_ok(src, out2, "artist", 0, &sum);
     static const char *const files[] = {"left.kgs", "right.kgs",
                                         "train_links.tsv", "train_pairs.tsv",
                                         "valid_pairs.tsv", "test_pairs.tsv"};
@@ -641,14 +647,22 @@ static int import_nt(const char *src, const char *out, const char *predicate,
     return kga_import_run(&p, sum, NULL, err);
 }
 
+/* import_nt(), which must succeed: a failure names the importer's
+ * message. */
+static void nt_ok(const char *src, const char *out, const char *predicate,
+                  int lenient, kga_import_summary_t *sum)
+{
+    kga_err_t err;
+    ck_assert_msg(import_nt(src, out, predicate, lenient, sum, &err) == 0,
+                  "%s", err.msg);
+}
+
 START_TEST(ntriples_import)
 {
     const char *src = kga_test_tmp("nt_src"), *out = kga_test_tmp("nt_out");
     write_nt_set(src);
     kga_import_summary_t sum;
-    kga_err_t err;
-    ck_assert_msg(import_nt(src, out, NULL, 0, &sum, &err) == 0, "%s",
-                  err.msg);
+    nt_ok(src, out, NULL, 0, &sum);
     ck_assert_uint_eq(sum.side[0].entities, 3);
     ck_assert_uint_eq(sum.side[1].entities, 3);
     ck_assert_uint_eq(sum.side[0].types, 1);
@@ -670,7 +684,7 @@ START_TEST(ntriples_import)
     ck_assert_int_ge(kga_store_lookup(a, "_:b1"), 0);
     kga_store_close(a);
     /* With the predicate, the titles name the right graph. */
-    ck_assert_int_eq(import_nt(src, out, "title", 0, &sum, &err), 0);
+    nt_ok(src, out, "title", 0, &sum);
     ck_assert_uint_eq(sum.side[1].labelled, 3);
     ck_assert_str_eq(sum.side[1].name_keys[0].key,
                      "http://purl.org/dc/terms/title");
@@ -698,7 +712,7 @@ START_TEST(ntriples_bad_input)
     int rc = import_nt(src, out, NULL, 0, &sum, &err);
     kga_test_expect_error(rc, &err, KGA_EPARSE,
                           "left.nt:8: column 46: an unknown escape");
-    ck_assert_int_eq(import_nt(src, out, NULL, 1, &sum, &err), 0);
+    nt_ok(src, out, NULL, 1, &sum);
     ck_assert_uint_eq(sum.skipped_lines, 1);
     kga_test_write_text(src, "left.nt", LEFT_NT);
     kga_test_write_text(src, "test_links.tsv",
@@ -793,8 +807,7 @@ START_TEST(attribute_features)
         "b4,Loud Day,Someone,-,\"March 3 , 2010\",3:10\n");
     kga_import_summary_t sum;
     kga_err_t err;
-    ck_assert_msg(import_records(src, out, "artist", 0, &sum, &err) == 0,
-                  "%s", err.msg);
+    records_ok(src, out, "artist", 0, &sum);
     kga_store_t *a = kga_test_open_store(out, "left.kgs");
     kga_store_t *b = kga_test_open_store(out, "right.kgs");
     kga_attr_model_t *m;
@@ -863,8 +876,7 @@ START_TEST(attribute_features)
                         "ltable_id,rtable_id,label\na4,b4,1\n");
     kga_store_close(a);
     kga_store_close(b);
-    ck_assert_msg(import_records(src, out, NULL, 0, &sum, &err) == 0, "%s",
-                  err.msg);
+    records_ok(src, out, NULL, 0, &sum);
     a = kga_test_open_store(out, "left.kgs");
     b = kga_test_open_store(out, "right.kgs");
     ck_assert_int_eq(

@@ -48,6 +48,9 @@
 #define ADMIN_AUTH "Authorization: Bearer " ADMIN_TOKEN "\r\n"
 static const char *const admin_args[] = {"--admin-token", ADMIN_TOKEN, NULL};
 
+/* The request most tests send: one pair the fake aligner knows. */
+#define ALIGN_E1 "{\"left\": \"L:e1\", \"right\": \"R:e1\"}"
+
 static void assert_error(const http_resp_t *r, int status, const char *code)
 {
     ck_assert_msg(r->status == status, "status %d, want %d; body %s",
@@ -313,6 +316,17 @@ static void start_gated(server_t *s, gate_t *g, const char *which,
     server_start(s, env, args);
 }
 
+/* POSTs body to path on a new connection and returns the socket once the
+ * server counts `inflight` requests in flight: this one is held at a closed
+ * gate, unanswered. */
+static int send_held(const server_t *s, const char *path, const char *body,
+                     double inflight)
+{
+    int fd = http_send(s->port, "POST", path, NULL, body);
+    free(metrics_wait(s, "kgalign_inflight_requests", inflight));
+    return fd;
+}
+
 START_TEST(health_ready_and_request_ids)
 {
     server_t s;
@@ -365,8 +379,8 @@ START_TEST(health_ready_and_request_ids)
     close(fd);
 
     /* The request's log line carries the id and the fields. */
-    http_do(s.port, "POST", "/align", "X-Request-Id: log-check-7\r\n",
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", &r);
+    http_do(s.port, "POST", "/align", "X-Request-Id: log-check-7\r\n", ALIGN_E1,
+            &r);
     ck_assert_int_eq(r.status, 200);
     http_resp_free(&r);
     char *log = read_log(&s);
@@ -529,7 +543,7 @@ START_TEST(body_limits)
     /* A chunked body under the limit is fine. */
     fd = http_connect(s.port);
     send_all(fd, head, strlen(head));
-    const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
+    const char *body = ALIGN_E1;
     int n = snprintf(chunk, sizeof chunk, "%zx\r\n%s\r\n0\r\n\r\n",
                      strlen(body), body);
     send_all(fd, chunk, (size_t)n);
@@ -537,11 +551,8 @@ START_TEST(body_limits)
 
     /* Too many pairs. */
     http_do(s.port, "POST", "/align", NULL,
-            "{\"pairs\": [{\"left\": \"L:e1\", \"right\": \"R:e1\"},"
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"},"
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"},"
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"},"
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"}]}",
+            "{\"pairs\": [" ALIGN_E1 "," ALIGN_E1 "," ALIGN_E1 "," ALIGN_E1
+            "," ALIGN_E1 "]}",
             &r);
     assert_error(&r, 413, "payload_too_large");
     http_resp_free(&r);
@@ -559,12 +570,11 @@ START_TEST(metrics_exposition)
     wait_ready(&s);
     http_resp_t r;
     for (int i = 0; i < 3; i++) {
-        http_do(s.port, "POST", "/align", NULL,
-                "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", &r);
+        http_do(s.port, "POST", "/align", NULL, ALIGN_E1, &r);
         http_resp_free(&r);
     }
     http_do(s.port, "POST", "/align", NULL,
-            "{\"pairs\": [{\"left\": \"L:e1\", \"right\": \"R:e1\"},"
+            "{\"pairs\": [" ALIGN_E1 ","
             "{\"left\": \"L:e2\", \"right\": \"R:e1\"}]}",
             &r);
     http_resp_free(&r);
@@ -831,9 +841,8 @@ START_TEST(inline_scoring_follows_the_cost)
     ck_assert_double_eq(align_inline_after(&s, 2), 0);
     /* One held on a worker: the loop keeps answering meanwhile. */
     ck_assert_int_eq(unlink(gate.path), 0);
-    int slow = http_send(s.port, "POST", "/align", NULL,
-                         "{\"left\": \"L:e2\", \"right\": \"R:e2\"}");
-    free(metrics_wait(&s, "kgalign_inflight_requests", 1));
+    int slow =
+        send_held(&s, "/align", "{\"left\": \"L:e2\", \"right\": \"R:e2\"}", 1);
     expect_status(s.port, "GET", "/healthz", NULL, NULL, 200);
     ck_assert_msg(!readable_now(slow),
                   "the held request was answered before /healthz");
@@ -853,13 +862,11 @@ START_TEST(inflight_cap_gives_503)
     const char *args[] = {"--max-inflight", "1", "--retry-after-s", "3", NULL};
     start_gated(&s, &gate, "score", args);
     wait_ready(&s);
-    const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
     /* One request holds the only slot, at the gate, ... */
-    int slow = http_send(s.port, "POST", "/align", NULL, body);
-    free(metrics_wait(&s, "kgalign_inflight_requests", 1));
+    int slow = send_held(&s, "/align", ALIGN_E1, 1);
     /* ... so the next is refused at once, not queued behind it. */
     http_resp_t r;
-    http_do(s.port, "POST", "/align", NULL, body, &r);
+    http_do(s.port, "POST", "/align", NULL, ALIGN_E1, &r);
     assert_error(&r, 503, "unavailable");
     char v[32];
     ck_assert_str_eq(http_header(&r, "Retry-After", v, sizeof v), "3");
@@ -885,12 +892,10 @@ START_TEST(deadline_gives_504)
                           NULL};
     start_gated(&s, &gate, "score", args);
     wait_ready(&s);
-    const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
-    int running = http_send(s.port, "POST", "/align", NULL, body);
     /* In flight and off the queue: the worker has it. */
-    free(metrics_wait(&s, "kgalign_inflight_requests", 1));
+    int running = send_held(&s, "/align", ALIGN_E1, 1);
     free(metrics_wait(&s, "kgalign_queue_depth", 0));
-    int queued = http_send(s.port, "POST", "/align", NULL, body);
+    int queued = http_send(s.port, "POST", "/align", NULL, ALIGN_E1);
 
     /* The queued one never starts: 504 at its deadline, while the running
      * one is still held. */
@@ -939,8 +944,7 @@ START_TEST(not_ready_until_loaded)
     char v[32];
     ck_assert_ptr_nonnull(http_header(&r, "Retry-After", v, sizeof v));
     http_resp_free(&r);
-    expect_error(s.port, "POST", "/align", NULL,
-                 "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", 503, "not_ready");
+    expect_error(s.port, "POST", "/align", NULL, ALIGN_E1, 503, "not_ready");
     char *m = get_metrics(&s);
     ck_assert_double_eq(metric_value(m, "kgalign_ready"), 0);
     free(m);
@@ -977,8 +981,7 @@ START_TEST(reload_swaps_or_keeps_the_old_snapshot)
     ck_assert_str_eq(json_str_at(r.json, "status"), "reloaded");
     ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V2);
     http_resp_free(&r);
-    http_do(s.port, "POST", "/align", NULL,
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", &r);
+    http_do(s.port, "POST", "/align", NULL, ALIGN_E1, &r);
     ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V2);
     http_resp_free(&r);
 
@@ -989,8 +992,7 @@ START_TEST(reload_swaps_or_keeps_the_old_snapshot)
     ck_assert_msg(strstr(json_str_at(r.json, "error.message"), "magic") != NULL,
                   "%s", r.body);
     http_resp_free(&r);
-    http_do(s.port, "POST", "/align", NULL,
-            "{\"left\": \"L:e1\", \"right\": \"R:e1\"}", &r);
+    http_do(s.port, "POST", "/align", NULL, ALIGN_E1, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(json_str_at(r.json, "model_version"), MODEL_V2);
     http_resp_free(&r);
@@ -1045,10 +1047,8 @@ START_TEST(sigterm_drains)
     const char *args[] = {"--drain-delay-ms", "2000", NULL};
     start_gated(&s, &gate, "score", args);
     wait_ready(&s);
-    const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
-    int a = http_send(s.port, "POST", "/align", NULL, body);
-    int b = http_send(s.port, "POST", "/match", NULL, "{\"left\": \"L:e1\"}");
-    free(metrics_wait(&s, "kgalign_inflight_requests", 2));
+    int a = send_held(&s, "/align", ALIGN_E1, 1);
+    int b = send_held(&s, "/match", "{\"left\": \"L:e1\"}", 2);
     kill(s.pid, SIGTERM);
     log_wait(&s, "\"event\":\"drain_started\"", 1);
 
@@ -1078,9 +1078,7 @@ START_TEST(second_sigint_exits_at_once)
     const char *args[] = {"--drain-delay-ms", "5000", NULL};
     start_gated(&s, &gate, "score", args);
     wait_ready(&s);
-    int a = http_send(s.port, "POST", "/align", NULL,
-                      "{\"left\": \"L:e1\", \"right\": \"R:e1\"}");
-    free(metrics_wait(&s, "kgalign_inflight_requests", 1));
+    int a = send_held(&s, "/align", ALIGN_E1, 1);
     kill(s.pid, SIGINT);
     log_wait(&s, "\"event\":\"drain_started\"", 1);
     kill(s.pid, SIGINT);
@@ -1124,7 +1122,7 @@ START_TEST(store_changed_in_place_is_refused_then_reloaded)
     size_t len;
     char *whole = cut_store_under_server(&s, "0", "left.kgs", path,
                                          sizeof path, &len);
-    const char *body = "{\"left\": \"L:e1\", \"right\": \"R:e1\"}";
+    const char *body = ALIGN_E1;
     http_resp_t r;
     http_do(s.port, "POST", "/align", NULL, body, &r);
     assert_error(&r, 503, "unavailable");

@@ -96,17 +96,6 @@ static void sb_add(sbuf_t *b, const char *fmt, ...)
     }
 }
 
-/* A JSON string literal for s (the ids here are plain URIs; escaped
- * anyway). */
-static void sb_json_str(sbuf_t *b, const char *s)
-{
-    json_t *j = json_string(s);
-    char *enc = json_dumps(j, JSON_ENCODE_ANY);
-    sb_add(b, "%s", enc);
-    free(enc);
-    json_decref(j);
-}
-
 /* ------------------------------------------------------------------------
  * The server process
  * ------------------------------------------------------------------------ */
@@ -527,43 +516,52 @@ static int promtool_check(const char *text, char *out, size_t cap)
  * Request bodies
  * ------------------------------------------------------------------------ */
 
+/* The JSON text of j, which it takes (the caller frees the text). */
+static char *json_text(json_t *j)
+{
+    ck_assert_ptr_nonnull(j);
+    char *text = json_dumps(j, 0);
+    json_decref(j);
+    ck_assert_ptr_nonnull(text);
+    return text;
+}
+
+/* A pair, as the object of an AlignRequest's "pairs". */
+static json_t *pair_json(const char *left, const char *right)
+{
+    return json_pack("{s:s, s:s}", "left", left, "right", right);
+}
+
+/* j with "explain": true when explain is set; j is returned. */
+static json_t *with_explain(json_t *j, int explain)
+{
+    if (explain)
+        json_object_set_new(j, "explain", json_true());
+    return j;
+}
+
 static char *single_body(const char *left, const char *right, int explain)
 {
-    sbuf_t b = {0};
-    sb_add(&b, "{\"left\": ");
-    sb_json_str(&b, left);
-    sb_add(&b, ", \"right\": ");
-    sb_json_str(&b, right);
-    sb_add(&b, "%s}", explain ? ", \"explain\": true" : "");
-    return b.s;
+    return json_text(with_explain(pair_json(left, right), explain));
 }
 
 /* n pairs: test link i, or for odd i when shuffled the left of link i with
  * the right of link i*7 (mostly non-matches). */
 static char *batch_body(size_t n, int shuffled, int explain)
 {
-    sbuf_t b = {0};
-    sb_add(&b, "{\"pairs\": [");
+    json_t *pairs = json_array();
     for (size_t i = 0; i < n; i++) {
         size_t l = i % n_links;
         size_t r = shuffled && (i & 1) ? (i * 7) % n_links : l;
-        sb_add(&b, "%s{\"left\": ", i ? ", " : "");
-        sb_json_str(&b, link_left[l]);
-        sb_add(&b, ", \"right\": ");
-        sb_json_str(&b, link_right[r]);
-        sb_add(&b, "}");
+        json_array_append_new(pairs, pair_json(link_left[l], link_right[r]));
     }
-    sb_add(&b, "]%s}", explain ? ", \"explain\": true" : "");
-    return b.s;
+    return json_text(with_explain(json_pack("{s:o}", "pairs", pairs), explain));
 }
 
 static char *match_body(const char *side, const char *id, int k, int explain)
 {
-    sbuf_t b = {0};
-    sb_add(&b, "{\"%s\": ", side);
-    sb_json_str(&b, id);
-    sb_add(&b, ", \"k\": %d%s}", k, explain ? ", \"explain\": true" : "");
-    return b.s;
+    return json_text(
+        with_explain(json_pack("{s:s, s:i}", side, id, "k", k), explain));
 }
 
 /* ------------------------------------------------------------------------
@@ -1051,21 +1049,13 @@ START_TEST(endpoints_and_request_ids)
 
     /* A batch with unknown ids on either side: 200, an error for those
      * pairs only, results in request order. */
-    sbuf_t b = {0};
-    sb_add(&b, "{\"pairs\": [{\"left\": ");
-    sb_json_str(&b, link_left[2]);
-    sb_add(&b, ", \"right\": ");
-    sb_json_str(&b, link_right[2]);
-    sb_add(&b, "}, {\"left\": \"no-such-left\", \"right\": ");
-    sb_json_str(&b, link_right[3]);
-    sb_add(&b, "}, {\"left\": ");
-    sb_json_str(&b, link_left[4]);
-    sb_add(&b, ", \"right\": \"no-such-right\"}, {\"left\": ");
-    sb_json_str(&b, link_left[5]);
-    sb_add(&b, ", \"right\": ");
-    sb_json_str(&b, link_right[5]);
-    sb_add(&b, "}], \"explain\": true}");
-    http_do(s.port, "POST", "/align", "X-Request-Id: batch-1\r\n", b.s, &r);
+    body = json_text(json_pack("{s:[o, o, o, o], s:b}", "pairs",
+                               pair_json(link_left[2], link_right[2]),
+                               pair_json("no-such-left", link_right[3]),
+                               pair_json(link_left[4], "no-such-right"),
+                               pair_json(link_left[5], link_right[5]),
+                               "explain", 1));
+    http_do(s.port, "POST", "/align", "X-Request-Id: batch-1\r\n", body, &r);
     expect(&r, 200, "AlignResponse");
     ck_assert_uint_eq(json_array_size(json_at(r.json, "results")), 4);
     ck_assert(json_is_number(json_at(r.json, "results.0.distance")));
@@ -1077,7 +1067,7 @@ START_TEST(endpoints_and_request_ids)
     ck_assert_str_eq(json_str_at(r.json, "results.3.left"), link_left[5]);
     ck_assert(json_is_array(json_at(r.json, "results.3.explanation")));
     http_resp_free(&r);
-    free(b.s);
+    free(body);
 
     /* /match from either side. */
     body = match_body("left", link_left[0], 5, 0);
@@ -1099,15 +1089,12 @@ START_TEST(endpoints_and_request_ids)
     http_do(s.port, "POST", "/match", NULL, "{\"left\": \"x\"}", &r);
     expect_error(&r, 404, "unknown_id", "'x'");
     http_resp_free(&r);
-    sbuf_t mb = {0};
-    sb_add(&mb, "{\"left\": ");
-    sb_json_str(&mb, link_left[0]);
-    sb_add(&mb, "}");
-    http_do(s.port, "POST", "/match", NULL, mb.s, &r);
+    body = json_text(json_pack("{s:s}", "left", link_left[0]));
+    http_do(s.port, "POST", "/match", NULL, body, &r);
     expect(&r, 200, "MatchResponse");
     ck_assert_uint_eq(json_array_size(json_at(r.json, "candidates")), 10);
     http_resp_free(&r);
-    free(mb.s);
+    free(body);
 
     /* Keep-alive: several requests on one connection, each its own id. */
     int fd = http_connect(s.port);
@@ -2329,12 +2316,10 @@ static void desc_of(json_t *j, desc_buf_t *b)
 static void match_inline(const server_t *s, const char *side, json_t *entity,
                          int k, int explain, http_resp_t *r)
 {
-    json_t *req = json_pack("{s:O, s:i, s:b}", side, entity, "k", k,
-                            "explain", explain);
-    char *body = json_dumps(req, 0);
+    char *body = json_text(
+        json_pack("{s:O, s:i, s:b}", side, entity, "k", k, "explain", explain));
     http_do(s->port, "POST", "/match", NULL, body, r);
     free(body);
-    json_decref(req);
 }
 
 START_TEST(inline_entities_are_scored_by_the_model)
@@ -2436,14 +2421,12 @@ START_TEST(inline_entities_are_scored_by_the_model)
                                     link_left[1], "direction", "out"));
     json_t *right = describe(rs, lookup(a, KGA_SIDE_RIGHT, link_right[sure]),
                              "new:right");
-    json_t *req = json_pack(
-        "{s:[{s:O, s:s}, {s:s, s:O}, {s:s, s:s}], s:b}", "pairs", "left",
-        left, "right", link_right[0], "left", link_left[sure], "right", right,
-        "left", link_left[2], "right", link_right[2], "explain", 1);
-    char *body = json_dumps(req, 0);
+    char *body = json_text(json_pack(
+        "{s:[{s:O, s:s}, {s:s, s:O}, {s:s, s:s}], s:b}", "pairs", "left", left,
+        "right", link_right[0], "left", link_left[sure], "right", right, "left",
+        link_left[2], "right", link_right[2], "explain", 1));
     http_do(s.port, "POST", "/align", NULL, body, &r);
     free(body);
-    json_decref(req);
     expect(&r, 200, "AlignResponse");
     json_t *res = json_at(r.json, "results");
     ck_assert_int_eq(json_integer_value(json_object_get(
@@ -2475,12 +2458,10 @@ START_TEST(inline_entities_are_scored_by_the_model)
                  "left: inline entity 'new:empty' has no attributes and none "
                  "of its 1 edges reaches an entity of the left graph");
     http_resp_free(&r);
-    req = json_pack("{s:[{s:s, s:O}]}", "pairs", "left", link_left[0],
-                    "right", empty);
-    body = json_dumps(req, 0);
+    body = json_text(json_pack("{s:[{s:s, s:O}]}", "pairs", "left",
+                               link_left[0], "right", empty));
     http_do(s.port, "POST", "/align", NULL, body, &r);
     free(body);
-    json_decref(req);
     expect_error(&r, 400, "bad_request", "pairs[0].right: inline entity");
     http_resp_free(&r);
     json_decref(empty);

@@ -24,37 +24,6 @@
 
 /* ---- fixtures ----------------------------------------------------------- */
 
-/* Two stores in a temporary folder. */
-typedef struct {
-    char dir[64];
-    char path[2][128];
-    kga_store_t *s[2];
-} stores_t;
-
-static void stores_write(stores_t *st, kga_graph_builder_t *b[2])
-{
-    kga_err_t err;
-    snprintf(st->dir, sizeof st->dir, "/tmp/kga_test_structure.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(st->dir));
-    for (int s = 0; s < 2; s++) {
-        snprintf(st->path[s], sizeof st->path[s], "%s/%s.kgs", st->dir,
-                 s ? "right" : "left");
-        ck_assert_msg(kga_store_write(b[s], st->path[s], &err) == 0, "%s",
-                      err.msg);
-        ck_assert_msg(kga_store_open(st->path[s], &st->s[s], &err) == 0, "%s",
-                      err.msg);
-    }
-}
-
-static void stores_close(stores_t *st)
-{
-    for (int s = 0; s < 2; s++) {
-        kga_store_close(st->s[s]);
-        unlink(st->path[s]);
-    }
-    rmdir(st->dir);
-}
-
 static uint32_t lookup(const kga_store_t *s, const char *prefix, uint32_t k)
 {
     char id[64];
@@ -70,7 +39,7 @@ static uint32_t lookup(const kga_store_t *s, const char *prefix, uint32_t k)
  * copy loses each triple with probability drop (0: isomorphic).
  * left[k] / right[k] receive the internal ids of the k-th pair. */
 typedef struct {
-    stores_t st;
+    kga_test_stores_t st;
     uint32_t n;
     uint32_t *left, *right;
 } iso_t;
@@ -129,7 +98,7 @@ static void iso_make(iso_t *x, uint32_t n, uint32_t m, uint32_t nrel,
                                                       rel[s][q], ent[s][tl]),
                              0);
     }
-    stores_write(&x->st, b);
+    kga_test_stores_write(&x->st, "structure", b);
     x->n = n;
     x->left = malloc(n * sizeof *x->left);
     x->right = malloc(n * sizeof *x->right);
@@ -146,7 +115,7 @@ static void iso_make(iso_t *x, uint32_t n, uint32_t m, uint32_t nrel,
 
 static void iso_free(iso_t *x)
 {
-    stores_close(&x->st);
+    kga_test_stores_close(&x->st);
     free(x->right);
     free(x->left);
 }
@@ -284,8 +253,8 @@ START_TEST(one_hop_follows_relation_weights)
         ck_assert_int_eq(kga_graph_builder_triple(b[s], e[0], p, e[4]), 0);
         ck_assert_int_eq(kga_graph_builder_triple(b[s], e[5], p, e[4]), 0);
     }
-    stores_t st;
-    stores_write(&st, b);
+    kga_test_stores_t st;
+    kga_test_stores_write(&st, "structure", b);
     kga_graph_builder_free(b[0]);
     kga_graph_builder_free(b[1]);
 
@@ -345,7 +314,7 @@ START_TEST(one_hop_follows_relation_weights)
     }
     feats_free(&f);
     kga_structure_free(g);
-    stores_close(&st);
+    kga_test_stores_close(&st);
 }
 END_TEST
 

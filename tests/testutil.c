@@ -5,6 +5,7 @@
  * tables of damage into damaged images. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -169,6 +170,18 @@ void kga_test_write_text(const char *dir, const char *name, const char *text)
     kga_test_write_file(path, text, strlen(text));
 }
 
+int kga_test_count_entries(const char *dir, const char *fragment)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "%s: %s", dir, strerror(errno));
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+             (fragment == NULL || strstr(e->d_name, fragment) != NULL);
+    closedir(d);
+    return n;
+}
+
 const char *kga_test_kgalign(void)
 {
     const char *path = getenv("KGALIGN");
@@ -313,6 +326,31 @@ kga_store_t *kga_test_open_store(const char *dir, const char *name)
     int rc = kga_store_open(path, &s, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     return s;
+}
+
+void kga_test_stores_write(kga_test_stores_t *st, const char *name,
+                           kga_graph_builder_t *const b[2])
+{
+    int n = snprintf(st->dir, sizeof st->dir, "/tmp/kga_test_%s.XXXXXX", name);
+    ck_assert(n > 0 && (size_t)n < sizeof st->dir);
+    ck_assert_msg(mkdtemp(st->dir) != NULL, "mkdtemp %s: %s", st->dir,
+                  strerror(errno));
+    for (int s = 0; s < 2; s++) {
+        snprintf(st->path[s], sizeof st->path[s], "%s/%s.kgs", st->dir,
+                 s ? "right" : "left");
+        kga_err_t err;
+        ck_assert_msg(kga_store_write(b[s], st->path[s], &err) == 0, "%s",
+                      err.msg);
+        ck_assert_msg(kga_store_open(st->path[s], &st->s[s], &err) == 0, "%s",
+                      err.msg);
+    }
+}
+
+void kga_test_stores_close(kga_test_stores_t *st)
+{
+    for (int s = 0; s < 2; s++)
+        kga_store_close(st->s[s]);
+    kga_test_remove_tree(st->dir);
 }
 
 int kga_test_has_edge(const kga_store_t *s, uint32_t ent, kga_dir_t dir,

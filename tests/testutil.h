@@ -72,6 +72,9 @@ void kga_test_write_file(const char *path, const void *data, size_t len);
 /* Writes text to dir/name, making dir and the folders in name that are
  * missing. */
 void kga_test_write_text(const char *dir, const char *name, const char *text);
+/* The number of entries of the directory dir, "." and ".." aside: all of
+ * them (fragment NULL), or those whose name holds fragment. */
+int kga_test_count_entries(const char *dir, const char *fragment);
 
 /* Symbolic links to victim at every temporary name a writer of path could
  * pick in this process (base/atomic_file.h: PATH.tmp.PID.N, N < n) and at
@@ -127,6 +130,22 @@ kga_graph_builder_t *kga_test_chain(const char *prefix, uint32_t n);
 
 /* The graph store dir/name, opened (the caller closes it). */
 kga_store_t *kga_test_open_store(const char *dir, const char *name);
+
+/* Two graph stores in a new directory /tmp/kga_test_NAME.XXXXXX:
+ * path[0] = dir/left.kgs and path[1] = dir/right.kgs, written from two
+ * builders and opened as s[0] and s[1]. */
+typedef struct {
+    char dir[64];
+    char path[2][128];
+    kga_store_t *s[2];
+} kga_test_stores_t;
+
+/* Writes b[0] and b[1] (still the caller's to free) as st's two stores and
+ * opens them. */
+void kga_test_stores_write(kga_test_stores_t *st, const char *name,
+                           kga_graph_builder_t *const b[2]);
+/* Closes st's stores and removes its directory. */
+void kga_test_stores_close(kga_test_stores_t *st);
 
 /* Whether entity ent of s has an edge by relation rel in direction dir to
  * nbr. Asserts nothing. */

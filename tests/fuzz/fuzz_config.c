@@ -123,10 +123,9 @@ static int fuzz_config_round_trip(const kga_server_config_t *c)
 
 static int fuzz_config_one(const uint8_t *data, size_t size)
 {
-    char *buf = malloc(size ? size : 1);
+    char *buf = (char *)fuzz_copy(data, size);
     if (buf == NULL)
         return 0;
-    memcpy(buf, data, size);
     kga_server_config_t c;
     kga_config_init(&c);
     kga_err_t err;
@@ -144,12 +143,4 @@ static int fuzz_config_one(const uint8_t *data, size_t size)
     return bad;
 }
 
-#ifndef KGA_FUZZ_REPLAY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_config_one(data, size) != 0)
-        abort();
-    return 0;
-}
-#endif
+KGA_FUZZ_ENTRY(fuzz_config_one)

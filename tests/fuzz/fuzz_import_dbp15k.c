@@ -12,12 +12,4 @@ static int fuzz_import_dbp15k_one(const uint8_t *data, size_t size)
     return fuzz_import_one(KGA_IMPORT_DBP15K, data, size);
 }
 
-#ifndef KGA_FUZZ_REPLAY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_import_dbp15k_one(data, size) != 0)
-        abort();
-    return 0;
-}
-#endif
+KGA_FUZZ_ENTRY(fuzz_import_dbp15k_one)

@@ -13,12 +13,4 @@ static int fuzz_import_records_one(const uint8_t *data, size_t size)
     return fuzz_import_one(KGA_IMPORT_RECORDS, data, size);
 }
 
-#ifndef KGA_FUZZ_REPLAY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_import_records_one(data, size) != 0)
-        abort();
-    return 0;
-}
-#endif
+KGA_FUZZ_ENTRY(fuzz_import_records_one)

@@ -234,12 +234,9 @@ static int fuzz_model_repair(const uint8_t *data, size_t size, uint8_t **out,
 
 static int fuzz_model_one(const uint8_t *data, size_t size)
 {
-    /* Exact-size heap copies (malloc: 8-byte aligned), so that ASan catches a
-     * read one byte past the end. */
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_copy(data, size);
     if (buf == NULL)
         return 0;
-    memcpy(buf, data, size);
     kga_err_t err;
     int rc = kga_model_validate(buf, size, &err);
     int bad = fuzz_check_rc("model validate", rc, &err, fuzz_model_codes);
@@ -266,12 +263,4 @@ static int fuzz_model_one(const uint8_t *data, size_t size)
     return bad;
 }
 
-#ifndef KGA_FUZZ_REPLAY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_model_one(data, size) != 0)
-        abort();
-    return 0;
-}
-#endif
+KGA_FUZZ_ENTRY(fuzz_model_one)

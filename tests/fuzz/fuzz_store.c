@@ -88,12 +88,9 @@ static int fuzz_store_walk(const kga_store_t *s)
 
 static int fuzz_store_one(const uint8_t *data, size_t size)
 {
-    /* Exact-size heap copies (malloc: 8-byte aligned), so that ASan catches a
-     * read one byte past the end. */
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_copy(data, size);
     if (buf == NULL)
         return 0;
-    memcpy(buf, data, size);
     kga_err_t err;
     int rc = kga_store_validate(buf, size, &err);
     int bad = fuzz_check_rc("store validate", rc, &err, fuzz_store_codes);
@@ -103,10 +100,9 @@ static int fuzz_store_one(const uint8_t *data, size_t size)
         return bad;
 
     size_t len = size / KGA_STORE_ALIGN * KGA_STORE_ALIGN;
-    buf = malloc(len);
+    buf = fuzz_copy(data, len);
     if (buf == NULL)
         return 0;
-    memcpy(buf, data, len);
     uint64_t file_size = len;
     uint64_t sum = kga_hash64(buf + KGA_STORE_HEADER_SIZE,
                               len - KGA_STORE_HEADER_SIZE);
@@ -130,12 +126,4 @@ static int fuzz_store_one(const uint8_t *data, size_t size)
     return bad;
 }
 
-#ifndef KGA_FUZZ_REPLAY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_store_one(data, size) != 0)
-        abort();
-    return 0;
-}
-#endif
+KGA_FUZZ_ENTRY(fuzz_store_one)

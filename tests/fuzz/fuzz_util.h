@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -61,7 +62,36 @@ __attribute__((unused)) static size_t fuzz_touch_str(const char *s)
     return strlen(s);
 }
 
+/* The first size bytes of data in a heap buffer of exactly that size
+ * (malloc: 8-byte aligned), so that ASan catches a read one byte past the
+ * end; the caller frees it. NULL when memory runs out: the harness then
+ * returns 0, an input it could not try. */
+__attribute__((unused)) static uint8_t *fuzz_copy(const uint8_t *data,
+                                                  size_t size)
+{
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf != NULL)
+        memcpy(buf, data, size);
+    return buf;
+}
+
 /* A sink the compiler cannot drop loads into. */
 __attribute__((unused)) static volatile uint64_t fuzz_sink;
+
+/* The libFuzzer entry point of a harness whose entry point is `one`: an
+ * oracle's failure becomes abort(). Nothing in the replay, which includes
+ * every harness in one program. */
+#ifndef KGA_FUZZ_REPLAY
+#define KGA_FUZZ_ENTRY(one)                                                 \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);           \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)            \
+    {                                                                       \
+        if (one(data, size) != 0)                                           \
+            abort();                                                        \
+        return 0;                                                           \
+    }
+#else
+#define KGA_FUZZ_ENTRY(one)
+#endif
 
 #endif

@@ -266,11 +266,9 @@ static int fuzz_wire_check_raw_string(const char *s)
 static int fuzz_wire_one(const uint8_t *data, size_t size)
 {
     fuzz_wire_setup();
-    /* An exact-size copy: a read past the body is caught by ASan. */
-    char *body = malloc(size ? size : 1);
+    char *body = (char *)fuzz_copy(data, size);
     if (body == NULL)
         return 0;
-    memcpy(body, data, size);
     int bad = 0;
 
     kga_align_request_t ar;
@@ -303,12 +301,4 @@ static int fuzz_wire_one(const uint8_t *data, size_t size)
     return bad;
 }
 
-#ifndef KGA_FUZZ_REPLAY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_wire_one(data, size) != 0)
-        abort();
-    return 0;
-}
-#endif
+KGA_FUZZ_ENTRY(fuzz_wire_one)
